@@ -1,0 +1,132 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/fs.h"
+#include "base/sha256.h"
+#include "base/spawn.h"
+#include "check.h"
+
+static void test_sha256(void)
+{
+        char hex[65];
+
+        ps_sha256_hex("", 0, hex);
+        CHECK_STREQ(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        ps_sha256_hex("abc", 3, hex);
+        CHECK_STREQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        /* 56 bytes: the padding spills into a second block. */
+        ps_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+        CHECK_STREQ(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+        /* The socket-name example from the protocol notes. */
+        ps_sha256_hex("/tmp/probe/c.sock/probe/probe2", 30, hex);
+        CHECK(strncmp(hex, "6870f158", 8) == 0);
+        CHECK(strcmp(hex + 60, "757e") == 0);
+}
+
+static void test_ids(void)
+{
+        CHECK(ps_id_valid("abc"));
+        CHECK(ps_id_valid("a.b-c_d"));
+        CHECK(ps_id_valid("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
+        CHECK(!ps_id_valid(""));
+        CHECK(!ps_id_valid(NULL));
+        CHECK(!ps_id_valid("../x"));
+        CHECK(!ps_id_valid("a/b"));
+        CHECK(!ps_id_valid(".."));
+        CHECK(!ps_id_valid("a..b"));
+        CHECK(!ps_id_valid("-a"));
+        CHECK(!ps_id_valid("a-"));
+        CHECK(!ps_id_valid("a b"));
+        char long_id[100];
+        memset(long_id, 'a', 99);
+        long_id[99] = 0;
+        CHECK(!ps_id_valid(long_id));
+}
+
+static void test_errors(void)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        CHECK(ps_err_errno(&e, ENOENT, PS_UNKNOWN, "open %s", "x") == -1);
+        CHECK(e && e->code == PS_NOT_FOUND);
+        ps_err_prefix(&e, "load spec");
+        CHECK_STREQ(ps_err_msg(e), "load spec: open x: No such file or directory");
+        /* A second error never overwrites the first. */
+        ps_err_set(&e, PS_INTERNAL, "later");
+        CHECK(e->code == PS_NOT_FOUND);
+}
+
+static void test_files(void)
+{
+        char dir[] = "/tmp/ps-test-XXXXXX", path[256], deep[256];
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_err_ struct ps_err *e = NULL;
+        size_t len = 0;
+        pid_t pid = 0;
+
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof(path), "%s/pid", dir);
+        CHECK(ps_write_file_atomic(path, "1234\n", 5, 0600, &e) == 0);
+        CHECK(ps_read_pid_file(path, &pid, &e) == 0);
+        CHECK_INTEQ(pid, 1234);
+        CHECK(ps_read_file(path, 3, &buf, &len, &e) < 0);
+        CHECK(e && e->code == PS_RESOURCE_EXHAUSTED);
+        e = ps_err_free(e);
+        CHECK(ps_write_file_atomic(path, "x12", 3, 0600, &e) == 0);
+        CHECK(ps_read_pid_file(path, &pid, &e) < 0);
+        e = ps_err_free(e);
+        snprintf(deep, sizeof(deep), "%s/a/b/c", dir);
+        CHECK(ps_mkdir_p(deep, 0700, &e) == 0);
+        CHECK(access(deep, F_OK) == 0);
+        char *rm[] = {"rm", "-rf", dir, NULL};
+        struct ps_spawn_opts o = {.path = "rm", .argv = rm, .stdio = {-1, -1, -1}};
+        pid_t c = ps_spawn(&o, &e);
+        int st = 0;
+        CHECK(c > 0);
+        CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        CHECK(access(dir, F_OK) < 0);
+}
+
+static void test_spawn_fds(void)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        int p[2], st = 0;
+        char buf[64] = {0};
+
+        CHECK(pipe2(p, O_CLOEXEC) == 0);
+        /* The pipe's write end becomes the child's fd 4 (extra[1]). */
+        int extra[2] = {-1, p[1]};
+        char *argv[] = {"sh", "-c", "echo hello >&4", NULL};
+        struct ps_spawn_opts o = {
+                .path = "/bin/sh", .argv = argv, .stdio = {-1, -1, -1}, .extra = extra, .n_extra = 2};
+        pid_t c = ps_spawn(&o, &e);
+        CHECK(c > 0);
+        close(p[1]);
+        CHECK(read(p[0], buf, sizeof(buf) - 1) == 6);
+        CHECK_STREQ(buf, "hello\n");
+        close(p[0]);
+        CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+        char *missing[] = {"no-such-binary-xyz", NULL};
+        o = (struct ps_spawn_opts){.path = missing[0], .argv = missing, .stdio = {-1, -1, -1}};
+        CHECK(ps_spawn(&o, &e) < 0);
+        CHECK(e && e->code == PS_NOT_FOUND);
+        while (waitpid(-1, &st, WNOHANG) > 0)
+                ;
+}
+
+int main(void)
+{
+        RUN(test_sha256);
+        RUN(test_ids);
+        RUN(test_errors);
+        RUN(test_files);
+        RUN(test_spawn_fds);
+        return check_summary();
+}
