@@ -1,0 +1,36 @@
+/* The shim's command line, exactly as containerd 1.6 invokes it (Go `flag`
+ * syntax: -flag value, -flag=value, --flag; booleans take no value; parsing
+ * stops at the first non-flag, which is the action):
+ *   start:  -namespace ns -address grpc -publish-binary path -id id [-debug] start
+ *   delete: -namespace ns -address grpc -publish-binary path -id id -bundle dir delete
+ *   serve:  -namespace ns -id id -address grpc [-debug]   (no action; our own)
+ * Also accepted: -socket path (serve: socket path, for symmetry with runc-v2),
+ * -v / -version (print version), -h/-help.
+ */
+#ifndef PS_SHIM_ARGS_H
+#define PS_SHIM_ARGS_H
+
+#include <stdbool.h>
+
+#include "base/error.h"
+
+enum ps_action { PS_ACTION_SERVE = 0, PS_ACTION_START, PS_ACTION_DELETE, PS_ACTION_VERSION };
+
+struct ps_args {
+        enum ps_action action;
+        char *ns;             /* -namespace (required except for version) */
+        char *id;             /* -id (required except for version) */
+        char *address;        /* -address: containerd's gRPC socket */
+        char *publish_binary; /* -publish-binary */
+        char *bundle;         /* -bundle (delete); defaults to cwd */
+        char *socket;         /* -socket */
+        bool debug;
+};
+
+/* Fills *ret (owned strings; release with ps_args_clear). Unknown flags,
+ * a missing value, an unknown action, or a missing/invalid -namespace or -id
+ * give INVALID_ARGUMENT. */
+int ps_args_parse(int argc, char *const argv[], struct ps_args *ret, struct ps_err **err);
+void ps_args_clear(struct ps_args *a);
+
+#endif

@@ -1,0 +1,19 @@
+/* The `start` action: pick the group, bind the pod's socket (or reuse the
+ * live shim already serving it), write <bundle>/address, fork the serving
+ * daemon with the listener, print "unix://<socket>" and exit.
+ * Runs with cwd = bundle; stdout and stderr are one pipe containerd reads to
+ * EOF, so the daemon is detached from both before this process exits. */
+#ifndef PS_SHIM_START_H
+#define PS_SHIM_START_H
+
+#include "shim/args.h"
+
+/* The daemon's entry point: serves on `listen_fd` (already listening, owned)
+ * whose socket file is `socket_path`, until the last task is gone. Returns
+ * the process exit code. Implemented by shim/serve.c. */
+int ps_serve(const struct ps_args *args, int listen_fd, const char *socket_path);
+
+/* Returns the process exit code. */
+int ps_start_action(const struct ps_args *args);
+
+#endif
