@@ -1,0 +1,459 @@
+#include "task/container.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "cgroup/oom.h"
+#include "shim/reaper.h"
+#include "task/events.h"
+#include "task/mount.h"
+#include "task/op.h"
+#include "task/spec.h"
+#include "task/stdio.h"
+
+void ps_tasks_init(struct ps_tasks *t, const struct ps_task_env *env)
+{
+        t->env = *env;
+        ps_list_init(&t->containers);
+        t->n_containers = 0;
+}
+
+struct ps_container *ps_tasks_find(struct ps_tasks *t, const char *id)
+{
+        struct ps_list *pos, *tmp;
+
+        ps_list_for_each_safe(pos, tmp, &t->containers)
+        {
+                struct ps_container *c = ps_list_entry(pos, struct ps_container, link);
+                if (strcmp(c->id, id) == 0)
+                        return c;
+        }
+        return NULL;
+}
+
+struct ps_process *ps_tasks_process(struct ps_tasks *t, const char *id, const char *exec_id,
+                                    struct ps_err **err)
+{
+        struct ps_container *c = id ? ps_tasks_find(t, id) : NULL;
+        struct ps_list *pos, *tmp;
+
+        if (!c || !c->init)
+                return ps_err_set(err, PS_NOT_FOUND, "container %s: not found", id ? id : ""), NULL;
+        if (!exec_id || !exec_id[0])
+                return c->init;
+        ps_list_for_each_safe(pos, tmp, &c->execs)
+        {
+                struct ps_process *p = ps_list_entry(pos, struct ps_process, link);
+                if (strcmp(p->exec_id, exec_id) == 0)
+                        return p;
+        }
+        return ps_err_set(err, PS_NOT_FOUND, "process does not exist %s: not found", exec_id),
+               NULL;
+}
+
+static void free_mounts(struct ps_container *c)
+{
+        for (size_t i = 0; i < c->n_rootfs; i++) {
+                Containerd__Types__Mount *m = c->rootfs[i];
+                free(m->type);
+                free(m->source);
+                free(m->target);
+                ps_strv_free(m->options);
+                free(m);
+        }
+        free(c->rootfs);
+        c->rootfs = NULL;
+        c->n_rootfs = 0;
+}
+
+/* Unlinks and frees a container and everything it owns. Callers make sure
+ * no runtime operation is in flight (c->busy == 0). */
+void ps_container_free(struct ps_container *c)
+{
+        struct ps_list *pos, *tmp;
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        ps_list_for_each_safe(pos, tmp, &c->execs)
+                ps_process_free(ps_list_entry(pos, struct ps_process, link));
+        ps_process_free(c->init);
+        ps_oom_watch_free(c->oom);
+        if (c->rootfs_mounted) {
+                _cleanup_free_ char *rootfs = NULL;
+                if (asprintf(&rootfs, "%s/rootfs", c->bundle) >= 0 &&
+                    ps_unmount_all(rootfs, &e) < 0)
+                        ps_log_warn("%s: %s", c->id, ps_err_msg(e));
+        }
+        if (c->link.next) {
+                ps_list_remove(&c->link);
+                c->tasks->n_containers--;
+        }
+        free_mounts(c);
+        ps_options_clear(&c->opts);
+        free(c->checkpoint);
+        free(c->bundle);
+        free(c->id);
+        free(c);
+}
+
+void ps_tasks_destroy(struct ps_tasks *t)
+{
+        struct ps_list *pos, *tmp;
+
+        ps_list_for_each_safe(pos, tmp, &t->containers)
+        {
+                struct ps_container *c = ps_list_entry(pos, struct ps_container, link);
+                if (c->init && ps_process_live(c->init))
+                        ps_process_signal(c->init, SIGKILL, NULL);
+                ps_container_free(c);
+        }
+}
+
+/* ---- exits ------------------------------------------------------------ */
+
+static void on_drained(void *data)
+{
+        struct ps_process *p = data;
+        struct ps_op *op = p->drain_waiter;
+
+        p->stdio_drained = true;
+        p->drain_waiter = NULL;
+        if (op)
+                ps_op_resume(op);
+}
+
+static void finish_exit(struct ps_process *p, int status)
+{
+        p->exit_deferred = false;
+        ps_process_record_exit(p, status);
+        if (p->stdio)
+                /* Output written right before the exit is still in the pipes;
+                 * keep relaying until every writer is gone, bounded so a
+                 * leftover child holding the pipe cannot stall Delete. */
+                ps_stdio_drain(p->stdio, 2000, on_drained, p);
+        else
+                p->stdio_drained = true;
+}
+
+void ps_container_exit_ready(struct ps_container *c)
+{
+        struct ps_process *init = c->init;
+        struct ps_list *pos, *tmp;
+
+        if (!init || !init->exit_deferred || init->state == PS_PROC_STARTING || c->busy)
+                return;
+        ps_list_for_each_safe(pos, tmp, &c->execs)
+        {
+                if (ps_process_live(ps_list_entry(pos, struct ps_process, link)))
+                        return; /* an init's TaskExit goes out after its execs' */
+        }
+        finish_exit(init, init->deferred_status);
+}
+
+static void kill_all_done(void *data, struct ps_err *err, const char *out, size_t len)
+{
+        struct ps_container *c = data;
+
+        if (err)
+                ps_log_debug("%s: kill --all after init exit: %s", c->id, ps_err_msg(err));
+        ps_err_free(err);
+        c->busy--;
+        ps_container_exit_ready(c);
+}
+
+void ps_container_on_exit(void *data, pid_t pid, int status)
+{
+        struct ps_process *p = data;
+        struct ps_container *c = p->c;
+
+        if (p->state == PS_PROC_DELETING) {
+                /* Killed by the runtime's delete: the container is going away. */
+                p->exit_deferred = true;
+                p->deferred_status = status;
+                return;
+        }
+        if (p->exec_id) {
+                if (p->state == PS_PROC_STARTING) {
+                        p->exit_deferred = true;
+                        p->deferred_status = status;
+                        return;
+                }
+                finish_exit(p, status);
+                ps_container_exit_ready(c);
+                return;
+        }
+        p->exit_deferred = true;
+        p->deferred_status = status;
+        if (!c->private_pid_ns) {
+                /* Without its own pid namespace the container's other
+                 * processes survive the init: kill them all first, as
+                 * runc-v2 does, so their exits come before the init's. */
+                char sig[] = "9", *args[] = {"kill", "--all", c->id, sig, NULL};
+                struct ps_runtime_req req = {.op = "kill", .args = args, .stdio = {-1, -1, -1}};
+                _cleanup_err_ struct ps_err *e = NULL;
+
+                if (ps_runtime_run(&c->rt, &req, kill_all_done, c, &e) == 0) {
+                        c->busy++;
+                        return;
+                }
+                ps_log_warn("%s: %s", c->id, ps_err_msg(e));
+        }
+        ps_container_exit_ready(c);
+}
+
+/* ---- create ------------------------------------------------------------ */
+
+static int copy_mounts(struct ps_container *c, const Containerd__Task__V2__CreateTaskRequest *req,
+                       struct ps_err **err)
+{
+        if (req->n_rootfs == 0)
+                return 0;
+        c->rootfs = calloc(req->n_rootfs, sizeof(*c->rootfs));
+        if (!c->rootfs)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "copy mounts");
+        for (size_t i = 0; i < req->n_rootfs; i++) {
+                const Containerd__Types__Mount *src = req->rootfs[i];
+                Containerd__Types__Mount *m = calloc(1, sizeof(*m));
+
+                if (!m)
+                        return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "copy mounts");
+                containerd__types__mount__init(m);
+                c->rootfs[c->n_rootfs++] = m;
+                m->type = strdup(src->type ? src->type : "");
+                m->source = strdup(src->source ? src->source : "");
+                m->target = strdup(src->target ? src->target : "");
+                m->options = calloc(src->n_options + 1, sizeof(char *));
+                if (!m->type || !m->source || !m->target || !m->options)
+                        return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "copy mounts");
+                for (size_t j = 0; j < src->n_options; j++) {
+                        m->options[j] = strdup(src->options[j]);
+                        if (!m->options[j])
+                                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "copy mounts");
+                        m->n_options++;
+                }
+        }
+        return 0;
+}
+
+static int check_bundle(const char *id, const char *bundle, struct ps_err **err)
+{
+        struct stat st;
+
+        if (!ps_id_valid(id))
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid task id '%s'", id ? id : "");
+        if (!bundle || bundle[0] != '/' || strstr(bundle, "/../") || strlen(bundle) > 3000)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid bundle path '%s'",
+                                  bundle ? bundle : "");
+        if (stat(bundle, &st) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "bundle %s", bundle);
+        if (!S_ISDIR(st.st_mode))
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "bundle %s is not a directory", bundle);
+        return 0;
+}
+
+static struct ps_container *container_new(struct ps_tasks *t,
+                                          const Containerd__Task__V2__CreateTaskRequest *req,
+                                          struct ps_err **err)
+{
+        struct ps_container *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "new container"), NULL;
+        ps_list_init(&c->execs);
+        c->tasks = t;
+        c->id = strdup(req->id);
+        c->bundle = strdup(req->bundle);
+        if (req->checkpoint && req->checkpoint[0])
+                c->checkpoint = strdup(req->checkpoint);
+        if (!c->id || !c->bundle || copy_mounts(c, req, err) < 0) {
+                ps_err_errno(err, ENOMEM, PS_UNKNOWN, "new container");
+                ps_container_free(c);
+                return NULL;
+        }
+        c->init = ps_process_new(c, NULL, req->stdin, req->stdout, req->stderr, req->terminal,
+                                 err);
+        if (!c->init) {
+                ps_container_free(c);
+                return NULL;
+        }
+        c->rt = (struct ps_runtime){.base = t->env.base,
+                                    .reaper = t->env.reaper,
+                                    .opts = &c->opts,
+                                    .ns = t->env.ns,
+                                    .bundle = c->bundle};
+        return c;
+}
+
+static int load_options(struct ps_container *c, const Containerd__Task__V2__CreateTaskRequest *req,
+                        struct ps_err **err)
+{
+        if (req->options && req->options->type_url && req->options->type_url[0])
+                return ps_options_decode(req->options->type_url, req->options->value.data,
+                                         req->options->value.len, &c->opts, err);
+        return ps_options_defaults(&c->opts, err);
+}
+
+static void create_fail(struct ps_op *op, struct ps_err *e)
+{
+        struct ps_container *c = op->c;
+
+        c->busy--;
+        ps_container_free(c);
+        ps_op_finish(op, e, NULL);
+}
+
+static void on_oom(void *data)
+{
+        ps_events_oom(data);
+}
+
+static void create_done(void *data, struct ps_err *e, const char *out, size_t len)
+{
+        struct ps_op *op = data;
+        struct ps_container *c = op->c;
+        struct ps_process *p = c->init;
+        struct ps_op_result res = {0};
+        _cleanup_free_ char *pidfile = NULL;
+        _cleanup_err_ struct ps_err *oe = NULL;
+        pid_t pid;
+
+        if (e)
+                return create_fail(op, e);
+        if (asprintf(&pidfile, "%s/init.pid", c->bundle) < 0 ||
+            ps_read_pid_file(pidfile, &pid, &e) < 0 ||
+            ps_reaper_watch(c->tasks->env.reaper, pid, ps_container_on_exit, p, &e) < 0 ||
+            ps_stdio_started(p->stdio, &e) < 0) {
+                ps_err_set(&e, PS_INTERNAL, "create %s", c->id);
+                return create_fail(op, e);
+        }
+        ps_process_set_pid(p, pid);
+        c->oom = ps_oom_watch_new(c->tasks->env.base, pid, on_oom, c, &oe);
+        if (!c->oom)
+                ps_log_debug("%s: no OOM watch: %s", c->id, ps_err_msg(oe));
+        c->busy--;
+        ps_process_set_state(p, c->checkpoint ? PS_PROC_RUNNING : PS_PROC_CREATED);
+        ps_events_task_create(c);
+        res.pid = pid;
+        ps_op_finish(op, NULL, &res);
+}
+
+static void create_stdio_ready(void *data, struct ps_err *e)
+{
+        struct ps_op *op = data;
+        struct ps_container *c = op->c;
+        const char *console = ps_stdio_console_socket(c->init->stdio);
+        _cleanup_free_ char *pidfile = NULL, *work = NULL;
+        char *args[24];
+        size_t n = 0;
+        struct ps_runtime_req req = {.op = c->checkpoint ? "restore" : "create", .args = args};
+
+        if (e)
+                return create_fail(op, e);
+        if (asprintf(&pidfile, "%s/init.pid", c->bundle) < 0 ||
+            asprintf(&work, "%s/work", c->bundle) < 0)
+                return create_fail(op, ps_err_free(e));
+        args[n++] = c->checkpoint ? "restore" : "create";
+        if (c->checkpoint) {
+                args[n++] = "--detach";
+                args[n++] = "--no-subreaper";
+                args[n++] = "--image-path";
+                args[n++] = c->checkpoint;
+                args[n++] = "--work-path";
+                args[n++] = c->opts.criu_work_path ? c->opts.criu_work_path : work;
+        }
+        args[n++] = "--bundle";
+        args[n++] = c->bundle;
+        args[n++] = "--pid-file";
+        args[n++] = pidfile;
+        if (console) {
+                args[n++] = "--console-socket";
+                args[n++] = (char *)(uintptr_t)console;
+        }
+        if (c->opts.no_pivot_root)
+                args[n++] = "--no-pivot";
+        if (c->opts.no_new_keyring && !c->checkpoint)
+                args[n++] = "--no-new-keyring";
+        args[n++] = c->id;
+        args[n] = NULL;
+        ps_stdio_runtime_fds(c->init->stdio, req.stdio);
+        if (ps_runtime_run(&c->rt, &req, create_done, op, &e) < 0)
+                return create_fail(op, e);
+}
+
+static void spec_freep(struct ps_spec **s)
+{
+        ps_spec_free(*s);
+}
+
+static int create_prepare(struct ps_container *c,
+                          const Containerd__Task__V2__CreateTaskRequest *req, struct ps_err **err)
+{
+        _cleanup_(spec_freep) struct ps_spec *spec = NULL;
+        _cleanup_free_ char *rootfs = NULL;
+
+        if (ps_spec_load(c->bundle, &spec, err) < 0 || load_options(c, req, err) < 0)
+                return -1;
+        c->private_pid_ns = spec->private_pid_ns;
+        if (c->n_rootfs > 0) {
+                if (asprintf(&rootfs, "%s/rootfs", c->bundle) < 0)
+                        return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "rootfs");
+                if (ps_mount_all(rootfs, c->rootfs, c->n_rootfs, err) < 0)
+                        return ps_err_prefix(err, "mount rootfs");
+                c->rootfs_mounted = true;
+        }
+        return ps_options_save(c->bundle, &c->opts, err);
+}
+
+int ps_container_create(struct ps_tasks *t, const Containerd__Task__V2__CreateTaskRequest *req,
+                        ps_op_fn done, void *data, struct ps_err **err)
+{
+        struct ps_container *c;
+        struct ps_op *op;
+        struct ps_stdio_config cfg;
+
+        if (check_bundle(req->id, req->bundle, err) < 0)
+                return -1;
+        if (ps_tasks_find(t, req->id))
+                return ps_err_set(err, PS_ALREADY_EXISTS, "task %s: already exists", req->id);
+        c = container_new(t, req, err);
+        if (!c)
+                return -1;
+        if (create_prepare(c, req, err) < 0) {
+                ps_container_free(c);
+                return -1;
+        }
+        op = ps_op_new(c, c->init, done, data, err);
+        if (!op) {
+                ps_container_free(c);
+                return -1;
+        }
+        /* Registered from here on: a duplicate Create is refused. */
+        ps_list_add_tail(&t->containers, &c->link);
+        t->n_containers++;
+        c->busy++;
+        cfg = (struct ps_stdio_config){.stdin_path = req->stdin,
+                                       .stdout_path = req->stdout,
+                                       .stderr_path = req->stderr,
+                                       .terminal = req->terminal,
+                                       .io_uid = c->opts.io_uid,
+                                       .io_gid = c->opts.io_gid,
+                                       .container_id = c->id,
+                                       .ns = t->env.ns,
+                                       .tmp_dir = t->env.tmp_dir};
+        c->init->stdio =
+                ps_stdio_new(t->env.base, t->env.reaper, &cfg, create_stdio_ready, op, err);
+        if (!c->init->stdio) {
+                c->busy--;
+                ps_container_free(c);
+                ps_op_free(op);
+                return -1;
+        }
+        return 0;
+}

@@ -1,0 +1,123 @@
+/* Containers of this shim and the operations on them. A container is one
+ * OCI runtime container: its init process, its execs, its rootfs mounts and
+ * the runtime options it was created with.
+ *
+ * Every asynchronous operation follows one rule: it returns -1 with err set
+ * if it failed at once, 0 if `done` runs exactly once (usually later from the
+ * loop, possibly before the function returns), or 1 if it completed at once
+ * without calling `done`. After a 0 the caller must not touch what `done`
+ * may have released.
+ *
+ * Ownership: ps_tasks owns its containers; a container owns its processes.
+ * A container with an operation in flight is never freed (deletion waits for
+ * `busy` to drop).
+ */
+#ifndef PS_TASK_CONTAINER_H
+#define PS_TASK_CONTAINER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "base/list.h"
+#include "containerd/task/v2/task.pb-c.h"
+#include "task/options.h"
+#include "task/process.h"
+#include "task/runtime.h"
+
+struct event_base;
+struct ps_reaper;
+struct ps_publisher;
+struct ps_oom_watch;
+
+/* What the task module borrows from the shim. */
+struct ps_task_env {
+        struct event_base *base;
+        struct ps_reaper *reaper;
+        struct ps_publisher *pub;
+        const char *ns;
+        const char *tmp_dir; /* console sockets; NULL = /tmp */
+};
+
+struct ps_tasks {
+        struct ps_task_env env;
+        struct ps_list containers;
+        size_t n_containers;
+};
+
+struct ps_container {
+        struct ps_list link;
+        struct ps_tasks *tasks;
+        char *id;
+        char *bundle;
+        char *checkpoint; /* restore source, NULL for a plain create */
+        Containerd__Types__Mount **rootfs; /* copy of the request's mounts */
+        size_t n_rootfs;
+        bool rootfs_mounted;
+        bool private_pid_ns;
+        struct ps_options opts;
+        struct ps_runtime rt;
+        struct ps_process *init;
+        struct ps_list execs;
+        struct ps_oom_watch *oom;
+        unsigned busy; /* runtime operations in flight */
+};
+
+struct ps_op_result {
+        pid_t pid;
+        unsigned exit_status;
+        struct timespec exited_at;
+};
+
+/* err is owned by the callee; res is valid during the call only. */
+typedef void (*ps_op_fn)(void *data, struct ps_err *err, const struct ps_op_result *res);
+
+void ps_tasks_init(struct ps_tasks *t, const struct ps_task_env *env);
+/* Kills (SIGKILL) and frees every container; used when the shim exits. */
+void ps_tasks_destroy(struct ps_tasks *t);
+struct ps_container *ps_tasks_find(struct ps_tasks *t, const char *id);
+
+/* Looks up a process: NOT_FOUND errors in containerd's wording. */
+struct ps_process *ps_tasks_process(struct ps_tasks *t, const char *id, const char *exec_id,
+                                    struct ps_err **err);
+
+int ps_container_create(struct ps_tasks *t, const Containerd__Task__V2__CreateTaskRequest *req,
+                        ps_op_fn done, void *data, struct ps_err **err);
+int ps_process_start(struct ps_process *p, ps_op_fn done, void *data, struct ps_err **err);
+int ps_process_kill(struct ps_process *p, unsigned sig, bool all, ps_op_fn done, void *data,
+                    struct ps_err **err);
+/* On success the process (and for an init the whole container) is gone;
+ * res carries its pid and exit. */
+int ps_process_delete(struct ps_process *p, ps_op_fn done, void *data, struct ps_err **err);
+int ps_container_pause(struct ps_container *c, ps_op_fn done, void *data, struct ps_err **err);
+int ps_container_resume(struct ps_container *c, ps_op_fn done, void *data, struct ps_err **err);
+int ps_container_update(struct ps_container *c, const char *resources_json, size_t len,
+                        ps_op_fn done, void *data, struct ps_err **err);
+int ps_container_checkpoint(struct ps_container *c,
+                            const Containerd__Task__V2__CheckpointTaskRequest *req, ps_op_fn done,
+                            void *data, struct ps_err **err);
+
+/* Pids: `done` gets res == NULL; the list comes through pids_done. */
+struct ps_pid_info {
+        pid_t pid;
+        const char *exec_id; /* NULL unless the pid is one of our execs */
+};
+typedef void (*ps_pids_fn)(void *data, struct ps_err *err, const struct ps_pid_info *pids,
+                           size_t n);
+int ps_container_pids(struct ps_container *c, ps_pids_fn done, void *data, struct ps_err **err);
+
+/* Registers an exec (nothing runs until Start). */
+int ps_container_exec(struct ps_container *c, const Containerd__Task__V2__ExecProcessRequest *req,
+                      struct ps_err **err);
+
+/* Unlinks and frees a container and all it owns (no operation in flight). */
+void ps_container_free(struct ps_container *c);
+
+/* Internal to the task module: the reaper callback for started processes and
+ * the exit ordering (an init's exit waits for its execs' exits). */
+void ps_container_on_exit(void *data, pid_t pid, int status);
+void ps_container_exit_ready(struct ps_container *c);
+
+#endif

@@ -1,0 +1,44 @@
+#include "task/op.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct ps_op *ps_op_new(struct ps_container *c, struct ps_process *p, ps_op_fn done, void *data,
+                        struct ps_err **err)
+{
+        struct ps_op *op = calloc(1, sizeof(*op));
+
+        if (!op)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "operation"), NULL;
+        op->c = c;
+        op->p = p;
+        op->done = done;
+        op->data = data;
+        return op;
+}
+
+void ps_op_free(struct ps_op *op)
+{
+        if (!op)
+                return;
+        if (op->tmp_path)
+                unlink(op->tmp_path);
+        free(op->tmp_path);
+        free(op->arg);
+        free(op);
+}
+
+void ps_op_finish(struct ps_op *op, struct ps_err *err, const struct ps_op_result *res)
+{
+        ps_op_fn done = op->done;
+        void *data = op->data;
+
+        ps_op_free(op);
+        done(data, err, res);
+}
+
+void ps_op_resume(struct ps_op *op)
+{
+        op->resume(op);
+}

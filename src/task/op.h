@@ -1,0 +1,26 @@
+/* One asynchronous task operation in flight: who it is for, whom to tell,
+ * and where to continue after a wait (a Delete waiting for stdio to drain).
+ * Ownership: created by the operation, freed by ps_op_finish()/ps_op_free(). */
+#ifndef PS_TASK_OP_H
+#define PS_TASK_OP_H
+
+#include "task/container.h"
+
+struct ps_op {
+        struct ps_container *c;
+        struct ps_process *p;
+        ps_op_fn done;
+        void *data;
+        void (*resume)(struct ps_op *op);
+        char *tmp_path; /* exec: the process JSON handed to the runtime */
+        char *arg;      /* operation-specific string (checkpoint path) */
+};
+
+struct ps_op *ps_op_new(struct ps_container *c, struct ps_process *p, ps_op_fn done, void *data,
+                        struct ps_err **err);
+/* Calls done(data, err, res) (err ownership passes on) and frees op. */
+void ps_op_finish(struct ps_op *op, struct ps_err *err, const struct ps_op_result *res);
+void ps_op_resume(struct ps_op *op);
+void ps_op_free(struct ps_op *op);
+
+#endif

@@ -1,0 +1,224 @@
+#include "task/process.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "containerd/types/task.pb-c.h"
+#include "shim/reaper.h"
+#include "task/container.h"
+#include "task/events.h"
+#include "task/stdio.h"
+
+#define S(x) PS_PROC_##x
+
+/* allowed[from][to]; see shim-protocol.md §4.3. */
+static const bool allowed[PS_PROC_N_STATES][PS_PROC_N_STATES] = {
+        [S(CREATING)] = {[S(CREATED)] = true, [S(RUNNING)] = true /* restore */},
+        [S(CREATED)] = {[S(STARTING)] = true, [S(STOPPED)] = true, [S(DELETING)] = true},
+        [S(STARTING)] = {[S(RUNNING)] = true, [S(CREATED)] = true, [S(STOPPED)] = true},
+        [S(RUNNING)] = {[S(PAUSING)] = true, [S(STOPPED)] = true},
+        [S(PAUSING)] = {[S(PAUSED)] = true, [S(RUNNING)] = true, [S(STOPPED)] = true},
+        [S(PAUSED)] = {[S(RUNNING)] = true, [S(STOPPED)] = true},
+        [S(STOPPED)] = {[S(DELETING)] = true},
+        [S(DELETING)] = {[S(STOPPED)] = true, [S(CREATED)] = true},
+};
+
+static const char *const state_names[PS_PROC_N_STATES] = {
+        "creating", "created", "starting", "running", "pausing", "paused", "stopped", "deleting",
+};
+
+const char *ps_process_state_name(enum ps_proc_state s)
+{
+        return s < PS_PROC_N_STATES ? state_names[s] : "invalid";
+}
+
+int ps_process_set_state(struct ps_process *p, enum ps_proc_state to)
+{
+        if (!allowed[p->state][to]) {
+                ps_log_error("%s: refused state change %s -> %s", ps_process_name(p),
+                             state_names[p->state], state_names[to]);
+                return -1;
+        }
+        p->state = to;
+        return 0;
+}
+
+bool ps_process_exited(const struct ps_process *p)
+{
+        return p->exited_at.tv_sec != 0;
+}
+
+bool ps_process_live(const struct ps_process *p)
+{
+        return p->state == S(STARTING) || p->state == S(RUNNING) || p->state == S(PAUSING) ||
+               p->state == S(PAUSED);
+}
+
+int ps_process_status(const struct ps_process *p)
+{
+        switch (p->state) {
+        case S(CREATING):
+        case S(CREATED):
+        case S(STARTING):
+                return CONTAINERD__V1__TYPES__STATUS__CREATED;
+        case S(RUNNING):
+                /* An exec mirrors its container while that is paused. */
+                if (p->exec_id && p->c->init && p->c->init->state == S(PAUSED))
+                        return CONTAINERD__V1__TYPES__STATUS__PAUSED;
+                return CONTAINERD__V1__TYPES__STATUS__RUNNING;
+        case S(PAUSING):
+                return CONTAINERD__V1__TYPES__STATUS__PAUSING;
+        case S(PAUSED):
+                return CONTAINERD__V1__TYPES__STATUS__PAUSED;
+        case S(STOPPED):
+        case S(DELETING):
+                return CONTAINERD__V1__TYPES__STATUS__STOPPED;
+        default:
+                return CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
+        }
+}
+
+const char *ps_process_name(const struct ps_process *p)
+{
+        return p->exec_id ? p->exec_id : p->c->id;
+}
+
+static char *dup_or_empty(const char *s)
+{
+        return strdup(s ? s : "");
+}
+
+struct ps_process *ps_process_new(struct ps_container *c, const char *exec_id,
+                                  const char *in, const char *out, const char *errp, bool terminal,
+                                  struct ps_err **err)
+{
+        struct ps_process *p = calloc(1, sizeof(*p));
+
+        if (!p)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "new process"), NULL;
+        ps_list_init(&p->link);
+        ps_list_init(&p->waiters);
+        p->c = c;
+        p->pidfd = -1;
+        p->terminal = terminal;
+        p->stdin_path = dup_or_empty(in);
+        p->stdout_path = dup_or_empty(out);
+        p->stderr_path = dup_or_empty(errp);
+        p->exec_id = exec_id && exec_id[0] ? strdup(exec_id) : NULL;
+        if (!p->stdin_path || !p->stdout_path || !p->stderr_path ||
+            (exec_id && exec_id[0] && !p->exec_id)) {
+                ps_process_free(p);
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "new process"), NULL;
+        }
+        return p;
+}
+
+static void release_waiters(struct ps_process *p)
+{
+        struct ps_list *pos, *tmp;
+
+        ps_list_for_each_safe(pos, tmp, &p->waiters)
+        {
+                struct ps_waiter *w = ps_list_entry(pos, struct ps_waiter, link);
+                ps_list_remove(&w->link);
+                w->fn(w->data, p);
+                free(w);
+        }
+}
+
+struct ps_process *ps_process_free(struct ps_process *p)
+{
+        if (!p)
+                return NULL;
+        if (p->pid > 0)
+                ps_reaper_unwatch(p->c->tasks->env.reaper, p->pid);
+        release_waiters(p);
+        ps_list_remove(&p->link);
+        ps_stdio_free(p->stdio);
+        ps_close(p->pidfd);
+        free(p->exec_id);
+        free(p->stdin_path);
+        free(p->stdout_path);
+        free(p->stderr_path);
+        free(p->spec_json);
+        free(p);
+        return NULL;
+}
+
+void ps_process_set_pid(struct ps_process *p, pid_t pid)
+{
+        p->pid = pid;
+        ps_close(p->pidfd);
+        /* A pidfd pins the process identity: a signal can never reach a
+         * recycled pid. Kernels before 5.3 lack it; kill() is the fallback. */
+        p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int ps_process_signal(struct ps_process *p, int sig, struct ps_err **err)
+{
+        int r;
+
+        if (p->pid <= 0)
+                return ps_err_set(err, PS_FAILED_PRECONDITION,
+                                  "process not created: failed precondition");
+        if (p->pidfd >= 0)
+                r = (int)syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0);
+        else
+                r = kill(p->pid, sig);
+        if (r < 0 && errno == ESRCH)
+                return ps_err_set(err, PS_NOT_FOUND, "process already finished: not found");
+        if (r < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "signal %d to pid %d", sig, p->pid);
+        return 0;
+}
+
+struct ps_waiter *ps_process_add_waiter(struct ps_process *p, ps_wait_fn fn, void *data,
+                                        struct ps_err **err)
+{
+        struct ps_waiter *w = calloc(1, sizeof(*w));
+
+        if (!w)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "wait"), NULL;
+        w->fn = fn;
+        w->data = data;
+        ps_list_add_tail(&p->waiters, &w->link);
+        return w;
+}
+
+void ps_process_remove_waiter(struct ps_waiter *w)
+{
+        ps_list_remove(&w->link);
+        free(w);
+}
+
+static void mark_stopped(struct ps_process *p, unsigned status)
+{
+        clock_gettime(CLOCK_REALTIME, &p->exited_at);
+        if (p->exited_at.tv_sec == 0) /* keep "exited" distinguishable from zero */
+                p->exited_at.tv_sec = 1;
+        p->exit_status = status;
+        ps_process_set_state(p, S(STOPPED));
+}
+
+void ps_process_fail_start(struct ps_process *p)
+{
+        mark_stopped(p, 255);
+        release_waiters(p);
+}
+
+void ps_process_record_exit(struct ps_process *p, int wait_status)
+{
+        mark_stopped(p, ps_exit_code(wait_status));
+        ps_close(p->pidfd);
+        p->pidfd = -1;
+        ps_log_debug("%s: pid %d exited with %u", ps_process_name(p), p->pid, p->exit_status);
+        ps_events_task_exit(p);
+        release_waiters(p);
+}

@@ -1,0 +1,108 @@
+/* A container process: the init (exec_id NULL) or an exec. Holds the
+ * explicit state machine, the exit record, stdio and the parked Waits.
+ *
+ * All state changes go through ps_process_set_state(), which checks them
+ * against one const table; nothing else writes `state`.
+ *
+ * Ownership: the container owns its processes (init and execs); a process
+ * owns its stdio and its waiter records, never the ttrpc calls behind them.
+ */
+#ifndef PS_TASK_PROCESS_H
+#define PS_TASK_PROCESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "base/list.h"
+
+struct ps_container;
+struct ps_stdio;
+
+enum ps_proc_state {
+        PS_PROC_CREATING = 0, /* init: runtime create in flight */
+        PS_PROC_CREATED,      /* init created / exec registered, not started */
+        PS_PROC_STARTING,     /* runtime start / exec in flight */
+        PS_PROC_RUNNING,
+        PS_PROC_PAUSING,
+        PS_PROC_PAUSED,
+        PS_PROC_STOPPED,
+        PS_PROC_DELETING,
+        PS_PROC_N_STATES
+};
+
+struct ps_process;
+
+/* Runs once when the process has exited (or is dropped); then the waiter is
+ * freed by the process. */
+typedef void (*ps_wait_fn)(void *data, const struct ps_process *p);
+
+struct ps_waiter {
+        struct ps_list link;
+        ps_wait_fn fn;
+        void *data;
+};
+
+struct ps_process {
+        struct ps_list link; /* in container->execs (execs only) */
+        struct ps_container *c;
+        char *exec_id; /* NULL for init */
+        enum ps_proc_state state;
+        pid_t pid;
+        int pidfd; /* -1 when the kernel has no pidfd_open */
+        unsigned exit_status;
+        struct timespec exited_at; /* zero until exited */
+        bool exit_deferred; /* exit seen while the start event is pending */
+        int deferred_status;
+        /* request data echoed back by State */
+        char *stdin_path, *stdout_path, *stderr_path;
+        bool terminal;
+        char *spec_json; /* exec: the OCI Process JSON */
+        struct ps_stdio *stdio;
+        bool stdio_drained;
+        void *drain_waiter; /* container module: a Delete waiting for the drain */
+        struct ps_list waiters;
+};
+
+struct ps_process *ps_process_new(struct ps_container *c, const char *exec_id,
+                                  const char *in, const char *out, const char *errp, bool terminal,
+                                  struct ps_err **err);
+/* Releases waiters (as if exited, without a status) and frees. NULL ok. */
+struct ps_process *ps_process_free(struct ps_process *p);
+
+/* Checks the transition against the table; returns -1 (and logs) if it is
+ * not allowed, leaving the state unchanged. */
+int ps_process_set_state(struct ps_process *p, enum ps_proc_state to);
+const char *ps_process_state_name(enum ps_proc_state s);
+bool ps_process_exited(const struct ps_process *p);
+/* True while the process may still produce an exit (started, not stopped). */
+bool ps_process_live(const struct ps_process *p);
+
+/* containerd's task status for State. */
+int ps_process_status(const struct ps_process *p);
+
+/* The name used in events and State.id: exec id, or the container id. */
+const char *ps_process_name(const struct ps_process *p);
+
+/* Records the pid and opens a pidfd for it. */
+void ps_process_set_pid(struct ps_process *p, pid_t pid);
+
+/* Sends a signal through the pidfd (pid reuse safe) or kill(). */
+int ps_process_signal(struct ps_process *p, int sig, struct ps_err **err);
+
+/* Parks a Wait. Returns the waiter (for cancellation), or NULL with err. */
+struct ps_waiter *ps_process_add_waiter(struct ps_process *p, ps_wait_fn fn, void *data,
+                                        struct ps_err **err);
+void ps_process_remove_waiter(struct ps_waiter *w);
+
+/* Marks the process stopped with this status now: releases Waits and
+ * publishes TaskExit. Called by the container module once ordering allows. */
+void ps_process_record_exit(struct ps_process *p, int wait_status);
+
+/* An exec whose start failed: stopped with status 255 and its Waits released,
+ * but no TaskExit (it never ran). */
+void ps_process_fail_start(struct ps_process *p);
+
+#endif
