@@ -122,6 +122,7 @@ static void exec_done(void *data, struct ps_err *e, const char *out, size_t len)
         ps_events_exec_started(p);
         res.pid = pid;
         ps_op_finish(op, NULL, &res);
+        ps_container_exit_ready(c);
 }
 
 static void exec_stdio_ready(void *data, struct ps_err *e)

@@ -95,9 +95,12 @@ static void kill_done(void *data, struct ps_err *e, const char *out, size_t len)
 {
         struct ps_op *op = data;
 
-        op->c->busy--;
+        struct ps_container *c = op->c;
+
+        c->busy--;
         ps_op_finish(op, e ? map_kill_error(e) : NULL, NULL);
         /* An init exit may have been held for this operation. */
+        ps_container_exit_ready(c);
 }
 
 int ps_process_kill(struct ps_process *p, unsigned sig, bool all, ps_op_fn done, void *data,
