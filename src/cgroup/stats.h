@@ -20,4 +20,10 @@
 int ps_cgroup_stats(pid_t pid, char **ret_type_url, uint8_t **ret_value, size_t *ret_len,
                     struct ps_err **err);
 
+/* The v2 Metrics of one cgroup2 directory (absolute path), for callers that
+ * already know the cgroup (and for tests on hybrid hosts, where
+ * ps_cgroup_stats picks v1). A missing directory gives NOT_FOUND. */
+int ps_cgroup_stats_v2_dir(const char *dir, char **ret_type_url, uint8_t **ret_value,
+                           size_t *ret_len, struct ps_err **err);
+
 #endif

@@ -1,0 +1,218 @@
+#include "cgroup/paths.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+
+/* Hard limits on what we read from /proc: a process has a few dozen cgroup
+ * lines; a busy node may have thousands of mounts. */
+#define PROC_CGROUP_MAX (64 * 1024)
+#define MOUNTINFO_MAX   (8 * 1024 * 1024)
+#define MAX_HIERARCHIES 64
+
+static const char *const ctrl_names[PS_CGROUP_CTRL_MAX] = {
+    [PS_CGROUP_MEMORY] = "memory", [PS_CGROUP_CPU] = "cpu",     [PS_CGROUP_CPUACCT] = "cpuacct",
+    [PS_CGROUP_PIDS] = "pids",     [PS_CGROUP_BLKIO] = "blkio", [PS_CGROUP_HUGETLB] = "hugetlb",
+};
+
+/* One line of /proc/<pid>/cgroup, pointing into the file buffer. */
+struct membership {
+        const char *ctrls; /* "cpu,cpuacct"; "" for the cgroup2 line */
+        const char *path;
+};
+
+struct memberships {
+        struct membership m[MAX_HIERARCHIES];
+        size_t n;
+};
+
+/* True if the `sep`-separated `list` contains exactly `word`. */
+static bool list_has(const char *list, const char *word, char sep)
+{
+        size_t wl = strlen(word);
+
+        for (const char *p = list; p && *p;) {
+                const char *end = strchr(p, sep);
+                size_t len = end ? (size_t)(end - p) : strlen(p);
+
+                if (len == wl && strncmp(p, word, wl) == 0)
+                        return true;
+                p = end ? end + 1 : NULL;
+        }
+        return false;
+}
+
+static int parse_proc_cgroup(char *buf, struct memberships *ms, struct ps_err **err)
+{
+        char *save = NULL;
+
+        ms->n = 0;
+        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+                if (!c2 || c2[1] != '/')
+                        return ps_err_set(err, PS_INTERNAL, "malformed cgroup line '%s'", line);
+                if (ms->n == MAX_HIERARCHIES)
+                        break;
+                *c1 = *c2 = '\0';
+                ms->m[ms->n].ctrls = c1 + 1;
+                ms->m[ms->n].path = c2 + 1;
+                ms->n++;
+        }
+        return 0;
+}
+
+/* mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo; undo it in place. */
+static void unescape_octal(char *s)
+{
+        char *w = s;
+
+        for (const char *r = s; *r; w++) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+                    r[3] >= '0' && r[3] <= '7') {
+                        *w = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+                        r += 4;
+                } else {
+                        *w = *r++;
+                }
+        }
+        *w = '\0';
+}
+
+/* The directory of cgroup `cgpath` under a mount of the part `root` of its
+ * hierarchy at `mnt`; NULL (errno EXDEV) when the cgroup lies outside. */
+static char *join_cgroup(const char *mnt, const char *root, const char *cgpath)
+{
+        const char *rel = cgpath;
+        size_t rl = strlen(root);
+        char *out = NULL;
+
+        if (strcmp(root, "/") != 0) {
+                if (strncmp(cgpath, root, rl) != 0 || (cgpath[rl] != '\0' && cgpath[rl] != '/')) {
+                        errno = EXDEV;
+                        return NULL;
+                }
+                rel = cgpath + rl;
+        }
+        if (rel[0] == '\0' || strcmp(rel, "/") == 0)
+                return strdup(mnt);
+        if (asprintf(&out, "%s%s", mnt, rel) < 0)
+                return NULL;
+        return out;
+}
+
+struct mount_line {
+        char *root, *mnt, *fstype, *superopts;
+};
+
+static bool parse_mount_line(char *line, struct mount_line *ml)
+{
+        char *save = NULL, *f;
+        int i = 0;
+
+        memset(ml, 0, sizeof(*ml));
+        for (f = strtok_r(line, " ", &save); f && strcmp(f, "-") != 0;
+             f = strtok_r(NULL, " ", &save), i++) {
+                if (i == 3)
+                        ml->root = f;
+                else if (i == 4)
+                        ml->mnt = f;
+        }
+        if (!f || i < 6 || !ml->root || !ml->mnt)
+                return false;
+        ml->fstype = strtok_r(NULL, " ", &save);
+        if (!ml->fstype || !strtok_r(NULL, " ", &save))
+                return false;
+        ml->superopts = strtok_r(NULL, " ", &save);
+        if (!ml->superopts)
+                return false;
+        unescape_octal(ml->root);
+        unescape_octal(ml->mnt);
+        return true;
+}
+
+/* Sets *slot (if still empty) from the membership line matching `want`. */
+static int resolve(char **slot, const struct mount_line *ml, const struct memberships *ms,
+                   const char *want, struct ps_err **err)
+{
+        for (size_t i = 0; i < ms->n && !*slot; i++) {
+                bool v2 = ms->m[i].ctrls[0] == '\0';
+
+                if (want ? v2 || !list_has(ms->m[i].ctrls, want, ',') : !v2)
+                        continue;
+                *slot = join_cgroup(ml->mnt, ml->root, ms->m[i].path);
+                if (!*slot && errno != EXDEV)
+                        return ps_err_errno(err, errno, PS_UNKNOWN, "cgroup path");
+        }
+        return 0;
+}
+
+static int apply_mount(struct ps_cgroup_paths *p, const struct mount_line *ml,
+                       const struct memberships *ms, struct ps_err **err)
+{
+        if (strcmp(ml->fstype, "cgroup2") == 0)
+                return resolve(&p->unified, ml, ms, NULL, err);
+        if (strcmp(ml->fstype, "cgroup") != 0)
+                return 0;
+        for (int c = 0; c < PS_CGROUP_CTRL_MAX; c++) {
+                if (!list_has(ml->superopts, ctrl_names[c], ','))
+                        continue;
+                if (c == PS_CGROUP_MEMORY)
+                        p->memory_v1 = true;
+                if (resolve(&p->v1[c], ml, ms, ctrl_names[c], err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+struct ps_cgroup_paths *ps_cgroup_paths_free(struct ps_cgroup_paths *p)
+{
+        if (!p)
+                return NULL;
+        for (int c = 0; c < PS_CGROUP_CTRL_MAX; c++)
+                free(p->v1[c]);
+        free(p->unified);
+        free(p);
+        return NULL;
+}
+
+bool ps_cgroup_paths_use_v1(const struct ps_cgroup_paths *p)
+{
+        return p->memory_v1;
+}
+
+int ps_cgroup_paths_of(pid_t pid, struct ps_cgroup_paths **ret, struct ps_err **err)
+{
+        _cleanup_(ps_cgroup_paths_freep) struct ps_cgroup_paths *p = NULL;
+        _cleanup_free_ char *cgbuf = NULL, *mibuf = NULL;
+        struct memberships ms;
+        char path[64], *save = NULL;
+
+        if (pid <= 0)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid pid %d", (int)pid);
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+        if (ps_read_file(path, PROC_CGROUP_MAX, &cgbuf, NULL, err) < 0)
+                return ps_err_prefix(err, "cgroups of pid %d", (int)pid);
+        if (parse_proc_cgroup(cgbuf, &ms, err) < 0)
+                return -1;
+        if (ps_read_file("/proc/self/mountinfo", MOUNTINFO_MAX, &mibuf, NULL, err) < 0)
+                return -1;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup paths");
+        for (char *line = strtok_r(mibuf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                struct mount_line ml;
+
+                if (!parse_mount_line(line, &ml))
+                        continue;
+                if (apply_mount(p, &ml, &ms, err) < 0)
+                        return -1;
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}

@@ -1,0 +1,58 @@
+/* Where a process's cgroups live in this mount namespace.
+ *
+ * Read from /proc/<pid>/cgroup (paths relative to each hierarchy's root) and
+ * /proc/self/mountinfo (where those hierarchies, or parts of them, are
+ * mounted). Works for combined (cpu,cpuacct) and separate v1 mounts, hybrid
+ * hosts (v1 controllers plus cgroup2 at /sys/fs/cgroup/unified) and
+ * unified-only hosts.
+ */
+#ifndef PS_CGROUP_PATHS_H
+#define PS_CGROUP_PATHS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+/* The v1 controllers the shim reads. */
+enum ps_cgroup_ctrl {
+        PS_CGROUP_MEMORY,
+        PS_CGROUP_CPU,
+        PS_CGROUP_CPUACCT,
+        PS_CGROUP_PIDS,
+        PS_CGROUP_BLKIO,
+        PS_CGROUP_HUGETLB,
+        PS_CGROUP_CTRL_MAX,
+};
+
+struct ps_cgroup_paths {
+        /* Absolute directory of the process's cgroup in each v1 controller's
+         * hierarchy; NULL where that controller is not mounted as v1 (or the
+         * process's cgroup lies outside the mounted part). Combined mounts
+         * give equal strings. */
+        char *v1[PS_CGROUP_CTRL_MAX];
+        /* Absolute directory of its cgroup2 cgroup; NULL without a cgroup2
+         * mount. */
+        char *unified;
+        /* The memory controller is mounted as v1 (even if this process's
+         * memory cgroup is not visible here). */
+        bool memory_v1;
+};
+
+/* Resolves the cgroup directories of `pid`. A pid that does not exist gives
+ * NOT_FOUND. On success the caller owns *ret (ps_cgroup_paths_free). */
+int ps_cgroup_paths_of(pid_t pid, struct ps_cgroup_paths **ret, struct ps_err **err);
+
+/* True when metrics and OOM events come from v1 controllers: the memory
+ * controller is mounted as v1 (containerd makes the same choice). */
+bool ps_cgroup_paths_use_v1(const struct ps_cgroup_paths *p);
+
+/* Accepts NULL; returns NULL. */
+struct ps_cgroup_paths *ps_cgroup_paths_free(struct ps_cgroup_paths *p);
+
+static inline void ps_cgroup_paths_freep(struct ps_cgroup_paths **p)
+{
+        ps_cgroup_paths_free(*p);
+}
+
+#endif
