@@ -13,6 +13,13 @@
  * the process exit code. Implemented by shim/serve.c. */
 int ps_serve(const struct ps_args *args, int listen_fd, const char *socket_path);
 
+/* Binds and listens on the unix socket `path` (mode 0600, O_CLOEXEC and
+ * O_NONBLOCK). When the path is taken, probes it for 100 ms: a live
+ * listener means another shim of the group serves it (returns 1, *ret_fd
+ * untouched); otherwise the stale file is removed and bound once more.
+ * Returns 0 with the new listener in *ret_fd (owned by the caller). */
+int ps_socket_bind_or_probe(const char *path, int *ret_fd, struct ps_err **err);
+
 /* Returns the process exit code. */
 int ps_start_action(const struct ps_args *args);
 

@@ -1,0 +1,261 @@
+#include "shim/delete.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/spawn.h"
+#include "containerd/task/v2/task.pb-c.h"
+#include "task/mount.h"
+#include "task/options.h"
+
+/* containerd kills the whole action after 5 s; keep room for the rest. */
+#define RUNTIME_TIMEOUT_MS 3000
+#define POLL_STEP_MS       10
+#define LOG_JSON_MAX       (1u << 20)
+
+static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warn(const char *fmt, ...)
+{
+        va_list ap;
+
+        /* stderr is a pipe containerd logs as "cleanup warnings". */
+        fputs("delete: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+static void sleep_ms(long ms)
+{
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+/* This is a short-lived process, not the event loop: a bounded polling
+ * wait is the simple, correct tool. Returns the wait status, or -1 after
+ * killing a child that overran the bound. */
+static int wait_bounded(pid_t pid, int timeout_ms)
+{
+        int status = 0;
+
+        for (int waited = 0; waited <= timeout_ms; waited += POLL_STEP_MS) {
+                pid_t r = waitpid(pid, &status, WNOHANG);
+                if (r == pid)
+                        return status;
+                if (r < 0 && errno != EINTR)
+                        return -1;
+                sleep_ms(POLL_STEP_MS);
+        }
+        /* The whole group: a helper the runtime left behind would keep
+         * containerd's stderr pipe open and stall the action past its bound. */
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        return -1;
+}
+
+/* runc writes JSON lines to --log; its reason for failing is the msg of
+ * the last error entry. Returns a malloc'ed copy or NULL. */
+static char *last_runtime_error(const char *bundle)
+{
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        char *line, *next, *msg = NULL;
+
+        if (asprintf(&path, "%s/log.json", bundle) < 0 ||
+            ps_read_file(path, LOG_JSON_MAX, &buf, NULL, NULL) < 0)
+                return NULL;
+        for (line = buf; line; line = next) {
+                cJSON *j, *lvl, *m;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                j = cJSON_Parse(line);
+                lvl = cJSON_GetObjectItemCaseSensitive(j, "level");
+                m = cJSON_GetObjectItemCaseSensitive(j, "msg");
+                if (cJSON_IsString(lvl) && strcmp(lvl->valuestring, "error") == 0 &&
+                    cJSON_IsString(m)) {
+                        free(msg);
+                        msg = strdup(m->valuestring);
+                }
+                cJSON_Delete(j);
+        }
+        return msg;
+}
+
+static int runtime_delete(const char *bundle, const struct ps_args *args,
+                          const struct ps_options *o, struct ps_err **err)
+{
+        _cleanup_free_ char *root = NULL, *log = NULL, *why = NULL;
+        char *argv[16];
+        int n = 0, status;
+        pid_t pid;
+
+        if (asprintf(&root, "%s/%s", o->root, args->ns) < 0 ||
+            asprintf(&log, "%s/log.json", bundle) < 0)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "runtime delete");
+        argv[n++] = o->binary_name;
+        argv[n++] = (char *)"--root";
+        argv[n++] = root;
+        argv[n++] = (char *)"--log";
+        argv[n++] = log;
+        argv[n++] = (char *)"--log-format";
+        argv[n++] = (char *)"json";
+        if (o->systemd_cgroup)
+                argv[n++] = (char *)"--systemd-cgroup";
+        argv[n++] = (char *)"delete";
+        argv[n++] = (char *)"--force";
+        argv[n++] = args->id;
+        argv[n] = NULL;
+
+        /* The runtime's stdout must not reach ours: that is the reply. */
+        struct ps_spawn_opts so = {.path = o->binary_name,
+                                   .argv = argv,
+                                   .stdio = {-1, STDERR_FILENO, STDERR_FILENO},
+                                   .pdeathsig = true,
+                                   .new_session = true};
+        pid = ps_spawn(&so, err);
+        if (pid < 0)
+                return -1;
+        status = wait_bounded(pid, RUNTIME_TIMEOUT_MS);
+        if (status < 0)
+                return ps_err_set(err, PS_DEADLINE_EXCEEDED, "%s delete timed out", o->binary_name);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        why = last_runtime_error(bundle);
+        return ps_err_set(err, PS_UNKNOWN, "%s delete failed (status %d)%s%s", o->binary_name,
+                          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+                          why ? ": " : "", why ? why : "");
+}
+
+/* Start of `pid` in seconds since the epoch, from /proc; -1 if unknown. */
+static long long process_start_time(pid_t pid)
+{
+        _cleanup_free_ char *stat = NULL, *path = NULL, *sys = NULL;
+        unsigned long long start = 0;
+        long long btime = -1;
+        long ticks = sysconf(_SC_CLK_TCK);
+        char *p, *b;
+
+        if (asprintf(&path, "/proc/%d/stat", pid) < 0 ||
+            ps_read_file(path, 4096, &stat, NULL, NULL) < 0 ||
+            ps_read_file("/proc/stat", 1u << 20, &sys, NULL, NULL) < 0 || ticks <= 0)
+                return -1;
+        /* comm may hold spaces and ')' : fields resume after the last ')'.
+         * starttime is field 22; the state (field 3) follows the ')'. */
+        p = strrchr(stat, ')');
+        if (!p || sscanf(p + 2,
+                         "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                         "%*s %*s %*s %llu",
+                         &start) != 1)
+                return -1;
+        b = strstr(sys, "\nbtime ");
+        if (!b || sscanf(b + 7, "%lld", &btime) != 1)
+                return -1;
+        return btime + (long long)(start / (unsigned long long)ticks);
+}
+
+/* A workload the runtime does not know about (the pause-less sandbox's
+ * process, when its shim was SIGKILLed) survives `runtime delete`. Kill it
+ * only if it is the process the pid file was written for: a process that
+ * started after the file was written is a reused pid. */
+static void kill_orphan(pid_t pid, const char *pid_file)
+{
+        struct stat st;
+        long long started;
+
+        if (pid <= 1 || pid == getpid() || kill(pid, 0) < 0 || stat(pid_file, &st) < 0)
+                return;
+        started = process_start_time(pid);
+        if (started < 0 || started > (long long)st.st_mtime + 1)
+                return;
+        if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
+                warn("kill orphaned pid %d: %s", pid, strerror(errno));
+}
+
+static int write_response(uint32_t pid)
+{
+        Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
+        Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+        struct timespec now;
+        uint8_t buf[64];
+        size_t len;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        ts.seconds = now.tv_sec;
+        ts.nanos = (int32_t)now.tv_nsec;
+        resp.pid = pid;
+        resp.exit_status = 128 + SIGKILL;
+        resp.exited_at = &ts;
+        len = containerd__task__v2__delete_response__get_packed_size(&resp);
+        if (len > sizeof(buf))
+                return -1;
+        containerd__task__v2__delete_response__pack(&resp, buf);
+        return ps_write_all(STDOUT_FILENO, buf, len);
+}
+
+static void cleanup_bundle(const char *bundle, const struct ps_args *args, pid_t *ret_pid)
+{
+        _cleanup_free_ char *pid_file = NULL, *rootfs = NULL;
+        struct ps_options o = {0};
+        struct ps_err *e = NULL;
+        pid_t pid = 0;
+
+        if (ps_options_load(bundle, &o, &e) < 0) {
+                warn("%s; using the default runtime", ps_err_msg(e));
+                e = ps_err_free(e);
+                if (ps_options_defaults(&o, &e) < 0)
+                        goto out;
+        }
+        if (runtime_delete(bundle, args, &o, &e) < 0) {
+                warn("%s", ps_err_msg(e));
+                e = ps_err_free(e);
+        }
+        if (asprintf(&pid_file, "%s/init.pid", bundle) >= 0 &&
+            ps_read_pid_file(pid_file, &pid, NULL) == 0)
+                kill_orphan(pid, pid_file);
+        if (asprintf(&rootfs, "%s/rootfs", bundle) >= 0 && ps_unmount_all(rootfs, &e) < 0)
+                warn("unmount rootfs: %s", ps_err_msg(e));
+out:
+        ps_err_free(e);
+        ps_options_clear(&o);
+        *ret_pid = pid;
+}
+
+int ps_delete_action(const struct ps_args *args)
+{
+        _cleanup_free_ char *bundle = NULL;
+        pid_t pid = 0;
+
+        bundle = args->bundle && *args->bundle ? strdup(args->bundle) : getcwd(NULL, 0);
+        if (!bundle) {
+                warn("cannot determine the bundle: %s", strerror(errno));
+                return 1;
+        }
+        /* Failures to clean up are warnings: the action must stay
+         * idempotent, and a non-zero exit makes containerd keep the
+         * bundle around forever. */
+        cleanup_bundle(bundle, args, &pid);
+        if (write_response((uint32_t)pid) < 0) {
+                warn("write response: %s", strerror(errno));
+                return 1;
+        }
+        return 0;
+}

@@ -1,0 +1,287 @@
+#include "shim/start.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <mntent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "google/protobuf/any.pb-c.h"
+#include "shim/address.h"
+#include "task/options.h"
+#include "task/spec.h"
+
+#define STDIN_MAX (1u << 20)
+
+static const char *const group_annotations[] = {
+    "io.containerd.runc.v2.group",
+    "io.kubernetes.cri.sandbox-id",
+};
+
+/* The socket path for this task: one daemon per group (normally per pod). */
+static char *socket_for_bundle(const struct ps_args *args, struct ps_err **err)
+{
+        struct ps_spec *spec = NULL;
+        const char *key = args->id;
+        char *path;
+
+        if (ps_spec_load(".", &spec, err) < 0)
+                return NULL;
+        for (size_t i = 0; i < sizeof(group_annotations) / sizeof(group_annotations[0]); i++) {
+                const char *v = ps_spec_annotation(spec, group_annotations[i]);
+                if (v && *v) {
+                        key = v;
+                        break;
+                }
+        }
+        path = ps_socket_path(args->address, args->ns, key);
+        ps_spec_free(spec);
+        if (!path)
+                ps_err_errno(err, ENOMEM, PS_UNKNOWN, "socket path");
+        return path;
+}
+
+/* Reads fd 0 to EOF, bounded. It may be a pipe, /dev/null or a socket, so
+ * it is read directly rather than reopened through /proc. */
+static int read_stdin(char **ret_buf, size_t *ret_len, struct ps_err **err)
+{
+        _cleanup_free_ char *buf = malloc(STDIN_MAX);
+        size_t len = 0;
+
+        if (!buf)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "read stdin");
+        for (;;) {
+                ssize_t n = read(STDIN_FILENO, buf + len, STDIN_MAX - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EBADF)
+                        break; /* no stdin at all: no options */
+                if (n < 0)
+                        return ps_err_errno(err, errno, PS_UNKNOWN, "read options from stdin");
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+                if (len == STDIN_MAX)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                          "options on stdin exceed %u bytes", STDIN_MAX);
+        }
+        *ret_buf = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+/* stdin carries a marshalled google.protobuf.Any, or nothing. */
+static int read_options(struct ps_options *ret, struct ps_err **err)
+{
+        _cleanup_free_ char *buf = NULL;
+        Google__Protobuf__Any *any;
+        size_t len = 0;
+        int r;
+
+        if (read_stdin(&buf, &len, err) < 0)
+                return -1;
+        if (len == 0)
+                return ps_options_defaults(ret, err);
+        any = google__protobuf__any__unpack(NULL, len, (const uint8_t *)buf);
+        if (!any)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "stdin is not a protobuf Any");
+        r = ps_options_decode(any->type_url, any->value.data, any->value.len, ret, err);
+        google__protobuf__any__free_unpacked(any, NULL);
+        return r;
+}
+
+static int write_address_file(const char *address, struct ps_err **err)
+{
+        return ps_write_file_atomic("address", address, strlen(address), 0644, err);
+}
+
+/* The daemon side of the fork: detached from containerd's pipe, logging
+ * into the bundle's log FIFO. Never returns. */
+static __attribute__((noreturn)) void run_daemon(const struct ps_args *args, int listen_fd,
+                                                 const char *socket_path)
+{
+        int null_fd, log_fd;
+
+        setsid();
+        /* With a closed stdio fd inherited, socket() may have returned 0-2:
+         * move the listener out of the way of the dup2()s below. */
+        if (listen_fd <= STDERR_FILENO) {
+                listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 3);
+                if (listen_fd < 0)
+                        _exit(1);
+        }
+        /* Only the listener is meant for the daemon: whatever else start
+         * inherited (a pipe of the caller's) must not be held open. */
+        if (listen_fd > 3)
+                close_range(3, (unsigned)listen_fd - 1, 0);
+        close_range((unsigned)listen_fd + 1, ~0u, 0);
+        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        /* Non-blocking: with no reader the log line is dropped, the loop
+         * never stalls (see base/log.h). A missing FIFO means /dev/null. */
+        log_fd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0 ||
+            dup2(log_fd >= 0 ? log_fd : null_fd, STDERR_FILENO) < 0)
+                _exit(1);
+        if (null_fd > STDERR_FILENO)
+                close(null_fd);
+        if (log_fd > STDERR_FILENO)
+                close(log_fd);
+        _exit(ps_serve(args, listen_fd, socket_path));
+}
+
+/* Writes `pid` into <mount>/<cgroup>/cgroup.procs of every v1 hierarchy,
+ * or of the unified hierarchy when there is no v1 one (pure cgroup v2). */
+static int move_to_cgroup(pid_t pid, const char *cgroup, struct ps_err **err)
+{
+        char line[32];
+        int moved = 0, tried = 0, last_errno = ENOENT;
+        FILE *f;
+        struct mntent ent;
+        char buf[4096];
+        const char *want = "cgroup";
+
+        snprintf(line, sizeof(line), "%d", pid);
+again:
+        f = setmntent("/proc/self/mounts", "re");
+        if (!f)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "read mounts");
+        while (getmntent_r(f, &ent, buf, sizeof(buf))) {
+                _cleanup_free_ char *procs = NULL;
+                _cleanup_close_ int fd = -1;
+
+                if (strcmp(ent.mnt_type, want) != 0)
+                        continue;
+                tried++;
+                if (asprintf(&procs, "%s/%s/cgroup.procs", ent.mnt_dir, cgroup) < 0)
+                        continue;
+                fd = open(procs, O_WRONLY | O_CLOEXEC);
+                if (fd >= 0 && write(fd, line, strlen(line)) >= 0)
+                        moved++;
+                else
+                        last_errno = errno;
+        }
+        endmntent(f);
+        if (!tried && strcmp(want, "cgroup") == 0) {
+                want = "cgroup2";
+                goto again;
+        }
+        if (!moved)
+                return ps_err_errno(err, last_errno, PS_UNKNOWN, "move shim to cgroup %s", cgroup);
+        return 0;
+}
+
+/* The daemon's OOM score: containerd's + 1, so the kernel prefers the shim
+ * over containerd. Lowering may be refused (EACCES/EPERM) without harm. */
+static int adjust_oom_score(pid_t pid, struct ps_err **err)
+{
+        _cleanup_free_ char *buf = NULL, *ppath = NULL, *cpath = NULL;
+        char val[24];
+        long score;
+
+        if (asprintf(&ppath, "/proc/%d/oom_score_adj", getppid()) < 0 ||
+            asprintf(&cpath, "/proc/%d/oom_score_adj", pid) < 0)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "oom_score_adj");
+        if (ps_read_file(ppath, 64, &buf, NULL, err) < 0)
+                return -1;
+        score = strtol(buf, NULL, 10) + 1;
+        if (score > 1000)
+                score = 1000;
+        snprintf(val, sizeof(val), "%ld", score);
+        _cleanup_close_ int fd = open(cpath, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, val, strlen(val)) < 0) {
+                if (errno == EACCES || errno == EPERM)
+                        return 0;
+                return ps_err_errno(err, errno, PS_UNKNOWN, "set %s", cpath);
+        }
+        return 0;
+}
+
+static int print_address(const char *address)
+{
+        return ps_write_all(STDOUT_FILENO, address, strlen(address));
+}
+
+static int fail(struct ps_err *e)
+{
+        fprintf(stderr, "start: %s\n", ps_err_msg(e));
+        ps_err_free(e);
+        return 1;
+}
+
+/* Parent side once the daemon is forked; on failure the daemon is killed,
+ * since containerd will not learn of it. */
+static int finish_parent(pid_t pid, const struct ps_options *o, const char *address,
+                         const char *socket_path)
+{
+        struct ps_err *e = NULL;
+
+        if (o->shim_cgroup && move_to_cgroup(pid, o->shim_cgroup, &e) < 0)
+                goto fail;
+        if (adjust_oom_score(pid, &e) < 0)
+                goto fail;
+        if (print_address(address) < 0) {
+                ps_err_errno(&e, errno, PS_UNKNOWN, "print address");
+                goto fail;
+        }
+        return 0;
+fail:
+        kill(pid, SIGKILL);
+        unlink(socket_path);
+        return fail(e);
+}
+
+int ps_start_action(const struct ps_args *args)
+{
+        _cleanup_free_ char *socket_path = NULL, *address = NULL;
+        _cleanup_close_ int listen_fd = -1;
+        struct ps_options opts = {0};
+        struct ps_err *e = NULL;
+        pid_t pid;
+        int r;
+
+        if (!args->address || !*args->address) {
+                ps_err_set(&e, PS_INVALID_ARGUMENT, "-address is required");
+                return fail(e);
+        }
+        /* Options first: a bad Any must fail before anything is created. */
+        if (read_options(&opts, &e) < 0 || !(socket_path = socket_for_bundle(args, &e)))
+                goto out;
+        if (asprintf(&address, "unix://%s", socket_path) < 0) {
+                ps_err_errno(&e, ENOMEM, PS_UNKNOWN, "address");
+                goto out;
+        }
+        if (ps_mkdir_p(PS_SOCKET_DIR, 0700, &e) < 0)
+                goto out;
+        r = ps_socket_bind_or_probe(socket_path, &listen_fd, &e);
+        if (r < 0)
+                goto out;
+        if (write_address_file(address, &e) < 0) {
+                if (r == 0)
+                        unlink(socket_path);
+                goto out;
+        }
+        if (r == 1) { /* a live shim of the same group serves this task */
+                if (print_address(address) < 0)
+                        ps_err_errno(&e, errno, PS_UNKNOWN, "print address");
+                goto out;
+        }
+        pid = fork();
+        if (pid < 0) {
+                ps_err_errno(&e, errno, PS_UNKNOWN, "fork shim daemon");
+                unlink(socket_path);
+                goto out;
+        }
+        if (pid == 0)
+                run_daemon(args, listen_fd, socket_path);
+        r = finish_parent(pid, &opts, address, socket_path);
+        ps_options_clear(&opts);
+        return r;
+out:
+        ps_options_clear(&opts);
+        return e ? fail(e) : 0;
+}

@@ -1,0 +1,512 @@
+/* The shim's command-line side: argument parsing, the socket address,
+ * bind-or-reuse of the listener, runtime options and the OCI spec. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "check.h"
+#include "containerd/runc/legacy.pb-c.h"
+#include "containerd/runc/options.pb-c.h"
+#include "runtimeoptions/options.pb-c.h"
+#include "shim/address.h"
+#include "shim/args.h"
+#include "shim/start.h"
+#include "task/options.h"
+#include "task/spec.h"
+
+#define ARGC(v) ((int)(sizeof(v) / sizeof((v)[0])) - 1)
+
+static char tmpdir[64];
+
+/* ---- args ---- */
+
+static void test_args_start(void)
+{
+        char *const argv[] = {"shim",
+                              "-namespace",
+                              "k8s.io",
+                              "-address",
+                              "/run/c.sock",
+                              "-publish-binary",
+                              "/usr/bin/containerd",
+                              "-id",
+                              "t1",
+                              "-debug",
+                              "start",
+                              NULL};
+        struct ps_args a = {0};
+        struct ps_err *e = NULL;
+
+        CHECK_INTEQ(ps_args_parse(ARGC(argv), argv, &a, &e), 0);
+        CHECK(e == NULL);
+        CHECK_INTEQ(a.action, PS_ACTION_START);
+        CHECK_STREQ(a.ns, "k8s.io");
+        CHECK_STREQ(a.address, "/run/c.sock");
+        CHECK_STREQ(a.publish_binary, "/usr/bin/containerd");
+        CHECK_STREQ(a.id, "t1");
+        CHECK(a.debug);
+        CHECK(a.bundle == NULL);
+        ps_args_clear(&a);
+        CHECK(a.ns == NULL);
+}
+
+static void test_args_forms(void)
+{
+        char *const eq[] = {"shim", "--namespace=ns", "--id=t", "-address=/a", NULL};
+        char *const del[] = {"shim",    "-namespace", "ns",     "-id", "t",
+                             "-bundle", "/b",         "delete", NULL};
+        char *const ver[] = {"shim", "-v", NULL};
+        char *const dbg[] = {"shim", "-namespace", "ns", "-id", "t", "-debug=false", NULL};
+        struct ps_args a = {0};
+
+        CHECK_INTEQ(ps_args_parse(ARGC(eq), eq, &a, NULL), 0);
+        CHECK_INTEQ(a.action, PS_ACTION_SERVE);
+        CHECK_STREQ(a.id, "t");
+        CHECK_STREQ(a.ns, "ns");
+        CHECK_STREQ(a.address, "/a");
+        ps_args_clear(&a);
+
+        CHECK_INTEQ(ps_args_parse(ARGC(del), del, &a, NULL), 0);
+        CHECK_INTEQ(a.action, PS_ACTION_DELETE);
+        CHECK_STREQ(a.bundle, "/b");
+        ps_args_clear(&a);
+
+        CHECK_INTEQ(ps_args_parse(ARGC(ver), ver, &a, NULL), 0);
+        CHECK_INTEQ(a.action, PS_ACTION_VERSION);
+        ps_args_clear(&a);
+
+        CHECK_INTEQ(ps_args_parse(ARGC(dbg), dbg, &a, NULL), 0);
+        CHECK(!a.debug);
+        ps_args_clear(&a);
+}
+
+static void expect_args_error(char *const *argv, int argc, const char *needle)
+{
+        struct ps_args a = {0};
+        struct ps_err *e = NULL;
+
+        CHECK_INTEQ(ps_args_parse(argc, argv, &a, &e), -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT);
+        if (e && !strstr(ps_err_msg(e), needle))
+                fprintf(stderr, "  message '%s' lacks '%s'\n", ps_err_msg(e), needle);
+        CHECK(e && strstr(ps_err_msg(e), needle));
+        CHECK(a.ns == NULL && a.id == NULL);
+        ps_err_free(e);
+}
+
+static void test_args_errors(void)
+{
+        char *const unknown[] = {"shim", "-namespace", "ns", "-id", "t", "-bogus", "start", NULL};
+        char *const missing[] = {"shim", "-namespace", "ns", "-id", NULL};
+        char *const bad_id[] = {"shim", "-namespace", "ns", "-id", "../x", "start", NULL};
+        char *const bad_ns[] = {"shim", "-namespace", "a/b", "-id", "t", "start", NULL};
+        char *const no_id[] = {"shim", "-namespace", "ns", "start", NULL};
+        char *const action[] = {"shim", "-namespace", "ns", "-id", "t", "frobnicate", NULL};
+        char *const bad_bool[] = {"shim", "-namespace", "ns", "-id", "t", "-debug=maybe", NULL};
+
+        expect_args_error(unknown, ARGC(unknown), "not defined: -bogus");
+        expect_args_error(missing, ARGC(missing), "needs an argument: -id");
+        expect_args_error(bad_id, ARGC(bad_id), "invalid id");
+        expect_args_error(bad_ns, ARGC(bad_ns), "invalid namespace");
+        expect_args_error(no_id, ARGC(no_id), "id cannot be empty");
+        expect_args_error(action, ARGC(action), "unknown action");
+        expect_args_error(bad_bool, ARGC(bad_bool), "invalid boolean");
+}
+
+/* ---- address ---- */
+
+static void check_join(const char *a, const char *b, const char *c, const char *want)
+{
+        _cleanup_free_ char *got = ps_path_join3(a, b, c);
+
+        CHECK_STREQ(got, want);
+}
+
+static void test_path_join(void)
+{
+        check_join("/tmp/probe/c.sock", "probe", "probe2", "/tmp/probe/c.sock/probe/probe2");
+        check_join("a//b", "./c", "../d", "a/b/d");
+        check_join("/", "..", "x", "/x");
+        check_join("/run/", "k8s.io/", "", "/run/k8s.io");
+        check_join("", "", "", "");
+        check_join("../a", "..", "..", "../..");
+        check_join("a", "b/../..", "", ".");
+        check_join("/a/./b/", "/c//", ".", "/a/b/c");
+        check_join("x", "..", "../../y", "../../y");
+}
+
+static void test_socket_path(void)
+{
+        _cleanup_free_ char *p = ps_socket_path("/tmp/probe/c.sock", "probe", "probe2");
+        const char *hex;
+
+        CHECK(p != NULL);
+        if (!p)
+                return;
+        CHECK(strncmp(p, PS_SOCKET_DIR "/", strlen(PS_SOCKET_DIR) + 1) == 0);
+        hex = p + strlen(PS_SOCKET_DIR) + 1;
+        CHECK_INTEQ(strlen(hex), 64);
+        CHECK(strncmp(hex, "6870f158", 8) == 0);
+        CHECK_STREQ(hex + 60, "757e");
+}
+
+/* ---- bind or probe ---- */
+
+static bool can_connect(const char *path)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        return fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+}
+
+static void test_bind_or_probe(void)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -1, fd2 = -1;
+        struct ps_err *e = NULL;
+        struct stat st;
+
+        CHECK(asprintf(&path, "%s/s.sock", tmpdir) > 0);
+        /* fresh path: a new listener, mode 0600, non-blocking, cloexec */
+        CHECK_INTEQ(ps_socket_bind_or_probe(path, &fd, &e), 0);
+        CHECK(fd >= 0);
+        CHECK(stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600);
+        CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK);
+        CHECK(can_connect(path));
+
+        /* live listener: reused, no new fd */
+        CHECK_INTEQ(ps_socket_bind_or_probe(path, &fd2, &e), 1);
+        CHECK_INTEQ(fd2, -1);
+
+        /* stale socket file (listener closed without unlink): bound again */
+        fd = ps_close(fd);
+        CHECK(!can_connect(path));
+        CHECK_INTEQ(ps_socket_bind_or_probe(path, &fd2, &e), 0);
+        CHECK(fd2 >= 0);
+        CHECK(can_connect(path));
+        CHECK(e == NULL);
+        fd2 = ps_close(fd2);
+        unlink(path);
+
+        /* a path that cannot be a sockaddr_un */
+        char longp[200];
+        memset(longp, 'x', sizeof(longp) - 1);
+        longp[0] = '/';
+        longp[sizeof(longp) - 1] = '\0';
+        CHECK_INTEQ(ps_socket_bind_or_probe(longp, &fd2, &e), -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT);
+        ps_err_free(e);
+}
+
+/* ---- options ---- */
+
+static void test_options_runc_v1(void)
+{
+        Containerd__Runc__V1__Options m = CONTAINERD__RUNC__V1__OPTIONS__INIT;
+        struct ps_options o = {0};
+        uint8_t buf[256];
+        size_t len;
+
+        m.binary_name = "crun";
+        m.root = "/run/r";
+        m.systemd_cgroup = 1;
+        m.shim_cgroup = "/podshim";
+        m.io_uid = 1000;
+        m.no_pivot_root = 1;
+        len = containerd__runc__v1__options__pack(&m, buf);
+        CHECK_INTEQ(ps_options_decode("containerd.runc.v1.Options", buf, len, &o, NULL), 0);
+        CHECK_STREQ(o.binary_name, "crun");
+        CHECK_STREQ(o.root, "/run/r");
+        CHECK_STREQ(o.shim_cgroup, "/podshim");
+        CHECK(o.systemd_cgroup && o.no_pivot_root && !o.no_new_keyring);
+        CHECK_INTEQ(o.io_uid, 1000);
+        CHECK(o.criu_path == NULL);
+        ps_options_clear(&o);
+
+        /* the same message behind a googleapis prefix; empty strings = defaults */
+        m.binary_name = "";
+        m.root = "";
+        len = containerd__runc__v1__options__pack(&m, buf);
+        CHECK_INTEQ(
+            ps_options_decode("type.googleapis.com/containerd.runc.v1.Options", buf, len, &o, NULL),
+            0);
+        CHECK_STREQ(o.binary_name, PS_DEFAULT_RUNTIME);
+        CHECK_STREQ(o.root, PS_DEFAULT_RUNTIME_ROOT);
+        ps_options_clear(&o);
+}
+
+static void test_options_legacy_and_defaults(void)
+{
+        Containerd__Linux__Runc__CreateOptions m = CONTAINERD__LINUX__RUNC__CREATE_OPTIONS__INIT;
+        struct ps_options o = {0};
+        struct ps_err *e = NULL;
+        uint8_t buf[256], junk[] = {0xff, 0xff, 0xff};
+        size_t len;
+
+        m.shim_cgroup = "/shim";
+        m.io_gid = 7;
+        m.no_new_keyring = 1;
+        len = containerd__linux__runc__create_options__pack(&m, buf);
+        CHECK_INTEQ(ps_options_decode("containerd.linux.runc.CreateOptions", buf, len, &o, NULL),
+                    0);
+        CHECK_STREQ(o.shim_cgroup, "/shim");
+        CHECK_STREQ(o.binary_name, "runc");
+        CHECK_INTEQ(o.io_gid, 7);
+        CHECK(o.no_new_keyring);
+        ps_options_clear(&o);
+
+        CHECK_INTEQ(ps_options_decode(NULL, NULL, 0, &o, NULL), 0);
+        CHECK_STREQ(o.binary_name, "runc");
+        CHECK_STREQ(o.root, PS_DEFAULT_RUNTIME_ROOT);
+        ps_options_clear(&o);
+
+        CHECK_INTEQ(ps_options_decode("containerd.foo.Bar", buf, len, &o, &e), -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT);
+        e = ps_err_free(e);
+        CHECK_INTEQ(ps_options_decode("containerd.runc.v1.Options", junk, sizeof(junk), &o, &e),
+                    -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT);
+        ps_err_free(e);
+}
+
+static int decode_config(const char *toml, struct ps_options *o, struct ps_err **err)
+{
+        Runtimeoptions__V1__Options m = RUNTIMEOPTIONS__V1__OPTIONS__INIT;
+        _cleanup_free_ char *path = NULL;
+        uint8_t buf[256];
+        size_t len;
+
+        if (asprintf(&path, "%s/podshim.toml", tmpdir) < 0 ||
+            ps_write_file_atomic(path, toml, strlen(toml), 0644, NULL) < 0)
+                return -1;
+        m.type_url = "io.containerd.podshim.v2.options";
+        m.config_path = path;
+        len = runtimeoptions__v1__options__pack(&m, buf);
+        return ps_options_decode("runtimeoptions.v1.Options", buf, len, o, err);
+}
+
+static void test_options_config_file(void)
+{
+        struct ps_options o = {0};
+        struct ps_err *e = NULL;
+
+        CHECK_INTEQ(decode_config("# podshim\n\nBinaryName = \"crun\"  # the runtime\n"
+                                  "Root='/run/x#y'\nSystemdCgroup = true\nIoUid = 42\r\n"
+                                  "  NoPivotRoot=false\nShimCgroup = \"a\\\"b\"\n",
+                                  &o, &e),
+                    0);
+        CHECK(e == NULL);
+        CHECK_STREQ(o.binary_name, "crun");
+        CHECK_STREQ(o.root, "/run/x#y");
+        CHECK_STREQ(o.shim_cgroup, "a\"b");
+        CHECK(o.systemd_cgroup && !o.no_pivot_root);
+        CHECK_INTEQ(o.io_uid, 42);
+        ps_options_clear(&o);
+
+        CHECK_INTEQ(decode_config("BinaryName = \"crun\"\n\nthis is not toml\n", &o, &e), -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), ":3:"));
+        e = ps_err_free(e);
+        CHECK_INTEQ(decode_config("SystemdCgroup = yes\n", &o, &e), -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), ":1:"));
+        e = ps_err_free(e);
+        CHECK_INTEQ(decode_config("Root = \"unterminated\n", &o, &e), -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT);
+        e = ps_err_free(e);
+        CHECK_INTEQ(decode_config("NoSuchKey = 1\n", &o, &e), -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT);
+        e = ps_err_free(e);
+        CHECK_INTEQ(decode_config("IoGid = -1\n", &o, &e), -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT);
+        ps_err_free(e);
+}
+
+static void test_options_save_load(void)
+{
+        _cleanup_free_ char *dir = NULL, *rt = NULL;
+        struct ps_options o = {0}, l = {0};
+        size_t len = 0;
+
+        CHECK(asprintf(&dir, "%s/bundle-opts", tmpdir) > 0);
+        CHECK(mkdir(dir, 0700) == 0);
+        /* nothing saved yet: defaults */
+        CHECK_INTEQ(ps_options_load(dir, &l, NULL), 0);
+        CHECK_STREQ(l.binary_name, "runc");
+        CHECK_STREQ(l.root, PS_DEFAULT_RUNTIME_ROOT);
+        ps_options_clear(&l);
+
+        CHECK_INTEQ(ps_options_defaults(&o, NULL), 0);
+        free(o.binary_name);
+        o.binary_name = strdup("crun");
+        o.criu_work_path = strdup("/w");
+        o.systemd_cgroup = true;
+        o.io_uid = 4294967295u;
+        CHECK_INTEQ(ps_options_save(dir, &o, NULL), 0);
+        CHECK_INTEQ(ps_options_load(dir, &l, NULL), 0);
+        CHECK_STREQ(l.binary_name, "crun");
+        CHECK_STREQ(l.root, o.root);
+        CHECK_STREQ(l.criu_work_path, "/w");
+        CHECK(l.criu_path == NULL);
+        CHECK(l.systemd_cgroup && !l.no_pivot_root);
+        CHECK_INTEQ(l.io_uid, 4294967295u);
+        ps_options_clear(&l);
+        ps_options_clear(&o);
+
+        free(dir);
+        dir = NULL;
+        CHECK(asprintf(&dir, "%s/bundle-opts/runtime", tmpdir) > 0);
+        CHECK_INTEQ(ps_read_file(dir, 64, &rt, &len, NULL), 0);
+        CHECK_STREQ(rt, "crun");
+}
+
+/* ---- spec ---- */
+
+#define MINIMAL "{\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\"},\"root\":{\"path\":\"rootfs\"}"
+
+static struct ps_spec *parse(const char *json, enum ps_code *ret_code)
+{
+        struct ps_spec *s = NULL;
+        struct ps_err *e = NULL;
+
+        *ret_code = PS_OK;
+        if (ps_spec_parse(json, strlen(json), &s, &e) < 0) {
+                *ret_code = e ? e->code : PS_UNKNOWN;
+                ps_err_free(e);
+                return NULL;
+        }
+        return s;
+}
+
+static void test_spec_valid(void)
+{
+        enum ps_code c;
+        struct ps_spec *s = parse(MINIMAL "}", &c);
+
+        CHECK(s != NULL);
+        if (!s)
+                return;
+        CHECK_STREQ(s->root_path, "rootfs");
+        CHECK(!s->terminal && !s->root_readonly && !s->private_pid_ns && !s->has_netns);
+        CHECK(s->hostname == NULL && s->netns_path == NULL && s->cgroups_path == NULL);
+        CHECK(ps_spec_annotation(s, "x") == NULL);
+        ps_spec_free(s);
+
+        s = parse("{\"process\":{\"terminal\":true,\"args\":[\"sh\"],\"cwd\":\"/\"},"
+                  "\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"h\","
+                  "\"annotations\":{\"io.kubernetes.cri.sandbox-id\":\"sb\",\"n\":1},"
+                  "\"linux\":{\"cgroupsPath\":\"/k8s.io/x\",\"namespaces\":["
+                  "{\"type\":\"pid\"},{\"type\":\"network\",\"path\":\"/var/run/netns/cni-1\"},"
+                  "{\"type\":\"ipc\"}]}}",
+                  &c);
+        CHECK(s != NULL);
+        if (!s)
+                return;
+        CHECK(s->terminal && s->root_readonly && s->private_pid_ns && s->has_netns);
+        CHECK_STREQ(s->hostname, "h");
+        CHECK_STREQ(s->cgroups_path, "/k8s.io/x");
+        CHECK_STREQ(s->netns_path, "/var/run/netns/cni-1");
+        CHECK_STREQ(ps_spec_annotation(s, "io.kubernetes.cri.sandbox-id"), "sb");
+        CHECK(ps_spec_annotation(s, "n") == NULL); /* not a string */
+        ps_spec_free(s);
+
+        /* a pid namespace with a path is shared, not private; netns without path */
+        s = parse(MINIMAL
+                  ",\"linux\":{\"namespaces\":[{\"type\":\"pid\",\"path\":\"/proc/1/ns/pid\"},"
+                  "{\"type\":\"network\"}]}}",
+                  &c);
+        CHECK(s && !s->private_pid_ns && s->has_netns && s->netns_path == NULL);
+        ps_spec_free(s);
+}
+
+static void test_spec_invalid(void)
+{
+        enum ps_code c;
+        char *big;
+        struct ps_spec *s = NULL;
+        struct ps_err *e = NULL;
+
+        CHECK(parse("not json", &c) == NULL && c == PS_INVALID_ARGUMENT);
+        CHECK(parse("[1,2]", &c) == NULL && c == PS_INVALID_ARGUMENT);
+        CHECK(parse("{\"root\":{\"path\":\"r\"}}", &c) == NULL && c == PS_INVALID_ARGUMENT);
+        CHECK(parse("{\"process\":{\"args\":[1],\"cwd\":\"/\"},\"root\":{\"path\":\"r\"}}", &c) ==
+                  NULL &&
+              c == PS_INVALID_ARGUMENT);
+        CHECK(parse("{\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\"}}", &c) == NULL &&
+              c == PS_INVALID_ARGUMENT);
+        CHECK(parse(MINIMAL "} trailing", &c) == NULL && c == PS_INVALID_ARGUMENT);
+        CHECK(parse(MINIMAL ",\"linux\":{\"namespaces\":{}}}", &c) == NULL &&
+              c == PS_INVALID_ARGUMENT);
+
+        big = malloc(PS_SPEC_MAX_SIZE + 2);
+        CHECK(big != NULL);
+        if (!big)
+                return;
+        memset(big, ' ', PS_SPEC_MAX_SIZE + 1);
+        memcpy(big, MINIMAL "}", strlen(MINIMAL "}"));
+        CHECK_INTEQ(ps_spec_parse(big, PS_SPEC_MAX_SIZE + 1, &s, &e), -1);
+        CHECK(e != NULL);
+        e = ps_err_free(e);
+        free(big);
+}
+
+static void test_spec_load(void)
+{
+        _cleanup_free_ char *dir = NULL, *cfg = NULL;
+        struct ps_spec *s = NULL;
+        struct ps_err *e = NULL;
+        const char *json = MINIMAL ",\"annotations\":{\"io.containerd.runc.v2.group\":\"g\"}}";
+
+        CHECK(asprintf(&dir, "%s/bundle-spec", tmpdir) > 0 && mkdir(dir, 0700) == 0);
+        CHECK_INTEQ(ps_spec_load(dir, &s, &e), -1);
+        CHECK(e && e->code == PS_NOT_FOUND);
+        e = ps_err_free(e);
+        CHECK(asprintf(&cfg, "%s/config.json", dir) > 0);
+        CHECK_INTEQ(ps_write_file_atomic(cfg, json, strlen(json), 0644, NULL), 0);
+        CHECK_INTEQ(ps_spec_load(dir, &s, &e), 0);
+        CHECK(s && ps_spec_annotation(s, "io.containerd.runc.v2.group"));
+        ps_spec_free(s);
+}
+
+static void rm_rf(const char *dir)
+{
+        char *const argv[] = {"rm", "-rf", (char *)dir, NULL};
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                execvp("rm", argv);
+                _exit(127);
+        }
+        if (pid > 0)
+                waitpid(pid, NULL, 0);
+}
+
+int main(void)
+{
+        snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_cli.XXXXXX");
+        if (!mkdtemp(tmpdir))
+                return 2;
+        RUN(test_args_start);
+        RUN(test_args_forms);
+        RUN(test_args_errors);
+        RUN(test_path_join);
+        RUN(test_socket_path);
+        RUN(test_bind_or_probe);
+        RUN(test_options_runc_v1);
+        RUN(test_options_legacy_and_defaults);
+        RUN(test_options_config_file);
+        RUN(test_options_save_load);
+        RUN(test_spec_valid);
+        RUN(test_spec_invalid);
+        RUN(test_spec_load);
+        rm_rf(tmpdir);
+        return check_summary();
+}
