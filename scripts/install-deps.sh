@@ -1,0 +1,26 @@
+#!/bin/bash
+# Install every Debian (bookworm) package podshim needs to build and test.
+# Needs root. Safe to run again.
+set -euo pipefail
+
+packages=(
+	# build
+	build-essential cmake pkg-config
+	protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev protobuf-compiler
+	libevent-dev libcjson-dev libcgroup-dev libnl-3-dev libnl-route-3-dev
+	# sanitizers, fuzzing and lint
+	clang libclang-rt-14-dev clang-format cppcheck
+	# what the shim drives and the tests run
+	containerd runc crun criu busybox-static iproute2 containernetworking-plugins
+	# test harness (python3-protobuf: wire tests; grpc: the CRI client)
+	python3 python3-pytest python3-protobuf python3-grpcio python3-grpc-tools
+	protobuf-compiler-grpc
+	# containerd's Go sources: the upstream protos the wire tests compare against
+	golang-github-containerd-containerd-dev golang-github-containerd-ttrpc-dev
+	golang-github-containerd-cgroups-dev golang-github-gogo-protobuf-dev
+	golang-github-gogo-googleapis-dev
+)
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${packages[@]}"
