@@ -73,8 +73,10 @@ clang-format --dry-run --Werror "${cfiles[@]}"
 count_stage clang-format $?
 
 note "cppcheck"
+# cppcheck does not model __attribute__((cleanup)), so every scope-bound free
+# looks like a leak to it; leaks are caught by LeakSanitizer in every test run.
 cppcheck --enable=warning,performance,portability --inline-suppr --quiet \
-	--error-exitcode=1 -I src src/
+	--suppress=memleak --error-exitcode=1 -I src src/
 count_stage cppcheck $?
 
 # build DIR CMAKE-ARGS...: configure and build; returns the status

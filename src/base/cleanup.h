@@ -79,12 +79,12 @@ static inline void ps_strvp(char ***v)
         ps_strv_free(*v);
 }
 
-#define _cleanup_(f)      __attribute__((cleanup(f)))
-#define _cleanup_free_    _cleanup_(ps_freep)
-#define _cleanup_close_   _cleanup_(ps_closep)
-#define _cleanup_fclose_  _cleanup_(ps_fclosep)
+#define _cleanup_(f)       __attribute__((cleanup(f)))
+#define _cleanup_free_     _cleanup_(ps_freep)
+#define _cleanup_close_    _cleanup_(ps_closep)
+#define _cleanup_fclose_   _cleanup_(ps_fclosep)
 #define _cleanup_closedir_ _cleanup_(ps_closedirp)
-#define _cleanup_err_     _cleanup_(ps_errp)
-#define _cleanup_strv_    _cleanup_(ps_strvp)
+#define _cleanup_err_      _cleanup_(ps_errp)
+#define _cleanup_strv_     _cleanup_(ps_strvp)
 
 #endif

@@ -42,12 +42,12 @@ struct ps_err {
 /* Sets *err (when err && !*err) to a new error; returns -1 so callers can
  * `return ps_err_set(...)`. */
 int ps_err_set(struct ps_err **err, enum ps_code code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Like ps_err_set, with errnum's strerror appended as ": <text>". The code is
  * derived from errnum when `code` is PS_UNKNOWN (ENOENT -> NOT_FOUND, ...). */
 int ps_err_errno(struct ps_err **err, int errnum, enum ps_code code, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Prepends "<context>: " to an existing error; a no-op when err or *err is
  * NULL. Returns -1. */

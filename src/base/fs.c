@@ -58,8 +58,7 @@ int ps_read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, siz
         return 0;
 }
 
-int ps_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len,
-                 struct ps_err **err)
+int ps_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len, struct ps_err **err)
 {
         return ps_read_file_at(AT_FDCWD, path, max, ret_buf, ret_len, err);
 }

@@ -11,7 +11,10 @@ struct ps_list {
         struct ps_list *prev, *next;
 };
 
-#define PS_LIST_INIT(name) {&(name), &(name)}
+#define PS_LIST_INIT(name)                                                                         \
+        {                                                                                          \
+                &(name), &(name)                                                                   \
+        }
 
 static inline void ps_list_init(struct ps_list *l)
 {

@@ -60,10 +60,11 @@ void ps_log(enum ps_log_level level, const char *fmt, ...)
         clock_gettime(CLOCK_REALTIME, &now);
         gmtime_r(&now.tv_sec, &tm);
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-        len = snprintf(line, sizeof(line),
-                       "time=\"%s.%09ldZ\" level=%s msg=\"%s\"%s%s%s%s runtime=io.containerd.podshim.v2\n",
-                       ts, now.tv_nsec, level_names[level], quoted, log_cfg.id[0] ? " id=" : "",
-                       log_cfg.id, log_cfg.ns[0] ? " namespace=" : "", log_cfg.ns);
+        len = snprintf(
+            line, sizeof(line),
+            "time=\"%s.%09ldZ\" level=%s msg=\"%s\"%s%s%s%s runtime=io.containerd.podshim.v2\n", ts,
+            now.tv_nsec, level_names[level], quoted, log_cfg.id[0] ? " id=" : "", log_cfg.id,
+            log_cfg.ns[0] ? " namespace=" : "", log_cfg.ns);
         if (len < 0)
                 return;
         if ((size_t)len >= sizeof(line))

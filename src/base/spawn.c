@@ -88,8 +88,8 @@ pid_t ps_spawn(const struct ps_spawn_opts *o, struct ps_err **err)
         if (n == (ssize_t)sizeof(child_errno)) {
                 /* The child is already gone (exit 127); the reaper collects it. */
                 return ps_err_errno(err, child_errno,
-                                    child_errno == ENOENT ? PS_NOT_FOUND : PS_UNKNOWN,
-                                    "exec %s", o->path);
+                                    child_errno == ENOENT ? PS_NOT_FOUND : PS_UNKNOWN, "exec %s",
+                                    o->path);
         }
         return pid;
 }

@@ -18,15 +18,15 @@
 #include "base/error.h"
 
 struct ps_spawn_opts {
-        const char *path;   /* program; searched in $PATH when it has no '/' */
-        char *const *argv;  /* argv[0] included, NULL-terminated */
-        char *const *envp;  /* NULL: the shim's environment minus NOTIFY_SOCKET */
-        int stdio[3];       /* parent fds for the child's 0, 1, 2; -1 = /dev/null */
-        const int *extra;   /* parent fds for the child's 3, 4, ... */
+        const char *path;  /* program; searched in $PATH when it has no '/' */
+        char *const *argv; /* argv[0] included, NULL-terminated */
+        char *const *envp; /* NULL: the shim's environment minus NOTIFY_SOCKET */
+        int stdio[3];      /* parent fds for the child's 0, 1, 2; -1 = /dev/null */
+        const int *extra;  /* parent fds for the child's 3, 4, ... */
         size_t n_extra;
-        const char *cwd;    /* NULL: inherit */
-        bool pdeathsig;     /* SIGKILL the child if the shim dies */
-        bool new_session;   /* setsid() in the child */
+        const char *cwd;  /* NULL: inherit */
+        bool pdeathsig;   /* SIGKILL the child if the shim dies */
+        bool new_session; /* setsid() in the child */
 };
 
 pid_t ps_spawn(const struct ps_spawn_opts *opts, struct ps_err **err);

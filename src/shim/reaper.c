@@ -38,7 +38,7 @@ struct ps_reaper {
         struct event *deliver_ev; /* delivers cached exits to new watches */
         struct watch *watches;    /* short list: a pod has few live pids */
         struct exit_rec unclaimed[UNCLAIMED_MAX];
-        size_t n_unclaimed, unclaimed_head; /* ring buffer */
+        size_t n_unclaimed, unclaimed_head;     /* ring buffer */
         struct exit_rec pending[UNCLAIMED_MAX]; /* cached exits matched to a watch */
         size_t n_pending;
 };
@@ -86,7 +86,7 @@ static bool unclaimed_take(struct ps_reaper *r, pid_t pid, int *status)
                 /* Close the gap by moving later entries down. */
                 for (size_t j = i; j + 1 < r->n_unclaimed; j++)
                         r->unclaimed[(r->unclaimed_head + j) % UNCLAIMED_MAX] =
-                                r->unclaimed[(r->unclaimed_head + j + 1) % UNCLAIMED_MAX];
+                            r->unclaimed[(r->unclaimed_head + j + 1) % UNCLAIMED_MAX];
                 r->n_unclaimed--;
                 return true;
         }

@@ -103,7 +103,7 @@ static int shim_init(struct ps_shim *s, const struct ps_args *args, int listen_f
         if (!s->pub)
                 return -1;
         env = (struct ps_task_env){
-                .base = s->base, .reaper = s->reaper, .pub = s->pub, .ns = args->ns};
+            .base = s->base, .reaper = s->reaper, .pub = s->pub, .ns = args->ns};
         ps_task_service_init(&s->svc, &env, begin_exit, s);
         s->desc = ps_task_service_describe(&s->svc);
         s->server = ttrpc_server_new(s->base, listen_fd, &s->desc, 1, err);

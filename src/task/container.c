@@ -55,8 +55,7 @@ struct ps_process *ps_tasks_process(struct ps_tasks *t, const char *id, const ch
                 if (strcmp(p->exec_id, exec_id) == 0)
                         return p;
         }
-        return ps_err_set(err, PS_NOT_FOUND, "process does not exist %s: not found", exec_id),
-               NULL;
+        return ps_err_set(err, PS_NOT_FOUND, "process does not exist %s: not found", exec_id), NULL;
 }
 
 static void free_mounts(struct ps_container *c)
@@ -82,7 +81,7 @@ void ps_container_free(struct ps_container *c)
         _cleanup_err_ struct ps_err *e = NULL;
 
         ps_list_for_each_safe(pos, tmp, &c->execs)
-                ps_process_free(ps_list_entry(pos, struct ps_process, link));
+            ps_process_free(ps_list_entry(pos, struct ps_process, link));
         ps_process_free(c->init);
         ps_oom_watch_free(c->oom);
         if (c->rootfs_mounted) {
@@ -277,8 +276,7 @@ static struct ps_container *container_new(struct ps_tasks *t,
                 ps_container_free(c);
                 return NULL;
         }
-        c->init = ps_process_new(c, NULL, req->stdin, req->stdout, req->stderr, req->terminal,
-                                 err);
+        c->init = ps_process_new(c, NULL, req->stdin, req->stdout, req->stderr, req->terminal, err);
         if (!c->init) {
                 ps_container_free(c);
                 return NULL;
@@ -448,7 +446,7 @@ int ps_container_create(struct ps_tasks *t, const Containerd__Task__V2__CreateTa
                                        .ns = t->env.ns,
                                        .tmp_dir = t->env.tmp_dir};
         c->init->stdio =
-                ps_stdio_new(t->env.base, t->env.reaper, &cfg, create_stdio_ready, op, err);
+            ps_stdio_new(t->env.base, t->env.reaper, &cfg, create_stdio_ready, op, err);
         if (!c->init->stdio) {
                 c->busy--;
                 ps_container_free(c);

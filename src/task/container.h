@@ -52,7 +52,7 @@ struct ps_container {
         struct ps_tasks *tasks;
         char *id;
         char *bundle;
-        char *checkpoint; /* restore source, NULL for a plain create */
+        char *checkpoint;                  /* restore source, NULL for a plain create */
         Containerd__Types__Mount **rootfs; /* copy of the request's mounts */
         size_t n_rootfs;
         bool rootfs_mounted;

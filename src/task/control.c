@@ -27,8 +27,8 @@ static int run(struct ps_op *op, const struct ps_runtime_req *req, ps_runtime_do
         return 0;
 }
 
-static int start_op(struct ps_container *c, const struct ps_runtime_req *req,
-                    ps_runtime_done_fn cb, ps_op_fn done, void *data, struct ps_err **err)
+static int start_op(struct ps_container *c, const struct ps_runtime_req *req, ps_runtime_done_fn cb,
+                    ps_op_fn done, void *data, struct ps_err **err)
 {
         struct ps_op *op = ps_op_new(c, c->init, done, data, err);
 
@@ -48,8 +48,8 @@ static int require_live(const struct ps_container *c, const char *what, struct p
         if (s == PS_PROC_RUNNING || s == PS_PROC_PAUSED || s == PS_PROC_CREATED)
                 return 0;
         if (s == PS_PROC_STOPPED || s == PS_PROC_DELETING)
-                return ps_err_set(err, PS_NOT_FOUND, "cannot %s: container %s is stopped: not found",
-                                  what, c->id);
+                return ps_err_set(err, PS_NOT_FOUND,
+                                  "cannot %s: container %s is stopped: not found", what, c->id);
         return ps_err_set(err, PS_FAILED_PRECONDITION, "cannot %s a %s container", what,
                           ps_process_state_name(s));
 }
@@ -127,7 +127,7 @@ int ps_container_update(struct ps_container *c, const char *json, size_t len, ps
 {
         char *args[] = {"update", "--resources", "-", c->id, NULL};
         struct ps_runtime_req req = {
-                .op = "update", .args = args, .stdio = {-1, -1, -1}, .input = json, .input_len = len};
+            .op = "update", .args = args, .stdio = {-1, -1, -1}, .input = json, .input_len = len};
         cJSON *j;
 
         if (require_live(c, "update", err) < 0)
@@ -159,8 +159,7 @@ int ps_container_checkpoint(struct ps_container *c,
                             const Containerd__Task__V2__CheckpointTaskRequest *r, ps_op_fn done,
                             void *data, struct ps_err **err)
 {
-        _cleanup_(checkpoint_options_freep)
-                Containerd__Runc__V1__CheckpointOptions *o = NULL;
+        _cleanup_(checkpoint_options_freep) Containerd__Runc__V1__CheckpointOptions *o = NULL;
         _cleanup_free_ char *work = NULL;
         char *args[32];
         size_t n = 0;
@@ -174,8 +173,8 @@ int ps_container_checkpoint(struct ps_container *c,
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "checkpoint path must be absolute");
         if (r->options && r->options->type_url &&
             strcmp(r->options->type_url, "containerd.runc.v1.CheckpointOptions") == 0) {
-                o = containerd__runc__v1__checkpoint_options__unpack(
-                        NULL, r->options->value.len, r->options->value.data);
+                o = containerd__runc__v1__checkpoint_options__unpack(NULL, r->options->value.len,
+                                                                     r->options->value.data);
                 if (!o)
                         return ps_err_set(err, PS_INVALID_ARGUMENT, "bad checkpoint options");
         }
@@ -267,7 +266,8 @@ static void pids_done(void *data, struct ps_err *e, const char *out, size_t len)
 int ps_container_pids(struct ps_container *c, ps_pids_fn done, void *data, struct ps_err **err)
 {
         char *args[] = {"ps", "--format", "json", c->id, NULL};
-        struct ps_runtime_req req = {.op = "ps", .args = args, .stdio = {-1, -1, -1}, .capture = true};
+        struct ps_runtime_req req = {
+            .op = "ps", .args = args, .stdio = {-1, -1, -1}, .capture = true};
         struct pids_op *op;
 
         if (require_live(c, "list pids of", err) < 0)

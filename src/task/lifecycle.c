@@ -148,7 +148,7 @@ int ps_process_kill(struct ps_process *p, unsigned sig, bool all, ps_op_fn done,
 static struct ps_op_result exit_result(const struct ps_process *p)
 {
         return (struct ps_op_result){
-                .pid = p->pid, .exit_status = p->exit_status, .exited_at = p->exited_at};
+            .pid = p->pid, .exit_status = p->exit_status, .exited_at = p->exited_at};
 }
 
 static void delete_exec_finish(struct ps_op *op)
@@ -181,7 +181,7 @@ static void delete_init_done(void *data, struct ps_err *e, const char *out, size
         ps_err_free(e);
         /* Every exec still registered is deleted with its container. */
         ps_list_for_each_safe(pos, tmp, &c->execs)
-                ps_events_task_delete(ps_list_entry(pos, struct ps_process, link));
+            ps_events_task_delete(ps_list_entry(pos, struct ps_process, link));
         ps_events_task_delete(p);
         ps_container_free(c);
         ps_op_finish(op, NULL, &res);

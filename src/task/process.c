@@ -20,18 +20,18 @@
 
 /* allowed[from][to]; see shim-protocol.md §4.3. */
 static const bool allowed[PS_PROC_N_STATES][PS_PROC_N_STATES] = {
-        [S(CREATING)] = {[S(CREATED)] = true, [S(RUNNING)] = true /* restore */},
-        [S(CREATED)] = {[S(STARTING)] = true, [S(STOPPED)] = true, [S(DELETING)] = true},
-        [S(STARTING)] = {[S(RUNNING)] = true, [S(CREATED)] = true, [S(STOPPED)] = true},
-        [S(RUNNING)] = {[S(PAUSING)] = true, [S(STOPPED)] = true},
-        [S(PAUSING)] = {[S(PAUSED)] = true, [S(RUNNING)] = true, [S(STOPPED)] = true},
-        [S(PAUSED)] = {[S(RUNNING)] = true, [S(STOPPED)] = true},
-        [S(STOPPED)] = {[S(DELETING)] = true},
-        [S(DELETING)] = {[S(STOPPED)] = true, [S(CREATED)] = true},
+    [S(CREATING)] = {[S(CREATED)] = true, [S(RUNNING)] = true /* restore */},
+    [S(CREATED)] = {[S(STARTING)] = true, [S(STOPPED)] = true, [S(DELETING)] = true},
+    [S(STARTING)] = {[S(RUNNING)] = true, [S(CREATED)] = true, [S(STOPPED)] = true},
+    [S(RUNNING)] = {[S(PAUSING)] = true, [S(STOPPED)] = true},
+    [S(PAUSING)] = {[S(PAUSED)] = true, [S(RUNNING)] = true, [S(STOPPED)] = true},
+    [S(PAUSED)] = {[S(RUNNING)] = true, [S(STOPPED)] = true},
+    [S(STOPPED)] = {[S(DELETING)] = true},
+    [S(DELETING)] = {[S(STOPPED)] = true, [S(CREATED)] = true},
 };
 
 static const char *const state_names[PS_PROC_N_STATES] = {
-        "creating", "created", "starting", "running", "pausing", "paused", "stopped", "deleting",
+    "creating", "created", "starting", "running", "pausing", "paused", "stopped", "deleting",
 };
 
 const char *ps_process_state_name(enum ps_proc_state s)
@@ -95,8 +95,8 @@ static char *dup_or_empty(const char *s)
         return strdup(s ? s : "");
 }
 
-struct ps_process *ps_process_new(struct ps_container *c, const char *exec_id,
-                                  const char *in, const char *out, const char *errp, bool terminal,
+struct ps_process *ps_process_new(struct ps_container *c, const char *exec_id, const char *in,
+                                  const char *out, const char *errp, bool terminal,
                                   struct ps_err **err)
 {
         struct ps_process *p = calloc(1, sizeof(*p));

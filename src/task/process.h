@@ -54,7 +54,7 @@ struct ps_process {
         int pidfd; /* -1 when the kernel has no pidfd_open */
         unsigned exit_status;
         struct timespec exited_at; /* zero until exited */
-        bool exit_deferred; /* exit seen while the start event is pending */
+        bool exit_deferred;        /* exit seen while the start event is pending */
         int deferred_status;
         /* request data echoed back by State */
         char *stdin_path, *stdout_path, *stderr_path;
@@ -66,8 +66,8 @@ struct ps_process {
         struct ps_list waiters;
 };
 
-struct ps_process *ps_process_new(struct ps_container *c, const char *exec_id,
-                                  const char *in, const char *out, const char *errp, bool terminal,
+struct ps_process *ps_process_new(struct ps_container *c, const char *exec_id, const char *in,
+                                  const char *out, const char *errp, bool terminal,
                                   struct ps_err **err);
 /* Releases waiters (as if exited, without a status) and frees. NULL ok. */
 struct ps_process *ps_process_free(struct ps_process *p);

@@ -172,8 +172,8 @@ static int input_fd(const char *data, size_t len, struct ps_err **err)
         return TAKE_FD(fd);
 }
 
-static size_t build_argv(const struct ps_runtime *rt, const struct ps_runtime_req *req,
-                         char *root, char *log, char *argv[MAX_ARGS])
+static size_t build_argv(const struct ps_runtime *rt, const struct ps_runtime_req *req, char *root,
+                         char *log, char *argv[MAX_ARGS])
 {
         size_t n = 0;
 

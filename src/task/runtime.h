@@ -35,12 +35,12 @@ struct ps_runtime {
 typedef void (*ps_runtime_done_fn)(void *data, struct ps_err *err, const char *out, size_t len);
 
 struct ps_runtime_req {
-        const char *op;          /* "create", "start", ... for messages */
-        char *const *args;       /* command and its arguments, NULL-terminated */
-        int stdio[3];            /* fds for the runtime's 0-2; -1 = /dev/null */
-        const char *input;       /* fed on stdin when non-NULL (overrides stdio[0]) */
+        const char *op;    /* "create", "start", ... for messages */
+        char *const *args; /* command and its arguments, NULL-terminated */
+        int stdio[3];      /* fds for the runtime's 0-2; -1 = /dev/null */
+        const char *input; /* fed on stdin when non-NULL (overrides stdio[0]) */
         size_t input_len;
-        bool capture;            /* capture stdout (overrides stdio[1]) */
+        bool capture; /* capture stdout (overrides stdio[1]) */
 };
 
 /* Starts the runtime. Returns 0 if `done` will be called later (always from

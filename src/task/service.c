@@ -88,16 +88,17 @@ static void op_done(void *data, struct ps_err *e, const struct ps_op_result *res
         }
         if (kind == RPC_CREATE) {
                 Containerd__Task__V2__CreateTaskResponse resp =
-                        CONTAINERD__TASK__V2__CREATE_TASK_RESPONSE__INIT;
+                    CONTAINERD__TASK__V2__CREATE_TASK_RESPONSE__INIT;
                 resp.pid = (uint32_t)res->pid;
                 ttrpc_call_reply(call, &resp.base);
         } else if (kind == RPC_START) {
-                Containerd__Task__V2__StartResponse resp = CONTAINERD__TASK__V2__START_RESPONSE__INIT;
+                Containerd__Task__V2__StartResponse resp =
+                    CONTAINERD__TASK__V2__START_RESPONSE__INIT;
                 resp.pid = (uint32_t)res->pid;
                 ttrpc_call_reply(call, &resp.base);
         } else if (kind == RPC_DELETE) {
                 Containerd__Task__V2__DeleteResponse resp =
-                        CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
+                    CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
                 Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
                 resp.pid = (uint32_t)res->pid;
                 resp.exit_status = res->exit_status;
@@ -163,7 +164,7 @@ static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage 
                 rc = ps_process_start(p, op_done, r, &e);
                 if (rc == 1) { /* restored init: already running */
                         Containerd__Task__V2__StartResponse resp =
-                                CONTAINERD__TASK__V2__START_RESPONSE__INIT;
+                            CONTAINERD__TASK__V2__START_RESPONSE__INIT;
                         rpc_free(r);
                         resp.pid = (uint32_t)p->pid;
                         ttrpc_call_reply(call, &resp.base);
@@ -375,12 +376,13 @@ static void pids_reply(void *data, struct ps_err *e, const struct ps_pid_info *p
                 infos[i].pid = (uint32_t)pids[i].pid;
                 if (pids[i].exec_id) {
                         Containerd__Runc__V1__ProcessDetails d =
-                                CONTAINERD__RUNC__V1__PROCESS_DETAILS__INIT;
+                            CONTAINERD__RUNC__V1__PROCESS_DETAILS__INIT;
                         d.exec_id = (char *)(uintptr_t)pids[i].exec_id;
                         google__protobuf__any__init(&anys[i]);
                         anys[i].type_url = "containerd.runc.v1.ProcessDetails";
                         anys[i].value.data = details + off;
-                        anys[i].value.len = containerd__runc__v1__process_details__pack(&d, details + off);
+                        anys[i].value.len =
+                            containerd__runc__v1__process_details__pack(&d, details + off);
                         off += anys[i].value.len;
                         infos[i].info = &anys[i];
                 }
@@ -487,26 +489,29 @@ static void h_shutdown(void *data, struct ttrpc_call *call, const ProtobufCMessa
                 s->on_shutdown(s->shutdown_data);
 }
 
-#define M(name, type, fn) {name, &containerd__task__v2__##type##__descriptor, fn}
+#define M(name, type, fn)                                                                          \
+        {                                                                                          \
+                name, &containerd__task__v2__##type##__descriptor, fn                              \
+        }
 
 static const struct ttrpc_method task_methods[] = {
-        M("State", state_request, h_state),
-        M("Create", create_task_request, h_create),
-        M("Start", start_request, h_start),
-        M("Delete", delete_request, h_delete),
-        M("Pids", pids_request, h_pids),
-        M("Pause", pause_request, h_pause),
-        M("Resume", resume_request, h_resume),
-        M("Checkpoint", checkpoint_task_request, h_checkpoint),
-        M("Kill", kill_request, h_kill),
-        M("Exec", exec_process_request, h_exec),
-        M("ResizePty", resize_pty_request, h_resize),
-        M("CloseIO", close_iorequest, h_close_io),
-        M("Update", update_task_request, h_update),
-        M("Wait", wait_request, h_wait),
-        M("Stats", stats_request, h_stats),
-        M("Connect", connect_request, h_connect),
-        M("Shutdown", shutdown_request, h_shutdown),
+    M("State", state_request, h_state),
+    M("Create", create_task_request, h_create),
+    M("Start", start_request, h_start),
+    M("Delete", delete_request, h_delete),
+    M("Pids", pids_request, h_pids),
+    M("Pause", pause_request, h_pause),
+    M("Resume", resume_request, h_resume),
+    M("Checkpoint", checkpoint_task_request, h_checkpoint),
+    M("Kill", kill_request, h_kill),
+    M("Exec", exec_process_request, h_exec),
+    M("ResizePty", resize_pty_request, h_resize),
+    M("CloseIO", close_iorequest, h_close_io),
+    M("Update", update_task_request, h_update),
+    M("Wait", wait_request, h_wait),
+    M("Stats", stats_request, h_stats),
+    M("Connect", connect_request, h_connect),
+    M("Shutdown", shutdown_request, h_shutdown),
 };
 
 void ps_task_service_init(struct ps_task_service *s, const struct ps_task_env *env,

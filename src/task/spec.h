@@ -15,14 +15,14 @@
 
 struct ps_spec {
         cJSON *json;
-        bool terminal;             /* process.terminal */
-        const char *root_path;     /* root.path */
-        bool root_readonly;        /* root.readonly */
-        const char *hostname;      /* may be NULL */
-        const char *cgroups_path;  /* linux.cgroupsPath, may be NULL */
-        bool private_pid_ns;       /* a pid namespace entry without a path */
-        const char *netns_path;    /* linux.namespaces[type=network].path, may be NULL */
-        bool has_netns;            /* a network namespace entry exists */
+        bool terminal;            /* process.terminal */
+        const char *root_path;    /* root.path */
+        bool root_readonly;       /* root.readonly */
+        const char *hostname;     /* may be NULL */
+        const char *cgroups_path; /* linux.cgroupsPath, may be NULL */
+        bool private_pid_ns;      /* a pid namespace entry without a path */
+        const char *netns_path;   /* linux.namespaces[type=network].path, may be NULL */
+        bool has_netns;           /* a network namespace entry exists */
 };
 
 /* Loads and validates <bundle>/config.json: must be a JSON object with a

@@ -4,7 +4,9 @@
  * connection. Each decoded request becomes a `struct ttrpc_call`, handed to
  * the method's handler. The handler either answers at once or parks the call
  * (a Wait) and answers later from another callback; the event loop never
- * blocks on a call.
+ * blocks on a call. A handler may answer other parked calls of any
+ * connection. Answering a call from inside its own cancel callback is a
+ * no-op (the connection is gone).
  *
  * Ownership: the server owns every connection and every call. A call stays
  * valid until exactly one of ttrpc_call_reply()/ttrpc_call_fail() is invoked,
@@ -44,8 +46,9 @@ typedef void (*ttrpc_handler_fn)(void *service_data, struct ttrpc_call *call,
                                  const ProtobufCMessage *req);
 
 struct ttrpc_method {
-        const char *name;                         /* bare RPC name, e.g. "Create" */
-        const ProtobufCMessageDescriptor *input;  /* request message type */
+        const char *name;                        /* bare RPC name, e.g. "Create" */
+        const ProtobufCMessageDescriptor *input; /* request message type; NULL: the
+                                                  * payload is ignored, req is NULL */
         ttrpc_handler_fn handler;
 };
 
@@ -63,8 +66,14 @@ struct ttrpc_server *ttrpc_server_new(struct event_base *base, int listen_fd,
                                       struct ps_err **err);
 
 /* Stops accepting, closes every connection (cancelling parked calls) and
- * frees the server. Accepts NULL; returns NULL. */
+ * frees the server. Accepts NULL; returns NULL. Must not be called from a
+ * handler or a cancel callback of this server. */
 struct ttrpc_server *ttrpc_server_free(struct ttrpc_server *srv);
+
+/* Serves an already-connected unix socket as if it had been accepted (the
+ * peer-credential check included); takes ownership of fd, also on failure.
+ * For tests and fuzzers, and for a socket inherited from a parent. */
+int ttrpc_server_adopt(struct ttrpc_server *srv, int fd, struct ps_err **err);
 
 /* Stops accepting new connections (closes the listener) but keeps serving
  * the existing ones, so a final Shutdown reply can still be written. */
@@ -82,7 +91,7 @@ void ttrpc_call_fail(struct ttrpc_call *call, const struct ps_err *err);
 
 /* Convenience: fail with a code and a formatted message. */
 void ttrpc_call_failf(struct ttrpc_call *call, enum ps_code code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Metadata value of the request for `key`, or NULL. */
 const char *ttrpc_call_metadata(const struct ttrpc_call *call, const char *key);

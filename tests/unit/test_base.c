@@ -104,7 +104,7 @@ static void test_spawn_fds(void)
         int extra[2] = {-1, p[1]};
         char *argv[] = {"sh", "-c", "echo hello >&4", NULL};
         struct ps_spawn_opts o = {
-                .path = "/bin/sh", .argv = argv, .stdio = {-1, -1, -1}, .extra = extra, .n_extra = 2};
+            .path = "/bin/sh", .argv = argv, .stdio = {-1, -1, -1}, .extra = extra, .n_extra = 2};
         pid_t c = ps_spawn(&o, &e);
         CHECK(c > 0);
         close(p[1]);

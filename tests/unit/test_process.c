@@ -30,7 +30,8 @@ static void setup(struct fixture *f)
         f->base = event_base_new();
         f->reaper = ps_reaper_new(f->base, &e);
         f->pub = ps_publisher_new(f->base, NULL, "test", &e);
-        env = (struct ps_task_env){.base = f->base, .reaper = f->reaper, .pub = f->pub, .ns = "test"};
+        env =
+            (struct ps_task_env){.base = f->base, .reaper = f->reaper, .pub = f->pub, .ns = "test"};
         ps_tasks_init(&f->tasks, &env);
         f->c.tasks = &f->tasks;
         f->c.id = "c1";
