@@ -31,7 +31,8 @@ typedef void (*ttrpc_client_done_fn)(void *data, const struct ps_err *err, const
 struct ttrpc_client *ttrpc_client_new(struct event_base *base, const char *path,
                                       struct ps_err **err);
 
-/* Fails every pending call (callbacks run with CANCELLED) and frees. NULL ok. */
+/* Fails every pending call (callbacks run with CANCELLED) and frees. NULL ok.
+ * Must not be called from one of this client's completion callbacks. */
 struct ttrpc_client *ttrpc_client_free(struct ttrpc_client *c);
 
 struct ttrpc_kv {
