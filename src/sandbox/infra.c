@@ -1,0 +1,325 @@
+#include "sandbox/infra.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+
+#define HELPER_NAME "podshim-infra"
+
+/* Steps of the child's setup, reported with errno on failure. */
+enum step { STEP_SYNC = 1, STEP_NETNS, STEP_IPCNS, STEP_UTSNS, STEP_HOSTNAME, STEP_LO,
+            STEP_CAPS, STEP_IDS, STEP_EXEC };
+
+static const char *const step_names[] = {
+        [STEP_SYNC] = "wait for the shim", [STEP_NETNS] = "join the network namespace",
+        [STEP_IPCNS] = "join the ipc namespace", [STEP_UTSNS] = "join the uts namespace",
+        [STEP_HOSTNAME] = "set the hostname", [STEP_LO] = "bring up lo",
+        [STEP_CAPS] = "drop capabilities", [STEP_IDS] = "become unprivileged",
+        [STEP_EXEC] = "exec the infra helper"};
+
+static int ns_entry(const cJSON *ns, const char *type, bool *ret_present, const char **ret_path)
+{
+        const cJSON *e;
+
+        *ret_present = false;
+        *ret_path = NULL;
+        cJSON_ArrayForEach(e, ns)
+        {
+                const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
+                const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "path");
+                if (!cJSON_IsString(t) || strcmp(t->valuestring, type) != 0)
+                        continue;
+                *ret_present = true;
+                if (cJSON_IsString(p) && p->valuestring[0])
+                        *ret_path = p->valuestring;
+        }
+        return 0;
+}
+
+int ps_infra_spec_parse(const cJSON *spec, struct ps_infra_spec *ret, struct ps_err **err)
+{
+        const cJSON *linux_obj = cJSON_GetObjectItemCaseSensitive(spec, "linux");
+        const cJSON *ns = cJSON_GetObjectItemCaseSensitive(linux_obj, "namespaces");
+        const cJSON *proc = cJSON_GetObjectItemCaseSensitive(spec, "process");
+        const cJSON *user = cJSON_GetObjectItemCaseSensitive(proc, "user");
+        const cJSON *uid = cJSON_GetObjectItemCaseSensitive(user, "uid");
+        const cJSON *gid = cJSON_GetObjectItemCaseSensitive(user, "gid");
+        const cJSON *oom = cJSON_GetObjectItemCaseSensitive(proc, "oomScoreAdj");
+        const cJSON *host = cJSON_GetObjectItemCaseSensitive(spec, "hostname");
+        struct ps_infra_spec s = {0};
+        const char *path;
+        bool present;
+
+        ns_entry(ns, "pid", &present, &path);
+        if (path)
+                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                  "an infra task cannot join another pid namespace (%s)", path);
+        s.new_pid = present;
+        ns_entry(ns, "ipc", &present, &s.ipc_path);
+        s.new_ipc = present && !s.ipc_path;
+        ns_entry(ns, "uts", &present, &s.uts_path);
+        s.new_uts = present && !s.uts_path;
+        ns_entry(ns, "network", &present, &s.netns_path);
+        s.new_net = present && !s.netns_path;
+        ns_entry(ns, "user", &present, &path);
+        if (present)
+                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                  "user namespaces are not supported for an infra task");
+        s.hostname = cJSON_IsString(host) && host->valuestring[0] ? host->valuestring : NULL;
+        if (s.hostname && strlen(s.hostname) > 64)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "hostname '%s' is too long",
+                                  s.hostname);
+        s.uid = cJSON_IsNumber(uid) && uid->valuedouble > 0 ? (uid_t)uid->valuedouble
+                                                            : PS_INFRA_DEFAULT_ID;
+        s.gid = cJSON_IsNumber(gid) && gid->valuedouble > 0 ? (gid_t)gid->valuedouble
+                                                            : PS_INFRA_DEFAULT_ID;
+        if (cJSON_IsNumber(oom)) {
+                s.has_oom_score_adj = true;
+                s.oom_score_adj = (int)oom->valuedouble;
+        }
+        *ret = s;
+        return 0;
+}
+
+char *ps_infra_helper_path(void)
+{
+        char self[PATH_MAX], *slash, *path = NULL;
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+        if (n <= 0)
+                return NULL;
+        self[n] = '\0';
+        slash = strrchr(self, '/');
+        if (!slash)
+                return NULL;
+        *slash = '\0';
+        if (asprintf(&path, "%s/%s", self, HELPER_NAME) < 0)
+                return NULL;
+        if (access(path, X_OK) < 0) {
+                free(path);
+                return NULL;
+        }
+        return path;
+}
+
+static int join(const char *path, int nstype)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int r;
+
+        if (fd < 0)
+                return -1;
+        r = setns(fd, nstype);
+        close(fd);
+        return r;
+}
+
+static int lo_up(void)
+{
+        struct ifreq ifr = {0};
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        int r = -1;
+
+        if (fd < 0)
+                return -1;
+        strcpy(ifr.ifr_name, "lo");
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+                ifr.ifr_flags |= IFF_UP;
+                r = ioctl(fd, SIOCSIFFLAGS, &ifr);
+        }
+        close(fd);
+        return r;
+}
+
+/* The bounding set goes first: dropping it needs CAP_SETPCAP, which the
+ * switch to an unprivileged uid takes away. */
+static int drop_bounding_set(void)
+{
+        for (int cap = 0; cap <= 63; cap++)
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+                        return -1;
+        return 0;
+}
+
+/* Empties every remaining capability set, then no_new_privs: nothing the
+ * infra process or the helper it execs can regain privilege. */
+static int drop_caps(void)
+{
+        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+        struct __user_cap_data_struct d[2] = {{0}};
+
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        if (syscall(SYS_capset, &h, d) < 0)
+                return -1;
+        return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+static __attribute__((noreturn)) void child_fail(int report, enum step step)
+{
+        int msg[2] = {step, errno};
+
+        if (write(report, msg, sizeof(msg)) < 0)
+                _exit(126);
+        _exit(126);
+}
+
+static __attribute__((noreturn)) void reap_loop(void)
+{
+        sigset_t set;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGCHLD);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        for (;;) {
+                int sig = sigwaitinfo(&set, NULL);
+                if (sig == SIGTERM || sig == SIGINT)
+                        _exit(0);
+                while (waitpid(-1, NULL, WNOHANG) > 0)
+                        ;
+        }
+}
+
+static void ignore(int sig)
+{
+}
+
+static __attribute__((noreturn)) void child_main(const struct ps_infra_spec *s, const char *helper,
+                                                 int sync_rd, int report)
+{
+        struct sigaction sa = {.sa_handler = ignore};
+        sigset_t set;
+        char c;
+        int null;
+
+        if (read(sync_rd, &c, 1) != 1)
+                child_fail(report, STEP_SYNC);
+        if (s->netns_path && join(s->netns_path, CLONE_NEWNET) < 0)
+                child_fail(report, STEP_NETNS);
+        if (s->ipc_path && join(s->ipc_path, CLONE_NEWIPC) < 0)
+                child_fail(report, STEP_IPCNS);
+        if (s->uts_path && join(s->uts_path, CLONE_NEWUTS) < 0)
+                child_fail(report, STEP_UTSNS);
+        if (s->new_uts && s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
+                child_fail(report, STEP_HOSTNAME);
+        if (s->new_net && lo_up() < 0)
+                child_fail(report, STEP_LO);
+        if (drop_bounding_set() < 0)
+                child_fail(report, STEP_CAPS);
+        if (setgroups(0, NULL) < 0 || setresgid(s->gid, s->gid, s->gid) < 0 ||
+            setresuid(s->uid, s->uid, s->uid) < 0)
+                child_fail(report, STEP_IDS);
+        if (drop_caps() < 0)
+                child_fail(report, STEP_CAPS);
+        /* pid 1 of a namespace only gets signals it has handlers for. */
+        sigemptyset(&set);
+        sigaddset(&set, SIGCHLD);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigprocmask(SIG_SETMASK, &set, NULL);
+        sigaction(SIGCHLD, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+                dup2(null, 0);
+                dup2(null, 1);
+                dup2(null, 2);
+        }
+        if (helper) {
+                char *argv[] = {HELPER_NAME, NULL}, *envp[] = {NULL};
+                /* Every shim fd is O_CLOEXEC: exec drops the listener, the
+                 * connections and the report pipe (whose EOF means success). */
+                execve(helper, argv, envp);
+                child_fail(report, STEP_EXEC);
+        }
+        syscall(SYS_close_range, 3, ~0U, 0);
+        reap_loop();
+}
+
+static int spawn_error(pid_t pid, int msg[2], struct ps_err **err)
+{
+        int step = msg[0] > 0 && msg[0] <= STEP_EXEC ? msg[0] : STEP_SYNC;
+
+        kill(pid, SIGKILL); /* its exit goes to the reaper's unclaimed cache */
+        return ps_err_errno(err, msg[1], PS_UNKNOWN, "infra process: %s", step_names[step]);
+}
+
+pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper,
+                     ps_infra_place_fn place, void *data, struct ps_err **err)
+{
+        _cleanup_close_ int sync_rd = -1, sync_wr = -1, rep_rd = -1, rep_wr = -1;
+        unsigned long flags = SIGCHLD;
+        int p[2], msg[2] = {0, 0};
+        ssize_t n;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "pipe");
+        sync_rd = p[0], sync_wr = p[1];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "pipe");
+        rep_rd = p[0], rep_wr = p[1];
+        flags |= s->new_pid ? CLONE_NEWPID : 0;
+        flags |= s->new_ipc ? CLONE_NEWIPC : 0;
+        flags |= s->new_uts ? CLONE_NEWUTS : 0;
+        flags |= s->new_net ? CLONE_NEWNET : 0;
+        /* fork() semantics with new namespaces: the child is pid 1 of its
+         * pid namespace and a direct child of the shim. */
+        pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
+        if (pid < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "clone the infra process");
+        if (pid == 0)
+                child_main(s, helper, sync_rd, rep_wr);
+        rep_wr = ps_close(rep_wr);
+        if (place && place(data, pid, err) < 0) {
+                kill(pid, SIGKILL);
+                return -1;
+        }
+        if (s->has_oom_score_adj) {
+                char path[64], val[16];
+                int fd;
+
+                snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", pid);
+                snprintf(val, sizeof(val), "%d", s->oom_score_adj);
+                fd = open(path, O_WRONLY | O_CLOEXEC);
+                /* Lowering needs CAP_SYS_RESOURCE; without it keep the
+                 * inherited score rather than fail the pod. */
+                if (fd >= 0) {
+                        if (write(fd, val, strlen(val)) < 0 && errno != EACCES && errno != EPERM) {
+                                close(fd);
+                                kill(pid, SIGKILL);
+                                return ps_err_errno(err, errno, PS_UNKNOWN, "set oom_score_adj");
+                        }
+                        close(fd);
+                }
+        }
+        if (write(sync_wr, "x", 1) != 1) {
+                kill(pid, SIGKILL);
+                return ps_err_errno(err, errno, PS_UNKNOWN, "release the infra process");
+        }
+        do
+                n = read(rep_rd, msg, sizeof(msg));
+        while (n < 0 && errno == EINTR);
+        if (n == (ssize_t)sizeof(msg))
+                return spawn_error(pid, msg, err);
+        return pid;
+}

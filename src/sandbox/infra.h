@@ -1,0 +1,58 @@
+/* The pause-less infra process of a pod: started by the shim itself as its
+ * direct child (so its exit reaches the reaper), in the namespaces the
+ * sandbox's OCI spec asks for, and nothing else: no OCI runtime, no pause
+ * image.
+ *
+ * Setup runs in the child between clone() and the final exec, while the
+ * parent waits on a pipe (a few syscalls; the pipe reports the first error):
+ *   placed in the pod cgroup and given its oom_score_adj by the parent,
+ *   joins the network namespace path (or owns the new one it was cloned
+ *   with, with `lo` up), sets the pod hostname in its new UTS namespace,
+ *   drops every capability and the bounding set, sets no_new_privs, becomes
+ *   an unprivileged uid/gid, closes every inherited fd, then execs the static
+ *   `podshim-infra` helper next to the shim binary (or, without it, runs the
+ *   same tiny reap loop in place).
+ *
+ * Ownership: the spec fields point into the caller's cJSON tree. */
+#ifndef PS_SANDBOX_INFRA_H
+#define PS_SANDBOX_INFRA_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <cjson/cJSON.h>
+
+#include "base/error.h"
+
+#define PS_INFRA_DEFAULT_ID 65535 /* the pause image's "nobody" */
+
+struct ps_infra_spec {
+        const char *hostname;
+        bool new_pid, new_ipc, new_uts, new_net; /* namespace entries without a path */
+        const char *netns_path;                  /* network entry with a path: joined */
+        const char *ipc_path, *uts_path;         /* other joined namespaces (rare) */
+        uid_t uid;
+        gid_t gid;
+        bool has_oom_score_adj;
+        int oom_score_adj;
+};
+
+/* Reads the spec's linux.namespaces, hostname, process.user and
+ * process.oomScoreAdj. A uid or gid of 0 becomes PS_INFRA_DEFAULT_ID: the
+ * infra process never runs as root. Unsupported joined namespaces (pid by
+ * path, user, cgroup) are INVALID_ARGUMENT. */
+int ps_infra_spec_parse(const cJSON *spec, struct ps_infra_spec *ret, struct ps_err **err);
+
+/* Called in the parent with the child's pid before the child proceeds: the
+ * place to attach it to the pod cgroup. */
+typedef int (*ps_infra_place_fn)(void *data, pid_t pid, struct ps_err **err);
+
+/* Starts the infra process; returns its pid (in the shim's pid namespace).
+ * `helper` is the static helper to exec, or NULL to run the loop in place. */
+pid_t ps_infra_spawn(const struct ps_infra_spec *spec, const char *helper,
+                     ps_infra_place_fn place, void *data, struct ps_err **err);
+
+/* Path of the helper installed next to the running shim, or NULL if absent.
+ * Caller frees. */
+char *ps_infra_helper_path(void);
+
+#endif
