@@ -24,15 +24,24 @@
 #define HELPER_NAME "podshim-infra"
 
 /* Steps of the child's setup, reported with errno on failure. */
-enum step { STEP_SYNC = 1, STEP_NETNS, STEP_IPCNS, STEP_UTSNS, STEP_HOSTNAME, STEP_LO,
-            STEP_CAPS, STEP_IDS, STEP_EXEC };
+enum step {
+        STEP_SYNC = 1,
+        STEP_NETNS,
+        STEP_IPCNS,
+        STEP_UTSNS,
+        STEP_HOSTNAME,
+        STEP_LO,
+        STEP_CAPS,
+        STEP_IDS,
+        STEP_EXEC
+};
 
 static const char *const step_names[] = {
-        [STEP_SYNC] = "wait for the shim", [STEP_NETNS] = "join the network namespace",
-        [STEP_IPCNS] = "join the ipc namespace", [STEP_UTSNS] = "join the uts namespace",
-        [STEP_HOSTNAME] = "set the hostname", [STEP_LO] = "bring up lo",
-        [STEP_CAPS] = "drop capabilities", [STEP_IDS] = "become unprivileged",
-        [STEP_EXEC] = "exec the infra helper"};
+    [STEP_SYNC] = "wait for the shim",       [STEP_NETNS] = "join the network namespace",
+    [STEP_IPCNS] = "join the ipc namespace", [STEP_UTSNS] = "join the uts namespace",
+    [STEP_HOSTNAME] = "set the hostname",    [STEP_LO] = "bring up lo",
+    [STEP_CAPS] = "drop capabilities",       [STEP_IDS] = "become unprivileged",
+    [STEP_EXEC] = "exec the infra helper"};
 
 static int ns_entry(const cJSON *ns, const char *type, bool *ret_present, const char **ret_path)
 {
@@ -263,8 +272,8 @@ static int spawn_error(pid_t pid, int msg[2], struct ps_err **err)
         return ps_err_errno(err, msg[1], PS_UNKNOWN, "infra process: %s", step_names[step]);
 }
 
-pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper,
-                     ps_infra_place_fn place, void *data, struct ps_err **err)
+pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper, ps_infra_place_fn place,
+                     void *data, struct ps_err **err)
 {
         _cleanup_close_ int sync_rd = -1, sync_wr = -1, rep_rd = -1, rep_wr = -1;
         unsigned long flags = SIGCHLD;

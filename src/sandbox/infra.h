@@ -48,8 +48,8 @@ typedef int (*ps_infra_place_fn)(void *data, pid_t pid, struct ps_err **err);
 
 /* Starts the infra process; returns its pid (in the shim's pid namespace).
  * `helper` is the static helper to exec, or NULL to run the loop in place. */
-pid_t ps_infra_spawn(const struct ps_infra_spec *spec, const char *helper,
-                     ps_infra_place_fn place, void *data, struct ps_err **err);
+pid_t ps_infra_spawn(const struct ps_infra_spec *spec, const char *helper, ps_infra_place_fn place,
+                     void *data, struct ps_err **err);
 
 /* Path of the helper installed next to the running shim, or NULL if absent.
  * Caller frees. */

@@ -14,6 +14,7 @@
 #include "cgroup/oom.h"
 #include "shim/reaper.h"
 #include "task/events.h"
+#include "task/infra_task.h"
 #include "task/mount.h"
 #include "task/op.h"
 #include "task/spec.h"
@@ -84,6 +85,8 @@ void ps_container_free(struct ps_container *c)
             ps_process_free(ps_list_entry(pos, struct ps_process, link));
         ps_process_free(c->init);
         ps_oom_watch_free(c->oom);
+        if (c->infra)
+                ps_infra_task_cleanup(c);
         if (c->rootfs_mounted) {
                 _cleanup_free_ char *rootfs = NULL;
                 if (asprintf(&rootfs, "%s/rootfs", c->bundle) >= 0 &&
@@ -132,6 +135,8 @@ static void finish_exit(struct ps_process *p, int status)
 {
         p->exit_deferred = false;
         ps_process_record_exit(p, status);
+        if (!p->exec_id && p->c->infra)
+                ps_infra_task_teardown(p->c); /* the pod is gone */
         if (p->stdio)
                 /* Output written right before the exit is still in the pipes;
                  * keep relaying until every writer is gone, bounded so a
@@ -391,15 +396,16 @@ static void spec_freep(struct ps_spec **s)
 }
 
 static int create_prepare(struct ps_container *c,
-                          const Containerd__Task__V2__CreateTaskRequest *req, struct ps_err **err)
+                          const Containerd__Task__V2__CreateTaskRequest *req,
+                          const struct ps_spec *spec, struct ps_err **err)
 {
-        _cleanup_(spec_freep) struct ps_spec *spec = NULL;
         _cleanup_free_ char *rootfs = NULL;
 
-        if (ps_spec_load(c->bundle, &spec, err) < 0 || load_options(c, req, err) < 0)
+        if (load_options(c, req, err) < 0)
                 return -1;
         c->private_pid_ns = spec->private_pid_ns;
-        if (c->n_rootfs > 0) {
+        /* A pod's infra task needs no rootfs: nothing runs from the image. */
+        if (c->n_rootfs > 0 && !ps_infra_task_wanted(spec)) {
                 if (asprintf(&rootfs, "%s/rootfs", c->bundle) < 0)
                         return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "rootfs");
                 if (ps_mount_all(rootfs, c->rootfs, c->n_rootfs, err) < 0)
@@ -409,9 +415,34 @@ static int create_prepare(struct ps_container *c,
         return ps_options_save(c->bundle, &c->opts, err);
 }
 
+static void registered(struct ps_tasks *t, struct ps_container *c)
+{
+        ps_list_add_tail(&t->containers, &c->link);
+        t->n_containers++;
+}
+
+/* The pod's infra task is ready as soon as its process is: no runtime. */
+static int create_infra(struct ps_tasks *t, struct ps_container *c, const struct ps_spec *spec,
+                        ps_op_fn done, void *data, struct ps_err **err)
+{
+        struct ps_op_result res = {0};
+
+        if (ps_infra_task_create(c, spec, err) < 0) {
+                ps_container_free(c);
+                return -1;
+        }
+        registered(t, c);
+        ps_process_set_state(c->init, PS_PROC_CREATED);
+        ps_events_task_create(c);
+        res.pid = c->init->pid;
+        done(data, NULL, &res);
+        return 0;
+}
+
 int ps_container_create(struct ps_tasks *t, const Containerd__Task__V2__CreateTaskRequest *req,
                         ps_op_fn done, void *data, struct ps_err **err)
 {
+        _cleanup_(spec_freep) struct ps_spec *spec = NULL;
         struct ps_container *c;
         struct ps_op *op;
         struct ps_stdio_config cfg;
@@ -420,21 +451,24 @@ int ps_container_create(struct ps_tasks *t, const Containerd__Task__V2__CreateTa
                 return -1;
         if (ps_tasks_find(t, req->id))
                 return ps_err_set(err, PS_ALREADY_EXISTS, "task %s: already exists", req->id);
+        if (ps_spec_load(req->bundle, &spec, err) < 0)
+                return -1;
         c = container_new(t, req, err);
         if (!c)
                 return -1;
-        if (create_prepare(c, req, err) < 0) {
+        if (create_prepare(c, req, spec, err) < 0) {
                 ps_container_free(c);
                 return -1;
         }
+        if (ps_infra_task_wanted(spec))
+                return create_infra(t, c, spec, done, data, err);
         op = ps_op_new(c, c->init, done, data, err);
         if (!op) {
                 ps_container_free(c);
                 return -1;
         }
         /* Registered from here on: a duplicate Create is refused. */
-        ps_list_add_tail(&t->containers, &c->link);
-        t->n_containers++;
+        registered(t, c);
         c->busy++;
         cfg = (struct ps_stdio_config){.stdin_path = req->stdin,
                                        .stdout_path = req->stdout,

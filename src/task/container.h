@@ -31,6 +31,7 @@ struct event_base;
 struct ps_reaper;
 struct ps_publisher;
 struct ps_oom_watch;
+struct ps_pod_cgroup;
 
 /* What the task module borrows from the shim. */
 struct ps_task_env {
@@ -62,7 +63,9 @@ struct ps_container {
         struct ps_process *init;
         struct ps_list execs;
         struct ps_oom_watch *oom;
-        unsigned busy; /* runtime operations in flight */
+        bool infra;                       /* the pod's pause-less infra task */
+        struct ps_pod_cgroup *pod_cgroup; /* infra only */
+        unsigned busy;                    /* runtime operations in flight */
 };
 
 struct ps_op_result {

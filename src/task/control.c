@@ -41,6 +41,13 @@ static int start_op(struct ps_container *c, const struct ps_runtime_req *req, ps
         return 0;
 }
 
+static int not_for_infra(const struct ps_container *c, const char *what, struct ps_err **err)
+{
+        if (!c->infra)
+                return 0;
+        return ps_err_set(err, PS_UNIMPLEMENTED, "%s of a pod infra task: not implemented", what);
+}
+
 static int require_live(const struct ps_container *c, const char *what, struct ps_err **err)
 {
         enum ps_proc_state s = c->init->state;
@@ -76,6 +83,8 @@ int ps_container_pause(struct ps_container *c, ps_op_fn done, void *data, struct
         char *args[] = {"pause", c->id, NULL};
         struct ps_runtime_req req = {.op = "pause", .args = args, .stdio = {-1, -1, -1}};
 
+        if (not_for_infra(c, "pause", err) < 0)
+                return -1;
         if (c->init->state != PS_PROC_RUNNING)
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "cannot pause a %s container",
                                   ps_process_state_name(c->init->state));
@@ -104,6 +113,8 @@ int ps_container_resume(struct ps_container *c, ps_op_fn done, void *data, struc
         char *args[] = {"resume", c->id, NULL};
         struct ps_runtime_req req = {.op = "resume", .args = args, .stdio = {-1, -1, -1}};
 
+        if (not_for_infra(c, "resume", err) < 0)
+                return -1;
         if (c->init->state != PS_PROC_PAUSED)
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "cannot resume a %s container",
                                   ps_process_state_name(c->init->state));
@@ -130,6 +141,8 @@ int ps_container_update(struct ps_container *c, const char *json, size_t len, ps
             .op = "update", .args = args, .stdio = {-1, -1, -1}, .input = json, .input_len = len};
         cJSON *j;
 
+        if (not_for_infra(c, "update", err) < 0)
+                return -1;
         if (require_live(c, "update", err) < 0)
                 return -1;
         j = len ? cJSON_ParseWithLength(json, len) : NULL;
@@ -166,6 +179,8 @@ int ps_container_checkpoint(struct ps_container *c,
         struct ps_runtime_req req = {.op = "checkpoint", .args = args, .stdio = {-1, -1, -1}};
         struct ps_op *op;
 
+        if (not_for_infra(c, "checkpoint", err) < 0)
+                return -1;
         if (c->init->state != PS_PROC_RUNNING && c->init->state != PS_PROC_PAUSED)
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "cannot checkpoint a %s container",
                                   ps_process_state_name(c->init->state));
@@ -272,6 +287,11 @@ int ps_container_pids(struct ps_container *c, ps_pids_fn done, void *data, struc
 
         if (require_live(c, "list pids of", err) < 0)
                 return -1;
+        if (c->infra) { /* the infra process is the pod's only process */
+                struct ps_pid_info self = {.pid = c->init->pid};
+                done(data, NULL, &self, 1);
+                return 0;
+        }
         op = calloc(1, sizeof(*op));
         if (!op)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pids");

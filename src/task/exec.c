@@ -59,6 +59,9 @@ int ps_container_exec(struct ps_container *c, const Containerd__Task__V2__ExecPr
         struct ps_process *p;
         char *spec;
 
+        if (c->infra)
+                return ps_err_set(err, PS_UNIMPLEMENTED,
+                                  "exec in a pod infra task: not implemented");
         if (!ps_id_valid(req->exec_id))
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid exec id '%s'",
                                   req->exec_id ? req->exec_id : "");
@@ -177,7 +180,8 @@ int ps_exec_start(struct ps_process *p, ps_op_fn done, void *data, struct ps_err
         struct ps_op *op;
 
         if (p->state != PS_PROC_CREATED)
-                return ps_err_set(err, PS_FAILED_PRECONDITION, "cannot start a %s process",
+                return ps_err_set(err, PS_FAILED_PRECONDITION,
+                                  "cannot start a %s process: failed precondition",
                                   ps_process_state_name(p->state));
         if (c->init->state != PS_PROC_RUNNING)
                 return ps_err_set(err, PS_FAILED_PRECONDITION,

@@ -57,13 +57,25 @@ int ps_process_start(struct ps_process *p, ps_op_fn done, void *data, struct ps_
 
         if (p->exec_id)
                 return ps_exec_start(p, done, data, err);
+        if (c->infra) {
+                /* The infra process runs from Create on; Start is a state. */
+                if (p->state != PS_PROC_CREATED)
+                        return ps_err_set(err, PS_FAILED_PRECONDITION,
+                                          "cannot start a %s process: failed precondition",
+                                          ps_process_state_name(p->state));
+                ps_process_set_state(p, PS_PROC_STARTING);
+                ps_process_set_state(p, PS_PROC_RUNNING);
+                ps_events_task_start(c);
+                return 1;
+        }
         if (c->checkpoint && p->state == PS_PROC_RUNNING && !c->init->exit_deferred) {
                 /* A restored container runs from Create on; Start reports it. */
                 ps_events_task_start(c);
                 return 1;
         }
         if (p->state != PS_PROC_CREATED)
-                return ps_err_set(err, PS_FAILED_PRECONDITION, "cannot start a %s process",
+                return ps_err_set(err, PS_FAILED_PRECONDITION,
+                                  "cannot start a %s process: failed precondition",
                                   ps_process_state_name(p->state));
         op = ps_op_new(c, p, done, data, err);
         if (!op)
@@ -127,7 +139,7 @@ int ps_process_kill(struct ps_process *p, unsigned sig, bool all, ps_op_fn done,
         default:
                 break;
         }
-        if (p->exec_id || !all) {
+        if (p->exec_id || !all || c->infra) {
                 /* A direct signal through the pidfd: what the runtime's kill
                  * does for one process, without spawning it. */
                 return ps_process_signal(p, (int)sig, err) < 0 ? -1 : 1;
@@ -194,6 +206,11 @@ static void delete_init_run(struct ps_op *op)
         char *args[] = {"delete", created ? "--force" : c->id, created ? c->id : NULL, NULL};
         struct ps_err *e = NULL;
 
+        if (c->infra) { /* no runtime container to delete */
+                c->busy++;
+                delete_init_done(op, NULL, NULL, 0);
+                return;
+        }
         if (run(op, "delete", args, delete_init_done, &e) < 0) {
                 ps_process_set_state(c->init, created ? PS_PROC_CREATED : PS_PROC_STOPPED);
                 ps_op_finish(op, e, NULL);

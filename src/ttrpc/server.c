@@ -1,4 +1,5 @@
 #include "ttrpc/server.h"
+#include "ttrpc/strings.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -128,11 +129,15 @@ static void conn_send_status(struct conn *c, uint32_t stream, enum ps_code code,
 {
         Google__Rpc__Status st;
         Ttrpc__Response resp;
+        _cleanup_free_ char *text = strdup(msg ? msg : "");
 
         google__rpc__status__init(&st);
         ttrpc__response__init(&resp);
         st.code = code == PS_OK ? PS_UNKNOWN : (int32_t)code;
-        st.message = (char *)(uintptr_t)(msg ? msg : "");
+        /* Messages may quote client input; Go rejects non-UTF-8 strings. */
+        if (text)
+                ttrpc_utf8_sanitize(text);
+        st.message = text ? text : (char *)(uintptr_t) "out of memory";
         resp.status = &st;
         conn_send(c, stream, &resp);
 }
@@ -196,6 +201,7 @@ static void conn_dispatch(struct conn *c, const struct ttrpc_frame *f)
         ProtobufCMessage *req = NULL;
         struct ttrpc_call *call;
         Ttrpc__Request *env;
+        const char *bad = NULL;
         void *data = NULL;
 
         if (f->hdr.stream % 2 == 0)
@@ -203,11 +209,23 @@ static void conn_dispatch(struct conn *c, const struct ttrpc_frame *f)
                                         "StreamID must be odd for client initiated streams");
         if (f->hdr.type != TTRPC_TYPE_REQUEST)
                 return;
+        if (!ttrpc_strings_valid(&ttrpc__request__descriptor, f->body, f->hdr.len, &bad))
+                return conn_send_statusf(c, f->hdr.stream, PS_INVALID_ARGUMENT,
+                                         "unmarshal request error: ttrpc.Request.%s is not valid "
+                                         "UTF-8 without NUL",
+                                         bad);
         env = ttrpc__request__unpack(NULL, f->hdr.len, f->body);
         if (!env)
                 return conn_send_status(c, f->hdr.stream, PS_INVALID_ARGUMENT,
                                         "unmarshal request error: malformed ttrpc.Request");
         m = conn_route(c, f->hdr.stream, env, &data);
+        if (m && m->input &&
+            !ttrpc_strings_valid(m->input, env->payload.data, env->payload.len, &bad)) {
+                conn_send_statusf(c, f->hdr.stream, PS_INVALID_ARGUMENT,
+                                  "unmarshal request error: %s.%s is not valid UTF-8 without NUL",
+                                  m->input->name, bad);
+                m = NULL;
+        }
         if (m && m->input) {
                 req =
                     protobuf_c_message_unpack(m->input, NULL, env->payload.len, env->payload.data);

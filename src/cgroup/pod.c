@@ -1,0 +1,828 @@
+/* The pod cgroup: libcgroup for mount discovery and v1 resource values,
+ * direct cgroupfs calls where libcgroup 2.0.2 does not fit:
+ *  - cgroup_create_cgroup is mkdir -p that swallows EEXIST, so it cannot
+ *    tell which directories it made (we must never remove the kubelet's);
+ *    it also does not see a controller-less cgroup2 mount at all.
+ *  - cgroup_attach_task_pid writes v1 `tasks`, which moves one thread, not
+ *    the process, and flattens errno (ESRCH becomes ECGOTHER or worse).
+ *  - cgroup_delete_cgroup migrates remaining tasks to the parent instead of
+ *    refusing, removes the leaf only and does not retry EBUSY.
+ *  - its default logger prints to stdout; we install our own first.
+ */
+#include "cgroup/pod.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+
+#include <libcgroup.h>
+
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "cgroup/cgfile.h"
+
+/* One bit per path component in hier.created. */
+#define POD_MAX_DEPTH 64
+#define POD_MAX_HIER  16
+/* systemd's limit on unit names (UNIT_NAME_MAX - 1). */
+#define UNIT_NAME_LEN 255
+#define SLICE_SUFFIX  ".slice"
+/* remove sleeps on the event loop: bound the whole call. */
+#define REMOVE_BUDGET_NS (50LL * 1000 * 1000)
+#define CGROUP_FS_ROOT   "/sys/fs/cgroup"
+
+struct hier {
+        char *root;       /* mount point of the hierarchy */
+        char *ctrls;      /* "memory", "cpu,cpuacct", "" (controller-less cgroup2) */
+        char *dir;        /* root + path: the cgroup itself */
+        bool v2;          /* a cgroup2 mount */
+        uint64_t created; /* bit i: we made component i (0 = topmost) */
+};
+
+struct ps_pod_cgroup {
+        char *path; /* "/a/b/c" */
+        size_t depth;
+        size_t nh;
+        struct hier h[POD_MAX_HIER];
+};
+
+/* v2 controllers a pod cgroup wants in its parents' subtree_control. */
+static const char *const v2_wanted[] = {"cpu", "io", "memory", "pids", "hugetlb"};
+
+/* --- small helpers */
+
+/* True if `word` is an element of `list`, split at any char of `seps`. */
+static bool word_in(const char *list, const char *word, const char *seps)
+{
+        size_t wl = strlen(word);
+
+        for (const char *p = list; *p;) {
+                size_t len = strcspn(p, seps);
+
+                if (len == wl && strncmp(p, word, wl) == 0)
+                        return true;
+                p += len;
+                p += strspn(p, seps);
+        }
+        return false;
+}
+
+static bool blank(const char *s)
+{
+        return s[strspn(s, " \t\n")] == '\0';
+}
+
+static int write_file(const char *dir, const char *file, const char *val, struct ps_err **err)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -1;
+        size_t len = strlen(val);
+        ssize_t n;
+
+        if (asprintf(&path, "%s/%s", dir, file) < 0)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup file path");
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "open %s", path);
+        n = write(fd, val, len);
+        if (n != (ssize_t)len)
+                return ps_err_errno(err, n < 0 ? errno : EIO, PS_UNKNOWN, "write '%s' to %s", val,
+                                    path);
+        return 0;
+}
+
+static bool is_cgroup2(const char *dir)
+{
+        struct statfs sfs;
+
+        return statfs(dir, &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+static int64_t now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* --- path validation and systemd expansion */
+
+static bool unit_char_ok(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '.' || c == '-' || c == '\\' || c == '@';
+}
+
+static bool unit_word_ok(const char *s, bool allow_empty)
+{
+        if (!*s)
+                return allow_empty;
+        for (; *s; s++)
+                if (!unit_char_ok(*s))
+                        return false;
+        return true;
+}
+
+/* "a-b-c.slice" -> "/a.slice/a-b.slice/a-b-c.slice"; "-.slice" -> "" (the
+ * root). Each '-' separated prefix is a parent slice, as systemd has it. */
+static int expand_slice(const char *slice, char **ret, struct ps_err **err)
+{
+        size_t len = strlen(slice), base = len - strlen(SLICE_SUFFIX), cap, n = 0;
+        _cleanup_free_ char *out = NULL;
+
+        if (strcmp(slice, "-" SLICE_SUFFIX) == 0) {
+                out = strdup("");
+                goto done;
+        }
+        if (len <= strlen(SLICE_SUFFIX) || len > UNIT_NAME_LEN ||
+            strcmp(slice + base, SLICE_SUFFIX) != 0 || !unit_word_ok(slice, false) ||
+            slice[0] == '-' || slice[base - 1] == '-' || strstr(slice, "--"))
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid slice name '%s'", slice);
+        /* at most one "/<prefix>.slice" per '-', each no longer than the whole */
+        cap = (len + 2) * (base + 1) + 1;
+        out = malloc(cap);
+        if (!out)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "slice path");
+        for (size_t i = 1; i <= base; i++) {
+                if (i < base && slice[i] != '-')
+                        continue;
+                n += (size_t)snprintf(out + n, cap - n, "/%.*s%s", (int)i, slice, SLICE_SUFFIX);
+        }
+        out[n] = '\0';
+done:
+        if (!out)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "slice path");
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* "slice:prefix:name" -> "<expanded slice>/<prefix>-<name>.scope". An empty
+ * slice is system.slice (runc's default); a name ending in ".slice" is
+ * itself a slice and sits where its own name puts it. */
+static int systemd_path(const char *in, char **ret, struct ps_err **err)
+{
+        const char *c1 = strchr(in, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        _cleanup_free_ char *slice = NULL, *prefix = NULL, *parent = NULL;
+        const char *name;
+
+        if (!c2 || strchr(c2 + 1, ':'))
+                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                  "systemd cgroupsPath '%s' is not slice:prefix:name", in);
+        slice = c1 == in ? strdup("system" SLICE_SUFFIX) : strndup(in, (size_t)(c1 - in));
+        prefix = strndup(c1 + 1, (size_t)(c2 - c1 - 1));
+        name = c2 + 1;
+        if (!slice || !prefix)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroupsPath");
+        if (!unit_word_ok(name, false) || !unit_word_ok(prefix, true) ||
+            strlen(prefix) + strlen(name) + strlen("-.scope") > UNIT_NAME_LEN)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid unit name in cgroupsPath '%s'",
+                                  in);
+        if (strlen(name) > strlen(SLICE_SUFFIX) &&
+            strcmp(name + strlen(name) - strlen(SLICE_SUFFIX), SLICE_SUFFIX) == 0)
+                return expand_slice(name, ret, err);
+        if (expand_slice(slice, &parent, err) < 0)
+                return -1;
+        if (asprintf(ret, "%s/%s%s%s.scope", parent, prefix, prefix[0] ? "-" : "", name) < 0)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroupsPath");
+        return 0;
+}
+
+/* "a//b/" -> "/a/b"; rejects the root, "." and ".." components, control
+ * characters and over-long names. */
+static int normalize(const char *in, char **ret, size_t *ret_depth, struct ps_err **err)
+{
+        size_t len = strlen(in), n = 0, depth = 0;
+        _cleanup_free_ char *out = NULL;
+
+        if (len == 0 || len >= PATH_MAX)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid cgroupsPath '%s'", in);
+        out = malloc(len + 2);
+        if (!out)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroupsPath");
+        for (const char *p = in + strspn(in, "/"); *p; p += strspn(p, "/")) {
+                size_t cl = strcspn(p, "/");
+
+                if ((cl == 1 && p[0] == '.') || (cl == 2 && p[0] == '.' && p[1] == '.') ||
+                    cl > NAME_MAX || ++depth > POD_MAX_DEPTH)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid cgroupsPath '%s'", in);
+                for (size_t i = 0; i < cl; i++)
+                        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+                                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                                  "control character in cgroupsPath");
+                out[n++] = '/';
+                memcpy(out + n, p, cl);
+                n += cl;
+                p += cl;
+        }
+        if (depth == 0)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "cgroupsPath '%s' names the root", in);
+        out[n] = '\0';
+        *ret = TAKE_PTR(out);
+        if (ret_depth)
+                *ret_depth = depth;
+        return 0;
+}
+
+int ps_pod_cgroup_expand_path(const char *cgroups_path, bool systemd, char **ret_path,
+                              struct ps_err **err)
+{
+        _cleanup_free_ char *expanded = NULL;
+
+        if (!cgroups_path)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "no cgroupsPath");
+        if (systemd && systemd_path(cgroups_path, &expanded, err) < 0)
+                return -1;
+        return normalize(expanded ? expanded : cgroups_path, ret_path, NULL, err);
+}
+
+uint64_t ps_pod_cgroup_shares_to_weight(uint64_t shares)
+{
+        if (shares == 0)
+                return 0;
+        if (shares < 2)
+                shares = 2;
+        if (shares > 262144)
+                shares = 262144;
+        return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+/* --- the handle and hierarchy discovery */
+
+struct ps_pod_cgroup *ps_pod_cgroup_free(struct ps_pod_cgroup *cg)
+{
+        if (!cg)
+                return NULL;
+        for (size_t i = 0; i < cg->nh; i++) {
+                free(cg->h[i].root);
+                free(cg->h[i].ctrls);
+                free(cg->h[i].dir);
+        }
+        free(cg->path);
+        free(cg);
+        return NULL;
+}
+
+const char *ps_pod_cgroup_path(const struct ps_pod_cgroup *cg)
+{
+        return cg->path;
+}
+
+static struct ps_pod_cgroup *pod_new(const char *cgroups_path, bool systemd, struct ps_err **err)
+{
+        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = calloc(1, sizeof(*cg));
+        _cleanup_free_ char *expanded = NULL;
+
+        if (!cg) {
+                ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod cgroup");
+                return NULL;
+        }
+        if (!cgroups_path) {
+                ps_err_set(err, PS_INVALID_ARGUMENT, "no cgroupsPath");
+                return NULL;
+        }
+        if (systemd && systemd_path(cgroups_path, &expanded, err) < 0)
+                return NULL;
+        if (normalize(expanded ? expanded : cgroups_path, &cg->path, &cg->depth, err) < 0)
+                return NULL;
+        return TAKE_PTR(cg);
+}
+
+/* Adds controller `ctrl` mounted at `root`: a new hierarchy, or one more
+ * controller of a co-mounted one (cpu,cpuacct). */
+static int add_hier(struct ps_pod_cgroup *cg, const char *root, const char *ctrl,
+                    struct ps_err **err)
+{
+        struct hier *h;
+
+        for (size_t i = 0; i < cg->nh; i++) {
+                char *joined = NULL;
+
+                h = &cg->h[i];
+                if (strcmp(h->root, root) != 0)
+                        continue;
+                if (asprintf(&joined, "%s%s%s", h->ctrls, h->ctrls[0] ? "," : "", ctrl) < 0)
+                        return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup hierarchy");
+                free(h->ctrls);
+                h->ctrls = joined;
+                return 0;
+        }
+        if (cg->nh == POD_MAX_HIER)
+                return ps_err_set(err, PS_RESOURCE_EXHAUSTED, "more than %d cgroup hierarchies",
+                                  POD_MAX_HIER);
+        h = &cg->h[cg->nh++]; /* counted first: ps_pod_cgroup_free frees a partial entry */
+        h->root = strdup(root);
+        h->ctrls = strdup(ctrl);
+        if (!h->root || !h->ctrls || asprintf(&h->dir, "%s%s", root, cg->path) < 0) {
+                h->dir = NULL;
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup hierarchy");
+        }
+        if (strlen(h->dir) >= PATH_MAX)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "cgroup path too long: %s", h->dir);
+        h->v2 = is_cgroup2(root);
+        return 0;
+}
+
+/* libcgroup's messages go to our debug log, never to stdout. */
+static void libcgroup_log(void *userdata, int level, const char *fmt, va_list ap)
+{
+        char buf[512];
+        size_t n;
+
+        if (!ps_log_enabled(PS_LOG_DEBUG))
+                return;
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        n = strlen(buf);
+        while (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = '\0';
+        ps_log_debug("libcgroup: %s", buf);
+}
+
+static int libcgroup_err(struct ps_err **err, int r, const char *what)
+{
+        if (r == ECGOTHER)
+                return ps_err_errno(err, cgroup_get_last_errno(), PS_UNKNOWN, "%s", what);
+        return ps_err_set(err, PS_INTERNAL, "%s: %s", what, cgroup_strerror(r));
+}
+
+/* cgroup_init keeps libcgroup's mount table in process-wide state and frees
+ * the previous one when called again, so calling it on every create is safe
+ * and picks up mounts that changed. Returns 0, or 1 when nothing is
+ * mounted that libcgroup recognises. */
+static int libcgroup_ready(struct ps_err **err)
+{
+        int r;
+
+        cgroup_set_logger(libcgroup_log, CGROUP_LOG_WARNING, NULL);
+        r = cgroup_init();
+        if (r == ECGROUPNOTMOUNTED)
+                return 1;
+        return r == 0 ? 0 : libcgroup_err(err, r, "cgroup_init");
+}
+
+static int discover(struct ps_pod_cgroup *cg, struct ps_err **err)
+{
+        struct cgroup_mount_point mp;
+        void *it = NULL;
+        int r = libcgroup_ready(err);
+
+        if (r < 0)
+                return -1;
+        /* libcgroup's iterator strncpy()s without terminating. */
+        memset(&mp, 0, sizeof(mp));
+        for (r = r == 0 ? cgroup_get_controller_begin(&it, &mp) : ECGEOF; r == 0;
+             r = cgroup_get_controller_next(&it, &mp)) {
+                if (add_hier(cg, mp.path, mp.name, err) < 0)
+                        break;
+        }
+        if (it)
+                cgroup_get_controller_end(&it);
+        if (r != ECGEOF)
+                return r == 0 ? -1 : libcgroup_err(err, r, "cgroup controllers");
+        /* libcgroup skips a cgroup2 mount without controllers: a v2-only host
+         * that delegated none to us still has its hierarchy here. */
+        if (cg->nh == 0 && is_cgroup2(CGROUP_FS_ROOT) && add_hier(cg, CGROUP_FS_ROOT, "", err) < 0)
+                return -1;
+        if (cg->nh == 0)
+                return ps_err_set(err, PS_FAILED_PRECONDITION, "no cgroup hierarchy is mounted");
+        return 0;
+}
+
+/* --- create */
+
+/* 1 if we made `dir`, 0 if it was there already. */
+static int make_dir(const char *dir, struct ps_err **err)
+{
+        struct stat st;
+
+        if (mkdir(dir, 0755) == 0)
+                return 1;
+        if (errno != EEXIST)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "mkdir %s", dir);
+        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "%s exists and is not a cgroup", dir);
+        return 0;
+}
+
+/* v2: a child only gets the controllers its parent enables in
+ * subtree_control. Best effort: a parent with processes of its own cannot
+ * enable any (EBUSY), and the pod then lives without that controller. */
+static void v2_enable_controllers(const char *dir)
+{
+        _cleanup_free_ char *avail = NULL, *enabled = NULL;
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        if (ps_cgfile_read(dir, "cgroup.controllers", &avail, &e) <= 0 ||
+            ps_cgfile_read(dir, "cgroup.subtree_control", &enabled, &e) <= 0)
+                return;
+        for (size_t i = 0; i < sizeof(v2_wanted) / sizeof(v2_wanted[0]); i++) {
+                char op[32];
+
+                if (!word_in(avail, v2_wanted[i], " \n") || word_in(enabled, v2_wanted[i], " \n"))
+                        continue;
+                snprintf(op, sizeof(op), "+%s", v2_wanted[i]);
+                if (write_file(dir, "cgroup.subtree_control", op, &e) < 0) {
+                        ps_log_debug("cgroup: %s", ps_err_msg(e));
+                        e = ps_err_free(e);
+                }
+        }
+}
+
+/* v1 cpuset: a new cgroup starts with empty cpus and mems, and attaching a
+ * process to it fails (ENOSPC) until they are set; inherit the parent's. */
+static int v1_cpuset_fill(const char *parent, const char *dir, struct ps_err **err)
+{
+        static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
+
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_free_ char *mine = NULL, *theirs = NULL;
+                int r = ps_cgfile_read(dir, files[i], &mine, err);
+
+                if (r < 0)
+                        return -1;
+                if (r == 0 || !blank(mine))
+                        continue;
+                r = ps_cgfile_read(parent, files[i], &theirs, err);
+                if (r < 0)
+                        return -1;
+                if (r == 0 || blank(theirs))
+                        continue;
+                theirs[strcspn(theirs, "\n")] = '\0';
+                if (write_file(dir, files[i], theirs, err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+/* Creates h->root + path one component at a time, noting what we made. */
+static int hier_create(struct hier *h, const char *path, struct ps_err **err)
+{
+        char dir[PATH_MAX], parent[PATH_MAX];
+        size_t n = strlen(h->root);
+        bool cpuset = !h->v2 && word_in(h->ctrls, "cpuset", ",");
+        unsigned i = 0;
+
+        memcpy(dir, h->root, n + 1);
+        for (const char *p = path; *p; i++) {
+                size_t cl = strcspn(p + 1, "/") + 1; /* "/name" */
+                int r;
+
+                if (h->v2)
+                        v2_enable_controllers(dir);
+                memcpy(parent, dir, n + 1);
+                memcpy(dir + n, p, cl);
+                n += cl;
+                dir[n] = '\0';
+                p += cl;
+                r = make_dir(dir, err);
+                if (r < 0)
+                        return -1;
+                /* The leaf is the handle's even if a dead shim left it. */
+                if (r > 0 || *p == '\0')
+                        h->created |= 1ULL << i;
+                if (cpuset && v1_cpuset_fill(parent, dir, err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+/* Length of the path prefix that ends with component `i`. */
+static size_t comp_end(const char *path, size_t i)
+{
+        const char *p = path;
+
+        for (size_t k = 0; k <= i; k++)
+                p += 1 + strcspn(p + 1, "/");
+        return (size_t)(p - path);
+}
+
+static void comp_dir(const struct hier *h, const char *path, size_t i, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s%.*s", h->root, (int)comp_end(path, i), path);
+}
+
+/* Best-effort undo of a failed create, deepest first. */
+static void undo_create(struct ps_pod_cgroup *cg)
+{
+        char dir[PATH_MAX];
+
+        for (size_t k = 0; k < cg->nh; k++) {
+                struct hier *h = &cg->h[k];
+
+                for (size_t i = cg->depth; i-- > 0;) {
+                        if (!(h->created & (1ULL << i)))
+                                continue;
+                        comp_dir(h, cg->path, i, dir, sizeof(dir));
+                        if (rmdir(dir) == 0 || errno == ENOENT)
+                                h->created &= ~(1ULL << i);
+                }
+        }
+}
+
+static struct ps_pod_cgroup *create_all(struct ps_pod_cgroup *cg, struct ps_err **err)
+{
+        for (size_t k = 0; k < cg->nh; k++) {
+                if (hier_create(&cg->h[k], cg->path, err) < 0) {
+                        undo_create(cg);
+                        ps_err_prefix(err, "create cgroup %s", cg->path);
+                        return ps_pod_cgroup_free(cg);
+                }
+        }
+        return cg;
+}
+
+struct ps_pod_cgroup *ps_pod_cgroup_create(const char *cgroups_path, bool systemd,
+                                           struct ps_err **err)
+{
+        struct ps_pod_cgroup *cg = pod_new(cgroups_path, systemd, err);
+
+        if (!cg)
+                return NULL;
+        if (discover(cg, err) < 0)
+                return ps_pod_cgroup_free(cg);
+        return create_all(cg, err);
+}
+
+struct ps_pod_cgroup *ps_pod_cgroup_create_unified(const char *mount, const char *cgroups_path,
+                                                   bool systemd, struct ps_err **err)
+{
+        struct ps_pod_cgroup *cg = pod_new(cgroups_path, systemd, err);
+
+        if (!cg)
+                return NULL;
+        if (!is_cgroup2(mount)) {
+                ps_err_set(err, PS_INVALID_ARGUMENT, "%s is not a cgroup2 mount", mount);
+                return ps_pod_cgroup_free(cg);
+        }
+        if (add_hier(cg, mount, "", err) < 0)
+                return ps_pod_cgroup_free(cg);
+        return create_all(cg, err);
+}
+
+/* --- attach */
+
+int ps_pod_cgroup_attach(struct ps_pod_cgroup *cg, pid_t pid, struct ps_err **err)
+{
+        char buf[32];
+
+        if (pid <= 0)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid pid %d", (int)pid);
+        snprintf(buf, sizeof(buf), "%d", (int)pid);
+        /* cgroup.procs moves every thread of the process, in v1 as in v2. */
+        for (size_t k = 0; k < cg->nh; k++)
+                if (write_file(cg->h[k].dir, "cgroup.procs", buf, err) < 0)
+                        return ps_err_prefix(err, "attach pid %d", (int)pid);
+        return 0;
+}
+
+/* --- resources */
+
+static const struct hier *v1_hier_with(const struct ps_pod_cgroup *cg, const char *ctrl)
+{
+        for (size_t k = 0; k < cg->nh; k++)
+                if (!cg->h[k].v2 && word_in(cg->h[k].ctrls, ctrl, ","))
+                        return &cg->h[k];
+        return NULL;
+}
+
+/* libcgroup writes the values in the order added: the period before the
+ * quota, as runc does, so a quota valid for the new period is accepted. */
+static int v1_fill(struct cgroup *lcg, bool cpu, bool mem, uint64_t shares, int64_t quota,
+                   uint64_t period, int64_t limit)
+{
+        struct cgroup_controller *c;
+        int r = 0;
+
+        if (cpu) {
+                c = cgroup_add_controller(lcg, "cpu");
+                if (!c)
+                        return ECGFAIL;
+                if (shares)
+                        r = cgroup_add_value_uint64(c, "cpu.shares", shares);
+                if (!r && period)
+                        r = cgroup_add_value_uint64(c, "cpu.cfs_period_us", period);
+                if (!r && quota)
+                        r = cgroup_add_value_int64(c, "cpu.cfs_quota_us", quota < 0 ? -1 : quota);
+        }
+        if (!r && mem) {
+                c = cgroup_add_controller(lcg, "memory");
+                if (!c)
+                        return ECGFAIL;
+                r = cgroup_add_value_int64(c, "memory.limit_in_bytes", limit < 0 ? -1 : limit);
+        }
+        return r;
+}
+
+static int v1_set(const struct ps_pod_cgroup *cg, uint64_t shares, int64_t quota, uint64_t period,
+                  int64_t limit, struct ps_err **err)
+{
+        bool cpu = (shares || quota || period) && v1_hier_with(cg, "cpu");
+        bool mem = limit && v1_hier_with(cg, "memory");
+        struct cgroup *lcg;
+        int r;
+
+        if (!cpu && !mem)
+                return 0;
+        /* cgroup_modify_cgroup needs libcgroup's mount table; create filled
+         * it, but another module may have re-initialised it since. */
+        if (libcgroup_ready(err) != 0)
+                return ps_err_set(err, PS_FAILED_PRECONDITION, "libcgroup sees no hierarchy");
+        lcg = cgroup_new_cgroup(cg->path);
+        if (!lcg)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup_new_cgroup");
+        r = v1_fill(lcg, cpu, mem, shares, quota, period, limit);
+        if (r == 0)
+                r = cgroup_modify_cgroup(lcg);
+        cgroup_free(&lcg);
+        return r == 0 ? 0 : libcgroup_err(err, r, "set cpu/memory values");
+}
+
+static int v2_set(const struct hier *h, uint64_t shares, int64_t quota, uint64_t period,
+                  int64_t limit, struct ps_err **err)
+{
+        _cleanup_free_ char *ctrls = NULL;
+        char buf[64];
+        int n;
+
+        /* What this very cgroup has: its parent may not have enabled all. */
+        n = ps_cgfile_read(h->dir, "cgroup.controllers", &ctrls, err);
+        if (n <= 0)
+                return n < 0 ? -1 : ps_err_set(err, PS_NOT_FOUND, "cgroup %s is gone", h->dir);
+        if (shares && word_in(ctrls, "cpu", " \n")) {
+                snprintf(buf, sizeof(buf), "%" PRIu64, ps_pod_cgroup_shares_to_weight(shares));
+                if (write_file(h->dir, "cpu.weight", buf, err) < 0)
+                        return -1;
+        }
+        if ((quota || period) && word_in(ctrls, "cpu", " \n")) {
+                n = quota > 0 ? snprintf(buf, sizeof(buf), "%" PRId64, quota)
+                              : snprintf(buf, sizeof(buf), "max");
+                if (period)
+                        snprintf(buf + n, sizeof(buf) - (size_t)n, " %" PRIu64, period);
+                if (write_file(h->dir, "cpu.max", buf, err) < 0)
+                        return -1;
+        }
+        if (limit && word_in(ctrls, "memory", " \n")) {
+                if (limit > 0)
+                        snprintf(buf, sizeof(buf), "%" PRId64, limit);
+                else
+                        snprintf(buf, sizeof(buf), "max");
+                if (write_file(h->dir, "memory.max", buf, err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+int ps_pod_cgroup_set_resources(struct ps_pod_cgroup *cg, uint64_t cpu_shares, int64_t cpu_quota,
+                                uint64_t cpu_period, int64_t memory_limit, struct ps_err **err)
+{
+        for (size_t k = 0; k < cg->nh; k++) {
+                if (cg->h[k].v2 &&
+                    v2_set(&cg->h[k], cpu_shares, cpu_quota, cpu_period, memory_limit, err) < 0)
+                        return ps_err_prefix(err, "cgroup %s resources", cg->path);
+        }
+        if (v1_set(cg, cpu_shares, cpu_quota, cpu_period, memory_limit, err) < 0)
+                return ps_err_prefix(err, "cgroup %s resources", cg->path);
+        return 0;
+}
+
+/* --- remove */
+
+static bool has_subdirs(const char *dir)
+{
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return false;
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && strcmp(de->d_name, ".") != 0 &&
+                    strcmp(de->d_name, "..") != 0)
+                        return true;
+        return false;
+}
+
+/* 1 if processes live in the leaf (v2: or below it), 0 if not or gone. */
+static int hier_populated(const struct hier *h, struct ps_err **err)
+{
+        _cleanup_free_ char *buf = NULL;
+        uint64_t populated = 0;
+        int r;
+
+        if (h->v2) {
+                r = ps_cgfile_read(h->dir, "cgroup.events", &buf, err);
+                if (r <= 0)
+                        return r;
+                return ps_cgfile_kv_get(buf, "populated", &populated) == 0 && populated;
+        }
+        r = ps_cgfile_read(h->dir, "cgroup.procs", &buf, err);
+        return r <= 0 ? r : !blank(buf);
+}
+
+static int check_removable(const struct ps_pod_cgroup *cg, struct ps_err **err)
+{
+        for (size_t k = 0; k < cg->nh; k++) {
+                const struct hier *h = &cg->h[k];
+                int r;
+
+                if (!(h->created & (1ULL << (cg->depth - 1))))
+                        continue; /* removed by an earlier call */
+                r = hier_populated(h, err);
+                if (r < 0)
+                        return -1;
+                if (r > 0)
+                        return ps_err_set(err, PS_FAILED_PRECONDITION,
+                                          "cgroup %s still has processes", h->dir);
+                if (has_subdirs(h->dir))
+                        return ps_err_set(err, PS_FAILED_PRECONDITION,
+                                          "cgroup %s has child cgroups", h->dir);
+        }
+        return 0;
+}
+
+/* rmdir, retrying EBUSY (v1 keeps a cgroup busy for a moment after its last
+ * task left) with growing tiny sleeps until `deadline`. */
+static int rmdir_retry(const char *dir, int64_t deadline)
+{
+        int64_t step = 1000000;
+
+        for (;;) {
+                struct timespec ts;
+                int64_t left;
+
+                if (rmdir(dir) == 0 || errno == ENOENT)
+                        return 0;
+                if (errno != EBUSY)
+                        return -1;
+                left = deadline - now_ns();
+                if (left <= 0) {
+                        errno = EBUSY;
+                        return -1;
+                }
+                if (step > left)
+                        step = left;
+                ts.tv_sec = 0;
+                ts.tv_nsec = (long)step;
+                nanosleep(&ts, NULL);
+                step *= 2;
+        }
+}
+
+static int hier_remove(struct hier *h, const char *path, size_t depth, int64_t deadline,
+                       struct ps_err **err)
+{
+        char dir[PATH_MAX];
+
+        for (size_t i = depth; i-- > 0;) {
+                if (!(h->created & (1ULL << i)))
+                        continue;
+                comp_dir(h, path, i, dir, sizeof(dir));
+                /* A parent we made may since hold others' cgroups (the pod's
+                 * containers): theirs to use, so it stays. */
+                if (i + 1 < depth && has_subdirs(dir)) {
+                        ps_log_debug("cgroup %s: in use, left in place", dir);
+                        h->created &= ~(1ULL << i);
+                        continue;
+                }
+                if (rmdir_retry(dir, deadline) < 0) {
+                        if (errno == EBUSY)
+                                return ps_err_set(err, PS_FAILED_PRECONDITION,
+                                                  "cgroup %s is still busy", dir);
+                        return ps_err_errno(err, errno, PS_UNKNOWN, "rmdir %s", dir);
+                }
+                h->created &= ~(1ULL << i);
+        }
+        return 0;
+}
+
+int ps_pod_cgroup_remove(struct ps_pod_cgroup *cg, struct ps_err **err)
+{
+        int64_t deadline = now_ns() + REMOVE_BUDGET_NS;
+        int ret = 0;
+
+        /* Refuse before touching anything, so a live pod keeps its cgroup in
+         * every hierarchy. */
+        if (check_removable(cg, err) < 0)
+                return ps_err_prefix(err, "remove cgroup %s", cg->path);
+        /* Go on after a failure: as much as possible is gone, and a retry
+         * only handles what is left. */
+        for (size_t k = 0; k < cg->nh; k++) {
+                struct ps_err *e = NULL;
+
+                if (hier_remove(&cg->h[k], cg->path, cg->depth, deadline, &e) < 0) {
+                        ps_err_move(err, &e);
+                        ret = -1;
+                }
+        }
+        return ret < 0 ? ps_err_prefix(err, "remove cgroup %s", cg->path) : 0;
+}

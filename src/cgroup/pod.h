@@ -1,0 +1,102 @@
+/* The pod-level cgroup the shim's pause-less infra process lives in.
+ *
+ * Hierarchies: every mounted cgroup v1 hierarchy that has a controller (the
+ * named name=systemd hierarchy is left alone), plus the unified hierarchy
+ * when it carries controllers (cgroup v2-only hosts; hybrid hosts whose
+ * cgroup2 mount has no controllers do not use it). Mount discovery comes
+ * from libcgroup (cgroup_init, which keeps process-wide state; it is called
+ * lazily on every create and refreshes that state).
+ *
+ * Paths (OCI linux.cgroupsPath):
+ *  - cgroupfs driver: "/kubepods/burstable/pod123/<id>"; a relative path is
+ *    taken relative to the hierarchy roots, as runc does. "", "/" and any
+ *    "." or ".." component are INVALID_ARGUMENT.
+ *  - systemd driver: "slice:prefix:name", e.g.
+ *    "kubepods-burstable-pod123.slice:cri-containerd:<id>" ->
+ *    "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod123.slice/
+ *     cri-containerd-<id>.scope". Slices expand as systemd does (each '-'
+ *    prefix is a parent slice, "-.slice" is the root, an empty slice means
+ *    "system.slice"); a name ending in ".slice" is itself a slice, placed by
+ *    its own name. We do NOT talk to systemd over D-Bus: the same
+ *    directories are created with cgroupfs, so systemd does not know the
+ *    scope as a unit (no unit properties, no systemctl view of it).
+ *
+ * Ownership: the infra container owns its ps_pod_cgroup; ps_pod_cgroup_free
+ * releases the handle only (the directories stay until ps_pod_cgroup_remove).
+ * Everything here does short synchronous cgroupfs I/O; only remove may sleep,
+ * bounded to ~50 ms in total.
+ */
+#ifndef PS_CGROUP_POD_H
+#define PS_CGROUP_POD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+struct ps_pod_cgroup;
+
+/* Creates (mkdir -p semantics) the cgroup named by `cgroups_path` (see above)
+ * in every hierarchy. On cgroup v2 the needed controllers (cpu, io, memory,
+ * pids, hugetlb, where available) are enabled in each parent's
+ * cgroup.subtree_control where possible; on v1 an empty cpuset.cpus/mems is
+ * filled from the parent so that processes can be attached. The handle
+ * remembers exactly which directories it created, so remove never deletes a
+ * parent it did not create (e.g. the kubelet's pod cgroup). On failure
+ * nothing created is left behind. */
+struct ps_pod_cgroup *ps_pod_cgroup_create(const char *cgroups_path, bool systemd,
+                                           struct ps_err **err);
+
+/* The same in one cgroup2 hierarchy mounted at `mount` only: what create
+ * does on a v2-only host. Exposed so that hybrid hosts can exercise the v2
+ * code path on their (controller-less) unified mount. */
+struct ps_pod_cgroup *ps_pod_cgroup_create_unified(const char *mount, const char *cgroups_path,
+                                                   bool systemd, struct ps_err **err);
+
+/* Moves the whole process `pid` (all its threads) into the cgroup in every
+ * hierarchy (cgroup.procs writes). A pid that does not exist: NOT_FOUND. */
+int ps_pod_cgroup_attach(struct ps_pod_cgroup *cg, pid_t pid, struct ps_err **err);
+
+/* Applies the few resources a sandbox spec carries; 0 leaves a value unset.
+ * v1: cpu.shares, cpu.cfs_period_us, cpu.cfs_quota_us,
+ * memory.limit_in_bytes. v2: cpu.weight (converted from shares as runc
+ * does), cpu.max ("<quota|max> [<period>]"), memory.max. A negative quota or
+ * memory limit means unlimited. Hierarchies without the controller are
+ * skipped. */
+int ps_pod_cgroup_set_resources(struct ps_pod_cgroup *cg, uint64_t cpu_shares, int64_t cpu_quota,
+                                uint64_t cpu_period, int64_t memory_limit, struct ps_err **err);
+
+/* Removes the directories it created, deepest first, in every hierarchy.
+ * A cgroup that still has processes: FAILED_PRECONDITION and nothing is
+ * removed (the caller kills and reaps first). EBUSY is retried with tiny
+ * sleeps, bounded to ~50 ms per call; still busy (e.g. someone else's child
+ * cgroup under ours) gives FAILED_PRECONDITION. A parent we created that now
+ * holds other cgroups is left in place. Idempotent: directories already
+ * gone count as removed. */
+int ps_pod_cgroup_remove(struct ps_pod_cgroup *cg, struct ps_err **err);
+
+/* The path relative to the hierarchy roots ("/kubepods/pod1/abc"). */
+const char *ps_pod_cgroup_path(const struct ps_pod_cgroup *cg);
+
+/* Does not remove anything. Accepts NULL; returns NULL. */
+struct ps_pod_cgroup *ps_pod_cgroup_free(struct ps_pod_cgroup *cg);
+
+/* Validates and normalizes an OCI cgroupsPath into the path relative to the
+ * hierarchy roots ("/a/b/c": one leading '/', no empty, "." or ".."
+ * components), expanding the systemd form when `systemd`. On success the
+ * caller owns *ret_path. Bad input: INVALID_ARGUMENT. */
+int ps_pod_cgroup_expand_path(const char *cgroups_path, bool systemd, char **ret_path,
+                              struct ps_err **err);
+
+/* cgroup v1 cpu.shares -> v2 cpu.weight, as runc converts them: shares are
+ * clamped to [2, 262144], then weight = 1 + ((shares - 2) * 9999) / 262142.
+ * 0 (unset) stays 0. */
+uint64_t ps_pod_cgroup_shares_to_weight(uint64_t shares);
+
+static inline void ps_pod_cgroup_freep(struct ps_pod_cgroup **cg)
+{
+        ps_pod_cgroup_free(*cg);
+}
+
+#endif

@@ -1,0 +1,29 @@
+/* The pod sandbox container as a pause-less infra task: the container whose
+ * spec says io.kubernetes.cri.container-type=sandbox gets no OCI runtime;
+ * its "init" is the shim's own infra process (sandbox/infra.h), living in
+ * the pod cgroup. When it exits, every other container of the pod is killed:
+ * the pod is gone. */
+#ifndef PS_TASK_INFRA_TASK_H
+#define PS_TASK_INFRA_TASK_H
+
+#include <stdbool.h>
+
+#include "task/container.h"
+#include "task/spec.h"
+
+#define PS_ANNOTATION_CONTAINER_TYPE "io.kubernetes.cri.container-type"
+
+bool ps_infra_task_wanted(const struct ps_spec *spec);
+
+/* Creates the pod cgroup and the infra process; on success the init has its
+ * pid, is watched by the reaper, recorded in <bundle>/init.pid (for the
+ * delete action), and is CREATED. */
+int ps_infra_task_create(struct ps_container *c, const struct ps_spec *spec, struct ps_err **err);
+
+/* Removes the pod cgroup (the process is gone by then). */
+void ps_infra_task_cleanup(struct ps_container *c);
+
+/* The infra process exited: kill every other container of this shim. */
+void ps_infra_task_teardown(struct ps_container *c);
+
+#endif

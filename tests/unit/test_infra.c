@@ -1,0 +1,195 @@
+/* The pause-less infra process: real namespaces, real privilege drop. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/spawn.h"
+#include "check.h"
+#include "sandbox/infra.h"
+
+static char *status_field(pid_t pid, const char *key)
+{
+        char path[64], *buf = NULL, *line, *res = NULL;
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+        if (ps_read_file(path, 1 << 16, &buf, NULL, &e) < 0)
+                return NULL;
+        line = strstr(buf, key);
+        if (line) {
+                line += strlen(key);
+                while (*line == ' ' || *line == '\t' || *line == ':')
+                        line++;
+                res = strndup(line, strcspn(line, "\n"));
+        }
+        free(buf);
+        return res;
+}
+
+static bool same_ns(pid_t pid, const char *ns)
+{
+        char a[64], b[64], la[64] = {0}, lb[64] = {0};
+
+        snprintf(a, sizeof(a), "/proc/%d/ns/%s", pid, ns);
+        snprintf(b, sizeof(b), "/proc/self/ns/%s", ns);
+        if (readlink(a, la, sizeof(la) - 1) < 0 || readlink(b, lb, sizeof(lb) - 1) < 0)
+                return true;
+        return strcmp(la, lb) == 0;
+}
+
+static int wait_exit(pid_t pid, int ms)
+{
+        int st;
+
+        for (int i = 0; i < ms / 10; i++) {
+                if (waitpid(pid, &st, WNOHANG) == pid)
+                        return st;
+                usleep(10000);
+        }
+        return -1;
+}
+
+static const char *spec_json =
+    "{\"hostname\":\"pod-host\",\"process\":{\"user\":{\"uid\":0,\"gid\":0},"
+    "\"oomScoreAdj\":500},\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},"
+    "{\"type\":\"uts\"},{\"type\":\"network\"},{\"type\":\"mount\"}]}}";
+
+static void check_infra(const char *helper)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        cJSON *j = cJSON_Parse(spec_json);
+        struct ps_infra_spec s;
+        _cleanup_free_ char *uid = NULL, *cap = NULL, *bnd = NULL, *nnp = NULL, *nspid = NULL;
+        char path[64], *oom = NULL;
+
+        CHECK(ps_infra_spec_parse(j, &s, &e) == 0);
+        CHECK(s.new_pid && s.new_ipc && s.new_uts && s.new_net && !s.netns_path);
+        CHECK_INTEQ(s.uid, PS_INFRA_DEFAULT_ID); /* never root */
+        pid_t pid = ps_infra_spawn(&s, helper, NULL, NULL, &e);
+        CHECK(pid > 0);
+        if (pid <= 0) {
+                fprintf(stderr, "spawn: %s\n", ps_err_msg(e));
+                cJSON_Delete(j);
+                return;
+        }
+        usleep(50000);
+        uid = status_field(pid, "Uid:");
+        cap = status_field(pid, "CapEff:");
+        bnd = status_field(pid, "CapBnd:");
+        nnp = status_field(pid, "NoNewPrivs:");
+        nspid = status_field(pid, "NSpid:");
+        CHECK(uid && strncmp(uid, "65535", 5) == 0);
+        CHECK_STREQ(cap, "0000000000000000");
+        CHECK_STREQ(bnd, "0000000000000000");
+        CHECK_STREQ(nnp, "1");
+        CHECK(nspid && strstr(nspid, "\t1") != NULL); /* pid 1 of its namespace */
+        CHECK(!same_ns(pid, "pid") && !same_ns(pid, "ipc") && !same_ns(pid, "uts") &&
+              !same_ns(pid, "net"));
+        snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", pid);
+        CHECK(ps_read_file(path, 64, &oom, NULL, &e) == 0);
+        CHECK(oom && atoi(oom) == 500);
+        free(oom);
+        /* pid 1 honours SIGTERM only because it has a handler. */
+        kill(pid, SIGTERM);
+        int st = wait_exit(pid, 3000);
+        CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        cJSON_Delete(j);
+}
+
+static void test_infra_inline(void)
+{
+        check_infra(NULL);
+}
+
+static void test_infra_helper(void)
+{
+        _cleanup_free_ char *helper = ps_infra_helper_path();
+
+        CHECK(helper != NULL); /* built next to the tests */
+        if (helper)
+                check_infra(helper);
+}
+
+static bool ns_is(pid_t pid, const char *ns, const char *file)
+{
+        char a[64];
+        struct stat sa, sb;
+
+        snprintf(a, sizeof(a), "/proc/%d/ns/%s", pid, ns);
+        return stat(a, &sa) == 0 && stat(file, &sb) == 0 && sa.st_ino == sb.st_ino &&
+               sa.st_dev == sb.st_dev;
+}
+
+static int ip_netns(const char *verb, const char *name)
+{
+        char *argv[] = {"ip", "netns", (char *)verb, (char *)name, NULL};
+        _cleanup_err_ struct ps_err *e = NULL;
+        struct ps_spawn_opts o = {.path = "ip", .argv = argv, .stdio = {-1, -1, -1}};
+        pid_t c = ps_spawn(&o, &e);
+        int st = 0;
+
+        if (c <= 0 || waitpid(c, &st, 0) != c)
+                return -1;
+        return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* The CRI path: a bind-mounted netns file made before the sandbox. */
+static void test_join_netns_and_errors(void)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        struct ps_infra_spec s;
+        char name[32], file[64], json[256];
+        cJSON *j;
+
+        snprintf(name, sizeof(name), "ps-infra-%d", getpid());
+        snprintf(file, sizeof(file), "/run/netns/%s", name);
+        CHECK(ip_netns("add", name) == 0);
+        snprintf(json, sizeof(json),
+                 "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"%s\"}]}}", file);
+        j = cJSON_Parse(json);
+        CHECK(ps_infra_spec_parse(j, &s, &e) == 0);
+        CHECK(!s.new_net && s.netns_path && !s.new_pid);
+        pid_t pid = ps_infra_spawn(&s, NULL, NULL, NULL, &e);
+        CHECK(pid > 0);
+        if (pid > 0) { /* never kill(-1, ...) */
+                CHECK(ns_is(pid, "net", file));
+                kill(pid, SIGKILL);
+                wait_exit(pid, 3000);
+        } else {
+                fprintf(stderr, "spawn: %s\n", ps_err_msg(e));
+        }
+        cJSON_Delete(j);
+        ip_netns("delete", name);
+
+        e = ps_err_free(e);
+        j = cJSON_Parse("{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":"
+                        "\"/nonexistent/netns\"}]}}");
+        CHECK(ps_infra_spec_parse(j, &s, &e) == 0);
+        CHECK(ps_infra_spawn(&s, NULL, NULL, NULL, &e) < 0);
+        CHECK(e && strstr(ps_err_msg(e), "network namespace") != NULL);
+        e = ps_err_free(e);
+        cJSON_Delete(j);
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+        j = cJSON_Parse(
+            "{\"linux\":{\"namespaces\":[{\"type\":\"pid\",\"path\":\"/proc/1/ns/pid\"}]}}");
+        CHECK(ps_infra_spec_parse(j, &s, &e) < 0 && e->code == PS_INVALID_ARGUMENT);
+        cJSON_Delete(j);
+}
+
+int main(void)
+{
+        RUN(test_infra_inline);
+        RUN(test_infra_helper);
+        RUN(test_join_netns_and_errors);
+        return check_summary();
+}

@@ -1,0 +1,495 @@
+/* The pod cgroup against real cgroups (needs root): create under a unique
+ * test parent in every hierarchy, attach a forked child, set resources,
+ * refuse removal while it lives, remove exactly what was created. Every test
+ * tears down what it made, also after a failed check. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/fs.h"
+#include "cgroup/pod.h"
+
+#define CG_ROOT     "/sys/fs/cgroup"
+#define UNIFIED     CG_ROOT "/unified"
+#define NO_SUCH_PID 0x7ffffff0 /* above any pid_max */
+
+static char top[64]; /* "podshim-podcg-<pid>": the unique test parent */
+
+/* --- helpers */
+
+static bool exists(const char *hier, const char *rel)
+{
+        char path[4096];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "%s/%s%s", CG_ROOT, hier, rel);
+        return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool make(const char *hier, const char *rel)
+{
+        char path[4096];
+
+        snprintf(path, sizeof(path), "%s/%s%s", CG_ROOT, hier, rel);
+        return mkdir(path, 0755) == 0;
+}
+
+static char *read_cg(const char *hier, const char *rel, const char *file)
+{
+        char path[4096];
+        char *buf = NULL;
+        struct ps_err *e = NULL;
+
+        snprintf(path, sizeof(path), "%s/%s%s/%s", CG_ROOT, hier, rel, file);
+        if (ps_read_file(path, 65536, &buf, NULL, &e) < 0) {
+                ps_err_free(e);
+                return NULL;
+        }
+        buf[strcspn(buf, "\n")] = '\0';
+        return buf;
+}
+
+/* rmdir -r for cgroup trees (interface files go with their directory). */
+static void rmtree(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char sub[4096];
+
+                if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
+                rmtree(sub);
+        }
+        closedir(d);
+        for (int i = 0; i < 100 && rmdir(dir) < 0 && errno == EBUSY; i++)
+                usleep(10000);
+}
+
+/* Removes `name` (a top-level test cgroup) from every hierarchy. */
+static void cleanup_top(const char *name)
+{
+        DIR *d = opendir(CG_ROOT);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char path[4096];
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s/%s", CG_ROOT, de->d_name, name);
+                rmtree(path);
+        }
+        closedir(d);
+}
+
+static pid_t child_start(void)
+{
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                /* Never outlive the test, nor hold its output open. */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                close(STDOUT_FILENO);
+                close(STDERR_FILENO);
+                for (;;)
+                        pause();
+        }
+        return pid;
+}
+
+static void child_stop(pid_t *pid)
+{
+        if (*pid <= 0)
+                return;
+        kill(*pid, SIGKILL);
+        waitpid(*pid, NULL, 0);
+        *pid = -1;
+}
+
+/* The path of `pid` in the hierarchy whose /proc/<pid>/cgroup controller
+ * field is `ctrls` ("memory", "" for cgroup2). */
+static char *proc_cgroup(pid_t pid, const char *ctrls)
+{
+        char path[64], *buf = NULL, *save = NULL, *ret = NULL;
+        struct ps_err *e = NULL;
+
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+        if (ps_read_file(path, 65536, &buf, NULL, &e) < 0) {
+                ps_err_free(e);
+                return NULL;
+        }
+        for (char *l = strtok_r(buf, "\n", &save); l && !ret; l = strtok_r(NULL, "\n", &save)) {
+                char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+                if (!c2)
+                        continue;
+                *c2 = '\0';
+                if (strcmp(c1 + 1, ctrls) == 0)
+                        ret = strdup(c2 + 1);
+        }
+        free(buf);
+        return ret;
+}
+
+static int code_of(struct ps_err **e)
+{
+        int code = *e ? (int)(*e)->code : PS_OK;
+
+        *e = ps_err_free(*e);
+        return code;
+}
+
+/* --- path expansion */
+
+static void expect_path(const char *in, bool systemd, const char *want)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        char *out = NULL;
+
+        CHECK(ps_pod_cgroup_expand_path(in, systemd, &out, &e) == 0);
+        if (e)
+                fprintf(stderr, "  %s: %s\n", in, ps_err_msg(e));
+        CHECK_STREQ(out, want);
+        free(out);
+}
+
+static void expect_bad(const char *in, bool systemd)
+{
+        struct ps_err *e = NULL;
+        char *out = NULL;
+
+        CHECK(ps_pod_cgroup_expand_path(in, systemd, &out, &e) < 0);
+        CHECK(out == NULL);
+        if (code_of(&e) != PS_INVALID_ARGUMENT) {
+                fprintf(stderr, "  '%s' (systemd=%d) not rejected as INVALID_ARGUMENT\n",
+                        in ? in : "(null)", systemd);
+                CHECK(false);
+        }
+}
+
+static void test_expand_cgroupfs(void)
+{
+        expect_path("/kubepods/burstable/pod123/abc", false, "/kubepods/burstable/pod123/abc");
+        expect_path("k8s.io/abc", false, "/k8s.io/abc");
+        expect_path("//a//b/", false, "/a/b");
+        expect_path("/a/..b/c.", false, "/a/..b/c.");
+        expect_bad("", false);
+        expect_bad("/", false);
+        expect_bad("///", false);
+        expect_bad("../x", false);
+        expect_bad("/a/../b", false);
+        expect_bad("./a", false);
+        expect_bad("/a/.", false);
+        expect_bad("/a\nb", false);
+        expect_bad(NULL, false);
+}
+
+static void test_expand_systemd(void)
+{
+        expect_path("kubepods-burstable-pod123.slice:cri-containerd:abc", true,
+                    "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod123.slice/"
+                    "cri-containerd-abc.scope");
+        expect_path("kubepods.slice:cri-containerd:abc", true,
+                    "/kubepods.slice/cri-containerd-abc.scope");
+        expect_path("-.slice:p:n", true, "/p-n.scope");
+        expect_path(":p:n", true, "/system.slice/p-n.scope");
+        expect_path("a.slice::n", true, "/a.slice/n.scope");
+        expect_path("x.slice:p:a-b.slice", true, "/a.slice/a-b.slice");
+        expect_bad("", true);
+        expect_bad("/kubepods/abc", true);
+        expect_bad("a.slice:p", true);
+        expect_bad("a.slice:p:n:x", true);
+        expect_bad("a.slice:p:", true);
+        expect_bad("notaslice:p:n", true);
+        expect_bad(".slice:p:n", true);
+        expect_bad("-a.slice:p:n", true);
+        expect_bad("a-.slice:p:n", true);
+        expect_bad("a--b.slice:p:n", true);
+        expect_bad("a/b.slice:p:n", true);
+        expect_bad("a.slice:p/q:n", true);
+        expect_bad("a.slice:p:../n", true);
+        expect_bad("a.slice:p:-.slice", true); /* the root */
+}
+
+static void test_shares_to_weight(void)
+{
+        CHECK_INTEQ(ps_pod_cgroup_shares_to_weight(0), 0);
+        CHECK_INTEQ(ps_pod_cgroup_shares_to_weight(1), 1);
+        CHECK_INTEQ(ps_pod_cgroup_shares_to_weight(2), 1);
+        CHECK_INTEQ(ps_pod_cgroup_shares_to_weight(1024), 39);
+        CHECK_INTEQ(ps_pod_cgroup_shares_to_weight(262144), 10000);
+        CHECK_INTEQ(ps_pod_cgroup_shares_to_weight(1ULL << 40), 10000);
+}
+
+static void test_bad_create(void)
+{
+        struct ps_err *e = NULL;
+
+        CHECK(ps_pod_cgroup_create("../x", false, &e) == NULL);
+        CHECK_INTEQ(code_of(&e), PS_INVALID_ARGUMENT);
+        CHECK(ps_pod_cgroup_create("", false, &e) == NULL);
+        CHECK_INTEQ(code_of(&e), PS_INVALID_ARGUMENT);
+        CHECK(ps_pod_cgroup_create("/kubepods/x", true, &e) == NULL);
+        CHECK_INTEQ(code_of(&e), PS_INVALID_ARGUMENT);
+        CHECK(ps_pod_cgroup_create_unified("/tmp", "/x", false, &e) == NULL);
+        CHECK_INTEQ(code_of(&e), PS_INVALID_ARGUMENT);
+}
+
+/* --- real cgroups, v1 hierarchies */
+
+static void check_resources(void)
+{
+        char rel[256];
+        char *v;
+
+        snprintf(rel, sizeof(rel), "/%s/kubepods/pod1/sb", top);
+        v = read_cg("cpu", rel, "cpu.shares");
+        CHECK_STREQ(v, "2");
+        free(v);
+        v = read_cg("cpu", rel, "cpu.cfs_period_us");
+        CHECK_STREQ(v, "100000");
+        free(v);
+        v = read_cg("cpu", rel, "cpu.cfs_quota_us");
+        CHECK_STREQ(v, "50000");
+        free(v);
+        v = read_cg("memory", rel, "memory.limit_in_bytes");
+        CHECK_STREQ(v, "67108864");
+        free(v);
+}
+
+static void check_membership(pid_t pid, const char *want)
+{
+        static const char *const ctrls[] = {"memory", "cpu", "pids", "cpuset"};
+
+        for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++) {
+                char *got = proc_cgroup(pid, ctrls[i]);
+
+                CHECK_STREQ(got, want);
+                free(got);
+        }
+}
+
+/* The kubelet-made parent: `top` exists in memory and cpu beforehand, not in
+ * pids; remove keeps the former and deletes the latter. */
+static void test_v1_lifecycle(void)
+{
+        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
+        struct ps_err *e = NULL;
+        char path[256], want[300], rel[256];
+        pid_t pid = -1;
+
+        snprintf(rel, sizeof(rel), "/%s", top);
+        CHECK(make("memory", rel));
+        CHECK(make("cpu", rel));
+        snprintf(path, sizeof(path), "%s/kubepods/pod1/sb", top); /* relative form */
+        snprintf(want, sizeof(want), "/%s", path);
+        cg = ps_pod_cgroup_create(path, false, &e);
+        CHECK(cg != NULL);
+        if (!cg) {
+                fprintf(stderr, "  create: %s\n", ps_err_msg(e));
+                goto out;
+        }
+        CHECK_STREQ(ps_pod_cgroup_path(cg), want);
+        CHECK(exists("pids", want) && exists("cpuacct", want) && exists("cpuset", want));
+        CHECK(!exists("systemd", want) && !exists("unified", want));
+
+        pid = child_start();
+        CHECK(pid > 0);
+        CHECK(ps_pod_cgroup_attach(cg, pid, &e) == 0);
+        CHECK(e == NULL);
+        check_membership(pid, want);
+        CHECK(ps_pod_cgroup_attach(cg, NO_SUCH_PID, &e) < 0);
+        CHECK_INTEQ(code_of(&e), PS_NOT_FOUND);
+
+        CHECK(ps_pod_cgroup_set_resources(cg, 2, 50000, 100000, 64 << 20, &e) == 0);
+        CHECK(e == NULL);
+        check_resources();
+        CHECK(ps_pod_cgroup_set_resources(cg, 0, 0, 0, 0, &e) == 0);
+
+        CHECK(ps_pod_cgroup_remove(cg, &e) < 0);
+        CHECK_INTEQ(code_of(&e), PS_FAILED_PRECONDITION);
+        CHECK(exists("memory", want) && exists("pids", want)); /* nothing removed */
+
+        child_stop(&pid);
+        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        if (e)
+                fprintf(stderr, "  remove: %s\n", ps_err_msg(e));
+        CHECK(!exists("memory", want) && !exists("pids", want) && !exists("cpuset", want));
+        snprintf(path, sizeof(path), "/%s/kubepods", top);
+        CHECK(!exists("memory", path) && !exists("cpu", path));
+        CHECK(exists("memory", rel) && exists("cpu", rel)); /* existed before */
+        CHECK(!exists("pids", rel) && !exists("cpuacct", rel));
+        CHECK(ps_pod_cgroup_remove(cg, &e) == 0); /* idempotent */
+        CHECK(e == NULL);
+out:
+        ps_err_free(e);
+        child_stop(&pid);
+        cleanup_top(top);
+}
+
+static void test_systemd_create(void)
+{
+        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
+        struct ps_err *e = NULL;
+        char spec[128], want[256], slice[64];
+
+        snprintf(slice, sizeof(slice), "podshimcg%d.slice", (int)getpid());
+        snprintf(spec, sizeof(spec), "podshimcg%d-pod1.slice:podcg:sb", (int)getpid());
+        snprintf(want, sizeof(want), "/podshimcg%d.slice/podshimcg%d-pod1.slice/podcg-sb.scope",
+                 (int)getpid(), (int)getpid());
+        cg = ps_pod_cgroup_create(spec, true, &e);
+        CHECK(cg != NULL);
+        if (!cg) {
+                fprintf(stderr, "  create: %s\n", ps_err_msg(e));
+                goto out;
+        }
+        CHECK_STREQ(ps_pod_cgroup_path(cg), want);
+        CHECK(exists("memory", want) && exists("cpu", want));
+        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        CHECK(!exists("memory", want));
+        snprintf(want, sizeof(want), "/%s", slice);
+        CHECK(!exists("memory", want) && !exists("cpu", want)); /* we made the slices */
+out:
+        ps_err_free(e);
+        cleanup_top(slice);
+}
+
+/* Others' cgroups: a child of our leaf blocks removal; a sibling of our leaf
+ * inside a parent we made keeps that parent alive. */
+static void test_foreign_children(void)
+{
+        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
+        struct ps_err *e = NULL;
+        char path[256], other[256], intruder[256], parent[256];
+
+        snprintf(path, sizeof(path), "/%s/pod2/sb", top);
+        snprintf(other, sizeof(other), "/%s/pod2/ctr", top);
+        snprintf(intruder, sizeof(intruder), "/%s/pod2/sb/x", top);
+        snprintf(parent, sizeof(parent), "/%s/pod2", top);
+        cg = ps_pod_cgroup_create(path, false, &e);
+        CHECK(cg != NULL);
+        if (!cg)
+                goto out;
+        CHECK(make("memory", intruder));
+        CHECK(ps_pod_cgroup_remove(cg, &e) < 0);
+        CHECK_INTEQ(code_of(&e), PS_FAILED_PRECONDITION);
+        CHECK(exists("memory", path) && exists("pids", path));
+        snprintf(intruder, sizeof(intruder), "%s/memory/%s/pod2/sb/x", CG_ROOT, top);
+        CHECK(rmdir(intruder) == 0);
+        CHECK(make("memory", other));
+        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        CHECK(!exists("memory", path) && !exists("pids", path));
+        CHECK(exists("memory", other));  /* not ours */
+        CHECK(exists("memory", parent)); /* ours, but in use */
+        CHECK(!exists("pids", parent));
+out:
+        ps_err_free(e);
+        cleanup_top(top);
+}
+
+/* A component that is an interface file in one hierarchy fails the create
+ * after others were made: all of it is undone. */
+static void test_create_rollback(void)
+{
+        struct ps_pod_cgroup *cg;
+        struct ps_err *e = NULL;
+        char path[256], rel[256];
+
+        snprintf(rel, sizeof(rel), "/%s", top);
+        snprintf(path, sizeof(path), "/%s/memory.limit_in_bytes/x", top);
+        CHECK(make("memory", rel));
+        cg = ps_pod_cgroup_create(path, false, &e);
+        CHECK(cg == NULL);
+        CHECK_INTEQ(code_of(&e), PS_INVALID_ARGUMENT);
+        CHECK(!exists("cpu", rel) && !exists("pids", rel));
+        CHECK(exists("memory", rel));
+        ps_pod_cgroup_free(cg);
+        cleanup_top(top);
+}
+
+/* --- the v2 code path, on the controller-less unified mount of this host */
+
+static void test_unified(void)
+{
+        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
+        struct ps_err *e = NULL;
+        char path[256], rel[256];
+        char *got;
+        pid_t pid = -1;
+
+        snprintf(path, sizeof(path), "/%s/pod3/sb", top);
+        snprintf(rel, sizeof(rel), "/%s", top);
+        CHECK(make("unified", rel));
+        cg = ps_pod_cgroup_create_unified(UNIFIED, path, false, &e);
+        CHECK(cg != NULL);
+        if (!cg) {
+                fprintf(stderr, "  create: %s\n", ps_err_msg(e));
+                goto out;
+        }
+        CHECK(exists("unified", path));
+        CHECK(!exists("memory", path));
+        pid = child_start();
+        CHECK(ps_pod_cgroup_attach(cg, pid, &e) == 0);
+        got = proc_cgroup(pid, "");
+        CHECK_STREQ(got, path);
+        free(got);
+        /* no controllers here: nothing to write, and no error */
+        CHECK(ps_pod_cgroup_set_resources(cg, 2, 50000, 100000, 64 << 20, &e) == 0);
+        CHECK(ps_pod_cgroup_remove(cg, &e) < 0);
+        CHECK_INTEQ(code_of(&e), PS_FAILED_PRECONDITION);
+        CHECK(exists("unified", path));
+        child_stop(&pid);
+        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        if (e)
+                fprintf(stderr, "  remove: %s\n", ps_err_msg(e));
+        CHECK(!exists("unified", path));
+        snprintf(path, sizeof(path), "/%s/pod3", top);
+        CHECK(!exists("unified", path));
+        CHECK(exists("unified", rel));
+        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+out:
+        ps_err_free(e);
+        child_stop(&pid);
+        cleanup_top(top);
+}
+
+int main(void)
+{
+        snprintf(top, sizeof(top), "podshim-podcg-%d", (int)getpid());
+        if (geteuid() != 0 || access(CG_ROOT "/memory/cgroup.procs", F_OK) < 0) {
+                fprintf(stderr, "needs root and cgroup v1 memory at %s/memory\n", CG_ROOT);
+                return 1;
+        }
+        RUN(test_expand_cgroupfs);
+        RUN(test_expand_systemd);
+        RUN(test_shares_to_weight);
+        RUN(test_bad_create);
+        RUN(test_v1_lifecycle);
+        RUN(test_systemd_create);
+        RUN(test_foreign_children);
+        RUN(test_create_rollback);
+        if (access(UNIFIED "/cgroup.procs", F_OK) == 0)
+                RUN(test_unified);
+        cleanup_top(top);
+        return check_summary();
+}
