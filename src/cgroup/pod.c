@@ -142,10 +142,8 @@ static int expand_slice(const char *slice, char **ret, struct ps_err **err)
         size_t len = strlen(slice), base = len - strlen(SLICE_SUFFIX), cap, n = 0;
         _cleanup_free_ char *out = NULL;
 
-        if (strcmp(slice, "-" SLICE_SUFFIX) == 0) {
-                out = strdup("");
-                goto done;
-        }
+        if (strcmp(slice, "-" SLICE_SUFFIX) == 0)
+                return (*ret = strdup("")) ? 0 : ps_err_errno(err, ENOMEM, PS_UNKNOWN, "slice");
         if (len <= strlen(SLICE_SUFFIX) || len > UNIT_NAME_LEN ||
             strcmp(slice + base, SLICE_SUFFIX) != 0 || !unit_word_ok(slice, false) ||
             slice[0] == '-' || slice[base - 1] == '-' || strstr(slice, "--"))
@@ -161,9 +159,6 @@ static int expand_slice(const char *slice, char **ret, struct ps_err **err)
                 n += (size_t)snprintf(out + n, cap - n, "/%.*s%s", (int)i, slice, SLICE_SUFFIX);
         }
         out[n] = '\0';
-done:
-        if (!out)
-                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "slice path");
         *ret = TAKE_PTR(out);
         return 0;
 }
@@ -201,7 +196,7 @@ static int systemd_path(const char *in, char **ret, struct ps_err **err)
 
 /* "a//b/" -> "/a/b"; rejects the root, "." and ".." components, control
  * characters and over-long names. */
-static int normalize(const char *in, char **ret, size_t *ret_depth, struct ps_err **err)
+static int normalize(const char *in, char **ret, struct ps_err **err)
 {
         size_t len = strlen(in), n = 0, depth = 0;
         _cleanup_free_ char *out = NULL;
@@ -230,8 +225,6 @@ static int normalize(const char *in, char **ret, size_t *ret_depth, struct ps_er
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "cgroupsPath '%s' names the root", in);
         out[n] = '\0';
         *ret = TAKE_PTR(out);
-        if (ret_depth)
-                *ret_depth = depth;
         return 0;
 }
 
@@ -244,7 +237,7 @@ int ps_pod_cgroup_expand_path(const char *cgroups_path, bool systemd, char **ret
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "no cgroupsPath");
         if (systemd && systemd_path(cgroups_path, &expanded, err) < 0)
                 return -1;
-        return normalize(expanded ? expanded : cgroups_path, ret_path, NULL, err);
+        return normalize(expanded ? expanded : cgroups_path, ret_path, err);
 }
 
 uint64_t ps_pod_cgroup_shares_to_weight(uint64_t shares)
@@ -281,22 +274,21 @@ const char *ps_pod_cgroup_path(const struct ps_pod_cgroup *cg)
 
 static struct ps_pod_cgroup *pod_new(const char *cgroups_path, bool systemd, struct ps_err **err)
 {
-        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = calloc(1, sizeof(*cg));
-        _cleanup_free_ char *expanded = NULL;
+        struct ps_pod_cgroup *cg;
+        char *path = NULL;
 
+        if (ps_pod_cgroup_expand_path(cgroups_path, systemd, &path, err) < 0)
+                return NULL;
+        cg = calloc(1, sizeof(*cg));
         if (!cg) {
+                free(path);
                 ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod cgroup");
                 return NULL;
         }
-        if (!cgroups_path) {
-                ps_err_set(err, PS_INVALID_ARGUMENT, "no cgroupsPath");
-                return NULL;
-        }
-        if (systemd && systemd_path(cgroups_path, &expanded, err) < 0)
-                return NULL;
-        if (normalize(expanded ? expanded : cgroups_path, &cg->path, &cg->depth, err) < 0)
-                return NULL;
-        return TAKE_PTR(cg);
+        cg->path = path;
+        for (const char *p = path; *p; p++)
+                cg->depth += *p == '/';
+        return cg;
 }
 
 /* Adds controller `ctrl` mounted at `root`: a new hierarchy, or one more
@@ -634,15 +626,15 @@ static int v1_set(const struct ps_pod_cgroup *cg, uint64_t shares, int64_t quota
 
         if (!cpu && !mem)
                 return 0;
-        /* cgroup_modify_cgroup needs libcgroup's mount table; create filled
-         * it, but another module may have re-initialised it since. */
-        if (libcgroup_ready(err) != 0)
-                return ps_err_set(err, PS_FAILED_PRECONDITION, "libcgroup sees no hierarchy");
         lcg = cgroup_new_cgroup(cg->path);
         if (!lcg)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup_new_cgroup");
         r = v1_fill(lcg, cpu, mem, shares, quota, period, limit);
         if (r == 0)
+                r = cgroup_modify_cgroup(lcg);
+        /* It resolves "cpu" through libcgroup's mount table, which create
+         * filled; initialise it here only if that never happened. */
+        if (r == ECGROUPNOTINITIALIZED && libcgroup_ready(err) == 0)
                 r = cgroup_modify_cgroup(lcg);
         cgroup_free(&lcg);
         return r == 0 ? 0 : libcgroup_err(err, r, "set cpu/memory values");

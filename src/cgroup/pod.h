@@ -43,8 +43,10 @@ struct ps_pod_cgroup;
  * cgroup.subtree_control where possible; on v1 an empty cpuset.cpus/mems is
  * filled from the parent so that processes can be attached. The handle
  * remembers exactly which directories it created, so remove never deletes a
- * parent it did not create (e.g. the kubelet's pod cgroup). On failure
- * nothing created is left behind. */
+ * parent it did not create (e.g. the kubelet's pod cgroup); the cgroup
+ * itself (the last component) always counts as the handle's, even when it
+ * existed already (left over by a shim that died). On failure nothing
+ * created is left behind. */
 struct ps_pod_cgroup *ps_pod_cgroup_create(const char *cgroups_path, bool systemd,
                                            struct ps_err **err);
 
@@ -55,7 +57,9 @@ struct ps_pod_cgroup *ps_pod_cgroup_create_unified(const char *mount, const char
                                                    bool systemd, struct ps_err **err);
 
 /* Moves the whole process `pid` (all its threads) into the cgroup in every
- * hierarchy (cgroup.procs writes). A pid that does not exist: NOT_FOUND. */
+ * hierarchy (cgroup.procs writes). A pid that does not exist: NOT_FOUND.
+ * Stops at the first failure, so the process may then be in only some of
+ * the hierarchies (the caller kills it). */
 int ps_pod_cgroup_attach(struct ps_pod_cgroup *cg, pid_t pid, struct ps_err **err);
 
 /* Applies the few resources a sandbox spec carries; 0 leaves a value unset.

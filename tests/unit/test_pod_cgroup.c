@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -149,6 +150,14 @@ static char *proc_cgroup(pid_t pid, const char *ctrls)
         }
         free(buf);
         return ret;
+}
+
+static long now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int code_of(struct ps_err **e)
@@ -297,6 +306,7 @@ static void test_v1_lifecycle(void)
         struct ps_err *e = NULL;
         char path[256], want[300], rel[256];
         pid_t pid = -1;
+        long t0;
 
         snprintf(rel, sizeof(rel), "/%s", top);
         CHECK(make("memory", rel));
@@ -325,9 +335,14 @@ static void test_v1_lifecycle(void)
         CHECK(e == NULL);
         check_resources();
         CHECK(ps_pod_cgroup_set_resources(cg, 0, 0, 0, 0, &e) == 0);
+        /* the kernel's EINVAL (quota below 1 ms) comes back through libcgroup */
+        CHECK(ps_pod_cgroup_set_resources(cg, 0, 1, 0, 0, &e) < 0);
+        CHECK_INTEQ(code_of(&e), PS_INVALID_ARGUMENT);
 
+        t0 = now_ms();
         CHECK(ps_pod_cgroup_remove(cg, &e) < 0);
         CHECK_INTEQ(code_of(&e), PS_FAILED_PRECONDITION);
+        CHECK(now_ms() - t0 < 25); /* refused up front, no EBUSY retries */
         CHECK(exists("memory", want) && exists("pids", want)); /* nothing removed */
 
         child_stop(&pid);
