@@ -91,12 +91,12 @@ build() {
 }
 
 note "release build ($bdir/)"
-build "$bdir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build "$bdir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPODSHIM_TESTS=ON -DPODSHIM_SANITIZE=OFF
 release_ok=$?
 count_stage "release build" $release_ok
 
 note "ASan+UBSan build ($adir/)"
-build "$adir" -DCMAKE_BUILD_TYPE=Debug -DPODSHIM_SANITIZE=ON
+build "$adir" -DCMAKE_BUILD_TYPE=Debug -DPODSHIM_TESTS=ON -DPODSHIM_SANITIZE=ON
 asan_ok=$?
 count_stage "asan build" $asan_ok
 
