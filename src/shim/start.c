@@ -219,8 +219,13 @@ static int finish_parent(pid_t pid, const struct ps_options *o, const char *addr
                          const char *socket_path)
 {
         struct ps_err *e = NULL;
+        char buf[32];
 
         if (o->shim_cgroup && move_to_cgroup(pid, o->shim_cgroup, &e) < 0)
+                goto fail;
+        /* Not read by containerd 1.6; for operators and tools. */
+        snprintf(buf, sizeof(buf), "%d", pid);
+        if (ps_write_file_atomic("shim.pid", buf, strlen(buf), 0644, &e) < 0)
                 goto fail;
         if (adjust_oom_score(pid, &e) < 0)
                 goto fail;
