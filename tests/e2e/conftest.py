@@ -340,3 +340,59 @@ def pytest_runtest_makereport(item, call):
     ev = item.funcargs.get("events") if hasattr(item, "funcargs") else None
     if ev is not None:
         rep.sections.append(("events (last 40)", "\n".join(ev.raw[-40:])))
+
+
+# ------------------------------------------------------------ CRI (pods)
+#
+# test_pods.py drives containerd's CRI plugin with a gRPC client (see
+# cri/__init__.py). It gets its own CRI-enabled containerd (cri/env.py) with
+# one runtime handler per shim, and runs once per handler:
+#   PODSHIM_CRI_HANDLERS   comma-separated handlers (default "runc,podshim")
+#   PODSHIM_CRI_BRIDGE     bridge the CNI plugin creates (default psbr<pid>)
+#   PODSHIM_CRI_SUBNET     pod subnet on that bridge (default 10.88.77.0/24)
+
+
+@pytest.fixture(scope="session")
+def cri_env(bin_dir, asan_log_dir):
+    """The private CRI containerd, images imported, CNI configured."""
+    from cri import env as cri_env_mod
+
+    env = cri_env_mod.CriEnv(bin_dir, asan_log_dir)
+    try:
+        env.start()
+    except BaseException:
+        env.teardown()
+        raise
+    yield env
+    problems = env.teardown()
+    assert not problems, "CRI environment did not tear down cleanly:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="session",
+                params=_env_list("PODSHIM_CRI_HANDLERS", "runc,podshim"))
+def cri_handler(request, bin_dir):
+    """A CRI runtime handler name: "runc" (reference) or "podshim"."""
+    handler = request.param
+    if handler == "podshim" and not os.access(
+            os.path.join(bin_dir, harness.SHIM_BINARIES[PODSHIM]), os.X_OK):
+        pytest.fail("%s not found in PODSHIM_BIN_DIR=%s (build it first)"
+                    % (harness.SHIM_BINARIES[PODSHIM], bin_dir))
+    return handler
+
+
+@pytest.fixture
+def pods(cri_env, cri_handler):
+    """A PodFactory for this test's handler; its pods are removed afterwards.
+    The CRI containerd's log for the test is printed on teardown, which
+    pytest shows only when the test failed."""
+    from cri import pods as cri_pods
+
+    offset = cri_env.log_size()
+    factory = cri_pods.PodFactory(cri_env, cri_handler)
+    yield factory
+    errors = factory.cleanup()
+    text = cri_env.log_since(offset)
+    print("---- CRI containerd log during this test ----\n"
+          + (text if len(text) < 30000 else "...\n" + text[-30000:]))
+    print("---- k8s.io events (last 40) ----\n" + "\n".join(cri_env.events.raw[-40:]))
+    assert not errors, "pod cleanup failed: %s" % errors

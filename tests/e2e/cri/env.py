@@ -1,0 +1,299 @@
+"""A private CRI-enabled containerd for the pod tests.
+
+One daemon (harness.Containerd with the CRI plugin on) serves every runtime
+handler under test:
+
+  runc     io.containerd.runc.v2   containerd's own shim: the reference
+  podshim  io.containerd.podshim.v2 (options.ConfigPath -> our config file)
+
+The CRI plugin gets an offline sandbox image (images.PAUSE_NAME) and the
+busybox image, both imported into namespace k8s.io before any pod runs, so
+CRI never pulls. Pod networking is a CNI bridge from Debian's
+containernetworking-plugins on a bridge and a private subnet that belong to
+this run alone: no gateway address, no masquerading, no forwarding sysctl,
+host-local leases in our temp dir. teardown() removes the pods, the bridge,
+the pods' cgroup parents and the temp dir, and reports anything that
+outlived them.
+"""
+
+import ipaddress
+import json
+import os
+import signal
+import time
+
+import harness
+import ociimage
+
+from cri import client as cri_client
+from cri import host
+from cri import images
+
+NAMESPACE = "k8s.io"
+CNI_BIN_DIR = "/usr/lib/cni"  # dpkg -L containernetworking-plugins
+HANDLERS = {"runc": "io.containerd.runc.v2", "podshim": "io.containerd.podshim.v2"}
+CRI = '"io.containerd.grpc.v1.cri"'
+# libcni keeps its result cache here (not configurable through CRI 1.6);
+# entries go away on CNI DEL, the directories stay unless we remove them
+CNI_CACHE_DIR = "/var/lib/cni"
+
+
+class CriEnv:
+    def __init__(self, bin_dir, asan_log_dir=None, bridge=None, subnet=None):
+        self.cd = harness.Containerd(bin_dir, cri=True, asan_log_dir=asan_log_dir)
+        self.dir = self.cd.dir
+        # per run: concurrent sessions on this host must not share a bridge
+        # (the subnet may repeat: bridges are separate L2 segments and the
+        # host routes to none of them)
+        self.bridge = bridge or os.environ.get("PODSHIM_CRI_BRIDGE",
+                                               "psbr%d" % (os.getpid() % 10**7))
+        self.subnet = ipaddress.ip_network(
+            subnet or os.environ.get("PODSHIM_CRI_SUBNET", "10.88.77.0/24"))
+        self.cni_conf_dir = os.path.join(self.dir, "cni", "net.d")
+        self.ipam_dir = os.path.join(self.dir, "cni", "ipam")
+        self.podshim_config = os.path.join(self.dir, "podshim-cri.toml")
+        # every pod's cgroup_parent lives below this, so teardown finds them all
+        self.cgroup_root = "pse2e-%d" % os.getpid()
+        self.cd.extra_config = self.config_toml()
+        self.ctr = self.cd.ctr(NAMESPACE)
+        self.cri = None
+        self.events = None
+        self.had_cni_cache = os.path.exists(CNI_CACHE_DIR)
+        self.busybox = ociimage.DEFAULT_NAME
+        self.pause = images.PAUSE_NAME
+
+    # ------------------------------------------------------------- config
+
+    def config_toml(self):
+        p = "[plugins.%s" % CRI
+        lines = [
+            "",
+            "%s]" % p,
+            '  sandbox_image = "%s"' % images.PAUSE_NAME,
+            "  disable_apparmor = true",
+            "  enable_selinux = false",
+            # this VM cannot lower oom_score_adj below our own (-998 for pods)
+            "  restrict_oom_score_adj = true",
+            # netns bind mounts under our state dir, not /var/run/netns
+            "  netns_mounts_under_state_dir = true",
+            '  stream_server_address = "127.0.0.1"',
+            '  stream_server_port = "0"',
+            "",
+            "%s.cni]" % p,
+            '  bin_dir = "%s"' % CNI_BIN_DIR,
+            '  conf_dir = "%s"' % self.cni_conf_dir,
+            "  max_conf_num = 1",
+            "",
+            "%s.containerd.runtimes.runc]" % p,
+            '  runtime_type = "%s"' % HANDLERS["runc"],
+            "",
+            "%s.containerd.runtimes.podshim]" % p,
+            '  runtime_type = "%s"' % HANDLERS["podshim"],
+            "",
+            "%s.containerd.runtimes.podshim.options]" % p,
+            '  ConfigPath = "%s"' % self.podshim_config,
+            "",
+        ]
+        return "\n".join(lines)
+
+    def cni_conflist(self):
+        return {
+            "cniVersion": "0.4.0",
+            "name": "podshim-e2e",
+            "plugins": [{
+                "type": "bridge",
+                "bridge": self.bridge,
+                # no gateway: the plugin then neither addresses the bridge
+                # nor turns on ip_forward; pods only need their own address
+                "isGateway": False,
+                "ipMasq": False,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": str(self.subnet)}]],
+                    "dataDir": self.ipam_dir,
+                },
+            }],
+        }
+
+    def _write_files(self):
+        os.makedirs(self.cni_conf_dir, exist_ok=True)
+        os.makedirs(self.ipam_dir, exist_ok=True)
+        with open(os.path.join(self.cni_conf_dir, "10-podshim-e2e.conflist"), "w") as f:
+            json.dump(self.cni_conflist(), f, indent=2)
+        with open(self.podshim_config, "w") as f:
+            f.write("# written by tests/e2e/cri/env.py\nBinaryName = \"runc\"\n")
+
+    # ------------------------------------------------------------ network
+
+    def bridge_exists(self):
+        return harness.run(["ip", "link", "show", "dev", self.bridge], timeout=10,
+                           check=False).returncode == 0
+
+    def _check_network_free(self):
+        """Our bridge name and subnet must not be anyone else's."""
+        if self.bridge_exists():
+            # a dead run with our pid left it; with nothing attached it
+            # carries no traffic and no address (isGateway false)
+            ports = harness.run(["ip", "-o", "link", "show", "master", self.bridge],
+                                timeout=10).stdout.strip()
+            if ports:
+                raise AssertionError("bridge %s exists and is in use (%s); set "
+                                     "PODSHIM_CRI_BRIDGE" % (self.bridge, ports))
+            harness.run(["ip", "link", "del", "dev", self.bridge], timeout=10)
+        routes = harness.run(["ip", "-4", "route", "show"], timeout=10).stdout
+        for line in routes.splitlines():
+            dst = line.split()[0]
+            if dst == "default":
+                continue
+            try:
+                net = ipaddress.ip_network(dst, strict=False)
+            except ValueError:
+                continue
+            if net.overlaps(self.subnet):
+                raise AssertionError("subnet %s overlaps host route %r; set "
+                                     "PODSHIM_CRI_SUBNET" % (self.subnet, line))
+
+    # ----------------------------------------------------------- lifecycle
+
+    def start(self):
+        self._check_network_free()
+        self._write_files()
+        self.cd.start()
+        bb = os.path.join(self.dir, "busybox-oci.tar")
+        pause = os.path.join(self.dir, "pause-oci.tar")
+        ociimage.build_archive(bb)
+        images.build_pause_archive(pause)
+        for tar in (bb, pause):
+            self.ctr("images", "import", "--all-platforms", tar, timeout=120)
+        self.cri = cri_client.CriClient(self.cd.address)
+        v = self.cri.version()
+        assert (v.runtime_name, v.runtime_api_version) == ("containerd", "v1"), v
+        self._subscribe_events()
+        # CRI learns of imported images from /images/ events; wait for both,
+        # and for the CNI config to be loaded
+        harness.wait_until(lambda: all(self.cri.image_present(i)
+                                       for i in (self.busybox, self.pause)),
+                           20, 0.1, "CRI to see the imported images")
+        harness.wait_until(lambda: all(self.cri.conditions().get(c)
+                                       for c in ("RuntimeReady", "NetworkReady")),
+                           20, 0.1, "CRI RuntimeReady and NetworkReady")
+
+    def _subscribe_events(self):
+        """`ctr events` on k8s.io, proven live by a namespace label change."""
+        self.events = harness.EventCollector(self.ctr)
+        time.sleep(0.2)
+        self.ctr("namespaces", "label", NAMESPACE, "podshim-e2e=1")
+        self.events.wait_for(lambda evs: any(e.topic.startswith("/namespace") for e in evs),
+                             10, what="namespace update event (is `ctr events` subscribed?)")
+
+    def remove_all_pods(self):
+        """Best effort: stop and remove every pod CRI knows."""
+        errors = []
+        if self.cri is None:
+            return errors
+        try:
+            pods = self.cri.list_pods()
+        except Exception as e:  # noqa: BLE001 - teardown collects everything
+            return ["ListPodSandbox: %s" % e]
+        for pod in pods:
+            for step in (self.cri.stop_pod, self.cri.remove_pod):
+                try:
+                    step(pod.id)
+                except Exception as e:  # noqa: BLE001
+                    errors.append("%s %s: %s" % (step.__name__, pod.id, e))
+        return errors
+
+    def teardown(self):
+        """Stop everything; return a list of problems (empty when clean)."""
+        problems = []
+        problems += ["pod cleanup: " + e for e in self.remove_all_pods()]
+        if self.cd.proc is not None and self.cd.proc.poll() is None:
+            self.ctr.cleanup_namespace()
+        lingering = []
+        try:
+            harness.wait_until(lambda: not self.all_shims(), 5)
+        except AssertionError:
+            lingering = self.all_shims()
+        for pid in lingering:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if lingering:
+            problems.append("shim processes outlived all pods: %s" % lingering)
+        if self.events is not None:
+            self.events.close()
+        if self.cri is not None:
+            self.cri.close()
+        self.cd.stop()
+        left = self.cd.unmount_leftovers()
+        if left:
+            problems.append("mounts left below %s: %s" % (self.dir, left))
+        if self.bridge_exists():
+            harness.run(["ip", "link", "del", "dev", self.bridge], timeout=10, check=False)
+        if not self.had_cni_cache:
+            self._remove_empty_tree(CNI_CACHE_DIR)
+        stuck = host.remove_cgroup_tree(self.cgroup_root)
+        if stuck:
+            problems.append("cgroups that could not be removed: %s" % stuck)
+        try:
+            os.rmdir(os.path.join("/run/containerd/runc", NAMESPACE))
+        except OSError:
+            pass
+        if os.environ.get("PODSHIM_E2E_KEEP"):
+            print("\nkept %s" % self.dir)
+        else:
+            self.cd.remove()
+        return problems
+
+    @staticmethod
+    def _remove_empty_tree(top):
+        """rmdir top and its empty subdirectories; keeps anything with files."""
+        for root, dirs, _ in os.walk(top, topdown=False):
+            for d in dirs:
+                try:
+                    os.rmdir(os.path.join(root, d))
+                except OSError:
+                    pass
+        try:
+            os.rmdir(top)
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------- queries
+
+    def log_size(self):
+        return self.cd.log_size()
+
+    def log_since(self, offset):
+        return self.cd.log_since(offset)
+
+    def shim_binary(self, handler):
+        return harness.SHIM_BINARIES[HANDLERS[handler]]
+
+    def _ours(self, pids):
+        # k8s.io is every CRI's namespace: tell our daemon's shims apart from
+        # those of a concurrent session by their -address
+        return sorted(p for p in pids
+                      if harness._flag(host.cmdline(p), "address") == self.cd.address)
+
+    def shims(self, handler, task_id=None):
+        return self._ours(harness.shim_processes(self.shim_binary(handler), NAMESPACE,
+                                                 task_id))
+
+    def all_shims(self, task_id=None):
+        return self._ours(p for b in harness.SHIM_BINARIES.values()
+                          for p in harness.shim_processes(b, NAMESPACE, task_id))
+
+    def socket(self, group_key):
+        return harness.socket_path(self.cd.address, NAMESPACE, group_key)
+
+    def bundle(self, task_id):
+        return os.path.join(self.cd.state, "io.containerd.runtime.v2.task", NAMESPACE, task_id)
+
+    def mounts_of(self, ids):
+        found = []
+        for d in (self.cd.root, self.cd.state):
+            for i in ids:
+                found += harness.mounts_under(d, contains=i)
+        return sorted(set(found))

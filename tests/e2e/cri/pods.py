@@ -1,0 +1,215 @@
+"""Pods for one test: create through CRI, inspect from the host, and prove
+that RemovePodSandbox left nothing behind.
+
+A PodFactory is bound to one runtime handler; it remembers every pod it ran
+so the test's teardown can stop and remove them even after a failure.
+"""
+
+import itertools
+import os
+import time
+import uuid
+
+import harness
+
+from cri import host
+from cri import images
+
+_seq = itertools.count(1)
+
+
+class Pod:
+    """A running pod: its CRI id and config plus what the host saw of it."""
+
+    def __init__(self, pod_id, config, handler):
+        self.id = pod_id
+        self.config = config
+        self.handler = handler
+        self.containers = []
+        self.info = {}  # verbose PodSandboxStatus info, captured while READY
+
+    @property
+    def pid(self):
+        return self.info["pid"]
+
+    @property
+    def netns_path(self):
+        for ns in self.info.get("runtimeSpec", {}).get("linux", {}).get("namespaces", []):
+            if ns.get("type") == "network":
+                return ns.get("path")
+        return None
+
+    @property
+    def ids(self):
+        return [self.id] + self.containers
+
+
+class Remains:
+    """Everything of a pod that must vanish with it, recorded while it runs."""
+
+    def __init__(self, pod, shim_pids, container_pids, socket):
+        self.pod = pod
+        self.shim_pids = list(shim_pids)
+        self.pids = [pod.pid] + list(container_pids)
+        self.socket = socket
+        self.netns = pod.netns_path
+
+
+class PodFactory:
+    def __init__(self, env, handler):
+        self.env = env
+        self.cri = env.cri
+        self.pb = env.cri.pb
+        self.handler = handler
+        self.pods = []
+        self.run_latencies = []
+
+    # ------------------------------------------------------------ configs
+
+    def ns_options(self, host_network=False, pid_mode="CONTAINER"):
+        pb = self.pb
+        return pb.NamespaceOption(network=pb.NODE if host_network else pb.POD,
+                                  pid=pb.NamespaceMode.Value(pid_mode), ipc=pb.POD)
+
+    def pod_config(self, host_network=False, pid_mode="CONTAINER"):
+        pb = self.pb
+        n = next(_seq)
+        uid = uuid.uuid4().hex
+        name = "%s-%d-%d" % (self.handler, os.getpid(), n)
+        return pb.PodSandboxConfig(
+            metadata=pb.PodSandboxMetadata(name=name, uid=uid, namespace="podshim-e2e"),
+            hostname="" if host_network else "pod-%s-%d" % (self.handler, n),
+            labels={"podshim-e2e": "1"},
+            linux=pb.LinuxPodSandboxConfig(
+                cgroup_parent="/%s/pod%s" % (self.env.cgroup_root, uid),
+                security_context=pb.LinuxSandboxSecurityContext(
+                    namespace_options=self.ns_options(host_network, pid_mode))))
+
+    def container_config(self, pod, name, cmd=("sleep", "1000")):
+        pb = self.pb
+        sc = pod.config.linux.security_context
+        return pb.ContainerConfig(
+            metadata=pb.ContainerMetadata(name=name),
+            image=pb.ImageSpec(image=self.env.busybox),
+            command=list(cmd),
+            labels={"podshim-e2e": "1"},
+            linux=pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
+                namespace_options=sc.namespace_options)))
+
+    # ------------------------------------------------------------ actions
+
+    def run(self, host_network=False, pid_mode="CONTAINER", containers=0):
+        cfg = self.pod_config(host_network, pid_mode)
+        t0 = time.monotonic()
+        pod_id = self.cri.run_pod(cfg, self.handler)
+        self.run_latencies.append(time.monotonic() - t0)
+        pod = Pod(pod_id, cfg, self.handler)
+        self.pods.append(pod)
+        pod.info = self.cri.pod_info(pod_id)
+        for i in range(containers):
+            self.add_container(pod, "c%d" % i)
+        return pod
+
+    def add_container(self, pod, name, cmd=("sleep", "1000")):
+        cid = self.cri.create_container(pod.id, self.container_config(pod, name, cmd),
+                                        pod.config)
+        pod.containers.append(cid)
+        self.cri.start_container(cid)
+        return cid
+
+    def container_pid(self, cid):
+        return self.cri.container_info(cid)["pid"]
+
+    def wait_pod_state(self, pod, state, timeout=15):
+        return harness.wait_until(lambda: self.cri.pod_state(pod.id) == state, timeout, 0.05,
+                                  "pod %s to be %s (is %s)"
+                                  % (pod.id, state, self.cri.pod_state(pod.id)))
+
+    def wait_container_state(self, cid, state, timeout=15):
+        return harness.wait_until(lambda: self.cri.container_state(cid) == state, timeout,
+                                  0.05, "container %s to be %s (is %s)"
+                                  % (cid, state, self.cri.container_state(cid)))
+
+    # --------------------------------------------------------- inspection
+
+    def pod_shims(self, pod):
+        """Shim daemons started for this pod (their -id is the sandbox id)."""
+        return self.env.shims(self.handler, pod.id)
+
+    def pause_processes(self, pod, shim_pids):
+        """Live processes running the pause image's argv that belong to the
+        pod: the sandbox pid itself, descendants of its shim, or members of
+        a cgroup named after the pod."""
+        mine = set([pod.pid])
+        for s in shim_pids:
+            mine.update(host.descendants(s))
+        found = []
+        for p in host.pids_with_argv(images.PAUSE_ARGV):
+            try:
+                in_cgroup = any(pod.id in path for path in host.proc_cgroups(p).values())
+            except OSError:
+                continue
+            if p in mine or in_cgroup:
+                found.append(p)
+        return found
+
+    def snapshot(self, pod):
+        """Record what must disappear with the pod (call while it runs)."""
+        cpids = [self.container_pid(c) for c in pod.containers]
+        return Remains(pod, self.pod_shims(pod), cpids, self.env.socket(pod.id))
+
+    def leftovers(self, rem, timeout=10):
+        """What of a removed pod is still there (empty list when clean)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = self._leftovers_now(rem)
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.1)
+
+    def _leftovers_now(self, rem):
+        pod = rem.pod
+        left = []
+        code = self.cri.code_of("PodSandboxStatus", self.pb.PodSandboxStatusRequest(
+            pod_sandbox_id=pod.id))
+        if code != "NOT_FOUND":
+            left.append("PodSandboxStatus answers %s" % code)
+        shims = [p for p in rem.shim_pids if host.alive(p)] + self.env.all_shims(pod.id)
+        if shims:
+            left.append("shim processes %s" % sorted(set(shims)))
+        live = [p for p in rem.pids if host.alive(p)]
+        if live:
+            left.append("pod processes %s" % live)
+        if os.path.exists(rem.socket):
+            left.append("shim socket %s" % rem.socket)
+        mounts = self.env.mounts_of(pod.ids)
+        if mounts:
+            left.append("mounts %s" % mounts)
+        cgroups = host.cgroup_dirs_matching(pod.ids)
+        if cgroups:
+            left.append("cgroups %s" % cgroups)
+        if rem.netns and os.path.exists(rem.netns):
+            left.append("netns %s" % rem.netns)
+        for i in pod.ids:
+            if os.path.exists(self.env.bundle(i)):
+                left.append("bundle %s" % self.env.bundle(i))
+        return left
+
+    # ------------------------------------------------------------ cleanup
+
+    def remove(self, pod):
+        self.cri.stop_pod(pod.id)
+        self.cri.remove_pod(pod.id)
+        self.pods.remove(pod)
+
+    def cleanup(self):
+        """Stop and remove whatever pods a test left; return errors."""
+        errors = []
+        for pod in list(self.pods):
+            for step in (self.cri.stop_pod, self.cri.remove_pod):
+                try:
+                    step(pod.id)
+                except Exception as e:  # noqa: BLE001 - collect, report once
+                    errors.append("%s %s: %s" % (step.__name__, pod.id, e))
+        self.pods.clear()
+        return errors
