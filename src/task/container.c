@@ -317,6 +317,16 @@ static void on_oom(void *data)
         ps_events_oom(data);
 }
 
+/* Best effort: a task without a memory cgroup of its own still runs. */
+static void arm_oom_watch(struct ps_container *c)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        c->oom = ps_oom_watch_new(c->tasks->env.base, c->init->pid, on_oom, c, &e);
+        if (!c->oom)
+                ps_log_debug("%s: no OOM watch: %s", c->id, ps_err_msg(e));
+}
+
 static void create_done(void *data, struct ps_err *e, const char *out, size_t len)
 {
         struct ps_op *op = data;
@@ -324,7 +334,6 @@ static void create_done(void *data, struct ps_err *e, const char *out, size_t le
         struct ps_process *p = c->init;
         struct ps_op_result res = {0};
         _cleanup_free_ char *pidfile = NULL;
-        _cleanup_err_ struct ps_err *oe = NULL;
         pid_t pid;
 
         if (e)
@@ -337,9 +346,7 @@ static void create_done(void *data, struct ps_err *e, const char *out, size_t le
                 return create_fail(op, e);
         }
         ps_process_set_pid(p, pid);
-        c->oom = ps_oom_watch_new(c->tasks->env.base, pid, on_oom, c, &oe);
-        if (!c->oom)
-                ps_log_debug("%s: no OOM watch: %s", c->id, ps_err_msg(oe));
+        arm_oom_watch(c);
         c->busy--;
         ps_process_set_state(p, c->checkpoint ? PS_PROC_RUNNING : PS_PROC_CREATED);
         ps_events_task_create(c);
@@ -432,6 +439,7 @@ static int create_infra(struct ps_tasks *t, struct ps_container *c, const struct
                 return -1;
         }
         registered(t, c);
+        arm_oom_watch(c);
         ps_process_set_state(c->init, PS_PROC_CREATED);
         ps_events_task_create(c);
         res.pid = c->init->pid;
