@@ -31,6 +31,7 @@ enum step {
         STEP_UTSNS,
         STEP_HOSTNAME,
         STEP_LO,
+        STEP_SYSCTL,
         STEP_CAPS,
         STEP_IDS,
         STEP_EXEC
@@ -40,8 +41,8 @@ static const char *const step_names[] = {
     [STEP_SYNC] = "wait for the shim",       [STEP_NETNS] = "join the network namespace",
     [STEP_IPCNS] = "join the ipc namespace", [STEP_UTSNS] = "join the uts namespace",
     [STEP_HOSTNAME] = "set the hostname",    [STEP_LO] = "bring up lo",
-    [STEP_CAPS] = "drop capabilities",       [STEP_IDS] = "become unprivileged",
-    [STEP_EXEC] = "exec the infra helper"};
+    [STEP_SYSCTL] = "set a sysctl",          [STEP_CAPS] = "drop capabilities",
+    [STEP_IDS] = "become unprivileged",      [STEP_EXEC] = "exec the infra helper"};
 
 static int ns_entry(const cJSON *ns, const char *type, bool *ret_present, const char **ret_path)
 {
@@ -58,6 +59,39 @@ static int ns_entry(const cJSON *ns, const char *type, bool *ret_present, const 
                 *ret_present = true;
                 if (cJSON_IsString(p) && p->valuestring[0])
                         *ret_path = p->valuestring;
+        }
+        return 0;
+}
+
+/* A sysctl name maps to a path under /proc/sys: only plain components. */
+static bool sysctl_key_valid(const char *k)
+{
+        if (!k[0] || k[0] == '.' || strstr(k, "..") || strlen(k) > 200)
+                return false;
+        for (; *k; k++) {
+                char c = *k;
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-' || c == '/'))
+                        return false;
+        }
+        return true;
+}
+
+static int parse_sysctls(const cJSON *linux_obj, struct ps_infra_spec *s, struct ps_err **err)
+{
+        const cJSON *sysctl = cJSON_GetObjectItemCaseSensitive(linux_obj, "sysctl");
+        const cJSON *e;
+
+        cJSON_ArrayForEach(e, sysctl)
+        {
+                if (!cJSON_IsString(e) || !sysctl_key_valid(e->string))
+                        return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid sysctl '%s'",
+                                          e->string ? e->string : "");
+                if (s->n_sysctls == PS_INFRA_MAX_SYSCTLS)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT, "more than %d sysctls",
+                                          PS_INFRA_MAX_SYSCTLS);
+                s->sysctl_keys[s->n_sysctls] = e->string;
+                s->sysctl_values[s->n_sysctls++] = e->valuestring;
         }
         return 0;
 }
@@ -103,6 +137,8 @@ int ps_infra_spec_parse(const cJSON *spec, struct ps_infra_spec *ret, struct ps_
                 s.has_oom_score_adj = true;
                 s.oom_score_adj = (int)oom->valuedouble;
         }
+        if (parse_sysctls(linux_obj, &s, err) < 0)
+                return -1;
         *ret = s;
         return 0;
 }
@@ -136,6 +172,25 @@ static int join(const char *path, int nstype)
         if (fd < 0)
                 return -1;
         r = setns(fd, nstype);
+        close(fd);
+        return r;
+}
+
+/* Written after joining the namespaces: /proc/sys/net and the ipc keys
+ * resolve to the namespaces of the writer. */
+static int write_sysctl(const char *key, const char *value)
+{
+        char path[256];
+        size_t n = (size_t)snprintf(path, sizeof(path), "/proc/sys/%s", key);
+        int fd, r;
+
+        for (size_t i = sizeof("/proc/sys/") - 1; i < n; i++)
+                if (path[i] == '.')
+                        path[i] = '/';
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        r = ps_write_all(fd, value, strlen(value));
         close(fd);
         return r;
 }
@@ -230,6 +285,9 @@ static __attribute__((noreturn)) void child_main(const struct ps_infra_spec *s, 
                 child_fail(report, STEP_HOSTNAME);
         if (s->new_net && lo_up() < 0)
                 child_fail(report, STEP_LO);
+        for (size_t i = 0; i < s->n_sysctls; i++)
+                if (write_sysctl(s->sysctl_keys[i], s->sysctl_values[i]) < 0)
+                        child_fail(report, STEP_SYSCTL);
         if (drop_bounding_set() < 0)
                 child_fail(report, STEP_CAPS);
         if (setgroups(0, NULL) < 0 || setresgid(s->gid, s->gid, s->gid) < 0 ||

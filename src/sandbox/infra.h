@@ -23,7 +23,8 @@
 
 #include "base/error.h"
 
-#define PS_INFRA_DEFAULT_ID 65535 /* the pause image's "nobody" */
+#define PS_INFRA_DEFAULT_ID  65535 /* the pause image's "nobody" */
+#define PS_INFRA_MAX_SYSCTLS 64
 
 struct ps_infra_spec {
         const char *hostname;
@@ -34,10 +35,15 @@ struct ps_infra_spec {
         gid_t gid;
         bool has_oom_score_adj;
         int oom_score_adj;
+        /* linux.sysctl: namespaced kernel parameters (net.*, kernel.shm*,
+         * ...), written from inside the pod's namespaces as runc does. */
+        const char *sysctl_keys[PS_INFRA_MAX_SYSCTLS];
+        const char *sysctl_values[PS_INFRA_MAX_SYSCTLS];
+        size_t n_sysctls;
 };
 
 /* Reads the spec's linux.namespaces, hostname, process.user and
- * process.oomScoreAdj. A uid or gid of 0 becomes PS_INFRA_DEFAULT_ID: the
+ * process.oomScoreAdj and linux.sysctl. A uid or gid of 0 becomes PS_INFRA_DEFAULT_ID: the
  * infra process never runs as root. Unsupported joined namespaces (pid by
  * path, user, cgroup) are INVALID_ARGUMENT. */
 int ps_infra_spec_parse(const cJSON *spec, struct ps_infra_spec *ret, struct ps_err **err);

@@ -142,6 +142,28 @@ static int ip_netns(const char *verb, const char *name)
         return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+/* Reads an integer sysctl as seen inside a named netns. */
+static int netns_sysctl(const char *name, const char *path)
+{
+        char *argv[] = {"ip", "netns", "exec", (char *)name, "cat", (char *)path, NULL};
+        _cleanup_err_ struct ps_err *e = NULL;
+        char buf[32] = {0};
+        int p[2], st = 0;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -1;
+        struct ps_spawn_opts o = {.path = "ip", .argv = argv, .stdio = {-1, p[1], -1}};
+        pid_t c = ps_spawn(&o, &e);
+        close(p[1]);
+        if (c > 0) {
+                if (read(p[0], buf, sizeof(buf) - 1) < 0)
+                        buf[0] = 0;
+                waitpid(c, &st, 0);
+        }
+        close(p[0]);
+        return buf[0] ? atoi(buf) : -1;
+}
+
 /* The CRI path: a bind-mounted netns file made before the sandbox. */
 static void test_join_netns_and_errors(void)
 {
@@ -154,7 +176,9 @@ static void test_join_netns_and_errors(void)
         snprintf(file, sizeof(file), "/run/netns/%s", name);
         CHECK(ip_netns("add", name) == 0);
         snprintf(json, sizeof(json),
-                 "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"%s\"}]}}", file);
+                 "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"%s\"}],"
+                 "\"sysctl\":{\"net.ipv4.ip_unprivileged_port_start\":\"77\"}}}",
+                 file);
         j = cJSON_Parse(json);
         CHECK(ps_infra_spec_parse(j, &s, &e) == 0);
         CHECK(!s.new_net && s.netns_path && !s.new_pid);
@@ -162,6 +186,8 @@ static void test_join_netns_and_errors(void)
         CHECK(pid > 0);
         if (pid > 0) { /* never kill(-1, ...) */
                 CHECK(ns_is(pid, "net", file));
+                CHECK_INTEQ(netns_sysctl(name, "/proc/sys/net/ipv4/ip_unprivileged_port_start"),
+                            77);
                 kill(pid, SIGKILL);
                 wait_exit(pid, 3000);
         } else {
@@ -182,6 +208,10 @@ static void test_join_netns_and_errors(void)
                 ;
         j = cJSON_Parse(
             "{\"linux\":{\"namespaces\":[{\"type\":\"pid\",\"path\":\"/proc/1/ns/pid\"}]}}");
+        CHECK(ps_infra_spec_parse(j, &s, &e) < 0 && e->code == PS_INVALID_ARGUMENT);
+        cJSON_Delete(j);
+        e = ps_err_free(e);
+        j = cJSON_Parse("{\"linux\":{\"sysctl\":{\"../../etc/x\":\"1\"}}}");
         CHECK(ps_infra_spec_parse(j, &s, &e) < 0 && e->code == PS_INVALID_ARGUMENT);
         cJSON_Delete(j);
 }
