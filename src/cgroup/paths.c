@@ -216,3 +216,142 @@ int ps_cgroup_paths_of(pid_t pid, struct ps_cgroup_paths **ret, struct ps_err **
         *ret = TAKE_PTR(p);
         return 0;
 }
+
+/* --- the mounted hierarchies */
+
+#define PROC_CGROUPS_MAX (64 * 1024)
+
+struct ps_cgroup_mounts *ps_cgroup_mounts_free(struct ps_cgroup_mounts *m)
+{
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < m->n; i++) {
+                free(m->m[i].dir);
+                free(m->m[i].ctrls);
+        }
+        free(m);
+        return NULL;
+}
+
+/* True if `name` is a subsystem line of /proc/cgroups ("cpu\t1\t57\t1"). */
+static bool known_ctrl(const char *proc_cgroups, const char *name, size_t len)
+{
+        for (const char *l = proc_cgroups; l && *l;) {
+                if (l[0] != '#' && strncmp(l, name, len) == 0 && (l[len] == '\t' || l[len] == ' '))
+                        return true;
+                l = strchr(l, '\n');
+                if (l)
+                        l++;
+        }
+        return false;
+}
+
+/* The controllers among a v1 mount's super options ("rw,cpu,cpuacct" ->
+ * "cpu,cpuacct"); "" for a named-only hierarchy. NULL on ENOMEM. */
+static char *v1_ctrls(const char *superopts, const char *proc_cgroups)
+{
+        char *out = malloc(strlen(superopts) + 1);
+        size_t n = 0;
+
+        if (!out)
+                return NULL;
+        for (const char *p = superopts; *p; p += *p == ',') {
+                size_t len = strcspn(p, ",");
+
+                if (known_ctrl(proc_cgroups, p, len)) {
+                        if (n)
+                                out[n++] = ',';
+                        memcpy(out + n, p, len);
+                        n += len;
+                }
+                p += len;
+        }
+        out[n] = '\0';
+        return out;
+}
+
+/* True if a listed v1 hierarchy has controller `ctrl` (the first of a
+ * later mount's list: the same hierarchy mounted again). */
+static bool v1_listed(const struct ps_cgroup_mounts *m, const char *ctrls)
+{
+        size_t len = strcspn(ctrls, ",");
+
+        for (size_t i = 0; i < m->n; i++) {
+                const char *c = m->m[i].ctrls;
+
+                for (; !m->m[i].v2 && *c; c += *c == ',') {
+                        size_t cl = strcspn(c, ",");
+
+                        if (cl == len && strncmp(c, ctrls, len) == 0)
+                                return true;
+                        c += cl;
+                }
+        }
+        return false;
+}
+
+static int add_mount(struct ps_cgroup_mounts *m, const char *dir, char *ctrls, bool v2,
+                     struct ps_err **err)
+{
+        struct ps_cgroup_mount *e;
+
+        if (m->n == PS_CGROUP_MOUNTS_MAX) {
+                free(ctrls);
+                return ps_err_set(err, PS_RESOURCE_EXHAUSTED, "more than %d cgroup hierarchies",
+                                  PS_CGROUP_MOUNTS_MAX);
+        }
+        e = &m->m[m->n++]; /* counted first: ps_cgroup_mounts_free frees a partial entry */
+        e->ctrls = ctrls;
+        e->dir = strdup(dir);
+        e->v2 = v2;
+        if (!e->ctrls || !e->dir)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup mounts");
+        return 0;
+}
+
+static int list_mount(struct ps_cgroup_mounts *m, const struct mount_line *ml,
+                      const char *proc_cgroups, char **unified, struct ps_err **err)
+{
+        char *ctrls;
+
+        if (strcmp(ml->fstype, "cgroup2") == 0) {
+                if (!*unified && !(*unified = strdup(ml->mnt)))
+                        return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup mounts");
+                return 0;
+        }
+        if (strcmp(ml->fstype, "cgroup") != 0)
+                return 0;
+        ctrls = v1_ctrls(ml->superopts, proc_cgroups);
+        if (ctrls && (ctrls[0] == '\0' || v1_listed(m, ctrls))) {
+                free(ctrls);
+                return 0;
+        }
+        return add_mount(m, ml->mnt, ctrls, false, err);
+}
+
+int ps_cgroup_mounts_list(struct ps_cgroup_mounts **ret, struct ps_err **err)
+{
+        _cleanup_free_ char *cgbuf = NULL, *mibuf = NULL, *unified = NULL;
+        struct ps_cgroup_mounts *m = NULL;
+        char *save = NULL;
+
+        if (ps_read_file("/proc/cgroups", PROC_CGROUPS_MAX, &cgbuf, NULL, err) < 0 ||
+            ps_read_file("/proc/self/mountinfo", MOUNTINFO_MAX, &mibuf, NULL, err) < 0)
+                return -1;
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup mounts");
+        for (char *line = strtok_r(mibuf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                struct mount_line ml;
+
+                if (parse_mount_line(line, &ml) && list_mount(m, &ml, cgbuf, &unified, err) < 0)
+                        goto fail;
+        }
+        if (unified && add_mount(m, unified, strdup(""), true, err) < 0)
+                goto fail;
+        *ret = m;
+        return 0;
+fail:
+        ps_cgroup_mounts_free(m);
+        return -1;
+}

@@ -55,4 +55,36 @@ static inline void ps_cgroup_paths_freep(struct ps_cgroup_paths **p)
         ps_cgroup_paths_free(*p);
 }
 
+/* One mounted cgroup hierarchy (see ps_cgroup_mounts_list). */
+struct ps_cgroup_mount {
+        char *dir;   /* mount point */
+        char *ctrls; /* v1: its controllers, comma-separated ("cpu,cpuacct"); cgroup2: "" */
+        bool v2;
+};
+
+#define PS_CGROUP_MOUNTS_MAX 32
+
+struct ps_cgroup_mounts {
+        size_t n;
+        struct ps_cgroup_mount m[PS_CGROUP_MOUNTS_MAX];
+};
+
+/* The hierarchies mounted in this mount namespace, from /proc/self/mountinfo
+ * and /proc/cgroups, without libcgroup: every cgroup v1 hierarchy that has
+ * at least one controller named in /proc/cgroups (named-only hierarchies
+ * such as name=systemd are left out), in mount order, then the first
+ * cgroup2 mount if there is one. A hierarchy mounted more than once is
+ * listed once, at its first mount point. More hierarchies than
+ * PS_CGROUP_MOUNTS_MAX: RESOURCE_EXHAUSTED. On success the caller owns *ret
+ * (ps_cgroup_mounts_free). */
+int ps_cgroup_mounts_list(struct ps_cgroup_mounts **ret, struct ps_err **err);
+
+/* Accepts NULL; returns NULL. */
+struct ps_cgroup_mounts *ps_cgroup_mounts_free(struct ps_cgroup_mounts *m);
+
+static inline void ps_cgroup_mounts_freep(struct ps_cgroup_mounts **m)
+{
+        ps_cgroup_mounts_free(*m);
+}
+
 #endif

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libcgroup.h>
+
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "google/protobuf/any.pb-c.h"
@@ -134,44 +136,158 @@ static __attribute__((noreturn)) void run_daemon(const struct ps_args *args, int
         _exit(ps_serve(args, listen_fd, socket_path));
 }
 
-/* Writes `pid` into <mount>/<cgroup>/cgroup.procs of every v1 hierarchy,
- * or of the unified hierarchy when there is no v1 one (pure cgroup v2). */
-static int move_to_cgroup(pid_t pid, const char *cgroup, struct ps_err **err)
-{
-        char line[32];
-        int moved = 0, tried = 0, last_errno = ENOENT;
-        FILE *f;
-        struct mntent ent;
-        char buf[4096];
-        const char *want = "cgroup";
+/* --- moving the daemon into ShimCgroup
+ *
+ * libcgroup does the controller hierarchies here: start is short-lived, so
+ * the memory cgroup_init() makes resident (its static mount tables) is paid
+ * for a moment only. It is initialised in this parent process only, after
+ * the fork; the daemon never is (see cgroup/pod.h). */
 
-        snprintf(line, sizeof(line), "%d", pid);
-again:
+struct move_tally {
+        int moved;      /* hierarchies the pid was written into */
+        int last_errno; /* why one was not: the first cause other than ENOENT */
+};
+
+static void tally(struct move_tally *t, int errnum)
+{
+        if (errnum == 0)
+                t->moved++;
+        else if (t->last_errno == ENOENT || t->last_errno == 0)
+                t->last_errno = errnum;
+}
+
+/* libcgroup would print to stdout, which containerd reads as the address
+ * (stderr too, combined with it): drop its messages, the return codes
+ * carry the failures. */
+static void drop_cgroup_log(void *userdata, int level, const char *fmt, va_list ap)
+{
+}
+
+/* libcgroup's failure codes as errno values. */
+static int cgroup_errno(int r)
+{
+        int e;
+
+        switch (r) {
+        case ECGOTHER:
+                e = cgroup_get_last_errno();
+                return e ? e : EIO;
+        case ECGROUPNOTEXIST:
+                return ENOENT;
+        case ECGROUPNOTOWNER:
+                return EPERM;
+        case ECGROUPNOTALLOWED:
+                return EACCES;
+        default:
+                return EIO;
+        }
+}
+
+/* One controller at a time, so that one refusal does not stop the others.
+ * v1 attach writes `tasks` (one thread): the daemon is freshly forked and
+ * single-threaded. */
+static int attach_one(pid_t pid, const char *cgroup, const char *ctrl)
+{
+        struct cgroup *one = cgroup_new_cgroup(cgroup);
+        int r;
+
+        if (!one)
+                return ENOMEM;
+        r = cgroup_add_controller(one, ctrl) ? cgroup_attach_task_pid(one, pid) : ECGFAIL;
+        cgroup_free(&one);
+        return r ? cgroup_errno(r) : 0;
+}
+
+/* Moves `pid` in every controller hierarchy, as libcgroup knows them, where
+ * `cgroup` exists. */
+static void move_controllers(pid_t pid, const char *cgroup, struct move_tally *t)
+{
+        struct cgroup_mount_point mp;
+        struct cgroup *cg;
+        void *it = NULL;
+        int r;
+
+        cgroup_set_logger(drop_cgroup_log, CGROUP_LOG_ERROR, NULL);
+        r = cgroup_init();
+        if (r == ECGROUPNOTMOUNTED)
+                return;
+        cg = r == 0 ? cgroup_new_cgroup(cgroup) : NULL;
+        if (!cg) {
+                tally(t, r ? cgroup_errno(r) : ENOMEM);
+                return;
+        }
+        /* Loads the controllers whose hierarchy has the cgroup. */
+        r = cgroup_get_cgroup(cg);
+        if (r != 0)
+                tally(t, cgroup_errno(r));
+        /* libcgroup's iterator strncpy()s without terminating. */
+        memset(&mp, 0, sizeof(mp));
+        for (r = r == 0 ? cgroup_get_controller_begin(&it, &mp) : ECGEOF; r == 0;
+             r = cgroup_get_controller_next(&it, &mp))
+                if (cgroup_get_controller(cg, mp.name))
+                        tally(t, attach_one(pid, cgroup, mp.name));
+        if (it)
+                cgroup_get_controller_end(&it);
+        cgroup_free(&cg);
+}
+
+/* Writes `pid` into <mount>/<cgroup>/cgroup.procs of the mounts of `type`
+ * ("cgroup" or "cgroup2"); for "cgroup", named hierarchies only. Returns
+ * the number of mounts of `type`, or -1 when the mounts cannot be read. */
+static int move_direct(pid_t pid, const char *cgroup, const char *type, struct move_tally *t)
+{
+        char line[32], buf[4096];
+        struct mntent ent;
+        int seen = 0;
+        FILE *f;
+
+        snprintf(line, sizeof(line), "%d", (int)pid);
         f = setmntent("/proc/self/mounts", "re");
         if (!f)
-                return ps_err_errno(err, errno, PS_UNKNOWN, "read mounts");
+                return -1;
         while (getmntent_r(f, &ent, buf, sizeof(buf))) {
                 _cleanup_free_ char *procs = NULL;
                 _cleanup_close_ int fd = -1;
 
-                if (strcmp(ent.mnt_type, want) != 0)
+                if (strcmp(ent.mnt_type, type) != 0)
                         continue;
-                tried++;
-                if (asprintf(&procs, "%s/%s/cgroup.procs", ent.mnt_dir, cgroup) < 0)
+                seen++;
+                if (strcmp(type, "cgroup") == 0 && !hasmntopt(&ent, "name"))
                         continue;
+                if (asprintf(&procs, "%s/%s/cgroup.procs", ent.mnt_dir, cgroup) < 0) {
+                        procs = NULL;
+                        tally(t, ENOMEM);
+                        continue;
+                }
                 fd = open(procs, O_WRONLY | O_CLOEXEC);
-                if (fd >= 0 && write(fd, line, strlen(line)) >= 0)
-                        moved++;
-                else
-                        last_errno = errno;
+                tally(t, fd >= 0 && write(fd, line, strlen(line)) >= 0 ? 0 : errno);
         }
         endmntent(f);
-        if (!tried && strcmp(want, "cgroup") == 0) {
-                want = "cgroup2";
-                goto again;
-        }
-        if (!moved)
-                return ps_err_errno(err, last_errno, PS_UNKNOWN, "move shim to cgroup %s", cgroup);
+        return seen;
+}
+
+/* Moves the daemon into `cgroup` in every hierarchy where it exists: the
+ * controller hierarchies through libcgroup; the named v1 hierarchies
+ * libcgroup leaves out (name=systemd), as containerd's runc shim joins
+ * them too; and, on a host without v1 hierarchies where libcgroup moved
+ * nothing (no controllers there, or none enabled for this cgroup), the
+ * cgroup2 mount directly. Succeeds when the pid went anywhere; otherwise
+ * the error carries the reason (ENOENT, NOT_FOUND: the cgroup exists in
+ * no hierarchy). */
+static int move_to_cgroup(pid_t pid, const char *cgroup, struct ps_err **err)
+{
+        struct move_tally t = {0, ENOENT};
+        int v1_mounts;
+
+        move_controllers(pid, cgroup, &t);
+        v1_mounts = move_direct(pid, cgroup, "cgroup", &t);
+        if (v1_mounts < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "read mounts");
+        if (v1_mounts == 0 && t.moved == 0 && move_direct(pid, cgroup, "cgroup2", &t) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "read mounts");
+        if (t.moved == 0)
+                return ps_err_errno(err, t.last_errno, PS_UNKNOWN, "move shim to cgroup %s",
+                                    cgroup);
         return 0;
 }
 

@@ -3,6 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -14,6 +19,7 @@
 #include "check.h"
 #include "containerd/runc/legacy.pb-c.h"
 #include "containerd/runc/options.pb-c.h"
+#include "google/protobuf/any.pb-c.h"
 #include "runtimeoptions/options.pb-c.h"
 #include "shim/address.h"
 #include "shim/args.h"
@@ -476,6 +482,252 @@ static void test_spec_load(void)
         ps_spec_free(s);
 }
 
+/* ---- start: moving the daemon into ShimCgroup ---- */
+
+#define CG_ROOT "/sys/fs/cgroup"
+
+struct start_run {
+        int status;    /* of the start process */
+        char out[512]; /* its stdout */
+        char errout[2048];
+        pid_t daemon; /* from shim.pid; -1 when not written */
+};
+
+static void slurp(const char *path, char *buf, size_t size)
+{
+        char *data = NULL;
+
+        buf[0] = '\0';
+        if (ps_read_file(path, size - 1, &data, NULL, NULL) == 0)
+                snprintf(buf, size, "%s", data);
+        free(data);
+}
+
+/* The start process: cwd = bundle, stdin = the options Any, stdout and
+ * stderr into files. Never returns. */
+static __attribute__((noreturn)) void start_child(const char *bundle, const char *id, int stdin_fd)
+{
+        char *const argv[] = {
+            "shim", "-namespace", "podshim-test", "-address", "/run/podshim-test-cgmem.sock",
+            "-id",  (char *)id,   "start",        NULL};
+        struct ps_args a = {0};
+        int out, errfd, rc;
+
+        if (chdir(bundle) < 0)
+                _exit(120);
+        out = open("start.out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        errfd = open("start.err", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (out < 0 || errfd < 0 || dup2(stdin_fd, STDIN_FILENO) < 0 ||
+            dup2(out, STDOUT_FILENO) < 0 || dup2(errfd, STDERR_FILENO) < 0)
+                _exit(121);
+        if (ps_args_parse(ARGC(argv), argv, &a, NULL) < 0)
+                _exit(122);
+        rc = ps_start_action(&a);
+        ps_args_clear(&a);
+        exit(rc);
+}
+
+/* Runs `start` for task `id` in `bundle` with ShimCgroup = `cgroup`. */
+static void run_start(const char *bundle, const char *id, const char *cgroup, struct start_run *r)
+{
+        Containerd__Runc__V1__Options o = CONTAINERD__RUNC__V1__OPTIONS__INIT;
+        Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+        uint8_t val[256], buf[512];
+        char path[4096], pidbuf[32];
+        int pfd[2];
+        size_t len;
+        pid_t pid;
+
+        o.shim_cgroup = (char *)cgroup;
+        any.type_url = "containerd.runc.v1.Options";
+        any.value.data = val;
+        any.value.len = containerd__runc__v1__options__pack(&o, val);
+        len = google__protobuf__any__pack(&any, buf);
+        r->status = -1;
+        r->daemon = -1;
+        if (pipe2(pfd, O_CLOEXEC) < 0 || write(pfd[1], buf, len) != (ssize_t)len)
+                return;
+        close(pfd[1]);
+        pid = fork();
+        if (pid == 0)
+                start_child(bundle, id, pfd[0]);
+        close(pfd[0]);
+        if (pid < 0 || waitpid(pid, &r->status, 0) != pid)
+                return;
+        snprintf(path, sizeof(path), "%s/start.out", bundle);
+        slurp(path, r->out, sizeof(r->out));
+        snprintf(path, sizeof(path), "%s/start.err", bundle);
+        slurp(path, r->errout, sizeof(r->errout));
+        snprintf(path, sizeof(path), "%s/shim.pid", bundle);
+        slurp(path, pidbuf, sizeof(pidbuf));
+        if (pidbuf[0])
+                r->daemon = (pid_t)strtol(pidbuf, NULL, 10);
+}
+
+static char *make_bundle(const char *name)
+{
+        const char *json = MINIMAL "}";
+        char *dir = NULL, *cfg = NULL;
+
+        if (asprintf(&dir, "%s/%s", tmpdir, name) < 0)
+                return NULL;
+        if (mkdir(dir, 0700) < 0 || asprintf(&cfg, "%s/config.json", dir) < 0 ||
+            ps_write_file_atomic(cfg, json, strlen(json), 0644, NULL) < 0) {
+                free(cfg);
+                free(dir);
+                return NULL;
+        }
+        free(cfg);
+        return dir;
+}
+
+/* Reaps orphans handed to us (we are a subreaper) for up to 2 s; returns
+ * how many were killed by SIGKILL, or -1 if one is still running then. */
+static int reap_orphans(void)
+{
+        int killed = 0;
+
+        for (int i = 0; i < 200; i++) {
+                int st;
+                pid_t p = waitpid(-1, &st, WNOHANG);
+
+                if (p < 0)
+                        return killed; /* ECHILD: none left */
+                if (p > 0) {
+                        killed += WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+                        continue;
+                }
+                usleep(10000);
+        }
+        return -1;
+}
+
+/* Path of `pid` in the v1 hierarchy whose /proc/<pid>/cgroup field is
+ * `ctrls` ("memory", "name=systemd"); "" when not found. */
+static void cgroup_of(pid_t pid, const char *ctrls, char *ret, size_t size)
+{
+        char path[64], buf[4096], *save = NULL;
+
+        ret[0] = '\0';
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+        slurp(path, buf, sizeof(buf));
+        for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+                if (c2 && (size_t)(c2 - c1 - 1) == strlen(ctrls) &&
+                    strncmp(c1 + 1, ctrls, strlen(ctrls)) == 0)
+                        snprintf(ret, size, "%s", c2 + 1);
+        }
+}
+
+/* Resident kB of libcgroup's .bss in `pid`: the anonymous mapping right
+ * after the library's own. cgroup_init() makes ~800 kB of it resident. */
+static long libcgroup_bss_kb(pid_t pid)
+{
+        char path[64], line[512];
+        bool after_lib = false, in_bss = false;
+        long kb = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f)) {
+                char name[256] = "";
+                unsigned long lo, hi;
+
+                if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &lo, &hi, name) >= 2 &&
+                    strchr(line, '-') < strchr(line, ' ')) {
+                        in_bss = after_lib && name[0] == '\0';
+                        after_lib = strstr(name, "libcgroup") != NULL;
+                        continue;
+                }
+                if (in_bss && sscanf(line, "Rss: %ld kB", &kb) == 1)
+                        in_bss = false;
+        }
+        fclose(f);
+        return kb;
+}
+
+static const char *const start_hiers[] = {"memory", "cpu", "pids", "systemd"};
+
+/* ShimCgroup exists in some hierarchies (memory, cpu, pids and the named
+ * systemd one): start succeeds, prints only the address, and the daemon
+ * sits in it there; libcgroup was initialised in start, not the daemon. */
+static void test_start_shim_cgroup(void)
+{
+        _cleanup_free_ char *bundle = make_bundle("bundle-cg");
+        char cg[64], dir[256], id[64], got[256], addr[512];
+        struct start_run r;
+
+        CHECK(bundle != NULL);
+        if (!bundle)
+                return;
+        snprintf(cg, sizeof(cg), "/podshim-cli-%d", (int)getpid());
+        snprintf(id, sizeof(id), "cgmem-%d", (int)getpid());
+        for (size_t i = 0; i < sizeof(start_hiers) / sizeof(start_hiers[0]); i++) {
+                snprintf(dir, sizeof(dir), "%s/%s%s", CG_ROOT, start_hiers[i], cg);
+                CHECK(mkdir(dir, 0755) == 0);
+        }
+        run_start(bundle, id, cg, &r);
+        CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+        snprintf(dir, sizeof(dir), "%s/address", bundle);
+        slurp(dir, addr, sizeof(addr));
+        CHECK(strncmp(r.out, "unix://" PS_SOCKET_DIR "/", strlen("unix://" PS_SOCKET_DIR "/")) ==
+              0);
+        CHECK_STREQ(r.out, addr); /* nothing else on stdout: no libcgroup log */
+        CHECK_STREQ(r.errout, "");
+        CHECK(r.daemon > 0);
+        if (r.daemon > 0) {
+                static const char *const fields[] = {"memory", "cpu", "pids", "name=systemd"};
+
+                for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+                        cgroup_of(r.daemon, fields[i], got, sizeof(got));
+                        CHECK_STREQ(got, cg);
+                }
+                cgroup_of(r.daemon, "freezer", got, sizeof(got));
+                CHECK(strcmp(got, cg) != 0); /* not there: stays where it was */
+                CHECK(libcgroup_bss_kb(r.daemon) >= 0 && libcgroup_bss_kb(r.daemon) < 64);
+                kill(r.daemon, SIGKILL);
+        }
+        CHECK_INTEQ(reap_orphans(), 1);
+        if (strncmp(addr, "unix://", 7) == 0)
+                unlink(addr + 7);
+        for (size_t i = 0; i < sizeof(start_hiers) / sizeof(start_hiers[0]); i++) {
+                snprintf(dir, sizeof(dir), "%s/%s%s", CG_ROOT, start_hiers[i], cg);
+                for (int k = 0; k < 100 && rmdir(dir) < 0 && errno == EBUSY; k++)
+                        usleep(10000);
+        }
+}
+
+/* A ShimCgroup that exists nowhere fails start with NOT_FOUND's errno on
+ * stderr, nothing on stdout, and the forked daemon is killed. */
+static void test_start_missing_shim_cgroup(void)
+{
+        _cleanup_free_ char *bundle = make_bundle("bundle-nocg");
+        char id[64], cg[64], path[256];
+        struct start_run r;
+        struct stat st;
+
+        CHECK(bundle != NULL);
+        if (!bundle)
+                return;
+        snprintf(cg, sizeof(cg), "/podshim-cli-missing-%d", (int)getpid());
+        snprintf(id, sizeof(id), "cgmem-missing-%d", (int)getpid());
+        run_start(bundle, id, cg, &r);
+        CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1);
+        CHECK_STREQ(r.out, "");
+        CHECK(strstr(r.errout, "move shim to cgroup") != NULL);
+        CHECK(strstr(r.errout, strerror(ENOENT)) != NULL);
+        CHECK(strchr(r.errout, '\n') == r.errout + strlen(r.errout) - 1); /* one line */
+        CHECK_INTEQ(r.daemon, -1);
+        CHECK_INTEQ(reap_orphans(), 1); /* the daemon, SIGKILLed by start */
+        snprintf(path, sizeof(path), "%s/address", bundle);
+        slurp(path, r.out, sizeof(r.out));
+        CHECK(strncmp(r.out, "unix://", 7) == 0 && stat(r.out + 7, &st) < 0); /* unlinked */
+}
+
 static void rm_rf(const char *dir)
 {
         char *const argv[] = {"rm", "-rf", (char *)dir, NULL};
@@ -507,6 +759,14 @@ int main(void)
         RUN(test_spec_valid);
         RUN(test_spec_invalid);
         RUN(test_spec_load);
+        /* The start tests need root and cgroup v1; the daemons they fork
+         * are reparented to us when start exits. */
+        if (geteuid() == 0 && access(CG_ROOT "/memory/cgroup.procs", F_OK) == 0 &&
+            access(CG_ROOT "/systemd/cgroup.procs", F_OK) == 0 &&
+            prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) {
+                RUN(test_start_shim_cgroup);
+                RUN(test_start_missing_shim_cgroup);
+        }
         rm_rf(tmpdir);
         return check_summary();
 }

@@ -21,7 +21,10 @@
 #include "base/cleanup.h"
 #include "base/error.h"
 #include "base/fs.h"
+#include "cgroup/paths.h"
 #include "cgroup/pod.h"
+
+#include <libcgroup.h>
 
 #define CG_ROOT     "/sys/fs/cgroup"
 #define UNIFIED     CG_ROOT "/unified"
@@ -488,6 +491,94 @@ out:
         cleanup_top(top);
 }
 
+/* --- the mounted hierarchies, and no libcgroup in this module */
+
+static const struct ps_cgroup_mount *find_mount(const struct ps_cgroup_mounts *m, const char *dir)
+{
+        for (size_t i = 0; i < m->n; i++)
+                if (strcmp(m->m[i].dir, dir) == 0)
+                        return &m->m[i];
+        return NULL;
+}
+
+/* This host: v1 controllers each on its own mount, name=systemd, cgroup2
+ * at unified. */
+static void test_mounts_list(void)
+{
+        _cleanup_(ps_cgroup_mounts_freep) struct ps_cgroup_mounts *m = NULL;
+        struct ps_err *e = NULL;
+        const struct ps_cgroup_mount *mp;
+
+        CHECK(ps_cgroup_mounts_list(&m, &e) == 0);
+        CHECK(e == NULL);
+        if (!m)
+                goto out;
+        mp = find_mount(m, CG_ROOT "/memory");
+        CHECK(mp && !mp->v2 && strcmp(mp->ctrls, "memory") == 0);
+        mp = find_mount(m, CG_ROOT "/pids");
+        CHECK(mp && !mp->v2 && strcmp(mp->ctrls, "pids") == 0);
+        CHECK(find_mount(m, CG_ROOT "/cpu") || find_mount(m, CG_ROOT "/cpu,cpuacct"));
+        CHECK(find_mount(m, CG_ROOT "/systemd") == NULL); /* named only */
+        CHECK(find_mount(m, CG_ROOT) == NULL);            /* the tmpfs */
+        if (access(UNIFIED "/cgroup.procs", F_OK) == 0) {
+                mp = &m->m[m->n - 1];
+                CHECK(mp->v2 && strcmp(mp->dir, UNIFIED) == 0 && strcmp(mp->ctrls, "") == 0);
+        }
+        for (size_t i = 0; i + 1 < m->n; i++)
+                CHECK(!m->m[i].v2 && m->m[i].ctrls[0] != '\0');
+out:
+        ps_err_free(e);
+}
+
+/* A whole lifecycle, then libcgroup must still be uninitialised in this
+ * process: the daemon never pays for libcgroup's mount tables. Also the
+ * "unlimited" values (negative quota and limit). */
+static void test_no_libcgroup(void)
+{
+        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
+        struct cgroup_mount_point mp;
+        struct ps_err *e = NULL;
+        struct cgroup *lcg;
+        char path[256];
+        void *it = NULL;
+        char *v;
+        pid_t pid = -1;
+
+        snprintf(path, sizeof(path), "/%s/pod4/sb", top);
+        cg = ps_pod_cgroup_create(path, false, &e);
+        CHECK(cg != NULL);
+        if (!cg)
+                goto out;
+        pid = child_start();
+        CHECK(ps_pod_cgroup_attach(cg, pid, &e) == 0);
+        CHECK(ps_pod_cgroup_set_resources(cg, 512, -1, 100000, -1, &e) == 0);
+        CHECK(e == NULL);
+        v = read_cg("cpu", path, "cpu.cfs_quota_us");
+        CHECK_STREQ(v, "-1");
+        free(v);
+        v = read_cg("cpu", path, "cpu.shares");
+        CHECK_STREQ(v, "512");
+        free(v);
+        v = read_cg("memory", path, "memory.limit_in_bytes");
+        CHECK(v && strtoull(v, NULL, 10) >= (1ULL << 62)); /* unlimited, page-rounded */
+        free(v);
+        child_stop(&pid);
+        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        CHECK(!exists("memory", path));
+
+        lcg = cgroup_new_cgroup("/");
+        CHECK(lcg != NULL);
+        CHECK_INTEQ(cgroup_get_cgroup(lcg), ECGROUPNOTINITIALIZED);
+        cgroup_free(&lcg);
+        memset(&mp, 0, sizeof(mp));
+        CHECK_INTEQ(cgroup_get_controller_begin(&it, &mp), ECGROUPNOTINITIALIZED);
+        free(it);
+out:
+        ps_err_free(e);
+        child_stop(&pid);
+        cleanup_top(top);
+}
+
 int main(void)
 {
         snprintf(top, sizeof(top), "podshim-podcg-%d", (int)getpid());
@@ -505,6 +596,8 @@ int main(void)
         RUN(test_create_rollback);
         if (access(UNIFIED "/cgroup.procs", F_OK) == 0)
                 RUN(test_unified);
+        RUN(test_mounts_list);
+        RUN(test_no_libcgroup); /* last: it covers every test before it */
         cleanup_top(top);
         return check_summary();
 }
