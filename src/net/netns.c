@@ -109,7 +109,7 @@ static int same_file(int a, int b, bool *ret, struct ps_err **err)
 static int route_fd_in(pid_t pid, int *ret_fd, struct ps_err **err)
 {
         _cleanup_close_ int target = -1, self = -1;
-        bool same;
+        bool same = false;
 
         if (open_netns(pid, &target, err) < 0)
                 return -1;

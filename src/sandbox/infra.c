@@ -4,15 +4,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,7 +27,6 @@ enum step {
         STEP_IPCNS,
         STEP_UTSNS,
         STEP_HOSTNAME,
-        STEP_LO,
         STEP_SYSCTL,
         STEP_CAPS,
         STEP_IDS,
@@ -40,9 +36,9 @@ enum step {
 static const char *const step_names[] = {
     [STEP_SYNC] = "wait for the shim",       [STEP_NETNS] = "join the network namespace",
     [STEP_IPCNS] = "join the ipc namespace", [STEP_UTSNS] = "join the uts namespace",
-    [STEP_HOSTNAME] = "set the hostname",    [STEP_LO] = "bring up lo",
-    [STEP_SYSCTL] = "set a sysctl",          [STEP_CAPS] = "drop capabilities",
-    [STEP_IDS] = "become unprivileged",      [STEP_EXEC] = "exec the infra helper"};
+    [STEP_HOSTNAME] = "set the hostname",    [STEP_SYSCTL] = "set a sysctl",
+    [STEP_CAPS] = "drop capabilities",       [STEP_IDS] = "become unprivileged",
+    [STEP_EXEC] = "exec the infra helper"};
 
 static int ns_entry(const cJSON *ns, const char *type, bool *ret_present, const char **ret_path)
 {
@@ -195,23 +191,6 @@ static int write_sysctl(const char *key, const char *value)
         return r;
 }
 
-static int lo_up(void)
-{
-        struct ifreq ifr = {0};
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        int r = -1;
-
-        if (fd < 0)
-                return -1;
-        strcpy(ifr.ifr_name, "lo");
-        if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-                ifr.ifr_flags |= IFF_UP;
-                r = ioctl(fd, SIOCSIFFLAGS, &ifr);
-        }
-        close(fd);
-        return r;
-}
-
 /* The bounding set goes first: dropping it needs CAP_SETPCAP, which the
  * switch to an unprivileged uid takes away. */
 static int drop_bounding_set(void)
@@ -283,8 +262,6 @@ static __attribute__((noreturn)) void child_main(const struct ps_infra_spec *s, 
                 child_fail(report, STEP_UTSNS);
         if (s->new_uts && s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
                 child_fail(report, STEP_HOSTNAME);
-        if (s->new_net && lo_up() < 0)
-                child_fail(report, STEP_LO);
         for (size_t i = 0; i < s->n_sysctls; i++)
                 if (write_sysctl(s->sysctl_keys[i], s->sysctl_values[i]) < 0)
                         child_fail(report, STEP_SYSCTL);

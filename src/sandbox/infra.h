@@ -7,7 +7,7 @@
  * parent waits on a pipe (a few syscalls; the pipe reports the first error):
  *   placed in the pod cgroup and given its oom_score_adj by the parent,
  *   joins the network namespace path (or owns the new one it was cloned
- *   with, with `lo` up), sets the pod hostname in its new UTS namespace,
+ *   with; the caller brings its `lo` up), sets the pod hostname in its new UTS namespace,
  *   drops every capability and the bounding set, sets no_new_privs, becomes
  *   an unprivileged uid/gid, closes every inherited fd, then execs the static
  *   `podshim-infra` helper next to the shim binary (or, without it, runs the

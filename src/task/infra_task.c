@@ -10,6 +10,9 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "cgroup/pod.h"
+#include "cgroup/stats.h"
+#include "net/metrics.h"
+#include "net/netns.h"
 #include "sandbox/infra.h"
 #include "shim/reaper.h"
 
@@ -71,6 +74,12 @@ int ps_infra_task_create(struct ps_container *c, const struct ps_spec *spec, str
                 return ps_err_prefix(err, "infra process");
         }
         ps_process_set_pid(c->init, pid);
+        /* A network namespace of our own making: nobody else (no CNI) will
+         * bring its loopback up. */
+        if (is.new_net && ps_net_link_up(pid, "lo", err) < 0) {
+                kill(pid, SIGKILL);
+                return ps_err_prefix(err, "infra process");
+        }
         c->infra = true;
         c->private_pid_ns = true; /* nothing to kill but the infra process */
         ps_log_debug("%s: infra process %d (helper %s)", c->id, pid, helper ? helper : "inline");
@@ -112,4 +121,30 @@ void ps_infra_task_teardown(struct ps_container *infra)
                 if (ps_process_kill(c->init, SIGKILL, true, teardown_kill_done, NULL, &e) < 0)
                         ps_log_warn("%s: %s", c->id, ps_err_msg(e));
         }
+}
+
+int ps_infra_task_stats(struct ps_container *c, char **ret_type_url, uint8_t **ret_value,
+                        size_t *ret_len, struct ps_err **err)
+{
+        _cleanup_free_ char *type_url = NULL;
+        _cleanup_free_ uint8_t *value = NULL;
+        _cleanup_free_ struct ps_link_stats *links = NULL;
+        uint8_t *merged = NULL;
+        size_t len = 0, n = 0, merged_len = 0;
+
+        if (ps_cgroup_stats(c->init->pid, &type_url, &value, &len, err) < 0)
+                return -1;
+        /* Only the cgroup v1 Metrics message has a network field. */
+        if (strcmp(type_url, "io.containerd.cgroups.v1.Metrics") == 0) {
+                if (ps_net_link_stats(c->init->pid, &links, &n, err) < 0 ||
+                    ps_net_add_to_metrics(value, len, links, n, &merged, &merged_len, err) < 0)
+                        return -1;
+                free(value);
+                value = merged;
+                len = merged_len;
+        }
+        *ret_type_url = TAKE_PTR(type_url);
+        *ret_value = TAKE_PTR(value);
+        *ret_len = len;
+        return 0;
 }

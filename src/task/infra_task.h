@@ -7,6 +7,8 @@
 #define PS_TASK_INFRA_TASK_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "task/container.h"
 #include "task/spec.h"
@@ -22,6 +24,12 @@ int ps_infra_task_create(struct ps_container *c, const struct ps_spec *spec, str
 
 /* Removes the pod cgroup (the process is gone by then). */
 void ps_infra_task_cleanup(struct ps_container *c);
+
+/* Stats of the pod: the infra process's cgroup metrics plus, for cgroup v1
+ * Metrics, the interface statistics of the pod network namespace. Caller
+ * frees the outputs. */
+int ps_infra_task_stats(struct ps_container *c, char **ret_type_url, uint8_t **ret_value,
+                        size_t *ret_len, struct ps_err **err);
 
 /* The infra process exited: kill every other container of this shim. */
 void ps_infra_task_teardown(struct ps_container *c);

@@ -11,6 +11,7 @@
 #include "containerd/runc/options.pb-c.h"
 #include "containerd/task/v2/task.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
+#include "task/infra_task.h"
 #include "task/stdio.h"
 
 #define SVC(data) ((struct ps_task_service *)(data))
@@ -455,7 +456,8 @@ static void h_stats(void *data, struct ttrpc_call *call, const ProtobufCMessage 
                                  p->c->id);
                 return;
         }
-        if (ps_cgroup_stats(p->pid, &type_url, &value, &len, &e) < 0) {
+        if ((p->c->infra ? ps_infra_task_stats(p->c, &type_url, &value, &len, &e)
+                         : ps_cgroup_stats(p->pid, &type_url, &value, &len, &e)) < 0) {
                 fail(call, e);
                 ps_err_free(e);
                 return;

@@ -142,7 +142,30 @@ def test_pod_with_cni_network(pods):
     out, _, code = pods.cri.exec_sync(pod.containers[1], ["ip", "-4", "-o", "addr", "show"])
     assert code == 0 and (" %s/" % ip) in out, out
     _assert_exec(pods, pod.containers[2])
+    if pods.handler == "podshim":
+        _assert_pod_stats(pods, pod)
     _stop_and_remove(pods, pod, pods.snapshot(pod))
+
+
+def _assert_pod_stats(pods, pod):
+    """Stats of the infra task: the pod cgroup's metrics plus the pod
+    netns's interfaces (the CNI veth end, never lo)."""
+    import importlib
+
+    import ttrpc_client
+
+    protos = ttrpc_client.load_protos()
+    with ttrpc_client.Client(pods.env.socket(pod.id), timeout=10) as c:
+        r = c.call("Stats", protos.task.StatsRequest(id=pod.id))
+    assert r.code == ttrpc_client.OK, r
+    any_ = r.decode(protos.task.StatsResponse).stats
+    assert any_.type_url == "io.containerd.cgroups.v1.Metrics", any_.type_url
+    metrics = importlib.import_module("cgroups.v1.metrics_pb2").Metrics()
+    metrics.ParseFromString(any_.value)
+    names = [n.name for n in metrics.network]
+    assert names and "lo" not in names, names
+    assert any(n.rx_packets > 0 or n.tx_packets > 0 for n in metrics.network), metrics.network
+    assert metrics.pids.current >= 1, metrics.pids
 
 
 def test_pod_with_host_network(pods):

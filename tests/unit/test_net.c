@@ -196,7 +196,7 @@ static void test_stats_in_pod_netns(void)
 {
         _cleanup_err_ struct ps_err *e = NULL;
         _cleanup_free_ struct ps_link_stats *v = NULL;
-        struct ps_link_stats inside;
+        struct ps_link_stats inside = {0};
         size_t n = 0;
         ino_t before = netns_ino(getpid());
 
