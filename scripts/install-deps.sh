@@ -9,7 +9,7 @@ packages=(
 	protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev protobuf-compiler
 	libevent-dev libcjson-dev libcgroup-dev libnl-3-dev libnl-route-3-dev
 	# sanitizers, fuzzing and lint
-	clang libclang-rt-14-dev clang-format cppcheck
+	clang libclang-rt-14-dev clang-format cppcheck valgrind
 	# what the shim drives and the tests run
 	containerd runc crun criu busybox-static iproute2 containernetworking-plugins
 	# test harness (python3-protobuf: wire tests; grpc: the CRI client)
@@ -19,6 +19,9 @@ packages=(
 	golang-github-containerd-containerd-dev golang-github-containerd-ttrpc-dev
 	golang-github-containerd-cgroups-dev golang-github-gogo-protobuf-dev
 	golang-github-gogo-googleapis-dev
+	# bench/run.sh: the chart, and the Go State client (containerd's own
+	# task client over its ttrpc, built offline from the -dev sources above)
+	gnuplot-nox golang-go
 )
 
 export DEBIAN_FRONTEND=noninteractive

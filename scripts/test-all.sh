@@ -3,17 +3,20 @@
 # Needs root (containerd, mounts, cgroups) and the packages from
 # scripts/install-deps.sh.
 #
-# Stages: lint (clang-format, cppcheck), release build + unit tests,
-# ASan/UBSan build + unit tests, then the end-to-end suite against the ASan
-# shim under a private containerd, for podshim and for containerd's own
+# Stages: lint (clang-format, cppcheck), release build + unit tests, the
+# release unit tests again under valgrind memcheck, ASan/UBSan build + unit
+# tests, the libFuzzer targets (clang, ASan+UBSan, a bounded time each on a
+# scratch copy of their seed corpus), then the end-to-end suite against the
+# ASan shim under a private containerd, for podshim and for containerd's own
 # runc-v2 shim (the reference the suite is checked against).
 # Every stage runs even if an earlier one failed; the last line is
 # "N passed, N failed" summed over all stages (ctest and pytest count each
-# test, every other stage counts as one), and the exit status is non-zero
-# on any failure.
+# test, valgrind each unit test executable, fuzzing each target, every other
+# stage counts as one), and the exit status is non-zero on any failure.
 #
-# Environment: JOBS (parallel build jobs), BUILD_DIR and ASAN_BUILD_DIR
-# (default build and build-asan, relative to the repo), PODSHIM_E2E_RUNTIMES and
+# Environment: JOBS (parallel build jobs), BUILD_DIR, ASAN_BUILD_DIR and
+# FUZZ_BUILD_DIR (default build, build-asan and build-fuzz, relative to the
+# repo), FUZZ_SECONDS (per fuzz target, default 60), PODSHIM_E2E_RUNTIMES and
 # PODSHIM_E2E_OCI (override the e2e matrix), PODSHIM_TEST_OUT (where reports go).
 set -uo pipefail
 
@@ -23,6 +26,8 @@ py=/usr/bin/python3
 jobs=${JOBS:-$(nproc)}
 bdir=${BUILD_DIR:-build}
 adir=${ASAN_BUILD_DIR:-build-asan}
+fdir=${FUZZ_BUILD_DIR:-build-fuzz}
+fuzz_seconds=${FUZZ_SECONDS:-60}
 out=${PODSHIM_TEST_OUT:-$(mktemp -d /tmp/podshim-test.XXXXXX)}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -106,12 +111,82 @@ if [ $release_ok -eq 0 ]; then
 	count_junit "unit tests (release)" $? "$out/ctest-release.xml"
 fi
 
+note "unit tests (valgrind memcheck, release build)"
+# Every unit test executable (not the python proto check), one check each.
+# Definite leaks fail; scripts/valgrind.supp lists the harness artefacts.
+# Children a test execs run natively (--trace-children=no); children it only
+# forks stay under valgrind, which is why the writer in test_stdio needs a
+# suppression.
+if [ $release_ok -eq 0 ]; then
+	mkdir -p "$out/valgrind"
+	for t in tests/unit/test_*.c; do
+		name=$(basename "$t" .c)
+		log="$out/valgrind/$name.log"
+		(cd "$bdir" && timeout 900 valgrind -q --error-exitcode=1 --leak-check=full \
+			--errors-for-leak-kinds=definite --trace-children=no \
+			--suppressions="$repo/scripts/valgrind.supp" --log-file="$log.%p" \
+			"./$name" >"$log" 2>&1)
+		st=$?
+		# the per-process reports (forked children included) follow the output
+		cat "$log".* >>"$log" 2>/dev/null
+		rm -f "$log".*
+		if [ $st -eq 0 ]; then
+			echo "ok   valgrind $name"
+		else
+			echo "FAIL valgrind $name (exit status $st; $log)"
+			tail -40 "$log"
+		fi
+		count_stage "valgrind $name" $st
+	done
+fi
+
 note "unit tests (ASan+UBSan)"
 if [ $asan_ok -eq 0 ]; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir "$adir" --output-on-failure --output-junit "$out/ctest-asan.xml"
 	count_junit "unit tests (asan)" $? "$out/ctest-asan.xml"
 fi
+
+note "fuzzing (libFuzzer + ASan/UBSan, ${fuzz_seconds}s per target, $fdir/)"
+# Each target runs on a scratch copy of its seed corpus (new inputs never
+# land in the repo) with crash and leak artefacts written to $out/fuzz.
+# A target fails on a non-zero exit or any sanitizer report in its log.
+build "$fdir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DPODSHIM_FUZZ=ON -DPODSHIM_SANITIZE=ON -DPODSHIM_TESTS=OFF
+fuzz_ok=$?
+[ $fuzz_ok -ne 0 ] && count_stage "fuzz build" $fuzz_ok
+fuzz_total=0
+for src in tests/fuzz/fuzz_*.c; do
+	[ $fuzz_ok -eq 0 ] || break
+	name=$(basename "$src" .c)
+	stem=${name#fuzz_}
+	seeds=tests/fuzz/corpus/$stem
+	[ -d "$seeds" ] || seeds=tests/fuzz/corpus/${stem%%_*}
+	work="$out/fuzz/$name"
+	rm -rf "$work"
+	mkdir -p "$work/corpus"
+	[ -d "$seeds" ] && cp -r "$seeds/." "$work/corpus/"
+	log="$work/fuzz.log"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		timeout $((fuzz_seconds + 300)) "$fdir/$name" -max_total_time="$fuzz_seconds" \
+		-detect_leaks=1 -print_final_stats=1 -timeout=30 -rss_limit_mb=2560 \
+		-artifact_prefix="$work/" "$work/corpus" >"$log" 2>&1
+	st=$?
+	if grep -qE 'ERROR: (Address|Leak|Memory|UndefinedBehavior)Sanitizer|runtime error:|==ERROR: libFuzzer' "$log"; then
+		[ $st -eq 0 ] && st=1
+	fi
+	execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+	fuzz_total=$((fuzz_total + ${execs:-0}))
+	if [ $st -eq 0 ]; then
+		echo "ok   $name: ${execs:-?} executions in ${fuzz_seconds}s"
+	else
+		echo "FAIL $name (exit status $st, ${execs:-?} executions; $log)"
+		grep -E -A30 'ERROR|runtime error' "$log" | head -60
+		ls "$work" | grep -E '^(crash|leak|timeout|oom)-' | sed "s|^|  artefact: $work/|"
+	fi
+	count_stage "fuzz $name" $st
+done
+[ $fuzz_ok -eq 0 ] && echo "fuzzing: $fuzz_total executions in total"
 
 note "end-to-end (ASan shim; podshim and runc-v2)"
 if [ $asan_ok -eq 0 ]; then
@@ -124,6 +199,7 @@ fi
 
 note "summary"
 echo "reports in $out; $skipped skipped"
+[ "$fuzz_total" -gt 0 ] && echo "fuzz executions: $fuzz_total"
 for f in "${failures[@]}"; do
 	echo "FAILED: $f"
 done

@@ -282,11 +282,13 @@ static __attribute__((noreturn)) void child_main(const struct ps_infra_spec *s, 
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_DFL);
-        null = open("/dev/null", O_RDWR);
+        null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null >= 0) {
                 dup2(null, 0);
                 dup2(null, 1);
                 dup2(null, 2);
+                if (null > 2)
+                        close(null);
         }
         if (helper) {
                 char *argv[] = {HELPER_NAME, NULL}, *envp[] = {NULL};

@@ -246,13 +246,25 @@ static int copy_mounts(struct ps_container *c, const Containerd__Task__V2__Creat
         return 0;
 }
 
+/* Any ".." component, wherever it stands ("/a/..", "/../b", "/a/../b"). */
+static bool has_dotdot(const char *path)
+{
+        for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2) {
+                bool starts = p == path || p[-1] == '/';
+                bool ends = p[2] == '\0' || p[2] == '/';
+                if (starts && ends)
+                        return true;
+        }
+        return false;
+}
+
 static int check_bundle(const char *id, const char *bundle, struct ps_err **err)
 {
         struct stat st;
 
         if (!ps_id_valid(id))
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid task id '%s'", id ? id : "");
-        if (!bundle || bundle[0] != '/' || strstr(bundle, "/../") || strlen(bundle) > 3000)
+        if (!bundle || bundle[0] != '/' || has_dotdot(bundle) || strlen(bundle) > 3000)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid bundle path '%s'",
                                   bundle ? bundle : "");
         if (stat(bundle, &st) < 0)

@@ -451,6 +451,8 @@ def test_create_bad_id_and_bundle(pod, pb, bundles):
         dotdot = os.path.join(os.path.dirname(ok), "..", os.path.basename(os.path.dirname(ok)),
                               "good")
         _expect(_create(c, pb, "dotdot", dotdot), INVALID_ARGUMENT)
+        # a trailing ".." component names the parent of a real bundle
+        _expect(_create(c, pb, "dotdot", os.path.join(ok, "rootfs", "..")), INVALID_ARGUMENT)
         for cid in ("nobundle", "relbundle", "dotdot"):
             _expect(c.state(cid), NOT_FOUND)
         pod.assert_serving(c)

@@ -727,7 +727,7 @@ static void test_binary_terminate(void)
         _cleanup_err_ struct ps_err *e = NULL;
         _cleanup_free_ char *script = path_in_tmp("slow.sh"), *uri = NULL,
                             *pidf = path_in_tmp("slow.pid"), *text = NULL;
-        _cleanup_fclose_ FILE *sf = fopen(script, "we");
+        _cleanup_fclose_ FILE *sf = NULL;
         struct ps_stdio_config cfg = {.stdout_path = "binary:///nonexistent/logger"};
         struct flags f = {0};
         size_t len;
@@ -736,6 +736,9 @@ static void test_binary_terminate(void)
         CHECK(e && e->code == PS_NOT_FOUND);
         ps_err_free(TAKE_PTR(e));
 
+        /* Opened only now: the failed spawn above forked a child that
+         * could still hold a writable fd of the script (ETXTBSY on exec). */
+        sf = fopen(script, "we");
         CHECK(sf && fprintf(sf, "#!/bin/sh\necho $$ > %s\nexec sleep 30\n", pidf) > 0);
         fclose(TAKE_PTR(sf));
         chmod(script, 0755);

@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+"""Writes the seed corpora of fuzz_spec, fuzz_runtime_log and fuzz_strings
+under tests/fuzz/corpus/<target>/. Run it again after changing a seed; the
+files are committed, so CI never needs to run it.
+
+Protobuf seeds are encoded by hand (a few fields each) so that this script
+needs nothing beyond the standard library. corpus/spec/ctr_oci_spec_default
+is not written here: it is the output of `ctr oci spec` (containerd 1.6)."""
+
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# ------------------------------------------------------------ protobuf
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def field(num, value):
+    """A length-delimited field (str/bytes) or a varint field (bool/int)."""
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, int):
+        return varint(num << 3) + varint(value)
+    if isinstance(value, str):
+        value = value.encode()
+    return varint(num << 3 | 2) + varint(len(value)) + value
+
+
+def msg(*fields):
+    return b"".join(field(n, v) for n, v in fields)
+
+
+def any_msg(type_url, value):
+    return msg((1, type_url), (2, value))
+
+
+# ------------------------------------------------------------ config.json
+
+CTR_SPEC = {
+    "ociVersion": "1.0.2-dev",
+    "process": {
+        "user": {"uid": 0, "gid": 0},
+        "args": ["sh", "-c", "sleep 600"],
+        "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        "cwd": "/",
+        "capabilities": {k: ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+                         for k in ("bounding", "effective", "permitted")},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+        "noNewPrivileges": True,
+    },
+    "root": {"path": "rootfs"},
+    "hostname": "ctr-host",
+    "mounts": [
+        {"destination": "/proc", "type": "proc", "source": "proc",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    ],
+    "linux": {
+        "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+        "cgroupsPath": "/default/ctr-task",
+        "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")],
+        "maskedPaths": ["/proc/kcore", "/sys/firmware"],
+        "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"],
+    },
+}
+
+
+def cri_spec(kind):
+    s = json.loads(json.dumps(CTR_SPEC))
+    s["process"]["args"] = ["/pause"] if kind == "sandbox" else ["nginx", "-g", "daemon off;"]
+    s["process"]["terminal"] = kind != "sandbox"
+    s["root"] = {"path": "/run/containerd/io.containerd.runtime.v2.task/k8s.io/abc/rootfs",
+                 "readonly": kind == "sandbox"}
+    s["annotations"] = {
+        "io.kubernetes.cri.container-type": kind,
+        "io.kubernetes.cri.sandbox-id": "a" * 64,
+        "io.kubernetes.cri.sandbox-name": "web-0",
+        "io.kubernetes.cri.sandbox-namespace": "default",
+    }
+    s["linux"]["cgroupsPath"] = "kubepods-besteffort-pod1.slice:cri-containerd:" + "a" * 64
+    ns = [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
+          {"type": "network", "path": "/var/run/netns/cni-1234"}]
+    if kind == "container":
+        ns[0]["path"] = "/proc/4242/ns/pid"
+    s["linux"]["namespaces"] = ns
+    return s
+
+
+def spec_seeds():
+    minimal = {"process": {"args": ["true"], "cwd": "/"}, "root": {"path": "rootfs"}}
+    return {
+        "ctr_run": json.dumps(CTR_SPEC, indent=4).encode(),
+        "cri_sandbox": json.dumps(cri_spec("sandbox")).encode(),
+        "cri_container": json.dumps(cri_spec("container"), indent=2).encode(),
+        "minimal": json.dumps(minimal).encode(),
+        "no_process": json.dumps({"root": {"path": "rootfs"}}).encode(),
+        "no_root": json.dumps({"process": {"args": ["true"], "cwd": "/"}}).encode(),
+        "bad_args": b'{"process":{"args":[1,"x"],"cwd":"/"},"root":{"path":"r"}}',
+        "bad_ns": b'{"process":{"cwd":"/"},"root":{"path":"r"},"linux":{"namespaces":[{}]}}',
+        "trailing": json.dumps(minimal).encode() + b"\n}garbage",
+        "not_object": b"[1, 2, 3]",
+        "truncated": json.dumps(CTR_SPEC).encode()[:300],
+        "unicode": '{"process":{"args":["\\u00e9\\ud83d\\ude00"],"cwd":"/"},'
+                   '"root":{"path":"r\\u0000x"},"hostname":"\u00e9"}'.encode(),
+    }
+
+
+# ------------------------------------------------------------ runtime inputs
+
+RUNC_LOG = [
+    '{"level":"debug","msg":"nsexec[12345]: => nsexec container setup","time":"2024-01-01T00:00:00Z"}',
+    '{"level":"info","msg":"starting container process","time":"2024-01-01T00:00:00Z"}',
+    '{"level":"warning","msg":"cgroup: subsystem does not exist","time":"2024-01-01T00:00:00Z"}',
+    '{"level":"error","msg":"runc run failed: unable to start container process: exec: '
+    '\\"nosuch\\": executable file not found in $PATH","time":"2024-01-01T00:00:01Z"}',
+]
+
+TOML = """# podshim runtime config (CRI options.ConfigPath)
+BinaryName = "/usr/bin/crun"
+Root = '/run/containerd/crun'
+SystemdCgroup = false
+NoPivotRoot = true  # comment after a value
+IoUid = 1000
+IoGid = 1000
+ShimCgroup = "/podshim/shim"
+CriuPath = "/usr/sbin/criu"
+CriuImagePath = "a \\"quoted\\" path\\twith\\\\escapes"
+CriuWorkPath = "/tmp/#not-a-comment"
+NoNewKeyring = true
+"""
+
+
+def runtime_seeds():
+    runc_v1 = msg((1, True), (2, True), (3, "/podshim/shim"), (4, 1000), (5, 1000),
+                  (6, "/usr/bin/crun"), (7, "/run/containerd/crun"), (8, "/usr/sbin/criu"),
+                  (9, True), (10, "/var/lib/criu/img"), (11, "/var/lib/criu/work"))
+    legacy = msg((1, True), (6, "network"), (6, "ipc"), (7, "cgroupfs"), (8, True),
+                 (9, "/legacy/shim"), (10, 0), (11, 0), (12, "/w"), (13, "/i"))
+    rtopts = msg((1, "io.containerd.podshim.v2.options"), (2, "/etc/podshim/runtime.toml"))
+    return {
+        "log_error": b"\0" + "\n".join(RUNC_LOG).encode() + b"\n",
+        "log_two_errors": b"\0" + (RUNC_LOG[3] + "\n" + RUNC_LOG[3].replace("nosuch", "x")).encode(),
+        "log_garbage": b"\0" + b'not json\n{"level":"error"}\n{"level":"error","msg":7}\n\n',
+        "log_unterminated": b"\0" + RUNC_LOG[3].encode()[:-1],
+        "runc_v1": b"\1" + runc_v1,
+        "runc_v1_empty": b"\1",
+        "legacy": b"\2" + legacy,
+        "runtimeoptions": b"\3" + rtopts,
+        "runtimeoptions_nopath": b"\3" + msg((1, "x")),
+        "toml": b"\4" + TOML.encode(),
+        "toml_bad": b"\4" + b'Root = "unterminated\nIoUid = -1\nWho = 1\nnoequals\n',
+    }
+
+
+# ------------------------------------------------------------ Task requests
+
+# index into fuzz_strings.c's descs[]
+ENVELOPE, CREATE, DELETE, EXEC, RESIZE, STATE, KILL, CLOSEIO, PIDS, CHECKPOINT, UPDATE, \
+    START, WAIT, STATS, CONNECT, SHUTDOWN, PAUSE, RESUME = range(18)
+
+
+def strings_seeds():
+    state = msg((1, "web"), (2, "exec-1"))
+    mount = msg((1, "overlay"), (2, "overlay"), (4, "lowerdir=/a:/b"), (4, "upperdir=/u"))
+    create = msg((1, "web"), (2, "/run/containerd/io.containerd.runtime.v2.task/default/web"),
+                 (3, mount), (4, True), (5, "/run/containerd/fifo/1/web-stdin"),
+                 (10, any_msg("containerd.runc.v1.Options", msg((6, "runc")))))
+    exec_req = msg((1, "web"), (2, "exec-1"), (3, False),
+                   (7, any_msg("types.containerd.io/opencontainers/runtime-spec/1/Process",
+                               b'{"args":["sh"],"cwd":"/"}')))
+    update = msg((1, "web"), (2, any_msg("x/LinuxResources", b"{}")),
+                 (3, msg((1, "k"), (2, "v"))))
+    return {
+        "envelope": bytes([ENVELOPE]) + msg((1, "containerd.task.v2.Task"), (2, "State"),
+                                            (3, state), (4, 1000000),
+                                            (5, msg((1, "containerd-namespace-ttrpc"),
+                                                    (2, "default")))),
+        "create": bytes([CREATE]) + create,
+        "exec": bytes([EXEC]) + exec_req,
+        "state": bytes([STATE]) + state,
+        "state_nul": bytes([STATE]) + msg((1, "we\0b")),
+        "state_latin1": bytes([STATE]) + msg((1, b"caf\xe9")),
+        "state_surrogate": bytes([STATE]) + msg((1, b"\xed\xa0\x80")),
+        "kill": bytes([KILL]) + msg((1, "web"), (3, 9), (4, True)),
+        "update": bytes([UPDATE]) + update,
+        "checkpoint": bytes([CHECKPOINT]) + msg((1, "web"), (2, "/cp"),
+                                                (3, any_msg("containerd.runc.v1.CheckpointOptions",
+                                                            msg((1, True))))),
+        "resize": bytes([RESIZE]) + msg((1, "web"), (3, 80), (4, 24)),
+        "truncated": bytes([CREATE]) + create[:40],
+        "utf8_4byte": bytes([DELETE]) + msg((1, "\U0001f600"), (2, "\u00e9")),
+    }
+
+
+def write(target, seeds):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    for name, data in seeds.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+    print("%s: %d seeds" % (target, len(seeds)))
+
+
+def main():
+    write("spec", spec_seeds())
+    write("runtime_log", runtime_seeds())
+    write("strings", strings_seeds())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
