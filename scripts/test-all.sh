@@ -197,6 +197,14 @@ if [ $asan_ok -eq 0 ]; then
 	count_junit "end-to-end" $? "$out/e2e.xml"
 fi
 
+note "bench smoke (bench/run.sh --quick; no timing asserted)"
+if [ $release_ok -eq 0 ]; then
+	PODSHIM_BIN_DIR="$repo/$bdir" BENCH_OUT="$out/bench" bash bench/run.sh --quick
+	count_stage "bench smoke" $?
+else
+	count_stage "bench smoke" 1
+fi
+
 note "summary"
 echo "reports in $out; $skipped skipped"
 [ "$fuzz_total" -gt 0 ] && echo "fuzz executions: $fuzz_total"

@@ -1,0 +1,265 @@
+"""The measurements of the bench suite, one function per metric family.
+
+Every function takes the running CriEnv (one private CRI containerd serving
+both handlers) and one handler name ("runc" or "podshim") and returns plain
+numbers; bench/suite.py interleaves the handlers and bench/report.py turns
+the numbers into the table, the JSON and the chart.
+"""
+
+import json
+import os
+import select
+import statistics
+import subprocess
+import threading
+import time
+
+import harness
+from cri import env as cri_env
+
+CTR_NAMESPACE = "bench"  # ctr-driven tasks (throughput) stay out of k8s.io
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------ /proc helpers
+
+
+def rollup(pid):
+    """smaps_rollup of pid as {field: kB}."""
+    vals = {}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f.readlines()[1:]:
+            k, v = line.split(":", 1)
+            vals[k] = int(v.split()[0])
+    return vals
+
+
+def cpu_seconds(pid):
+    """utime + stime of pid (its own threads, not its reaped children)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def sandbox_and_shims(factory, pod):
+    """Shim pids serving pod plus its sandbox process (pause or infra)."""
+    shims = factory.pod_shims(pod)
+    if not shims:
+        raise AssertionError("no %s shim found for pod %s" % (factory.handler, pod.id))
+    return shims + [pod.pid]
+
+
+def memory_of(pids):
+    mem = [rollup(p) for p in pids]
+    return sum(m["Pss"] for m in mem), sum(m["Rss"] for m in mem)
+
+
+# ------------------------------------------------------------- pod metrics
+
+
+def pod_round(factory, execs):
+    """One host-network pod with 3 containers, then one CNI pod with 1.
+
+    Returns latencies in seconds and the memory (kB) of the first pod's
+    shim(s) plus sandbox process."""
+    cri = factory.cri
+    out = {}
+    pod = factory.run(host_network=True)
+    out["run_pod_host_s"] = factory.run_latencies[-1]
+    starts = []
+    for i in range(3):
+        t = time.monotonic()
+        factory.add_container(pod, "c%d" % i)
+        starts.append(time.monotonic() - t)
+    out["container_start_s"] = statistics.median(starts)
+    lat = []
+    for _ in range(execs):
+        t = time.monotonic()
+        _, _, code = cri.exec_sync(pod.containers[0], ["true"])
+        lat.append(time.monotonic() - t)
+        if code != 0:
+            raise AssertionError("ExecSync true exited %d" % code)
+    out["exec_sync_s"] = statistics.median(lat)
+    time.sleep(0.3)  # let lazily touched pages settle before reading smaps
+    pids = sandbox_and_shims(factory, pod)
+    out["pod_pss_kb"], out["pod_rss_kb"] = memory_of(pids)
+    out["shims_per_pod"] = len(pids) - 1
+    t = time.monotonic()
+    factory.remove(pod)
+    out["stop_remove_s"] = time.monotonic() - t
+
+    # CNI pod: RunPodSandbox, and the full start (sandbox + 1 container)
+    pod = factory.run(host_network=False)
+    out["run_pod_cni_s"] = factory.run_latencies[-1]
+    t = time.monotonic()
+    factory.add_container(pod, "c0")
+    out["pod_start_cni_s"] = out["run_pod_cni_s"] + time.monotonic() - t
+    t = time.monotonic()
+    factory.remove(pod)
+    out["stop_remove_cni_s"] = time.monotonic() - t
+    return out
+
+
+def many_pods(factory, n):
+    """n host-network pods of sandbox + 1 container: total PSS/RSS (kB) of
+    every shim and sandbox process, and the per-pod averages."""
+    pods = []
+    for _ in range(n):
+        pod = factory.run(host_network=True)
+        factory.add_container(pod, "c0")
+        pods.append(pod)
+    time.sleep(1.0)
+    pids = set()
+    for pod in pods:
+        pids.update(sandbox_and_shims(factory, pod))
+    pss, rss = memory_of(sorted(pids))
+    shims = len(pids) - len(pods)
+    errors = factory.cleanup()
+    if errors:
+        raise AssertionError("removing the pods failed: %s" % errors)
+    return {"many_pss_kb": pss / n, "many_rss_kb": rss / n, "many_total_pss_kb": pss,
+            "many_total_rss_kb": rss, "many_shims": shims}
+
+
+def exec_growth(factory, n, max_s, warmup=50, samples=10):
+    """Shim RSS (kB) before and after n ExecSync(true) in one pod, after a
+    warm-up; also a few samples in between to show the curve. Stops early
+    after max_s seconds (growth_execs says how many cycles ran)."""
+    cri = factory.cri
+    pod = factory.run(host_network=True)
+    cid = factory.add_container(pod, "c0")
+    shim = factory.pod_shims(pod)[0]
+    for _ in range(warmup):
+        cri.exec_sync(cid, ["true"])
+    time.sleep(0.5)
+    before = rollup(shim)
+    curve = [(0, before["Rss"])]
+    step = max(1, n // samples)
+    t0 = time.monotonic()
+    for i in range(1, n + 1):
+        _, _, code = cri.exec_sync(cid, ["true"])
+        if code != 0:
+            raise AssertionError("ExecSync true exited %d at cycle %d" % (code, i))
+        if i % step == 0 or i == n:
+            curve.append((i, rollup(shim)["Rss"]))
+        if time.monotonic() - t0 > max_s:
+            n = i
+            curve.append((i, rollup(shim)["Rss"]))
+            break
+    elapsed = time.monotonic() - t0
+    time.sleep(0.5)
+    after = rollup(shim)
+    factory.remove(pod)
+    return {"growth_rss_kb": after["Rss"] - before["Rss"],
+            "growth_pss_kb": after["Pss"] - before["Pss"],
+            "growth_before_rss_kb": before["Rss"], "growth_after_rss_kb": after["Rss"],
+            "growth_execs": n, "growth_seconds": elapsed, "growth_exec_s": elapsed / n, "growth_curve": curve}
+
+
+# ---------------------------------------------------------- stdout via ctr
+
+
+def import_ctr_image(env):
+    ctr = env.cd.ctr(CTR_NAMESPACE)
+    ctr("images", "import", "--all-platforms", os.path.join(env.dir, "busybox-oci.tar"),
+        timeout=120)
+    return ctr
+
+
+def stdout_throughput(env, ctr, handler, mib, timeout=300):
+    """`ctr run` a busybox dd writing mib MiB to stdout; we read ctr's
+    stdout. Returns MiB/s from first to last byte and the shim's CPU
+    seconds per GiB over the same window."""
+    runtime = cri_env.HANDLERS[handler]
+    cid = "tput-%s-%d" % (handler, time.monotonic_ns())
+    argv = ctr.argv("run", "--rm", "--runtime", runtime, env.busybox, cid,
+                    "dd", "if=/dev/zero", "bs=1M", "count=%d" % mib)
+    want = mib << 20
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    err = []
+    t_err = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
+    t_err.start()
+    fd = proc.stdout.fileno()
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    got, shim, cpu0, t_first = 0, None, 0.0, None
+    deadline = time.monotonic() + timeout
+    try:
+        while got < want:
+            if time.monotonic() > deadline:
+                raise AssertionError("stdout throughput: timed out after %d of %d bytes"
+                                     % (got, want))
+            r, _, _ = select.select([fd], [], [], 1.0)
+            if not r:
+                continue
+            n = os.readv(fd, [view])
+            if n == 0:
+                break
+            if t_first is None:
+                t_first = time.monotonic()
+                shim = _one_shim(env, handler, cid)
+                cpu0 = cpu_seconds(shim)
+            got += n
+        t_last = time.monotonic()
+        cpu1 = cpu_seconds(shim) if shim else 0.0
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        t_err.join(timeout=10)
+    if got != want or proc.returncode != 0:
+        raise AssertionError("stdout throughput: read %d of %d bytes, ctr exit %s: %s"
+                             % (got, want, proc.returncode, b"".join(err)[-2000:]))
+    secs = t_last - t_first
+    return {"stdout_mib_s": mib / secs, "shim_cpu_s_per_gib": (cpu1 - cpu0) * 1024 / mib}
+
+
+def _one_shim(env, handler, cid):
+    binary = env.shim_binary(handler)
+    pids = harness.wait_until(lambda: harness.shim_processes(binary, CTR_NAMESPACE, cid),
+                              10, 0.01, "the %s shim of %s" % (handler, cid))
+    return pids[0]
+
+
+# ---------------------------------------------------------- ttrpc State
+
+
+def state_rtt(env, factory, client, n, conns=1):
+    """State round trips on one pod's shim through a ttrpc client that is not
+    ours (client = path of bench/staterps, containerd's Go task client), or
+    through the Python test client when client is None."""
+    pod = factory.run(host_network=True)
+    cid = factory.add_container(pod, "c0")
+    sock = env.socket(pod.id)
+    try:
+        if client:
+            p = harness.run([client, "-socket", sock, "-id", cid, "-namespace",
+                             cri_env.NAMESPACE, "-n", str(n), "-c", str(conns)],
+                            timeout=300)
+            r = json.loads(p.stdout)
+        else:
+            r = _python_state_rtt(sock, cid, n)
+    finally:
+        factory.remove(pod)
+    return {"state_per_s": r["calls_per_s"], "state_p50_us": r["p50_us"],
+            "state_p99_us": r["p99_us"]}
+
+
+def _python_state_rtt(sock, cid, n):
+    import ttrpc_client
+
+    lat = []
+    with ttrpc_client.Client(sock, ttrpc_client.load_protos()) as c:
+        for _ in range(200):
+            c.state(cid)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            t = time.perf_counter()
+            c.state(cid)
+            lat.append(time.perf_counter() - t)
+        total = time.perf_counter() - t0
+    lat.sort()
+    return {"calls_per_s": n / total, "p50_us": lat[len(lat) // 2] * 1e6,
+            "p99_us": lat[int((len(lat) - 1) * 0.99)] * 1e6}

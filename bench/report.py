@@ -1,0 +1,177 @@
+"""Turns the bench samples into the table (markdown), results.json and a
+gnuplot chart.
+
+A metric's value per handler is the median of its samples, with min..max
+as the spread; the ratio is podshim / runc-v2. A target is either a ratio
+bound or, for memory growth, an absolute bound on podshim's own value.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+
+# key, label, unit, scale (sample -> unit), better, target
+#   target: ("ratio<=", x) | ("ratio>=", x) | ("abs<=", x) | None
+METRICS = [
+    ("pod_pss_kb", "Pod memory PSS: shim(s) + sandbox process, infra + 3 containers", "KiB", 1,
+     "lower", ("ratio<=", 0.1)),
+    ("pod_rss_kb", "Pod memory RSS: shim(s) + sandbox process, infra + 3 containers", "KiB", 1,
+     "lower", None),
+    ("many_pss_kb", "PSS per pod, average over {many} pods (sandbox + 1 container)", "KiB", 1,
+     "lower", ("ratio<=", 0.1)),
+    ("many_rss_kb", "RSS per pod, average over {many} pods (sandbox + 1 container)", "KiB", 1,
+     "lower", None),
+    ("growth_rss_kb", "Shim RSS growth over {growth} ExecSync(true) in one pod", "KiB", 1,
+     "lower", ("abs<=", 64)),
+    ("run_pod_host_s", "RunPodSandbox, host network", "ms", 1000, "lower", ("ratio<=", 0.5)),
+    ("run_pod_cni_s", "RunPodSandbox, CNI bridge", "ms", 1000, "lower", ("ratio<=", 0.5)),
+    ("pod_start_cni_s", "Full pod start: CNI sandbox + 1 container started", "ms", 1000,
+     "lower", None),
+    ("container_start_s", "Container create + start", "ms", 1000, "lower", ("ratio<=", 0.9)),
+    ("exec_sync_s", "ExecSync(true)", "ms", 1000, "lower", ("ratio<=", 0.8)),
+    ("growth_exec_s", "ExecSync(true), mean over the {growth}-cycle loop", "ms", 1000, "lower",
+     None),
+    ("stop_remove_s", "StopPodSandbox + RemovePodSandbox, host network, 3 containers", "ms",
+     1000, "lower", None),
+    ("stop_remove_cni_s", "StopPodSandbox + RemovePodSandbox, CNI, 1 container", "ms", 1000,
+     "lower", None),
+    ("stdout_mib_s", "stdout throughput, {mib} MiB via ctr", "MiB/s", 1, "higher",
+     ("ratio>=", 1.5)),
+    ("shim_cpu_s_per_gib", "Shim CPU time per GiB of stdout", "s", 1, "lower", None),
+    ("state_per_s", "ttrpc State round trips per second, {client}", "calls/s", 1, "higher",
+     ("ratio>=", 2.0)),
+    ("state_p50_us", "ttrpc State latency p50", "us", 1, "lower", None),
+    ("state_p99_us", "ttrpc State latency p99", "us", 1, "lower", None),
+]
+
+
+def _fmt(v, unit):
+    if unit in ("KiB", "calls/s", "us") or abs(v) >= 100:
+        return "%.0f" % v
+    if abs(v) >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+def _target_text(t):
+    if t is None:
+        return ""
+    op, x = t
+    if op == "abs<=":
+        return "podshim <= %g" % x
+    return "%s %g" % (op[len("ratio"):], x)
+
+
+def build_rows(samples, meta):
+    """One dict per metric that has samples for both handlers."""
+    rows = []
+    for key, label, unit, scale, better, target in METRICS:
+        a = [v * scale for v in samples["runc"].get(key, [])]
+        b = [v * scale for v in samples["podshim"].get(key, [])]
+        if not a or not b:
+            continue
+        ma, mb = statistics.median(a), statistics.median(b)
+        ratio = mb / ma if ma else None
+        met = None
+        if target is not None:
+            op, x = target
+            if op == "abs<=":
+                met = mb <= x
+            elif ratio is not None:
+                met = ratio <= x if op == "ratio<=" else ratio >= x
+        rows.append({
+            "key": key, "label": label.format(**meta["labels"]), "unit": unit,
+            "better": better, "runc": {"median": ma, "min": min(a), "max": max(a), "n": len(a)},
+            "podshim": {"median": mb, "min": min(b), "max": max(b), "n": len(b)},
+            "ratio": ratio, "target": _target_text(target),
+            "target_spec": list(target) if target else None, "met": met,
+        })
+    return rows
+
+
+def _cell(s, unit):
+    if s["n"] == 1:
+        return _fmt(s["median"], unit)
+    return "%s (%s..%s)" % (_fmt(s["median"], unit), _fmt(s["min"], unit),
+                            _fmt(s["max"], unit))
+
+
+def table(rows, meta):
+    """The markdown table, a note line per missed target, and the legend."""
+    out = ["| metric | unit | runc-v2 | podshim | ratio | target | met? |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        met = {None: "", True: "yes", False: "**NO: missed**"}[r["met"]]
+        ratio = "%.3f" % r["ratio"] if r["ratio"] is not None else "-"
+        out.append("| %s | %s | %s | %s | %s | %s | %s |"
+                   % (r["label"], r["unit"], _cell(r["runc"], r["unit"]),
+                      _cell(r["podshim"], r["unit"]), ratio, r["target"], met))
+    out.append("")
+    out.append("Values are medians over %s, with (min..max); ratio = podshim / runc-v2."
+               % meta["rounds_text"])
+    missed = [r for r in rows if r["met"] is False]
+    hit = [r for r in rows if r["met"] is True]
+    out.append("Targets met: %d of %d." % (len(hit), len(hit) + len(missed)))
+    for r in missed:
+        out.append("- MISSED: %s: ratio %s, target %s."
+                   % (r["label"], "%.3f" % r["ratio"] if r["ratio"] else "-", r["target"])
+                   if not r["target"].startswith("podshim")
+                   else "- MISSED: %s: podshim %s %s, target %s."
+                   % (r["label"], _fmt(r["podshim"]["median"], r["unit"]), r["unit"],
+                      r["target"]))
+    for note in meta.get("notes", []):
+        out.append("- Note: " + note)
+    return "\n".join(out) + "\n"
+
+
+def write_json(path, rows, samples, meta):
+    with open(path, "w") as f:
+        json.dump({"meta": meta, "metrics": rows, "samples": samples}, f, indent=1,
+                  sort_keys=True)
+
+
+# ------------------------------------------------------------------ chart
+
+_GNUPLOT = """\
+set terminal pngcairo size 1400,{height} font "sans,10"
+set output "{png}"
+set title "podshim vs containerd-shim-runc-v2 ({mode}): advantage factor, higher is better for podshim\\n(runc-v2 / podshim for costs, podshim / runc-v2 for rates; black marks: target)"
+set style fill solid 0.8 border -1
+set boxwidth 0.7
+set logscale x 10
+set xrange [0.05:*]
+set grid x
+set ytics nomirror
+set yrange [-0.7:{nrows}-0.3]
+set xlabel "factor (log scale), 1 = parity"
+unset key
+set arrow from 1, graph 0 to 1, graph 1 nohead lc rgb "#444444" dt 2
+plot "{dat}" using (0.05):1:(0.05):2:($1-0.35):($1+0.35):4 with boxxyerror lc rgb variable, \\
+     "" using ($3 > 0 ? $3 : 1/0):1 with points pt 7 ps 1.5 lc rgb "black", \\
+     "" using 2:1:5:ytic(6) with labels left offset 0.5,0 font "sans,9"
+"""
+
+
+def chart(rows, meta, png, workdir):
+    """Horizontal bars of podshim's advantage factor per metric; green where
+    a target is met, red where missed, grey without a target."""
+    plotted = [r for r in rows if r["ratio"] and r["key"] != "growth_rss_kb"]
+    dat = os.path.join(workdir, "chart.dat")
+    with open(dat, "w") as f:
+        for i, r in enumerate(reversed(plotted)):
+            adv = 1 / r["ratio"] if r["better"] == "lower" else r["ratio"]
+            tgt = -1
+            if r["target_spec"] and r["target_spec"][0].startswith("ratio"):
+                x = r["target_spec"][1]
+                tgt = 1 / x if r["better"] == "lower" else x
+            color = {None: 0x999999, True: 0x2E8B57, False: 0xC0392B}[r["met"]]
+            label = r["label"].replace('"', "'")
+            f.write('%d %g %g %d "%.2fx" "%s"\n' % (i, adv, tgt, color, adv, label))
+    gp = os.path.join(workdir, "chart.gp")
+    with open(gp, "w") as f:
+        f.write(_GNUPLOT.format(png=png, dat=dat, mode=meta["mode"], nrows=len(plotted),
+                                height=120 + 38 * len(plotted)))
+    p = subprocess.run(["gnuplot", gp], capture_output=True, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError("gnuplot failed: %s" % p.stderr.decode(errors="replace"))
