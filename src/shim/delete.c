@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,6 +241,31 @@ out:
         *ret_pid = pid;
 }
 
+/* A shim killed outright leaves its socket file behind. It is removed only
+ * when nothing listens on it any more (connect refused): a live daemon of
+ * the same group still serves other tasks and keeps its socket. */
+static void remove_stale_socket(const char *bundle)
+{
+        _cleanup_free_ char *path = NULL, *address = NULL;
+        _cleanup_close_ int fd = -1;
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        _cleanup_err_ struct ps_err *e = NULL;
+        const char *sock;
+
+        if (asprintf(&path, "%s/address", bundle) < 0 ||
+            ps_read_file(path, PATH_MAX, &address, NULL, &e) < 0)
+                return;
+        sock = strncmp(address, "unix://", 7) == 0 ? address + 7 : address;
+        if (strlen(sock) >= sizeof(sa.sun_path))
+                return;
+        strcpy(sa.sun_path, sock);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno != ECONNREFUSED)
+                return;
+        if (unlink(sock) < 0 && errno != ENOENT)
+                warn("remove stale socket %s: %s", sock, strerror(errno));
+}
+
 int ps_delete_action(const struct ps_args *args)
 {
         _cleanup_free_ char *bundle = NULL;
@@ -253,6 +280,7 @@ int ps_delete_action(const struct ps_args *args)
          * idempotent, and a non-zero exit makes containerd keep the
          * bundle around forever. */
         cleanup_bundle(bundle, args, &pid);
+        remove_stale_socket(bundle);
         if (write_response((uint32_t)pid) < 0) {
                 warn("write response: %s", strerror(errno));
                 return 1;

@@ -396,3 +396,42 @@ def pods(cri_env, cri_handler):
           + (text if len(text) < 30000 else "...\n" + text[-30000:]))
     print("---- k8s.io events (last 40) ----\n" + "\n".join(cri_env.events.raw[-40:]))
     assert not errors, "pod cleanup failed: %s" % errors
+
+
+# ------------------------------------------------- fault injection and soak
+#
+# test_faults.py and test_soak.py are about the shim, not the OCI binary, so
+# they run once per runtime (PODSHIM_E2E_RUNTIMES) with runc only; the soak
+# is podshim's alone.
+
+
+def _require_shim_binary(flavor, bin_dir):
+    if flavor.podshim and not os.access(os.path.join(bin_dir, flavor.shim_binary), os.X_OK):
+        pytest.fail("%s not found in PODSHIM_BIN_DIR=%s (build it first)"
+                    % (flavor.shim_binary, bin_dir))
+
+
+@pytest.fixture(params=[Flavor(r, "runc") for r in _env_list("PODSHIM_E2E_RUNTIMES", PODSHIM)],
+                ids=lambda f: f.id)
+def rt_runc(request, bin_dir, containerd, ctr, image, events, asan_log_dir):
+    """Like rt, for every runtime under test but with runc only."""
+    _require_shim_binary(request.param, bin_dir)
+    return Runtime(request.param, containerd, ctr, image, events, asan_log_dir)
+
+
+@pytest.fixture(scope="session")
+def podshim_rt(bin_dir, containerd, ctr, image, events, asan_log_dir):
+    """podshim driving runc, whatever PODSHIM_E2E_RUNTIMES says (session
+    scoped, so a module may keep one shim across its tests)."""
+    flavor = Flavor(PODSHIM, "runc")
+    _require_shim_binary(flavor, bin_dir)
+    return Runtime(flavor, containerd, ctr, image, events, asan_log_dir)
+
+
+@pytest.fixture(scope="session")
+def make_runtime(asan_log_dir):
+    """make(flavor, containerd, ctr, image, events) -> Runtime, for tests
+    that bring a containerd of their own (one they crash and restart)."""
+    def make(flavor, cd, c, img, ev):
+        return Runtime(flavor, cd, c, img, ev, asan_log_dir)
+    return make

@@ -179,6 +179,27 @@ class Containerd:
             self._log.close()
             self._log = None
 
+    def kill(self, sig=signal.SIGKILL, timeout=10):
+        """Crashes the daemon: sig to containerd alone, then reap it. Shims
+        run in sessions of their own and live on; sockets, root and state
+        stay as a crash leaves them. Returns containerd's pid."""
+        pid = self.proc.pid if self.proc else None
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)  # not killpg: only the daemon dies
+            self.proc.wait(timeout=timeout)
+        if self._log:
+            self._log.close()
+            self._log = None
+        return pid
+
+    def restart(self, timeout=20):
+        """Starts the daemon again (after kill() or stop()) on the same
+        config, root, state and sockets, as a supervisor would; it reloads
+        its tasks and reconnects to their shims through the bundles'
+        `address` files."""
+        assert self.proc is None or self.proc.poll() is not None, "containerd is still running"
+        self.start(timeout=timeout)
+
     def unmount_leftovers(self):
         """Unmount anything still mounted below our dir, deepest first."""
         left = mounts_under(self.dir)
