@@ -65,9 +65,9 @@ static void item_free(struct ps_publisher *p, struct pub_item *it)
 }
 
 /* Queue-empty or timeout: run the waiter's callback from the loop, last. */
-static void flush_on_timer(evutil_socket_t fd, short what, void *arg)
+/* Unlinks and frees a pending flush, then tells its waiter. */
+static void flush_finish(struct pub_flush *fl)
 {
-        struct pub_flush *fl = arg;
         void (*done)(void *data) = fl->done;
         void *data = fl->data;
 
@@ -75,6 +75,11 @@ static void flush_on_timer(evutil_socket_t fd, short what, void *arg)
         event_free(fl->timer);
         free(fl);
         done(data);
+}
+
+static void flush_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+        flush_finish(arg);
 }
 
 static void pub_wake_flushes(struct ps_publisher *p)
@@ -215,16 +220,8 @@ struct ps_publisher *ps_publisher_free(struct ps_publisher *p)
         while (!ps_list_empty(&p->queue))
                 item_free(p, ps_list_first(&p->queue, struct pub_item, link));
         /* Waiters still get their single done() call. */
-        while (!ps_list_empty(&p->flushes)) {
-                struct pub_flush *fl = ps_list_first(&p->flushes, struct pub_flush, link);
-                void (*done)(void *data) = fl->done;
-                void *data = fl->data;
-
-                ps_list_remove(&fl->link);
-                event_free(fl->timer);
-                free(fl);
-                done(data);
-        }
+        while (!ps_list_empty(&p->flushes))
+                flush_finish(ps_list_first(&p->flushes, struct pub_flush, link));
         if (p->retry)
                 event_free(p->retry);
         free(p->ns);

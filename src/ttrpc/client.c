@@ -167,6 +167,7 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 static void client_on_write(evutil_socket_t fd, short what, void *arg)
 {
         struct ttrpc_client *c = arg;
+        int r;
 
         if (!c->connected) {
                 int soerr = 0;
@@ -178,17 +179,11 @@ static void client_on_write(evutil_socket_t fd, short what, void *arg)
                         return client_disconnect(c, PS_UNAVAILABLE, strerror(soerr));
                 c->connected = true;
         }
-        while (c->out.len) {
-                ssize_t n = send(fd, c->out.data + c->out.off, c->out.len, MSG_NOSIGNAL);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                        return;
-                if (n < 0)
-                        return client_disconnect(c, PS_UNAVAILABLE, strerror(errno));
-                ttrpc_buf_consume(&c->out, (size_t)n);
-        }
+        r = ttrpc_buf_send(&c->out, fd);
+        if (r > 0)
+                return;
+        if (r < 0)
+                return client_disconnect(c, PS_UNAVAILABLE, strerror(errno));
         event_del(c->ev_write);
         ttrpc_buf_shrink(&c->out, 0);
 }

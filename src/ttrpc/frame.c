@@ -1,7 +1,9 @@
 #include "ttrpc/frame.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 void ttrpc_header_encode(uint8_t out[TTRPC_HEADER_SIZE], const struct ttrpc_header *h)
 {
@@ -201,4 +203,20 @@ enum ttrpc_read_result ttrpc_reader_next(struct ttrpc_reader *r, struct ttrpc_fr
         ttrpc_buf_consume(&r->buf, TTRPC_HEADER_SIZE + (size_t)h.len);
         *ret_frame = (struct ttrpc_frame){.hdr = h, .body = head + TTRPC_HEADER_SIZE};
         return TTRPC_READ_FRAME;
+}
+
+int ttrpc_buf_send(struct ttrpc_buf *b, int fd)
+{
+        while (b->len) {
+                ssize_t n = send(fd, b->data + b->off, b->len, MSG_NOSIGNAL);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        return 1;
+                if (n < 0)
+                        return -1;
+                ttrpc_buf_consume(b, (size_t)n);
+        }
+        return 0;
 }

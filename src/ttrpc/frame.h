@@ -44,6 +44,10 @@ struct ttrpc_buf {
  * returns a pointer to that room or NULL on allocation failure. */
 uint8_t *ttrpc_buf_reserve(struct ttrpc_buf *b, size_t n);
 void ttrpc_buf_consume(struct ttrpc_buf *b, size_t n);
+/* Sends as much of the buffer as the non-blocking socket takes (no SIGPIPE).
+ * Returns 0 when it is empty, 1 when the socket is full (wait for write
+ * readiness), -1 with errno on a send error. */
+int ttrpc_buf_send(struct ttrpc_buf *b, int fd);
 /* Releases the memory of a buffer that is empty, or keeps at most `keep`
  * bytes of capacity when it is large and nearly empty. */
 void ttrpc_buf_shrink(struct ttrpc_buf *b, size_t keep);

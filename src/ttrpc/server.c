@@ -301,24 +301,19 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 static void conn_on_write(evutil_socket_t fd, short what, void *arg)
 {
         struct conn *c = arg;
+        int r;
 
         if (c->broken) {
                 conn_destroy(c);
                 return;
         }
-        while (c->out.len) {
-                ssize_t n = send(fd, c->out.data + c->out.off, c->out.len, MSG_NOSIGNAL);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                        return;
-                if (n < 0) {
-                        ps_log_debug("ttrpc: write: %m");
-                        conn_destroy(c);
-                        return;
-                }
-                ttrpc_buf_consume(&c->out, (size_t)n);
+        r = ttrpc_buf_send(&c->out, fd);
+        if (r > 0)
+                return;
+        if (r < 0) {
+                ps_log_debug("ttrpc: write: %m");
+                conn_destroy(c);
+                return;
         }
         /* Write interest only while output is pending. */
         event_del(c->ev_write);
