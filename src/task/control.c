@@ -18,15 +18,6 @@ static void checkpoint_options_freep(Containerd__Runc__V1__CheckpointOptions **o
                 containerd__runc__v1__checkpoint_options__free_unpacked(*o, NULL);
 }
 
-static int run(struct ps_op *op, const struct ps_runtime_req *req, ps_runtime_done_fn cb,
-               struct ps_err **err)
-{
-        if (ps_runtime_run(&op->c->rt, req, cb, op, err) < 0)
-                return -1;
-        op->c->busy++;
-        return 0;
-}
-
 static int start_op(struct ps_container *c, const struct ps_runtime_req *req, ps_runtime_done_fn cb,
                     ps_op_fn done, void *data, struct ps_err **err)
 {
@@ -34,7 +25,7 @@ static int start_op(struct ps_container *c, const struct ps_runtime_req *req, ps
 
         if (!op)
                 return -1;
-        if (run(op, req, cb, err) < 0) {
+        if (ps_op_run(op, req, cb, err) < 0) {
                 ps_op_free(op);
                 return -1;
         }
@@ -220,7 +211,7 @@ int ps_container_checkpoint(struct ps_container *c,
         if (!op)
                 return -1;
         op->arg = strdup(r->path);
-        if (!op->arg || run(op, &req, checkpoint_done, err) < 0) {
+        if (!op->arg || ps_op_run(op, &req, checkpoint_done, err) < 0) {
                 ps_op_free(op);
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "checkpoint");
         }

@@ -159,9 +159,8 @@ static void exec_stdio_ready(void *data, struct ps_err *e)
         args[n++] = c->id;
         args[n] = NULL;
         ps_stdio_runtime_fds(p->stdio, req.stdio);
-        if (ps_runtime_run(&c->rt, &req, exec_done, op, &e) < 0)
+        if (ps_op_run(op, &req, exec_done, &e) < 0)
                 return exec_failed(op, e);
-        c->busy++;
 }
 
 int ps_exec_start(struct ps_process *p, ps_op_fn done, void *data, struct ps_err **err)

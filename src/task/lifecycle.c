@@ -15,15 +15,13 @@
 #include "task/op.h"
 #include "task/stdio.h"
 
+/* A runtime command with no stdio of its own. */
 static int run(struct ps_op *op, const char *name, char **args, ps_runtime_done_fn cb,
                struct ps_err **err)
 {
         struct ps_runtime_req req = {.op = name, .args = args, .stdio = {-1, -1, -1}};
 
-        if (ps_runtime_run(&op->c->rt, &req, cb, op, err) < 0)
-                return -1;
-        op->c->busy++;
-        return 0;
+        return ps_op_run(op, &req, cb, err);
 }
 
 /* ---- Start (init) ------------------------------------------------------ */

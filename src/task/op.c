@@ -42,3 +42,12 @@ void ps_op_resume(struct ps_op *op)
 {
         op->resume(op);
 }
+
+int ps_op_run(struct ps_op *op, const struct ps_runtime_req *req, ps_runtime_done_fn cb,
+              struct ps_err **err)
+{
+        if (ps_runtime_run(&op->c->rt, req, cb, op, err) < 0)
+                return -1;
+        op->c->busy++;
+        return 0;
+}

@@ -21,6 +21,10 @@ struct ps_op *ps_op_new(struct ps_container *c, struct ps_process *p, ps_op_fn d
 /* Calls done(data, err, res) (err ownership passes on) and frees op. */
 void ps_op_finish(struct ps_op *op, struct ps_err *err, const struct ps_op_result *res);
 void ps_op_resume(struct ps_op *op);
+/* Starts the container's OCI runtime for this operation (cb gets op as its
+ * data) and counts it in c->busy; the callback must drop that count. */
+int ps_op_run(struct ps_op *op, const struct ps_runtime_req *req, ps_runtime_done_fn cb,
+              struct ps_err **err);
 void ps_op_free(struct ps_op *op);
 
 #endif
