@@ -14,19 +14,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/spawn.h"
 #include "containerd/task/v2/task.pb-c.h"
 #include "task/mount.h"
 #include "task/options.h"
+#include "task/runtime.h"
 
 /* containerd kills the whole action after 5 s; keep room for the rest. */
 #define RUNTIME_TIMEOUT_MS 3000
 #define POLL_STEP_MS       10
-#define LOG_JSON_MAX       (1u << 20)
 
 static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void warn(const char *fmt, ...)
@@ -73,59 +71,18 @@ static int wait_bounded(pid_t pid, int timeout_ms)
         return -1;
 }
 
-/* runc writes JSON lines to --log; its reason for failing is the msg of
- * the last error entry. Returns a malloc'ed copy or NULL. */
-static char *last_runtime_error(const char *bundle)
-{
-        _cleanup_free_ char *path = NULL, *buf = NULL;
-        char *line, *next, *msg = NULL;
-
-        if (asprintf(&path, "%s/log.json", bundle) < 0 ||
-            ps_read_file(path, LOG_JSON_MAX, &buf, NULL, NULL) < 0)
-                return NULL;
-        for (line = buf; line; line = next) {
-                cJSON *j, *lvl, *m;
-
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                j = cJSON_Parse(line);
-                lvl = cJSON_GetObjectItemCaseSensitive(j, "level");
-                m = cJSON_GetObjectItemCaseSensitive(j, "msg");
-                if (cJSON_IsString(lvl) && strcmp(lvl->valuestring, "error") == 0 &&
-                    cJSON_IsString(m)) {
-                        free(msg);
-                        msg = strdup(m->valuestring);
-                }
-                cJSON_Delete(j);
-        }
-        return msg;
-}
-
 static int runtime_delete(const char *bundle, const struct ps_args *args,
                           const struct ps_options *o, struct ps_err **err)
 {
         _cleanup_free_ char *root = NULL, *log = NULL, *why = NULL;
-        char *argv[16];
-        int n = 0, status;
+        char *argv[PS_RUNTIME_MAX_ARGS], *del[] = {"delete", "--force", args->id, NULL};
+        int status;
         pid_t pid;
 
         if (asprintf(&root, "%s/%s", o->root, args->ns) < 0 ||
             asprintf(&log, "%s/log.json", bundle) < 0)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "runtime delete");
-        argv[n++] = o->binary_name;
-        argv[n++] = (char *)"--root";
-        argv[n++] = root;
-        argv[n++] = (char *)"--log";
-        argv[n++] = log;
-        argv[n++] = (char *)"--log-format";
-        argv[n++] = (char *)"json";
-        if (o->systemd_cgroup)
-                argv[n++] = (char *)"--systemd-cgroup";
-        argv[n++] = (char *)"delete";
-        argv[n++] = (char *)"--force";
-        argv[n++] = args->id;
-        argv[n] = NULL;
+        ps_runtime_argv(o, root, log, del, argv);
 
         /* The runtime's stdout must not reach ours: that is the reply. */
         struct ps_spawn_opts so = {.path = o->binary_name,
@@ -141,7 +98,7 @@ static int runtime_delete(const char *bundle, const struct ps_args *args,
                 return ps_err_set(err, PS_DEADLINE_EXCEEDED, "%s delete timed out", o->binary_name);
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
-        why = last_runtime_error(bundle);
+        why = ps_runtime_last_error(log);
         return ps_err_set(err, PS_UNKNOWN, "%s delete failed (status %d)%s%s", o->binary_name,
                           WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
                           why ? ": " : "", why ? why : "");

@@ -17,7 +17,6 @@
 #include "base/spawn.h"
 #include "shim/reaper.h"
 
-#define MAX_ARGS    48
 #define CAPTURE_MAX (4u << 20)
 #define LOG_TAIL    (64u << 10)
 
@@ -172,26 +171,26 @@ static int input_fd(const char *data, size_t len, struct ps_err **err)
         return TAKE_FD(fd);
 }
 
-static size_t build_argv(const struct ps_runtime *rt, const struct ps_runtime_req *req, char *root,
-                         char *log, char *argv[MAX_ARGS])
+size_t ps_runtime_argv(const struct ps_options *o, char *root, char *log, char *const *args,
+                       char *argv[PS_RUNTIME_MAX_ARGS])
 {
         size_t n = 0;
 
-        argv[n++] = rt->opts->binary_name;
+        argv[n++] = o->binary_name;
         argv[n++] = "--root";
         argv[n++] = root;
         argv[n++] = "--log";
         argv[n++] = log;
         argv[n++] = "--log-format";
         argv[n++] = "json";
-        if (rt->opts->systemd_cgroup)
+        if (o->systemd_cgroup)
                 argv[n++] = "--systemd-cgroup";
-        if (rt->opts->criu_path && rt->opts->criu_path[0]) {
+        if (o->criu_path && o->criu_path[0]) {
                 argv[n++] = "--criu";
-                argv[n++] = rt->opts->criu_path;
+                argv[n++] = o->criu_path;
         }
-        for (size_t i = 0; req->args[i] && n < MAX_ARGS - 1; i++)
-                argv[n++] = req->args[i];
+        for (size_t i = 0; args[i] && n < PS_RUNTIME_MAX_ARGS - 1; i++)
+                argv[n++] = args[i];
         argv[n] = NULL;
         return n;
 }
@@ -202,14 +201,14 @@ int ps_runtime_run(const struct ps_runtime *rt, const struct ps_runtime_req *req
         _cleanup_free_ char *root = NULL, *log = NULL;
         _cleanup_close_ int in_fd = -1, out_rd = -1, out_wr = -1;
         struct run *r;
-        char *argv[MAX_ARGS];
+        char *argv[PS_RUNTIME_MAX_ARGS];
         struct ps_spawn_opts so = {.pdeathsig = true, .cwd = rt->bundle};
         pid_t pid;
 
         if (asprintf(&root, "%s/%s", rt->opts->root, rt->ns) < 0 ||
             asprintf(&log, "%s/log.json", rt->bundle) < 0)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "runtime %s", req->op);
-        build_argv(rt, req, root, log, argv);
+        ps_runtime_argv(rt->opts, root, log, req->args, argv);
         memcpy(so.stdio, req->stdio, sizeof(so.stdio));
         if (req->input) {
                 in_fd = input_fd(req->input, req->input_len, err);

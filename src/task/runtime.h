@@ -49,6 +49,15 @@ struct ps_runtime_req {
 int ps_runtime_run(const struct ps_runtime *rt, const struct ps_runtime_req *req,
                    ps_runtime_done_fn done, void *data, struct ps_err **err);
 
+#define PS_RUNTIME_MAX_ARGS 48
+
+/* The runtime's argv: the binary, the global flags every command gets
+ * (--root <root>, --log <log>, --log-format json, [--systemd-cgroup],
+ * [--criu]), then `args` (NULL-terminated), truncated to fit. `root` is
+ * <Root>/<ns> and `log` is <bundle>/log.json. Returns the argument count. */
+size_t ps_runtime_argv(const struct ps_options *o, char *root, char *log, char *const *args,
+                       char *argv[PS_RUNTIME_MAX_ARGS]);
+
 /* Builds the runtime's error for a failed `op`: "OCI runtime <op> failed:
  * <last log.json error>" (UNKNOWN), reading <bundle>/log.json. Exposed for
  * the delete action and tests. */
