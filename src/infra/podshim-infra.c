@@ -76,34 +76,11 @@ void _start(void)
 
 #else
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-static void ignore(int sig)
-{
-        (void)sig;
-}
+#include "reap.h"
 
 int main(void)
 {
-        struct sigaction sa = {.sa_handler = ignore};
-        sigset_t set;
-
-        sigemptyset(&set);
-        sigaddset(&set, SIGCHLD);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        sigprocmask(SIG_BLOCK, &set, NULL);
-        sigaction(SIGCHLD, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        for (;;) {
-                int sig = sigwaitinfo(&set, NULL);
-                if (sig == SIGTERM || sig == SIGINT)
-                        _exit(0);
-                while (waitpid(-1, NULL, WNOHANG) > 0)
-                        ;
-        }
+        ps_infra_reap_loop();
 }
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "infra/reap.h"
 
 #define HELPER_NAME "podshim-infra"
 
@@ -223,31 +224,9 @@ static __attribute__((noreturn)) void child_fail(int report, enum step step)
         _exit(126);
 }
 
-static __attribute__((noreturn)) void reap_loop(void)
-{
-        sigset_t set;
-
-        sigemptyset(&set);
-        sigaddset(&set, SIGCHLD);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        for (;;) {
-                int sig = sigwaitinfo(&set, NULL);
-                if (sig == SIGTERM || sig == SIGINT)
-                        _exit(0);
-                while (waitpid(-1, NULL, WNOHANG) > 0)
-                        ;
-        }
-}
-
-static void ignore(int sig)
-{
-}
-
 static __attribute__((noreturn)) void child_main(const struct ps_infra_spec *s, const char *helper,
                                                  int sync_rd, int report)
 {
-        struct sigaction sa = {.sa_handler = ignore};
         sigset_t set;
         char c;
         int null;
@@ -272,15 +251,13 @@ static __attribute__((noreturn)) void child_main(const struct ps_infra_spec *s, 
                 child_fail(report, STEP_IDS);
         if (drop_caps() < 0)
                 child_fail(report, STEP_CAPS);
-        /* pid 1 of a namespace only gets signals it has handlers for. */
+        /* The helper inherits exactly the mask it waits with, none of the
+         * shim's; the handlers it needs as pid 1 are its own to install. */
         sigemptyset(&set);
         sigaddset(&set, SIGCHLD);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
         sigprocmask(SIG_SETMASK, &set, NULL);
-        sigaction(SIGCHLD, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_DFL);
         null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null >= 0) {
@@ -298,7 +275,7 @@ static __attribute__((noreturn)) void child_main(const struct ps_infra_spec *s, 
                 child_fail(report, STEP_EXEC);
         }
         syscall(SYS_close_range, 3, ~0U, 0);
-        reap_loop();
+        ps_infra_reap_loop();
 }
 
 static int spawn_error(pid_t pid, int msg[2], struct ps_err **err)
