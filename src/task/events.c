@@ -1,19 +1,11 @@
 #include "task/events.h"
 
+#include <stdint.h>
+
 #include "containerd/events/task.pb-c.h"
 #include "shim/publisher.h"
 #include "task/container.h"
 #include "task/process.h"
-
-/* protobuf-c messages hold `char *` even when only read; packing never writes. */
-static char *unconst(const char *s)
-{
-        union {
-                const char *c;
-                char *m;
-        } u = {.c = s};
-        return u.m;
-}
 
 static struct ps_publisher *pub_of(const struct ps_container *c)
 {
@@ -61,7 +53,7 @@ void ps_events_task_exit(const struct ps_process *p)
         Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 
         ev.container_id = p->c->id;
-        ev.id = unconst(ps_process_name(p));
+        ev.id = (char *)(uintptr_t)ps_process_name(p); /* packing only reads */
         ev.pid = (uint32_t)p->pid;
         ev.exit_status = p->exit_status;
         set_time(&ts, &p->exited_at);
@@ -133,6 +125,6 @@ void ps_events_checkpointed(const struct ps_container *c, const char *path)
         Containerd__Events__TaskCheckpointed ev = CONTAINERD__EVENTS__TASK_CHECKPOINTED__INIT;
 
         ev.container_id = c->id;
-        ev.checkpoint = unconst(path);
+        ev.checkpoint = (char *)(uintptr_t)path;
         ps_publisher_publish(pub_of(c), "/tasks/checkpointed", &ev.base);
 }
