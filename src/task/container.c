@@ -339,6 +339,40 @@ static void arm_oom_watch(struct ps_container *c)
                 ps_log_debug("%s: no OOM watch: %s", c->id, ps_err_msg(e));
 }
 
+static void create_undo_done(void *data, struct ps_err *e, const char *out, size_t len)
+{
+        struct ps_op *op = data;
+        struct ps_err *failure = op->err;
+
+        op->c->busy--;
+        if (e)
+                ps_log_warn("%s: deleting it after the failed create: %s", op->c->id,
+                            ps_err_msg(e));
+        ps_err_free(e);
+        op->err = NULL;
+        create_fail(op, failure);
+}
+
+/* The runtime created the container but the shim cannot supervise it (its
+ * pid file is unreadable, the reaper is full): nobody would ever delete it,
+ * so it is force-deleted (which kills its init) before Create fails. */
+static void create_undo(struct ps_op *op, struct ps_err *failure)
+{
+        struct ps_container *c = op->c;
+        char *args[] = {"delete", "--force", c->id, NULL};
+        struct ps_runtime_req req = {.op = "delete", .args = args, .stdio = {-1, -1, -1}};
+        struct ps_err *e = NULL;
+
+        op->err = failure;
+        if (ps_op_run(op, &req, create_undo_done, &e) < 0) {
+                ps_log_warn("%s: cannot delete it after the failed create: %s", c->id,
+                            ps_err_msg(e));
+                ps_err_free(e);
+                op->err = NULL;
+                create_fail(op, failure);
+        }
+}
+
 static void create_done(void *data, struct ps_err *e, const char *out, size_t len)
 {
         struct ps_op *op = data;
@@ -351,11 +385,11 @@ static void create_done(void *data, struct ps_err *e, const char *out, size_t le
         if (e)
                 return create_fail(op, e);
         if (asprintf(&pidfile, "%s/init.pid", c->bundle) < 0 ||
-            ps_read_pid_file(pidfile, &pid, &e) < 0 ||
-            ps_reaper_watch(c->tasks->env.reaper, pid, ps_container_on_exit, p, &e) < 0 ||
-            ps_stdio_started(p->stdio, &e) < 0) {
+            ps_read_pid_file(pidfile, &pid, &e) < 0 || ps_stdio_started(p->stdio, &e) < 0 ||
+            /* last: nothing may fail once the reaper points at p */
+            ps_reaper_watch(c->tasks->env.reaper, pid, ps_container_on_exit, p, &e) < 0) {
                 ps_err_set(&e, PS_INTERNAL, "create %s", c->id);
-                return create_fail(op, e);
+                return create_undo(op, e);
         }
         ps_process_set_pid(p, pid);
         arm_oom_watch(c);

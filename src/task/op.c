@@ -26,6 +26,7 @@ void ps_op_free(struct ps_op *op)
                 unlink(op->tmp_path);
         free(op->tmp_path);
         free(op->arg);
+        ps_err_free(op->err);
         free(op);
 }
 

@@ -12,8 +12,9 @@ struct ps_op {
         ps_op_fn done;
         void *data;
         void (*resume)(struct ps_op *op);
-        char *tmp_path; /* exec: the process JSON handed to the runtime */
-        char *arg;      /* operation-specific string (checkpoint path) */
+        char *tmp_path;     /* exec: the process JSON handed to the runtime */
+        char *arg;          /* operation-specific string (checkpoint path) */
+        struct ps_err *err; /* create: its failure, held while it is undone */
 };
 
 struct ps_op *ps_op_new(struct ps_container *c, struct ps_process *p, ps_op_fn done, void *data,

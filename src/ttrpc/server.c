@@ -20,6 +20,11 @@
  * buffer without bound. */
 #define CONN_MAX_PENDING_OUT (16u << 20)
 #define ACCEPT_BATCH         16
+/* Only same-uid peers get in, so these bound mistakes, not attackers: a
+ * client that leaks connections or parks calls without end. containerd uses
+ * a handful of connections per shim and one parked Wait per process. */
+#define SRV_MAX_CONNS  256
+#define CONN_MAX_CALLS 4096
 
 struct conn {
         struct ps_list link; /* in srv->conns */
@@ -29,9 +34,11 @@ struct conn {
         struct ttrpc_reader rd;
         struct ttrpc_buf out;
         struct ps_list calls; /* unanswered calls */
-        bool dispatching;     /* inside the frame loop: closing must wait */
-        bool broken;          /* close at the next safe point */
-        bool closing;         /* being torn down: output is dropped */
+        size_t n_calls;
+        struct ttrpc_call *dispatched; /* the call in its handler, until answered */
+        bool dispatching;              /* inside the frame loop: closing must wait */
+        bool broken;                   /* close at the next safe point */
+        bool closing;                  /* being torn down: output is dropped */
 };
 
 struct ttrpc_call {
@@ -43,6 +50,7 @@ struct ttrpc_call {
         ProtobufCMessage *req;
         ttrpc_cancel_fn cancel;
         void *cancel_data;
+        struct event *ev_deadline; /* the request's timeout_nano; NULL if none */
 };
 
 struct ttrpc_server {
@@ -58,6 +66,13 @@ struct ttrpc_server {
 static void call_free(struct ttrpc_call *call)
 {
         ps_list_remove(&call->link);
+        if (call->conn) {
+                call->conn->n_calls--;
+                if (call->conn->dispatched == call)
+                        call->conn->dispatched = NULL;
+        }
+        if (call->ev_deadline)
+                event_free(call->ev_deadline);
         if (call->req)
                 protobuf_c_message_free_unpacked(call->req, NULL);
         if (call->envelope)
@@ -79,6 +94,7 @@ static void conn_destroy(struct conn *c)
                 struct ttrpc_call *call = ps_list_first(&c->calls, struct ttrpc_call, link);
 
                 ps_list_remove(&call->link);
+                c->n_calls--;
                 call->conn = NULL;
                 if (call->cancel)
                         call->cancel(call, call->cancel_data);
@@ -97,6 +113,26 @@ static void conn_break(struct conn *c)
         c->broken = true;
         if (!c->dispatching)
                 event_active(c->ev_write, EV_WRITE, 1);
+}
+
+/* Writes pending output now: the socket almost always takes it, which saves
+ * arming write readiness (epoll_ctl, one more loop turn, epoll_ctl) per reply.
+ * Only what the socket refuses waits for EV_WRITE. */
+static void conn_flush(struct conn *c)
+{
+        int r;
+
+        if (c->closing || c->broken || c->out.len == 0)
+                return;
+        r = ttrpc_buf_send(&c->out, c->fd);
+        if (r > 0) {
+                event_add(c->ev_write, NULL);
+        } else if (r < 0) {
+                ps_log_debug("ttrpc: write: %m");
+                conn_break(c);
+        } else {
+                ttrpc_buf_shrink(&c->out, 0);
+        }
 }
 
 static void conn_send(struct conn *c, uint32_t stream, const Ttrpc__Response *resp)
@@ -122,7 +158,9 @@ static void conn_send(struct conn *c, uint32_t stream, const Ttrpc__Response *re
         ttrpc_header_encode(p, &h);
         ttrpc__response__pack(resp, p + TTRPC_HEADER_SIZE);
         c->out.len += TTRPC_HEADER_SIZE + len;
-        event_add(c->ev_write, NULL);
+        /* Replies made while reading are sent together after the frame loop. */
+        if (!c->dispatching)
+                conn_flush(c);
 }
 
 static void conn_send_status(struct conn *c, uint32_t stream, enum ps_code code, const char *msg)
@@ -194,6 +232,41 @@ static const struct ttrpc_method *conn_route(struct conn *c, uint32_t stream,
         return m;
 }
 
+/* The client's deadline passed with the call still parked: as a Go server's
+ * handler context would, the call ends with DEADLINE_EXCEEDED; its parker
+ * is told through the cancel callback first, like on a hang-up. */
+static void call_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+        struct ttrpc_call *call = arg;
+        struct conn *c = call->conn;
+        ttrpc_cancel_fn cancel = call->cancel;
+
+        (void)fd;
+        (void)what;
+        call->cancel = NULL;
+        if (cancel) {
+                call->conn = NULL; /* answers from inside the callback are dropped */
+                cancel(call, call->cancel_data);
+                call->conn = c;
+        }
+        ps_log_debug("ttrpc: %s: deadline exceeded", call->method->name);
+        conn_send_status(c, call->stream, PS_DEADLINE_EXCEEDED, "context deadline exceeded");
+        call_free(call);
+}
+
+static void call_arm_deadline(struct ttrpc_call *call, int64_t timeout_nano)
+{
+        struct timeval tv = {.tv_sec = (time_t)(timeout_nano / 1000000000),
+                             .tv_usec = (suseconds_t)(timeout_nano % 1000000000 / 1000)};
+
+        call->ev_deadline = evtimer_new(call->conn->srv->base, call_on_deadline, call);
+        /* Without a timer the call merely lives until answered or hung up. */
+        if (call->ev_deadline && evtimer_add(call->ev_deadline, &tv) < 0) {
+                event_free(call->ev_deadline);
+                call->ev_deadline = NULL;
+        }
+}
+
 /* Decodes one request frame into a call and hands it to its handler. */
 static void conn_dispatch(struct conn *c, const struct ttrpc_frame *f)
 {
@@ -209,6 +282,10 @@ static void conn_dispatch(struct conn *c, const struct ttrpc_frame *f)
                                         "StreamID must be odd for client initiated streams");
         if (f->hdr.type != TTRPC_TYPE_REQUEST)
                 return;
+        if (c->n_calls >= CONN_MAX_CALLS)
+                return conn_send_statusf(c, f->hdr.stream, PS_RESOURCE_EXHAUSTED,
+                                         "%u calls already pending on this connection",
+                                         CONN_MAX_CALLS);
         if (!ttrpc_strings_valid(&ttrpc__request__descriptor, f->body, f->hdr.len, &bad))
                 return conn_send_statusf(c, f->hdr.stream, PS_INVALID_ARGUMENT,
                                          "unmarshal request error: ttrpc.Request.%s is not valid "
@@ -251,7 +328,14 @@ static void conn_dispatch(struct conn *c, const struct ttrpc_frame *f)
         *call = (struct ttrpc_call){
             .conn = c, .stream = f->hdr.stream, .method = m, .envelope = env, .req = req};
         ps_list_add_tail(&c->calls, &call->link);
+        c->n_calls++;
+        c->dispatched = call;
         m->handler(data, call, req);
+        /* Most calls are answered inside their handler; only a parked one
+         * needs its deadline timer. */
+        if (c->dispatched == call && env->timeout_nano > 0)
+                call_arm_deadline(call, env->timeout_nano);
+        c->dispatched = NULL;
 }
 
 static void conn_process(struct conn *c)
@@ -294,6 +378,8 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
         c->dispatching = true;
         conn_process(c);
         c->dispatching = false;
+        if (n > 0 && !event_pending(c->ev_write, EV_WRITE, NULL))
+                conn_flush(c);
         if (n == 0 || c->broken)
                 conn_destroy(c);
 }
@@ -397,6 +483,11 @@ static void srv_on_accept(evutil_socket_t fd, short what, void *arg)
                         event_del(srv->ev_listen);
                         evtimer_add(srv->ev_retry, &tv);
                         return;
+                }
+                if (srv->n_conns >= SRV_MAX_CONNS) {
+                        ps_log_warn("ttrpc: rejecting connection: %u already open", SRV_MAX_CONNS);
+                        close(cfd);
+                        continue;
                 }
                 if (ttrpc_server_adopt(srv, cfd, &err) < 0)
                         ps_log_warn("ttrpc: rejecting connection: %s", ps_err_msg(err));

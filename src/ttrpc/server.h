@@ -10,9 +10,9 @@
  *
  * Ownership: the server owns every connection and every call. A call stays
  * valid until exactly one of ttrpc_call_reply()/ttrpc_call_fail() is invoked,
- * or until its connection closes, in which case the call's cancel callback
- * (if set) runs first and the call is then freed: a parker must drop its
- * pointer in that callback.
+ * or until its connection closes or its deadline passes, in which case the
+ * call's cancel callback (if set) runs first and the call is then freed: a
+ * parker must drop its pointer in that callback.
  *
  * Protocol rules implemented here (containerd 1.6 / ttrpc v1.1.1):
  *  - frames: 10-byte big-endian header {len u32, stream u32, type u8, flags u8}
@@ -22,6 +22,10 @@
  *  - unknown service/method: UNIMPLEMENTED "service X" / "method X";
  *  - an undecodable request or payload: INVALID_ARGUMENT;
  *  - the peer must have the server's euid (SO_PEERCRED), else it is closed;
+ *  - a call still parked when the request's timeout_nano runs out is
+ *    cancelled (its cancel callback runs) and answered DEADLINE_EXCEEDED;
+ *  - at most 256 connections (more are closed at accept) and 4096 pending
+ *    calls per connection (more are answered RESOURCE_EXHAUSTED);
  *  - errors never close a connection; only a protocol-level read failure or
  *    a peer hang-up does.
  */
@@ -99,8 +103,9 @@ const char *ttrpc_call_metadata(const struct ttrpc_call *call, const char *key);
 /* The method name ("Create"), for logging. */
 const char *ttrpc_call_method(const struct ttrpc_call *call);
 
-/* Registers the callback run (once) if the call's connection closes before
- * the call is answered. The call is freed right after it returns. */
+/* Registers the callback run (once) if the call's connection closes, or its
+ * deadline passes, before the call is answered. The call is freed right
+ * after it returns; answering it from inside the callback is a no-op. */
 typedef void (*ttrpc_cancel_fn)(struct ttrpc_call *call, void *data);
 void ttrpc_call_on_cancel(struct ttrpc_call *call, ttrpc_cancel_fn fn, void *data);
 

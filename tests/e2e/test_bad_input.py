@@ -24,8 +24,8 @@ import pytest
 import harness
 import ociimage
 import ttrpc_client as tc
-from ttrpc_client import (ALREADY_EXISTS, FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, OK,
-                          RESOURCE_EXHAUSTED, UNIMPLEMENTED)
+from ttrpc_client import (ALREADY_EXISTS, DEADLINE_EXCEEDED, FAILED_PRECONDITION,
+                          INVALID_ARGUMENT, NOT_FOUND, OK, RESOURCE_EXHAUSTED, UNIMPLEMENTED)
 
 PODSHIM = "io.containerd.podshim.v2"
 RUNC_V2 = "io.containerd.runc.v2"
@@ -295,6 +295,26 @@ def test_parked_wait_does_not_block(live, pb):
             assert r.code == OK and r.decode(pb.task.StateResponse).status == RUNNING, r
         _no_reply_for(c, [wait_sid], wait=0.2)
         live.assert_serving(c)
+
+
+def test_wait_deadline(pod, pb):
+    """A Wait sent with a 300 ms deadline (timeout_nano, as containerd sets it
+    from its context) ends DEADLINE_EXCEEDED at the shim once that passes, so
+    a client that gave up leaves nothing parked; the task is untouched and a
+    Wait without a deadline still parks. (runc-v2's Wait ignores its context
+    and stays parked, so this is podshim's own contract.)"""
+    with pod.client() as c:
+        t0 = time.monotonic()
+        sid = c.send("Wait", pb.task.WaitRequest(id=pod.cid), timeout_nano=300_000_000)
+        r = c.recv(sid, timeout=5)
+        took = time.monotonic() - t0
+        assert r.code == DEADLINE_EXCEEDED, r
+        assert 0.25 <= took < 3, took
+        plain = c.send("Wait", pb.task.WaitRequest(id=pod.cid))
+        _no_reply_for(c, [plain], wait=0.5)
+        r = c.call("State", pb.task.StateRequest(id=pod.cid))
+        assert r.code == OK and r.decode(pb.task.StateResponse).status == RUNNING, r
+        pod.assert_serving(c)
 
 
 def test_wait_completes_out_of_order(pod, pb):

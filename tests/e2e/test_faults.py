@@ -503,6 +503,76 @@ def test_runtime_create_fails_in_shared_shim(rt_runc, failing_runc):
         rt.remove(keep)
 
 
+# A runc whose `create` succeeds but leaves garbage in the --pid-file: the
+# runtime holds a created container the shim cannot supervise. Every call is
+# logged as "<parent pid> <args>" to $0.calls, to tell who ran what.
+PIDLESS_RUNC = r"""#!/bin/sh
+# written by tests/e2e/test_faults.py
+echo "$PPID $*" >>"$0.calls"
+pidfile=
+next=
+for a in "$@"; do
+	if [ -n "$next" ]; then pidfile=$a; next=; continue; fi
+	case $a in
+	--pid-file) next=1 ;;
+	--pid-file=*) pidfile=${a#--pid-file=} ;;
+	esac
+done
+case " $* " in
+*" create "*)
+	runc "$@" || exit $?
+	echo garbage >"$pidfile"
+	exit 0 ;;
+esac
+exec runc "$@"
+"""
+
+
+def test_created_but_pid_unreadable_in_shared_shim(rt_runc, containerd):
+    """runc created the container but its pid file is garbage: Create fails,
+    and the shared shim itself force-deletes the runtime container it could
+    not supervise, while it keeps serving the pod's other task. (containerd
+    also runs the shim's `delete` action after a failed Create, which would
+    hide a shim that forgot: so the test checks the serving shim ran
+    `delete --force` itself. runc-v2, the reference, relies on containerd:
+    printed, not asserted.)"""
+    rt = rt_runc
+    path = os.path.join(containerd.dir, "pidless-runc-" + rt.flavor.id)
+    with open(path, "w") as f:
+        f.write(PIDLESS_RUNC)
+    os.chmod(path, 0o755)
+    group = "pidless-%s-%d" % (rt.flavor.id, os.getpid())
+    ann = ("--annotation", "%s=%s" % (GROUP_ANNOTATION, group))
+    keep, bad = rt.new_id("pidkeep"), rt.new_id("pidbad")
+    try:
+        pid = _run_detached(rt, keep, "sh", "-c", LOOP, extra=ann)
+        shim = _only_shim(rt, keep)
+        p = rt.ctr("run", "--rm", *rt.run_args(binary=path), *ann, rt.image, bad, "true",
+                   check=False)
+        print("pid file unreadable, %s: %s" % (rt.flavor.id, p.stderr.strip()))
+        assert p.returncode != 0, p
+        assert _alive(shim) and rt.shims(keep) == [shim], (shim, rt.shims(keep))
+        tasks = rt.ctr.task_list()
+        assert tasks.get(keep) == (pid, "RUNNING") and bad not in tasks, tasks
+        state = _runc_state(rt, bad)
+        harness.wait_until(lambda: not os.path.exists(state), 10,
+                           what="runc state %s to be removed" % state)
+        assert not rt.leftover_mounts(bad), rt.leftover_mounts(bad)
+        with open(path + ".calls") as f:
+            calls = [ln.split(" ", 1) for ln in f.read().splitlines()]
+        by_shim = [a for ppid, a in calls
+                   if int(ppid) == shim and a.endswith("delete --force " + bad)]
+        print("%s: runtime calls %s" % (rt.flavor.id, calls))
+        assert by_shim or not rt.podshim, "the shim did not delete %s itself: %s" % (bad, calls)
+        assert rt.ctr("task", "exec", "--exec-id", "e1", keep, "echo", "ok").stdout == "ok\n"
+    finally:
+        rt.remove(bad)
+        rt.remove(keep)
+        if os.path.exists(_runc_state(rt, bad)):  # the reference's leftover
+            subprocess.run(["runc", "--root", os.path.dirname(_runc_state(rt, bad)), "delete",
+                            "--force", bad], capture_output=True, timeout=30)
+
+
 # ------------------------------------------------------ a slow stdout reader
 
 FLOOD_SECONDS = 5.0

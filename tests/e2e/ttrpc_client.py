@@ -36,6 +36,7 @@ TASK_SERVICE = "containerd.task.v2.Task"
 OK = 0
 UNKNOWN = 2
 INVALID_ARGUMENT = 3
+DEADLINE_EXCEEDED = 4
 NOT_FOUND = 5
 ALREADY_EXISTS = 6
 RESOURCE_EXHAUSTED = 8
@@ -179,13 +180,15 @@ class Client:
             req.metadata.add(key=k, value=v)
         return req.SerializeToString()
 
-    def send(self, method, msg=None, service=TASK_SERVICE, stream=None, payload=None):
-        """Sends a request (msg is a protobuf message, or payload raw bytes);
-        returns its stream id."""
+    def send(self, method, msg=None, service=TASK_SERVICE, stream=None, payload=None,
+             timeout_nano=0):
+        """Sends a request (msg is a protobuf message, or payload raw bytes)
+        with the client deadline `timeout_nano` (0: none); returns its stream
+        id."""
         sid = self.next_stream() if stream is None else stream
         if payload is None:
             payload = msg.SerializeToString() if msg is not None else b""
-        self.send_raw(frame(sid, self.request_bytes(service, method, payload)))
+        self.send_raw(frame(sid, self.request_bytes(service, method, payload, timeout_nano)))
         return sid
 
     # ----------------------------------------------------------- receiving

@@ -33,6 +33,7 @@ struct fixture {
         struct ttrpc_call *parked;
         int cancelled;
         int handled;
+        int held; /* "hold" calls: parked without a cancel callback */
         char ns[64];
 };
 
@@ -66,6 +67,10 @@ static void h_connect(void *data, struct ttrpc_call *call, const ProtobufCMessag
         fx->handled++;
         snprintf(fx->ns, sizeof(fx->ns), "%s", ns ? ns : "");
         CHECK_STREQ(ttrpc_call_method(call), "Connect");
+        if (strcmp(req->id, "hold") == 0) {
+                fx->held++;
+                return;
+        }
         if (strcmp(req->id, "park") == 0) {
                 fx->parked = call;
                 ttrpc_call_on_cancel(call, on_cancel, fx);
@@ -159,9 +164,11 @@ static uint32_t get32(const uint8_t *p)
         return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Builds header + body of a request frame; returns its total length. */
-static size_t build_request(uint8_t *out, size_t cap, uint32_t stream, const char *service,
-                            const char *method, const ProtobufCMessage *msg)
+/* Builds header + body of a request frame with the client deadline
+ * `timeout_nano` (0: none); returns its total length. */
+static size_t build_request_deadline(uint8_t *out, size_t cap, uint32_t stream, const char *service,
+                                     const char *method, const ProtobufCMessage *msg,
+                                     int64_t timeout_nano)
 {
         Ttrpc__Request req;
         ttrpc__request__init(&req);
@@ -173,6 +180,7 @@ static size_t build_request(uint8_t *out, size_t cap, uint32_t stream, const cha
 
         req.service = (char *)(uintptr_t)service;
         req.method = (char *)(uintptr_t)method;
+        req.timeout_nano = timeout_nano;
         if (msg) {
                 req.payload.len = protobuf_c_message_pack(msg, payload);
                 req.payload.data = payload;
@@ -189,6 +197,22 @@ static size_t build_request(uint8_t *out, size_t cap, uint32_t stream, const cha
         out[9] = 0;
         ttrpc__request__pack(&req, out + 10);
         return len + 10;
+}
+
+static size_t build_request(uint8_t *out, size_t cap, uint32_t stream, const char *service,
+                            const char *method, const ProtobufCMessage *msg)
+{
+        return build_request_deadline(out, cap, stream, service, method, msg, 0);
+}
+
+static size_t build_connect_deadline(uint8_t *out, size_t cap, uint32_t stream, const char *id,
+                                     int64_t timeout_nano)
+{
+        Containerd__Task__V2__ConnectRequest req;
+
+        containerd__task__v2__connect_request__init(&req);
+        req.id = (char *)(uintptr_t)id;
+        return build_request_deadline(out, cap, stream, TASK, "Connect", &req.base, timeout_nano);
 }
 
 static size_t build_connect(uint8_t *out, size_t cap, uint32_t stream, const char *id)
@@ -521,6 +545,88 @@ static void test_parked_out_of_order(void)
         fx_teardown(&fx);
 }
 
+/* A parked call whose client deadline (timeout_nano) passes is cancelled
+ * and answered DEADLINE_EXCEEDED; a call answered in time is unaffected and
+ * its timer goes with it. */
+static void test_deadline(void)
+{
+        struct fixture fx;
+        uint8_t buf[512];
+        size_t n;
+        int fd;
+
+        fx_setup(&fx);
+        fd = raw_connect(&fx);
+        n = build_connect_deadline(buf, sizeof(buf), 1, "park", 50 * 1000 * 1000);
+        n += build_connect_deadline(buf + n, sizeof(buf) - n, 3, "quick", 50 * 1000 * 1000);
+        write_all(&fx, fd, buf, n);
+        expect_connect(&fx, fd, 3, 5);
+        CHECK(fx.parked != NULL);
+        CHECK_INTEQ(fx.cancelled, 0);
+        expect_status(&fx, fd, 1, PS_DEADLINE_EXCEEDED, "context deadline exceeded");
+        CHECK_INTEQ(fx.cancelled, 1);
+        CHECK(fx.parked == NULL);
+
+        /* Answered before its deadline: no late DEADLINE_EXCEEDED follows. */
+        n = build_connect_deadline(buf, sizeof(buf), 5, "park", 100 * 1000 * 1000);
+        write_all(&fx, fd, buf, n);
+        pump(&fx, 5);
+        CHECK(fx.parked != NULL);
+        if (fx.parked) {
+                reply_connect(fx.parked, 9);
+                fx.parked = NULL;
+        }
+        expect_connect(&fx, fd, 5, 9);
+        pump(&fx, 150);
+        n = build_connect(buf, sizeof(buf), 7, "abc");
+        write_all(&fx, fd, buf, n);
+        expect_connect(&fx, fd, 7, 3); /* the next frame is this one's reply */
+        CHECK_INTEQ(fx.cancelled, 1);
+        close(fd);
+        fx_teardown(&fx);
+}
+
+/* One connection cannot park calls without bound, and the server does not
+ * keep connections without bound; both limits leave the others served. */
+static void test_limits(void)
+{
+        struct fixture fx;
+        uint8_t buf[512];
+        int fds[257], fd;
+        size_t n;
+        char c;
+
+        fx_setup(&fx);
+        fd = raw_connect(&fx);
+        for (uint32_t i = 0; i < 4096; i++) {
+                n = build_connect(buf, sizeof(buf), 2 * i + 1, "hold");
+                write_all(&fx, fd, buf, n);
+        }
+        pump(&fx, 20);
+        CHECK_INTEQ(fx.held, 4096);
+        n = build_connect(buf, sizeof(buf), 2 * 4096 + 1, "quick");
+        write_all(&fx, fd, buf, n);
+        expect_status(&fx, fd, 2 * 4096 + 1, PS_RESOURCE_EXHAUSTED, "4096 calls already pending");
+        CHECK_INTEQ(fx.handled, 4096);
+        close(fd); /* frees the held calls (ASan and valgrind see leaks) */
+        pump(&fx, 5);
+
+        for (int i = 0; i < 256; i++)
+                fds[i] = raw_connect(&fx);
+        CHECK_INTEQ(ttrpc_server_connections(fx.srv), 256);
+        fds[256] = raw_connect(&fx);
+        pump(&fx, 5);
+        CHECK_INTEQ(ttrpc_server_connections(fx.srv), 256);
+        CHECK(fcntl(fds[256], F_SETFL, 0) == 0);
+        CHECK(read(fds[256], &c, 1) == 0); /* closed by the server */
+        n = build_connect(buf, sizeof(buf), 1, "abcd");
+        write_all(&fx, fds[0], buf, n);
+        expect_connect(&fx, fds[0], 1, 4);
+        for (int i = 0; i < 257; i++)
+                close(fds[i]);
+        fx_teardown(&fx);
+}
+
 /* A peer with another uid is turned away (SO_PEERCRED). */
 static void test_peer_uid(void)
 {
@@ -690,7 +796,9 @@ static void test_client_unavailable_and_timeout(void)
         c = ttrpc_client_free(c);
         unlink(gone);
 
-        /* A parked call times out locally. */
+        /* A parked call times out locally, and at the server too, which was
+         * sent the deadline; the server's late DEADLINE_EXCEEDED answer is
+         * ignored by the client. */
         c = ttrpc_client_new(fx.base, fx.path, NULL);
         clock_gettime(CLOCK_MONOTONIC, &t0);
         CHECK(call_connect(c, "park", 150, &r3) == 0);
@@ -699,12 +807,9 @@ static void test_client_unavailable_and_timeout(void)
         CHECK_INTEQ(r3.code, PS_DEADLINE_EXCEEDED);
         long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
         CHECK(ms >= 140 && ms < 2000);
-        /* A late reply to the timed-out call is ignored. */
-        if (fx.parked) {
-                reply_connect(fx.parked, 1);
-                fx.parked = NULL;
-        }
-        pump(&fx, 5);
+        pump(&fx, 100);
+        CHECK(fx.parked == NULL);
+        CHECK_INTEQ(fx.cancelled, 1);
         CHECK_INTEQ(r3.calls, 1);
 
         /* Freeing the client cancels what is pending. */
@@ -714,7 +819,7 @@ static void test_client_unavailable_and_timeout(void)
         CHECK_INTEQ(r4.calls, 1);
         CHECK_INTEQ(r4.code, PS_CANCELLED);
         pump(&fx, 5);
-        CHECK_INTEQ(fx.cancelled, 1);
+        CHECK_INTEQ(fx.cancelled, 2);
         fx_teardown(&fx);
 }
 
@@ -726,6 +831,8 @@ int main(void)
         RUN(test_empty_reply_and_errors);
         RUN(test_oversize);
         RUN(test_parked_out_of_order);
+        RUN(test_deadline);
+        RUN(test_limits);
         RUN(test_peer_uid);
         RUN(test_client_roundtrip);
         RUN(test_client_unavailable_and_timeout);
