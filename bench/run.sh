@@ -1,14 +1,17 @@
 #!/bin/bash
 # podshim vs containerd-shim-runc-v2, side by side, in one run:
-#   sudo bench/run.sh [--quick]
+#   sudo bench/run.sh [--quick] [--growth N] [--publish]
 # Builds the shim (unless PODSHIM_BIN_DIR names a build that has it) and the
 # Go ttrpc State client, starts ONE private CRI containerd with both runtime
 # handlers, runs every metric for both (interleaved), prints the table and
 # writes bench/out/{results.json,latest.md,chart.png}. A full run also copies
 # latest.md and chart.png to bench/results/ (what README shows).
 #
-# --quick: one round with small sizes (a smoke pass, < 3 min); it does not
+# --quick: one round with small sizes (a smoke pass, < 4 min); it does not
 # touch bench/results/ unless --publish is given too.
+# --growth N: ExecSync cycles per shim in the memory growth loop (default
+# 100,000; --quick: 300). The full run's growth loops take most of its time
+# (1.5-2 h in all on a 2-core VM).
 # Environment: PODSHIM_BIN_DIR (shim build dir; default: build it in
 # build-bench/), BENCH_OUT (default bench/out), JOBS.
 set -euo pipefail
@@ -16,16 +19,26 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
 publish=0
-for a in "$@"; do
-	case "$a" in
+growth=""
+usage() {
+	echo "usage: $0 [--quick] [--growth N] [--publish]" >&2
+	exit 2
+}
+while [ $# -gt 0 ]; do
+	case "$1" in
 	--quick) quick=1 ;;
 	--publish) publish=1 ;;
-	*)
-		echo "usage: $0 [--quick] [--publish]" >&2
-		exit 2
+	--growth)
+		[ $# -ge 2 ] || usage
+		growth=$2
+		shift
 		;;
+	--growth=*) growth=${1#--growth=} ;;
+	*) usage ;;
 	esac
+	shift
 done
+[ -z "$growth" ] || [[ $growth =~ ^[1-9][0-9]*$ ]] || usage
 [ "$quick" -eq 0 ] && publish=1
 out=${BENCH_OUT:-$repo/bench/out}
 mkdir -p "$out"
@@ -68,6 +81,9 @@ fi
 args=(--out "$out")
 [ -n "$staterps" ] && args+=(--staterps "$staterps")
 [ "$quick" -eq 1 ] && args+=(--quick)
+[ -n "$growth" ] && args+=(--growth "$growth")
 [ "$publish" -eq 1 ] && args+=(--publish "$repo/bench/results")
 echo "== shim from $bindir"
-PODSHIM_BIN_DIR=$bindir timeout $((quick ? 600 : 5400)) /usr/bin/python3 "$repo/bench/suite.py" "${args[@]}"
+# full: each shim's growth loop stops itself after 100 min (suite.py; 45-60
+# min is usual on 2 cores); the rest takes about 10 min
+PODSHIM_BIN_DIR=$bindir timeout $((quick ? 600 : 14400)) /usr/bin/python3 "$repo/bench/suite.py" "${args[@]}"

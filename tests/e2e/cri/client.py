@@ -165,3 +165,23 @@ class CriClient:
         r = self.call("ExecSync", self.pb.ExecSyncRequest(container_id=cid, cmd=list(cmd),
                                                          timeout=limit), limit + 10)
         return r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace"), r.exit_code
+
+    # ------------------------------------------------- resources and stats
+
+    def update_container_resources(self, cid, resources, timeout=60):
+        """UpdateContainerResources with a LinuxContainerResources."""
+        self.call("UpdateContainerResources", self.pb.UpdateContainerResourcesRequest(
+            container_id=cid, linux=resources), timeout)
+
+    def container_stats(self, cid):
+        return self.call("ContainerStats", self.pb.ContainerStatsRequest(
+            container_id=cid)).stats
+
+    def list_container_stats(self, pod_id=None, cid=None):
+        flt = self.pb.ContainerStatsFilter(id=cid or "", pod_sandbox_id=pod_id or "")
+        return list(self.call("ListContainerStats",
+                              self.pb.ListContainerStatsRequest(filter=flt)).stats)
+
+    def pod_stats(self, pod_id):
+        return self.call("PodSandboxStats", self.pb.PodSandboxStatsRequest(
+            pod_sandbox_id=pod_id)).stats

@@ -3,8 +3,13 @@
 One daemon (harness.Containerd with the CRI plugin on) serves every runtime
 handler under test:
 
-  runc     io.containerd.runc.v2   containerd's own shim: the reference
-  podshim  io.containerd.podshim.v2 (options.ConfigPath -> our config file)
+  runc          io.containerd.runc.v2   containerd's own shim: the reference
+  podshim       io.containerd.podshim.v2 (options.ConfigPath -> our config file)
+  runc-crun     io.containerd.runc.v2 with options.BinaryName = "crun"
+  podshim-crun  io.containerd.podshim.v2, a second config file naming crun
+
+The crun pair is for bench/: with runc, `runc exec` is most of an exec for
+either shim. The pod tests use runc and podshim only.
 
 The CRI plugin gets an offline sandbox image (images.PAUSE_NAME) and the
 busybox image, both imported into namespace k8s.io before any pod runs, so
@@ -31,7 +36,10 @@ from cri import images
 
 NAMESPACE = "k8s.io"
 CNI_BIN_DIR = "/usr/lib/cni"  # dpkg -L containernetworking-plugins
-HANDLERS = {"runc": "io.containerd.runc.v2", "podshim": "io.containerd.podshim.v2"}
+HANDLERS = {"runc": "io.containerd.runc.v2", "podshim": "io.containerd.podshim.v2",
+            "runc-crun": "io.containerd.runc.v2", "podshim-crun": "io.containerd.podshim.v2"}
+# the OCI runtime each handler's shim runs
+OCI_BINARY = {"runc": "runc", "podshim": "runc", "runc-crun": "crun", "podshim-crun": "crun"}
 CRI = '"io.containerd.grpc.v1.cri"'
 # libcni keeps its result cache here (not configurable through CRI 1.6);
 # entries go away on CNI DEL, the directories stay unless we remove them
@@ -52,6 +60,9 @@ class CriEnv:
         self.cni_conf_dir = os.path.join(self.dir, "cni", "net.d")
         self.ipam_dir = os.path.join(self.dir, "cni", "ipam")
         self.podshim_config = os.path.join(self.dir, "podshim-cri.toml")
+        # podshim reads BinaryName from its config file, one file per handler
+        self.podshim_configs = {"podshim": self.podshim_config,
+                                "podshim-crun": os.path.join(self.dir, "podshim-cri-crun.toml")}
         # every pod's cgroup_parent lives below this, so teardown finds them all
         self.cgroup_root = "pse2e-%d" % os.getpid()
         self.cd.extra_config = self.config_toml()
@@ -84,17 +95,23 @@ class CriEnv:
             '  conf_dir = "%s"' % self.cni_conf_dir,
             "  max_conf_num = 1",
             "",
-            "%s.containerd.runtimes.runc]" % p,
-            '  runtime_type = "%s"' % HANDLERS["runc"],
-            "",
-            "%s.containerd.runtimes.podshim]" % p,
-            '  runtime_type = "%s"' % HANDLERS["podshim"],
-            "",
-            "%s.containerd.runtimes.podshim.options]" % p,
-            '  ConfigPath = "%s"' % self.podshim_config,
-            "",
         ]
+        for h in HANDLERS:
+            lines += self._runtime_toml(p, h)
         return "\n".join(lines)
+
+    def _runtime_toml(self, p, handler):
+        """The CRI runtimes table of one handler: runc.v2 takes BinaryName in
+        its options, podshim a ConfigPath to a file naming the binary."""
+        table = "%s.containerd.runtimes.%s" % (p, handler)
+        lines = ["%s]" % table, '  runtime_type = "%s"' % HANDLERS[handler], ""]
+        if handler in self.podshim_configs:
+            opt = 'ConfigPath = "%s"' % self.podshim_configs[handler]
+        elif OCI_BINARY[handler] != "runc":
+            opt = 'BinaryName = "%s"' % OCI_BINARY[handler]
+        else:
+            return lines
+        return lines + ["%s.options]" % table, "  " + opt, ""]
 
     def cni_conflist(self):
         return {
@@ -120,8 +137,10 @@ class CriEnv:
         os.makedirs(self.ipam_dir, exist_ok=True)
         with open(os.path.join(self.cni_conf_dir, "10-podshim-e2e.conflist"), "w") as f:
             json.dump(self.cni_conflist(), f, indent=2)
-        with open(self.podshim_config, "w") as f:
-            f.write("# written by tests/e2e/cri/env.py\nBinaryName = \"runc\"\n")
+        for handler, path in self.podshim_configs.items():
+            with open(path, "w") as f:
+                f.write("# written by tests/e2e/cri/env.py\nBinaryName = \"%s\"\n"
+                        % OCI_BINARY[handler])
 
     # ------------------------------------------------------------ network
 
