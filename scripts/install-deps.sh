@@ -19,6 +19,8 @@ packages=(
 	golang-github-containerd-containerd-dev golang-github-containerd-ttrpc-dev
 	golang-github-containerd-cgroups-dev golang-github-gogo-protobuf-dev
 	golang-github-gogo-googleapis-dev
+	# the cgroup v2 stage: a guest booted from Debian's kernel under qemu
+	qemu-system-x86 linux-image-amd64 cpio kmod
 	# bench/run.sh: the chart, and the Go State client (containerd's own
 	# task client over its ttrpc, built offline from the -dev sources above)
 	gnuplot-nox golang-go

@@ -29,11 +29,18 @@ class CommandFailed(AssertionError):
     pass
 
 
+# Every harness timeout is multiplied by this: an emulated CPU (the cgroup v2
+# guest of scripts/cgroup-v2-vm.sh without KVM) runs everything many times
+# slower, and a timeout there is not a hang.
+TIME_SCALE = float(os.environ.get("PODSHIM_E2E_TIME_SCALE", "1"))
+
+
 def run(argv, timeout=30, input=None, env=None, check=True, cwd=None):
     """Run argv (never through a shell); return CompletedProcess with str output.
 
     A timeout kills the process group and raises CommandFailed carrying the
     partial output, so a hang turns into a failure with diagnostics."""
+    timeout = timeout * TIME_SCALE if timeout else timeout
     try:
         p = subprocess.run(argv, input=input, capture_output=True, timeout=timeout,
                            env=env, cwd=cwd, start_new_session=True,
@@ -51,6 +58,7 @@ def run(argv, timeout=30, input=None, env=None, check=True, cwd=None):
 
 def wait_until(pred, timeout, interval=0.05, what="condition"):
     """Poll pred() until it returns a true value; return it or raise."""
+    timeout *= TIME_SCALE
     deadline = time.monotonic() + timeout
     while True:
         v = pred()

@@ -208,7 +208,12 @@ def test_shim_fds_are_cloexec(task, ctr, containerd):
         p.kill()
         p.wait(timeout=10)
     leaky = {fd: v for fd, v in fds.items() if fd > 2 and not v[1] & O_CLOEXEC}
-    assert not leaky, "shim %d fds without O_CLOEXEC: %s" % (task.shim_pid, leaky)
+    msg = "shim %d fds without O_CLOEXEC: %s" % (task.shim_pid, leaky)
+    # podshim's contract; runc-v2 keeps its cgroup v2 OOM watch's inotify fd
+    # without O_CLOEXEC (printed there, not asserted)
+    assert not leaky or task.runtime != PODSHIM, msg
+    if leaky:
+        print("reference: " + msg)
     # positive control: the listener and our connection are among those checked
     socks = [fd for fd, v in fds.items() if fd > 2 and v[0].startswith("socket:")]
     assert len(socks) >= 2, fds

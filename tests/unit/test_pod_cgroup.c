@@ -491,6 +491,142 @@ out:
         cleanup_top(top);
 }
 
+/* --- a cgroup v2-only host (scripts/cgroup-v2-vm.sh boots one) */
+
+static bool word_listed(const char *list, const char *word)
+{
+        size_t n = strlen(word);
+
+        for (const char *p = list; p && *p;) {
+                if (strncmp(p, word, n) == 0 && (p[n] == ' ' || p[n] == '\0'))
+                        return true;
+                p = strchr(p, ' ');
+                p = p ? p + 1 : NULL;
+        }
+        return false;
+}
+
+static void check_v2_value(const char *rel, const char *file, const char *want)
+{
+        char *v = read_cg("", rel, file);
+
+        if (!v || strcmp(v, want) != 0)
+                fprintf(stderr, "  %s/%s: '%s', want '%s'\n", rel, file, v ? v : "(none)", want);
+        CHECK(v && strcmp(v, want) == 0);
+        free(v);
+}
+
+/* The whole life on the real v2 tree: every parent made enables the pod's
+ * controllers for its children (a v2 child only has what its parent
+ * delegates), the values land in cpu.weight, cpu.max and memory.max, and
+ * remove takes exactly what create made. */
+static void test_v2_lifecycle(void)
+{
+        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
+        struct ps_err *e = NULL;
+        char path[256], rel[256], weight[32];
+        char *ctl, *got;
+        pid_t pid = -1;
+
+        snprintf(path, sizeof(path), "/%s/kubepods/pod1/sb", top);
+        cg = ps_pod_cgroup_create(path, false, &e);
+        CHECK(cg != NULL);
+        if (!cg) {
+                fprintf(stderr, "  create: %s\n", ps_err_msg(e));
+                goto out;
+        }
+        CHECK_STREQ(ps_pod_cgroup_path(cg), path);
+        CHECK(exists("", path));
+        snprintf(rel, sizeof(rel), "/%s/kubepods/pod1", top);
+        ctl = read_cg("", rel, "cgroup.subtree_control");
+        CHECK(ctl && word_listed(ctl, "cpu") && word_listed(ctl, "memory") &&
+              word_listed(ctl, "pids"));
+        free(ctl);
+
+        pid = child_start();
+        CHECK(ps_pod_cgroup_attach(cg, pid, &e) == 0);
+        got = proc_cgroup(pid, "");
+        CHECK_STREQ(got, path);
+        free(got);
+        CHECK(ps_pod_cgroup_attach(cg, NO_SUCH_PID, &e) < 0);
+        CHECK_INTEQ(code_of(&e), PS_NOT_FOUND);
+
+        CHECK(ps_pod_cgroup_set_resources(cg, 512, 50000, 100000, 64 << 20, &e) == 0);
+        if (e)
+                fprintf(stderr, "  set: %s\n", ps_err_msg(e));
+        snprintf(weight, sizeof(weight), "%llu",
+                 (unsigned long long)ps_pod_cgroup_shares_to_weight(512));
+        check_v2_value(path, "cpu.weight", weight);
+        check_v2_value(path, "cpu.max", "50000 100000");
+        check_v2_value(path, "memory.max", "67108864");
+        CHECK(ps_pod_cgroup_set_resources(cg, 0, -1, 100000, -1, &e) == 0);
+        check_v2_value(path, "cpu.max", "max 100000");
+        check_v2_value(path, "memory.max", "max");
+        check_v2_value(path, "cpu.weight", weight); /* 0 leaves it */
+
+        CHECK(ps_pod_cgroup_remove(cg, &e) < 0);
+        CHECK_INTEQ(code_of(&e), PS_FAILED_PRECONDITION);
+        CHECK(exists("", path));
+        child_stop(&pid);
+        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        if (e)
+                fprintf(stderr, "  remove: %s\n", ps_err_msg(e));
+        snprintf(rel, sizeof(rel), "/%s", top);
+        CHECK(!exists("", path) && !exists("", rel)); /* we made every level */
+        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+out:
+        ps_err_free(e);
+        child_stop(&pid);
+        cleanup_top(top);
+}
+
+/* The systemd driver's slice nesting on v2, and a kubelet-made parent that
+ * remove keeps. */
+static void test_v2_systemd_and_kept_parent(void)
+{
+        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
+        struct ps_err *e = NULL;
+        char spec[128], want[256], slice[64];
+
+        snprintf(slice, sizeof(slice), "podshimcg%d.slice", (int)getpid());
+        snprintf(want, sizeof(want), "/%s", slice);
+        CHECK(make("", want)); /* the kubelet's, before us */
+        snprintf(spec, sizeof(spec), "podshimcg%d-pod1.slice:podcg:sb", (int)getpid());
+        snprintf(want, sizeof(want), "/podshimcg%d.slice/podshimcg%d-pod1.slice/podcg-sb.scope",
+                 (int)getpid(), (int)getpid());
+        cg = ps_pod_cgroup_create(spec, true, &e);
+        CHECK(cg != NULL);
+        if (!cg) {
+                fprintf(stderr, "  create: %s\n", ps_err_msg(e));
+                goto out;
+        }
+        CHECK_STREQ(ps_pod_cgroup_path(cg), want);
+        CHECK(exists("", want));
+        CHECK(ps_pod_cgroup_set_resources(cg, 2, 0, 0, 32 << 20, &e) == 0);
+        check_v2_value(want, "memory.max", "33554432");
+        check_v2_value(want, "cpu.weight", "1");
+        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        CHECK(!exists("", want));
+        snprintf(want, sizeof(want), "/%s", slice);
+        CHECK(exists("", want)); /* not ours: kept */
+out:
+        ps_err_free(e);
+        cleanup_top(slice);
+}
+
+/* A v2-only host: one cgroup2 mount at the root, no v1 hierarchy. */
+static void test_v2_mounts_list(void)
+{
+        _cleanup_(ps_cgroup_mounts_freep) struct ps_cgroup_mounts *m = NULL;
+        struct ps_err *e = NULL;
+
+        CHECK(ps_cgroup_mounts_list(&m, &e) == 0);
+        CHECK(m && m->n == 1);
+        if (m && m->n == 1)
+                CHECK(m->m[0].v2 && strcmp(m->m[0].dir, CG_ROOT) == 0);
+        ps_err_free(e);
+}
+
 /* --- the mounted hierarchies, and no libcgroup in this module */
 
 static const struct ps_cgroup_mount *find_mount(const struct ps_cgroup_mounts *m, const char *dir)
@@ -582,6 +718,17 @@ out:
 int main(void)
 {
         snprintf(top, sizeof(top), "podshim-podcg-%d", (int)getpid());
+        if (geteuid() == 0 && access(CG_ROOT "/cgroup.controllers", F_OK) == 0) {
+                RUN(test_expand_cgroupfs);
+                RUN(test_expand_systemd);
+                RUN(test_shares_to_weight);
+                RUN(test_bad_create);
+                RUN(test_v2_lifecycle);
+                RUN(test_v2_systemd_and_kept_parent);
+                RUN(test_v2_mounts_list);
+                cleanup_top(top);
+                return check_summary();
+        }
         if (geteuid() != 0 || access(CG_ROOT "/memory/cgroup.procs", F_OK) < 0) {
                 fprintf(stderr, "needs root and cgroup v1 memory at %s/memory\n", CG_ROOT);
                 return 1;

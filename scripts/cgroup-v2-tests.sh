@@ -1,0 +1,28 @@
+#!/bin/bash
+# The cgroup-sensitive part of the suite on a cgroup v2-only machine; runs
+# INSIDE the guest of scripts/cgroup-v2-vm.sh (test-all.sh's "cgroup v2"
+# stage starts it there):
+#
+#   scripts/cgroup-v2-tests.sh BUILD_DIR OUTDIR
+#
+# BUILD_DIR is a release build with tests. Unit tests of the cgroup, pod
+# cgroup and infra code, then the end-to-end tasks, pods, pod features and
+# security suites for podshim and the runc-v2 reference, with JUnit reports
+# and exit statuses in OUTDIR (ctest-v2.{xml,status}, e2e-v2.{xml,status}).
+# Exit status non-zero on a failure.
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bdir=$(cd "$1" && pwd)
+out=$2
+cd "$repo"
+ctest --test-dir "$bdir" -R '^test_(pod_cgroup|cgroup|infra)$' --output-on-failure \
+	--output-junit "$out/ctest-v2.xml"
+echo $? >"$out/ctest-v2.status"
+PODSHIM_BIN_DIR=$bdir \
+	PODSHIM_E2E_RUNTIMES=${PODSHIM_E2E_RUNTIMES:-io.containerd.podshim.v2,io.containerd.runc.v2} \
+	/usr/bin/python3 -m pytest -p no:cacheprovider --junitxml="$out/e2e-v2.xml" --durations=5 \
+	tests/e2e/test_tasks.py tests/e2e/test_pods.py tests/e2e/test_pod_features.py \
+	tests/e2e/test_security.py
+echo $? >"$out/e2e-v2.status"
+[ "$(cat "$out/ctest-v2.status")" = 0 ] && [ "$(cat "$out/e2e-v2.status")" = 0 ]

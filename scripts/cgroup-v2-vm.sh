@@ -1,0 +1,117 @@
+#!/bin/bash
+# Runs a command on a pure cgroup v2 machine: this host's own root file
+# system, booted under KVM with Debian's kernel (linux-image-amd64) and only
+# the unified hierarchy mounted. CI hosts here are cgroup v1 (hybrid), and
+# the kernel decides the cgroup layout at boot, so a guest is the only way
+# to exercise the shim's cgroup v2 code on a v2 system.
+#
+#   scripts/cgroup-v2-vm.sh OUTDIR COMMAND [ARG...]
+#
+# The guest sees the host's / read-only through 9p with a tmpfs overlay on
+# top (every write stays in the guest), plus OUTDIR read-write at the same
+# path. COMMAND runs as root in the guest with cgroup2 at /sys/fs/cgroup
+# (cpu, memory, pids, io, cpuset, hugetlb enabled for children), fresh
+# /tmp and /run, lo up. The script's exit status is COMMAND's; its console
+# goes to OUTDIR/console.log. Needs: qemu-system-x86, linux-image-amd64,
+# busybox-static; /dev/kvm when there is one (else qemu emulates the CPU,
+# which is many times slower).
+set -euo pipefail
+
+[ $# -ge 2 ] || { echo "usage: $0 OUTDIR COMMAND [ARG...]" >&2; exit 2; }
+out=$(mkdir -p "$1" && cd "$1" && pwd)
+shift
+kver=$(ls /lib/modules | sort -V | tail -1)
+kernel=/boot/vmlinuz-$kver
+for f in "$kernel" /bin/busybox; do
+	[ -e "$f" ] || { echo "cgroup-v2-vm: $f missing" >&2; exit 2; }
+done
+
+work=$(mktemp -d /tmp/cgv2vm.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+init=$work/initramfs
+mkdir -p "$init"/{bin,dev,proc,sys,lower,upper,root,mods}
+cp /bin/busybox "$init/bin/busybox"
+# the modules that mount the host root; the rest load from it later
+for m in virtio_pci 9pnet_virtio 9p overlay; do
+	modprobe -S "$kver" --show-depends "$m"
+done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$work/mods.list"
+: >"$init/mods/order"
+while read -r m; do
+	cp "$m" "$init/mods/"
+	basename "$m" >>"$init/mods/order"
+done <"$work/mods.list"
+
+# The command, quoted for the guest's shell.
+printf '%q ' "$@" >"$init/command"
+printf '%s' "$out" >"$init/outdir.path"
+
+cat >"$init/init" <<'EOF'
+#!/bin/busybox sh
+# stage 1: mount the host root (9p, read-only) under a tmpfs overlay
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+while read -r m; do insmod "/mods/$m" || echo "stage1: insmod $m failed"; done </mods/order
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=524288,cache=loose hostroot /lower
+mount -t tmpfs -o size=8g,mode=0755 upper /upper
+mkdir -p /upper/u /upper/w
+mount -t overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w root /root
+out=$(cat /outdir.path)
+mkdir -p /root/.cgroup-v2-out
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288 outdir /root/.cgroup-v2-out
+cp /command /root/.cgroup-v2-command
+mount --move /dev /root/dev
+umount /proc /sys
+exec switch_root /root /bin/bash -c '
+	set -u
+	out='"$out"'
+	mount -t proc proc /proc
+	mount -t sysfs sys /sys
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup
+	mount -t tmpfs -o mode=1777 tmp /tmp
+	mount -t tmpfs -o mode=0755 run /run
+	mkdir -p "$out"
+	mount --move /.cgroup-v2-out "$out"
+	mkdir -p /dev/pts /dev/shm /dev/mqueue
+	mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
+	mount -t tmpfs shm /dev/shm
+	mount -t mqueue mqueue /dev/mqueue
+	for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+		echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+	done
+	ip link set lo up
+	hostname cgroup-v2-guest
+	export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+	echo "guest: $(uname -r), cgroup controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+	eval "$(cat /.cgroup-v2-command)"
+	echo $? >"$out/exit-status"
+	sync
+	echo o >/proc/sysrq-trigger
+	busybox poweroff -f
+'
+EOF
+chmod 755 "$init/init"
+(cd "$init" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.gz"
+
+rm -f "$out/exit-status"
+mem_mib=${CGV2_VM_MEM_MIB:-6144}
+if [ -w /dev/kvm ]; then
+	accel=(-accel kvm -cpu host)
+else
+	accel=(-accel tcg,thread=multi -cpu max)
+fi
+timeout "${CGV2_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
+	"${accel[@]}" -smp "$(nproc)" -m "$mem_mib" -no-reboot \
+	-kernel "$kernel" -initrd "$work/initramfs.gz" \
+	-append "console=ttyS0 panic=-1 quiet systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all" \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
+	-virtfs local,path="$out",mount_tag=outdir,security_model=passthrough,multidevs=remap \
+	-nic none -serial "file:$out/console.log" -monitor none -display none </dev/null ||
+	{ echo "cgroup-v2-vm: qemu failed or timed out (see $out/console.log)" >&2; }
+if [ ! -s "$out/exit-status" ]; then
+	echo "cgroup-v2-vm: the guest did not finish; console:" >&2
+	tail -40 "$out/console.log" >&2
+	exit 1
+fi
+exit "$(cat "$out/exit-status")"
