@@ -178,6 +178,34 @@ def host_line(bindir):
                os.path.join(bindir, "containerd-shim-podshim-v2")))
 
 
+def growth_only(handler, cfg, out):
+    """The memory growth loop alone for one shim, on its crun handler."""
+    bindir = os.path.abspath(os.environ.get("PODSHIM_BIN_DIR", os.path.join(HERE, "..", "build")))
+    env = cri_env.CriEnv(bindir)
+    env.cd.debug = False
+    try:
+        log("starting the private CRI containerd (%s)" % env.dir)
+        env.start()
+        env.events.close()
+        log("memory growth: %d ExecSync(true), %s, %d concurrent loops"
+            % (cfg["growth"], CRUN[handler], cfg["growth_loops"]))
+        r = measure.exec_growth(cri_pods.PodFactory(env, CRUN[handler]), cfg["growth"],
+                                cfg["growth_cap_s"], cfg["growth_loops"])
+    finally:
+        log("teardown")
+        problems = env.teardown()
+    r.update({"handler": handler, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+              "host": host_line(bindir), "requested": cfg["growth"]})
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "growth-%s.json" % handler)
+    with open(path, "w") as f:
+        json.dump(r, f, indent=1)
+    print("%s: RSS %d -> %d KiB (%+d) over %d ExecSync cycles in %.0f s; wrote %s"
+          % (handler, r["growth_before_rss_kb"], r["growth_after_rss_kb"], r["growth_rss_kb"],
+             r["growth_execs"], r["growth_seconds"], path))
+    return 1 if problems or r["growth_execs"] < cfg["growth"] else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description="podshim vs runc-v2 benchmarks")
     ap.add_argument("--quick", action="store_true", help="smoke pass: 1 round, small sizes")
@@ -188,12 +216,17 @@ def main():
     ap.add_argument("--growth", type=int, default=None, metavar="N",
                     help="ExecSync cycles per shim in the memory growth loop (default: "
                     "%d, --quick: %d)" % (FULL["growth"], QUICK["growth"]))
+    ap.add_argument("--growth-only", choices=HANDLERS, default=None, metavar="HANDLER",
+                    help="run only the memory growth loop, for one shim (runc or podshim), "
+                    "and write OUT/growth-HANDLER.json: a leak check, not a comparison")
     args = ap.parse_args()
     cfg = dict(QUICK if args.quick else FULL)
     if args.growth is not None:
         if args.growth < 1:
             ap.error("--growth must be at least 1")
         cfg["growth"] = args.growth
+    if args.growth_only:
+        return growth_only(args.growth_only, cfg, args.out)
     bindir = os.path.abspath(os.environ.get("PODSHIM_BIN_DIR", os.path.join(HERE, "..", "build")))
     staterps = args.staterps if args.staterps and os.access(args.staterps, os.X_OK) else None
     client = ("Go client" if staterps else "FALLBACK: Python test client (Go client unavailable)")
