@@ -57,29 +57,33 @@ def memory_of(pids):
 # ------------------------------------------------------------- pod metrics
 
 
-def pod_round(factory, execs):
-    """One host-network pod with 3 containers, then one CNI pod with 1.
-
-    Returns latencies in seconds and the memory (kB) of the first pod's
-    shim(s) plus sandbox process."""
-    cri = factory.cri
-    out = {}
-    pod = factory.run(host_network=True)
-    out["run_pod_host_s"] = factory.run_latencies[-1]
+def starts_and_execs(factory, pod, execs):
+    """Creates and starts 3 containers in pod, then runs `execs`
+    ExecSync(true) in the first; the median seconds of each."""
     starts = []
     for i in range(3):
         t = time.monotonic()
         factory.add_container(pod, "c%d" % i)
         starts.append(time.monotonic() - t)
-    out["container_start_s"] = statistics.median(starts)
     lat = []
     for _ in range(execs):
         t = time.monotonic()
-        _, _, code = cri.exec_sync(pod.containers[0], ["true"])
+        _, _, code = factory.cri.exec_sync(pod.containers[0], ["true"])
         lat.append(time.monotonic() - t)
         if code != 0:
             raise AssertionError("ExecSync true exited %d" % code)
-    out["exec_sync_s"] = statistics.median(lat)
+    return statistics.median(starts), statistics.median(lat)
+
+
+def pod_round(factory, execs):
+    """One host-network pod with 3 containers, then one CNI pod with 1.
+
+    Returns latencies in seconds and the memory (kB) of the first pod's
+    shim(s) plus sandbox process."""
+    out = {}
+    pod = factory.run(host_network=True)
+    out["run_pod_host_s"] = factory.run_latencies[-1]
+    out["container_start_s"], out["exec_sync_s"] = starts_and_execs(factory, pod, execs)
     time.sleep(0.3)  # let lazily touched pages settle before reading smaps
     pids = sandbox_and_shims(factory, pod)
     out["pod_pss_kb"], out["pod_rss_kb"] = memory_of(pids)
@@ -125,23 +129,10 @@ def crun_round(factory, execs):
     """Container create + start and ExecSync(true) on a crun handler: with
     runc, `runc exec` is ~90 % of an ExecSync on either shim, so these show
     the shims' own cost with a cheaper OCI runtime under them."""
-    cri = factory.cri
     pod = factory.run(host_network=True)
-    starts = []
-    for i in range(3):
-        t = time.monotonic()
-        factory.add_container(pod, "c%d" % i)
-        starts.append(time.monotonic() - t)
-    lat = []
-    for _ in range(execs):
-        t = time.monotonic()
-        _, _, code = cri.exec_sync(pod.containers[0], ["true"])
-        lat.append(time.monotonic() - t)
-        if code != 0:
-            raise AssertionError("ExecSync true exited %d" % code)
+    start, execsync = starts_and_execs(factory, pod, execs)
     factory.remove(pod)
-    return {"container_start_crun_s": statistics.median(starts),
-            "exec_sync_crun_s": statistics.median(lat)}
+    return {"container_start_crun_s": start, "exec_sync_crun_s": execsync}
 
 
 class _Cycles:
