@@ -279,11 +279,15 @@ def stdout_throughput(env, ctr, handler, mib, timeout=300):
             proc.kill()
             proc.wait(timeout=10)
         t_err.join(timeout=10)
-    if got != want or proc.returncode != 0:
+    # Losing output is a bug: podshim's fails the run; the reference's (seen
+    # with runc-v2 under load: the last pipe page) is recorded and reported.
+    if proc.returncode != 0 or got == 0 or (got != want and handler == "podshim"):
         raise AssertionError("stdout throughput: read %d of %d bytes, ctr exit %s: %s"
                              % (got, want, proc.returncode, b"".join(err)[-2000:]))
     secs = t_last - t_first
-    return {"stdout_mib_s": mib / secs, "shim_cpu_s_per_gib": (cpu1 - cpu0) * 1024 / mib}
+    done_mib = got / (1 << 20)
+    return {"stdout_mib_s": done_mib / secs, "shim_cpu_s_per_gib": (cpu1 - cpu0) * 1024 / done_mib,
+            "stdout_lost_bytes": want - got}
 
 
 def _one_shim(env, handler, cid):

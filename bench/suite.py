@@ -125,6 +125,10 @@ def run_all(env, cfg, staterps, samples, meta):
         for h in order(r):
             log("round %d/%d: %d MiB of stdout, %s" % (r + 1, cfg["tput_rounds"], cfg["mib"], h))
             add(samples, h, measure.stdout_throughput(env, ctr, h, cfg["mib"]))
+            lost = samples[h]["stdout_lost_bytes"][-1]
+            if lost:
+                meta["notes"].append("%s lost the last %d bytes of %d MiB of stdout in round %d."
+                                     % (h, lost, cfg["mib"], r + 1))
     for r in range(cfg["many_rounds"]):
         for h in order(r):
             log("round %d/%d: %d pods, %s" % (r + 1, cfg["many_rounds"], cfg["many"], h))

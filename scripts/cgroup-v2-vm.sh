@@ -44,6 +44,9 @@ done <"$work/mods.list"
 # The command, quoted for the guest's shell.
 printf '%q ' "$@" >"$init/command"
 printf '%s' "$out" >"$init/outdir.path"
+# this checkout stays visible in the guest even under /tmp or /run, which
+# the guest mounts afresh
+printf '%s' "$(cd "$(dirname "$0")/.." && pwd)" >"$init/keep.path"
 
 cat >"$init/init" <<'EOF'
 #!/bin/busybox sh
@@ -61,6 +64,7 @@ out=$(cat /outdir.path)
 mkdir -p /root/.cgroup-v2-out
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288 outdir /root/.cgroup-v2-out
 cp /command /root/.cgroup-v2-command
+cp /keep.path /root/.cgroup-v2-keep
 mount --move /dev /root/dev
 umount /proc /sys
 exec switch_root /root /bin/bash -c '
@@ -69,8 +73,16 @@ exec switch_root /root /bin/bash -c '
 	mount -t proc proc /proc
 	mount -t sysfs sys /sys
 	mount -t cgroup2 cgroup2 /sys/fs/cgroup
+	keep=$(cat /.cgroup-v2-keep)
+	mkdir -p /.cgroup-v2-host
+	mount --bind / /.cgroup-v2-host
 	mount -t tmpfs -o mode=1777 tmp /tmp
 	mount -t tmpfs -o mode=0755 run /run
+	case $keep in
+	/tmp/* | /run/*)
+		mkdir -p "$keep"
+		mount --bind "/.cgroup-v2-host$keep" "$keep" ;;
+	esac
 	mkdir -p "$out"
 	mount --move /.cgroup-v2-out "$out"
 	mkdir -p /dev/pts /dev/shm /dev/mqueue
