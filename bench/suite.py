@@ -196,6 +196,10 @@ def growth_only(handler, cfg, out):
         r = measure.exec_growth(cri_pods.PodFactory(env, CRUN[handler]), cfg["growth"],
                                 cfg["growth_cap_s"], cfg["growth_loops"])
     finally:
+        # containerd's log (the shim's warnings are in it) outlives the run
+        os.makedirs(out, exist_ok=True)
+        if os.path.exists(env.cd.log_path):
+            shutil.copyfile(env.cd.log_path, os.path.join(out, "containerd-%s.log" % handler))
         log("teardown")
         problems = env.teardown()
     r.update({"handler": handler, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

@@ -64,8 +64,15 @@ static struct watch *watch_take(struct ps_reaper *r, pid_t pid)
         return NULL;
 }
 
+static bool unclaimed_take(struct ps_reaper *r, pid_t pid, int *status);
+
 static void unclaimed_add(struct ps_reaper *r, pid_t pid, int status)
 {
+        int older;
+
+        /* Pids are reused: only the newest exit of a pid can still matter. */
+        while (unclaimed_take(r, pid, &older))
+                ;
         size_t idx = (r->unclaimed_head + r->n_unclaimed) % UNCLAIMED_MAX;
 
         if (r->n_unclaimed == UNCLAIMED_MAX) { /* evict the oldest */
@@ -208,6 +215,17 @@ int ps_reaper_watch(struct ps_reaper *r, pid_t pid, ps_reaper_fn fn, void *data,
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "watch pid %d", pid);
         *w = (struct watch){.pid = pid, .fn = fn, .data = data, .next = r->watches};
         r->watches = w;
+        /* A cached exit belongs to this process only if the pid is free now.
+         * While any process holds it (alive, or a zombie we have yet to
+         * reap: we reap only on the loop), the cached exit is of an earlier
+         * process with the same pid, and delivering it would report a
+         * running process as exited. With pid_max 32768 a busy pod reuses
+         * pids within minutes. */
+        if (kill(pid, 0) == 0 || errno == EPERM) {
+                while (unclaimed_take(r, pid, &status))
+                        ;
+                return 0;
+        }
         if (unclaimed_take(r, pid, &status)) {
                 if (r->n_pending == UNCLAIMED_MAX) { /* cannot happen between two loop turns */
                         unclaimed_add(r, pid, status);

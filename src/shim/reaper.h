@@ -9,7 +9,10 @@
  * A pid nobody watches yet goes into a bounded cache of unclaimed exits: a
  * process can exit before runc has returned and its pid file has been read.
  * Watching a pid that is already in the cache delivers its exit on the next
- * loop iteration (never from inside ps_reaper_watch()).
+ * loop iteration (never from inside ps_reaper_watch()), but only if no
+ * process holds that pid when it is watched: otherwise the cached exit is an
+ * earlier process's (pid reuse) and is dropped. The cache keeps only the
+ * newest exit per pid.
  *
  * Ownership: the root object owns the reaper. The reaper never owns `data`.
  */

@@ -92,6 +92,71 @@ static void test_exit_before_watch(void)
         event_base_free(base);
 }
 
+/* Forks a child that sleeps, made to get pid `want` through ns_last_pid
+ * (root only); returns its pid, which may differ if another process took
+ * `want` first. */
+static pid_t fork_sleeper_at(pid_t want)
+{
+        FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "we");
+        pid_t pid;
+
+        if (!f)
+                return -1;
+        fprintf(f, "%d", (int)want - 1);
+        if (fclose(f) != 0)
+                return -1;
+        pid = fork();
+        if (pid == 0) {
+                pause();
+                _exit(0);
+        }
+        return pid;
+}
+
+/* Pid reuse: a cached exit of an earlier process must not be taken for the
+ * exit of a live process that now has the same pid (it would report a
+ * running exec or runtime as exited, with the old status). */
+static void test_stale_exit_of_reused_pid(void)
+{
+        struct event_base *base = event_base_new();
+        _cleanup_err_ struct ps_err *e = NULL;
+        struct ps_reaper *r = ps_reaper_new(base, &e);
+        struct seen s = {.base = base};
+        char *argv[] = {"/bin/sh", "-c", "exit 255", NULL};
+        pid_t old = 0, pid = -1;
+
+        for (int attempt = 0; attempt < 20; attempt++) {
+                old = spawn(argv);
+                run_loop(base, 200); /* reaped: the exit is cached, unclaimed */
+                pid = fork_sleeper_at(old);
+                if (pid <= 0 || pid == old)
+                        break;
+                kill(pid, SIGKILL); /* someone else took the pid: again */
+                waitpid(pid, NULL, 0);
+                pid = -1;
+        }
+        CHECK(old > 0 && pid == old);
+        if (pid != old) {
+                fprintf(stderr, "  could not reuse pid %d (got %d)\n", (int)old, (int)pid);
+                goto out;
+        }
+        CHECK(ps_reaper_watch(r, pid, on_exit_cb, &s, &e) == 0);
+        run_loop(base, 300);
+        CHECK_INTEQ(s.calls, 0); /* the stale "exit 255" is not this process's */
+        kill(pid, SIGKILL);
+        run_loop(base, 2000);
+        CHECK_INTEQ(s.calls, 1);
+        CHECK_INTEQ(ps_exit_code(s.status), 137);
+        pid = -1;
+out:
+        if (pid > 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+        }
+        ps_reaper_free(r);
+        event_base_free(base);
+}
+
 static void test_unwatch_and_many(void)
 {
         struct event_base *base = event_base_new();
@@ -126,6 +191,7 @@ static void test_unwatch_and_many(void)
 int main(void)
 {
         RUN(test_exit_codes);
+        RUN(test_stale_exit_of_reused_pid);
         RUN(test_watch_then_exit);
         RUN(test_exit_before_watch);
         RUN(test_unwatch_and_many);
