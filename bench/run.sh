@@ -1,6 +1,6 @@
 #!/bin/bash
 # podshim vs containerd-shim-runc-v2, side by side, in one run:
-#   sudo bench/run.sh [--quick] [--growth N] [--publish]
+#   sudo bench/run.sh [--quick] [--growth N] [--growth-only runc|podshim] [--publish]
 # Builds the shim (unless PODSHIM_BIN_DIR names a build that has it) and the
 # Go ttrpc State client, starts ONE private CRI containerd with both runtime
 # handlers, runs every metric for both (interleaved), prints the table and
@@ -12,6 +12,8 @@
 # --growth N: ExecSync cycles per shim in the memory growth loop (default
 # 100,000; --quick: 300). The full run's growth loops take most of its time
 # (1.5-2 h in all on a 2-core VM).
+# --growth-only runc|podshim: only the growth loop, for one shim (a leak
+# check, no comparison); writes bench/out/growth-<shim>.json.
 # Environment: PODSHIM_BIN_DIR (shim build dir; default: build it in
 # build-bench/), BENCH_OUT (default bench/out), JOBS.
 set -euo pipefail
@@ -20,8 +22,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
 publish=0
 growth=""
+only=""
 usage() {
-	echo "usage: $0 [--quick] [--growth N] [--publish]" >&2
+	echo "usage: $0 [--quick] [--growth N] [--growth-only runc|podshim] [--publish]" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -34,11 +37,18 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--growth=*) growth=${1#--growth=} ;;
+	--growth-only)
+		[ $# -ge 2 ] || usage
+		only=$2
+		shift
+		;;
+	--growth-only=*) only=${1#--growth-only=} ;;
 	*) usage ;;
 	esac
 	shift
 done
 [ -z "$growth" ] || [[ $growth =~ ^[1-9][0-9]*$ ]] || usage
+[ -z "$only" ] || [ "$only" = runc ] || [ "$only" = podshim ] || usage
 [ "$quick" -eq 0 ] && publish=1
 out=${BENCH_OUT:-$repo/bench/out}
 mkdir -p "$out"
@@ -82,6 +92,7 @@ args=(--out "$out")
 [ -n "$staterps" ] && args+=(--staterps "$staterps")
 [ "$quick" -eq 1 ] && args+=(--quick)
 [ -n "$growth" ] && args+=(--growth "$growth")
+[ -n "$only" ] && args+=(--growth-only "$only")
 [ "$publish" -eq 1 ] && args+=(--publish "$repo/bench/results")
 echo "== shim from $bindir"
 # full: each shim's growth loop stops itself after 100 min (suite.py; 45-60
