@@ -190,7 +190,9 @@ def exec_growth(factory, n, max_s, loops=1, warmup=50, samples=10):
     cycles after max_s seconds (growth_execs says how many ran)."""
     cri = factory.cri
     pod = factory.run(host_network=True)
-    cid = factory.add_container(pod, "c0")
+    # the loop runs for an hour or more: the default `sleep 1000` would end
+    # the container (and the run) after 16 min 40 s
+    cid = factory.add_container(pod, "c0", cmd=("sleep", "2147483647"))
     shim = factory.pod_shims(pod)[0]
     for _ in range(warmup):
         cri.exec_sync(cid, ["true"])
