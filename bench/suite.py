@@ -224,6 +224,9 @@ def main():
     ap.add_argument("--growth", type=int, default=None, metavar="N",
                     help="ExecSync cycles per shim in the memory growth loop (default: "
                     "%d, --quick: %d)" % (FULL["growth"], QUICK["growth"]))
+    ap.add_argument("--growth-cap", type=int, default=None, metavar="S",
+                    help="stop handing out growth cycles after S seconds per shim (default: "
+                    "%d, --quick: %d)" % (FULL["growth_cap_s"], QUICK["growth_cap_s"]))
     ap.add_argument("--growth-only", choices=HANDLERS, default=None, metavar="HANDLER",
                     help="run only the memory growth loop, for one shim (runc or podshim), "
                     "and write OUT/growth-HANDLER.json: a leak check, not a comparison")
@@ -233,6 +236,8 @@ def main():
         if args.growth < 1:
             ap.error("--growth must be at least 1")
         cfg["growth"] = args.growth
+    if args.growth_cap is not None:
+        cfg["growth_cap_s"] = max(1, args.growth_cap)
     if args.growth_only:
         return growth_only(args.growth_only, cfg, args.out)
     bindir = os.path.abspath(os.environ.get("PODSHIM_BIN_DIR", os.path.join(HERE, "..", "build")))
