@@ -360,11 +360,10 @@ static void create_undo(struct ps_op *op, struct ps_err *failure)
 {
         struct ps_container *c = op->c;
         char *args[] = {"delete", "--force", c->id, NULL};
-        struct ps_runtime_req req = {.op = "delete", .args = args, .stdio = {-1, -1, -1}};
         struct ps_err *e = NULL;
 
         op->err = failure;
-        if (ps_op_run(op, &req, create_undo_done, &e) < 0) {
+        if (ps_op_run_cmd(op, args, create_undo_done, &e) < 0) {
                 ps_log_warn("%s: cannot delete it after the failed create: %s", c->id,
                             ps_err_msg(e));
                 ps_err_free(e);

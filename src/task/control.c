@@ -18,14 +18,21 @@ static void checkpoint_options_freep(Containerd__Runc__V1__CheckpointOptions **o
                 containerd__runc__v1__checkpoint_options__free_unpacked(*o, NULL);
 }
 
-static int start_op(struct ps_container *c, const struct ps_runtime_req *req, ps_runtime_done_fn cb,
-                    ps_op_fn done, void *data, struct ps_err **err)
+/* Runs args (args[0] names the command) on the container's init, feeding it
+ * input on stdin when input is non-NULL. */
+static int start_op(struct ps_container *c, char *const *args, const char *input, size_t input_len,
+                    ps_runtime_done_fn cb, ps_op_fn done, void *data, struct ps_err **err)
 {
+        struct ps_runtime_req req = {.op = args[0],
+                                     .args = args,
+                                     .stdio = {-1, -1, -1},
+                                     .input = input,
+                                     .input_len = input_len};
         struct ps_op *op = ps_op_new(c, c->init, done, data, err);
 
         if (!op)
                 return -1;
-        if (ps_op_run(op, req, cb, err) < 0) {
+        if (ps_op_run(op, &req, cb, err) < 0) {
                 ps_op_free(op);
                 return -1;
         }
@@ -72,14 +79,13 @@ static void pause_done(void *data, struct ps_err *e, const char *out, size_t len
 int ps_container_pause(struct ps_container *c, ps_op_fn done, void *data, struct ps_err **err)
 {
         char *args[] = {"pause", c->id, NULL};
-        struct ps_runtime_req req = {.op = "pause", .args = args, .stdio = {-1, -1, -1}};
 
         if (not_for_infra(c, "pause", err) < 0)
                 return -1;
         if (c->init->state != PS_PROC_RUNNING)
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "cannot pause a %s container",
                                   ps_process_state_name(c->init->state));
-        if (start_op(c, &req, pause_done, done, data, err) < 0)
+        if (start_op(c, args, NULL, 0, pause_done, done, data, err) < 0)
                 return -1;
         ps_process_set_state(c->init, PS_PROC_PAUSING);
         return 0;
@@ -102,14 +108,13 @@ static void resume_done(void *data, struct ps_err *e, const char *out, size_t le
 int ps_container_resume(struct ps_container *c, ps_op_fn done, void *data, struct ps_err **err)
 {
         char *args[] = {"resume", c->id, NULL};
-        struct ps_runtime_req req = {.op = "resume", .args = args, .stdio = {-1, -1, -1}};
 
         if (not_for_infra(c, "resume", err) < 0)
                 return -1;
         if (c->init->state != PS_PROC_PAUSED)
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "cannot resume a %s container",
                                   ps_process_state_name(c->init->state));
-        return start_op(c, &req, resume_done, done, data, err);
+        return start_op(c, args, NULL, 0, resume_done, done, data, err);
 }
 
 /* ---- Update -------------------------------------------------------------- */
@@ -128,8 +133,6 @@ int ps_container_update(struct ps_container *c, const char *json, size_t len, ps
                         void *data, struct ps_err **err)
 {
         char *args[] = {"update", "--resources", "-", c->id, NULL};
-        struct ps_runtime_req req = {
-            .op = "update", .args = args, .stdio = {-1, -1, -1}, .input = json, .input_len = len};
         cJSON *j;
 
         if (not_for_infra(c, "update", err) < 0)
@@ -142,7 +145,7 @@ int ps_container_update(struct ps_container *c, const char *json, size_t len, ps
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "resources are not a JSON object");
         }
         cJSON_Delete(j);
-        return start_op(c, &req, simple_done, done, data, err);
+        return start_op(c, args, json, len, simple_done, done, data, err);
 }
 
 /* ---- Checkpoint ---------------------------------------------------------- */
@@ -167,7 +170,6 @@ int ps_container_checkpoint(struct ps_container *c,
         _cleanup_free_ char *work = NULL;
         char *args[32];
         size_t n = 0;
-        struct ps_runtime_req req = {.op = "checkpoint", .args = args, .stdio = {-1, -1, -1}};
         struct ps_op *op;
 
         if (not_for_infra(c, "checkpoint", err) < 0)
@@ -211,7 +213,7 @@ int ps_container_checkpoint(struct ps_container *c,
         if (!op)
                 return -1;
         op->arg = strdup(r->path);
-        if (!op->arg || ps_op_run(op, &req, checkpoint_done, err) < 0) {
+        if (!op->arg || ps_op_run_cmd(op, args, checkpoint_done, err) < 0) {
                 ps_op_free(op);
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "checkpoint");
         }

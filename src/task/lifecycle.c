@@ -15,15 +15,6 @@
 #include "task/op.h"
 #include "task/stdio.h"
 
-/* A runtime command with no stdio of its own. */
-static int run(struct ps_op *op, const char *name, char **args, ps_runtime_done_fn cb,
-               struct ps_err **err)
-{
-        struct ps_runtime_req req = {.op = name, .args = args, .stdio = {-1, -1, -1}};
-
-        return ps_op_run(op, &req, cb, err);
-}
-
 /* ---- Start (init) ------------------------------------------------------ */
 
 static void start_done(void *data, struct ps_err *e, const char *out, size_t len)
@@ -78,7 +69,7 @@ int ps_process_start(struct ps_process *p, ps_op_fn done, void *data, struct ps_
         op = ps_op_new(c, p, done, data, err);
         if (!op)
                 return -1;
-        if (run(op, "start", args, start_done, err) < 0) {
+        if (ps_op_run_cmd(op, args, start_done, err) < 0) {
                 ps_op_free(op);
                 return -1;
         }
@@ -146,7 +137,7 @@ int ps_process_kill(struct ps_process *p, unsigned sig, bool all, ps_op_fn done,
         op = ps_op_new(c, p, done, data, err);
         if (!op)
                 return -1;
-        if (run(op, "kill", args, kill_done, err) < 0) {
+        if (ps_op_run_cmd(op, args, kill_done, err) < 0) {
                 ps_op_free(op);
                 return -1;
         }
@@ -209,7 +200,7 @@ static void delete_init_run(struct ps_op *op)
                 delete_init_done(op, NULL, NULL, 0);
                 return;
         }
-        if (run(op, "delete", args, delete_init_done, &e) < 0) {
+        if (ps_op_run_cmd(op, args, delete_init_done, &e) < 0) {
                 ps_process_set_state(c->init, created ? PS_PROC_CREATED : PS_PROC_STOPPED);
                 ps_op_finish(op, e, NULL);
         }

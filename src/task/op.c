@@ -52,3 +52,10 @@ int ps_op_run(struct ps_op *op, const struct ps_runtime_req *req, ps_runtime_don
         op->c->busy++;
         return 0;
 }
+
+int ps_op_run_cmd(struct ps_op *op, char *const *args, ps_runtime_done_fn cb, struct ps_err **err)
+{
+        struct ps_runtime_req req = {.op = args[0], .args = args, .stdio = {-1, -1, -1}};
+
+        return ps_op_run(op, &req, cb, err);
+}

@@ -26,6 +26,9 @@ void ps_op_resume(struct ps_op *op);
  * data) and counts it in c->busy; the callback must drop that count. */
 int ps_op_run(struct ps_op *op, const struct ps_runtime_req *req, ps_runtime_done_fn cb,
               struct ps_err **err);
+/* ps_op_run() for a runtime command with no stdio of its own (all three on
+ * /dev/null); args[0] names the command in messages. */
+int ps_op_run_cmd(struct ps_op *op, char *const *args, ps_runtime_done_fn cb, struct ps_err **err);
 void ps_op_free(struct ps_op *op);
 
 #endif
