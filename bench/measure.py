@@ -199,6 +199,7 @@ def exec_growth(factory, n, max_s, loops=1, warmup=50, samples=10):
     time.sleep(0.5)
     before = rollup(shim)
     curve = [(0, before["Rss"])]
+    cpu0 = cpu_seconds(shim)
     t0 = time.monotonic()
     cycles = _Cycles(n, t0 + max_s)
     counts = []
@@ -211,6 +212,7 @@ def exec_growth(factory, n, max_s, loops=1, warmup=50, samples=10):
     for t in threads:
         t.join()
     elapsed = time.monotonic() - t0
+    cpu = cpu_seconds(shim) - cpu0
     if cycles.error:
         raise AssertionError("growth loop failed after %d cycles: %s"
                              % (cycles.done, cycles.error))
@@ -225,7 +227,9 @@ def exec_growth(factory, n, max_s, loops=1, warmup=50, samples=10):
             "growth_before_rss_kb": before["Rss"], "growth_after_rss_kb": after["Rss"],
             "growth_execs": cycles.done, "growth_seconds": elapsed,
             "growth_exec_s": elapsed / max(1, cycles.done), "growth_curve": curve,
-            "growth_loop_cycles": sorted(counts)}
+            "growth_loop_cycles": sorted(counts),
+            # the shim's own CPU (not its reaped children's: the runtime)
+            "growth_shim_cpu_s": cpu / max(1, cycles.done)}
 
 
 # ---------------------------------------------------------- stdout via ctr

@@ -34,6 +34,8 @@ METRICS = [
     ("exec_sync_crun_s", "ExecSync(true), crun for both shims", "ms", 1000, "lower", None),
     # concurrent loops: wall time / cycles is the inverse of throughput, not latency
     ("growth_exec_s", "Growth loop wall time per cycle: {growth}", "ms", 1000, "lower", None),
+    ("growth_shim_cpu_s", "Shim CPU time per ExecSync over the growth loop", "ms", 1000, "lower",
+     None),
     ("stop_remove_s", "StopPodSandbox + RemovePodSandbox, host network, 3 containers", "ms",
      1000, "lower", None),
     ("stop_remove_cni_s", "StopPodSandbox + RemovePodSandbox, CNI, 1 container", "ms", 1000,

@@ -208,9 +208,10 @@ def growth_only(handler, cfg, out):
     path = os.path.join(out, "growth-%s.json" % handler)
     with open(path, "w") as f:
         json.dump(r, f, indent=1)
-    print("%s: RSS %d -> %d KiB (%+d) over %d ExecSync cycles in %.0f s; wrote %s"
+    print("%s: RSS %d -> %d KiB (%+d) over %d ExecSync cycles in %.0f s, shim CPU %.2f ms per "
+          "cycle; wrote %s"
           % (handler, r["growth_before_rss_kb"], r["growth_after_rss_kb"], r["growth_rss_kb"],
-             r["growth_execs"], r["growth_seconds"], path))
+             r["growth_execs"], r["growth_seconds"], r["growth_shim_cpu_s"] * 1000, path))
     return 1 if problems or r["growth_execs"] < cfg["growth"] else 0
 
 

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -121,6 +122,64 @@ static void test_spawn_fds(void)
                 ;
 }
 
+static void on_usr2(int sig)
+{
+        (void)sig;
+}
+
+/* Reads the child's /proc/self/status line starting with key, as hex. */
+static unsigned long long status_mask(const char *status, const char *key)
+{
+        const char *l = strstr(status, key);
+
+        return l ? strtoull(l + strlen(key), NULL, 16) : ~0ULL;
+}
+
+/* The child starts with no blocked signal and SIGPIPE at its default even
+ * though the shim blocks signals (signalfd) and ignores SIGPIPE; handlers
+ * are reset in the child only, never in the shim that shares its memory. */
+static void test_spawn_signals(void)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        struct sigaction usr2 = {.sa_handler = on_usr2}, now;
+        sigset_t block, old, after;
+        char status[4096] = {0};
+        size_t len = 0;
+        ssize_t n;
+        int p[2], st = 0;
+
+        sigemptyset(&block);
+        sigaddset(&block, SIGUSR1);
+        sigaddset(&block, SIGCHLD);
+        CHECK(sigprocmask(SIG_BLOCK, &block, &old) == 0);
+        CHECK(sigaction(SIGUSR2, &usr2, NULL) == 0);
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        CHECK(pipe2(p, O_CLOEXEC) == 0);
+        char *argv[] = {"cat", "/proc/self/status", NULL};
+        struct ps_spawn_opts o = {.path = "cat", .argv = argv, .stdio = {-1, p[1], -1}};
+        pid_t c = ps_spawn(&o, &e);
+        CHECK(c > 0);
+        close(p[1]);
+        while (len < sizeof(status) - 1 &&
+               (n = read(p[0], status + len, sizeof(status) - 1 - len)) > 0)
+                len += (size_t)n;
+        close(p[0]);
+        CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        CHECK(status_mask(status, "SigBlk:") == 0);
+        CHECK((status_mask(status, "SigIgn:") & (1ULL << (SIGPIPE - 1))) == 0);
+        CHECK((status_mask(status, "SigIgn:") & (1ULL << (SIGHUP - 1))) != 0);
+        /* The shim's side is untouched. */
+        CHECK(sigprocmask(SIG_SETMASK, NULL, &after) == 0);
+        CHECK(sigismember(&after, SIGUSR1) && sigismember(&after, SIGCHLD));
+        CHECK(sigaction(SIGUSR2, NULL, &now) == 0 && now.sa_handler == on_usr2);
+        CHECK(sigaction(SIGPIPE, NULL, &now) == 0 && now.sa_handler == SIG_IGN);
+        signal(SIGUSR2, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 int main(void)
 {
         RUN(test_sha256);
@@ -128,5 +187,6 @@ int main(void)
         RUN(test_errors);
         RUN(test_files);
         RUN(test_spawn_fds);
+        RUN(test_spawn_signals);
         return check_summary();
 }
