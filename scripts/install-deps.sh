@@ -7,7 +7,7 @@ packages=(
 	# build
 	build-essential cmake pkg-config
 	protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev protobuf-compiler
-	libevent-dev libcjson-dev libcgroup-dev libnl-3-dev libnl-route-3-dev
+	libevent-dev libcjson-dev libcgroup-dev
 	# sanitizers, fuzzing and lint
 	clang libclang-rt-14-dev clang-format cppcheck valgrind
 	# what the shim drives and the tests run

@@ -1,4 +1,4 @@
-/* Links of a pod's network namespace, through rtnetlink (libnl-3-route).
+/* Links of a pod's network namespace, through rtnetlink (a NETLINK_ROUTE socket).
  *
  * The shim is single-threaded and its own network namespace matters to
  * everything else it does (its ttrpc socket, runc, the publisher), so these
