@@ -210,17 +210,19 @@ struct link_dump {
         unsigned total;
 };
 
-static void stats_from_64(struct ps_link_stats *s, const struct rtnl_link_stats64 *k)
-{
-        s->rx_bytes = k->rx_bytes;
-        s->rx_packets = k->rx_packets;
-        s->rx_errors = k->rx_errors;
-        s->rx_dropped = k->rx_dropped;
-        s->tx_bytes = k->tx_bytes;
-        s->tx_packets = k->tx_packets;
-        s->tx_errors = k->tx_errors;
-        s->tx_dropped = k->tx_dropped;
-}
+/* The kernel's rtnl_link_stats64 and its 32-bit predecessor share field
+ * names; k is a local copy (attributes are only 4-byte aligned). */
+#define LINK_STATS_FROM_KERNEL(s, k)                                                               \
+        do {                                                                                       \
+                (s)->rx_bytes = (k).rx_bytes;                                                      \
+                (s)->rx_packets = (k).rx_packets;                                                  \
+                (s)->rx_errors = (k).rx_errors;                                                    \
+                (s)->rx_dropped = (k).rx_dropped;                                                  \
+                (s)->tx_bytes = (k).tx_bytes;                                                      \
+                (s)->tx_packets = (k).tx_packets;                                                  \
+                (s)->tx_errors = (k).tx_errors;                                                    \
+                (s)->tx_dropped = (k).tx_dropped;                                                  \
+        } while (0)
 
 static int on_link(const struct nlmsghdr *h, void *data, struct ps_err **err)
 {
@@ -243,22 +245,15 @@ static int on_link(const struct nlmsghdr *h, void *data, struct ps_err **err)
                                  (const char *)RTA_DATA(a));
                 } else if (a->rta_type == IFLA_STATS64 &&
                            plen >= sizeof(struct rtnl_link_stats64)) {
-                        struct rtnl_link_stats64 k; /* attributes are only 4-byte aligned */
+                        struct rtnl_link_stats64 k;
                         memcpy(&k, RTA_DATA(a), sizeof(k));
-                        stats_from_64(&s, &k);
+                        LINK_STATS_FROM_KERNEL(&s, k);
                         have64 = true;
                 } else if (a->rta_type == IFLA_STATS && !have64 &&
                            plen >= sizeof(struct rtnl_link_stats)) {
                         struct rtnl_link_stats k;
                         memcpy(&k, RTA_DATA(a), sizeof(k));
-                        s.rx_bytes = k.rx_bytes;
-                        s.rx_packets = k.rx_packets;
-                        s.rx_errors = k.rx_errors;
-                        s.rx_dropped = k.rx_dropped;
-                        s.tx_bytes = k.tx_bytes;
-                        s.tx_packets = k.tx_packets;
-                        s.tx_errors = k.tx_errors;
-                        s.tx_dropped = k.tx_dropped;
+                        LINK_STATS_FROM_KERNEL(&s, k);
                 }
         }
         if (d->n == d->cap) {
