@@ -57,22 +57,64 @@ def memory_of(pids):
 # ------------------------------------------------------------- pod metrics
 
 
+def direct_runtime_exec(factory, cid):
+    """A callable that runs `true` in container cid the way a shim's Exec +
+    Start does (`<runtime> exec --detach --process P --pid-file F`), straight
+    from the bench: no shim, no containerd. Its time is the floor under an
+    ExecSync that no shim can go below."""
+    bundle = factory.env.bundle(cid)
+    with open(os.path.join(bundle, "options.json")) as f:
+        opts = json.load(f)
+    with open(os.path.join(bundle, "config.json")) as f:
+        process = json.load(f)["process"]
+    process.update(args=["true"], terminal=False)
+    workdir = factory.env.dir  # the private containerd's directory, removed at teardown
+    spec = os.path.join(workdir, "direct-exec-%s.json" % cid[:12])
+    with open(spec, "w") as f:
+        json.dump(process, f)
+    # both shims keep runtime state under <root>/<namespace>, runc-v2's default root
+    root = os.path.join(opts.get("root") or "/run/containerd/runc", cri_env.NAMESPACE)
+    if not os.path.isdir(os.path.join(root, cid)):
+        raise AssertionError("no runtime state for %s under %s" % (cid, root))
+    argv = [opts.get("binary_name") or "runc", "--root", root, "exec", "--process", spec,
+            "--detach", "--pid-file", os.path.join(workdir, "direct.pid"), cid]
+
+    def run():
+        t = time.monotonic()
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        took = time.monotonic() - t
+        if p.returncode != 0:
+            raise AssertionError("%s: exit %d: %s" % (" ".join(argv), p.returncode,
+                                                      p.stderr.decode(errors="replace")))
+        return took
+
+    return run
+
+
 def starts_and_execs(factory, pod, execs):
     """Creates and starts 3 containers in pod, then runs `execs`
-    ExecSync(true) in the first; the median seconds of each."""
+    ExecSync(true) in the first, each followed by the same exec run
+    directly through the OCI runtime (so noise hits both alike).
+
+    Returns the median seconds of a container start, of an ExecSync, of the
+    direct runtime exec, and of the difference: what the shim and
+    containerd add above the runtime."""
     starts = []
     for i in range(3):
         t = time.monotonic()
         factory.add_container(pod, "c%d" % i)
         starts.append(time.monotonic() - t)
-    lat = []
+    direct = direct_runtime_exec(factory, pod.containers[0])
+    lat, floor = [], []
     for _ in range(execs):
         t = time.monotonic()
         _, _, code = factory.cri.exec_sync(pod.containers[0], ["true"])
         lat.append(time.monotonic() - t)
         if code != 0:
             raise AssertionError("ExecSync true exited %d" % code)
-    return statistics.median(starts), statistics.median(lat)
+        floor.append(direct())
+    ex, fl = statistics.median(lat), statistics.median(floor)
+    return statistics.median(starts), ex, fl, ex - fl
 
 
 def pod_round(factory, execs):
@@ -83,7 +125,8 @@ def pod_round(factory, execs):
     out = {}
     pod = factory.run(host_network=True)
     out["run_pod_host_s"] = factory.run_latencies[-1]
-    out["container_start_s"], out["exec_sync_s"] = starts_and_execs(factory, pod, execs)
+    (out["container_start_s"], out["exec_sync_s"], out["runtime_exec_s"],
+     out["exec_above_runtime_s"]) = starts_and_execs(factory, pod, execs)
     time.sleep(0.3)  # let lazily touched pages settle before reading smaps
     pids = sandbox_and_shims(factory, pod)
     out["pod_pss_kb"], out["pod_rss_kb"] = memory_of(pids)
@@ -130,9 +173,10 @@ def crun_round(factory, execs):
     runc, `runc exec` is ~90 % of an ExecSync on either shim, so these show
     the shims' own cost with a cheaper OCI runtime under them."""
     pod = factory.run(host_network=True)
-    start, execsync = starts_and_execs(factory, pod, execs)
+    start, execsync, floor, above = starts_and_execs(factory, pod, execs)
     factory.remove(pod)
-    return {"container_start_crun_s": start, "exec_sync_crun_s": execsync}
+    return {"container_start_crun_s": start, "exec_sync_crun_s": execsync,
+            "runtime_exec_crun_s": floor, "exec_above_runtime_crun_s": above}
 
 
 class _Cycles:
