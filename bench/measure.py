@@ -11,6 +11,7 @@ import os
 import select
 import statistics
 import subprocess
+import sys
 import threading
 import time
 
@@ -58,7 +59,7 @@ def memory_of(pids):
 
 
 def direct_runtime_exec(factory, cid):
-    """A callable that runs `true` in container cid the way a shim's Exec +
+    """A DirectExec that runs `true` in container cid the way a shim's Exec +
     Start does (`<runtime> exec --detach --process P --pid-file F`), straight
     from the bench: no shim, no containerd. Its time is the floor under an
     ExecSync that no shim can go below."""
@@ -78,17 +79,36 @@ def direct_runtime_exec(factory, cid):
         raise AssertionError("no runtime state for %s under %s" % (cid, root))
     argv = [opts.get("binary_name") or "runc", "--root", root, "exec", "--process", spec,
             "--detach", "--pid-file", os.path.join(workdir, "direct.pid"), cid]
+    return DirectExec(argv)
 
-    def run():
-        t = time.monotonic()
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
-        took = time.monotonic() - t
-        if p.returncode != 0:
-            raise AssertionError("%s: exit %d: %s" % (" ".join(argv), p.returncode,
-                                                      p.stderr.decode(errors="replace")))
-        return took
 
-    return run
+class DirectExec:
+    """One runtime exec command line, run and timed by the subreaping
+    helper bench/direct_exec.py (see there why). run() returns seconds;
+    close() ends the helper."""
+
+    def __init__(self, argv):
+        self.line = (json.dumps(argv) + "\n").encode()
+        self.helper = subprocess.Popen(
+            [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                          "direct_exec.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def run(self):
+        self.helper.stdin.write(self.line)
+        self.helper.stdin.flush()
+        reply = self.helper.stdout.readline()
+        if not reply:
+            raise AssertionError("bench/direct_exec.py ended (exit %s)" % self.helper.wait())
+        reply = json.loads(reply)
+        if "error" in reply:
+            raise AssertionError(reply["error"])
+        return reply["seconds"]
+
+    def close(self):
+        self.helper.stdin.close()
+        if self.helper.wait(timeout=30) != 0:
+            raise AssertionError("bench/direct_exec.py exited %d" % self.helper.returncode)
 
 
 def starts_and_execs(factory, pod, execs):
@@ -106,13 +126,16 @@ def starts_and_execs(factory, pod, execs):
         starts.append(time.monotonic() - t)
     direct = direct_runtime_exec(factory, pod.containers[0])
     lat, floor = [], []
-    for _ in range(execs):
-        t = time.monotonic()
-        _, _, code = factory.cri.exec_sync(pod.containers[0], ["true"])
-        lat.append(time.monotonic() - t)
-        if code != 0:
-            raise AssertionError("ExecSync true exited %d" % code)
-        floor.append(direct())
+    try:
+        for _ in range(execs):
+            t = time.monotonic()
+            _, _, code = factory.cri.exec_sync(pod.containers[0], ["true"])
+            lat.append(time.monotonic() - t)
+            if code != 0:
+                raise AssertionError("ExecSync true exited %d" % code)
+            floor.append(direct.run())
+    finally:
+        direct.close()
     ex, fl = statistics.median(lat), statistics.median(floor)
     return statistics.median(starts), ex, fl, ex - fl
 
