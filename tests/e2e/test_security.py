@@ -78,7 +78,9 @@ PEER = textwrap.dedent("""\
         os.setresuid(0, 65534, 0)
         ctypes.CDLL(None, use_errno=True).setfsuid(0)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
+    # no expected outcome is a timeout: a long one only spares a slow
+    # (emulated) guest a false failure
+    s.settimeout(20)
     try:
         s.connect(path)
     except PermissionError:
@@ -256,7 +258,7 @@ def _peer(task, mode, pb):
     req = tc.frame(1, pb.ttrpc.Request(
         service=tc.TASK_SERVICE, method="State",
         payload=pb.task.StateRequest(id=task.cid).SerializeToString()).SerializeToString())
-    p = harness.run(["/usr/bin/python3", "-c", PEER, task.socket, mode, req.hex()], timeout=20)
+    p = harness.run(["/usr/bin/python3", "-c", PEER, task.socket, mode, req.hex()], timeout=40)
     return p.stdout.strip()
 
 
