@@ -193,8 +193,9 @@ def many_pods(factory, n):
 
 def crun_round(factory, execs):
     """Container create + start and ExecSync(true) on a crun handler: with
-    runc, `runc exec` is ~90 % of an ExecSync on either shim, so these show
-    the shims' own cost with a cheaper OCI runtime under them."""
+    runc, `runc exec` is most of an ExecSync on either shim (the
+    runtime_exec rows say how much), so these show the shims' own cost with
+    a cheaper OCI runtime under them."""
     pod = factory.run(host_network=True)
     start, execsync, floor, above = starts_and_execs(factory, pod, execs)
     factory.remove(pod)
