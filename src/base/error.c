@@ -5,13 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What a failing function stores when even its error cannot be allocated:
+ * a failure is never reported as "no error". Shared, never freed, never
+ * changed (ps_err_free and ps_err_prefix leave it alone). */
+static char oom_text[] = "out of memory";
+static struct ps_err oom_err = {.code = PS_RESOURCE_EXHAUSTED, .errnum = ENOMEM, .msg = oom_text};
+
 static struct ps_err *err_new(enum ps_code code, int errnum, char *msg)
 {
         struct ps_err *e = calloc(1, sizeof(*e));
 
         if (!e) {
                 free(msg);
-                return NULL;
+                return &oom_err;
         }
         e->code = code;
         e->errnum = errnum;
@@ -93,7 +99,7 @@ int ps_err_prefix(struct ps_err **err, const char *fmt, ...)
         va_list ap;
         char *head, *msg = NULL;
 
-        if (!err || !*err)
+        if (!err || !*err || *err == &oom_err)
                 return -1;
         va_start(ap, fmt);
         head = vfmt(fmt, ap);
@@ -120,7 +126,7 @@ int ps_err_move(struct ps_err **dst, struct ps_err **src)
 
 struct ps_err *ps_err_free(struct ps_err *e)
 {
-        if (e) {
+        if (e && e != &oom_err) {
                 free(e->msg);
                 free(e);
         }

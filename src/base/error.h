@@ -6,6 +6,11 @@
  * callers add context with ps_err_prefix() as the error climbs, and the ttrpc
  * boundary turns it into a gRPC Status exactly once.
  *
+ * A failing call always leaves an error behind: when the error itself cannot
+ * be allocated, *err is a shared static RESOURCE_EXHAUSTED "out of memory"
+ * error (ps_err_free and ps_err_prefix leave that one alone), so "failed
+ * but no error" cannot happen.
+ *
  * Ownership: whoever holds the `struct ps_err *` frees it with ps_err_free().
  */
 #ifndef PS_BASE_ERROR_H

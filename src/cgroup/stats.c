@@ -626,11 +626,20 @@ int ps_cgroup_stats(pid_t pid, char **ret_type_url, uint8_t **ret_value, size_t 
                     struct ps_err **err)
 {
         _cleanup_(ps_cgroup_paths_freep) struct ps_cgroup_paths *p = NULL;
-        _cleanup_msg_ ProtobufCMessage *m = NULL;
-        int r;
 
         if (ps_cgroup_paths_of(pid, &p, err) < 0)
                 return -1;
+        if (ps_cgroup_stats_of(p, ret_type_url, ret_value, ret_len, err) < 0)
+                return ps_err_prefix(err, "stats of pid %d", (int)pid);
+        return 0;
+}
+
+int ps_cgroup_stats_of(const struct ps_cgroup_paths *p, char **ret_type_url, uint8_t **ret_value,
+                       size_t *ret_len, struct ps_err **err)
+{
+        _cleanup_msg_ ProtobufCMessage *m = NULL;
+        int r;
+
         if (ps_cgroup_paths_use_v1(p))
                 r = v1_collect(p, &m, err);
         else if (p->unified)
@@ -638,6 +647,6 @@ int ps_cgroup_stats(pid_t pid, char **ret_type_url, uint8_t **ret_value, size_t 
         else
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "no cgroup hierarchy mounted");
         if (r < 0)
-                return ps_err_prefix(err, "stats of pid %d", (int)pid);
+                return -1;
         return pack(m, ret_type_url, ret_value, ret_len, err);
 }

@@ -20,6 +20,14 @@
 int ps_cgroup_stats(pid_t pid, char **ret_type_url, uint8_t **ret_value, size_t *ret_len,
                     struct ps_err **err);
 
+/* The same for cgroups resolved earlier (ps_cgroup_paths_of while the
+ * process lived): a task's cgroup outlives its init until the runtime
+ * deletes it, and so do its metrics. A cgroup directory that is gone gives
+ * NOT_FOUND. */
+struct ps_cgroup_paths;
+int ps_cgroup_stats_of(const struct ps_cgroup_paths *paths, char **ret_type_url,
+                       uint8_t **ret_value, size_t *ret_len, struct ps_err **err);
+
 /* The v2 Metrics of one cgroup2 directory (absolute path), for callers that
  * already know the cgroup (and for tests on hybrid hosts, where
  * ps_cgroup_stats picks v1). A missing directory gives NOT_FOUND. */

@@ -12,6 +12,8 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "cgroup/oom.h"
+#include "cgroup/paths.h"
+#include "cgroup/stats.h"
 #include "shim/reaper.h"
 #include "task/events.h"
 #include "task/infra_task.h"
@@ -99,6 +101,8 @@ void ps_container_free(struct ps_container *c)
         }
         free_mounts(c);
         ps_options_clear(&c->opts);
+        ps_cgroup_paths_free(c->cgroup);
+        free(c->sandbox_id);
         free(c->checkpoint);
         free(c->bundle);
         free(c->id);
@@ -321,7 +325,7 @@ static void create_fail(struct ps_op *op, struct ps_err *e)
 
         c->busy--;
         ps_container_free(c);
-        ps_op_finish(op, e, NULL);
+        ps_op_fail(op, e);
 }
 
 static void on_oom(void *data)
@@ -372,12 +376,23 @@ static void create_undo(struct ps_op *op, struct ps_err *failure)
         }
 }
 
+/* Where Stats reads from: resolved while the init surely lives, so that
+ * the metrics stay readable after it exits, until the runtime deletes the
+ * cgroup (as with runc-v2). Best effort: without it Stats falls back to the
+ * live pid. */
+static void remember_cgroup(struct ps_container *c)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        if (ps_cgroup_paths_of(c->init->pid, &c->cgroup, &e) < 0)
+                ps_log_debug("%s: cgroup not resolved: %s", c->id, ps_err_msg(e));
+}
+
 static void create_done(void *data, struct ps_err *e, const char *out, size_t len)
 {
         struct ps_op *op = data;
         struct ps_container *c = op->c;
         struct ps_process *p = c->init;
-        struct ps_op_result res = {0};
         _cleanup_free_ char *pidfile = NULL;
         pid_t pid;
 
@@ -385,18 +400,19 @@ static void create_done(void *data, struct ps_err *e, const char *out, size_t le
                 return create_fail(op, e);
         if (asprintf(&pidfile, "%s/init.pid", c->bundle) < 0 ||
             ps_read_pid_file(pidfile, &pid, &e) < 0 || ps_stdio_started(p->stdio, &e) < 0 ||
+            ps_process_set_state(p, c->checkpoint ? PS_PROC_RUNNING : PS_PROC_CREATED, &e) < 0 ||
             /* last: nothing may fail once the reaper points at p */
             ps_reaper_watch(c->tasks->env.reaper, pid, ps_container_on_exit, p, &e) < 0) {
                 ps_err_set(&e, PS_INTERNAL, "create %s", c->id);
                 return create_undo(op, e);
         }
         ps_process_set_pid(p, pid);
+        remember_cgroup(c);
         arm_oom_watch(c);
         c->busy--;
-        ps_process_set_state(p, c->checkpoint ? PS_PROC_RUNNING : PS_PROC_CREATED);
+        c->restore_start_pending = c->checkpoint != NULL;
         ps_events_task_create(c);
-        res.pid = pid;
-        ps_op_finish(op, NULL, &res);
+        ps_op_succeed(op, (struct ps_op_result){.pid = pid});
 }
 
 static void create_stdio_ready(void *data, struct ps_err *e)
@@ -412,8 +428,10 @@ static void create_stdio_ready(void *data, struct ps_err *e)
         if (e)
                 return create_fail(op, e);
         if (asprintf(&pidfile, "%s/init.pid", c->bundle) < 0 ||
-            asprintf(&work, "%s/work", c->bundle) < 0)
-                return create_fail(op, ps_err_free(e));
+            asprintf(&work, "%s/work", c->bundle) < 0) {
+                ps_err_errno(&e, ENOMEM, PS_UNKNOWN, "create %s", c->id);
+                return create_fail(op, e);
+        }
         args[n++] = c->checkpoint ? "restore" : "create";
         if (c->checkpoint) {
                 args[n++] = "--detach";
@@ -453,8 +471,15 @@ static int create_prepare(struct ps_container *c,
 {
         _cleanup_free_ char *rootfs = NULL;
 
+        const char *sandbox = ps_spec_annotation(spec, PS_ANNOTATION_SANDBOX_ID);
+
         if (load_options(c, req, err) < 0)
                 return -1;
+        /* The pod it belongs to: its own id for the pod's sandbox task. */
+        if (ps_infra_task_wanted(spec))
+                sandbox = c->id;
+        if (sandbox && sandbox[0] && !(c->sandbox_id = strdup(sandbox)))
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "sandbox id");
         c->private_pid_ns = spec->private_pid_ns;
         /* A pod's infra task needs no rootfs: nothing runs from the image. */
         if (c->n_rootfs > 0 && !ps_infra_task_wanted(spec)) {
@@ -483,9 +508,14 @@ static int create_infra(struct ps_tasks *t, struct ps_container *c, const struct
                 ps_container_free(c);
                 return -1;
         }
+        if (ps_process_set_state(c->init, PS_PROC_CREATED, err) < 0) {
+                ps_process_signal(c->init, SIGKILL, NULL);
+                ps_container_free(c);
+                return -1;
+        }
         registered(t, c);
+        remember_cgroup(c);
         arm_oom_watch(c);
-        ps_process_set_state(c->init, PS_PROC_CREATED);
         ps_events_task_create(c);
         res.pid = c->init->pid;
         done(data, NULL, &res);
@@ -515,7 +545,7 @@ int ps_container_create(struct ps_tasks *t, const Containerd__Task__V2__CreateTa
         }
         if (ps_infra_task_wanted(spec))
                 return create_infra(t, c, spec, done, data, err);
-        op = ps_op_new(c, c->init, done, data, err);
+        op = ps_op_new(c, c->init, "create", done, data, err);
         if (!op) {
                 ps_container_free(c);
                 return -1;

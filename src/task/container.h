@@ -32,6 +32,7 @@ struct ps_reaper;
 struct ps_publisher;
 struct ps_oom_watch;
 struct ps_pod_cgroup;
+struct ps_cgroup_paths;
 
 /* What the task module borrows from the shim. */
 struct ps_task_env {
@@ -65,6 +66,9 @@ struct ps_container {
         struct ps_oom_watch *oom;
         bool infra;                       /* the pod's pause-less infra task */
         struct ps_pod_cgroup *pod_cgroup; /* infra only */
+        char *sandbox_id;                 /* the pod it belongs to (CRI), NULL if none */
+        struct ps_cgroup_paths *cgroup;   /* the init's cgroups, from create on (Stats) */
+        bool restore_start_pending;       /* restored at Create; Start only reports it */
         unsigned busy;                    /* runtime operations in flight */
 };
 
@@ -74,7 +78,10 @@ struct ps_op_result {
         struct timespec exited_at;
 };
 
-/* err is owned by the callee; res is valid during the call only. */
+/* An operation's completion. Exactly one of err and res is non-NULL, always
+ * (task/op.h's ps_op_succeed/ps_op_fail and ps_op_done_* below are the only
+ * callers and keep that rule). err is owned by the callee; res is valid
+ * during the call only. */
 typedef void (*ps_op_fn)(void *data, struct ps_err *err, const struct ps_op_result *res);
 
 void ps_tasks_init(struct ps_tasks *t, const struct ps_task_env *env);
@@ -110,6 +117,15 @@ struct ps_pid_info {
 typedef void (*ps_pids_fn)(void *data, struct ps_err *err, const struct ps_pid_info *pids,
                            size_t n);
 int ps_container_pids(struct ps_container *c, ps_pids_fn done, void *data, struct ps_err **err);
+
+/* Stats: the metrics of the container's cgroup (of the pod, for an infra
+ * task), from create until delete; the caller owns the outputs (free()). */
+int ps_container_stats(struct ps_container *c, char **ret_type_url, uint8_t **ret_value,
+                       size_t *ret_len, struct ps_err **err);
+
+/* ResizePty and CloseIO(stdin) of a process, checked against its state. */
+int ps_process_resize(struct ps_process *p, uint32_t width, uint32_t height, struct ps_err **err);
+int ps_process_close_io(struct ps_process *p, bool close_stdin, struct ps_err **err);
 
 /* Registers an exec (nothing runs until Start). */
 int ps_container_exec(struct ps_container *c, const Containerd__Task__V2__ExecProcessRequest *req,

@@ -8,8 +8,10 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "containerd/runc/options.pb-c.h"
+#include "cgroup/stats.h"
 #include "task/container.h"
 #include "task/events.h"
+#include "task/infra_task.h"
 #include "task/op.h"
 
 static void checkpoint_options_freep(Containerd__Runc__V1__CheckpointOptions **o)
@@ -28,7 +30,7 @@ static int start_op(struct ps_container *c, char *const *args, const char *input
                                      .stdio = {-1, -1, -1},
                                      .input = input,
                                      .input_len = input_len};
-        struct ps_op *op = ps_op_new(c, c->init, done, data, err);
+        struct ps_op *op = ps_op_new(c, c->init, args[0], done, data, err);
 
         if (!op)
                 return -1;
@@ -46,17 +48,13 @@ static int not_for_infra(const struct ps_container *c, const char *what, struct 
         return ps_err_set(err, PS_UNIMPLEMENTED, "%s of a pod infra task: not implemented", what);
 }
 
-static int require_live(const struct ps_container *c, const char *what, struct ps_err **err)
+/* One operation's completion for the runtime commands below. */
+static void finish(struct ps_op *op, struct ps_err *e)
 {
-        enum ps_proc_state s = c->init->state;
-
-        if (s == PS_PROC_RUNNING || s == PS_PROC_PAUSED || s == PS_PROC_CREATED)
-                return 0;
-        if (s == PS_PROC_STOPPED || s == PS_PROC_DELETING)
-                return ps_err_set(err, PS_NOT_FOUND,
-                                  "cannot %s: container %s is stopped: not found", what, c->id);
-        return ps_err_set(err, PS_FAILED_PRECONDITION, "cannot %s a %s container", what,
-                          ps_process_state_name(s));
+        if (e)
+                ps_op_fail(op, e);
+        else
+                ps_op_succeed(op, (struct ps_op_result){0});
 }
 
 /* ---- Pause / Resume ------------------------------------------------------ */
@@ -67,12 +65,11 @@ static void pause_done(void *data, struct ps_err *e, const char *out, size_t len
         struct ps_container *c = op->c;
 
         c->busy--;
-        if (c->init->state == PS_PROC_PAUSING) {
-                ps_process_set_state(c->init, e ? PS_PROC_RUNNING : PS_PROC_PAUSED);
-                if (!e)
-                        ps_events_paused(c);
-        }
-        ps_op_finish(op, e, NULL);
+        if (e)
+                ps_process_revert(c->init, PS_PROC_RUNNING);
+        else if (ps_process_set_state(c->init, PS_PROC_PAUSED, &e) == 0)
+                ps_events_paused(c);
+        finish(op, e);
         ps_container_exit_ready(c);
 }
 
@@ -80,14 +77,14 @@ int ps_container_pause(struct ps_container *c, ps_op_fn done, void *data, struct
 {
         char *args[] = {"pause", c->id, NULL};
 
-        if (not_for_infra(c, "pause", err) < 0)
+        if (not_for_infra(c, "pause", err) < 0 || ps_process_check(c->init, PS_OP_PAUSE, err) < 0)
                 return -1;
-        if (c->init->state != PS_PROC_RUNNING)
-                return ps_err_set(err, PS_FAILED_PRECONDITION, "cannot pause a %s container",
-                                  ps_process_state_name(c->init->state));
-        if (start_op(c, args, NULL, 0, pause_done, done, data, err) < 0)
+        if (ps_process_set_state(c->init, PS_PROC_PAUSING, err) < 0)
                 return -1;
-        ps_process_set_state(c->init, PS_PROC_PAUSING);
+        if (start_op(c, args, NULL, 0, pause_done, done, data, err) < 0) {
+                ps_process_revert(c->init, PS_PROC_RUNNING);
+                return -1;
+        }
         return 0;
 }
 
@@ -97,11 +94,11 @@ static void resume_done(void *data, struct ps_err *e, const char *out, size_t le
         struct ps_container *c = op->c;
 
         c->busy--;
-        if (!e && c->init->state == PS_PROC_PAUSED) {
-                ps_process_set_state(c->init, PS_PROC_RUNNING);
+        /* An exit may have stopped the init meanwhile: then it stays so. */
+        if (!e && c->init->state == PS_PROC_PAUSED &&
+            ps_process_set_state(c->init, PS_PROC_RUNNING, &e) == 0)
                 ps_events_resumed(c);
-        }
-        ps_op_finish(op, e, NULL);
+        finish(op, e);
         ps_container_exit_ready(c);
 }
 
@@ -109,11 +106,8 @@ int ps_container_resume(struct ps_container *c, ps_op_fn done, void *data, struc
 {
         char *args[] = {"resume", c->id, NULL};
 
-        if (not_for_infra(c, "resume", err) < 0)
+        if (not_for_infra(c, "resume", err) < 0 || ps_process_check(c->init, PS_OP_RESUME, err) < 0)
                 return -1;
-        if (c->init->state != PS_PROC_PAUSED)
-                return ps_err_set(err, PS_FAILED_PRECONDITION, "cannot resume a %s container",
-                                  ps_process_state_name(c->init->state));
         return start_op(c, args, NULL, 0, resume_done, done, data, err);
 }
 
@@ -125,7 +119,7 @@ static void simple_done(void *data, struct ps_err *e, const char *out, size_t le
         struct ps_container *c = op->c;
 
         c->busy--;
-        ps_op_finish(op, e, NULL);
+        finish(op, e);
         ps_container_exit_ready(c);
 }
 
@@ -135,9 +129,7 @@ int ps_container_update(struct ps_container *c, const char *json, size_t len, ps
         char *args[] = {"update", "--resources", "-", c->id, NULL};
         cJSON *j;
 
-        if (not_for_infra(c, "update", err) < 0)
-                return -1;
-        if (require_live(c, "update", err) < 0)
+        if (not_for_infra(c, "update", err) < 0 || ps_process_check(c->init, PS_OP_UPDATE, err) < 0)
                 return -1;
         j = len ? cJSON_ParseWithLength(json, len) : NULL;
         if (!cJSON_IsObject(j)) {
@@ -158,7 +150,7 @@ static void checkpoint_done(void *data, struct ps_err *e, const char *out, size_
         c->busy--;
         if (!e)
                 ps_events_checkpointed(c, op->arg);
-        ps_op_finish(op, e, NULL);
+        finish(op, e);
         ps_container_exit_ready(c);
 }
 
@@ -172,11 +164,9 @@ int ps_container_checkpoint(struct ps_container *c,
         size_t n = 0;
         struct ps_op *op;
 
-        if (not_for_infra(c, "checkpoint", err) < 0)
+        if (not_for_infra(c, "checkpoint", err) < 0 ||
+            ps_process_check(c->init, PS_OP_CHECKPOINT, err) < 0)
                 return -1;
-        if (c->init->state != PS_PROC_RUNNING && c->init->state != PS_PROC_PAUSED)
-                return ps_err_set(err, PS_FAILED_PRECONDITION, "cannot checkpoint a %s container",
-                                  ps_process_state_name(c->init->state));
         if (!r->path || r->path[0] != '/')
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "checkpoint path must be absolute");
         if (r->options && r->options->type_url &&
@@ -209,13 +199,17 @@ int ps_container_checkpoint(struct ps_container *c,
         }
         args[n++] = c->id;
         args[n] = NULL;
-        op = ps_op_new(c, c->init, done, data, err);
+        op = ps_op_new(c, c->init, "checkpoint", done, data, err);
         if (!op)
                 return -1;
         op->arg = strdup(r->path);
-        if (!op->arg || ps_op_run_cmd(op, args, checkpoint_done, err) < 0) {
+        if (!op->arg) {
                 ps_op_free(op);
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "checkpoint");
+        }
+        if (ps_op_run_cmd(op, args, checkpoint_done, err) < 0) {
+                ps_op_free(op);
+                return -1;
         }
         return 0;
 }
@@ -251,14 +245,19 @@ static void pids_done(void *data, struct ps_err *e, const char *out, size_t len)
         c->busy--;
         if (!e) {
                 j = cJSON_Parse(out ? out : "");
-                if (!cJSON_IsArray(j))
+                /* runc prints null, not [], for a stopped container */
+                if (!cJSON_IsArray(j) && !cJSON_IsNull(j))
                         ps_err_set(&e, PS_UNKNOWN, "OCI runtime ps: unexpected output");
         }
         if (!e) {
                 pids = calloc((size_t)cJSON_GetArraySize(j) + 1, sizeof(*pids));
+                if (!pids)
+                        ps_err_errno(&e, ENOMEM, PS_UNKNOWN, "pids");
+        }
+        if (!e) {
                 cJSON_ArrayForEach(it, j)
                 {
-                        if (pids && cJSON_IsNumber(it) && it->valuedouble > 0) {
+                        if (cJSON_IsNumber(it) && it->valuedouble > 0) {
                                 pids[n].pid = (pid_t)it->valuedouble;
                                 pids[n].exec_id = exec_of(c, pids[n].pid);
                                 n++;
@@ -278,11 +277,11 @@ int ps_container_pids(struct ps_container *c, ps_pids_fn done, void *data, struc
             .op = "ps", .args = args, .stdio = {-1, -1, -1}, .capture = true};
         struct pids_op *op;
 
-        if (require_live(c, "list pids of", err) < 0)
+        if (ps_process_check(c->init, PS_OP_PIDS, err) < 0)
                 return -1;
         if (c->infra) { /* the infra process is the pod's only process */
                 struct ps_pid_info self = {.pid = c->init->pid};
-                done(data, NULL, &self, 1);
+                done(data, NULL, &self, ps_process_exited(c->init) ? 0 : 1);
                 return 0;
         }
         op = calloc(1, sizeof(*op));
@@ -295,4 +294,21 @@ int ps_container_pids(struct ps_container *c, ps_pids_fn done, void *data, struc
         }
         c->busy++;
         return 0;
+}
+
+/* ---- Stats --------------------------------------------------------------- */
+
+int ps_container_stats(struct ps_container *c, char **ret_type_url, uint8_t **ret_value,
+                       size_t *ret_len, struct ps_err **err)
+{
+        if (ps_process_check(c->init, PS_OP_STATS, err) < 0)
+                return -1;
+        if (c->infra)
+                return ps_infra_task_stats(c, ret_type_url, ret_value, ret_len, err);
+        if (c->cgroup)
+                return ps_cgroup_stats_of(c->cgroup, ret_type_url, ret_value, ret_len, err);
+        if (c->init->pid <= 0)
+                return ps_err_set(err, PS_NOT_FOUND, "container %s has no process: not found",
+                                  c->id);
+        return ps_cgroup_stats(c->init->pid, ret_type_url, ret_value, ret_len, err);
 }

@@ -1,6 +1,7 @@
 #include "task/exec.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,10 +66,8 @@ int ps_container_exec(struct ps_container *c, const Containerd__Task__V2__ExecPr
         if (!ps_id_valid(req->exec_id))
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid exec id '%s'",
                                   req->exec_id ? req->exec_id : "");
-        if (c->init->state != PS_PROC_CREATED && c->init->state != PS_PROC_RUNNING)
-                return ps_err_set(err, PS_FAILED_PRECONDITION,
-                                  "cannot exec in a %s container: failed precondition",
-                                  ps_process_state_name(c->init->state));
+        if (ps_process_check(c->init, PS_OP_EXEC, err) < 0)
+                return -1;
         if (ps_tasks_process(c->tasks, c->id, req->exec_id, NULL))
                 return ps_err_set(err, PS_ALREADY_EXISTS, "id %s: already exists", req->exec_id);
         if (!req->spec)
@@ -83,7 +82,10 @@ int ps_container_exec(struct ps_container *c, const Containerd__Task__V2__ExecPr
                 return -1;
         }
         p->spec_json = spec;
-        p->state = PS_PROC_CREATED;
+        if (ps_process_set_state(p, PS_PROC_CREATED, err) < 0) {
+                ps_process_free(p);
+                return -1;
+        }
         ps_list_add_tail(&c->execs, &p->link);
         ps_events_exec_added(p);
         return 0;
@@ -94,9 +96,20 @@ static void exec_failed(struct ps_op *op, struct ps_err *e)
         struct ps_process *p = op->p;
 
         ps_process_fail_start(p);
-        ps_op_finish(op, e, NULL);
+        ps_op_fail(op, e);
         /* The container's init may have been waiting for this exec. */
         ps_container_exit_ready(p->c);
+}
+
+/* The runtime started the exec but the shim cannot supervise it: a process
+ * nobody would report or reap must not keep running. Its exit goes to the
+ * reaper's cache of unclaimed exits. */
+static void exec_unsupervised(struct ps_op *op, pid_t pid, struct ps_err *e)
+{
+        if (pid > 0)
+                kill(pid, SIGKILL);
+        ps_err_prefix(&e, "exec %s", op->p->exec_id);
+        exec_failed(op, e);
 }
 
 static void exec_done(void *data, struct ps_err *e, const char *out, size_t len)
@@ -104,27 +117,29 @@ static void exec_done(void *data, struct ps_err *e, const char *out, size_t len)
         struct ps_op *op = data;
         struct ps_process *p = op->p;
         struct ps_container *c = p->c;
-        struct ps_op_result res = {0};
         _cleanup_free_ char *pidfile = NULL;
-        pid_t pid;
+        pid_t pid = 0;
 
         c->busy--;
         if (e)
                 return exec_failed(op, e);
         if (asprintf(&pidfile, "%s/%s.pid", c->bundle, p->exec_id) < 0)
-                return exec_failed(op, NULL);
-        if (ps_read_pid_file(pidfile, &pid, &e) < 0 ||
-            ps_reaper_watch(c->tasks->env.reaper, pid, ps_container_on_exit, p, &e) < 0)
-                return exec_failed(op, e);
+                return exec_unsupervised(op, 0, NULL);
+        if (ps_read_pid_file(pidfile, &pid, &e) < 0)
+                return exec_unsupervised(op, 0, e);
+        if (ps_reaper_watch(c->tasks->env.reaper, pid, ps_container_on_exit, p, &e) < 0)
+                return exec_unsupervised(op, pid, e);
         ps_process_set_pid(p, pid);
+        if (ps_process_set_state(p, PS_PROC_RUNNING, &e) < 0) {
+                ps_reaper_unwatch(c->tasks->env.reaper, pid);
+                return exec_unsupervised(op, pid, e);
+        }
         if (ps_stdio_started(p->stdio, &e) < 0)
                 ps_log_warn("%s/%s: stdio: %s", c->id, p->exec_id, ps_err_msg(e));
         ps_err_free(e);
-        ps_process_set_state(p, PS_PROC_RUNNING);
         /* A cached exit is delivered on the next loop turn, after this. */
         ps_events_exec_started(p);
-        res.pid = pid;
-        ps_op_finish(op, NULL, &res);
+        ps_op_succeed(op, (struct ps_op_result){.pid = pid});
         ps_container_exit_ready(c);
 }
 
@@ -142,8 +157,10 @@ static void exec_stdio_ready(void *data, struct ps_err *e)
         if (e)
                 return exec_failed(op, e);
         if (asprintf(&pidfile, "%s/%s.pid", c->bundle, p->exec_id) < 0 ||
-            asprintf(&op->tmp_path, "%s/.exec-%s.json", c->bundle, p->exec_id) < 0)
-                return exec_failed(op, NULL);
+            asprintf(&op->tmp_path, "%s/.exec-%s.json", c->bundle, p->exec_id) < 0) {
+                ps_err_errno(&e, ENOMEM, PS_UNKNOWN, "exec %s", p->exec_id);
+                return exec_failed(op, e);
+        }
         if (ps_write_file_atomic(op->tmp_path, p->spec_json, strlen(p->spec_json), 0600, &e) < 0)
                 return exec_failed(op, e);
         args[n++] = "exec";
@@ -178,17 +195,15 @@ int ps_exec_start(struct ps_process *p, ps_op_fn done, void *data, struct ps_err
                                       .tmp_dir = t->env.tmp_dir};
         struct ps_op *op;
 
-        if (p->state != PS_PROC_CREATED)
-                return ps_err_set(err, PS_FAILED_PRECONDITION,
-                                  "cannot start a %s process: failed precondition",
-                                  ps_process_state_name(p->state));
-        if (c->init->state != PS_PROC_RUNNING)
-                return ps_err_set(err, PS_FAILED_PRECONDITION,
-                                  "container %s is not running: failed precondition", c->id);
-        op = ps_op_new(c, p, done, data, err);
+        if (ps_process_check(p, PS_OP_START, err) < 0)
+                return -1;
+        op = ps_op_new(c, p, "start", done, data, err);
         if (!op)
                 return -1;
-        ps_process_set_state(p, PS_PROC_STARTING);
+        if (ps_process_set_state(p, PS_PROC_STARTING, err) < 0) {
+                ps_op_free(op);
+                return -1;
+        }
         p->stdio = ps_stdio_new(t->env.base, t->env.reaper, &cfg, exec_stdio_ready, op, err);
         if (!p->stdio) {
                 ps_process_fail_start(p);

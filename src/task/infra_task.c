@@ -113,7 +113,8 @@ void ps_infra_task_teardown(struct ps_container *infra)
                 _cleanup_err_ struct ps_err *e = NULL;
                 enum ps_proc_state s = c->init->state;
 
-                if (c == infra || c->infra)
+                if (c == infra || c->infra || !c->sandbox_id ||
+                    strcmp(c->sandbox_id, infra->id) != 0)
                         continue;
                 if (s != PS_PROC_CREATED && !ps_process_live(c->init))
                         continue;
@@ -132,10 +133,13 @@ int ps_infra_task_stats(struct ps_container *c, char **ret_type_url, uint8_t **r
         uint8_t *merged = NULL;
         size_t len = 0, n = 0, merged_len = 0;
 
-        if (ps_cgroup_stats(c->init->pid, &type_url, &value, &len, err) < 0)
+        if ((c->cgroup ? ps_cgroup_stats_of(c->cgroup, &type_url, &value, &len, err)
+                       : ps_cgroup_stats(c->init->pid, &type_url, &value, &len, err)) < 0)
                 return -1;
-        /* Only the cgroup v1 Metrics message has a network field. */
-        if (strcmp(type_url, "io.containerd.cgroups.v1.Metrics") == 0) {
+        /* Only the cgroup v1 Metrics message has a network field; the
+         * namespace is gone with an exited infra process. */
+        if (strcmp(type_url, "io.containerd.cgroups.v1.Metrics") == 0 &&
+            !ps_process_exited(c->init)) {
                 if (ps_net_link_stats(c->init->pid, &links, &n, err) < 0 ||
                     ps_net_add_to_metrics(value, len, links, n, &merged, &merged_len, err) < 0)
                         return -1;

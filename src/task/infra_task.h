@@ -14,6 +14,7 @@
 #include "task/spec.h"
 
 #define PS_ANNOTATION_CONTAINER_TYPE "io.kubernetes.cri.container-type"
+#define PS_ANNOTATION_SANDBOX_ID     "io.kubernetes.cri.sandbox-id"
 
 bool ps_infra_task_wanted(const struct ps_spec *spec);
 
@@ -31,7 +32,9 @@ void ps_infra_task_cleanup(struct ps_container *c);
 int ps_infra_task_stats(struct ps_container *c, char **ret_type_url, uint8_t **ret_value,
                         size_t *ret_len, struct ps_err **err);
 
-/* The infra process exited: kill every other container of this shim. */
+/* The infra process exited: kill every other container of its pod (those
+ * whose sandbox id is the infra task's id), and only those: one shim may
+ * serve several pods (containers grouped by io.containerd.runc.v2.group). */
 void ps_infra_task_teardown(struct ps_container *c);
 
 #endif

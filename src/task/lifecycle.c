@@ -22,20 +22,30 @@ static void start_done(void *data, struct ps_err *e, const char *out, size_t len
         struct ps_op *op = data;
         struct ps_container *c = op->c;
         struct ps_process *p = c->init;
-        struct ps_op_result res = {.pid = p->pid};
 
         c->busy--;
         if (e) {
-                ps_process_set_state(p, PS_PROC_CREATED);
-                ps_op_finish(op, e, NULL);
+                ps_process_revert(p, PS_PROC_CREATED); /* containerd may retry or delete */
+                ps_op_fail(op, e);
+        } else if (ps_process_set_state(p, PS_PROC_RUNNING, &e) < 0) {
+                ps_op_fail(op, e);
         } else {
-                ps_process_set_state(p, PS_PROC_RUNNING);
                 /* TaskStart is queued before any exit seen meanwhile. */
                 ps_events_task_start(c);
-                ps_op_finish(op, NULL, &res);
+                ps_op_succeed(op, (struct ps_op_result){.pid = p->pid});
         }
         if (p->exit_deferred)
                 ps_container_on_exit(p, p->pid, p->deferred_status);
+}
+
+/* The infra process runs from Create on; its Start is a state change. */
+static int start_infra(struct ps_process *p, struct ps_err **err)
+{
+        if (ps_process_set_state(p, PS_PROC_STARTING, err) < 0 ||
+            ps_process_set_state(p, PS_PROC_RUNNING, err) < 0)
+                return -1;
+        ps_events_task_start(p->c);
+        return 1;
 }
 
 int ps_process_start(struct ps_process *p, ps_op_fn done, void *data, struct ps_err **err)
@@ -46,34 +56,29 @@ int ps_process_start(struct ps_process *p, ps_op_fn done, void *data, struct ps_
 
         if (p->exec_id)
                 return ps_exec_start(p, done, data, err);
-        if (c->infra) {
-                /* The infra process runs from Create on; Start is a state. */
-                if (p->state != PS_PROC_CREATED)
-                        return ps_err_set(err, PS_FAILED_PRECONDITION,
-                                          "cannot start a %s process: failed precondition",
-                                          ps_process_state_name(p->state));
-                ps_process_set_state(p, PS_PROC_STARTING);
-                ps_process_set_state(p, PS_PROC_RUNNING);
+        if (c->restore_start_pending && p->state == PS_PROC_RUNNING) {
+                /* A restored container runs from Create on; its first
+                 * Start only reports it. */
+                c->restore_start_pending = false;
                 ps_events_task_start(c);
                 return 1;
         }
-        if (c->checkpoint && p->state == PS_PROC_RUNNING && !c->init->exit_deferred) {
-                /* A restored container runs from Create on; Start reports it. */
-                ps_events_task_start(c);
-                return 1;
-        }
-        if (p->state != PS_PROC_CREATED)
-                return ps_err_set(err, PS_FAILED_PRECONDITION,
-                                  "cannot start a %s process: failed precondition",
-                                  ps_process_state_name(p->state));
-        op = ps_op_new(c, p, done, data, err);
+        if (ps_process_check(p, PS_OP_START, err) < 0)
+                return -1;
+        if (c->infra)
+                return start_infra(p, err);
+        op = ps_op_new(c, p, "start", done, data, err);
         if (!op)
                 return -1;
-        if (ps_op_run_cmd(op, args, start_done, err) < 0) {
+        if (ps_process_set_state(p, PS_PROC_STARTING, err) < 0) {
                 ps_op_free(op);
                 return -1;
         }
-        ps_process_set_state(p, PS_PROC_STARTING);
+        if (ps_op_run_cmd(op, args, start_done, err) < 0) {
+                ps_process_revert(p, PS_PROC_CREATED);
+                ps_op_free(op);
+                return -1;
+        }
         return 0;
 }
 
@@ -95,11 +100,13 @@ static struct ps_err *map_kill_error(struct ps_err *e)
 static void kill_done(void *data, struct ps_err *e, const char *out, size_t len)
 {
         struct ps_op *op = data;
-
         struct ps_container *c = op->c;
 
         c->busy--;
-        ps_op_finish(op, e ? map_kill_error(e) : NULL, NULL);
+        if (e)
+                ps_op_fail(op, map_kill_error(e));
+        else
+                ps_op_succeed(op, (struct ps_op_result){0});
         /* An init exit may have been held for this operation. */
         ps_container_exit_ready(c);
 }
@@ -113,28 +120,15 @@ int ps_process_kill(struct ps_process *p, unsigned sig, bool all, ps_op_fn done,
 
         if (sig == 0 || sig > 64)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid signal %u", sig);
-        switch (p->state) {
-        case PS_PROC_CREATING:
-                return ps_err_set(err, PS_FAILED_PRECONDITION,
-                                  "process not created: failed precondition");
-        case PS_PROC_STOPPED:
-        case PS_PROC_DELETING:
-                return ps_err_set(err, PS_NOT_FOUND, "process already finished: not found");
-        case PS_PROC_CREATED:
-                if (p->exec_id)
-                        return ps_err_set(err, PS_FAILED_PRECONDITION,
-                                          "process not created: failed precondition");
-                break;
-        default:
-                break;
-        }
+        if (ps_process_check(p, PS_OP_KILL, err) < 0)
+                return -1;
         if (p->exec_id || !all || c->infra) {
                 /* A direct signal through the pidfd: what the runtime's kill
                  * does for one process, without spawning it. */
                 return ps_process_signal(p, (int)sig, err) < 0 ? -1 : 1;
         }
         snprintf(sigbuf, sizeof(sigbuf), "%u", sig);
-        op = ps_op_new(c, p, done, data, err);
+        op = ps_op_new(c, p, "kill", done, data, err);
         if (!op)
                 return -1;
         if (ps_op_run_cmd(op, args, kill_done, err) < 0) {
@@ -162,7 +156,12 @@ static void delete_exec_finish(struct ps_op *op)
                 unlink(pidfile);
         ps_events_task_delete(p);
         ps_process_free(p);
-        ps_op_finish(op, NULL, &res);
+        ps_op_succeed(op, res);
+}
+
+static bool runtime_says_gone(const struct ps_err *e)
+{
+        return strstr(ps_err_msg(e), "does not exist") || strstr(ps_err_msg(e), "not exist");
 }
 
 static void delete_init_done(void *data, struct ps_err *e, const char *out, size_t len)
@@ -174,9 +173,9 @@ static void delete_init_done(void *data, struct ps_err *e, const char *out, size
         struct ps_list *pos, *tmp;
 
         c->busy--;
-        if (e && !strstr(ps_err_msg(e), "does not exist") && !strstr(ps_err_msg(e), "not exist")) {
-                ps_process_set_state(p, ps_process_exited(p) ? PS_PROC_STOPPED : PS_PROC_CREATED);
-                ps_op_finish(op, e, NULL);
+        if (e && !runtime_says_gone(e)) {
+                ps_process_revert(p, ps_process_exited(p) ? PS_PROC_STOPPED : PS_PROC_CREATED);
+                ps_op_fail(op, e);
                 return;
         }
         ps_err_free(e);
@@ -185,7 +184,7 @@ static void delete_init_done(void *data, struct ps_err *e, const char *out, size
             ps_events_task_delete(ps_list_entry(pos, struct ps_process, link));
         ps_events_task_delete(p);
         ps_container_free(c);
-        ps_op_finish(op, NULL, &res);
+        ps_op_succeed(op, res);
 }
 
 static void delete_init_run(struct ps_op *op)
@@ -201,42 +200,61 @@ static void delete_init_run(struct ps_op *op)
                 return;
         }
         if (ps_op_run_cmd(op, args, delete_init_done, &e) < 0) {
-                ps_process_set_state(c->init, created ? PS_PROC_CREATED : PS_PROC_STOPPED);
-                ps_op_finish(op, e, NULL);
+                ps_process_revert(c->init, created ? PS_PROC_CREATED : PS_PROC_STOPPED);
+                ps_op_fail(op, e);
         }
 }
 
 int ps_process_delete(struct ps_process *p, ps_op_fn done, void *data, struct ps_err **err)
 {
         struct ps_op *op;
-        bool exec_unstarted = p->exec_id && p->state == PS_PROC_CREATED;
+        bool unstarted_exec = p->exec_id && p->state == PS_PROC_CREATED;
 
-        if (p->state != PS_PROC_STOPPED && !(p->state == PS_PROC_CREATED))
-                return ps_err_set(err, PS_FAILED_PRECONDITION,
-                                  "cannot delete a %s process: failed precondition",
-                                  ps_process_state_name(p->state));
+        if (ps_process_check(p, PS_OP_DELETE, err) < 0)
+                return -1;
         if (!p->exec_id && p->c->busy)
                 return ps_err_set(err, PS_FAILED_PRECONDITION,
-                                  "container %s has an operation in progress", p->c->id);
-        op = ps_op_new(p->c, p, done, data, err);
+                                  "container %s has an operation in progress: failed precondition",
+                                  p->c->id);
+        op = ps_op_new(p->c, p, "delete", done, data, err);
         if (!op)
                 return -1;
+        if (ps_process_set_state(p, PS_PROC_DELETING, err) < 0) {
+                ps_op_free(op);
+                return -1;
+        }
         if (p->exec_id) {
                 op->resume = delete_exec_finish;
-                if (exec_unstarted || p->stdio_drained || !p->stdio) {
+                if (unstarted_exec || p->stdio_drained || !p->stdio)
                         delete_exec_finish(op);
-                        return 0;
-                }
-                ps_process_set_state(p, PS_PROC_DELETING);
-                p->drain_waiter = op;
+                else
+                        p->drain_waiter = op; /* continue once output is flushed */
                 return 0;
         }
         op->resume = delete_init_run;
-        ps_process_set_state(p, PS_PROC_DELETING);
         if (ps_process_exited(p) && p->stdio && !p->stdio_drained) {
-                p->drain_waiter = op; /* continue once output is flushed */
+                p->drain_waiter = op;
                 return 0;
         }
         delete_init_run(op);
+        return 0;
+}
+
+/* ---- ResizePty, CloseIO ------------------------------------------------ */
+
+int ps_process_resize(struct ps_process *p, uint32_t width, uint32_t height, struct ps_err **err)
+{
+        if (ps_process_check(p, PS_OP_RESIZE, err) < 0)
+                return -1;
+        /* Without a terminal there is nothing to resize (runc-v2: no-op). */
+        return p->stdio ? ps_stdio_resize(p->stdio, width, height, err) : 0;
+}
+
+int ps_process_close_io(struct ps_process *p, bool close_stdin, struct ps_err **err)
+{
+        if (ps_process_check(p, PS_OP_CLOSE_IO, err) < 0)
+                return -1;
+        if (close_stdin && p->stdio)
+                ps_stdio_close_stdin(p->stdio);
         return 0;
 }

@@ -9,6 +9,7 @@
 struct ps_op {
         struct ps_container *c;
         struct ps_process *p;
+        const char *what; /* "create", "start", ...: static, for messages */
         ps_op_fn done;
         void *data;
         void (*resume)(struct ps_op *op);
@@ -17,10 +18,14 @@ struct ps_op {
         struct ps_err *err; /* create: its failure, held while it is undone */
 };
 
-struct ps_op *ps_op_new(struct ps_container *c, struct ps_process *p, ps_op_fn done, void *data,
-                        struct ps_err **err);
-/* Calls done(data, err, res) (err ownership passes on) and frees op. */
-void ps_op_finish(struct ps_op *op, struct ps_err *err, const struct ps_op_result *res);
+struct ps_op *ps_op_new(struct ps_container *c, struct ps_process *p, const char *what,
+                        ps_op_fn done, void *data, struct ps_err **err);
+/* The only two ways an operation ends: each frees op and then calls
+ * done(data, ...) exactly once, keeping ps_op_fn's rule "an error or a
+ * result, never neither". ps_op_fail takes ownership of err; a NULL err (a
+ * path that lost its error) becomes an INTERNAL error naming the operation. */
+void ps_op_succeed(struct ps_op *op, struct ps_op_result res);
+void ps_op_fail(struct ps_op *op, struct ps_err *err);
 void ps_op_resume(struct ps_op *op);
 /* Starts the container's OCI runtime for this operation (cb gets op as its
  * data) and counts it in c->busy; the callback must drop that count. */

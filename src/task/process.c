@@ -34,20 +34,214 @@ static const char *const state_names[PS_PROC_N_STATES] = {
     "creating", "created", "starting", "running", "pausing", "paused", "stopped", "deleting",
 };
 
+static const char *const op_names[PS_OP_N] = {
+    "state", "start", "kill",   "delete", "wait",       "resize", "close io",
+    "exec",  "pause", "resume", "update", "checkpoint", "pids",   "stats",
+};
+
+/* What an operation gets in a state where it may not run. Zero: allowed. */
+struct rule {
+        enum ps_code code;
+        const char *text; /* containerd's (runc-v2's) wording */
+};
+
+#define OP(x) PS_OP_##x
+#define REFUSE(t)                                                                                  \
+        {                                                                                          \
+                PS_FAILED_PRECONDITION, t                                                          \
+        }
+#define GONE(t)                                                                                    \
+        {                                                                                          \
+                PS_NOT_FOUND, t                                                                    \
+        }
+
+/* A container (init) not created yet is invisible, as in runc-v2 where it
+ * is registered only once its create returned; the calls containerd could
+ * race with the create are refused rather than reported gone. */
+#define NOT_CREATED_YET                                                                            \
+        [OP(STATE)] = GONE("container not created"), [OP(WAIT)] = GONE("container not created"),   \
+        [OP(RESIZE)] = GONE("container not created"),                                              \
+        [OP(CLOSE_IO)] = GONE("container not created"),                                            \
+        [OP(EXEC)] = GONE("container not created"), [OP(PAUSE)] = GONE("container not created"),   \
+        [OP(RESUME)] = GONE("container not created"),                                              \
+        [OP(UPDATE)] = GONE("container not created"),                                              \
+        [OP(CHECKPOINT)] = GONE("container not created"),                                          \
+        [OP(PIDS)] = GONE("container not created"), [OP(STATS)] = GONE("container not created"),   \
+        [OP(START)] = REFUSE("cannot start a process that is being created"),                      \
+        [OP(KILL)] = REFUSE("process not created"),                                                \
+        [OP(DELETE)] = REFUSE("cannot delete a process that is being created")
+
+/* The process and container operations an init may do, per state
+ * (runc-v2's pkg/process/init_state.go and deleted_state.go, plus the
+ * transient states in which podshim answers while the runtime works). */
+static const struct rule init_rules[PS_PROC_N_STATES][PS_OP_N] =
+    {
+        [S(CREATING)] = {NOT_CREATED_YET},
+        [S(CREATED)] =
+            {
+                [OP(PAUSE)] = REFUSE("cannot pause task in created state"),
+                [OP(RESUME)] = REFUSE("cannot resume task in created state"),
+                [OP(CHECKPOINT)] = REFUSE("cannot checkpoint a task in created state"),
+            },
+        [S(STARTING)] =
+            {
+                [OP(START)] = REFUSE("cannot start a process that is starting"),
+                [OP(DELETE)] = REFUSE("cannot delete a process that is starting"),
+                [OP(PAUSE)] = REFUSE("cannot pause a container that is starting"),
+                [OP(RESUME)] = REFUSE("cannot resume a container that is starting"),
+                [OP(CHECKPOINT)] = REFUSE("cannot checkpoint a container that is starting"),
+            },
+        [S(RUNNING)] =
+            {
+                [OP(START)] = REFUSE("cannot start a running process"),
+                [OP(DELETE)] = REFUSE("cannot delete a running process"),
+                [OP(RESUME)] = REFUSE("cannot resume a running process"),
+            },
+        [S(PAUSING)] =
+            {
+                [OP(START)] = REFUSE("cannot start a pausing process"),
+                [OP(DELETE)] = REFUSE("cannot delete a pausing process"),
+                [OP(EXEC)] = REFUSE("cannot exec in a pausing state"),
+                [OP(PAUSE)] = REFUSE("cannot pause a pausing container"),
+                [OP(RESUME)] = REFUSE("cannot resume a pausing container"),
+                [OP(CHECKPOINT)] = REFUSE("cannot checkpoint a pausing container"),
+            },
+        [S(PAUSED)] =
+            {
+                [OP(START)] = REFUSE("cannot start a paused process"),
+                [OP(DELETE)] = REFUSE("cannot delete a paused process"),
+                [OP(EXEC)] = REFUSE("cannot exec in a paused state"),
+                [OP(PAUSE)] = REFUSE("cannot pause a paused container"),
+            },
+        [S(STOPPED)] =
+            {
+                [OP(START)] = REFUSE("cannot start a stopped process"),
+                [OP(KILL)] = GONE("process already finished"),
+                [OP(EXEC)] = REFUSE("cannot exec in a stopped state"),
+                [OP(PAUSE)] = REFUSE("cannot pause a stopped container"),
+                [OP(RESUME)] = REFUSE("cannot resume a stopped container"),
+                [OP(UPDATE)] = REFUSE("cannot update a stopped container"),
+                [OP(CHECKPOINT)] = REFUSE("cannot checkpoint a stopped container"),
+            },
+        [S(DELETING)] =
+            {
+                [OP(START)] = REFUSE("cannot start a deleted process"),
+                [OP(KILL)] = GONE("cannot kill a deleted process"),
+                [OP(DELETE)] = GONE("cannot delete a deleted process"),
+                [OP(RESIZE)] = REFUSE("cannot resize a deleted process"),
+                [OP(EXEC)] = REFUSE("cannot exec in a deleted state"),
+                [OP(PAUSE)] = REFUSE("cannot pause a deleted process"),
+                [OP(RESUME)] = REFUSE("cannot resume a deleted process"),
+                [OP(UPDATE)] = REFUSE("cannot update a deleted process"),
+                [OP(CHECKPOINT)] = REFUSE("cannot checkpoint a deleted process"),
+            },
+};
+
+/* The same for an exec (runc-v2's exec_state.go); the container-wide
+ * operations are never asked of an exec. An exec is never paused itself
+ * (it reports its container's pause in State). */
+#define EXEC_ONLY_PROCESS_OPS                                                                      \
+        [OP(EXEC)] = REFUSE("not an operation of an exec"),                                        \
+        [OP(PAUSE)] = REFUSE("not an operation of an exec"),                                       \
+        [OP(RESUME)] = REFUSE("not an operation of an exec"),                                      \
+        [OP(UPDATE)] = REFUSE("not an operation of an exec"),                                      \
+        [OP(CHECKPOINT)] = REFUSE("not an operation of an exec"),                                  \
+        [OP(PIDS)] = REFUSE("not an operation of an exec"),                                        \
+        [OP(STATS)] = REFUSE("not an operation of an exec")
+
+static const struct rule exec_rules[PS_PROC_N_STATES][PS_OP_N] = {
+    [S(CREATING)] = {NOT_CREATED_YET},
+    [S(CREATED)] =
+        {
+            EXEC_ONLY_PROCESS_OPS,
+            [OP(KILL)] = REFUSE("process not created"),
+        },
+    [S(STARTING)] =
+        {
+            EXEC_ONLY_PROCESS_OPS,
+            [OP(START)] = REFUSE("cannot start a process that is starting"),
+            [OP(KILL)] = REFUSE("process not created"),
+            [OP(DELETE)] = REFUSE("cannot delete a process that is starting"),
+        },
+    [S(RUNNING)] =
+        {
+            EXEC_ONLY_PROCESS_OPS,
+            [OP(START)] = REFUSE("cannot start a running process"),
+            [OP(DELETE)] = REFUSE("cannot delete a running process"),
+        },
+    [S(PAUSING)] =
+        {
+            EXEC_ONLY_PROCESS_OPS,
+            [OP(START)] = REFUSE("cannot start a running process"),
+            [OP(DELETE)] = REFUSE("cannot delete a running process"),
+        },
+    [S(PAUSED)] =
+        {
+            EXEC_ONLY_PROCESS_OPS,
+            [OP(START)] = REFUSE("cannot start a running process"),
+            [OP(DELETE)] = REFUSE("cannot delete a running process"),
+        },
+    [S(STOPPED)] =
+        {
+            EXEC_ONLY_PROCESS_OPS,
+            [OP(START)] = REFUSE("cannot start a stopped process"),
+            [OP(KILL)] = GONE("process already finished"),
+            [OP(RESIZE)] = REFUSE("cannot resize a stopped container"),
+        },
+    [S(DELETING)] =
+        {
+            EXEC_ONLY_PROCESS_OPS,
+            [OP(START)] = REFUSE("cannot start a deleted process"),
+            [OP(KILL)] = GONE("cannot kill a deleted process"),
+            [OP(DELETE)] = GONE("cannot delete a deleted process"),
+            [OP(RESIZE)] = REFUSE("cannot resize a deleted process"),
+        },
+};
+
 const char *ps_process_state_name(enum ps_proc_state s)
 {
         return s < PS_PROC_N_STATES ? state_names[s] : "invalid";
 }
 
-int ps_process_set_state(struct ps_process *p, enum ps_proc_state to)
+const char *ps_process_op_name(enum ps_proc_op op)
 {
-        if (!allowed[p->state][to]) {
+        return op < PS_OP_N ? op_names[op] : "invalid";
+}
+
+int ps_process_check(const struct ps_process *p, enum ps_proc_op op, struct ps_err **err)
+{
+        const struct rule *r;
+
+        if (p->state >= PS_PROC_N_STATES || op >= PS_OP_N)
+                return ps_err_set(err, PS_INTERNAL, "%s: no rule for %s in state %d",
+                                  ps_process_name(p), ps_process_op_name(op), (int)p->state);
+        r = p->exec_id ? &exec_rules[p->state][op] : &init_rules[p->state][op];
+        if (r->code == PS_OK)
+                return 0;
+        /* errdefs' wording: "<what>: failed precondition" / "<what>: not found" */
+        return ps_err_set(err, r->code, "%s: %s", r->text,
+                          r->code == PS_NOT_FOUND ? "not found" : "failed precondition");
+}
+
+int ps_process_set_state(struct ps_process *p, enum ps_proc_state to, struct ps_err **err)
+{
+        if (p->state >= PS_PROC_N_STATES || to >= PS_PROC_N_STATES || !allowed[p->state][to]) {
                 ps_log_error("%s: refused state change %s -> %s", ps_process_name(p),
-                             state_names[p->state], state_names[to]);
-                return -1;
+                             ps_process_state_name(p->state), ps_process_state_name(to));
+                return ps_err_set(err, PS_INTERNAL, "%s: state change %s -> %s refused",
+                                  ps_process_name(p), ps_process_state_name(p->state),
+                                  ps_process_state_name(to));
         }
         p->state = to;
         return 0;
+}
+
+void ps_process_revert(struct ps_process *p, enum ps_proc_state to)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        if (p->state != to && ps_process_set_state(p, to, &e) < 0)
+                return; /* logged by set_state */
 }
 
 bool ps_process_exited(const struct ps_process *p)
@@ -198,18 +392,29 @@ void ps_process_remove_waiter(struct ps_waiter *w)
         free(w);
 }
 
+/* Every state a process can exit from may end in STOPPED (an exit during
+ * create or delete is held by the container module until then); a refusal
+ * here is a bookkeeping bug, logged by set_state. The exit is recorded
+ * regardless, so no Wait is left parked. */
 static void mark_stopped(struct ps_process *p, unsigned status)
 {
+        _cleanup_err_ struct ps_err *e = NULL;
+
         clock_gettime(CLOCK_REALTIME, &p->exited_at);
         if (p->exited_at.tv_sec == 0) /* keep "exited" distinguishable from zero */
                 p->exited_at.tv_sec = 1;
         p->exit_status = status;
-        ps_process_set_state(p, S(STOPPED));
+        if (p->state != S(STOPPED) && ps_process_set_state(p, S(STOPPED), &e) < 0)
+                return; /* logged there; exited_at and the status stand */
 }
 
 void ps_process_fail_start(struct ps_process *p)
 {
         mark_stopped(p, 255);
+        /* Nothing ran, so nothing is left to relay: Delete need not wait
+         * for a drain that will never start. */
+        p->stdio = ps_stdio_free(p->stdio);
+        p->stdio_drained = true;
         release_waiters(p);
 }
 

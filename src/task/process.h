@@ -1,8 +1,18 @@
 /* A container process: the init (exec_id NULL) or an exec. Holds the
  * explicit state machine, the exit record, stdio and the parked Waits.
  *
- * All state changes go through ps_process_set_state(), which checks them
- * against one const table; nothing else writes `state`.
+ * Two const tables are the authority over the process state:
+ *  - what each Task operation may do in each state (ps_process_check): an
+ *    operation refused there answers containerd's runc-v2 wording with the
+ *    code containerd branches on (FAILED_PRECONDITION for a state that does
+ *    not allow it, NOT_FOUND for a process that is gone or finished);
+ *  - which state changes exist (ps_process_set_state): every write of
+ *    `state` goes through it, and a change the table refuses is a bug that
+ *    the caller must handle (the function is warn_unused_result).
+ * The exit that arrives while its report must wait (an init behind its
+ * execs, an exit racing a start) is data, not a state: `exit_deferred` and
+ * `deferred_status` hold it until ps_process_record_exit() moves the
+ * process to STOPPED through the table.
  *
  * Ownership: the container owns its processes (init and execs); a process
  * owns its stdio and its waiter records, never the ttrpc calls behind them.
@@ -31,6 +41,26 @@ enum ps_proc_state {
         PS_PROC_STOPPED,
         PS_PROC_DELETING,
         PS_PROC_N_STATES
+};
+
+/* Task operations, as far as the process state decides them. The
+ * container-wide ones (EXEC .. STATS) are asked of the container's init. */
+enum ps_proc_op {
+        PS_OP_STATE = 0,
+        PS_OP_START,
+        PS_OP_KILL,
+        PS_OP_DELETE,
+        PS_OP_WAIT,
+        PS_OP_RESIZE,
+        PS_OP_CLOSE_IO,
+        PS_OP_EXEC,
+        PS_OP_PAUSE,
+        PS_OP_RESUME,
+        PS_OP_UPDATE,
+        PS_OP_CHECKPOINT,
+        PS_OP_PIDS,
+        PS_OP_STATS,
+        PS_OP_N
 };
 
 struct ps_process;
@@ -72,10 +102,21 @@ struct ps_process *ps_process_new(struct ps_container *c, const char *exec_id, c
 /* Releases waiters (as if exited, without a status) and frees. NULL ok. */
 struct ps_process *ps_process_free(struct ps_process *p);
 
-/* Checks the transition against the table; returns -1 (and logs) if it is
- * not allowed, leaving the state unchanged. */
-int ps_process_set_state(struct ps_process *p, enum ps_proc_state to);
+/* 0 if `op` may run on p in its current state; otherwise -1 with err set
+ * to the answer containerd gets (code and wording from the table). */
+int ps_process_check(const struct ps_process *p, enum ps_proc_op op, struct ps_err **err);
+
+/* Moves p to `to` if the transition table allows it; otherwise returns -1
+ * with an INTERNAL error (the state is unchanged): a refused transition is a
+ * bug in the caller, never a client's mistake. */
+int ps_process_set_state(struct ps_process *p, enum ps_proc_state to, struct ps_err **err)
+    __attribute__((warn_unused_result));
+/* The same for a rollback at the end of a failed operation (back to the
+ * state it started from), where nobody is left to answer: a refusal is
+ * logged at error level as the bug it is, and the state stays. */
+void ps_process_revert(struct ps_process *p, enum ps_proc_state to);
 const char *ps_process_state_name(enum ps_proc_state s);
+const char *ps_process_op_name(enum ps_proc_op op);
 bool ps_process_exited(const struct ps_process *p);
 /* True while the process may still produce an exit (started, not stopped). */
 bool ps_process_live(const struct ps_process *p);
@@ -101,8 +142,9 @@ void ps_process_remove_waiter(struct ps_waiter *w);
  * publishes TaskExit. Called by the container module once ordering allows. */
 void ps_process_record_exit(struct ps_process *p, int wait_status);
 
-/* An exec whose start failed: stopped with status 255 and its Waits released,
- * but no TaskExit (it never ran). */
+/* An exec whose start failed (STARTING): stopped with status 255, its Waits
+ * released and its stdio closed, so Delete completes at once; no TaskExit
+ * (it never ran, as with runc-v2). */
 void ps_process_fail_start(struct ps_process *p);
 
 #endif

@@ -7,12 +7,9 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
-#include "cgroup/stats.h"
 #include "containerd/runc/options.pb-c.h"
 #include "containerd/task/v2/task.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
-#include "task/infra_task.h"
-#include "task/stdio.h"
 
 #define SVC(data) ((struct ps_task_service *)(data))
 
@@ -143,6 +140,22 @@ static struct ps_process *find(void *data, struct ttrpc_call *call, const char *
         return p;
 }
 
+/* find() for a call whose whole work is here: the process must also be
+ * in a state that allows `op`. */
+static struct ps_process *find_for(void *data, struct ttrpc_call *call, const char *id,
+                                   const char *exec_id, enum ps_proc_op op)
+{
+        struct ps_err *e = NULL;
+        struct ps_process *p = find(data, call, id, exec_id);
+
+        if (p && ps_process_check(p, op, &e) < 0) {
+                fail(call, e);
+                ps_err_free(e);
+                return NULL;
+        }
+        return p;
+}
+
 static void h_create(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
 {
         const Containerd__Task__V2__CreateTaskRequest *req = (const void *)m;
@@ -258,7 +271,7 @@ static void h_exec(void *data, struct ttrpc_call *call, const ProtobufCMessage *
 static void h_state(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
 {
         const Containerd__Task__V2__StateRequest *req = (const void *)m;
-        struct ps_process *p = find(data, call, req->id, req->exec_id);
+        struct ps_process *p = find_for(data, call, req->id, req->exec_id, PS_OP_STATE);
         Containerd__Task__V2__StateResponse resp = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
         Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 
@@ -319,7 +332,7 @@ static void wait_cancelled(struct ttrpc_call *call, void *data)
 static void h_wait(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
 {
         const Containerd__Task__V2__WaitRequest *req = (const void *)m;
-        struct ps_process *p = find(data, call, req->id, req->exec_id);
+        struct ps_process *p = find_for(data, call, req->id, req->exec_id, PS_OP_WAIT);
         struct ps_err *e = NULL;
         struct wait_rpc *wr;
 
@@ -418,7 +431,7 @@ static void h_resize(void *data, struct ttrpc_call *call, const ProtobufCMessage
 
         if (!p)
                 return;
-        if (p->stdio && ps_stdio_resize(p->stdio, req->width, req->height, &e) < 0) {
+        if (ps_process_resize(p, req->width, req->height, &e) < 0) {
                 fail(call, e);
                 ps_err_free(e);
                 return;
@@ -430,11 +443,15 @@ static void h_close_io(void *data, struct ttrpc_call *call, const ProtobufCMessa
 {
         const Containerd__Task__V2__CloseIORequest *req = (const void *)m;
         struct ps_process *p = find(data, call, req->id, req->exec_id);
+        struct ps_err *e = NULL;
 
         if (!p)
                 return;
-        if (req->stdin && p->stdio)
-                ps_stdio_close_stdin(p->stdio);
+        if (ps_process_close_io(p, req->stdin, &e) < 0) {
+                fail(call, e);
+                ps_err_free(e);
+                return;
+        }
         ttrpc_call_reply(call, NULL);
 }
 
@@ -451,13 +468,7 @@ static void h_stats(void *data, struct ttrpc_call *call, const ProtobufCMessage 
 
         if (!p)
                 return;
-        if (!ps_process_live(p) || p->pid <= 0) {
-                ttrpc_call_failf(call, PS_NOT_FOUND, "container %s is not running: not found",
-                                 p->c->id);
-                return;
-        }
-        if ((p->c->infra ? ps_infra_task_stats(p->c, &type_url, &value, &len, &e)
-                         : ps_cgroup_stats(p->pid, &type_url, &value, &len, &e)) < 0) {
+        if (ps_container_stats(p->c, &type_url, &value, &len, &e) < 0) {
                 fail(call, e);
                 ps_err_free(e);
                 return;

@@ -55,14 +55,14 @@ static void test_transitions(void)
         CHECK(p != NULL);
         CHECK_INTEQ(p->state, PS_PROC_CREATING);
         CHECK_INTEQ(ps_process_status(p), CONTAINERD__V1__TYPES__STATUS__CREATED);
-        CHECK(ps_process_set_state(p, PS_PROC_RUNNING) == 0); /* restore path */
-        CHECK(ps_process_set_state(p, PS_PROC_CREATED) < 0);  /* never back */
+        CHECK(ps_process_set_state(p, PS_PROC_RUNNING, NULL) == 0); /* restore path */
+        CHECK(ps_process_set_state(p, PS_PROC_CREATED, NULL) < 0);  /* never back */
         CHECK_INTEQ(p->state, PS_PROC_RUNNING);
-        CHECK(ps_process_set_state(p, PS_PROC_PAUSING) == 0);
+        CHECK(ps_process_set_state(p, PS_PROC_PAUSING, NULL) == 0);
         CHECK_INTEQ(ps_process_status(p), CONTAINERD__V1__TYPES__STATUS__PAUSING);
-        CHECK(ps_process_set_state(p, PS_PROC_PAUSED) == 0);
-        CHECK(ps_process_set_state(p, PS_PROC_DELETING) < 0); /* paused cannot be deleted */
-        CHECK(ps_process_set_state(p, PS_PROC_RUNNING) == 0);
+        CHECK(ps_process_set_state(p, PS_PROC_PAUSED, NULL) == 0);
+        CHECK(ps_process_set_state(p, PS_PROC_DELETING, NULL) < 0); /* paused cannot be deleted */
+        CHECK(ps_process_set_state(p, PS_PROC_RUNNING, NULL) == 0);
         CHECK(ps_process_live(p));
         CHECK_STREQ(ps_process_name(p), "c1");
         CHECK_STREQ(p->stdout_path, "/x/out");
@@ -87,9 +87,9 @@ static void test_exit_releases_waiters(void)
         setup(&f);
         struct ps_process *p = ps_process_new(&f.c, "e1", NULL, NULL, NULL, false, &e);
         CHECK(p && strcmp(ps_process_name(p), "e1") == 0);
-        p->state = PS_PROC_CREATED;
-        CHECK(ps_process_set_state(p, PS_PROC_STARTING) == 0);
-        CHECK(ps_process_set_state(p, PS_PROC_RUNNING) == 0);
+        CHECK(ps_process_set_state(p, PS_PROC_CREATED, NULL) == 0);
+        CHECK(ps_process_set_state(p, PS_PROC_STARTING, NULL) == 0);
+        CHECK(ps_process_set_state(p, PS_PROC_RUNNING, NULL) == 0);
         released = 0;
         CHECK(ps_process_add_waiter(p, on_released, NULL, &e) != NULL);
         struct ps_waiter *w2 = ps_process_add_waiter(p, on_released, NULL, &e);
@@ -112,8 +112,8 @@ static void test_failed_start(void)
 
         setup(&f);
         struct ps_process *p = ps_process_new(&f.c, "e2", NULL, NULL, NULL, false, &e);
-        p->state = PS_PROC_CREATED;
-        ps_process_set_state(p, PS_PROC_STARTING);
+        CHECK(ps_process_set_state(p, PS_PROC_CREATED, NULL) == 0);
+        CHECK(ps_process_set_state(p, PS_PROC_STARTING, NULL) == 0);
         released = 0;
         ps_process_add_waiter(p, on_released, NULL, &e);
         ps_process_fail_start(p);
