@@ -131,14 +131,25 @@ int ps_mkdir_p(const char *path, mode_t mode, struct ps_err **err)
         return 0;
 }
 
+/* No heap: a caller that has just had a process started must learn its
+ * pid even when memory is short, or it could neither supervise nor kill it. */
 int ps_read_pid_file(const char *path, pid_t *ret_pid, struct ps_err **err)
 {
-        _cleanup_free_ char *buf = NULL;
-        char *end;
+        char buf[64], *end;
+        ssize_t n;
         long v;
+        int fd;
 
-        if (ps_read_file(path, 64, &buf, NULL, err) < 0)
-                return -1;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "open %s", path);
+        do
+                n = read(fd, buf, sizeof(buf) - 1);
+        while (n < 0 && errno == EINTR);
+        close(fd);
+        if (n < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "read %s", path);
+        buf[n] = '\0';
         errno = 0;
         v = strtol(buf, &end, 10);
         while (*end == '\n' || *end == ' ')

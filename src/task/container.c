@@ -393,13 +393,12 @@ static void create_done(void *data, struct ps_err *e, const char *out, size_t le
         struct ps_op *op = data;
         struct ps_container *c = op->c;
         struct ps_process *p = c->init;
-        _cleanup_free_ char *pidfile = NULL;
         pid_t pid;
 
         if (e)
                 return create_fail(op, e);
-        if (asprintf(&pidfile, "%s/init.pid", c->bundle) < 0 ||
-            ps_read_pid_file(pidfile, &pid, &e) < 0 || ps_stdio_started(p->stdio, &e) < 0 ||
+        /* op->arg, the pid file, was named before the runtime ran. */
+        if (ps_read_pid_file(op->arg, &pid, &e) < 0 || ps_stdio_started(p->stdio, &e) < 0 ||
             ps_process_set_state(p, c->checkpoint ? PS_PROC_RUNNING : PS_PROC_CREATED, &e) < 0 ||
             /* last: nothing may fail once the reaper points at p */
             ps_reaper_watch(c->tasks->env.reaper, pid, ps_container_on_exit, p, &e) < 0) {
@@ -420,14 +419,14 @@ static void create_stdio_ready(void *data, struct ps_err *e)
         struct ps_op *op = data;
         struct ps_container *c = op->c;
         const char *console = ps_stdio_console_socket(c->init->stdio);
-        _cleanup_free_ char *pidfile = NULL, *work = NULL;
+        _cleanup_free_ char *work = NULL;
         char *args[24];
         size_t n = 0;
         struct ps_runtime_req req = {.op = c->checkpoint ? "restore" : "create", .args = args};
 
         if (e)
                 return create_fail(op, e);
-        if (asprintf(&pidfile, "%s/init.pid", c->bundle) < 0 ||
+        if (asprintf(&op->arg, "%s/init.pid", c->bundle) < 0 ||
             asprintf(&work, "%s/work", c->bundle) < 0) {
                 ps_err_errno(&e, ENOMEM, PS_UNKNOWN, "create %s", c->id);
                 return create_fail(op, e);
@@ -444,7 +443,7 @@ static void create_stdio_ready(void *data, struct ps_err *e)
         args[n++] = "--bundle";
         args[n++] = c->bundle;
         args[n++] = "--pid-file";
-        args[n++] = pidfile;
+        args[n++] = op->arg;
         if (console) {
                 args[n++] = "--console-socket";
                 args[n++] = (char *)(uintptr_t)console;

@@ -117,15 +117,15 @@ static void exec_done(void *data, struct ps_err *e, const char *out, size_t len)
         struct ps_op *op = data;
         struct ps_process *p = op->p;
         struct ps_container *c = p->c;
-        _cleanup_free_ char *pidfile = NULL;
         pid_t pid = 0;
 
         c->busy--;
         if (e)
                 return exec_failed(op, e);
-        if (asprintf(&pidfile, "%s/%s.pid", c->bundle, p->exec_id) < 0)
-                return exec_unsupervised(op, 0, NULL);
-        if (ps_read_pid_file(pidfile, &pid, &e) < 0)
+        /* op->arg, the pid file, was named before the runtime ran: nothing
+         * is allocated before the pid is known, so a process that runs is
+         * either supervised or killed. */
+        if (ps_read_pid_file(op->arg, &pid, &e) < 0)
                 return exec_unsupervised(op, 0, e);
         if (ps_reaper_watch(c->tasks->env.reaper, pid, ps_container_on_exit, p, &e) < 0)
                 return exec_unsupervised(op, pid, e);
@@ -149,14 +149,13 @@ static void exec_stdio_ready(void *data, struct ps_err *e)
         struct ps_process *p = op->p;
         struct ps_container *c = p->c;
         const char *console = ps_stdio_console_socket(p->stdio);
-        _cleanup_free_ char *pidfile = NULL;
         char *args[16];
         size_t n = 0;
         struct ps_runtime_req req = {.op = "exec", .args = args};
 
         if (e)
                 return exec_failed(op, e);
-        if (asprintf(&pidfile, "%s/%s.pid", c->bundle, p->exec_id) < 0 ||
+        if (asprintf(&op->arg, "%s/%s.pid", c->bundle, p->exec_id) < 0 ||
             asprintf(&op->tmp_path, "%s/.exec-%s.json", c->bundle, p->exec_id) < 0) {
                 ps_err_errno(&e, ENOMEM, PS_UNKNOWN, "exec %s", p->exec_id);
                 return exec_failed(op, e);
@@ -168,7 +167,7 @@ static void exec_stdio_ready(void *data, struct ps_err *e)
         args[n++] = op->tmp_path;
         args[n++] = "--detach";
         args[n++] = "--pid-file";
-        args[n++] = pidfile;
+        args[n++] = op->arg;
         if (console) {
                 args[n++] = "--console-socket";
                 args[n++] = (char *)(uintptr_t)console;

@@ -14,7 +14,7 @@ struct ps_op {
         void *data;
         void (*resume)(struct ps_op *op);
         char *tmp_path;     /* exec: the process JSON handed to the runtime */
-        char *arg;          /* operation-specific string (checkpoint path) */
+        char *arg;          /* operation-specific string (pid file, checkpoint path) */
         struct ps_err *err; /* create: its failure, held while it is undone */
 };
 

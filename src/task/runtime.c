@@ -1,6 +1,7 @@
 #include "task/runtime.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,12 +226,13 @@ int ps_runtime_run(const struct ps_runtime *rt, const struct ps_runtime_req *req
                 so.stdio[1] = out_wr;
         }
         r = calloc(1, sizeof(*r));
-        if (!r || !(r->bundle = strdup(rt->bundle)) || !(r->op = strdup(req->op))) {
-                if (r)
-                        run_free(r);
+        if (!r)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "runtime %s", req->op);
+        r->out_fd = -1; /* before anything can fail: run_free closes it */
+        if (!(r->bundle = strdup(rt->bundle)) || !(r->op = strdup(req->op))) {
+                run_free(r);
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "runtime %s", req->op);
         }
-        r->out_fd = -1;
         r->done = done;
         r->data = data;
         if (req->capture) {
@@ -250,7 +252,9 @@ int ps_runtime_run(const struct ps_runtime *rt, const struct ps_runtime_req *req
         }
         ps_log_debug("runtime %s started as pid %d", req->op, pid);
         if (ps_reaper_watch(rt->reaper, pid, on_exit_cb, r, err) < 0) {
-                /* Cannot happen for a fresh pid; do not leave the run dangling. */
+                /* Out of memory: a runtime nobody waits for must not act.
+                 * Its exit lands in the reaper's cache of unclaimed ones. */
+                kill(pid, SIGKILL);
                 run_free(r);
                 return -1;
         }

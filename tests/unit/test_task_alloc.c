@@ -1,0 +1,401 @@
+/* Allocation failures in the task module: the Nth allocation of a whole
+ * exec and container-operation scenario fails, for every N until the
+ * scenario runs clean. Whatever fails, the shim must not crash, leak (ASan,
+ * valgrind), leave a process it cannot supervise, or complete an operation
+ * with neither an error nor a result.
+ *
+ * The allocator hook is the linker's --wrap (CMakeLists.txt links this test
+ * with -Wl,--wrap=malloc,...): it sees every allocation the podshim core
+ * makes itself, not those inside libevent, cJSON or libc's own internals.
+ * The OCI runtime is a small script (tests only) that answers like runc:
+ * `exec` starts `sleep` and writes its pid file, `ps` prints [], anything
+ * else succeeds. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "base/cleanup.h"
+#include "check.h"
+#include "shim/publisher.h"
+#include "shim/reaper.h"
+#include "task/container.h"
+#include "task/process.h"
+
+/* ---- the allocator hook ---------------------------------------------- */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+char *__real_strndup(const char *s, size_t n);
+int __real_vasprintf(char **out, const char *fmt, va_list ap);
+
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+char *__wrap_strndup(const char *s, size_t n);
+int __wrap_vasprintf(char **out, const char *fmt, va_list ap);
+int __wrap_asprintf(char **out, const char *fmt, ...);
+
+static long countdown;  /* > 0: that many allocations from now, the last fails */
+static bool persistent; /* and so do all after it, until the round ends */
+static bool failing;
+static long injected, seen;
+
+static bool fail_now(void)
+{
+        seen++;
+        if (failing || (countdown > 0 && --countdown == 0)) {
+                failing = persistent;
+                injected++;
+                errno = ENOMEM;
+                return true;
+        }
+        return false;
+}
+
+void *__wrap_malloc(size_t n)
+{
+        return fail_now() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+        return fail_now() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+        return fail_now() ? NULL : __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s)
+{
+        return fail_now() ? NULL : __real_strdup(s);
+}
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+        return fail_now() ? NULL : __real_strndup(s, n);
+}
+
+int __wrap_vasprintf(char **out, const char *fmt, va_list ap)
+{
+        if (fail_now()) {
+                *out = NULL;
+                return -1;
+        }
+        return __real_vasprintf(out, fmt, ap);
+}
+
+int __wrap_asprintf(char **out, const char *fmt, ...)
+{
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = __wrap_vasprintf(out, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+/* ---- the scenario ------------------------------------------------------ */
+
+static const char fake_runtime[] =
+    "#!/bin/sh\n"
+    "# written by tests/unit/test_task_alloc.c\n"
+    "while [ $# -gt 0 ]; do\n"
+    "  case $1 in --root|--log|--log-format) shift 2 ;; --systemd-cgroup) shift ;; *) break ;; "
+    "esac\n"
+    "done\n"
+    "cmd=$1; shift\n"
+    "case $cmd in\n"
+    "exec)\n"
+    "  while [ $# -gt 1 ]; do\n"
+    "    case $1 in --pid-file) pidfile=$2; shift 2 ;; *) shift ;; esac\n"
+    "  done\n"
+    "  sleep 1000 </dev/null >/dev/null 2>&1 &\n"
+    "  echo $! >\"$pidfile\" ;;\n"
+    "ps) echo '[]' ;;\n"
+    "esac\n"
+    "exit 0\n";
+
+struct fixture {
+        struct event_base *base;
+        struct ps_reaper *reaper;
+        struct ps_publisher *pub;
+        struct ps_tasks tasks;
+        char dir[64];
+        char runtime[128];
+};
+
+static struct fixture fx;
+
+struct outcome {
+        int calls;
+        bool err, res;
+};
+
+static int broken; /* completions that broke the rule, or ran twice */
+
+static void on_done(void *data, struct ps_err *err, const struct ps_op_result *res)
+{
+        struct outcome *o = data;
+
+        o->calls++;
+        o->err = err != NULL;
+        o->res = res != NULL;
+        if (o->calls != 1 || o->err == o->res) {
+                fprintf(stderr, "completion %d: err %d res %d\n", o->calls, o->err, o->res);
+                broken++;
+        }
+        ps_err_free(err);
+}
+
+static void on_pids(void *data, struct ps_err *err, const struct ps_pid_info *pids, size_t n)
+{
+        struct outcome *o = data;
+
+        o->calls++;
+        o->err = err != NULL;
+        o->res = !err;
+        if (o->calls != 1)
+                broken++;
+        ps_err_free(err);
+}
+
+static void spin(int ms)
+{
+        struct timeval tv = {0, ms * 1000};
+
+        event_base_loopexit(fx.base, &tv);
+        event_base_dispatch(fx.base);
+}
+
+static void wait_for(const struct outcome *o)
+{
+        for (int i = 0; i < 1000 && o->calls == 0; i++)
+                spin(5);
+        CHECK_INTEQ(o->calls, 1);
+}
+
+/* rc: the 0 / 1 / -1 rule of container.h; -1 must carry an error. */
+static void settle_at(int line, int rc, struct ps_err *e, struct outcome *o)
+{
+        if (rc < 0 && !e) {
+                fprintf(stderr, "line %d failed without an error\n", line);
+                broken++;
+        }
+        ps_err_free(e);
+        if (rc == 0)
+                wait_for(o);
+}
+
+#define settle(rc, e, o) settle_at(__LINE__, rc, e, o)
+
+static void kill_children(void)
+{
+        _cleanup_closedir_ DIR *d = opendir("/proc");
+        struct dirent *de;
+        char path[64], buf[512];
+
+        while (d && (de = readdir(d))) {
+                FILE *f;
+                int pid = atoi(de->d_name), ppid = 0;
+
+                if (pid <= 0)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+                f = fopen(path, "r");
+                if (!f)
+                        continue;
+                if (fgets(buf, sizeof(buf), f)) {
+                        char *rp = strrchr(buf, ')');
+                        if (rp)
+                                sscanf(rp + 2, "%*c %d", &ppid);
+                }
+                fclose(f);
+                if (ppid == getpid())
+                        kill(pid, SIGKILL);
+        }
+}
+
+static struct ps_container *new_container(void)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        struct ps_container *c = calloc(1, sizeof(*c));
+
+        ps_list_init(&c->execs);
+        c->tasks = &fx.tasks;
+        c->id = strdup("alloc");
+        c->bundle = strdup(fx.dir);
+        CHECK(ps_options_defaults(&c->opts, &e) == 0);
+        free(c->opts.binary_name);
+        c->opts.binary_name = strdup(fx.runtime);
+        free(c->opts.root);
+        c->opts.root = strdup(fx.dir);
+        c->rt = (struct ps_runtime){.base = fx.base,
+                                    .reaper = fx.reaper,
+                                    .opts = &c->opts,
+                                    .ns = "alloc",
+                                    .bundle = c->bundle};
+        c->init = ps_process_new(c, NULL, "", "", "", false, &e);
+        CHECK(c->init != NULL);
+        CHECK(ps_process_set_state(c->init, PS_PROC_CREATED, NULL) == 0);
+        CHECK(ps_process_set_state(c->init, PS_PROC_STARTING, NULL) == 0);
+        CHECK(ps_process_set_state(c->init, PS_PROC_RUNNING, NULL) == 0);
+        /* stands for the init; the walk never signals it */
+        c->init->pid = getpid();
+        ps_list_add_tail(&fx.tasks.containers, &c->link);
+        fx.tasks.n_containers++;
+        return c;
+}
+
+static void scenario(struct ps_container *c)
+{
+        static uint8_t spec[] = "{\"args\":[\"sleep\",\"1000\"],\"cwd\":\"/\"}";
+        Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+        Containerd__Task__V2__ExecProcessRequest req =
+            CONTAINERD__TASK__V2__EXEC_PROCESS_REQUEST__INIT;
+        struct outcome o;
+        struct ps_err *e = NULL;
+        struct ps_process *x;
+        int rc;
+
+        any.type_url = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+        any.value.data = spec;
+        any.value.len = sizeof(spec) - 1;
+        req.id = c->id;
+        req.exec_id = "x1";
+        req.spec = &any;
+        rc = ps_container_exec(c, &req, &e);
+        settle(rc < 0 ? -1 : 1, e, NULL); /* registration is synchronous */
+        x = rc < 0 ? NULL : ps_tasks_process(&fx.tasks, c->id, "x1", NULL);
+        if (x) {
+                o = (struct outcome){0};
+                e = NULL;
+                rc = ps_process_start(x, on_done, &o, &e);
+                settle(rc, e, &o);
+                if (x->state == PS_PROC_RUNNING) {
+                        e = NULL;
+                        rc = ps_process_kill(x, SIGKILL, false, on_done, &o, &e);
+                        settle(rc, e, &o);
+                        for (int i = 0; i < 1000 && x->state != PS_PROC_STOPPED; i++)
+                                spin(5);
+                        CHECK_INTEQ(x->state, PS_PROC_STOPPED);
+                }
+                o = (struct outcome){0};
+                e = NULL;
+                rc = ps_process_delete(x, on_done, &o, &e);
+                settle(rc, e, &o);
+        }
+        o = (struct outcome){0};
+        e = NULL;
+        rc = ps_container_pause(c, on_done, &o, &e);
+        settle(rc, e, &o);
+        if (c->init->state == PS_PROC_PAUSED) {
+                o = (struct outcome){0};
+                e = NULL;
+                rc = ps_container_resume(c, on_done, &o, &e);
+                settle(rc, e, &o);
+        }
+        o = (struct outcome){0};
+        e = NULL;
+        rc = ps_container_update(c, "{}", 2, on_done, &o, &e);
+        settle(rc, e, &o);
+        o = (struct outcome){0};
+        e = NULL;
+        rc = ps_container_pids(c, on_pids, &o, &e);
+        settle(rc, e, &o);
+}
+
+/* mode false: only the Nth allocation fails; true: the Nth and every one
+ * after it in that round (so errors themselves cannot be allocated). */
+static void sweep(bool fail_the_rest)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        struct ps_task_env env;
+        long rounds = 0, clean = 0;
+        char cmd[128];
+        FILE *f;
+
+        injected = seen = 0;
+        broken = 0;
+        persistent = fail_the_rest;
+        snprintf(fx.dir, sizeof(fx.dir), "/tmp/ps-alloc-XXXXXX");
+        CHECK(mkdtemp(fx.dir) != NULL);
+        snprintf(fx.runtime, sizeof(fx.runtime), "%s/fake-runtime", fx.dir);
+        f = fopen(fx.runtime, "w");
+        CHECK(f != NULL);
+        fputs(fake_runtime, f);
+        fclose(f);
+        chmod(fx.runtime, 0755);
+        fx.base = event_base_new();
+        fx.reaper = ps_reaper_new(fx.base, &e);
+        fx.pub = ps_publisher_new(fx.base, NULL, "test", &e);
+        CHECK(fx.base && fx.reaper && fx.pub);
+        env = (struct ps_task_env){
+            .base = fx.base, .reaper = fx.reaper, .pub = fx.pub, .ns = "alloc", .tmp_dir = fx.dir};
+        ps_tasks_init(&fx.tasks, &env);
+
+        /* N = 0: no failure, the scenario's own baseline; then every N until
+         * a run passes without reaching its Nth allocation. */
+        for (long n = 0; n < 2000; n++) {
+                struct ps_container *c = new_container();
+                long before = injected;
+
+                countdown = n;
+                scenario(c);
+                countdown = 0;
+                failing = false;
+                rounds++;
+                /* whatever is left: let runtimes finish, then free */
+                for (int i = 0; i < 1000 && c->busy; i++)
+                        spin(5);
+                CHECK_INTEQ(c->busy, 0);
+                kill_children();
+                spin(20);
+                ps_container_free(c);
+                if (n > 0 && injected == before) {
+                        clean++;
+                        break; /* the scenario has fewer than n allocations */
+                }
+        }
+        fprintf(stderr, "alloc (%s): %ld rounds, %ld failures injected, %ld allocations seen\n",
+                fail_the_rest ? "the rest fail too" : "one fails", rounds, injected, seen);
+        CHECK(injected > 20); /* the hook works and the scenario allocates */
+        CHECK_INTEQ(clean, 1);
+        CHECK_INTEQ(broken, 0);
+        ps_publisher_free(fx.pub);
+        ps_reaper_free(fx.reaper);
+        event_base_free(fx.base);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", fx.dir);
+        CHECK(system(cmd) == 0);
+}
+
+static void test_one_allocation_fails(void)
+{
+        sweep(false);
+}
+
+static void test_all_allocations_fail_from_n_on(void)
+{
+        sweep(true);
+}
+
+int main(void)
+{
+        prctl(PR_SET_CHILD_SUBREAPER, 1);
+        RUN(test_one_allocation_fails);
+        RUN(test_all_allocations_fail_from_n_on);
+        return check_summary();
+}
