@@ -21,6 +21,7 @@ test: other sessions on this host need the prepared state for crun.
 """
 
 import os
+import re
 import shutil
 
 import pytest
@@ -36,6 +37,10 @@ UNIFIED = CGROUP_ROOT + "/unified"
 # prepare-host.sh mounts it as v1.
 BOOT_CTRL = "hugetlb"
 BOOT_CTRL_V1 = CGROUP_ROOT + "/" + BOOT_CTRL
+# Top-level cgroups this suite's sessions leave in every v1 hierarchy (ctr
+# namespaces, the CRI cgroup parent, test_security's), named after the
+# pytest pid: once that process is gone they are leftovers.
+SESSION_CGROUP = re.compile(r"^(e2e|faults|pse2e|podshim-sec)-([0-9]+)$")
 PREPARE_HOST = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "scripts", "prepare-host.sh")
 
@@ -81,8 +86,8 @@ def _v1_cgroup_count(ctrl):
     return None
 
 
-def _has_child_cgroups(top):
-    return any(os.path.isdir(os.path.join(top, d)) for d in os.listdir(top))
+def _child_cgroups(top):
+    return sorted(d for d in os.listdir(top) if os.path.isdir(os.path.join(top, d)))
 
 
 def _enabled(dirs):
@@ -132,6 +137,21 @@ def _rmdir_tree(top):
             pass
 
 
+def _remove_dead_sessions_cgroups(top):
+    """Removes the empty cgroups that finished sessions of this suite left
+    below top (their pytest process is gone); returns their names."""
+    gone = []
+    for name in os.listdir(top):
+        m = SESSION_CGROUP.match(name)
+        if not m or not os.path.isdir(os.path.join(top, name)) or \
+                os.path.exists("/proc/%s" % m.group(2)):
+            continue
+        _rmdir_tree(os.path.join(top, name))
+        if not os.path.exists(os.path.join(top, name)):
+            gone.append(name)
+    return gone
+
+
 def _path_dirs(cgroups_path):
     """The unified hierarchy's root and each directory on cgroups_path."""
     dirs, cur = [UNIFIED], UNIFIED
@@ -164,12 +184,17 @@ class UnifiedBootState:
             pytest.skip("cannot produce the boot state: the unified hierarchy holds no "
                         "controller and no v1 %s hierarchy is mounted at %s (the host binds "
                         "every controller to v1)" % (BOOT_CTRL, BOOT_CTRL_V1))
-        # this session's own cgroups there (a crun pod's parents) go first
+        # this session's own cgroups there (a crun pod's parents) go first,
+        # and what finished sessions left
         _rmdir_tree(os.path.join(BOOT_CTRL_V1, self.cgroup_root))
-        if ctrls & (_known_controllers() - {BOOT_CTRL}) or _has_child_cgroups(BOOT_CTRL_V1):
+        gone = _remove_dead_sessions_cgroups(BOOT_CTRL_V1)
+        if gone:
+            print("removed leftover cgroups of finished sessions from %s: %s"
+                  % (BOOT_CTRL_V1, gone))
+        if ctrls & (_known_controllers() - {BOOT_CTRL}) or _child_cgroups(BOOT_CTRL_V1):
             pytest.skip("cannot produce the boot state: the v1 hierarchy at %s has other "
-                        "controllers (%s) or child cgroups (a concurrent pod?)"
-                        % (BOOT_CTRL_V1, sorted(ctrls)))
+                        "controllers (%s) or child cgroups (a concurrent session's: %s)"
+                        % (BOOT_CTRL_V1, sorted(ctrls), _child_cgroups(BOOT_CTRL_V1)[:8]))
         # A removed cgroup lingers (dying) for a moment; unmounting a
         # hierarchy that still has one detaches it for good instead of
         # giving the controller back.
