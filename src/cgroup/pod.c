@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -37,8 +36,6 @@
 /* systemd's limit on unit names (UNIT_NAME_MAX - 1). */
 #define UNIT_NAME_LEN 255
 #define SLICE_SUFFIX  ".slice"
-/* remove sleeps on the event loop: bound the whole call. */
-#define REMOVE_BUDGET_NS (50LL * 1000 * 1000)
 
 struct hier {
         char *root;       /* mount point of the hierarchy */
@@ -101,14 +98,6 @@ static int write_file(const char *dir, const char *file, const char *val, struct
                 return ps_err_errno(err, n < 0 ? errno : EIO, PS_UNKNOWN, "write '%s' to %s", val,
                                     path);
         return 0;
-}
-
-static int64_t now_ns(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* --- path validation and systemd expansion */
@@ -646,36 +635,11 @@ static int check_removable(const struct ps_pod_cgroup *cg, struct ps_err **err)
         return 0;
 }
 
-/* rmdir, retrying EBUSY (v1 keeps a cgroup busy for a moment after its last
- * task left) with growing tiny sleeps until `deadline`. */
-static int rmdir_retry(const char *dir, int64_t deadline)
-{
-        int64_t step = 1000000;
-
-        for (;;) {
-                struct timespec ts;
-                int64_t left;
-
-                if (rmdir(dir) == 0 || errno == ENOENT)
-                        return 0;
-                if (errno != EBUSY)
-                        return -1;
-                left = deadline - now_ns();
-                if (left <= 0) {
-                        errno = EBUSY;
-                        return -1;
-                }
-                if (step > left)
-                        step = left;
-                ts.tv_sec = 0;
-                ts.tv_nsec = (long)step;
-                nanosleep(&ts, NULL);
-                step *= 2;
-        }
-}
-
-static int hier_remove(struct hier *h, const char *path, size_t depth, int64_t deadline,
-                       struct ps_err **err)
+/* Removes what is left of the handle's directories in one hierarchy,
+ * deepest first, with one rmdir each. 1 if the kernel still holds one
+ * (EBUSY: a cgroup stays busy for a moment after its last process left);
+ * the directories above it are then left for the next call. */
+static int hier_remove(struct hier *h, const char *path, size_t depth, struct ps_err **err)
 {
         char dir[PATH_MAX];
 
@@ -690,10 +654,11 @@ static int hier_remove(struct hier *h, const char *path, size_t depth, int64_t d
                         h->created &= ~(1ULL << i);
                         continue;
                 }
-                if (rmdir_retry(dir, deadline) < 0) {
-                        if (errno == EBUSY)
-                                return ps_err_set(err, PS_FAILED_PRECONDITION,
-                                                  "cgroup %s is still busy", dir);
+                if (rmdir(dir) < 0 && errno != ENOENT) {
+                        if (errno == EBUSY) {
+                                ps_log_debug("cgroup %s: busy, try again", dir);
+                                return PS_POD_CGROUP_BUSY;
+                        }
                         return ps_err_errno(err, errno, PS_UNKNOWN, "rmdir %s", dir);
                 }
                 h->created &= ~(1ULL << i);
@@ -703,7 +668,7 @@ static int hier_remove(struct hier *h, const char *path, size_t depth, int64_t d
 
 int ps_pod_cgroup_remove(struct ps_pod_cgroup *cg, struct ps_err **err)
 {
-        int64_t deadline = now_ns() + REMOVE_BUDGET_NS;
+        bool busy = false;
         int ret = 0;
 
         /* Refuse before touching anything, so a live pod keeps its cgroup in
@@ -714,11 +679,15 @@ int ps_pod_cgroup_remove(struct ps_pod_cgroup *cg, struct ps_err **err)
          * only handles what is left. */
         for (size_t k = 0; k < cg->nh; k++) {
                 struct ps_err *e = NULL;
+                int r = hier_remove(&cg->h[k], cg->path, cg->depth, &e);
 
-                if (hier_remove(&cg->h[k], cg->path, cg->depth, deadline, &e) < 0) {
+                if (r < 0) {
                         ps_err_move(err, &e);
                         ret = -1;
                 }
+                busy = busy || r == PS_POD_CGROUP_BUSY;
         }
-        return ret < 0 ? ps_err_prefix(err, "remove cgroup %s", cg->path) : 0;
+        if (ret < 0)
+                return ps_err_prefix(err, "remove cgroup %s", cg->path);
+        return busy ? PS_POD_CGROUP_BUSY : 0;
 }

@@ -46,8 +46,7 @@
  *
  * Ownership: the infra container owns its ps_pod_cgroup; ps_pod_cgroup_free
  * releases the handle only (the directories stay until ps_pod_cgroup_remove).
- * Everything here does short synchronous cgroupfs I/O; only remove may sleep,
- * bounded to ~50 ms in total.
+ * Everything here does short synchronous cgroupfs I/O and never sleeps.
  */
 #ifndef PS_CGROUP_POD_H
 #define PS_CGROUP_POD_H
@@ -88,13 +87,28 @@ int ps_pod_cgroup_attach(struct ps_pod_cgroup *cg, pid_t pid, struct ps_err **er
 int ps_pod_cgroup_set_resources(struct ps_pod_cgroup *cg, uint64_t cpu_shares, int64_t cpu_quota,
                                 uint64_t cpu_period, int64_t memory_limit, struct ps_err **err);
 
-/* Removes the directories it created, deepest first, in every hierarchy.
- * A cgroup that still has processes: FAILED_PRECONDITION and nothing is
- * removed (the caller kills and reaps first). EBUSY is retried with tiny
- * sleeps, bounded to ~50 ms per call; still busy (e.g. someone else's child
- * cgroup under ours) gives FAILED_PRECONDITION. A parent we created that now
- * holds other cgroups is left in place. Idempotent: directories already
- * gone count as removed. */
+/* ps_pod_cgroup_remove: not done yet, call again later. */
+#define PS_POD_CGROUP_BUSY 1
+
+/* Removes the directories the handle created, deepest first, in every
+ * hierarchy, with at most one rmdir per directory per call: it never
+ * sleeps, so it may run on the event loop. Returns
+ *  - 0: every directory the handle created is gone (a parent we created
+ *    that now holds other cgroups, e.g. the pod's containers', is left in
+ *    place and dropped from the handle). Calling again returns 0 and
+ *    touches nothing.
+ *  - PS_POD_CGROUP_BUSY (1), *err untouched: the kernel still refused a
+ *    directory with EBUSY (a cgroup stays busy for a moment after its last
+ *    process left, v1 and v2). What could go is gone, in every hierarchy;
+ *    the handle remembers what is left. Call again later, from a timer
+ *    (the EBUSY normally clears within milliseconds; back off, e.g. 1, 2,
+ *    4 ... ms, and give up after a bound of the caller's choice).
+ *  - -1 and *err: FAILED_PRECONDITION when the cgroup still has processes
+ *    or a child cgroup of someone else (checked first: then nothing is
+ *    removed; the caller kills and reaps first); any other failure (rmdir
+ *    errno) with what could go removed. A later call only handles what is
+ *    left.
+ * Idempotent: directories already gone count as removed. */
 int ps_pod_cgroup_remove(struct ps_pod_cgroup *cg, struct ps_err **err);
 
 /* The path relative to the hierarchy roots ("/kubepods/pod1/abc"). */

@@ -176,6 +176,18 @@ static int code_of(struct ps_err **e)
         return code;
 }
 
+/* ps_pod_cgroup_remove until it is no longer busy (a cgroup stays busy for
+ * a moment after its last process left), for at most 2 s. */
+static int remove_settled(struct ps_pod_cgroup *cg, struct ps_err **e)
+{
+        long t0 = now_ms();
+        int r;
+
+        while ((r = ps_pod_cgroup_remove(cg, e)) == PS_POD_CGROUP_BUSY && now_ms() - t0 < 2000)
+                usleep(1000);
+        return r;
+}
+
 static bool word_listed(const char *list, const char *word)
 {
         size_t n = strlen(word);
@@ -386,7 +398,7 @@ static void test_v1_lifecycle(void)
         CHECK(exists("memory", want) && exists("pids", want)); /* nothing removed */
 
         child_stop(&pid);
-        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        CHECK(remove_settled(cg, &e) == 0);
         if (e)
                 fprintf(stderr, "  remove: %s\n", ps_err_msg(e));
         CHECK(!exists("memory", want) && !exists("pids", want) && !exists("cpuset", want));
@@ -533,7 +545,7 @@ static void test_hybrid_unified(void)
         CHECK_INTEQ(code_of(&e), PS_FAILED_PRECONDITION);
         CHECK(exists("unified", path));
         child_stop(&pid);
-        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        CHECK(remove_settled(cg, &e) == 0);
         if (e)
                 fprintf(stderr, "  remove: %s\n", ps_err_msg(e));
         CHECK(!exists("unified", path) && !exists("unified", mid));
@@ -548,6 +560,90 @@ out:
         ps_err_free(e);
         child_stop(&pid);
         cleanup_top(top);
+}
+
+/* --- remove never sleeps */
+
+static bool write_cg(const char *hier, const char *rel, const char *file, const char *val)
+{
+        char path[4096];
+        int fd;
+        bool ok;
+
+        snprintf(path, sizeof(path), "%s/%s%s/%s", CG_ROOT, hier, rel, file);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+        close(fd);
+        return ok;
+}
+
+/* A cgroup the kernel keeps busy: a process in a parent that create made
+ * (in `hier`; "" is a v2-only host's tree, whose parent first drops the
+ * controllers it enabled, as a v2 cgroup with controllers for its children
+ * takes no process). remove takes what it can at once and answers BUSY
+ * without waiting, as often as asked; once the process is gone a later
+ * call finishes the job. */
+static void remove_busy(const char *hier)
+{
+        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
+        struct ps_err *e = NULL;
+        char path[256], parent[256], rel[256], buf[32];
+        pid_t pid = -1;
+
+        snprintf(path, sizeof(path), "/%s/pod5/sb", top);
+        snprintf(parent, sizeof(parent), "/%s/pod5", top);
+        snprintf(rel, sizeof(rel), "/%s", top);
+        cg = ps_pod_cgroup_create(path, false, &e);
+        CHECK(cg != NULL);
+        if (!cg)
+                goto out;
+        if (hier[0] == '\0') {
+                char *ctl = read_cg(hier, parent, "cgroup.subtree_control");
+
+                for (char *save = NULL, *w = strtok_r(ctl, " ", &save); w;
+                     w = strtok_r(NULL, " ", &save)) {
+                        char op[64];
+
+                        snprintf(op, sizeof(op), "-%s", w);
+                        CHECK(write_cg(hier, parent, "cgroup.subtree_control", op));
+                }
+                free(ctl);
+        }
+        pid = child_start();
+        snprintf(buf, sizeof(buf), "%d", (int)pid);
+        CHECK(write_cg(hier, parent, "cgroup.procs", buf));
+        for (int i = 0; i < 2; i++) {
+                long t0 = now_ms();
+
+                CHECK_INTEQ(ps_pod_cgroup_remove(cg, &e), PS_POD_CGROUP_BUSY);
+                CHECK(e == NULL);
+                CHECK(now_ms() - t0 < 25); /* one attempt, no sleeping */
+        }
+        CHECK(!exists(hier, path) && exists(hier, parent));
+        if (hier[0] != '\0')
+                CHECK(!exists("pids", path) && !exists("pids", parent) && !exists("pids", rel));
+        child_stop(&pid);
+        CHECK(remove_settled(cg, &e) == 0);
+        if (e)
+                fprintf(stderr, "  remove: %s\n", ps_err_msg(e));
+        CHECK(!exists(hier, parent) && !exists(hier, rel));
+        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+out:
+        ps_err_free(e);
+        child_stop(&pid);
+        cleanup_top(top);
+}
+
+static void test_remove_busy(void)
+{
+        remove_busy("memory");
+}
+
+static void test_v2_remove_busy(void)
+{
+        remove_busy("");
 }
 
 /* --- a cgroup v2-only host (scripts/cgroup-v2-vm.sh boots one) */
@@ -647,7 +743,7 @@ static void test_v2_lifecycle(void)
         CHECK_INTEQ(code_of(&e), PS_FAILED_PRECONDITION);
         CHECK(exists("", path));
         child_stop(&pid);
-        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        CHECK(remove_settled(cg, &e) == 0);
         if (e)
                 fprintf(stderr, "  remove: %s\n", ps_err_msg(e));
         snprintf(rel, sizeof(rel), "/%s", top);
@@ -775,7 +871,7 @@ static void test_no_libcgroup(void)
         CHECK(v && strtoull(v, NULL, 10) >= (1ULL << 62)); /* unlimited, page-rounded */
         free(v);
         child_stop(&pid);
-        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        CHECK(remove_settled(cg, &e) == 0);
         CHECK(!exists("memory", path));
 
         lcg = cgroup_new_cgroup("/");
@@ -801,6 +897,7 @@ int main(void)
                 RUN(test_bad_create);
                 RUN(test_v2_lifecycle);
                 RUN(test_v2_systemd_and_kept_parent);
+                RUN(test_v2_remove_busy);
                 RUN(test_v2_mounts_list);
                 cleanup_top(top);
                 return check_summary();
@@ -817,6 +914,7 @@ int main(void)
         RUN(test_systemd_create);
         RUN(test_foreign_children);
         RUN(test_create_rollback);
+        RUN(test_remove_busy);
         if (unified_mounted())
                 RUN(test_hybrid_unified);
         RUN(test_mounts_list);
