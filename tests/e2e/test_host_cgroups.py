@@ -41,6 +41,8 @@ BOOT_CTRL_V1 = CGROUP_ROOT + "/" + BOOT_CTRL
 # namespaces, the CRI cgroup parent, test_security's), named after the
 # pytest pid: once that process is gone they are leftovers.
 SESSION_CGROUP = re.compile(r"^(e2e|faults|pse2e|podshim-sec)-([0-9]+)$")
+# bench/'s ctr namespace: left behind too, removed only while empty
+BENCH_CGROUP = "bench"
 PREPARE_HOST = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "scripts", "prepare-host.sh")
 
@@ -139,8 +141,14 @@ def _rmdir_tree(top):
 
 def _remove_dead_sessions_cgroups(top):
     """Removes the empty cgroups that finished sessions of this suite left
-    below top (their pytest process is gone); returns their names."""
+    below top (their pytest process is gone), and bench/'s if it has no
+    child; returns their names."""
     gone = []
+    try:
+        os.rmdir(os.path.join(top, BENCH_CGROUP))
+        gone.append(BENCH_CGROUP)
+    except OSError:
+        pass
     for name in os.listdir(top):
         m = SESSION_CGROUP.match(name)
         if not m or not os.path.isdir(os.path.join(top, name)) or \
@@ -191,10 +199,14 @@ class UnifiedBootState:
         if gone:
             print("removed leftover cgroups of finished sessions from %s: %s"
                   % (BOOT_CTRL_V1, gone))
-        if ctrls & (_known_controllers() - {BOOT_CTRL}) or _child_cgroups(BOOT_CTRL_V1):
-            pytest.skip("cannot produce the boot state: the v1 hierarchy at %s has other "
-                        "controllers (%s) or child cgroups (a concurrent session's: %s)"
-                        % (BOOT_CTRL_V1, sorted(ctrls), _child_cgroups(BOOT_CTRL_V1)[:8]))
+        others = ctrls & (_known_controllers() - {BOOT_CTRL})
+        if others:
+            pytest.skip("cannot produce the boot state: the v1 hierarchy at %s also has "
+                        "controllers %s" % (BOOT_CTRL_V1, sorted(others)))
+        if _child_cgroups(BOOT_CTRL_V1):
+            pytest.skip("cannot produce the boot state: the v1 hierarchy at %s has child "
+                        "cgroups (a concurrent session's?): %s"
+                        % (BOOT_CTRL_V1, _child_cgroups(BOOT_CTRL_V1)[:8]))
         # A removed cgroup lingers (dying) for a moment; unmounting a
         # hierarchy that still has one detaches it for good instead of
         # giving the controller back.
