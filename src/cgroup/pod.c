@@ -23,11 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <linux/magic.h>
 
 #include "base/cleanup.h"
 #include "base/log.h"
@@ -40,14 +36,13 @@
 /* systemd's limit on unit names (UNIT_NAME_MAX - 1). */
 #define UNIT_NAME_LEN 255
 #define SLICE_SUFFIX  ".slice"
-/* remove sleeps on the event loop: bound the whole call. */
-#define REMOVE_BUDGET_NS (50LL * 1000 * 1000)
 
 struct hier {
         char *root;       /* mount point of the hierarchy */
-        char *ctrls;      /* "memory", "cpu,cpuacct", "" (controller-less cgroup2) */
+        char *ctrls;      /* "memory", "cpu,cpuacct", "" (cgroup2) */
         char *dir;        /* root + path: the cgroup itself */
         bool v2;          /* a cgroup2 mount */
+        bool membership;  /* cgroup2 of a hybrid host: mkdir, attach, rmdir, nothing else */
         uint64_t created; /* bit i: we made component i (0 = topmost) */
 };
 
@@ -58,7 +53,9 @@ struct ps_pod_cgroup {
         struct hier h[POD_MAX_HIER];
 };
 
-/* v2 controllers a pod cgroup wants in its parents' subtree_control. */
+/* The v2 controllers the pod cgroup uses: cpu and memory for its
+ * resources and OOM events, these and pids, io and hugetlb for its metrics
+ * (cgroup/stats.h). Nothing else is ever enabled for it. */
 static const char *const v2_wanted[] = {"cpu", "io", "memory", "pids", "hugetlb"};
 
 /* --- small helpers */
@@ -101,21 +98,6 @@ static int write_file(const char *dir, const char *file, const char *val, struct
                 return ps_err_errno(err, n < 0 ? errno : EIO, PS_UNKNOWN, "write '%s' to %s", val,
                                     path);
         return 0;
-}
-
-static bool is_cgroup2(const char *dir)
-{
-        struct statfs sfs;
-
-        return statfs(dir, &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
-}
-
-static int64_t now_ns(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* --- path validation and systemd expansion */
@@ -294,7 +276,7 @@ static struct ps_pod_cgroup *pod_new(const char *cgroups_path, bool systemd, str
 
 /* Adds the hierarchy mounted at `root` with controllers `ctrls`. */
 static int add_hier(struct ps_pod_cgroup *cg, const char *root, const char *ctrls, bool v2,
-                    struct ps_err **err)
+                    bool membership, struct ps_err **err)
 {
         struct hier *h;
 
@@ -311,35 +293,28 @@ static int add_hier(struct ps_pod_cgroup *cg, const char *root, const char *ctrl
         if (strlen(h->dir) >= PATH_MAX)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "cgroup path too long: %s", h->dir);
         h->v2 = v2;
+        h->membership = membership;
         return 0;
 }
 
-/* True if the cgroup2 hierarchy mounted at `root` offers any controller. */
-static bool v2_has_controllers(const char *root)
-{
-        _cleanup_free_ char *ctrls = NULL;
-        _cleanup_err_ struct ps_err *e = NULL;
-
-        return ps_cgfile_read(root, "cgroup.controllers", &ctrls, &e) > 0 && !blank(ctrls);
-}
-
-/* Every v1 hierarchy with a controller; the cgroup2 one when it carries
- * controllers (v2-only hosts), or when it is all there is (a v2-only host
- * that delegated no controllers to us). */
+/* Every v1 hierarchy with a controller, and the cgroup2 one. With any v1
+ * hierarchy mounted (hybrid) the cgroup2 one is membership only, whatever
+ * controllers it holds: as runc has it, and because a controller enabled
+ * there stays bound to cgroup2 (crun then refuses the host, and the
+ * controller can no longer be mounted as v1). */
 static int discover(struct ps_pod_cgroup *cg, struct ps_err **err)
 {
         _cleanup_(ps_cgroup_mounts_freep) struct ps_cgroup_mounts *m = NULL;
-        size_t nv1 = 0;
+        bool hybrid = false;
 
         if (ps_cgroup_mounts_list(&m, err) < 0)
                 return -1;
+        for (size_t i = 0; i < m->n; i++)
+                hybrid = hybrid || !m->m[i].v2;
         for (size_t i = 0; i < m->n; i++) {
                 const struct ps_cgroup_mount *mp = &m->m[i];
 
-                if (mp->v2 && nv1 > 0 && !v2_has_controllers(mp->dir))
-                        continue;
-                nv1 += !mp->v2;
-                if (add_hier(cg, mp->dir, mp->ctrls, mp->v2, err) < 0)
+                if (add_hier(cg, mp->dir, mp->ctrls, mp->v2, mp->v2 && hybrid, err) < 0)
                         return -1;
         }
         if (cg->nh == 0)
@@ -363,9 +338,11 @@ static int make_dir(const char *dir, struct ps_err **err)
         return 0;
 }
 
-/* v2: a child only gets the controllers its parent enables in
- * subtree_control. Best effort: a parent with processes of its own cannot
- * enable any (EBUSY), and the pod then lives without that controller. */
+/* v2-only host: a child only gets the controllers its parent enables in
+ * subtree_control, so each directory above the pod cgroup enables those of
+ * v2_wanted that it has itself and does not enable yet. Best effort: a
+ * parent with processes of its own cannot enable any (EBUSY), and the pod
+ * then lives without that controller. */
 static void v2_enable_controllers(const char *dir)
 {
         _cleanup_free_ char *avail = NULL, *enabled = NULL;
@@ -426,7 +403,7 @@ static int hier_create(struct hier *h, const char *path, struct ps_err **err)
                 size_t cl = strcspn(p + 1, "/") + 1; /* "/name" */
                 int r;
 
-                if (h->v2)
+                if (h->v2 && !h->membership)
                         v2_enable_controllers(dir);
                 memcpy(parent, dir, n + 1);
                 memcpy(dir + n, p, cl);
@@ -498,22 +475,6 @@ struct ps_pod_cgroup *ps_pod_cgroup_create(const char *cgroups_path, bool system
         if (!cg)
                 return NULL;
         if (discover(cg, err) < 0)
-                return ps_pod_cgroup_free(cg);
-        return create_all(cg, err);
-}
-
-struct ps_pod_cgroup *ps_pod_cgroup_create_unified(const char *mount, const char *cgroups_path,
-                                                   bool systemd, struct ps_err **err)
-{
-        struct ps_pod_cgroup *cg = pod_new(cgroups_path, systemd, err);
-
-        if (!cg)
-                return NULL;
-        if (!is_cgroup2(mount)) {
-                ps_err_set(err, PS_INVALID_ARGUMENT, "%s is not a cgroup2 mount", mount);
-                return ps_pod_cgroup_free(cg);
-        }
-        if (add_hier(cg, mount, "", true, err) < 0)
                 return ps_pod_cgroup_free(cg);
         return create_all(cg, err);
 }
@@ -611,7 +572,7 @@ int ps_pod_cgroup_set_resources(struct ps_pod_cgroup *cg, uint64_t cpu_shares, i
                                 uint64_t cpu_period, int64_t memory_limit, struct ps_err **err)
 {
         for (size_t k = 0; k < cg->nh; k++) {
-                if (cg->h[k].v2 &&
+                if (cg->h[k].v2 && !cg->h[k].membership &&
                     v2_set(&cg->h[k], cpu_shares, cpu_quota, cpu_period, memory_limit, err) < 0)
                         return ps_err_prefix(err, "cgroup %s resources", cg->path);
         }
@@ -674,36 +635,11 @@ static int check_removable(const struct ps_pod_cgroup *cg, struct ps_err **err)
         return 0;
 }
 
-/* rmdir, retrying EBUSY (v1 keeps a cgroup busy for a moment after its last
- * task left) with growing tiny sleeps until `deadline`. */
-static int rmdir_retry(const char *dir, int64_t deadline)
-{
-        int64_t step = 1000000;
-
-        for (;;) {
-                struct timespec ts;
-                int64_t left;
-
-                if (rmdir(dir) == 0 || errno == ENOENT)
-                        return 0;
-                if (errno != EBUSY)
-                        return -1;
-                left = deadline - now_ns();
-                if (left <= 0) {
-                        errno = EBUSY;
-                        return -1;
-                }
-                if (step > left)
-                        step = left;
-                ts.tv_sec = 0;
-                ts.tv_nsec = (long)step;
-                nanosleep(&ts, NULL);
-                step *= 2;
-        }
-}
-
-static int hier_remove(struct hier *h, const char *path, size_t depth, int64_t deadline,
-                       struct ps_err **err)
+/* Removes what is left of the handle's directories in one hierarchy,
+ * deepest first, with one rmdir each. 1 if the kernel still holds one
+ * (EBUSY: a cgroup stays busy for a moment after its last process left);
+ * the directories above it are then left for the next call. */
+static int hier_remove(struct hier *h, const char *path, size_t depth, struct ps_err **err)
 {
         char dir[PATH_MAX];
 
@@ -718,10 +654,11 @@ static int hier_remove(struct hier *h, const char *path, size_t depth, int64_t d
                         h->created &= ~(1ULL << i);
                         continue;
                 }
-                if (rmdir_retry(dir, deadline) < 0) {
-                        if (errno == EBUSY)
-                                return ps_err_set(err, PS_FAILED_PRECONDITION,
-                                                  "cgroup %s is still busy", dir);
+                if (rmdir(dir) < 0 && errno != ENOENT) {
+                        if (errno == EBUSY) {
+                                ps_log_debug("cgroup %s: busy, try again", dir);
+                                return PS_POD_CGROUP_BUSY;
+                        }
                         return ps_err_errno(err, errno, PS_UNKNOWN, "rmdir %s", dir);
                 }
                 h->created &= ~(1ULL << i);
@@ -731,7 +668,7 @@ static int hier_remove(struct hier *h, const char *path, size_t depth, int64_t d
 
 int ps_pod_cgroup_remove(struct ps_pod_cgroup *cg, struct ps_err **err)
 {
-        int64_t deadline = now_ns() + REMOVE_BUDGET_NS;
+        bool busy = false;
         int ret = 0;
 
         /* Refuse before touching anything, so a live pod keeps its cgroup in
@@ -742,11 +679,15 @@ int ps_pod_cgroup_remove(struct ps_pod_cgroup *cg, struct ps_err **err)
          * only handles what is left. */
         for (size_t k = 0; k < cg->nh; k++) {
                 struct ps_err *e = NULL;
+                int r = hier_remove(&cg->h[k], cg->path, cg->depth, &e);
 
-                if (hier_remove(&cg->h[k], cg->path, cg->depth, deadline, &e) < 0) {
+                if (r < 0) {
                         ps_err_move(err, &e);
                         ret = -1;
                 }
+                busy = busy || r == PS_POD_CGROUP_BUSY;
         }
-        return ret < 0 ? ps_err_prefix(err, "remove cgroup %s", cg->path) : 0;
+        if (ret < 0)
+                return ps_err_prefix(err, "remove cgroup %s", cg->path);
+        return busy ? PS_POD_CGROUP_BUSY : 0;
 }

@@ -1,13 +1,34 @@
 /* The pod-level cgroup the shim's pause-less infra process lives in.
  *
  * Hierarchies: every mounted cgroup v1 hierarchy that has a controller (the
- * named name=systemd hierarchy is left alone), plus the unified hierarchy
- * when it carries controllers (cgroup v2-only hosts; hybrid hosts whose
- * cgroup2 mount has no controllers do not use it). Mounts are discovered
- * anew on every create, from /proc/self/mountinfo and /proc/cgroups
- * (cgroup/paths.h). This module never calls libcgroup: cgroup_init() makes
- * ~850 kB of libcgroup's static mount tables resident (measured), for the
- * life of the long-lived per-pod shim daemon that uses this module.
+ * named name=systemd hierarchy is left alone), plus the cgroup2 hierarchy if
+ * one is mounted. Mounts are discovered anew on every create, from
+ * /proc/self/mountinfo and /proc/cgroups (cgroup/paths.h). This module never
+ * calls libcgroup: cgroup_init() makes ~850 kB of libcgroup's static mount
+ * tables resident (measured), for the life of the long-lived per-pod shim
+ * daemon that uses this module.
+ *
+ * What is written outside the pod's own cgroups (the rule):
+ *  - hybrid host (any v1 hierarchy mounted, cgroup2 beside it, e.g. at
+ *    /sys/fs/cgroup/unified): the cgroup2 hierarchy is membership only, as
+ *    runc treats it. The directories are made, the process is attached,
+ *    they are removed; no cgroup.subtree_control is ever written there and
+ *    no resource is set there, whatever controllers cgroup2 holds (a
+ *    controller enabled there stays bound to cgroup2: crun 1.8 then refuses
+ *    every container on the node, and the controller can no longer be
+ *    mounted as v1).
+ *  - cgroup v2-only host: a cgroup only has the controllers its parent
+ *    enables, so create enables, top-down from the hierarchy root to the
+ *    pod cgroup's parent (the directories on the pod's path, never the pod
+ *    cgroup itself nor any other cgroup), the controllers the pod cgroup
+ *    uses (cpu, memory, pids, io, hugetlb) that the directory has and does
+ *    not enable yet; nothing else (runc enables every available one, such
+ *    as cpuset, rdma and misc: the pod cgroup uses none of them). They are
+ *    never disabled again: by then other cgroups below (the pod's
+ *    containers) may rely on them; runc does not disable them either.
+ *  - v1: an empty cpuset.cpus/mems on the pod's path is filled from its
+ *    parent (a cgroup without cpus takes no process), as runc does; no
+ *    other value outside the pod cgroup is touched.
  *
  * Paths (OCI linux.cgroupsPath):
  *  - cgroupfs driver: "/kubepods/burstable/pod123/<id>"; a relative path is
@@ -25,8 +46,7 @@
  *
  * Ownership: the infra container owns its ps_pod_cgroup; ps_pod_cgroup_free
  * releases the handle only (the directories stay until ps_pod_cgroup_remove).
- * Everything here does short synchronous cgroupfs I/O; only remove may sleep,
- * bounded to ~50 ms in total.
+ * Everything here does short synchronous cgroupfs I/O and never sleeps.
  */
 #ifndef PS_CGROUP_POD_H
 #define PS_CGROUP_POD_H
@@ -40,10 +60,9 @@
 struct ps_pod_cgroup;
 
 /* Creates (mkdir -p semantics) the cgroup named by `cgroups_path` (see above)
- * in every hierarchy. On cgroup v2 the needed controllers (cpu, io, memory,
- * pids, hugetlb, where available) are enabled in each parent's
- * cgroup.subtree_control where possible; on v1 an empty cpuset.cpus/mems is
- * filled from the parent so that processes can be attached. The handle
+ * in every hierarchy, writing outside it only what the rule above allows:
+ * on a v2-only host the pod's controllers in the subtree_control of the
+ * directories above it, on v1 an empty cpuset.cpus/mems. The handle
  * remembers exactly which directories it created, so remove never deletes a
  * parent it did not create (e.g. the kubelet's pod cgroup); the cgroup
  * itself (the last component) always counts as the handle's, even when it
@@ -52,34 +71,44 @@ struct ps_pod_cgroup;
 struct ps_pod_cgroup *ps_pod_cgroup_create(const char *cgroups_path, bool systemd,
                                            struct ps_err **err);
 
-/* The same in one cgroup2 hierarchy mounted at `mount` only: what create
- * does on a v2-only host. Exposed so that hybrid hosts can exercise the v2
- * code path on their (controller-less) unified mount. */
-struct ps_pod_cgroup *ps_pod_cgroup_create_unified(const char *mount, const char *cgroups_path,
-                                                   bool systemd, struct ps_err **err);
-
 /* Moves the whole process `pid` (all its threads) into the cgroup in every
  * hierarchy (cgroup.procs writes). A pid that does not exist: NOT_FOUND.
  * Stops at the first failure, so the process may then be in only some of
- * the hierarchies (the caller kills it). */
+ * the hierarchies (the caller kills it). On a hybrid host this includes the
+ * cgroup2 hierarchy (membership only, see above). */
 int ps_pod_cgroup_attach(struct ps_pod_cgroup *cg, pid_t pid, struct ps_err **err);
 
 /* Applies the few resources a sandbox spec carries; 0 leaves a value unset.
  * v1: cpu.shares, cpu.cfs_period_us, cpu.cfs_quota_us,
- * memory.limit_in_bytes. v2: cpu.weight (converted from shares as runc
- * does), cpu.max ("<quota|max> [<period>]"), memory.max. A negative quota or
- * memory limit means unlimited. Hierarchies without the controller are
- * skipped. */
+ * memory.limit_in_bytes. v2-only host: cpu.weight (converted from shares as
+ * runc does), cpu.max ("<quota|max> [<period>]"), memory.max. A negative
+ * quota or memory limit means unlimited. Hierarchies without the controller
+ * are skipped, and so is the cgroup2 hierarchy of a hybrid host. */
 int ps_pod_cgroup_set_resources(struct ps_pod_cgroup *cg, uint64_t cpu_shares, int64_t cpu_quota,
                                 uint64_t cpu_period, int64_t memory_limit, struct ps_err **err);
 
-/* Removes the directories it created, deepest first, in every hierarchy.
- * A cgroup that still has processes: FAILED_PRECONDITION and nothing is
- * removed (the caller kills and reaps first). EBUSY is retried with tiny
- * sleeps, bounded to ~50 ms per call; still busy (e.g. someone else's child
- * cgroup under ours) gives FAILED_PRECONDITION. A parent we created that now
- * holds other cgroups is left in place. Idempotent: directories already
- * gone count as removed. */
+/* ps_pod_cgroup_remove: not done yet, call again later. */
+#define PS_POD_CGROUP_BUSY 1
+
+/* Removes the directories the handle created, deepest first, in every
+ * hierarchy, with at most one rmdir per directory per call: it never
+ * sleeps, so it may run on the event loop. Returns
+ *  - 0: every directory the handle created is gone (a parent we created
+ *    that now holds other cgroups, e.g. the pod's containers', is left in
+ *    place and dropped from the handle). Calling again returns 0 and
+ *    touches nothing.
+ *  - PS_POD_CGROUP_BUSY (1), *err untouched: the kernel still refused a
+ *    directory with EBUSY (a cgroup stays busy for a moment after its last
+ *    process left, v1 and v2). What could go is gone, in every hierarchy;
+ *    the handle remembers what is left. Call again later, from a timer
+ *    (the EBUSY normally clears within milliseconds; back off, e.g. 1, 2,
+ *    4 ... ms, and give up after a bound of the caller's choice).
+ *  - -1 and *err: FAILED_PRECONDITION when the cgroup still has processes
+ *    or a child cgroup of someone else (checked first: then nothing is
+ *    removed; the caller kills and reaps first); any other failure (rmdir
+ *    errno) with what could go removed. A later call only handles what is
+ *    left.
+ * Idempotent: directories already gone count as removed. */
 int ps_pod_cgroup_remove(struct ps_pod_cgroup *cg, struct ps_err **err);
 
 /* The path relative to the hierarchy roots ("/kubepods/pod1/abc"). */

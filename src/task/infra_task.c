@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -86,11 +87,35 @@ int ps_infra_task_create(struct ps_container *c, const struct ps_spec *spec, str
         return 0;
 }
 
+/* ps_pod_cgroup_remove never sleeps and says when to try again. Until the
+ * retry runs from a timer, retry here as before: tiny sleeps on the loop
+ * thread, ~50 ms in all. */
+static int remove_pod_cgroup(struct ps_pod_cgroup *cg, struct ps_err **err)
+{
+        long step_ms = 1, spent_ms = 0;
+        int r;
+
+        while ((r = ps_pod_cgroup_remove(cg, err)) == PS_POD_CGROUP_BUSY && spent_ms < 50) {
+                struct timespec ts = {0, 0};
+
+                if (step_ms > 50 - spent_ms)
+                        step_ms = 50 - spent_ms;
+                ts.tv_nsec = step_ms * 1000000L;
+                nanosleep(&ts, NULL);
+                spent_ms += step_ms;
+                step_ms *= 2;
+        }
+        if (r == PS_POD_CGROUP_BUSY)
+                return ps_err_set(err, PS_FAILED_PRECONDITION, "cgroup %s is still busy",
+                                  ps_pod_cgroup_path(cg));
+        return r;
+}
+
 void ps_infra_task_cleanup(struct ps_container *c)
 {
         _cleanup_err_ struct ps_err *e = NULL;
 
-        if (c->pod_cgroup && ps_pod_cgroup_remove(c->pod_cgroup, &e) < 0)
+        if (c->pod_cgroup && remove_pod_cgroup(c->pod_cgroup, &e) < 0)
                 ps_log_warn("%s: %s", c->id, ps_err_msg(e));
         c->pod_cgroup = ps_pod_cgroup_free(c->pod_cgroup);
 }

@@ -1,7 +1,12 @@
 /* The pod cgroup against real cgroups (needs root): create under a unique
  * test parent in every hierarchy, attach a forked child, set resources,
  * refuse removal while it lives, remove exactly what was created. Every test
- * tears down what it made, also after a failed check. */
+ * tears down what it made, also after a failed check.
+ *
+ * Hybrid hosts: whatever the unified hierarchy holds (the boot state of
+ * some hosts leaves hugetlb there, scripts/prepare-host.sh moves it to v1)
+ * and whatever an earlier run left enabled in it, the checks only compare
+ * it with what it was before the test. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -171,6 +176,50 @@ static int code_of(struct ps_err **e)
         return code;
 }
 
+/* ps_pod_cgroup_remove until it is no longer busy (a cgroup stays busy for
+ * a moment after its last process left), for at most 2 s. */
+static int remove_settled(struct ps_pod_cgroup *cg, struct ps_err **e)
+{
+        long t0 = now_ms();
+        int r;
+
+        while ((r = ps_pod_cgroup_remove(cg, e)) == PS_POD_CGROUP_BUSY && now_ms() - t0 < 2000)
+                usleep(1000);
+        return r;
+}
+
+static bool word_listed(const char *list, const char *word)
+{
+        size_t n = strlen(word);
+
+        for (const char *p = list; p && *p;) {
+                if (strncmp(p, word, n) == 0 && (p[n] == ' ' || p[n] == '\0'))
+                        return true;
+                p = strchr(p, ' ');
+                p = p ? p + 1 : NULL;
+        }
+        return false;
+}
+
+static bool unified_mounted(void)
+{
+        return access(UNIFIED "/cgroup.procs", F_OK) == 0;
+}
+
+/* True if cgroup.subtree_control of `rel` in the unified hierarchy is
+ * empty; reports it otherwise. */
+static bool unified_nothing_enabled(const char *rel)
+{
+        char *v = read_cg("unified", rel, "cgroup.subtree_control");
+        bool ok = v && v[0] == '\0';
+
+        if (!ok)
+                fprintf(stderr, "  unified%s/cgroup.subtree_control: '%s'\n", rel,
+                        v ? v : "(none)");
+        free(v);
+        return ok;
+}
+
 /* --- path expansion */
 
 static void expect_path(const char *in, bool systemd, const char *want)
@@ -263,8 +312,6 @@ static void test_bad_create(void)
         CHECK_INTEQ(code_of(&e), PS_INVALID_ARGUMENT);
         CHECK(ps_pod_cgroup_create("/kubepods/x", true, &e) == NULL);
         CHECK_INTEQ(code_of(&e), PS_INVALID_ARGUMENT);
-        CHECK(ps_pod_cgroup_create_unified("/tmp", "/x", false, &e) == NULL);
-        CHECK_INTEQ(code_of(&e), PS_INVALID_ARGUMENT);
 }
 
 /* --- real cgroups, v1 hierarchies */
@@ -324,7 +371,9 @@ static void test_v1_lifecycle(void)
         }
         CHECK_STREQ(ps_pod_cgroup_path(cg), want);
         CHECK(exists("pids", want) && exists("cpuacct", want) && exists("cpuset", want));
-        CHECK(!exists("systemd", want) && !exists("unified", want));
+        CHECK(!exists("systemd", want));
+        /* cgroup2 beside v1: membership only (test_hybrid_unified) */
+        CHECK(exists("unified", want) == unified_mounted());
 
         pid = child_start();
         CHECK(pid > 0);
@@ -349,10 +398,11 @@ static void test_v1_lifecycle(void)
         CHECK(exists("memory", want) && exists("pids", want)); /* nothing removed */
 
         child_stop(&pid);
-        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        CHECK(remove_settled(cg, &e) == 0);
         if (e)
                 fprintf(stderr, "  remove: %s\n", ps_err_msg(e));
         CHECK(!exists("memory", want) && !exists("pids", want) && !exists("cpuset", want));
+        CHECK(!exists("unified", want));
         snprintf(path, sizeof(path), "/%s/kubepods", top);
         CHECK(!exists("memory", path) && !exists("cpu", path));
         CHECK(exists("memory", rel) && exists("cpu", rel)); /* existed before */
@@ -452,45 +502,133 @@ static void test_create_rollback(void)
         cleanup_top(top);
 }
 
-/* --- the v2 code path, on the controller-less unified mount of this host */
+/* --- the unified hierarchy of this hybrid host: membership only */
 
-static void test_unified(void)
+/* Whatever the unified hierarchy holds, create writes no
+ * cgroup.subtree_control in it (neither the root's nor that of any
+ * directory on the path) and sets no resource there; the process is a
+ * member of the cgroup there, as runc makes it; remove takes the
+ * directories it made away and keeps the kubelet-made parent. */
+static void test_hybrid_unified(void)
 {
         _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
         struct ps_err *e = NULL;
-        char path[256], rel[256];
-        char *got;
+        char path[256], mid[256], rel[256];
+        char *before = read_cg("unified", "", "cgroup.subtree_control"), *after, *got;
         pid_t pid = -1;
 
         snprintf(path, sizeof(path), "/%s/pod3/sb", top);
+        snprintf(mid, sizeof(mid), "/%s/pod3", top);
         snprintf(rel, sizeof(rel), "/%s", top);
+        CHECK(before != NULL);
         CHECK(make("unified", rel));
-        cg = ps_pod_cgroup_create_unified(UNIFIED, path, false, &e);
+        cg = ps_pod_cgroup_create(path, false, &e);
         CHECK(cg != NULL);
         if (!cg) {
                 fprintf(stderr, "  create: %s\n", ps_err_msg(e));
                 goto out;
         }
-        CHECK(exists("unified", path));
-        CHECK(!exists("memory", path));
+        CHECK(exists("unified", path) && exists("memory", path));
+        CHECK(unified_nothing_enabled(rel) && unified_nothing_enabled(mid) &&
+              unified_nothing_enabled(path));
         pid = child_start();
         CHECK(ps_pod_cgroup_attach(cg, pid, &e) == 0);
         got = proc_cgroup(pid, "");
         CHECK_STREQ(got, path);
         free(got);
-        /* no controllers here: nothing to write, and no error */
         CHECK(ps_pod_cgroup_set_resources(cg, 2, 50000, 100000, 64 << 20, &e) == 0);
+        CHECK(e == NULL);
+        after = read_cg("unified", "", "cgroup.subtree_control");
+        CHECK_STREQ(after, before);
+        free(after);
         CHECK(ps_pod_cgroup_remove(cg, &e) < 0);
         CHECK_INTEQ(code_of(&e), PS_FAILED_PRECONDITION);
         CHECK(exists("unified", path));
         child_stop(&pid);
-        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        CHECK(remove_settled(cg, &e) == 0);
         if (e)
                 fprintf(stderr, "  remove: %s\n", ps_err_msg(e));
-        CHECK(!exists("unified", path));
-        snprintf(path, sizeof(path), "/%s/pod3", top);
-        CHECK(!exists("unified", path));
+        CHECK(!exists("unified", path) && !exists("unified", mid));
         CHECK(exists("unified", rel));
+        CHECK(unified_nothing_enabled(rel));
+        after = read_cg("unified", "", "cgroup.subtree_control");
+        CHECK_STREQ(after, before);
+        free(after);
+        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+out:
+        free(before);
+        ps_err_free(e);
+        child_stop(&pid);
+        cleanup_top(top);
+}
+
+/* --- remove never sleeps */
+
+static bool write_cg(const char *hier, const char *rel, const char *file, const char *val)
+{
+        char path[4096];
+        int fd;
+        bool ok;
+
+        snprintf(path, sizeof(path), "%s/%s%s/%s", CG_ROOT, hier, rel, file);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+        close(fd);
+        return ok;
+}
+
+/* A cgroup the kernel keeps busy: a process in a parent that create made
+ * (in `hier`; "" is a v2-only host's tree, whose parent first drops the
+ * controllers it enabled, as a v2 cgroup with controllers for its children
+ * takes no process). remove takes what it can at once and answers BUSY
+ * without waiting, as often as asked; once the process is gone a later
+ * call finishes the job. */
+static void remove_busy(const char *hier)
+{
+        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
+        struct ps_err *e = NULL;
+        char path[256], parent[256], rel[256], buf[32];
+        pid_t pid = -1;
+
+        snprintf(path, sizeof(path), "/%s/pod5/sb", top);
+        snprintf(parent, sizeof(parent), "/%s/pod5", top);
+        snprintf(rel, sizeof(rel), "/%s", top);
+        cg = ps_pod_cgroup_create(path, false, &e);
+        CHECK(cg != NULL);
+        if (!cg)
+                goto out;
+        if (hier[0] == '\0') {
+                char *ctl = read_cg(hier, parent, "cgroup.subtree_control");
+
+                for (char *save = NULL, *w = strtok_r(ctl, " ", &save); w;
+                     w = strtok_r(NULL, " ", &save)) {
+                        char op[64];
+
+                        snprintf(op, sizeof(op), "-%s", w);
+                        CHECK(write_cg(hier, parent, "cgroup.subtree_control", op));
+                }
+                free(ctl);
+        }
+        pid = child_start();
+        snprintf(buf, sizeof(buf), "%d", (int)pid);
+        CHECK(write_cg(hier, parent, "cgroup.procs", buf));
+        for (int i = 0; i < 2; i++) {
+                long t0 = now_ms();
+
+                CHECK_INTEQ(ps_pod_cgroup_remove(cg, &e), PS_POD_CGROUP_BUSY);
+                CHECK(e == NULL);
+                CHECK(now_ms() - t0 < 25); /* one attempt, no sleeping */
+        }
+        CHECK(!exists(hier, path) && exists(hier, parent));
+        if (hier[0] != '\0')
+                CHECK(!exists("pids", path) && !exists("pids", parent) && !exists("pids", rel));
+        child_stop(&pid);
+        CHECK(remove_settled(cg, &e) == 0);
+        if (e)
+                fprintf(stderr, "  remove: %s\n", ps_err_msg(e));
+        CHECK(!exists(hier, parent) && !exists(hier, rel));
         CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
 out:
         ps_err_free(e);
@@ -498,20 +636,17 @@ out:
         cleanup_top(top);
 }
 
-/* --- a cgroup v2-only host (scripts/cgroup-v2-vm.sh boots one) */
-
-static bool word_listed(const char *list, const char *word)
+static void test_remove_busy(void)
 {
-        size_t n = strlen(word);
-
-        for (const char *p = list; p && *p;) {
-                if (strncmp(p, word, n) == 0 && (p[n] == ' ' || p[n] == '\0'))
-                        return true;
-                p = strchr(p, ' ');
-                p = p ? p + 1 : NULL;
-        }
-        return false;
+        remove_busy("memory");
 }
+
+static void test_v2_remove_busy(void)
+{
+        remove_busy("");
+}
+
+/* --- a cgroup v2-only host (scripts/cgroup-v2-vm.sh boots one) */
 
 static void check_v2_value(const char *rel, const char *file, const char *want)
 {
@@ -523,10 +658,33 @@ static void check_v2_value(const char *rel, const char *file, const char *want)
         free(v);
 }
 
+/* True if every controller in the space-separated `list` is one the pod
+ * cgroup uses, or in `also`; reports it otherwise. */
+static bool only_pod_controllers(const char *what, const char *list, const char *also)
+{
+        static const char *const pod[] = {"cpu", "io", "memory", "pids", "hugetlb"};
+        _cleanup_free_ char *copy = strdup(list ? list : "");
+        bool ok = copy != NULL;
+
+        for (char *save = NULL, *w = copy ? strtok_r(copy, " ", &save) : NULL; w;
+             w = strtok_r(NULL, " ", &save)) {
+                bool known = also && word_listed(also, w);
+
+                for (size_t i = 0; i < sizeof(pod) / sizeof(pod[0]); i++)
+                        known = known || strcmp(w, pod[i]) == 0;
+                if (!known) {
+                        fprintf(stderr, "  %s: '%s' enabled\n", what, w);
+                        ok = false;
+                }
+        }
+        return ok;
+}
+
 /* The whole life on the real v2 tree: every parent made enables the pod's
  * controllers for its children (a v2 child only has what its parent
- * delegates), the values land in cpu.weight, cpu.max and memory.max, and
- * remove takes exactly what create made. */
+ * delegates) and no other, the pod cgroup itself enables none, the root
+ * gains none but the pod's, the values land in cpu.weight, cpu.max and
+ * memory.max, and remove takes exactly what create made. */
 static void test_v2_lifecycle(void)
 {
         _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
@@ -534,6 +692,7 @@ static void test_v2_lifecycle(void)
         char path[256], rel[256], weight[32];
         char *ctl, *got;
         pid_t pid = -1;
+        char *root_before = read_cg("", "", "cgroup.subtree_control");
 
         snprintf(path, sizeof(path), "/%s/kubepods/pod1/sb", top);
         cg = ps_pod_cgroup_create(path, false, &e);
@@ -548,7 +707,16 @@ static void test_v2_lifecycle(void)
         ctl = read_cg("", rel, "cgroup.subtree_control");
         CHECK(ctl && word_listed(ctl, "cpu") && word_listed(ctl, "memory") &&
               word_listed(ctl, "pids"));
+        CHECK(only_pod_controllers(rel, ctl, NULL));
         free(ctl);
+        snprintf(rel, sizeof(rel), "/%s", top);
+        ctl = read_cg("", rel, "cgroup.subtree_control");
+        CHECK(only_pod_controllers(rel, ctl, NULL));
+        free(ctl);
+        ctl = read_cg("", "", "cgroup.subtree_control");
+        CHECK(only_pod_controllers("root", ctl, root_before));
+        free(ctl);
+        check_v2_value(path, "cgroup.subtree_control", "");
 
         pid = child_start();
         CHECK(ps_pod_cgroup_attach(cg, pid, &e) == 0);
@@ -575,13 +743,14 @@ static void test_v2_lifecycle(void)
         CHECK_INTEQ(code_of(&e), PS_FAILED_PRECONDITION);
         CHECK(exists("", path));
         child_stop(&pid);
-        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        CHECK(remove_settled(cg, &e) == 0);
         if (e)
                 fprintf(stderr, "  remove: %s\n", ps_err_msg(e));
         snprintf(rel, sizeof(rel), "/%s", top);
         CHECK(!exists("", path) && !exists("", rel)); /* we made every level */
         CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
 out:
+        free(root_before);
         ps_err_free(e);
         child_stop(&pid);
         cleanup_top(top);
@@ -659,7 +828,7 @@ static void test_mounts_list(void)
         CHECK(find_mount(m, CG_ROOT "/cpu") || find_mount(m, CG_ROOT "/cpu,cpuacct"));
         CHECK(find_mount(m, CG_ROOT "/systemd") == NULL); /* named only */
         CHECK(find_mount(m, CG_ROOT) == NULL);            /* the tmpfs */
-        if (access(UNIFIED "/cgroup.procs", F_OK) == 0) {
+        if (unified_mounted()) {
                 mp = &m->m[m->n - 1];
                 CHECK(mp->v2 && strcmp(mp->dir, UNIFIED) == 0 && strcmp(mp->ctrls, "") == 0);
         }
@@ -702,7 +871,7 @@ static void test_no_libcgroup(void)
         CHECK(v && strtoull(v, NULL, 10) >= (1ULL << 62)); /* unlimited, page-rounded */
         free(v);
         child_stop(&pid);
-        CHECK(ps_pod_cgroup_remove(cg, &e) == 0);
+        CHECK(remove_settled(cg, &e) == 0);
         CHECK(!exists("memory", path));
 
         lcg = cgroup_new_cgroup("/");
@@ -728,6 +897,7 @@ int main(void)
                 RUN(test_bad_create);
                 RUN(test_v2_lifecycle);
                 RUN(test_v2_systemd_and_kept_parent);
+                RUN(test_v2_remove_busy);
                 RUN(test_v2_mounts_list);
                 cleanup_top(top);
                 return check_summary();
@@ -744,8 +914,9 @@ int main(void)
         RUN(test_systemd_create);
         RUN(test_foreign_children);
         RUN(test_create_rollback);
-        if (access(UNIFIED "/cgroup.procs", F_OK) == 0)
-                RUN(test_unified);
+        RUN(test_remove_busy);
+        if (unified_mounted())
+                RUN(test_hybrid_unified);
         RUN(test_mounts_list);
         RUN(test_no_libcgroup); /* last: it covers every test before it */
         cleanup_top(top);
