@@ -14,10 +14,9 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
-#include "base/fs.h"
+#include "base/mountinfo.h"
 
 #define PTYPES        (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
-#define MOUNTINFO_MAX (16u << 20)
 #define LOOP_ATTEMPTS 16
 
 struct mount_opts {
@@ -396,26 +395,9 @@ int ps_mount_all(const char *target, Containerd__Types__Mount *const *mounts, si
 /* ---- unmounting ---- */
 
 struct mnt_point {
-        char *path;
-        size_t order; /* position in mountinfo: later = mounted on top */
+        const char *path; /* into the mount table */
+        size_t order;     /* position in mountinfo: later = mounted on top */
 };
-
-/* Decodes mountinfo's octal escapes (\040 for space, ...) in place. */
-static void unescape_octal(char *s)
-{
-        char *w = s;
-
-        for (; *s; s++) {
-                if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-                    s[3] >= '0' && s[3] <= '7') {
-                        *w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-                        s += 3;
-                } else {
-                        *w++ = *s;
-                }
-        }
-        *w = '\0';
-}
 
 static int cmp_deepest_first(const void *a, const void *b)
 {
@@ -434,42 +416,20 @@ static bool is_at_or_under(const char *path, const char *root)
         return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-/* Mount points at or under `root`, in mountinfo order. Strings point into
- * `buf`, which the caller owns. */
-static int collect_mounts(char *buf, const char *root, struct mnt_point **ret, size_t *ret_n,
-                          struct ps_err **err)
+/* Mount points at or under `root`, in mountinfo order. The paths point
+ * into `mi`, which the caller keeps. */
+static int collect_mounts(const struct ps_mountinfo *mi, const char *root, struct mnt_point **ret,
+                          size_t *ret_n, struct ps_err **err)
 {
         struct mnt_point *v = NULL;
-        size_t n = 0, cap = 0, order = 0;
-        char *line, *next;
+        size_t n = 0;
 
-        for (line = buf; line && *line; line = next, order++) {
-                char *mp = NULL, *tok = line;
-
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                /* fields: id parent major:minor root mount-point ... */
-                for (int f = 0; f < 5 && tok; f++) {
-                        mp = tok;
-                        tok = strchr(tok, ' ');
-                        if (tok)
-                                *tok++ = '\0';
-                }
-                if (!tok)
+        for (size_t i = 0; i < mi->n; i++) {
+                if (!is_at_or_under(mi->e[i].mount_point, root))
                         continue;
-                unescape_octal(mp);
-                if (!is_at_or_under(mp, root))
-                        continue;
-                if (n == cap) {
-                        struct mnt_point *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
-                        if (!nv) {
-                                free(v);
-                                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "mountinfo");
-                        }
-                        v = nv;
-                }
-                v[n++] = (struct mnt_point){.path = mp, .order = order};
+                if (!v && !(v = calloc(mi->n - i, sizeof(*v))))
+                        return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "mountinfo");
+                v[n++] = (struct mnt_point){.path = mi->e[i].mount_point, .order = i};
         }
         *ret = v;
         *ret_n = n;
@@ -493,7 +453,8 @@ static int unmount_one(const char *path, struct ps_err **err)
 
 int ps_unmount_all(const char *target, struct ps_err **err)
 {
-        _cleanup_free_ char *root = NULL, *buf = NULL;
+        _cleanup_free_ char *root = NULL;
+        _cleanup_(ps_mountinfo_freep) struct ps_mountinfo *mi = NULL;
         _cleanup_free_ struct mnt_point *mps = NULL;
         size_t n = 0;
         int r = 0;
@@ -508,8 +469,7 @@ int ps_unmount_all(const char *target, struct ps_err **err)
         }
         if (strcmp(root, "/") == 0)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "refusing to unmount everything");
-        if (ps_read_file("/proc/self/mountinfo", MOUNTINFO_MAX, &buf, NULL, err) < 0 ||
-            collect_mounts(buf, root, &mps, &n, err) < 0)
+        if (ps_mountinfo_read(&mi, err) < 0 || collect_mounts(mi, root, &mps, &n, err) < 0)
                 return ps_err_prefix(err, "unmount %s", target);
         if (n == 0)
                 return 0;
