@@ -228,6 +228,29 @@ static int bind_loop(int dev, int back, bool ro, const char *backing)
         return -1;
 }
 
+/* Opens a loop device's backing file, which must be a regular file or a
+ * block device. O_NONBLOCK for the open only: a read-only open of a FIFO
+ * would otherwise wait on the loop thread for a writer that never comes. */
+static int open_backing(const char *backing, int flags, struct ps_err **err)
+{
+        _cleanup_close_ int fd = open(backing, flags | O_NONBLOCK);
+        struct stat st;
+        int fl;
+
+        if (fd < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "open loop backing file %s", backing);
+        if (fstat(fd, &st) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "stat %s", backing);
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                  "loop backing file %s is neither a file nor a block device",
+                                  backing);
+        fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "clear O_NONBLOCK on %s", backing);
+        return TAKE_FD(fd);
+}
+
 /* Attaches `backing` to a free loop device with autoclear, so the device
  * goes away with its last user (the mount). Returns the device fd, which
  * must stay open until the mount holds the device.
@@ -242,13 +265,13 @@ static int setup_loop(const char *backing, bool ro, char name[32], struct ps_err
 {
         _cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
         int flags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-        _cleanup_close_ int back = open(backing, flags);
+        _cleanup_close_ int back = open_backing(backing, flags, err);
         int r;
 
+        if (back < 0)
+                return -1;
         if (ctl < 0)
                 return ps_err_errno(err, errno, PS_UNKNOWN, "open /dev/loop-control");
-        if (back < 0)
-                return ps_err_errno(err, errno, PS_UNKNOWN, "open loop backing file %s", backing);
         for (int attempt = 0; attempt < LOOP_ATTEMPTS; attempt++) {
                 int num = ioctl(ctl, LOOP_CTL_GET_FREE);
                 _cleanup_close_ int dev = -1;

@@ -6,9 +6,11 @@
  * Both calls run on the event loop and never sleep or retry on a timer:
  * a loop device lost to another process is replaced at once by the next
  * free one (a bounded number of times, then UNAVAILABLE), and a busy mount
- * is detached at once (below). What is left is the kernel's own work in
- * mount(2)/umount2(2) (reading a superblock, syncing on the last unmount),
- * which no other process can stretch out. */
+ * is detached at once (below); a loop backing file that is not a file or
+ * a block device (a FIFO would block the open) is refused. What is left is
+ * the kernel's own work inside mount(2) and umount2(2) (reading a
+ * superblock, writing back dirty data on the last unmount), bounded by the
+ * device, not by a retry loop. */
 #ifndef PS_TASK_MOUNT_H
 #define PS_TASK_MOUNT_H
 
@@ -44,9 +46,10 @@ int ps_mount_all(const char *target, Containerd__Types__Mount *const *mounts, si
  *  - containerd's runc shim instead retries EBUSY 50 times, 50 ms apart
  *    (mount.UnmountAll: up to 2.5 s per mount, on its own goroutine), then
  *    fails the Delete and leaves the rootfs mounted. A transient holder is
- *    served as well by the detach; a lasting one only gets the shim stuck
- *    for 2.5 s and a failed Delete there, where here the pod's other calls
- *    would stall too. */
+ *    served as well by detaching (the file system goes a moment later,
+ *    without the call waiting for it); for a lasting one, waiting gains
+ *    nothing but a failed Delete, and here it would stall every other call
+ *    of the pod. */
 int ps_unmount_all(const char *target, struct ps_err **err);
 
 #endif

@@ -407,6 +407,24 @@ static void test_loop(void)
         ps_err_free(e);
 }
 
+/* A loop source that is a FIFO is refused at once: a read-only open of it
+ * would wait for a writer. SIGALRM ends the test if it hangs. */
+static void test_loop_fifo_source(void)
+{
+        _cleanup_free_ char *fifo = path_of("fifo.img"), *t = path_of("fifo-rootfs");
+        char *opts[] = {"loop", "ro", NULL};
+        Containerd__Types__Mount m = mk("ext4", fifo, opts);
+        struct ps_err *e = NULL;
+
+        CHECK(mkfifo(fifo, 0600) == 0);
+        alarm(10);
+        CHECK_INTEQ(mount_list(t, &m, 1, &e), -1);
+        alarm(0);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT);
+        CHECK_INTEQ(count_mounts(t), 0);
+        ps_err_free(e);
+}
+
 #define LOOP_RACERS 6
 
 /* Several processes mount loop images at the same moment, as the shims of
@@ -492,6 +510,7 @@ int main(void)
         RUN(test_propagation);
         RUN(test_loop);
         RUN(test_loop_race);
+        RUN(test_loop_fifo_source);
         ps_unmount_all(tmpdir, NULL);
         rm_rf(tmpdir);
         return check_summary();
