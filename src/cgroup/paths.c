@@ -7,11 +7,11 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/mountinfo.h"
 
 /* Hard limits on what we read from /proc: a process has a few dozen cgroup
- * lines; a busy node may have thousands of mounts. */
+ * lines (mountinfo has its own, PS_MOUNTINFO_MAX). */
 #define PROC_CGROUP_MAX (64 * 1024)
-#define MOUNTINFO_MAX   (8 * 1024 * 1024)
 #define MAX_HIERARCHIES 64
 
 static const char *const ctrl_names[PS_CGROUP_CTRL_MAX] = {
@@ -67,23 +67,6 @@ static int parse_proc_cgroup(char *buf, struct memberships *ms, struct ps_err **
         return 0;
 }
 
-/* mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo; undo it in place. */
-static void unescape_octal(char *s)
-{
-        char *w = s;
-
-        for (const char *r = s; *r; w++) {
-                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-                    r[3] >= '0' && r[3] <= '7') {
-                        *w = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
-                        r += 4;
-                } else {
-                        *w = *r++;
-                }
-        }
-        *w = '\0';
-}
-
 /* The directory of cgroup `cgpath` under a mount of the part `root` of its
  * hierarchy at `mnt`; NULL (errno EXDEV) when the cgroup lies outside. */
 static char *join_cgroup(const char *mnt, const char *root, const char *cgpath)
@@ -106,38 +89,8 @@ static char *join_cgroup(const char *mnt, const char *root, const char *cgpath)
         return out;
 }
 
-struct mount_line {
-        char *root, *mnt, *fstype, *superopts;
-};
-
-static bool parse_mount_line(char *line, struct mount_line *ml)
-{
-        char *save = NULL, *f;
-        int i = 0;
-
-        memset(ml, 0, sizeof(*ml));
-        for (f = strtok_r(line, " ", &save); f && strcmp(f, "-") != 0;
-             f = strtok_r(NULL, " ", &save), i++) {
-                if (i == 3)
-                        ml->root = f;
-                else if (i == 4)
-                        ml->mnt = f;
-        }
-        if (!f || i < 6 || !ml->root || !ml->mnt)
-                return false;
-        ml->fstype = strtok_r(NULL, " ", &save);
-        if (!ml->fstype || !strtok_r(NULL, " ", &save))
-                return false;
-        ml->superopts = strtok_r(NULL, " ", &save);
-        if (!ml->superopts)
-                return false;
-        unescape_octal(ml->root);
-        unescape_octal(ml->mnt);
-        return true;
-}
-
 /* Sets *slot (if still empty) from the membership line matching `want`. */
-static int resolve(char **slot, const struct mount_line *ml, const struct memberships *ms,
+static int resolve(char **slot, const struct ps_mountinfo_entry *ml, const struct memberships *ms,
                    const char *want, struct ps_err **err)
 {
         for (size_t i = 0; i < ms->n && !*slot; i++) {
@@ -145,14 +98,14 @@ static int resolve(char **slot, const struct mount_line *ml, const struct member
 
                 if (want ? v2 || !list_has(ms->m[i].ctrls, want, ',') : !v2)
                         continue;
-                *slot = join_cgroup(ml->mnt, ml->root, ms->m[i].path);
+                *slot = join_cgroup(ml->mount_point, ml->root, ms->m[i].path);
                 if (!*slot && errno != EXDEV)
                         return ps_err_errno(err, errno, PS_UNKNOWN, "cgroup path");
         }
         return 0;
 }
 
-static int apply_mount(struct ps_cgroup_paths *p, const struct mount_line *ml,
+static int apply_mount(struct ps_cgroup_paths *p, const struct ps_mountinfo_entry *ml,
                        const struct memberships *ms, struct ps_err **err)
 {
         if (strcmp(ml->fstype, "cgroup2") == 0)
@@ -160,7 +113,7 @@ static int apply_mount(struct ps_cgroup_paths *p, const struct mount_line *ml,
         if (strcmp(ml->fstype, "cgroup") != 0)
                 return 0;
         for (int c = 0; c < PS_CGROUP_CTRL_MAX; c++) {
-                if (!list_has(ml->superopts, ctrl_names[c], ','))
+                if (!list_has(ml->super_options, ctrl_names[c], ','))
                         continue;
                 if (c == PS_CGROUP_MEMORY)
                         p->memory_v1 = true;
@@ -189,9 +142,10 @@ bool ps_cgroup_paths_use_v1(const struct ps_cgroup_paths *p)
 int ps_cgroup_paths_of(pid_t pid, struct ps_cgroup_paths **ret, struct ps_err **err)
 {
         _cleanup_(ps_cgroup_paths_freep) struct ps_cgroup_paths *p = NULL;
-        _cleanup_free_ char *cgbuf = NULL, *mibuf = NULL;
+        _cleanup_free_ char *cgbuf = NULL;
+        _cleanup_(ps_mountinfo_freep) struct ps_mountinfo *mi = NULL;
         struct memberships ms;
-        char path[64], *save = NULL;
+        char path[64];
 
         if (pid <= 0)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid pid %d", (int)pid);
@@ -200,17 +154,13 @@ int ps_cgroup_paths_of(pid_t pid, struct ps_cgroup_paths **ret, struct ps_err **
                 return ps_err_prefix(err, "cgroups of pid %d", (int)pid);
         if (parse_proc_cgroup(cgbuf, &ms, err) < 0)
                 return -1;
-        if (ps_read_file("/proc/self/mountinfo", MOUNTINFO_MAX, &mibuf, NULL, err) < 0)
+        if (ps_mountinfo_read(&mi, err) < 0)
                 return -1;
         p = calloc(1, sizeof(*p));
         if (!p)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup paths");
-        for (char *line = strtok_r(mibuf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                struct mount_line ml;
-
-                if (!parse_mount_line(line, &ml))
-                        continue;
-                if (apply_mount(p, &ml, &ms, err) < 0)
+        for (size_t i = 0; i < mi->n; i++) {
+                if (apply_mount(p, &mi->e[i], &ms, err) < 0)
                         return -1;
         }
         *ret = TAKE_PTR(p);
@@ -309,42 +259,40 @@ static int add_mount(struct ps_cgroup_mounts *m, const char *dir, char *ctrls, b
         return 0;
 }
 
-static int list_mount(struct ps_cgroup_mounts *m, const struct mount_line *ml,
+static int list_mount(struct ps_cgroup_mounts *m, const struct ps_mountinfo_entry *ml,
                       const char *proc_cgroups, char **unified, struct ps_err **err)
 {
         char *ctrls;
 
         if (strcmp(ml->fstype, "cgroup2") == 0) {
-                if (!*unified && !(*unified = strdup(ml->mnt)))
+                if (!*unified && !(*unified = strdup(ml->mount_point)))
                         return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup mounts");
                 return 0;
         }
         if (strcmp(ml->fstype, "cgroup") != 0)
                 return 0;
-        ctrls = v1_ctrls(ml->superopts, proc_cgroups);
+        ctrls = v1_ctrls(ml->super_options, proc_cgroups);
         if (ctrls && (ctrls[0] == '\0' || v1_listed(m, ctrls))) {
                 free(ctrls);
                 return 0;
         }
-        return add_mount(m, ml->mnt, ctrls, false, err);
+        return add_mount(m, ml->mount_point, ctrls, false, err);
 }
 
 int ps_cgroup_mounts_list(struct ps_cgroup_mounts **ret, struct ps_err **err)
 {
-        _cleanup_free_ char *cgbuf = NULL, *mibuf = NULL, *unified = NULL;
+        _cleanup_free_ char *cgbuf = NULL, *unified = NULL;
+        _cleanup_(ps_mountinfo_freep) struct ps_mountinfo *mi = NULL;
         struct ps_cgroup_mounts *m = NULL;
-        char *save = NULL;
 
         if (ps_read_file("/proc/cgroups", PROC_CGROUPS_MAX, &cgbuf, NULL, err) < 0 ||
-            ps_read_file("/proc/self/mountinfo", MOUNTINFO_MAX, &mibuf, NULL, err) < 0)
+            ps_mountinfo_read(&mi, err) < 0)
                 return -1;
         m = calloc(1, sizeof(*m));
         if (!m)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup mounts");
-        for (char *line = strtok_r(mibuf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                struct mount_line ml;
-
-                if (parse_mount_line(line, &ml) && list_mount(m, &ml, cgbuf, &unified, err) < 0)
+        for (size_t i = 0; i < mi->n; i++) {
+                if (list_mount(m, &mi->e[i], cgbuf, &unified, err) < 0)
                         goto fail;
         }
         if (unified && add_mount(m, unified, strdup(""), true, err) < 0)

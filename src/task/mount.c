@@ -11,17 +11,13 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
-#include "base/fs.h"
+#include "base/mountinfo.h"
 
-#define PTYPES          (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
-#define MOUNTINFO_MAX   (16u << 20)
-#define UMOUNT_RETRIES  10
-#define UMOUNT_RETRY_MS 20
-#define LOOP_RETRIES    100
+#define PTYPES        (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
+#define LOOP_ATTEMPTS 16
 
 struct mount_opts {
         unsigned long flags;  /* for mount(2), propagation excluded */
@@ -203,29 +199,80 @@ static char *compact_lowerdir(char *const *opts, size_t n, size_t *ret_idx, char
 
 /* ---- loop devices ---- */
 
-static void sleep_ms(long ms)
+/* Binds `back` to the loop device `dev` with autoclear, in one step where
+ * the kernel has LOOP_CONFIGURE (5.8), else with LOOP_SET_FD and then
+ * LOOP_SET_STATUS64. Returns 0 when bound, 1 when another process bound
+ * the device first (EBUSY), -1 with errno set on any other failure. */
+static int bind_loop(int dev, int back, bool ro, const char *backing)
 {
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+        struct loop_config cfg = {.fd = (__u32)back};
+        int e;
 
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
+        snprintf((char *)cfg.info.lo_file_name, sizeof(cfg.info.lo_file_name), "%s", backing);
+        cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | (ro ? LO_FLAGS_READ_ONLY : 0);
+        if (ioctl(dev, LOOP_CONFIGURE, &cfg) == 0)
+                return 0;
+        if (errno == EBUSY)
+                return 1;
+        if (errno != EINVAL && errno != ENOTTY)
+                return -1;
+        if (ioctl(dev, LOOP_SET_FD, back) < 0)
+                return errno == EBUSY ? 1 : -1;
+        /* Offset and size limit stay 0: no EAGAIN retry (which changing
+         * them on a device with cached pages can ask for) is ever needed. */
+        if (ioctl(dev, LOOP_SET_STATUS64, &cfg.info) == 0)
+                return 0;
+        e = errno;
+        ioctl(dev, LOOP_CLR_FD, 0);
+        errno = e;
+        return -1;
+}
+
+/* Opens a loop device's backing file, which must be a regular file or a
+ * block device. O_NONBLOCK for the open only: a read-only open of a FIFO
+ * would otherwise wait on the loop thread for a writer that never comes. */
+static int open_backing(const char *backing, int flags, struct ps_err **err)
+{
+        _cleanup_close_ int fd = open(backing, flags | O_NONBLOCK);
+        struct stat st;
+        int fl;
+
+        if (fd < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "open loop backing file %s", backing);
+        if (fstat(fd, &st) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "stat %s", backing);
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                  "loop backing file %s is neither a file nor a block device",
+                                  backing);
+        fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "clear O_NONBLOCK on %s", backing);
+        return TAKE_FD(fd);
 }
 
 /* Attaches `backing` to a free loop device with autoclear, so the device
  * goes away with its last user (the mount). Returns the device fd, which
- * must stay open until the mount holds the device. */
+ * must stay open until the mount holds the device.
+ *
+ * Never sleeps. Between LOOP_CTL_GET_FREE and the bind another process can
+ * take the same device (EBUSY); the device is then bound, so asking
+ * loop-control again at once yields a different one (or creates it).
+ * LOOP_ATTEMPTS bounds the rounds; exhausting them (that many races lost
+ * in a row, or an unbound device held exclusively by someone else, which
+ * GET_FREE keeps handing out) fails with UNAVAILABLE rather than waiting. */
 static int setup_loop(const char *backing, bool ro, char name[32], struct ps_err **err)
 {
         _cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
         int flags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-        _cleanup_close_ int back = open(backing, flags);
+        _cleanup_close_ int back = open_backing(backing, flags, err);
+        int r;
 
+        if (back < 0)
+                return -1;
         if (ctl < 0)
                 return ps_err_errno(err, errno, PS_UNKNOWN, "open /dev/loop-control");
-        if (back < 0)
-                return ps_err_errno(err, errno, PS_UNKNOWN, "open loop backing file %s", backing);
-        for (int retry = 0; retry < LOOP_RETRIES; retry++) {
-                struct loop_info64 info = {0};
+        for (int attempt = 0; attempt < LOOP_ATTEMPTS; attempt++) {
                 int num = ioctl(ctl, LOOP_CTL_GET_FREE);
                 _cleanup_close_ int dev = -1;
 
@@ -235,23 +282,17 @@ static int setup_loop(const char *backing, bool ro, char name[32], struct ps_err
                 dev = open(name, flags);
                 if (dev < 0)
                         return ps_err_errno(err, errno, PS_UNKNOWN, "open %s", name);
-                /* Another process may grab the same free device: retry. */
-                if (ioctl(dev, LOOP_SET_FD, back) < 0) {
-                        if (errno != EBUSY)
-                                return ps_err_errno(err, errno, PS_UNKNOWN, "attach %s", name);
-                        sleep_ms(1 + retry % 10);
-                        continue;
-                }
-                snprintf((char *)info.lo_file_name, sizeof(info.lo_file_name), "%s", backing);
-                info.lo_flags = LO_FLAGS_AUTOCLEAR | (ro ? LO_FLAGS_READ_ONLY : 0);
-                if (ioctl(dev, LOOP_SET_STATUS64, &info) < 0) {
-                        int e = errno;
-                        ioctl(dev, LOOP_CLR_FD, 0);
-                        return ps_err_errno(err, e, PS_UNKNOWN, "configure %s", name);
-                }
-                return TAKE_FD(dev);
+                r = bind_loop(dev, back, ro, backing);
+                if (r == 0)
+                        return TAKE_FD(dev);
+                if (r < 0)
+                        return ps_err_errno(err, errno, PS_UNKNOWN, "attach %s to %s", backing,
+                                            name);
         }
-        return ps_err_set(err, PS_UNAVAILABLE, "no free loop device for %s", backing);
+        return ps_err_set(err, PS_UNAVAILABLE,
+                          "no free loop device for %s: %d devices were taken by other processes "
+                          "before they could be attached",
+                          backing, LOOP_ATTEMPTS);
 }
 
 /* ---- mounting ---- */
@@ -377,26 +418,9 @@ int ps_mount_all(const char *target, Containerd__Types__Mount *const *mounts, si
 /* ---- unmounting ---- */
 
 struct mnt_point {
-        char *path;
-        size_t order; /* position in mountinfo: later = mounted on top */
+        const char *path; /* into the mount table */
+        size_t order;     /* position in mountinfo: later = mounted on top */
 };
-
-/* Decodes mountinfo's octal escapes (\040 for space, ...) in place. */
-static void unescape_octal(char *s)
-{
-        char *w = s;
-
-        for (; *s; s++) {
-                if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-                    s[3] >= '0' && s[3] <= '7') {
-                        *w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-                        s += 3;
-                } else {
-                        *w++ = *s;
-                }
-        }
-        *w = '\0';
-}
 
 static int cmp_deepest_first(const void *a, const void *b)
 {
@@ -415,69 +439,45 @@ static bool is_at_or_under(const char *path, const char *root)
         return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-/* Mount points at or under `root`, in mountinfo order. Strings point into
- * `buf`, which the caller owns. */
-static int collect_mounts(char *buf, const char *root, struct mnt_point **ret, size_t *ret_n,
-                          struct ps_err **err)
+/* Mount points at or under `root`, in mountinfo order. The paths point
+ * into `mi`, which the caller keeps. */
+static int collect_mounts(const struct ps_mountinfo *mi, const char *root, struct mnt_point **ret,
+                          size_t *ret_n, struct ps_err **err)
 {
         struct mnt_point *v = NULL;
-        size_t n = 0, cap = 0, order = 0;
-        char *line, *next;
+        size_t n = 0;
 
-        for (line = buf; line && *line; line = next, order++) {
-                char *mp = NULL, *tok = line;
-
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                /* fields: id parent major:minor root mount-point ... */
-                for (int f = 0; f < 5 && tok; f++) {
-                        mp = tok;
-                        tok = strchr(tok, ' ');
-                        if (tok)
-                                *tok++ = '\0';
-                }
-                if (!tok)
+        for (size_t i = 0; i < mi->n; i++) {
+                if (!is_at_or_under(mi->e[i].mount_point, root))
                         continue;
-                unescape_octal(mp);
-                if (!is_at_or_under(mp, root))
-                        continue;
-                if (n == cap) {
-                        struct mnt_point *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
-                        if (!nv) {
-                                free(v);
-                                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "mountinfo");
-                        }
-                        v = nv;
-                }
-                v[n++] = (struct mnt_point){.path = mp, .order = order};
+                if (!v && !(v = calloc(mi->n - i, sizeof(*v))))
+                        return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "mountinfo");
+                v[n++] = (struct mnt_point){.path = mi->e[i].mount_point, .order = i};
         }
         *ret = v;
         *ret_n = n;
         return 0;
 }
 
-static int umount_retry(const char *path, struct ps_err **err)
+/* Unmounts `path` now; a busy mount is detached instead of waited for
+ * (mount.h says why that is safe). */
+static int unmount_one(const char *path, struct ps_err **err)
 {
-        for (int i = 0; i < UMOUNT_RETRIES; i++) {
-                if (umount2(path, UMOUNT_NOFOLLOW) == 0)
-                        return 0;
-                if (errno == EINVAL || errno == ENOENT)
-                        return 0; /* already gone (a detach took it with a parent) */
-                if (errno != EBUSY)
-                        return ps_err_errno(err, errno, PS_UNKNOWN, "unmount %s", path);
-                sleep_ms(UMOUNT_RETRY_MS);
-        }
-        /* Still busy (an fd held open somewhere): detach so it goes away as
-         * soon as it is released, rather than failing the teardown. */
-        if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
-                return ps_err_errno(err, errno, PS_UNKNOWN, "detach %s", path);
+        if (umount2(path, UMOUNT_NOFOLLOW) == 0)
+                return 0;
+        if (errno == EINVAL || errno == ENOENT)
+                return 0; /* already gone (a detach took it with a parent) */
+        if (errno != EBUSY)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "unmount %s", path);
+        if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "detach busy mount %s", path);
         return 0;
 }
 
 int ps_unmount_all(const char *target, struct ps_err **err)
 {
-        _cleanup_free_ char *root = NULL, *buf = NULL;
+        _cleanup_free_ char *root = NULL;
+        _cleanup_(ps_mountinfo_freep) struct ps_mountinfo *mi = NULL;
         _cleanup_free_ struct mnt_point *mps = NULL;
         size_t n = 0;
         int r = 0;
@@ -492,15 +492,14 @@ int ps_unmount_all(const char *target, struct ps_err **err)
         }
         if (strcmp(root, "/") == 0)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "refusing to unmount everything");
-        if (ps_read_file("/proc/self/mountinfo", MOUNTINFO_MAX, &buf, NULL, err) < 0 ||
-            collect_mounts(buf, root, &mps, &n, err) < 0)
+        if (ps_mountinfo_read(&mi, err) < 0 || collect_mounts(mi, root, &mps, &n, err) < 0)
                 return ps_err_prefix(err, "unmount %s", target);
         if (n == 0)
                 return 0;
         qsort(mps, n, sizeof(*mps), cmp_deepest_first);
         /* Keep going after a failure: unmount as much as possible. */
         for (size_t i = 0; i < n; i++) {
-                if (umount_retry(mps[i].path, err) < 0)
+                if (unmount_one(mps[i].path, err) < 0)
                         r = -1;
         }
         return r;
