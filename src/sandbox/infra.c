@@ -278,29 +278,23 @@ static __attribute__((noreturn)) void child_main(const struct ps_infra_spec *s, 
         ps_infra_reap_loop();
 }
 
-static int spawn_error(pid_t pid, int msg[2], struct ps_err **err)
-{
-        int step = msg[0] > 0 && msg[0] <= STEP_EXEC ? msg[0] : STEP_SYNC;
-
-        kill(pid, SIGKILL); /* its exit goes to the reaper's unclaimed cache */
-        return ps_err_errno(err, msg[1], PS_UNKNOWN, "infra process: %s", step_names[step]);
-}
-
 pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper, ps_infra_place_fn place,
-                     void *data, struct ps_err **err)
+                     void *data, int *ret_report, struct ps_err **err)
 {
         _cleanup_close_ int sync_rd = -1, sync_wr = -1, rep_rd = -1, rep_wr = -1;
         unsigned long flags = SIGCHLD;
-        int p[2], msg[2] = {0, 0};
-        ssize_t n;
+        int p[2];
         pid_t pid;
 
         if (pipe2(p, O_CLOEXEC) < 0)
                 return ps_err_errno(err, errno, PS_UNKNOWN, "pipe");
         sync_rd = p[0], sync_wr = p[1];
+        /* the shim reads the report from its loop: non-blocking */
         if (pipe2(p, O_CLOEXEC) < 0)
                 return ps_err_errno(err, errno, PS_UNKNOWN, "pipe");
         rep_rd = p[0], rep_wr = p[1];
+        if (fcntl(rep_rd, F_SETFL, O_NONBLOCK) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "report pipe");
         flags |= s->new_pid ? CLONE_NEWPID : 0;
         flags |= s->new_ipc ? CLONE_NEWIPC : 0;
         flags |= s->new_uts ? CLONE_NEWUTS : 0;
@@ -339,10 +333,26 @@ pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper, ps_infra
                 kill(pid, SIGKILL);
                 return ps_err_errno(err, errno, PS_UNKNOWN, "release the infra process");
         }
-        do
-                n = read(rep_rd, msg, sizeof(msg));
-        while (n < 0 && errno == EINTR);
-        if (n == (ssize_t)sizeof(msg))
-                return spawn_error(pid, msg, err);
+        *ret_report = TAKE_FD(rep_rd);
         return pid;
+}
+
+int ps_infra_report(int report, pid_t pid, struct ps_err **err)
+{
+        int msg[2] = {0, 0}, step;
+        ssize_t n;
+
+        do
+                n = read(report, msg, sizeof(msg));
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                return 1;
+        if (n == 0)
+                return 0;   /* the exec closed the pipe: running */
+        kill(pid, SIGKILL); /* its exit goes to the reaper's unclaimed cache */
+        if (n != (ssize_t)sizeof(msg))
+                return ps_err_errno(err, n < 0 ? errno : EIO, PS_UNKNOWN,
+                                    "infra process: read its report");
+        step = msg[0] > 0 && msg[0] <= STEP_EXEC ? msg[0] : STEP_SYNC;
+        return ps_err_errno(err, msg[1], PS_UNKNOWN, "infra process: %s", step_names[step]);
 }

@@ -3,8 +3,9 @@
  * sandbox's OCI spec asks for, and nothing else: no OCI runtime, no pause
  * image.
  *
- * Setup runs in the child between clone() and the final exec, while the
- * parent waits on a pipe (a few syscalls; the pipe reports the first error):
+ * Setup runs in the child between clone() and the final exec; the parent
+ * does not wait for it on its loop thread: it watches a report pipe, which
+ * reaches EOF at the exec (success) or carries the first error:
  *   placed in the pod cgroup and given its oom_score_adj by the parent,
  *   joins the network namespace path (or owns the new one it was cloned
  *   with; the caller brings its `lo` up), sets the pod hostname in its new UTS namespace,
@@ -52,10 +53,18 @@ int ps_infra_spec_parse(const cJSON *spec, struct ps_infra_spec *ret, struct ps_
  * place to attach it to the pod cgroup. */
 typedef int (*ps_infra_place_fn)(void *data, pid_t pid, struct ps_err **err);
 
-/* Starts the infra process; returns its pid (in the shim's pid namespace).
- * `helper` is the static helper to exec, or NULL to run the loop in place. */
+/* Starts the infra process; returns its pid (in the shim's pid namespace)
+ * and in *ret_report the non-blocking read end of its report pipe (the
+ * caller owns it). `helper` is the static helper to exec, or NULL to run the
+ * loop in place. The process is set up only once ps_infra_report says so. */
 pid_t ps_infra_spawn(const struct ps_infra_spec *spec, const char *helper, ps_infra_place_fn place,
-                     void *data, struct ps_err **err);
+                     void *data, int *ret_report, struct ps_err **err);
+
+/* Reads the report once `report` is readable (or at any time): 1 if nothing
+ * is there yet, 0 if the process finished its setup and runs the helper,
+ * -1 with err naming the step that failed (the process is then killed; its
+ * exit goes to the reaper like any other). */
+int ps_infra_report(int report, pid_t pid, struct ps_err **err);
 
 /* Path of the helper installed next to the running shim, or NULL if absent.
  * Caller frees. */

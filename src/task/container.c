@@ -27,6 +27,7 @@ void ps_tasks_init(struct ps_tasks *t, const struct ps_task_env *env)
         t->env = *env;
         ps_list_init(&t->containers);
         t->n_containers = 0;
+        ps_list_init(&t->cgroup_removals);
 }
 
 struct ps_container *ps_tasks_find(struct ps_tasks *t, const char *id)
@@ -88,7 +89,7 @@ void ps_container_free(struct ps_container *c)
         ps_process_free(c->init);
         ps_oom_watch_free(c->oom);
         if (c->infra)
-                ps_infra_task_cleanup(c);
+                ps_infra_task_cleanup(c); /* also after a failed create */
         if (c->rootfs_mounted) {
                 _cleanup_free_ char *rootfs = NULL;
                 if (asprintf(&rootfs, "%s/rootfs", c->bundle) >= 0 &&
@@ -120,6 +121,7 @@ void ps_tasks_destroy(struct ps_tasks *t)
                         ps_process_signal(c->init, SIGKILL, NULL);
                 ps_container_free(c);
         }
+        ps_infra_task_finish_removals(t);
 }
 
 /* ---- exits ------------------------------------------------------------ */
@@ -497,27 +499,42 @@ static void registered(struct ps_tasks *t, struct ps_container *c)
         t->n_containers++;
 }
 
-/* The pod's infra task is ready as soon as its process is: no runtime. */
-static int create_infra(struct ps_tasks *t, struct ps_container *c, const struct ps_spec *spec,
-                        ps_op_fn done, void *data, struct ps_err **err)
+static void infra_ready(void *data, struct ps_err *e)
 {
-        struct ps_op_result res = {0};
+        struct ps_op *op = data;
+        struct ps_container *c = op->c;
 
-        if (ps_infra_task_create(c, spec, err) < 0) {
-                ps_container_free(c);
-                return -1;
-        }
-        if (ps_process_set_state(c->init, PS_PROC_CREATED, err) < 0) {
+        if (!e && ps_process_set_state(c->init, PS_PROC_CREATED, &e) < 0)
                 ps_process_signal(c->init, SIGKILL, NULL);
-                ps_container_free(c);
-                return -1;
-        }
-        registered(t, c);
+        if (e)
+                return create_fail(op, e);
+        c->busy--;
         remember_cgroup(c);
         arm_oom_watch(c);
         ps_events_task_create(c);
-        res.pid = c->init->pid;
-        done(data, NULL, &res);
+        ps_op_succeed(op, (struct ps_op_result){.pid = c->init->pid});
+}
+
+/* The pod's infra task needs no runtime: it is created once its process is
+ * set up. */
+static int create_infra(struct ps_tasks *t, struct ps_container *c, const struct ps_spec *spec,
+                        ps_op_fn done, void *data, struct ps_err **err)
+{
+        struct ps_op *op = ps_op_new(c, c->init, "create", done, data, err);
+
+        if (!op) {
+                ps_container_free(c);
+                return -1;
+        }
+        /* Registered from here on: a duplicate Create is refused. */
+        registered(t, c);
+        c->busy++;
+        if (ps_infra_task_create(c, spec, infra_ready, op, err) < 0) {
+                c->busy--;
+                ps_container_free(c);
+                ps_op_free(op);
+                return -1;
+        }
         return 0;
 }
 

@@ -33,6 +33,7 @@ struct ps_publisher;
 struct ps_oom_watch;
 struct ps_pod_cgroup;
 struct ps_cgroup_paths;
+struct ps_infra_launch;
 
 /* What the task module borrows from the shim. */
 struct ps_task_env {
@@ -47,6 +48,7 @@ struct ps_tasks {
         struct ps_task_env env;
         struct ps_list containers;
         size_t n_containers;
+        struct ps_list cgroup_removals; /* pod cgroups still being removed */
 };
 
 struct ps_container {
@@ -66,6 +68,7 @@ struct ps_container {
         struct ps_oom_watch *oom;
         bool infra;                       /* the pod's pause-less infra task */
         struct ps_pod_cgroup *pod_cgroup; /* infra only */
+        struct ps_infra_launch *launch;   /* infra only, while its setup runs */
         char *sandbox_id;                 /* the pod it belongs to (CRI), NULL if none */
         struct ps_cgroup_paths *cgroup;   /* the init's cgroups, from create on (Stats) */
         bool restore_start_pending;       /* restored at Create; Start only reports it */

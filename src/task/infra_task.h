@@ -18,13 +18,29 @@
 
 bool ps_infra_task_wanted(const struct ps_spec *spec);
 
-/* Creates the pod cgroup and the infra process; on success the init has its
- * pid, is watched by the reaper, recorded in <bundle>/init.pid (for the
- * delete action), and is CREATED. */
-int ps_infra_task_create(struct ps_container *c, const struct ps_spec *spec, struct ps_err **err);
+/* Once the infra process is set up (or failed to be): err NULL on success,
+ * else owned by the callee. */
+typedef void (*ps_infra_ready_fn)(void *data, struct ps_err *err);
 
-/* Removes the pod cgroup (the process is gone by then). */
+/* Creates the pod cgroup and starts the infra process. Its setup (joining
+ * namespaces, hostname, sysctls, dropping privileges) runs in the child and
+ * is waited for from the loop: `ready` runs once it is done, with the init
+ * then holding its pid, watched by the reaper and recorded in
+ * <bundle>/init.pid (for the delete action), or with the error that stopped
+ * it (the process is then killed). -1 with err: failed at once, `ready`
+ * never runs. Either way ps_container_free cleans up (the pod cgroup). */
+int ps_infra_task_create(struct ps_container *c, const struct ps_spec *spec,
+                         ps_infra_ready_fn ready, void *data, struct ps_err **err);
+
+/* Removes the pod cgroup (the process is gone by then). The removal may
+ * outlive the container: the kernel can keep the cgroup busy for a moment
+ * after its last process left, so it is retried from a timer (about a
+ * second in all), never by sleeping on the loop. */
 void ps_infra_task_cleanup(struct ps_container *c);
+
+/* When the shim exits: the removals still pending get a last, bounded
+ * (about a second) synchronous try each. */
+void ps_infra_task_finish_removals(struct ps_tasks *t);
 
 /* Stats of the pod: the infra process's cgroup metrics plus, for cgroup v1
  * Metrics, the interface statistics of the pod network namespace. Caller

@@ -1,5 +1,6 @@
 /* The pause-less infra process: real namespaces, real privilege drop. */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,26 @@ static int wait_exit(pid_t pid, int ms)
         return -1;
 }
 
+/* ps_infra_spawn and its report, waited for as the shim's loop would
+ * (poll), bounded to 5 s: the pid once set up, -1 with err otherwise. */
+static pid_t spawn_and_wait(const struct ps_infra_spec *s, const char *helper, struct ps_err **err)
+{
+        int report = -1, r = 1;
+        pid_t pid = ps_infra_spawn(s, helper, NULL, NULL, &report, err);
+
+        if (pid < 0)
+                return -1;
+        for (int i = 0; i < 500 && r == 1; i++) {
+                struct pollfd pfd = {.fd = report, .events = POLLIN};
+                poll(&pfd, 1, 10);
+                r = ps_infra_report(report, pid, err);
+        }
+        close(report);
+        if (r == 1)
+                ps_err_set(err, PS_DEADLINE_EXCEEDED, "no report from the infra process");
+        return r == 0 ? pid : -1;
+}
+
 static const char *spec_json =
     "{\"hostname\":\"pod-host\",\"process\":{\"user\":{\"uid\":0,\"gid\":0},"
     "\"oomScoreAdj\":500},\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},"
@@ -74,7 +95,7 @@ static void check_infra(const char *helper)
         CHECK(ps_infra_spec_parse(j, &s, &e) == 0);
         CHECK(s.new_pid && s.new_ipc && s.new_uts && s.new_net && !s.netns_path);
         CHECK_INTEQ(s.uid, PS_INFRA_DEFAULT_ID); /* never root */
-        pid_t pid = ps_infra_spawn(&s, helper, NULL, NULL, &e);
+        pid_t pid = spawn_and_wait(&s, helper, &e);
         CHECK(pid > 0);
         if (pid <= 0) {
                 fprintf(stderr, "spawn: %s\n", ps_err_msg(e));
@@ -182,7 +203,7 @@ static void test_join_netns_and_errors(void)
         j = cJSON_Parse(json);
         CHECK(ps_infra_spec_parse(j, &s, &e) == 0);
         CHECK(!s.new_net && s.netns_path && !s.new_pid);
-        pid_t pid = ps_infra_spawn(&s, NULL, NULL, NULL, &e);
+        pid_t pid = spawn_and_wait(&s, NULL, &e);
         CHECK(pid > 0);
         if (pid > 0) { /* never kill(-1, ...) */
                 CHECK(ns_is(pid, "net", file));
@@ -200,7 +221,7 @@ static void test_join_netns_and_errors(void)
         j = cJSON_Parse("{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":"
                         "\"/nonexistent/netns\"}]}}");
         CHECK(ps_infra_spec_parse(j, &s, &e) == 0);
-        CHECK(ps_infra_spawn(&s, NULL, NULL, NULL, &e) < 0);
+        CHECK(spawn_and_wait(&s, NULL, &e) < 0);
         CHECK(e && strstr(ps_err_msg(e), "network namespace") != NULL);
         e = ps_err_free(e);
         cJSON_Delete(j);
