@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +45,28 @@ struct fixture {
 
 /* Only the runner child touches it; set before the fork. */
 static struct fixture fx;
+
+/* setns() as the code under test sees it. Calls made by the runner's own
+ * thread (the "daemon" thread) are counted and, from call number
+ * setns_fail_from on, fail with EPERM: that is how a failed switch back to
+ * the shim's namespace looks. Calls from any other thread or process (the
+ * fixture's helpers, children) go straight to the kernel. */
+static pid_t daemon_tid;
+static int daemon_setns_calls;
+static int setns_fail_from = -1;
+
+int setns(int fd, int nstype)
+{
+        if (daemon_tid && (pid_t)syscall(SYS_gettid) == daemon_tid) {
+                int nth = daemon_setns_calls++;
+
+                if (setns_fail_from >= 0 && nth >= setns_fail_from) {
+                        errno = EPERM;
+                        return -1;
+                }
+        }
+        return (int)syscall(SYS_setns, fd, nstype);
+}
 
 static int run_argv(char *const *argv, bool quiet)
 {
@@ -456,8 +479,62 @@ static void test_stats_many_links(void)
         CHECK(find_link(v, n, "lo") == NULL);
 }
 
+/* "net:[inode]" of the calling thread. */
+static void own_netns(char *buf, size_t size)
+{
+        ssize_t n = readlink("/proc/thread-self/ns/net", buf, size - 1);
+
+        buf[n > 0 ? n : 0] = '\0';
+}
+
+/* Issue 15 item 6: no call, successful or failed, may leave the calling
+ * thread in another network namespace, and the calling thread never
+ * enters one at all (it is the daemon's only thread). Every setns() of the
+ * calling thread after its first fails here, as the switch back would if
+ * the kernel refused it. */
+static void test_caller_stays_home(void)
+{
+        _cleanup_close_ int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        char before[64], after[64];
+
+        CHECK(home >= 0);
+        own_netns(before, sizeof(before));
+        for (int round = 0; round < 2; round++) {
+                _cleanup_err_ struct ps_err *e = NULL;
+                _cleanup_free_ struct ps_link_stats *v = NULL;
+                size_t n = 0;
+                int r;
+
+                daemon_setns_calls = 0;
+                setns_fail_from = round == 0 ? -1 : 1;
+                r = ps_net_link_stats(fx.holder, &v, &n, &e);
+                setns_fail_from = -1;
+                own_netns(after, sizeof(after));
+                fprintf(stderr, "  %s: link stats %s, %d setns() on the caller\n",
+                        round ? "second setns fails" : "no fault", r == 0 ? "ok" : ps_err_msg(e),
+                        daemon_setns_calls);
+                CHECK_STREQ(after, before);
+                CHECK_INTEQ(daemon_setns_calls, 0);
+                CHECK(round == 1 || (r == 0 && find_link(v, n, fx.cont) != NULL));
+                /* Put the runner back for the tests that follow. */
+                if (strcmp(after, before) != 0 && syscall(SYS_setns, home, CLONE_NEWNET) < 0)
+                        exit(2);
+        }
+        daemon_setns_calls = 0;
+        setns_fail_from = 1;
+        ps_net_link_up(fx.holder, "lo", NULL);
+        setns_fail_from = -1;
+        own_netns(after, sizeof(after));
+        CHECK_STREQ(after, before);
+        CHECK_INTEQ(daemon_setns_calls, 0);
+        if (strcmp(after, before) != 0 && syscall(SYS_setns, home, CLONE_NEWNET) < 0)
+                exit(2);
+}
+
 static int run_tests(void)
 {
+        daemon_tid = (pid_t)syscall(SYS_gettid);
+        RUN(test_caller_stays_home);
         RUN(test_stats_in_pod_netns);
         RUN(test_stats_own_netns);
         RUN(test_link_up);
