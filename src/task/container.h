@@ -32,6 +32,7 @@ struct ps_reaper;
 struct ps_publisher;
 struct ps_oom_watch;
 struct ps_pod_cgroup;
+struct ps_netns;
 
 /* What the task module borrows from the shim. */
 struct ps_task_env {
@@ -65,6 +66,7 @@ struct ps_container {
         struct ps_oom_watch *oom;
         bool infra;                       /* the pod's pause-less infra task */
         struct ps_pod_cgroup *pod_cgroup; /* infra only */
+        struct ps_netns *netns;           /* infra only: the pod's netns, once first used */
         unsigned busy;                    /* runtime operations in flight */
 };
 

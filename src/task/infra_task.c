@@ -75,8 +75,10 @@ int ps_infra_task_create(struct ps_container *c, const struct ps_spec *spec, str
         }
         ps_process_set_pid(c->init, pid);
         /* A network namespace of our own making: nobody else (no CNI) will
-         * bring its loopback up. */
-        if (is.new_net && ps_net_link_up(pid, "lo", err) < 0) {
+         * bring its loopback up. The handle is kept for Stats. */
+        if (is.new_net &&
+            (!(c->netns = ps_netns_open(pid, err)) || ps_netns_link_up(c->netns, "lo", err) < 0)) {
+                c->netns = ps_netns_free(c->netns); /* c->infra is not set: no cleanup */
                 kill(pid, SIGKILL);
                 return ps_err_prefix(err, "infra process");
         }
@@ -93,6 +95,7 @@ void ps_infra_task_cleanup(struct ps_container *c)
         if (c->pod_cgroup && ps_pod_cgroup_remove(c->pod_cgroup, &e) < 0)
                 ps_log_warn("%s: %s", c->id, ps_err_msg(e));
         c->pod_cgroup = ps_pod_cgroup_free(c->pod_cgroup);
+        c->netns = ps_netns_free(c->netns);
 }
 
 static void teardown_kill_done(void *data, struct ps_err *err, const struct ps_op_result *res)
@@ -136,7 +139,9 @@ int ps_infra_task_stats(struct ps_container *c, char **ret_type_url, uint8_t **r
                 return -1;
         /* Only the cgroup v1 Metrics message has a network field. */
         if (strcmp(type_url, "io.containerd.cgroups.v1.Metrics") == 0) {
-                if (ps_net_link_stats(c->init->pid, &links, &n, err) < 0 ||
+                /* Opened once per pod: see net/netns.h. */
+                if ((!c->netns && !(c->netns = ps_netns_open(c->init->pid, err))) ||
+                    ps_netns_link_stats(c->netns, &links, &n, err) < 0 ||
                     ps_net_add_to_metrics(value, len, links, n, &merged, &merged_len, err) < 0)
                         return -1;
                 free(value);

@@ -22,7 +22,8 @@ bool ps_infra_task_wanted(const struct ps_spec *spec);
  * delete action), and is CREATED. */
 int ps_infra_task_create(struct ps_container *c, const struct ps_spec *spec, struct ps_err **err);
 
-/* Removes the pod cgroup (the process is gone by then). */
+/* Removes the pod cgroup (the process is gone by then) and releases the
+ * pod's network namespace handle. */
 void ps_infra_task_cleanup(struct ps_container *c);
 
 /* Stats of the pod: the infra process's cgroup metrics plus, for cgroup v1
