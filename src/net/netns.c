@@ -207,7 +207,10 @@ static int route_socket_in(int nsfd, int *ret_fd, struct ps_err **err)
 static int ensure_socket(struct ps_netns *ns, struct ps_err **err)
 {
         _cleanup_close_ int fd = -1;
-        const struct sockaddr_nl local = {.nl_family = AF_NETLINK}; /* kernel picks the port */
+        /* Bound to a port the kernel picks, and connected to the kernel (port
+         * 0): the kernel then refuses what any other sender in the pod's
+         * namespace sends to that port (with CAP_NET_ADMIN a process may). */
+        const struct sockaddr_nl local = {.nl_family = AF_NETLINK}, kernel = local;
 
         if (ns->fd >= 0)
                 return 0;
@@ -218,7 +221,8 @@ static int ensure_socket(struct ps_netns *ns, struct ps_err **err)
         } else if (route_socket_in(ns->nsfd, &fd, err) < 0) {
                 return -1;
         }
-        if (bind(fd, (const struct sockaddr *)&local, sizeof(local)) < 0)
+        if (bind(fd, (const struct sockaddr *)&local, sizeof(local)) < 0 ||
+            connect(fd, (const struct sockaddr *)&kernel, sizeof(kernel)) < 0)
                 return ps_err_errno(err, errno, PS_INTERNAL, "bind netlink socket");
         ns->fd = TAKE_FD(fd);
         return 0;

@@ -6,6 +6,7 @@
  * forked child and tears the fixture down whatever the child did, crash
  * included. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include <linux/capability.h>
+#include <linux/netlink.h>
 #include <valgrind/valgrind.h>
 
 #include "base/cleanup.h"
@@ -654,6 +656,90 @@ static void test_target_exits_midway(void)
         fprintf(stderr, "  target exiting meanwhile: %d held, %d found gone\n", held, gone);
 }
 
+/* The netlink port of the runner's NETLINK_ROUTE socket in the netns of
+ * pid (matched by inode in /proc/<pid>/net/netlink), 0 if none. */
+static uint32_t our_route_port_in(pid_t pid)
+{
+        char path[64], line[256];
+        unsigned long long want[64];
+        size_t n = 0;
+        uint32_t port = 0;
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+
+        while (d && (de = readdir(d)) && n < 64) {
+                char link[64], lp[300];
+                ssize_t len;
+                snprintf(lp, sizeof(lp), "/proc/self/fd/%s", de->d_name);
+                len = readlink(lp, link, sizeof(link) - 1);
+                if (len > 0) {
+                        link[len] = '\0';
+                        if (sscanf(link, "socket:[%llu]", &want[n]) == 1)
+                                n++;
+                }
+        }
+        if (d)
+                closedir(d);
+        snprintf(path, sizeof(path), "/proc/%d/net/netlink", pid);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        while (f && fgets(line, sizeof(line), f)) {
+                unsigned eth, pt;
+                unsigned long long ino;
+                if (sscanf(line, "%*s %u %u %*s %*s %*s %*s %*s %*s %llu", &eth, &pt, &ino) != 3 ||
+                    eth != NETLINK_ROUTE)
+                        continue;
+                for (size_t i = 0; i < n; i++)
+                        if (want[i] == ino)
+                                port = pt;
+        }
+        return port;
+}
+
+/* A process of the pod with CAP_NET_ADMIN can send netlink messages to
+ * any port in its namespace: here a forged end-of-dump to the kept socket,
+ * queued while it is idle. The socket is connected to the kernel, so the
+ * kernel refuses the send, and the next dump is the kernel's. */
+static void test_foreign_sender(void)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        _cleanup_free_ struct ps_link_stats *v = NULL;
+        _cleanup_(ps_netns_freep) struct ps_netns *ns = ps_netns_open(fx.holder, &e);
+        uint32_t port = ns ? our_route_port_in(fx.holder) : 0;
+        char path[64];
+        size_t n = 0;
+        int st = 0;
+
+        CHECK(ns != NULL && port != 0);
+        snprintf(path, sizeof(path), "/proc/%d/ns/net", fx.holder);
+        pid_t c = fork();
+        if (c == 0) {
+                struct sockaddr_nl to = {.nl_family = AF_NETLINK, .nl_pid = port};
+                struct nlmsghdr h = {.nlmsg_len = NLMSG_LENGTH(sizeof(int)),
+                                     .nlmsg_type = NLMSG_DONE,
+                                     .nlmsg_flags = NLM_F_MULTI};
+                char msg[NLMSG_LENGTH(sizeof(int))] = {0};
+                int fd = open(path, O_RDONLY | O_CLOEXEC), s;
+                if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
+                        _exit(2);
+                s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+                for (uint32_t seq = 0; seq < 64; seq++) { /* whatever seq is expected */
+                        h.nlmsg_seq = (uint32_t)time(NULL) + seq - 32;
+                        memcpy(msg, &h, sizeof(h));
+                        if (sendto(s, msg, sizeof(msg), 0, (struct sockaddr *)&to, sizeof(to)) >= 0)
+                                _exit(0);
+                }
+                _exit(errno == ECONNREFUSED ? 1 : 3);
+        }
+        CHECK(c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st));
+        fprintf(stderr, "  forged messages to port %u: %s\n", port,
+                WEXITSTATUS(st) == 1   ? "refused"
+                : WEXITSTATUS(st) == 0 ? "accepted"
+                                       : "test error");
+        CHECK_INTEQ(WEXITSTATUS(st), 1);
+        CHECK(ns && ps_netns_link_stats(ns, &v, &n, &e) == 0);
+        CHECK(find_link(v, n, fx.cont) != NULL);
+}
+
 /* A namespace the helper may not enter: without CAP_SYS_ADMIN (effective)
  * setns() fails with EPERM, while CAP_SYS_PTRACE still lets us open the
  * target's ns file; the error comes from inside the helper child. The same
@@ -815,6 +901,7 @@ static int run_tests(void)
         RUN(test_caller_stays_home);
         RUN(test_no_stray_child);
         RUN(test_target_exits_midway);
+        RUN(test_foreign_sender);
         RUN(test_netns_not_enterable);
         RUN(test_fd_exhaustion);
         RUN(test_bounded_time);
