@@ -16,21 +16,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <linux/if_link.h>
 #include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <sys/mman.h>
+#include <netlink/errno.h>
+#include <netlink/handlers.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <netlink/route/rtnl.h>
+#include <netlink/socket.h>
 
 #include "base/cleanup.h"
 #include "base/log.h"
 
-/* Receive buffer: the kernel sizes a dump's datagrams to at most 32 KiB
- * when the reader offers that much. Mapped per request and unmapped after,
- * so stats never leave pages behind in the shim's heap. */
-#define NL_BUF_SIZE (32 * 1024)
-/* Datagrams read per request at most: a dump of PS_NET_MAX_LINKS veths
- * fills about two dozen; the rest is slack for messages that are skipped. */
-#define NL_MAX_READS 64
+/* Messages read per request at most, whatever their content: a dump of
+ * PS_NET_MAX_LINKS links plus loopback and the end; the rest is slack for
+ * messages that are skipped. */
+#define NL_MAX_MSGS (PS_NET_MAX_LINKS + 64)
 /* The helper child's stack, inside the caller's frame (the caller is
  * suspended while the child runs). The child's frames need well under 1 KiB;
  * the pages it touches are the caller's stack pages just below its own. */
@@ -38,24 +39,39 @@
 /* socket() type of every netlink socket here: nothing may ever block on it. */
 #define NL_SOCK_TYPE (SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK)
 
-/* A netlink errno as a ps_err (ENODEV: no such link). */
-static int nl_errno(struct ps_err **err, int e, const char *what)
+struct ps_netns {
+        int nsfd;           /* the namespace: pins it, and the socket is remade from it */
+        struct nl_sock *sk; /* bound socket in it; NULL after a failed exchange */
+        bool own;           /* the shim's own namespace: no helper */
+        unsigned msgs;      /* messages read in the current exchange */
+};
+
+/* A libnl error (a negative NLE_* code) as a ps_err. */
+static int nl_fail(struct ps_err **err, int nlerr, const char *what)
 {
         enum ps_code code = PS_UNKNOWN;
 
-        if (e == ENODEV)
-                code = PS_NOT_FOUND;
-        else if (e == EAGAIN || e == EWOULDBLOCK)
+        switch (nlerr < 0 ? -nlerr : nlerr) {
+        case NLE_AGAIN:
                 return ps_err_set(err, PS_UNAVAILABLE, "%s: no answer queued by the kernel", what);
-        return ps_err_errno(err, e, code, "%s", what);
+        case NLE_NODEV:
+        case NLE_OBJ_NOTFOUND:
+                code = PS_NOT_FOUND;
+                break;
+        case NLE_DUMP_INTR:
+                return ps_err_set(err, PS_UNAVAILABLE, "%s: dump interrupted by a change; retry",
+                                  what);
+        case NLE_NOMEM:
+        case NLE_MSG_OVERFLOW: /* NL_MAX_MSGS, or the kernel's overrun */
+                code = PS_RESOURCE_EXHAUSTED;
+                break;
+        case NLE_PERM:
+        case NLE_NOACCESS:
+                code = PS_PERMISSION_DENIED;
+                break;
+        }
+        return ps_err_set(err, code, "%s: %s", what, nl_geterror(nlerr));
 }
-
-struct ps_netns {
-        int nsfd;     /* the namespace: pins it, and the socket is remade from it */
-        int fd;       /* bound netlink socket in it; -1 after a failed exchange */
-        bool own;     /* the shim's own namespace: no helper */
-        uint32_t seq; /* of the last request */
-};
 
 static int open_netns(pid_t pid, int *ret_fd, struct ps_err **err)
 {
@@ -203,6 +219,41 @@ static int route_socket_in(int nsfd, int *ret_fd, struct ps_err **err)
         return r;
 }
 
+/* Every message read, before libnl looks at it: only the kernel may answer
+ * (in the pod's namespace, a process with CAP_NET_ADMIN could send to our
+ * port), and an exchange reads at most NL_MAX_MSGS messages. */
+static int on_msg_in(struct nl_msg *msg, void *arg)
+{
+        struct ps_netns *ns = arg;
+
+        if (++ns->msgs > NL_MAX_MSGS)
+                return -NLE_MSG_OVERFLOW;
+        return nlmsg_get_src(msg)->nl_pid == 0 ? NL_OK : NL_SKIP;
+}
+
+/* A libnl socket on fd (bound, non-blocking), which it takes. */
+static struct nl_sock *nl_sock_on(struct ps_netns *ns, int fd, struct ps_err **err)
+{
+        struct nl_sock *sk = nl_socket_alloc();
+        int r;
+
+        if (!sk) {
+                ps_close(fd);
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "netlink socket"), NULL;
+        }
+        /* The port is the one the kernel bound (libnl's port map stays out of it). */
+        r = nl_socket_set_fd(sk, NETLINK_ROUTE, fd);
+        if (r == 0)
+                r = nl_socket_modify_cb(sk, NL_CB_MSG_IN, NL_CB_CUSTOM, on_msg_in, ns);
+        if (r < 0) {
+                if (nl_socket_get_fd(sk) < 0)
+                        ps_close(fd);
+                nl_socket_free(sk);
+                return nl_fail(err, r, "netlink socket"), NULL;
+        }
+        return sk;
+}
+
 /* The handle's socket, made (again) if it has none: bound, non-blocking. */
 static int ensure_socket(struct ps_netns *ns, struct ps_err **err)
 {
@@ -212,7 +263,7 @@ static int ensure_socket(struct ps_netns *ns, struct ps_err **err)
          * namespace sends to that port (with CAP_NET_ADMIN a process may). */
         const struct sockaddr_nl local = {.nl_family = AF_NETLINK}, kernel = local;
 
-        if (ns->fd >= 0)
+        if (ns->sk)
                 return 0;
         if (ns->own) {
                 fd = socket(AF_NETLINK, NL_SOCK_TYPE, NETLINK_ROUTE);
@@ -224,8 +275,20 @@ static int ensure_socket(struct ps_netns *ns, struct ps_err **err)
         if (bind(fd, (const struct sockaddr *)&local, sizeof(local)) < 0 ||
             connect(fd, (const struct sockaddr *)&kernel, sizeof(kernel)) < 0)
                 return ps_err_errno(err, errno, PS_INTERNAL, "bind netlink socket");
-        ns->fd = TAKE_FD(fd);
-        return 0;
+        ns->sk = nl_sock_on(ns, TAKE_FD(fd), err);
+        return ns->sk ? 0 : -1;
+}
+
+/* Ends an exchange: r < 0 (a failure) or stopped (a dump left unfinished)
+ * may leave anything unread on the socket, so it is dropped and the next
+ * request makes a new one: an open socket is always idle, nothing queued. */
+static int exchange_done(struct ps_netns *ns, int r, bool stopped)
+{
+        if (r < 0 || stopped) {
+                nl_socket_free(ns->sk);
+                ns->sk = NULL;
+        }
+        return r < 0 ? -1 : 0;
 }
 
 struct ps_netns *ps_netns_open(pid_t pid, struct ps_err **err)
@@ -239,7 +302,7 @@ struct ps_netns *ps_netns_open(pid_t pid, struct ps_err **err)
         ns = calloc(1, sizeof(*ns));
         if (!ns)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "netns handle"), NULL;
-        *ns = (struct ps_netns){.nsfd = TAKE_FD(nsfd), .fd = -1, .own = own};
+        *ns = (struct ps_netns){.nsfd = TAKE_FD(nsfd), .own = own};
         if (ensure_socket(ns, err) < 0) {
                 ps_err_prefix(err, "network namespace of pid %d", (int)pid);
                 return ps_netns_free(ns);
@@ -251,199 +314,118 @@ struct ps_netns *ps_netns_free(struct ps_netns *ns)
 {
         if (!ns)
                 return NULL;
-        ps_close(ns->fd);
+        nl_socket_free(ns->sk); /* closes its fd */
         ps_close(ns->nsfd);
         free(ns);
         return NULL;
 }
 
-/* Called for each answer message that is not a control message; returns
- * < 0 on failure, > 0 to stop reading (enough), 0 to go on. */
-typedef int (*nl_msg_fn)(const struct nlmsghdr *h, void *data, struct ps_err **err);
-
-/* One datagram's messages: 1 when the answer is complete, 2 when fn has had
- * enough, 0 for more. */
-static int nl_parse(const char *buf, size_t len, uint32_t seq, nl_msg_fn fn, void *data,
-                    struct ps_err **err)
-{
-        for (const struct nlmsghdr *h = (const struct nlmsghdr *)buf; NLMSG_OK(h, len);
-             h = NLMSG_NEXT(h, len)) {
-                if (h->nlmsg_seq != seq)
-                        continue;
-                if (h->nlmsg_flags & NLM_F_DUMP_INTR)
-                        return ps_err_set(err, PS_UNAVAILABLE,
-                                          "netlink dump interrupted by a change; retry");
-                if (h->nlmsg_type == NLMSG_DONE) {
-                        const int *e = NLMSG_DATA(h);
-                        if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) && *e < 0)
-                                return nl_errno(err, -*e, "netlink dump");
-                        return 1;
-                }
-                if (h->nlmsg_type == NLMSG_ERROR) {
-                        const struct nlmsgerr *e = NLMSG_DATA(h);
-                        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-                                return ps_err_set(err, PS_INTERNAL, "short netlink error message");
-                        return e->error ? nl_errno(err, -e->error, "netlink") : 1;
-                }
-                int r = fn ? fn(h, data, err) : 0;
-                if (r != 0)
-                        return r < 0 ? -1 : 2;
-                if (!(h->nlmsg_flags & NLM_F_MULTI))
-                        return 1; /* a single answer, not a dump */
-        }
-        return 0;
-}
-
-/* Reads what the kernel queued for request seq, never waiting (see
- * netns.h): 0 when the answer is complete, 1 when fn stopped early. */
-static int nl_receive(int fd, uint32_t seq, char *buf, nl_msg_fn fn, void *data,
-                      struct ps_err **err)
-{
-        for (int reads = 0; reads < NL_MAX_READS; reads++) {
-                struct sockaddr_nl from;
-                struct iovec iov = {.iov_base = buf, .iov_len = NL_BUF_SIZE};
-                struct msghdr mh = {.msg_name = &from,
-                                    .msg_namelen = sizeof(from),
-                                    .msg_iov = &iov,
-                                    .msg_iovlen = 1};
-                ssize_t n;
-
-                do
-                        n = recvmsg(fd, &mh, MSG_DONTWAIT);
-                while (n < 0 && errno == EINTR);
-                if (n < 0)
-                        return nl_errno(err, errno, "netlink receive");
-                if (mh.msg_flags & MSG_TRUNC)
-                        return ps_err_set(err, PS_INTERNAL, "netlink answer truncated");
-                if (from.nl_pid != 0) /* only the kernel may answer */
-                        continue;
-                int r = nl_parse(buf, (size_t)n, seq, fn, data, err);
-                if (r != 0)
-                        return r < 0 ? -1 : r - 1;
-        }
-        return ps_err_set(err, PS_RESOURCE_EXHAUSTED, "netlink answer longer than %d datagrams",
-                          NL_MAX_READS);
-}
-
-/* Sends req (a complete message) and hands every answer to fn until the
- * dump ends, fn has enough, the single answer arrived or the kernel
- * acknowledged. A socket that may hold anything unread afterwards (a
- * failure, a dump left unfinished) is closed, and the next request makes a
- * new one: an open socket is always idle with nothing queued. */
-static int nl_exchange(struct ps_netns *ns, struct nlmsghdr *req, nl_msg_fn fn, void *data,
-                       struct ps_err **err)
-{
-        const struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-        char *buf = MAP_FAILED;
-        ssize_t n;
-        int r = -1;
-
-        if (ensure_socket(ns, err) < 0)
-                return -1;
-        req->nlmsg_seq = ++ns->seq;
-        do
-                n = sendto(ns->fd, req, req->nlmsg_len, 0, (const struct sockaddr *)&kernel,
-                           sizeof(kernel));
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                nl_errno(err, errno, "netlink send");
-        else if ((size_t)n != req->nlmsg_len)
-                ps_err_set(err, PS_INTERNAL, "netlink send: short write");
-        else if ((buf = mmap(NULL, NL_BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                             -1, 0)) == MAP_FAILED)
-                ps_err_errno(err, errno, PS_RESOURCE_EXHAUSTED, "netlink buffer");
-        else
-                r = nl_receive(ns->fd, req->nlmsg_seq, buf, fn, data, err);
-        if (buf != MAP_FAILED)
-                munmap(buf, NL_BUF_SIZE);
-        if (r != 0)
-                ns->fd = ps_close(ns->fd);
-        return r < 0 ? -1 : 0;
-}
-
 struct link_dump {
         struct ps_link_stats *v;
         size_t n, cap;
+        bool full, nomem, done;
 };
 
-/* The kernel's rtnl_link_stats64 and its 32-bit predecessor share field
- * names; k is a local copy (attributes are only 4-byte aligned). */
-#define LINK_STATS_FROM_KERNEL(s, k)                                                               \
-        do {                                                                                       \
-                (s)->rx_bytes = (k).rx_bytes;                                                      \
-                (s)->rx_packets = (k).rx_packets;                                                  \
-                (s)->rx_errors = (k).rx_errors;                                                    \
-                (s)->rx_dropped = (k).rx_dropped;                                                  \
-                (s)->tx_bytes = (k).tx_bytes;                                                      \
-                (s)->tx_packets = (k).tx_packets;                                                  \
-                (s)->tx_errors = (k).tx_errors;                                                    \
-                (s)->tx_dropped = (k).tx_dropped;                                                  \
-        } while (0)
-
-static int on_link(const struct nlmsghdr *h, void *data, struct ps_err **err)
+static void link_stats_from(struct ps_link_stats *s, struct rtnl_link *l)
 {
-        struct link_dump *d = data;
-        const struct ifinfomsg *ifi = NLMSG_DATA(h);
-        struct ps_link_stats s;
-        bool have64 = false;
+        const char *name = rtnl_link_get_name(l);
 
-        if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
-                return 0;
-        if (ifi->ifi_flags & IFF_LOOPBACK)
-                return 0;
-        if (d->n == PS_NET_MAX_LINKS)
-                return 1; /* the rest of the dump is left unread */
-        memset(&s, 0, sizeof(s));
-        int len = (int)IFLA_PAYLOAD(h);
-        for (const struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-                size_t plen = RTA_PAYLOAD(a);
-                if (a->rta_type == IFLA_IFNAME) {
-                        snprintf(s.name, sizeof(s.name), "%.*s", (int)strnlen(RTA_DATA(a), plen),
-                                 (const char *)RTA_DATA(a));
-                } else if (a->rta_type == IFLA_STATS64 &&
-                           plen >= sizeof(struct rtnl_link_stats64)) {
-                        struct rtnl_link_stats64 k;
-                        memcpy(&k, RTA_DATA(a), sizeof(k));
-                        LINK_STATS_FROM_KERNEL(&s, k);
-                        have64 = true;
-                } else if (a->rta_type == IFLA_STATS && !have64 &&
-                           plen >= sizeof(struct rtnl_link_stats)) {
-                        struct rtnl_link_stats k;
-                        memcpy(&k, RTA_DATA(a), sizeof(k));
-                        LINK_STATS_FROM_KERNEL(&s, k);
-                }
+        memset(s, 0, sizeof(*s));
+        snprintf(s->name, sizeof(s->name), "%s", name ? name : "");
+        s->rx_bytes = rtnl_link_get_stat(l, RTNL_LINK_RX_BYTES);
+        s->rx_packets = rtnl_link_get_stat(l, RTNL_LINK_RX_PACKETS);
+        s->rx_errors = rtnl_link_get_stat(l, RTNL_LINK_RX_ERRORS);
+        s->rx_dropped = rtnl_link_get_stat(l, RTNL_LINK_RX_DROPPED);
+        s->tx_bytes = rtnl_link_get_stat(l, RTNL_LINK_TX_BYTES);
+        s->tx_packets = rtnl_link_get_stat(l, RTNL_LINK_TX_PACKETS);
+        s->tx_errors = rtnl_link_get_stat(l, RTNL_LINK_TX_ERRORS);
+        s->tx_dropped = rtnl_link_get_stat(l, RTNL_LINK_TX_DROPPED);
+}
+
+/* One link of the dump, as libnl-route parsed it. */
+static void on_link(struct nl_object *obj, void *arg)
+{
+        struct link_dump *d = arg;
+        struct rtnl_link *l = (struct rtnl_link *)obj;
+
+        if ((rtnl_link_get_flags(l) & IFF_LOOPBACK) || d->full || d->nomem)
+                return;
+        if (d->n == PS_NET_MAX_LINKS) {
+                d->full = true;
+                return;
         }
         if (d->n == d->cap) {
                 size_t cap = d->cap ? d->cap * 2 : 4;
                 struct ps_link_stats *v = reallocarray(d->v, cap, sizeof(*v));
-                if (!v)
-                        return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "link stats");
+                if (!v) {
+                        d->nomem = true;
+                        return;
+                }
                 d->v = v;
                 d->cap = cap;
         }
-        d->v[d->n++] = s;
-        return 0;
+        link_stats_from(&d->v[d->n++], l);
+}
+
+static int on_link_msg(struct nl_msg *msg, void *arg)
+{
+        struct link_dump *d = arg;
+        int r = nl_msg_parse(msg, on_link, d);
+
+        if (r < 0)
+                return r;
+        if (d->nomem)
+                return -NLE_NOMEM;
+        return d->full ? NL_STOP : NL_OK; /* the rest of the dump is left unread */
+}
+
+static int on_dump_done(struct nl_msg *msg, void *arg)
+{
+        struct link_dump *d = arg;
+
+        d->done = true;
+        return NL_STOP;
+}
+
+/* RTM_GETLINK dump into d; a libnl error code (< 0) on failure. */
+static int dump_links(struct ps_netns *ns, struct link_dump *d)
+{
+        struct nl_cb *sock_cb = nl_socket_get_cb(ns->sk), *cb;
+        int r;
+
+        /* A copy of the socket's callbacks (on_msg_in included) plus ours. */
+        cb = sock_cb ? nl_cb_clone(sock_cb) : NULL;
+        nl_cb_put(sock_cb);
+        if (!cb)
+                return -NLE_NOMEM;
+        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_link_msg, d);
+        nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, on_dump_done, d);
+        ns->msgs = 0;
+        r = nl_rtgen_request(ns->sk, RTM_GETLINK, AF_UNSPEC, NLM_F_DUMP);
+        if (r >= 0)
+                r = nl_recvmsgs(ns->sk, cb);
+        nl_cb_put(cb);
+        /* Whatever libnl makes of it, a dump ends with NLMSG_DONE or when
+         * we have had enough. */
+        if (r >= 0 && !d->done && !d->full)
+                r = -NLE_MSG_TRUNC;
+        return r;
 }
 
 int ps_netns_link_stats(struct ps_netns *ns, struct ps_link_stats **ret, size_t *ret_n,
                         struct ps_err **err)
 {
-        struct {
-                struct nlmsghdr h;
-                struct ifinfomsg i;
-        } req = {
-            .h = {.nlmsg_len = sizeof(req),
-                  .nlmsg_type = RTM_GETLINK,
-                  .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
-            .i = {.ifi_family = AF_UNSPEC},
-        };
         struct link_dump d = {0};
+        int r;
 
-        if (nl_exchange(ns, &req.h, on_link, &d, err) < 0) {
-                free(d.v);
+        if (ensure_socket(ns, err) < 0)
                 return ps_err_prefix(err, "dump links");
+        r = dump_links(ns, &d);
+        if (exchange_done(ns, r, d.full) < 0) {
+                free(d.v);
+                return nl_fail(err, r, "dump links");
         }
-        if (d.n == PS_NET_MAX_LINKS)
+        if (d.full)
                 ps_log_debug("net: %d links or more, reporting those", PS_NET_MAX_LINKS);
         if (!d.v && !(d.v = calloc(1, sizeof(*d.v))))
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "link stats");
@@ -452,31 +434,36 @@ int ps_netns_link_stats(struct ps_netns *ns, struct ps_link_stats **ret, size_t 
         return 0;
 }
 
+static void rtnl_linkp(struct rtnl_link **l)
+{
+        if (*l)
+                rtnl_link_put(*l);
+}
+
 int ps_netns_link_up(struct ps_netns *ns, const char *ifname, struct ps_err **err)
 {
-        struct {
-                struct nlmsghdr h;
-                struct ifinfomsg i;
-                struct rtattr a;
-                char name[RTA_ALIGN(IFNAMSIZ)];
-        } req;
-        size_t len;
+        _cleanup_(rtnl_linkp) struct rtnl_link *link = NULL, *change = NULL;
+        int r;
 
-        if (!ifname || !*ifname || (len = strlen(ifname)) >= IFNAMSIZ)
+        if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid interface name");
-        /* Found by name (index 0); setting IFF_UP on a link that is up
-         * changes nothing. The kernel acknowledges (NLM_F_ACK). */
-        memset(&req, 0, sizeof(req));
-        req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.i)) + RTA_LENGTH(len + 1);
-        req.h.nlmsg_type = RTM_NEWLINK;
-        req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        req.i.ifi_family = AF_UNSPEC;
-        req.i.ifi_flags = IFF_UP;
-        req.i.ifi_change = IFF_UP;
-        req.a.rta_type = IFLA_IFNAME;
-        req.a.rta_len = RTA_LENGTH(len + 1);
-        memcpy(req.name, ifname, len + 1);
-        if (nl_exchange(ns, &req.h, NULL, NULL, err) < 0)
+        if (ensure_socket(ns, err) < 0)
                 return ps_err_prefix(err, "bring %s up", ifname);
+        change = rtnl_link_alloc();
+        if (!change)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "bring %s up", ifname);
+        /* Setting IFF_UP on a link that is up changes nothing. Both requests
+         * are acknowledged (libnl's auto-ACK) before sendmsg returns. */
+        rtnl_link_set_flags(change, IFF_UP);
+        ns->msgs = 0;
+        r = rtnl_link_get_kernel(ns->sk, 0, ifname, &link);
+        if (r >= 0 && !link) /* libnl read no link and no error */
+                r = -NLE_MSG_TRUNC;
+        if (r >= 0)
+                r = rtnl_link_change(ns->sk, link, change, 0);
+        if (exchange_done(ns, r, false) < 0) {
+                nl_fail(err, r, "netlink");
+                return ps_err_prefix(err, "bring %s up", ifname);
+        }
         return 0;
 }

@@ -1,4 +1,5 @@
-/* Links of a pod's network namespace, through rtnetlink (a NETLINK_ROUTE socket).
+/* Links of a pod's network namespace, through rtnetlink with libnl-3 and
+ * libnl-route-3 (linked statically: CMakeLists.txt says why).
  *
  * A ps_netns is a handle on one network namespace: the namespace file of
  * the process it was opened for, and a netlink socket created inside that
@@ -30,7 +31,7 @@
  * Why a handle, kept for the pod's life, and not a helper per call: a new
  * task is placed on the idlest CPU, and waking an idle (virtual) CPU can take
  * a scheduler tick: opening takes ~0.1 ms at the median but 2-4 ms at p99 on
- * a 2-vCPU guest, while a request on an open socket takes ~25 us. So the
+ * a 2-vCPU guest, while a request on an open socket takes ~20 us. So the
  * helper runs once per pod, and again only after a failed exchange, from
  * the namespace file the handle holds (never from a pid that may have been
  * reused meanwhile). Considered and not taken: setns() on the daemon thread and back (what item 6
@@ -39,16 +40,23 @@
  * call); IFLA_TARGET_NETNSID (assigns a lasting nsid for the pod namespace
  * in the host namespace).
  *
+ * libnl wraps the socket the helper made (nl_socket_set_fd: libnl never
+ * creates a socket here, so none is ever made in the wrong namespace). The
+ * socket is bound to a port the kernel picks and connected to the kernel,
+ * so the kernel refuses whatever another process of the pod (one with
+ * CAP_NET_ADMIN may) sends to that port.
+ *
  * Bounded time (issue 15 item 8). The socket is non-blocking and nothing
  * waits for the kernel: rtnetlink handles a request inside sendmsg(), where
  * the answer (an ACK, or the first part of a dump) is queued before sendmsg
  * returns, and each recvmsg() that empties the queue makes the kernel queue
- * the next part of a dump. So every read is MSG_DONTWAIT and "nothing
- * queued" is an error (UNAVAILABLE), never a wait. A dump stops after
- * PS_NET_MAX_LINKS reported links and after a fixed number of datagrams
- * whatever their content. What remains is the kernel's own work, under
+ * the next part of a dump. So libnl's reads find their data queued, and
+ * "nothing queued" (NLE_AGAIN) is an error (UNAVAILABLE), never a wait. A
+ * dump stops after PS_NET_MAX_LINKS reported links (its socket, with the
+ * rest unread, is then remade for the next call), and an exchange after a
+ * fixed number of messages whatever their content. What remains is the kernel's own work, under
  * rtnl_lock: ~15 us per link on a 2-vCPU guest (a veth's message carries
- * ~2.8 KiB of attributes), so ~25 us for a pod's usual 1-3 links and ~4 ms
+ * ~2.8 KiB of attributes), so ~20 us for a pod's usual 1-3 links and 2-4 ms
  * for PS_NET_MAX_LINKS of them; a task that holds rtnl_lock for long delays
  * us as it delays `ip link`. test_net prints the figures.
  *
