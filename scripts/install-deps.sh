@@ -8,6 +8,8 @@ packages=(
 	build-essential cmake pkg-config
 	protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev protobuf-compiler
 	libevent-dev libcjson-dev libcgroup-dev
+	# netlink, linked statically (CMakeLists.txt says why)
+	libnl-3-dev libnl-route-3-dev
 	# sanitizers, fuzzing and lint
 	clang libclang-rt-14-dev clang-format cppcheck valgrind
 	# what the shim drives and the tests run

@@ -1,44 +1,76 @@
 /* rtnetlink in another process' network namespace; see netns.h for the
- * setns() discipline. */
+ * helper child that creates the socket there and for the time bound. */
 #include "net/netns.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <linux/if_link.h>
 #include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <sys/mman.h>
+#include <netlink/errno.h>
+#include <netlink/handlers.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <netlink/route/rtnl.h>
+#include <netlink/socket.h>
 
 #include "base/cleanup.h"
 #include "base/log.h"
 
-/* The kernel answers rtnetlink at once; the timeout only bounds a
- * pathological stall so the event loop can never hang on it. */
-#define NL_TIMEOUT_SEC 1
-/* Receive buffer: the kernel sizes a dump's datagrams to at most 32 KiB
- * when the reader offers that much. Mapped per request and unmapped after,
- * so stats never leave pages behind in the shim's heap. */
-#define NL_BUF_SIZE (32 * 1024)
+/* Messages read per request at most, whatever their content: a dump of
+ * PS_NET_MAX_LINKS links plus loopback and the end; the rest is slack for
+ * messages that are skipped. */
+#define NL_MAX_MSGS (PS_NET_MAX_LINKS + 64)
+/* The helper child's stack, inside the caller's frame (the caller is
+ * suspended while the child runs). The child's frames need well under 1 KiB;
+ * the pages it touches are the caller's stack pages just below its own. */
+#define HELPER_STACK_SIZE (8 * 1024)
+/* socket() type of every netlink socket here: nothing may ever block on it. */
+#define NL_SOCK_TYPE (SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK)
 
-/* A netlink errno as a ps_err (ENODEV: no such link). */
-static int nl_errno(struct ps_err **err, int e, const char *what)
+struct ps_netns {
+        int nsfd;           /* the namespace: pins it, and the socket is remade from it */
+        struct nl_sock *sk; /* bound socket in it; NULL after a failed exchange */
+        bool own;           /* the shim's own namespace: no helper */
+        unsigned msgs;      /* messages read in the current exchange */
+};
+
+/* A libnl error (a negative NLE_* code) as a ps_err. */
+static int nl_fail(struct ps_err **err, int nlerr, const char *what)
 {
         enum ps_code code = PS_UNKNOWN;
 
-        if (e == ENODEV)
+        switch (nlerr < 0 ? -nlerr : nlerr) {
+        case NLE_AGAIN:
+                return ps_err_set(err, PS_UNAVAILABLE, "%s: no answer queued by the kernel", what);
+        case NLE_NODEV:
+        case NLE_OBJ_NOTFOUND:
                 code = PS_NOT_FOUND;
-        else if (e == EAGAIN || e == EWOULDBLOCK)
-                code = PS_DEADLINE_EXCEEDED;
-        return ps_err_errno(err, e, code, "%s", what);
+                break;
+        case NLE_DUMP_INTR:
+                return ps_err_set(err, PS_UNAVAILABLE, "%s: dump interrupted by a change; retry",
+                                  what);
+        case NLE_NOMEM:
+        case NLE_MSG_OVERFLOW: /* NL_MAX_MSGS, or the kernel's overrun */
+                code = PS_RESOURCE_EXHAUSTED;
+                break;
+        case NLE_PERM:
+        case NLE_NOACCESS:
+                code = PS_PERMISSION_DENIED;
+                break;
+        }
+        return ps_err_set(err, code, "%s: %s", what, nl_geterror(nlerr));
 }
 
 static int open_netns(pid_t pid, int *ret_fd, struct ps_err **err)
@@ -57,239 +89,344 @@ static int open_netns(pid_t pid, int *ret_fd, struct ps_err **err)
         return 0;
 }
 
-static int same_file(int a, int b, bool *ret, struct ps_err **err)
+/* Whether nsfd is the calling thread's own network namespace. */
+static int is_own_netns(int nsfd, bool *ret, struct ps_err **err)
 {
-        struct stat sa, sb;
+        struct stat target, self;
 
-        if (fstat(a, &sa) < 0 || fstat(b, &sb) < 0)
-                return ps_err_errno(err, errno, PS_INTERNAL, "fstat netns");
-        *ret = sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+        if (fstat(nsfd, &target) < 0 || stat("/proc/thread-self/ns/net", &self) < 0)
+                return ps_err_errno(err, errno, PS_INTERNAL, "stat network namespace");
+        *ret = target.st_dev == self.st_dev && target.st_ino == self.st_ino;
         return 0;
 }
 
-/* A NETLINK_ROUTE socket created inside the network namespace of `pid`. The
- * thread is in that namespace only for the socket() call: nothing else may
- * run there, and the way back is checked before anything else happens. */
-static int route_fd_in(pid_t pid, int *ret_fd, struct ps_err **err)
+struct helper_args {
+        int nsfd; /* the namespace to enter */
+        int chan; /* the child's end of the socketpair */
+};
+
+/* Helper child side. It runs on the caller's memory with every signal
+ * blocked, so it makes raw system calls only (syscall() sets errno and
+ * nothing else) and ends with exit, never returning into clone()'s caller.
+ * Its answer is one datagram: the errno (0 on success) and, on success, the
+ * socket as SCM_RIGHTS. Not instrumented by ASan: its frames would leave
+ * poisoned shadow on a stack the caller never unwinds. */
+__attribute__((no_sanitize("address"))) static int helper_main(void *arg)
 {
-        _cleanup_close_ int target = -1, self = -1;
-        bool same = false;
+        const struct helper_args *a = arg;
+        int e = 0;
+        long fd = -1;
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } ctl = {.buf = {0}}; /* padding included: the kernel copies it all */
+        struct iovec iov = {.iov_base = &e, .iov_len = sizeof(e)};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 
-        if (open_netns(pid, &target, err) < 0)
-                return -1;
-        /* setns() is per thread; thread-self is exact even if threads appear. */
-        self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        if (self < 0)
-                return ps_err_errno(err, errno, PS_INTERNAL, "open own network namespace");
-        if (same_file(target, self, &same, err) < 0)
-                return -1;
-        if (!same && setns(target, CLONE_NEWNET) < 0)
-                return ps_err_errno(err, errno, PS_UNKNOWN, "enter network namespace of pid %d",
-                                    (int)pid);
-
-        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-        int saved = errno;
-
-        if (!same && setns(self, CLONE_NEWNET) < 0) {
-                int e = errno;
-                ps_close(fd);
-                ps_log_error("net: cannot return to the shim's network namespace after entering "
-                             "pid %d's: %s; the shim is now running in the wrong namespace",
-                             (int)pid, strerror(e));
-                return ps_err_errno(err, e, PS_INTERNAL,
-                                    "return to own network namespace (from pid %d's)", (int)pid);
+        if (syscall(SYS_setns, a->nsfd, CLONE_NEWNET) < 0)
+                e = errno;
+        else if ((fd = syscall(SYS_socket, AF_NETLINK, NL_SOCK_TYPE, NETLINK_ROUTE)) < 0)
+                e = errno;
+        if (e == 0) {
+                mh.msg_control = ctl.buf;
+                mh.msg_controllen = sizeof(ctl.buf);
+                ctl.h.cmsg_len = CMSG_LEN(sizeof(int));
+                ctl.h.cmsg_level = SOL_SOCKET;
+                ctl.h.cmsg_type = SCM_RIGHTS;
+                *(int *)CMSG_DATA(&ctl.h) = (int)fd;
         }
-        if (fd < 0)
-                return ps_err_errno(err, saved, PS_UNKNOWN, "netlink socket in netns of pid %d",
-                                    (int)pid);
+        /* If even this fails the caller sees end-of-file: no answer. */
+        syscall(SYS_sendmsg, a->chan, &mh, MSG_NOSIGNAL);
+        syscall(SYS_exit, 0);
+        return 0;
+}
+
+/* The helper's answer: the socket, or the helper's errno as the error. */
+static int helper_answer(int chan, int *ret_fd, struct ps_err **err)
+{
+        int e = 0, fd = -1;
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } ctl;
+        struct iovec iov = {.iov_base = &e, .iov_len = sizeof(e)};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = ctl.buf,
+                            .msg_controllen = sizeof(ctl)};
+        ssize_t n;
+
+        /* Never blocks for long: under CLONE_VFORK the child is done before
+         * the caller runs again (a tool that turns the clone into a fork
+         * leaves it a few system calls to finish). */
+        do
+                n = recvmsg(chan, &mh, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return ps_err_errno(err, errno, PS_INTERNAL, "netns helper's answer");
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                /* At most one fd fits the buffer; one was sent. */
+                if (c->cmsg_len >= CMSG_LEN(sizeof(int)))
+                        memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+        }
+        if (n != (ssize_t)sizeof(e) || (e == 0 && (fd < 0 || (mh.msg_flags & MSG_CTRUNC)))) {
+                ps_close(fd);
+                /* MSG_CTRUNC: we could not take the fd (EMFILE, most likely). */
+                return ps_err_set(err,
+                                  (mh.msg_flags & MSG_CTRUNC) ? PS_RESOURCE_EXHAUSTED : PS_INTERNAL,
+                                  "netns helper gave no socket");
+        }
+        if (e != 0) {
+                ps_close(fd);
+                return ps_err_errno(err, e, PS_UNKNOWN, "netns helper");
+        }
         *ret_fd = fd;
         return 0;
 }
 
-/* A bound NETLINK_ROUTE socket talking to the netns of `pid`. */
-static int route_connect(pid_t pid, int *ret_fd, struct ps_err **err)
+/* A NETLINK_ROUTE socket created in the network namespace nsfd by a helper
+ * child; the calling thread stays where it is. */
+static int route_socket_in(int nsfd, int *ret_fd, struct ps_err **err)
+{
+        alignas(16) char stack[HELPER_STACK_SIZE];
+        _cleanup_close_ int mine = -1, theirs = -1;
+        struct helper_args a = {.nsfd = nsfd};
+        int sv[2], clone_errno, st, r;
+        sigset_t all, old;
+        pid_t child;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "socketpair");
+        mine = sv[0];
+        theirs = a.chan = sv[1];
+        /* The child inherits the full mask and keeps it to the end. */
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, &old);
+        child = clone(helper_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK, &a);
+        clone_errno = errno;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (child < 0)
+                return ps_err_errno(err, clone_errno, PS_UNKNOWN, "clone netns helper");
+        /* Our copy of its end closed, a helper that died before answering
+         * reads as end-of-file instead of a wait. */
+        theirs = ps_close(theirs);
+        r = helper_answer(mine, ret_fd, err);
+        /* __WCLONE: the helper sends no SIGCHLD, see netns.h. */
+        while (waitpid(child, &st, __WCLONE) < 0 && errno == EINTR)
+                ;
+        return r;
+}
+
+/* Every message read, before libnl looks at it: only the kernel may answer
+ * (in the pod's namespace, a process with CAP_NET_ADMIN could send to our
+ * port), and an exchange reads at most NL_MAX_MSGS messages. */
+static int on_msg_in(struct nl_msg *msg, void *arg)
+{
+        struct ps_netns *ns = arg;
+
+        if (++ns->msgs > NL_MAX_MSGS)
+                return -NLE_MSG_OVERFLOW;
+        return nlmsg_get_src(msg)->nl_pid == 0 ? NL_OK : NL_SKIP;
+}
+
+/* A libnl socket on fd (bound, non-blocking), which it takes. */
+static struct nl_sock *nl_sock_on(struct ps_netns *ns, int fd, struct ps_err **err)
+{
+        struct nl_sock *sk = nl_socket_alloc();
+        int r;
+
+        if (!sk) {
+                ps_close(fd);
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "netlink socket"), NULL;
+        }
+        /* The port is the one the kernel bound (libnl's port map stays out of it). */
+        r = nl_socket_set_fd(sk, NETLINK_ROUTE, fd);
+        if (r == 0)
+                r = nl_socket_modify_cb(sk, NL_CB_MSG_IN, NL_CB_CUSTOM, on_msg_in, ns);
+        if (r < 0) {
+                if (nl_socket_get_fd(sk) < 0)
+                        ps_close(fd);
+                nl_socket_free(sk);
+                return nl_fail(err, r, "netlink socket"), NULL;
+        }
+        return sk;
+}
+
+/* The handle's socket, made (again) if it has none: bound, non-blocking. */
+static int ensure_socket(struct ps_netns *ns, struct ps_err **err)
 {
         _cleanup_close_ int fd = -1;
-        const struct timeval tv = {.tv_sec = NL_TIMEOUT_SEC};
-        const struct sockaddr_nl local = {.nl_family = AF_NETLINK}; /* kernel picks the port */
+        /* Bound to a port the kernel picks, and connected to the kernel (port
+         * 0): the kernel then refuses what any other sender in the pod's
+         * namespace sends to that port (with CAP_NET_ADMIN a process may). */
+        const struct sockaddr_nl local = {.nl_family = AF_NETLINK}, kernel = local;
 
-        if (route_fd_in(pid, &fd, err) < 0)
+        if (ns->sk)
+                return 0;
+        if (ns->own) {
+                fd = socket(AF_NETLINK, NL_SOCK_TYPE, NETLINK_ROUTE);
+                if (fd < 0)
+                        return ps_err_errno(err, errno, PS_UNKNOWN, "netlink socket");
+        } else if (route_socket_in(ns->nsfd, &fd, err) < 0) {
                 return -1;
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-                return ps_err_errno(err, errno, PS_INTERNAL, "netlink socket timeouts");
-        if (bind(fd, (const struct sockaddr *)&local, sizeof(local)) < 0)
-                return ps_err_errno(err, errno, PS_INTERNAL, "bind netlink socket");
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
-/* Called for each answer message that is not a control message. */
-typedef int (*nl_msg_fn)(const struct nlmsghdr *h, void *data, struct ps_err **err);
-
-static int nl_receive(int fd, uint32_t seq, char *buf, nl_msg_fn fn, void *data,
-                      struct ps_err **err)
-{
-        for (;;) {
-                struct sockaddr_nl from;
-                struct iovec iov = {.iov_base = buf, .iov_len = NL_BUF_SIZE};
-                struct msghdr mh = {.msg_name = &from,
-                                    .msg_namelen = sizeof(from),
-                                    .msg_iov = &iov,
-                                    .msg_iovlen = 1};
-                ssize_t n;
-
-                do
-                        n = recvmsg(fd, &mh, 0);
-                while (n < 0 && errno == EINTR);
-                if (n < 0)
-                        return nl_errno(err, errno, "netlink receive");
-                if (mh.msg_flags & MSG_TRUNC)
-                        return ps_err_set(err, PS_INTERNAL, "netlink answer truncated");
-                if (from.nl_pid != 0) /* only the kernel may answer */
-                        continue;
-                size_t len = (size_t)n;
-                for (const struct nlmsghdr *h = (const struct nlmsghdr *)buf; NLMSG_OK(h, len);
-                     h = NLMSG_NEXT(h, len)) {
-                        if (h->nlmsg_seq != seq)
-                                continue;
-                        if (h->nlmsg_flags & NLM_F_DUMP_INTR)
-                                return ps_err_set(err, PS_UNAVAILABLE,
-                                                  "netlink dump interrupted by a change; retry");
-                        if (h->nlmsg_type == NLMSG_DONE) {
-                                const int *e = NLMSG_DATA(h);
-                                if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) && *e < 0)
-                                        return nl_errno(err, -*e, "netlink dump");
-                                return 0;
-                        }
-                        if (h->nlmsg_type == NLMSG_ERROR) {
-                                const struct nlmsgerr *e = NLMSG_DATA(h);
-                                if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-                                        return ps_err_set(err, PS_INTERNAL,
-                                                          "short netlink error message");
-                                return e->error ? nl_errno(err, -e->error, "netlink") : 0;
-                        }
-                        if (fn && fn(h, data, err) < 0)
-                                return -1;
-                        if (!(h->nlmsg_flags & NLM_F_MULTI))
-                                return 0; /* a single answer, not a dump */
-                }
         }
+        if (bind(fd, (const struct sockaddr *)&local, sizeof(local)) < 0 ||
+            connect(fd, (const struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+                return ps_err_errno(err, errno, PS_INTERNAL, "bind netlink socket");
+        ns->sk = nl_sock_on(ns, TAKE_FD(fd), err);
+        return ns->sk ? 0 : -1;
 }
 
-/* Sends req (a complete message) and hands every answer to fn until the
- * dump ends, the single answer arrived or the kernel acknowledged. */
-static int nl_exchange(int fd, struct nlmsghdr *req, nl_msg_fn fn, void *data, struct ps_err **err)
+/* Ends an exchange: r < 0 (a failure) or stopped (a dump left unfinished)
+ * may leave anything unread on the socket, so it is dropped and the next
+ * request makes a new one: an open socket is always idle, nothing queued. */
+static int exchange_done(struct ps_netns *ns, int r, bool stopped)
 {
-        static uint32_t last_seq;
-        const struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-        ssize_t n;
+        if (r < 0 || stopped) {
+                nl_socket_free(ns->sk);
+                ns->sk = NULL;
+        }
+        return r < 0 ? -1 : 0;
+}
 
-        req->nlmsg_seq = ++last_seq;
-        do
-                n = sendto(fd, req, req->nlmsg_len, 0, (const struct sockaddr *)&kernel,
-                           sizeof(kernel));
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return nl_errno(err, errno, "netlink send");
-        if ((size_t)n != req->nlmsg_len)
-                return ps_err_set(err, PS_INTERNAL, "netlink send: short write");
+struct ps_netns *ps_netns_open(pid_t pid, struct ps_err **err)
+{
+        _cleanup_close_ int nsfd = -1;
+        struct ps_netns *ns;
+        bool own = false;
 
-        char *buf =
-            mmap(NULL, NL_BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (buf == MAP_FAILED)
-                return ps_err_errno(err, errno, PS_RESOURCE_EXHAUSTED, "netlink buffer");
-        int r = nl_receive(fd, req->nlmsg_seq, buf, fn, data, err);
-        munmap(buf, NL_BUF_SIZE);
-        return r;
+        if (open_netns(pid, &nsfd, err) < 0 || is_own_netns(nsfd, &own, err) < 0)
+                return NULL;
+        ns = calloc(1, sizeof(*ns));
+        if (!ns)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "netns handle"), NULL;
+        *ns = (struct ps_netns){.nsfd = TAKE_FD(nsfd), .own = own};
+        if (ensure_socket(ns, err) < 0) {
+                ps_err_prefix(err, "network namespace of pid %d", (int)pid);
+                return ps_netns_free(ns);
+        }
+        return ns;
+}
+
+struct ps_netns *ps_netns_free(struct ps_netns *ns)
+{
+        if (!ns)
+                return NULL;
+        nl_socket_free(ns->sk); /* closes its fd */
+        ps_close(ns->nsfd);
+        free(ns);
+        return NULL;
 }
 
 struct link_dump {
         struct ps_link_stats *v;
         size_t n, cap;
-        unsigned total;
+        bool full, nomem, done;
 };
 
-/* The kernel's rtnl_link_stats64 and its 32-bit predecessor share field
- * names; k is a local copy (attributes are only 4-byte aligned). */
-#define LINK_STATS_FROM_KERNEL(s, k)                                                               \
-        do {                                                                                       \
-                (s)->rx_bytes = (k).rx_bytes;                                                      \
-                (s)->rx_packets = (k).rx_packets;                                                  \
-                (s)->rx_errors = (k).rx_errors;                                                    \
-                (s)->rx_dropped = (k).rx_dropped;                                                  \
-                (s)->tx_bytes = (k).tx_bytes;                                                      \
-                (s)->tx_packets = (k).tx_packets;                                                  \
-                (s)->tx_errors = (k).tx_errors;                                                    \
-                (s)->tx_dropped = (k).tx_dropped;                                                  \
-        } while (0)
-
-static int on_link(const struct nlmsghdr *h, void *data, struct ps_err **err)
+static void link_stats_from(struct ps_link_stats *s, struct rtnl_link *l)
 {
-        struct link_dump *d = data;
-        const struct ifinfomsg *ifi = NLMSG_DATA(h);
-        struct ps_link_stats s;
-        bool have64 = false;
+        const char *name = rtnl_link_get_name(l);
 
-        if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
-                return 0;
-        d->total++;
-        if ((ifi->ifi_flags & IFF_LOOPBACK) || d->n >= PS_NET_MAX_LINKS)
-                return 0;
-        memset(&s, 0, sizeof(s));
-        int len = (int)IFLA_PAYLOAD(h);
-        for (const struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-                size_t plen = RTA_PAYLOAD(a);
-                if (a->rta_type == IFLA_IFNAME) {
-                        snprintf(s.name, sizeof(s.name), "%.*s", (int)strnlen(RTA_DATA(a), plen),
-                                 (const char *)RTA_DATA(a));
-                } else if (a->rta_type == IFLA_STATS64 &&
-                           plen >= sizeof(struct rtnl_link_stats64)) {
-                        struct rtnl_link_stats64 k;
-                        memcpy(&k, RTA_DATA(a), sizeof(k));
-                        LINK_STATS_FROM_KERNEL(&s, k);
-                        have64 = true;
-                } else if (a->rta_type == IFLA_STATS && !have64 &&
-                           plen >= sizeof(struct rtnl_link_stats)) {
-                        struct rtnl_link_stats k;
-                        memcpy(&k, RTA_DATA(a), sizeof(k));
-                        LINK_STATS_FROM_KERNEL(&s, k);
-                }
+        memset(s, 0, sizeof(*s));
+        snprintf(s->name, sizeof(s->name), "%s", name ? name : "");
+        s->rx_bytes = rtnl_link_get_stat(l, RTNL_LINK_RX_BYTES);
+        s->rx_packets = rtnl_link_get_stat(l, RTNL_LINK_RX_PACKETS);
+        s->rx_errors = rtnl_link_get_stat(l, RTNL_LINK_RX_ERRORS);
+        s->rx_dropped = rtnl_link_get_stat(l, RTNL_LINK_RX_DROPPED);
+        s->tx_bytes = rtnl_link_get_stat(l, RTNL_LINK_TX_BYTES);
+        s->tx_packets = rtnl_link_get_stat(l, RTNL_LINK_TX_PACKETS);
+        s->tx_errors = rtnl_link_get_stat(l, RTNL_LINK_TX_ERRORS);
+        s->tx_dropped = rtnl_link_get_stat(l, RTNL_LINK_TX_DROPPED);
+}
+
+/* One link of the dump, as libnl-route parsed it. */
+static void on_link(struct nl_object *obj, void *arg)
+{
+        struct link_dump *d = arg;
+        struct rtnl_link *l = (struct rtnl_link *)obj;
+
+        if ((rtnl_link_get_flags(l) & IFF_LOOPBACK) || d->full || d->nomem)
+                return;
+        if (d->n == PS_NET_MAX_LINKS) {
+                d->full = true;
+                return;
         }
         if (d->n == d->cap) {
                 size_t cap = d->cap ? d->cap * 2 : 4;
                 struct ps_link_stats *v = reallocarray(d->v, cap, sizeof(*v));
-                if (!v)
-                        return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "link stats");
+                if (!v) {
+                        d->nomem = true;
+                        return;
+                }
                 d->v = v;
                 d->cap = cap;
         }
-        d->v[d->n++] = s;
-        return 0;
+        link_stats_from(&d->v[d->n++], l);
 }
 
-int ps_net_link_stats(pid_t pid, struct ps_link_stats **ret, size_t *ret_n, struct ps_err **err)
+static int on_link_msg(struct nl_msg *msg, void *arg)
 {
-        _cleanup_close_ int fd = -1;
-        struct {
-                struct nlmsghdr h;
-                struct ifinfomsg i;
-        } req = {
-            .h = {.nlmsg_len = sizeof(req),
-                  .nlmsg_type = RTM_GETLINK,
-                  .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
-            .i = {.ifi_family = AF_UNSPEC},
-        };
-        struct link_dump d = {0};
+        struct link_dump *d = arg;
+        int r = nl_msg_parse(msg, on_link, d);
 
-        if (route_connect(pid, &fd, err) < 0)
-                return ps_err_prefix(err, "link stats");
-        if (nl_exchange(fd, &req.h, on_link, &d, err) < 0) {
-                free(d.v);
+        if (r < 0)
+                return r;
+        if (d->nomem)
+                return -NLE_NOMEM;
+        return d->full ? NL_STOP : NL_OK; /* the rest of the dump is left unread */
+}
+
+static int on_dump_done(struct nl_msg *msg, void *arg)
+{
+        struct link_dump *d = arg;
+
+        d->done = true;
+        return NL_STOP;
+}
+
+/* RTM_GETLINK dump into d; a libnl error code (< 0) on failure. */
+static int dump_links(struct ps_netns *ns, struct link_dump *d)
+{
+        struct nl_cb *sock_cb = nl_socket_get_cb(ns->sk), *cb;
+        int r;
+
+        /* A copy of the socket's callbacks (on_msg_in included) plus ours. */
+        cb = sock_cb ? nl_cb_clone(sock_cb) : NULL;
+        nl_cb_put(sock_cb);
+        if (!cb)
+                return -NLE_NOMEM;
+        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_link_msg, d);
+        nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, on_dump_done, d);
+        ns->msgs = 0;
+        r = nl_rtgen_request(ns->sk, RTM_GETLINK, AF_UNSPEC, NLM_F_DUMP);
+        if (r >= 0)
+                r = nl_recvmsgs(ns->sk, cb);
+        nl_cb_put(cb);
+        /* Whatever libnl makes of it, a dump ends with NLMSG_DONE or when
+         * we have had enough. */
+        if (r >= 0 && !d->done && !d->full)
+                r = -NLE_MSG_TRUNC;
+        return r;
+}
+
+int ps_netns_link_stats(struct ps_netns *ns, struct ps_link_stats **ret, size_t *ret_n,
+                        struct ps_err **err)
+{
+        struct link_dump d = {0};
+        int r;
+
+        if (ensure_socket(ns, err) < 0)
                 return ps_err_prefix(err, "dump links");
+        r = dump_links(ns, &d);
+        if (exchange_done(ns, r, d.full) < 0) {
+                free(d.v);
+                return nl_fail(err, r, "dump links");
         }
-        if (d.total > PS_NET_MAX_LINKS)
-                ps_log_debug("net: pid %d has %u links, reporting %zu", (int)pid, d.total, d.n);
+        if (d.full)
+                ps_log_debug("net: %d links or more, reporting those", PS_NET_MAX_LINKS);
         if (!d.v && !(d.v = calloc(1, sizeof(*d.v))))
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "link stats");
         *ret = d.v;
@@ -297,34 +434,36 @@ int ps_net_link_stats(pid_t pid, struct ps_link_stats **ret, size_t *ret_n, stru
         return 0;
 }
 
-int ps_net_link_up(pid_t pid, const char *ifname, struct ps_err **err)
+static void rtnl_linkp(struct rtnl_link **l)
 {
-        _cleanup_close_ int fd = -1;
-        struct {
-                struct nlmsghdr h;
-                struct ifinfomsg i;
-                struct rtattr a;
-                char name[RTA_ALIGN(IFNAMSIZ)];
-        } req;
-        size_t len;
+        if (*l)
+                rtnl_link_put(*l);
+}
 
-        if (!ifname || !*ifname || (len = strlen(ifname)) >= IFNAMSIZ)
+int ps_netns_link_up(struct ps_netns *ns, const char *ifname, struct ps_err **err)
+{
+        _cleanup_(rtnl_linkp) struct rtnl_link *link = NULL, *change = NULL;
+        int r;
+
+        if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid interface name");
-        if (route_connect(pid, &fd, err) < 0)
+        if (ensure_socket(ns, err) < 0)
                 return ps_err_prefix(err, "bring %s up", ifname);
-        /* Found by name (index 0); setting IFF_UP on a link that is up
-         * changes nothing. The kernel acknowledges (NLM_F_ACK). */
-        memset(&req, 0, sizeof(req));
-        req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.i)) + RTA_LENGTH(len + 1);
-        req.h.nlmsg_type = RTM_NEWLINK;
-        req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        req.i.ifi_family = AF_UNSPEC;
-        req.i.ifi_flags = IFF_UP;
-        req.i.ifi_change = IFF_UP;
-        req.a.rta_type = IFLA_IFNAME;
-        req.a.rta_len = RTA_LENGTH(len + 1);
-        memcpy(req.name, ifname, len + 1);
-        if (nl_exchange(fd, &req.h, NULL, NULL, err) < 0)
+        change = rtnl_link_alloc();
+        if (!change)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "bring %s up", ifname);
+        /* Setting IFF_UP on a link that is up changes nothing. Both requests
+         * are acknowledged (libnl's auto-ACK) before sendmsg returns. */
+        rtnl_link_set_flags(change, IFF_UP);
+        ns->msgs = 0;
+        r = rtnl_link_get_kernel(ns->sk, 0, ifname, &link);
+        if (r >= 0 && !link) /* libnl read no link and no error */
+                r = -NLE_MSG_TRUNC;
+        if (r >= 0)
+                r = rtnl_link_change(ns->sk, link, change, 0);
+        if (exchange_done(ns, r, false) < 0) {
+                nl_fail(err, r, "netlink");
                 return ps_err_prefix(err, "bring %s up", ifname);
+        }
         return 0;
 }

@@ -1,4 +1,7 @@
-/* The reaper: the only caller of wait*() in the shim.
+/* The reaper: the only caller of wait*() in the shim for children that
+ * signal their exit (net/netns.c reaps its own helper, a clone child with
+ * exit signal 0 that neither raises SIGCHLD nor shows up in waitpid(-1)
+ * without __WCLONE: see net/netns.h).
  *
  * The shim is a child subreaper, so container inits and exec processes (the
  * grandchildren runc leaves behind) are reparented to it. SIGCHLD arrives on

@@ -34,6 +34,7 @@ struct ps_oom_watch;
 struct ps_pod_cgroup;
 struct ps_cgroup_paths;
 struct ps_infra_launch;
+struct ps_netns;
 
 /* What the task module borrows from the shim. */
 struct ps_task_env {
@@ -69,6 +70,7 @@ struct ps_container {
         bool infra;                       /* the pod's pause-less infra task */
         struct ps_pod_cgroup *pod_cgroup; /* infra only */
         struct ps_infra_launch *launch;   /* infra only, while its setup runs */
+        struct ps_netns *netns;           /* infra only: the pod's netns, once first used */
         char *sandbox_id;                 /* the pod it belongs to (CRI), NULL if none */
         struct ps_cgroup_paths *cgroup;   /* the init's cgroups, from create on (Stats) */
         bool restore_start_pending;       /* restored at Create; Start only reports it */

@@ -93,8 +93,10 @@ static int adopt(struct ps_container *c, pid_t pid, bool new_net, struct ps_err 
                 return ps_err_prefix(err, "infra process");
         ps_process_set_pid(c->init, pid);
         /* A network namespace of our own making: nobody else (no CNI) will
-         * bring its loopback up. */
-        if (new_net && ps_net_link_up(pid, "lo", err) < 0)
+         * bring its loopback up. The handle is kept for Stats (freed by
+         * ps_infra_task_cleanup, which also runs after a failed create). */
+        if (new_net &&
+            (!(c->netns = ps_netns_open(pid, err)) || ps_netns_link_up(c->netns, "lo", err) < 0))
                 return ps_err_prefix(err, "infra process");
         return 0;
 }
@@ -250,6 +252,7 @@ void ps_infra_task_cleanup(struct ps_container *c)
         }
         if (c->pod_cgroup)
                 remove_pod_cgroup(c->tasks, TAKE_PTR(c->pod_cgroup));
+        c->netns = ps_netns_free(c->netns);
 }
 
 void ps_infra_task_finish_removals(struct ps_tasks *t)
@@ -315,7 +318,9 @@ int ps_infra_task_stats(struct ps_container *c, char **ret_type_url, uint8_t **r
          * namespace is gone with an exited infra process. */
         if (strcmp(type_url, "io.containerd.cgroups.v1.Metrics") == 0 &&
             !ps_process_exited(c->init)) {
-                if (ps_net_link_stats(c->init->pid, &links, &n, err) < 0 ||
+                /* Opened once per pod: see net/netns.h. */
+                if ((!c->netns && !(c->netns = ps_netns_open(c->init->pid, err))) ||
+                    ps_netns_link_stats(c->netns, &links, &n, err) < 0 ||
                     ps_net_add_to_metrics(value, len, links, n, &merged, &merged_len, err) < 0)
                         return -1;
                 free(value);

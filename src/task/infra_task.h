@@ -35,7 +35,8 @@ int ps_infra_task_create(struct ps_container *c, const struct ps_spec *spec,
 /* Removes the pod cgroup (the process is gone by then). The removal may
  * outlive the container: the kernel can keep the cgroup busy for a moment
  * after its last process left, so it is retried from a timer (about a
- * second in all), never by sleeping on the loop. */
+ * second in all), never by sleeping on the loop. Releases the pod's
+ * network namespace handle. */
 void ps_infra_task_cleanup(struct ps_container *c);
 
 /* When the shim exits: the removals still pending get a last, bounded
