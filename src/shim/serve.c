@@ -11,8 +11,8 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
-#include "shim/publisher.h"
-#include "shim/reaper.h"
+#include "core/publisher.h"
+#include "core/reaper.h"
 #include "shim/start.h"
 #include "task/service.h"
 #include "ttrpc/server.h"

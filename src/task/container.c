@@ -14,7 +14,7 @@
 #include "cgroup/oom.h"
 #include "cgroup/paths.h"
 #include "cgroup/stats.h"
-#include "shim/reaper.h"
+#include "core/reaper.h"
 #include "task/events.h"
 #include "task/infra_task.h"
 #include "task/mount.h"

@@ -3,7 +3,7 @@
 #include <stdint.h>
 
 #include "containerd/events/task.pb-c.h"
-#include "shim/publisher.h"
+#include "core/publisher.h"
 #include "task/container.h"
 #include "task/process.h"
 

@@ -11,7 +11,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
-#include "shim/reaper.h"
+#include "core/reaper.h"
 #include "task/events.h"
 #include "task/op.h"
 #include "task/stdio.h"

@@ -16,7 +16,7 @@
 #include "net/metrics.h"
 #include "net/netns.h"
 #include "sandbox/infra.h"
-#include "shim/reaper.h"
+#include "core/reaper.h"
 
 bool ps_infra_task_wanted(const struct ps_spec *spec)
 {

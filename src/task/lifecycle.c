@@ -8,7 +8,7 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
-#include "shim/reaper.h"
+#include "core/reaper.h"
 #include "task/container.h"
 #include "task/events.h"
 #include "task/exec.h"

@@ -11,7 +11,7 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "containerd/types/task.pb-c.h"
-#include "shim/reaper.h"
+#include "core/reaper.h"
 #include "task/container.h"
 #include "task/events.h"
 #include "task/stdio.h"

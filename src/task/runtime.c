@@ -16,7 +16,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/spawn.h"
-#include "shim/reaper.h"
+#include "core/reaper.h"
 
 #define CAPTURE_MAX (4u << 20)
 #define LOG_TAIL    (64u << 10)

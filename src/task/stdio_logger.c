@@ -15,7 +15,7 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/spawn.h"
-#include "shim/reaper.h"
+#include "core/reaper.h"
 
 #define MAX_QUERY_KEYS 32
 #define TERM_GRACE_S   12 /* SIGTERM, then SIGKILL: what containerd gives a logger */

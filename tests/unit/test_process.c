@@ -8,8 +8,8 @@
 #include "base/cleanup.h"
 #include "check.h"
 #include "containerd/types/task.pb-c.h"
-#include "shim/publisher.h"
-#include "shim/reaper.h"
+#include "core/publisher.h"
+#include "core/reaper.h"
 #include "task/container.h"
 #include "task/process.h"
 

@@ -20,7 +20,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
-#include "shim/reaper.h"
+#include "core/reaper.h"
 #include "task/stdio.h"
 #include "task/stdio_logger.h"
 #include "check.h"

@@ -24,8 +24,8 @@
 
 #include "base/cleanup.h"
 #include "check.h"
-#include "shim/publisher.h"
-#include "shim/reaper.h"
+#include "core/publisher.h"
+#include "core/reaper.h"
 #include "task/container.h"
 #include "task/process.h"
 

@@ -17,8 +17,8 @@
  *
  * Ownership: the root object owns the publisher; publish() copies the event.
  */
-#ifndef PS_SHIM_PUBLISHER_H
-#define PS_SHIM_PUBLISHER_H
+#ifndef PS_CORE_PUBLISHER_H
+#define PS_CORE_PUBLISHER_H
 
 #include <stddef.h>
 #include <protobuf-c/protobuf-c.h>

@@ -1,4 +1,4 @@
-#include "shim/publisher.h"
+#include "core/publisher.h"
 
 #include <errno.h>
 #include <stdlib.h>

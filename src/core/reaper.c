@@ -1,4 +1,4 @@
-#include "shim/reaper.h"
+#include "core/reaper.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -19,8 +19,8 @@
  *
  * Ownership: the root object owns the reaper. The reaper never owns `data`.
  */
-#ifndef PS_SHIM_REAPER_H
-#define PS_SHIM_REAPER_H
+#ifndef PS_CORE_REAPER_H
+#define PS_CORE_REAPER_H
 
 #include <stdbool.h>
 #include <sys/types.h>
