@@ -18,9 +18,9 @@
 #include "base/fs.h"
 #include "base/spawn.h"
 #include "containerd/task/v2/task.pb-c.h"
-#include "task/mount.h"
-#include "task/options.h"
-#include "task/runtime.h"
+#include "sandbox/linux/mount.h"
+#include "oci/options.h"
+#include "sandbox/linux/runtime.h"
 
 /* containerd kills the whole action after 5 s; keep room for the rest. */
 #define RUNTIME_TIMEOUT_MS 3000

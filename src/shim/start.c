@@ -12,11 +12,12 @@
 #include <libcgroup.h>
 
 #include "base/cleanup.h"
+#include "api/options.h"
 #include "base/fs.h"
 #include "google/protobuf/any.pb-c.h"
 #include "shim/address.h"
-#include "task/options.h"
-#include "task/spec.h"
+#include "oci/options.h"
+#include "oci/spec.h"
 
 #define STDIN_MAX (1u << 20)
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "api/options.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "cgroup/oom.h"
@@ -17,10 +18,10 @@
 #include "core/reaper.h"
 #include "task/events.h"
 #include "task/infra_task.h"
-#include "task/mount.h"
+#include "sandbox/linux/mount.h"
 #include "task/op.h"
-#include "task/spec.h"
-#include "task/stdio.h"
+#include "oci/spec.h"
+#include "sandbox/linux/stdio.h"
 
 void ps_tasks_init(struct ps_tasks *t, const struct ps_task_env *env)
 {

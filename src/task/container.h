@@ -23,9 +23,9 @@
 #include "base/error.h"
 #include "base/list.h"
 #include "containerd/task/v2/task.pb-c.h"
-#include "task/options.h"
+#include "oci/options.h"
 #include "task/process.h"
-#include "task/runtime.h"
+#include "sandbox/linux/runtime.h"
 
 struct event_base;
 struct ps_reaper;

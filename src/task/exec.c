@@ -14,7 +14,7 @@
 #include "core/reaper.h"
 #include "task/events.h"
 #include "task/op.h"
-#include "task/stdio.h"
+#include "sandbox/linux/stdio.h"
 
 static void cjson_deletep(cJSON **j)
 {

@@ -15,7 +15,7 @@
 #include "cgroup/stats.h"
 #include "net/metrics.h"
 #include "net/netns.h"
-#include "sandbox/infra.h"
+#include "sandbox/linux/infra_process.h"
 #include "core/reaper.h"
 
 bool ps_infra_task_wanted(const struct ps_spec *spec)

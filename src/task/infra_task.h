@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "task/container.h"
-#include "task/spec.h"
+#include "oci/spec.h"
 
 #define PS_ANNOTATION_CONTAINER_TYPE "io.kubernetes.cri.container-type"
 #define PS_ANNOTATION_SANDBOX_ID     "io.kubernetes.cri.sandbox-id"

@@ -13,7 +13,7 @@
 #include "task/events.h"
 #include "task/exec.h"
 #include "task/op.h"
-#include "task/stdio.h"
+#include "sandbox/linux/stdio.h"
 
 /* ---- Start (init) ------------------------------------------------------ */
 

@@ -14,7 +14,7 @@
 #include "core/reaper.h"
 #include "task/container.h"
 #include "task/events.h"
-#include "task/stdio.h"
+#include "sandbox/linux/stdio.h"
 
 #define S(x) PS_PROC_##x
 

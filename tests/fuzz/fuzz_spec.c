@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "task/spec.h"
+#include "oci/spec.h"
 
 static void check_spec(const struct ps_spec *s)
 {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "api/options.h"
 #include "base/fs.h"
 #include "check.h"
 #include "containerd/runc/legacy.pb-c.h"
@@ -26,8 +27,8 @@
 #include "shim/address.h"
 #include "shim/args.h"
 #include "shim/start.h"
-#include "task/options.h"
-#include "task/spec.h"
+#include "oci/options.h"
+#include "oci/spec.h"
 
 #define ARGC(v) ((int)(sizeof(v) / sizeof((v)[0])) - 1)
 

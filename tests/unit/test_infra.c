@@ -15,7 +15,7 @@
 #include "base/fs.h"
 #include "base/spawn.h"
 #include "check.h"
-#include "sandbox/infra.h"
+#include "sandbox/linux/infra_process.h"
 
 static char *status_field(pid_t pid, const char *key)
 {

@@ -15,7 +15,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "check.h"
-#include "task/mount.h"
+#include "sandbox/linux/mount.h"
 
 #define TMPFS_MAGIC_ 0x01021994
 

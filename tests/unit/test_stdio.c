@@ -21,8 +21,8 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "core/reaper.h"
-#include "task/stdio.h"
-#include "task/stdio_logger.h"
+#include "sandbox/linux/stdio.h"
+#include "sandbox/linux/stdio_logger.h"
 #include "check.h"
 
 #define BIG (4u << 20)

@@ -7,8 +7,8 @@
  * their first value ("" when the key has no '='; Go always has a value).
  * A string without a scheme is a FIFO path taken verbatim.
  */
-#ifndef PS_TASK_STDIO_LOGGER_H
-#define PS_TASK_STDIO_LOGGER_H
+#ifndef PS_SANDBOX_LINUX_STDIO_LOGGER_H
+#define PS_SANDBOX_LINUX_STDIO_LOGGER_H
 
 #include <sys/types.h>
 

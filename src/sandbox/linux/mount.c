@@ -1,4 +1,4 @@
-#include "task/mount.h"
+#include "sandbox/linux/mount.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "task/runtime.h"
+#include "sandbox/linux/runtime.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-#include "task/stdio_console.h"
+#include "sandbox/linux/stdio_console.h"
 
 #include <errno.h>
 #include <fcntl.h>

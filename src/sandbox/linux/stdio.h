@@ -40,8 +40,8 @@
  *
  * Ownership: the process owns its ps_stdio.
  */
-#ifndef PS_TASK_STDIO_H
-#define PS_TASK_STDIO_H
+#ifndef PS_SANDBOX_LINUX_STDIO_H
+#define PS_SANDBOX_LINUX_STDIO_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,21 +1,18 @@
 /* Runtime options: which OCI runtime binary, its root, cgroup driver, io
- * owner, criu paths. They come from the Create request's options Any (or the
- * start action's stdin), in any of three forms containerd clients send:
- *   containerd.runc.v1.Options, containerd.linux.runc.CreateOptions, or
- *   runtimeoptions.v1.Options whose config_path names podshim's own TOML-
- *   subset config file (flat `Key = "string" | true | false | 123` lines,
- *   `#` comments; keys as in runc.v1 Options: BinaryName, Root, CriuPath,
- *   SystemdCgroup, NoPivotRoot, NoNewKeyring, IoUid, IoGid, ShimCgroup,
- *   CriuImagePath, CriuWorkPath).
- * An absent Any gives the defaults. An unknown type URL is INVALID_ARGUMENT.
+ * owner, criu paths. api/options.h decodes them from what containerd sends
+ * (three wire forms); this module holds the plain struct, its defaults,
+ * podshim's own TOML-subset config file (flat `Key = "string" | true |
+ * false | 123` lines, `#` comments; keys as in runc.v1 Options: BinaryName,
+ * Root, CriuPath, SystemdCgroup, NoPivotRoot, NoNewKeyring, IoUid, IoGid,
+ * ShimCgroup, CriuImagePath, CriuWorkPath) and the copy kept in the bundle.
  *
  * Create persists them in <bundle>/options.json (JSON) and <bundle>/runtime
  * (the binary name) so the `delete` action can clean up with the same
  * runtime after the shim is gone.
  *
  * Ownership: the struct owns its strings; ps_options_clear() frees them. */
-#ifndef PS_TASK_OPTIONS_H
-#define PS_TASK_OPTIONS_H
+#ifndef PS_OCI_OPTIONS_H
+#define PS_OCI_OPTIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,8 +38,13 @@ struct ps_options {
         gid_t io_gid;
 };
 
-int ps_options_decode(const char *type_url, const uint8_t *value, size_t len,
-                      struct ps_options *ret, struct ps_err **err);
+/* Every unset field to its default (binary "runc", root
+ * PS_DEFAULT_RUNTIME_ROOT). */
+int ps_options_fill_defaults(struct ps_options *o, struct ps_err **err);
+/* Replaces *slot with a copy of v (NULL or "" leaves it). */
+int ps_options_set_str(char **slot, const char *v, struct ps_err **err);
+/* Applies the config file at `path` on top of *o. */
+int ps_options_read_config(const char *path, struct ps_options *o, struct ps_err **err);
 int ps_options_defaults(struct ps_options *ret, struct ps_err **err);
 int ps_options_save(const char *bundle, const struct ps_options *o, struct ps_err **err);
 int ps_options_load(const char *bundle, struct ps_options *ret, struct ps_err **err);

@@ -1,4 +1,4 @@
-#include "task/stdio.h"
+#include "sandbox/linux/stdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +13,9 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
-#include "task/stdio_console.h"
-#include "task/stdio_logger.h"
-#include "task/stdio_relay.h"
+#include "sandbox/linux/stdio_console.h"
+#include "sandbox/linux/stdio_logger.h"
+#include "sandbox/linux/stdio_relay.h"
 
 enum { OUT = 0, ERR = 1 };
 

@@ -1,4 +1,4 @@
-#include "task/spec.h"
+#include "oci/spec.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "task/options.h"
+#include "oci/options.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -10,9 +10,6 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
-#include "containerd/runc/legacy.pb-c.h"
-#include "containerd/runc/options.pb-c.h"
-#include "runtimeoptions/options.pb-c.h"
 
 #define CONFIG_MAX_SIZE (64u << 10)
 #define OPTIONS_JSON    "options.json"
@@ -66,7 +63,7 @@ static uint32_t *u32_slot(struct ps_options *o, const struct field *f)
 }
 
 /* Replaces a string field; "" means unset. */
-static int set_str(char **slot, const char *v, struct ps_err **err)
+int ps_options_set_str(char **slot, const char *v, struct ps_err **err)
 {
         char *copy = NULL;
 
@@ -78,11 +75,11 @@ static int set_str(char **slot, const char *v, struct ps_err **err)
 }
 
 /* Fills the two fields that must never be NULL. */
-static int fill_defaults(struct ps_options *o, struct ps_err **err)
+int ps_options_fill_defaults(struct ps_options *o, struct ps_err **err)
 {
-        if (!o->binary_name && set_str(&o->binary_name, PS_DEFAULT_RUNTIME, err) < 0)
+        if (!o->binary_name && ps_options_set_str(&o->binary_name, PS_DEFAULT_RUNTIME, err) < 0)
                 return -1;
-        if (!o->root && set_str(&o->root, PS_DEFAULT_RUNTIME_ROOT, err) < 0)
+        if (!o->root && ps_options_set_str(&o->root, PS_DEFAULT_RUNTIME_ROOT, err) < 0)
                 return -1;
         return 0;
 }
@@ -91,7 +88,7 @@ int ps_options_defaults(struct ps_options *ret, struct ps_err **err)
 {
         struct ps_options o = {0};
 
-        if (fill_defaults(&o, err) < 0) {
+        if (ps_options_fill_defaults(&o, err) < 0) {
                 ps_options_clear(&o);
                 return -1;
         }
@@ -108,50 +105,6 @@ void ps_options_clear(struct ps_options *o)
                         free(*str_slot(o, &fields[i]));
         }
         *o = (struct ps_options){0};
-}
-
-static int from_runc_v1(const uint8_t *value, size_t len, struct ps_options *o, struct ps_err **err)
-{
-        Containerd__Runc__V1__Options *m = containerd__runc__v1__options__unpack(NULL, len, value);
-        int r = 0;
-
-        if (!m)
-                return ps_err_set(err, PS_INVALID_ARGUMENT,
-                                  "cannot decode containerd.runc.v1.Options");
-        o->no_pivot_root = m->no_pivot_root;
-        o->no_new_keyring = m->no_new_keyring;
-        o->systemd_cgroup = m->systemd_cgroup;
-        o->io_uid = m->io_uid;
-        o->io_gid = m->io_gid;
-        if (set_str(&o->shim_cgroup, m->shim_cgroup, err) < 0 ||
-            set_str(&o->binary_name, m->binary_name, err) < 0 ||
-            set_str(&o->root, m->root, err) < 0 || set_str(&o->criu_path, m->criu_path, err) < 0 ||
-            set_str(&o->criu_image_path, m->criu_image_path, err) < 0 ||
-            set_str(&o->criu_work_path, m->criu_work_path, err) < 0)
-                r = -1;
-        containerd__runc__v1__options__free_unpacked(m, NULL);
-        return r;
-}
-
-static int from_legacy(const uint8_t *value, size_t len, struct ps_options *o, struct ps_err **err)
-{
-        Containerd__Linux__Runc__CreateOptions *m =
-            containerd__linux__runc__create_options__unpack(NULL, len, value);
-        int r = 0;
-
-        if (!m)
-                return ps_err_set(err, PS_INVALID_ARGUMENT,
-                                  "cannot decode containerd.linux.runc.CreateOptions");
-        o->no_pivot_root = m->no_pivot_root;
-        o->no_new_keyring = m->no_new_keyring;
-        o->io_uid = m->io_uid;
-        o->io_gid = m->io_gid;
-        if (set_str(&o->shim_cgroup, m->shim_cgroup, err) < 0 ||
-            set_str(&o->criu_image_path, m->criu_image_path, err) < 0 ||
-            set_str(&o->criu_work_path, m->criu_work_path, err) < 0)
-                r = -1;
-        containerd__linux__runc__create_options__free_unpacked(m, NULL);
-        return r;
 }
 
 /* ---- the TOML subset ---- */
@@ -218,7 +171,7 @@ static int toml_value(char *v, const struct field *f, struct ps_options *o, stru
                 s = parse_quoted(v, &rest);
                 if (!s || *skip_ws(rest))
                         return ps_err_set(err, PS_INVALID_ARGUMENT, "bad string for %s", f->toml);
-                return set_str(str_slot(o, f), s, err);
+                return ps_options_set_str(str_slot(o, f), s, err);
         case FIELD_BOOL:
                 if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
                         return *bool_slot(o, f) = v[0] == 't', 0;
@@ -280,7 +233,7 @@ static int toml_line(char *line, struct ps_options *o, struct ps_err **err)
         return toml_value(skip_ws(eq + 1), f, o, err);
 }
 
-static int from_config_file(const char *path, struct ps_options *o, struct ps_err **err)
+int ps_options_read_config(const char *path, struct ps_options *o, struct ps_err **err)
 {
         _cleanup_free_ char *buf = NULL;
         char *line, *next;
@@ -295,50 +248,6 @@ static int from_config_file(const char *path, struct ps_options *o, struct ps_er
                 if (toml_line(line, o, err) < 0)
                         return ps_err_prefix(err, "%s:%u", path, lineno);
         }
-        return 0;
-}
-
-static int from_runtimeoptions(const uint8_t *value, size_t len, struct ps_options *o,
-                               struct ps_err **err)
-{
-        Runtimeoptions__V1__Options *m = runtimeoptions__v1__options__unpack(NULL, len, value);
-        int r = 0;
-
-        if (!m)
-                return ps_err_set(err, PS_INVALID_ARGUMENT,
-                                  "cannot decode runtimeoptions.v1.Options");
-        if (m->config_path && *m->config_path)
-                r = from_config_file(m->config_path, o, err);
-        runtimeoptions__v1__options__free_unpacked(m, NULL);
-        return r;
-}
-
-int ps_options_decode(const char *type_url, const uint8_t *value, size_t len,
-                      struct ps_options *ret, struct ps_err **err)
-{
-        struct ps_options o = {0};
-        const char *name = type_url ? strrchr(type_url, '/') : NULL;
-        int r;
-
-        /* Go's typeurl registers bare names, but a "type.googleapis.com/"
-         * prefix names the same message. */
-        name = name ? name + 1 : type_url;
-        if (!name || !*name)
-                r = 0;
-        else if (strcmp(name, "containerd.runc.v1.Options") == 0)
-                r = from_runc_v1(value, len, &o, err);
-        else if (strcmp(name, "containerd.linux.runc.CreateOptions") == 0)
-                r = from_legacy(value, len, &o, err);
-        else if (strcmp(name, "runtimeoptions.v1.Options") == 0)
-                r = from_runtimeoptions(value, len, &o, err);
-        else
-                r = ps_err_set(err, PS_INVALID_ARGUMENT, "unsupported runtime options type %s",
-                               type_url);
-        if (r < 0 || fill_defaults(&o, err) < 0) {
-                ps_options_clear(&o);
-                return -1;
-        }
-        *ret = o;
         return 0;
 }
 
@@ -399,7 +308,7 @@ static int json_field(const cJSON *j, const struct field *f, struct ps_options *
         if (!v || cJSON_IsNull(v))
                 return 0;
         if (f->kind == FIELD_STR && cJSON_IsString(v))
-                return set_str(str_slot(o, f), v->valuestring, err);
+                return ps_options_set_str(str_slot(o, f), v->valuestring, err);
         if (f->kind == FIELD_BOOL && cJSON_IsBool(v))
                 return *bool_slot(o, f) = cJSON_IsTrue(v), 0;
         if (f->kind == FIELD_U32 && cJSON_IsNumber(v) && v->valuedouble >= 0 &&
@@ -446,11 +355,11 @@ int ps_options_load(const char *bundle, struct ps_options *ret, struct ps_err **
         }
         if (!o.binary_name && ps_read_file(rpath, PATH_MAX, &bin, NULL, &e) == 0) {
                 bin[strcspn(bin, "\n")] = '\0';
-                if (set_str(&o.binary_name, bin, &e) < 0)
+                if (ps_options_set_str(&o.binary_name, bin, &e) < 0)
                         goto fail;
         }
         e = ps_err_free(e);
-        if (fill_defaults(&o, &e) < 0)
+        if (ps_options_fill_defaults(&o, &e) < 0)
                 goto fail;
         *ret = o;
         return 0;

@@ -18,8 +18,8 @@
  * `end` runs from the loop, exactly once, when the copy is over; the relay is
  * stopped by then and the callback may free it.
  */
-#ifndef PS_TASK_STDIO_RELAY_H
-#define PS_TASK_STDIO_RELAY_H
+#ifndef PS_SANDBOX_LINUX_STDIO_RELAY_H
+#define PS_SANDBOX_LINUX_STDIO_RELAY_H
 
 #include <stdbool.h>
 

@@ -1,4 +1,4 @@
-#include "task/stdio_logger.h"
+#include "sandbox/linux/stdio_logger.h"
 
 #include <ctype.h>
 #include <errno.h>

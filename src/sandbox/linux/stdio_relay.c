@@ -1,4 +1,4 @@
-#include "task/stdio_relay.h"
+#include "sandbox/linux/stdio_relay.h"
 
 #include <errno.h>
 #include <fcntl.h>

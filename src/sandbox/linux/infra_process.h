@@ -15,8 +15,8 @@
  *   same tiny reap loop in place).
  *
  * Ownership: the spec fields point into the caller's cJSON tree. */
-#ifndef PS_SANDBOX_INFRA_H
-#define PS_SANDBOX_INFRA_H
+#ifndef PS_SANDBOX_LINUX_INFRA_PROCESS_H
+#define PS_SANDBOX_LINUX_INFRA_PROCESS_H
 
 #include <stdbool.h>
 #include <sys/types.h>

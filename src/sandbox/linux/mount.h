@@ -11,8 +11,8 @@
  * the kernel's own work inside mount(2) and umount2(2) (reading a
  * superblock, writing back dirty data on the last unmount), bounded by the
  * device, not by a retry loop. */
-#ifndef PS_TASK_MOUNT_H
-#define PS_TASK_MOUNT_H
+#ifndef PS_SANDBOX_LINUX_MOUNT_H
+#define PS_SANDBOX_LINUX_MOUNT_H
 
 #include <stddef.h>
 

@@ -1,4 +1,4 @@
-#include "sandbox/infra.h"
+#include "sandbox/linux/infra_process.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,14 +10,14 @@
  * Ownership: a run owns itself and frees itself after calling `done`; the
  * caller only keeps the data pointer alive until then.
  */
-#ifndef PS_TASK_RUNTIME_H
-#define PS_TASK_RUNTIME_H
+#ifndef PS_SANDBOX_LINUX_RUNTIME_H
+#define PS_SANDBOX_LINUX_RUNTIME_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "base/error.h"
-#include "task/options.h"
+#include "oci/options.h"
 
 struct event_base;
 struct ps_reaper;

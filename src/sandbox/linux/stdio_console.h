@@ -6,8 +6,8 @@
  * (the data part is the pty name) and exits; by the time the shim looks, the
  * connection and the message are queued, so receiving never waits.
  */
-#ifndef PS_TASK_STDIO_CONSOLE_H
-#define PS_TASK_STDIO_CONSOLE_H
+#ifndef PS_SANDBOX_LINUX_STDIO_CONSOLE_H
+#define PS_SANDBOX_LINUX_STDIO_CONSOLE_H
 
 #include "base/error.h"
 

@@ -3,8 +3,8 @@
  *
  * Ownership: ps_spec_free() frees the spec and its tree; the const char *
  * fields point into the tree. */
-#ifndef PS_TASK_SPEC_H
-#define PS_TASK_SPEC_H
+#ifndef PS_OCI_SPEC_H
+#define PS_OCI_SPEC_H
 
 #include <stdbool.h>
 #include <cjson/cJSON.h>
