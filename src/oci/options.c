@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -93,6 +94,30 @@ int ps_options_defaults(struct ps_options *ret, struct ps_err **err)
                 return -1;
         }
         *ret = o;
+        return 0;
+}
+
+int ps_options_copy(struct ps_options *dst, const struct ps_options *src, struct ps_err **err)
+{
+        struct ps_options o = *src;
+
+        /* the scalars came with the struct; now own copies of the strings */
+        for (size_t i = 0; i < N_FIELDS; i++) {
+                if (fields[i].kind == FIELD_STR)
+                        *str_slot(&o, &fields[i]) = NULL;
+        }
+        for (size_t i = 0; i < N_FIELDS; i++) {
+                const char *v;
+
+                if (fields[i].kind != FIELD_STR)
+                        continue;
+                v = *str_slot((struct ps_options *)(uintptr_t)src, &fields[i]);
+                if (v && !(*str_slot(&o, &fields[i]) = strdup(v))) {
+                        ps_options_clear(&o);
+                        return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "runtime options");
+                }
+        }
+        *dst = o;
         return 0;
 }
 

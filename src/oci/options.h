@@ -48,6 +48,8 @@ int ps_options_read_config(const char *path, struct ps_options *o, struct ps_err
 int ps_options_defaults(struct ps_options *ret, struct ps_err **err);
 int ps_options_save(const char *bundle, const struct ps_options *o, struct ps_err **err);
 int ps_options_load(const char *bundle, struct ps_options *ret, struct ps_err **err);
+/* A deep copy; *dst is overwritten (not cleared first). */
+int ps_options_copy(struct ps_options *dst, const struct ps_options *src, struct ps_err **err);
 void ps_options_clear(struct ps_options *o);
 
 #endif

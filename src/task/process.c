@@ -10,11 +10,7 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
-#include "containerd/types/task.pb-c.h"
-#include "core/reaper.h"
 #include "task/container.h"
-#include "task/events.h"
-#include "sandbox/linux/stdio.h"
 
 #define S(x) PS_PROC_##x
 
@@ -255,27 +251,27 @@ bool ps_process_live(const struct ps_process *p)
                p->state == S(PAUSED);
 }
 
-int ps_process_status(const struct ps_process *p)
+enum ps_task_status ps_process_status(const struct ps_process *p)
 {
         switch (p->state) {
         case S(CREATING):
         case S(CREATED):
         case S(STARTING):
-                return CONTAINERD__V1__TYPES__STATUS__CREATED;
+                return PS_TASK_CREATED;
         case S(RUNNING):
                 /* An exec mirrors its container while that is paused. */
                 if (p->exec_id && p->c->init && p->c->init->state == S(PAUSED))
-                        return CONTAINERD__V1__TYPES__STATUS__PAUSED;
-                return CONTAINERD__V1__TYPES__STATUS__RUNNING;
+                        return PS_TASK_PAUSED;
+                return PS_TASK_RUNNING;
         case S(PAUSING):
-                return CONTAINERD__V1__TYPES__STATUS__PAUSING;
+                return PS_TASK_PAUSING;
         case S(PAUSED):
-                return CONTAINERD__V1__TYPES__STATUS__PAUSED;
+                return PS_TASK_PAUSED;
         case S(STOPPED):
         case S(DELETING):
-                return CONTAINERD__V1__TYPES__STATUS__STOPPED;
+                return PS_TASK_STOPPED;
         default:
-                return CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
+                return PS_TASK_UNKNOWN;
         }
 }
 
@@ -300,7 +296,6 @@ struct ps_process *ps_process_new(struct ps_container *c, const char *exec_id, c
         ps_list_init(&p->link);
         ps_list_init(&p->waiters);
         p->c = c;
-        p->pidfd = -1;
         p->terminal = terminal;
         p->stdin_path = dup_or_empty(in);
         p->stdout_path = dup_or_empty(out);
@@ -331,12 +326,10 @@ struct ps_process *ps_process_free(struct ps_process *p)
 {
         if (!p)
                 return NULL;
-        if (p->pid > 0)
-                ps_reaper_unwatch(p->c->tasks->env.reaper, p->pid);
+        if (p->impl && p->c->be)
+                p->c->be->process_free(p);
         release_waiters(p);
         ps_list_remove(&p->link);
-        ps_stdio_free(p->stdio);
-        ps_close(p->pidfd);
         free(p->exec_id);
         free(p->stdin_path);
         free(p->stdout_path);
@@ -344,33 +337,6 @@ struct ps_process *ps_process_free(struct ps_process *p)
         free(p->spec_json);
         free(p);
         return NULL;
-}
-
-void ps_process_set_pid(struct ps_process *p, pid_t pid)
-{
-        p->pid = pid;
-        ps_close(p->pidfd);
-        /* A pidfd pins the process identity: a signal can never reach a
-         * recycled pid. Kernels before 5.3 lack it; kill() is the fallback. */
-        p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-int ps_process_signal(struct ps_process *p, int sig, struct ps_err **err)
-{
-        int r;
-
-        if (p->pid <= 0)
-                return ps_err_set(err, PS_FAILED_PRECONDITION,
-                                  "process not created: failed precondition");
-        if (p->pidfd >= 0)
-                r = (int)syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0);
-        else
-                r = kill(p->pid, sig);
-        if (r < 0 && errno == ESRCH)
-                return ps_err_set(err, PS_NOT_FOUND, "process already finished: not found");
-        if (r < 0)
-                return ps_err_errno(err, errno, PS_UNKNOWN, "signal %d to pid %d", sig, p->pid);
-        return 0;
 }
 
 struct ps_waiter *ps_process_add_waiter(struct ps_process *p, ps_wait_fn fn, void *data,
@@ -413,17 +379,16 @@ void ps_process_fail_start(struct ps_process *p)
         mark_stopped(p, 255);
         /* Nothing ran, so nothing is left to relay: Delete need not wait
          * for a drain that will never start. */
-        p->stdio = ps_stdio_free(p->stdio);
-        p->stdio_drained = true;
+        p->drained = true;
         release_waiters(p);
 }
 
-void ps_process_record_exit(struct ps_process *p, int wait_status)
+void ps_process_record_exit(struct ps_process *p, unsigned exit_status)
 {
-        mark_stopped(p, ps_exit_code(wait_status));
-        ps_close(p->pidfd);
-        p->pidfd = -1;
+        const struct ps_task_events *ev = p->c->tasks->env.events;
+
+        mark_stopped(p, exit_status);
         ps_log_debug("%s: pid %d exited with %u", ps_process_name(p), p->pid, p->exit_status);
-        ps_events_task_exit(p);
+        ev->task_exit(ev->data, p);
         release_waiters(p);
 }

@@ -336,7 +336,7 @@ static size_t options_size(char *const *opts, size_t n)
 
 /* Options of `m`, with lowerdir made relative to *ret_dir when an overlay's
  * data would come within 512 bytes of a page. */
-static int prepare_options(const Containerd__Types__Mount *m, struct mount_opts *ret,
+static int prepare_options(const struct ps_mount *m, struct mount_opts *ret,
                            char **ret_dir, struct ps_err **err)
 {
         _cleanup_free_ char **opts = NULL;
@@ -359,7 +359,7 @@ static int prepare_options(const Containerd__Types__Mount *m, struct mount_opts 
         return 0;
 }
 
-static int mount_one(const char *target, const Containerd__Types__Mount *m, struct ps_err **err)
+static int mount_one(const char *target, const struct ps_mount *m, struct ps_err **err)
 {
         struct mount_opts o;
         _cleanup_free_ char *dir = NULL;
@@ -392,7 +392,7 @@ static int mount_one(const char *target, const Containerd__Types__Mount *m, stru
         return r;
 }
 
-int ps_mount_all(const char *target, Containerd__Types__Mount *const *mounts, size_t n,
+int ps_mount_all(const char *target, const struct ps_mount *mounts, size_t n,
                  struct ps_err **err)
 {
         _cleanup_free_ char *abs = NULL;
@@ -406,10 +406,10 @@ int ps_mount_all(const char *target, Containerd__Types__Mount *const *mounts, si
         if (!abs)
                 return ps_err_errno(err, errno, PS_UNKNOWN, "resolve %s", target);
         for (size_t i = 0; i < n; i++) {
-                if (mount_one(abs, mounts[i], err) < 0) {
+                if (mount_one(abs, &mounts[i], err) < 0) {
                         ps_unmount_all(abs, NULL);
                         return ps_err_prefix(err, "rootfs mount %zu (%s)", i,
-                                             mounts[i]->type ? mounts[i]->type : "");
+                                             mounts[i].type ? mounts[i].type : "");
                 }
         }
         return 0;

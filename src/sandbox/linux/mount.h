@@ -17,11 +17,11 @@
 #include <stddef.h>
 
 #include "base/error.h"
-#include "containerd/types/mount.pb-c.h"
+#include "task/backend.h"
 
 /* Mounts every entry onto `target` (created 0711 if missing). On failure
  * whatever was mounted is unmounted again. n == 0 is a no-op. */
-int ps_mount_all(const char *target, Containerd__Types__Mount *const *mounts, size_t n,
+int ps_mount_all(const char *target, const struct ps_mount *mounts, size_t n,
                  struct ps_err **err);
 
 /* Unmounts everything at or below `target`, deepest first. Missing target

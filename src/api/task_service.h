@@ -1,25 +1,24 @@
 /* The containerd.task.v2.Task ttrpc service: thin translation between wire
- * messages and the container/process modules, with errors mapped to gRPC
- * codes here and nowhere else.
+ * messages and the sandbox and task layers (plain requests in, plain
+ * results out), with errors mapped to gRPC codes here and nowhere else.
  *
- * Ownership: the shim root owns the service; the service owns the task
- * registry. */
-#ifndef PS_TASK_SERVICE_H
-#define PS_TASK_SERVICE_H
+ * Ownership: the shim root owns the service and the sandbox registry it
+ * borrows. */
+#ifndef PS_API_TASK_SERVICE_H
+#define PS_API_TASK_SERVICE_H
 
-#include "task/container.h"
+#include "sandbox/sandbox.h"
 #include "ttrpc/server.h"
 
 struct ps_task_service {
-        struct ps_tasks tasks;
+        struct ps_sandboxes *sandboxes;
         /* Called (from the loop) when Shutdown finds no task left. */
         void (*on_shutdown)(void *data);
         void *shutdown_data;
 };
 
-void ps_task_service_init(struct ps_task_service *s, const struct ps_task_env *env,
+void ps_task_service_init(struct ps_task_service *s, struct ps_sandboxes *sandboxes,
                           void (*on_shutdown)(void *data), void *data);
-void ps_task_service_destroy(struct ps_task_service *s);
 /* The ttrpc service description, with data = s. */
 struct ttrpc_service ps_task_service_describe(struct ps_task_service *s);
 

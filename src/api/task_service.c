@@ -1,4 +1,4 @@
-#include "task/service.h"
+#include "api/task_service.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "api/options.h"
 #include "containerd/runc/options.pb-c.h"
 #include "containerd/task/v2/task.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
@@ -131,7 +132,7 @@ static struct ps_process *find(void *data, struct ttrpc_call *call, const char *
                                const char *exec_id)
 {
         struct ps_err *e = NULL;
-        struct ps_process *p = ps_tasks_process(&SVC(data)->tasks, id, exec_id, &e);
+        struct ps_process *p = ps_tasks_process(&SVC(data)->sandboxes->tasks, id, exec_id, &e);
 
         if (!p) {
                 fail(call, e);
@@ -156,11 +157,66 @@ static struct ps_process *find_for(void *data, struct ttrpc_call *call, const ch
         return p;
 }
 
+static void mounts_free(struct ps_mount *m)
+{
+        free(m);
+}
+
+/* The request's mounts as plain structs pointing into the request. */
+static struct ps_mount *mounts_of(const Containerd__Task__V2__CreateTaskRequest *req,
+                                  struct ps_err **err)
+{
+        struct ps_mount *m = calloc(req->n_rootfs + 1, sizeof(*m));
+
+        if (!m)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "create"), NULL;
+        for (size_t i = 0; i < req->n_rootfs; i++) {
+                const Containerd__Types__Mount *src = req->rootfs[i];
+                m[i] = (struct ps_mount){.type = src->type,
+                                         .source = src->source,
+                                         .target = src->target,
+                                         .options = src->options,
+                                         .n_options = src->n_options};
+        }
+        return m;
+}
+
+static int create_task(struct ps_task_service *s, const Containerd__Task__V2__CreateTaskRequest *req,
+                       struct rpc *r, struct ps_err **err)
+{
+        struct ps_options opts = {0};
+        struct ps_mount *mounts = mounts_of(req, err);
+        struct ps_create_request cr = {.id = req->id,
+                                       .bundle = req->bundle,
+                                       .rootfs = mounts,
+                                       .n_rootfs = req->n_rootfs,
+                                       .stdin_path = req->stdin,
+                                       .stdout_path = req->stdout,
+                                       .stderr_path = req->stderr,
+                                       .terminal = req->terminal,
+                                       .checkpoint = req->checkpoint,
+                                       .options = &opts};
+        int rc;
+
+        if (!mounts)
+                return -1;
+        if (req->options && req->options->type_url && req->options->type_url[0])
+                rc = ps_options_decode(req->options->type_url, req->options->value.data,
+                                       req->options->value.len, &opts, err);
+        else
+                rc = ps_options_defaults(&opts, err);
+        if (rc == 0)
+                rc = ps_sandboxes_create_task(s->sandboxes, &cr, op_done, r, err);
+        ps_options_clear(&opts);
+        mounts_free(mounts);
+        return rc;
+}
+
 static void h_create(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
 {
         const Containerd__Task__V2__CreateTaskRequest *req = (const void *)m;
 
-        RUN_OP(call, RPC_CREATE, ps_container_create(&SVC(data)->tasks, req, op_done, _r, &_e));
+        RUN_OP(call, RPC_CREATE, create_task(SVC(data), req, _r, &_e));
 }
 
 static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
@@ -227,13 +283,45 @@ static void h_resume(void *data, struct ttrpc_call *call, const ProtobufCMessage
                 RUN_OP(call, RPC_EMPTY, ps_container_resume(p->c, op_done, _r, &_e));
 }
 
+static void checkpoint_options_freep(Containerd__Runc__V1__CheckpointOptions **o)
+{
+        if (*o)
+                containerd__runc__v1__checkpoint_options__free_unpacked(*o, NULL);
+}
+
+static int checkpoint_task(struct ps_container *c,
+                           const Containerd__Task__V2__CheckpointTaskRequest *r, struct rpc *rpc,
+                           struct ps_err **err)
+{
+        _cleanup_(checkpoint_options_freep) Containerd__Runc__V1__CheckpointOptions *o = NULL;
+        struct ps_checkpoint_request cr = {.path = r->path};
+
+        if (r->options && r->options->type_url &&
+            strcmp(r->options->type_url, "containerd.runc.v1.CheckpointOptions") == 0) {
+                o = containerd__runc__v1__checkpoint_options__unpack(NULL, r->options->value.len,
+                                                                     r->options->value.data);
+                if (!o)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT, "bad checkpoint options");
+                cr.image_path = o->image_path;
+                cr.work_path = o->work_path;
+                cr.exit = o->exit;
+                cr.open_tcp = o->open_tcp;
+                cr.external_unix_sockets = o->external_unix_sockets;
+                cr.terminal = o->terminal;
+                cr.file_locks = o->file_locks;
+                cr.empty_namespaces = (const char *const *)o->empty_namespaces;
+                cr.n_empty_namespaces = o->n_empty_namespaces;
+        }
+        return ps_container_checkpoint(c, &cr, op_done, rpc, err);
+}
+
 static void h_checkpoint(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
 {
         const Containerd__Task__V2__CheckpointTaskRequest *req = (const void *)m;
         struct ps_process *p = find(data, call, req->id, NULL);
 
         if (p)
-                RUN_OP(call, RPC_EMPTY, ps_container_checkpoint(p->c, req, op_done, _r, &_e));
+                RUN_OP(call, RPC_EMPTY, checkpoint_task(p->c, req, _r, &_e));
 }
 
 static void h_update(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
@@ -258,9 +346,18 @@ static void h_exec(void *data, struct ttrpc_call *call, const ProtobufCMessage *
         struct ps_process *p = find(data, call, req->id, NULL);
         struct ps_err *e = NULL;
 
+        struct ps_exec_request er;
+
         if (!p)
-                return;
-        if (ps_container_exec(p->c, req, &e) < 0) {
+                return; /* answered, and req is gone with the call */
+        er = (struct ps_exec_request){.exec_id = req->exec_id,
+                                      .terminal = req->terminal,
+                                      .stdin_path = req->stdin,
+                                      .stdout_path = req->stdout,
+                                      .stderr_path = req->stderr,
+                                      .spec = req->spec ? req->spec->value.data : NULL,
+                                      .spec_len = req->spec ? req->spec->value.len : 0};
+        if (ps_container_exec(p->c, &er, &e) < 0) {
                 fail(call, e);
                 ps_err_free(e);
                 return;
@@ -280,7 +377,8 @@ static void h_state(void *data, struct ttrpc_call *call, const ProtobufCMessage 
         resp.id = p->exec_id ? p->exec_id : p->c->id;
         resp.bundle = p->c->bundle;
         resp.pid = (uint32_t)p->pid;
-        resp.status = ps_process_status(p);
+        /* the core's status values are containerd.v1.types.Status's */
+        resp.status = (Containerd__V1__Types__Status)ps_process_status(p);
         resp.stdin = p->stdin_path;
         resp.stdout = p->stdout_path;
         resp.stderr = p->stderr_path;
@@ -483,7 +581,7 @@ static void h_stats(void *data, struct ttrpc_call *call, const ProtobufCMessage 
 static void h_connect(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
 {
         const Containerd__Task__V2__ConnectRequest *req = (const void *)m;
-        struct ps_container *c = req->id ? ps_tasks_find(&SVC(data)->tasks, req->id) : NULL;
+        struct ps_container *c = req->id ? ps_tasks_find(&SVC(data)->sandboxes->tasks, req->id) : NULL;
         Containerd__Task__V2__ConnectResponse resp = CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
 
         resp.shim_pid = (uint32_t)getpid();
@@ -498,7 +596,7 @@ static void h_shutdown(void *data, struct ttrpc_call *call, const ProtobufCMessa
 
         ttrpc_call_reply(call, NULL);
         /* Shared by the pod: only the last task's Shutdown ends the shim. */
-        if (s->tasks.n_containers == 0 && s->on_shutdown)
+        if (s->sandboxes->tasks.n_containers == 0 && s->on_shutdown)
                 s->on_shutdown(s->shutdown_data);
 }
 
@@ -527,17 +625,12 @@ static const struct ttrpc_method task_methods[] = {
     M("Shutdown", shutdown_request, h_shutdown),
 };
 
-void ps_task_service_init(struct ps_task_service *s, const struct ps_task_env *env,
+void ps_task_service_init(struct ps_task_service *s, struct ps_sandboxes *sandboxes,
                           void (*on_shutdown)(void *data), void *data)
 {
-        ps_tasks_init(&s->tasks, env);
+        s->sandboxes = sandboxes;
         s->on_shutdown = on_shutdown;
         s->shutdown_data = data;
-}
-
-void ps_task_service_destroy(struct ps_task_service *s)
-{
-        ps_tasks_destroy(&s->tasks);
 }
 
 struct ttrpc_service ps_task_service_describe(struct ps_task_service *s)
