@@ -181,8 +181,9 @@ static struct ps_mount *mounts_of(const Containerd__Task__V2__CreateTaskRequest 
         return m;
 }
 
-static int create_task(struct ps_task_service *s, const Containerd__Task__V2__CreateTaskRequest *req,
-                       struct rpc *r, struct ps_err **err)
+static int create_task(struct ps_task_service *s,
+                       const Containerd__Task__V2__CreateTaskRequest *req, struct rpc *r,
+                       struct ps_err **err)
 {
         struct ps_options opts = {0};
         struct ps_mount *mounts = mounts_of(req, err);
@@ -581,7 +582,8 @@ static void h_stats(void *data, struct ttrpc_call *call, const ProtobufCMessage 
 static void h_connect(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
 {
         const Containerd__Task__V2__ConnectRequest *req = (const void *)m;
-        struct ps_container *c = req->id ? ps_tasks_find(&SVC(data)->sandboxes->tasks, req->id) : NULL;
+        struct ps_container *c =
+            req->id ? ps_tasks_find(&SVC(data)->sandboxes->tasks, req->id) : NULL;
         Containerd__Task__V2__ConnectResponse resp = CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
 
         resp.shim_pid = (uint32_t)getpid();

@@ -113,6 +113,9 @@ void ps_sandboxes_init(struct ps_sandboxes *s, const struct ps_task_events *even
         ps_tasks_init(&s->tasks, &env);
         ps_linux_init(&s->lx, base, reaper, ns, tmp_dir);
         ps_list_init(&s->sandboxes);
+        s->pod_ops = &ps_linux_pod_ops;
+        s->container_ops = &ps_linux_runc_ops;
+        s->be_ctx = &s->lx;
 }
 
 void ps_sandboxes_destroy(struct ps_sandboxes *s)
@@ -133,8 +136,8 @@ static bool wants_sandbox(const struct ps_spec *spec)
         return type && strcmp(type, "sandbox") == 0;
 }
 
-int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *req,
-                             ps_op_fn done, void *data, struct ps_err **err)
+int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *req, ps_op_fn done,
+                             void *data, struct ps_err **err)
 {
         _cleanup_(spec_freep) struct ps_spec *spec = NULL;
         struct ps_sandbox *sb = NULL;
@@ -151,8 +154,8 @@ int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *r
         if (!wants_sandbox(spec)) {
                 member_of = ps_spec_annotation(spec, PS_ANNOTATION_SANDBOX_ID);
                 sb = member_of ? ps_sandboxes_find(s, member_of) : NULL;
-                return ps_container_create(&s->tasks, req, &ps_linux_runc_ops, &s->lx, sb,
-                                           done, data, err);
+                return ps_container_create(&s->tasks, req, s->container_ops, s->be_ctx, sb, done,
+                                           data, err);
         }
         if (ps_sandboxes_find(s, req->id))
                 return ps_err_set(err, PS_ALREADY_EXISTS, "sandbox %s: already exists", req->id);
@@ -163,7 +166,7 @@ int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *r
         }
         sb->reg = s;
         ps_list_add_tail(&s->sandboxes, &sb->link);
-        r = ps_container_create(&s->tasks, req, &ps_linux_pod_ops, &s->lx, sb, done, data, err);
+        r = ps_container_create(&s->tasks, req, s->pod_ops, s->be_ctx, sb, done, data, err);
         /* A task that was registered took the sandbox with it when it was
          * freed; one that never was leaves it to us. */
         if (r < 0 && (sb = ps_sandboxes_find(s, req->id)) && !sb->task)

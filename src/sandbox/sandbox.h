@@ -43,6 +43,11 @@ struct ps_sandboxes {
         struct ps_tasks tasks;
         struct ps_linux lx;
         struct ps_list sandboxes;
+        /* The backend a sandbox's own task and its containers run on, and
+         * its context: the Linux backend's pod and runc ops and `lx` after
+         * init (a test may put another backend here). */
+        const struct ps_backend_ops *pod_ops, *container_ops;
+        void *be_ctx;
 };
 
 void ps_sandboxes_init(struct ps_sandboxes *s, const struct ps_task_events *events,
@@ -56,8 +61,8 @@ struct ps_sandbox *ps_sandboxes_find(struct ps_sandboxes *s, const char *id);
 /* A Task Create: reads <bundle>/config.json, picks the sandbox and the
  * backend, and creates the task (task/container.h's rules; req->spec is
  * filled in here). */
-int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *req,
-                             ps_op_fn done, void *data, struct ps_err **err);
+int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *req, ps_op_fn done,
+                             void *data, struct ps_err **err);
 
 /* True for a container that is some sandbox's own task. */
 bool ps_sandbox_is_own_task(const struct ps_container *c);

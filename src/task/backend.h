@@ -72,8 +72,8 @@ struct ps_backend_ops {
         const char *name;
         /* Creates (or restores) the container's init, not started. The
          * backend sets c->private_pid_ns before done. */
-        int (*create)(struct ps_container *c, const struct ps_create_request *req, ps_backend_fn done,
-                      void *data, struct ps_err **err);
+        int (*create)(struct ps_container *c, const struct ps_create_request *req,
+                      ps_backend_fn done, void *data, struct ps_err **err);
         int (*start)(struct ps_container *c, ps_backend_fn done, void *data, struct ps_err **err);
         /* An exec (p->spec_json holds its OCI process JSON). When it fails,
          * nothing of it is left running or open (its stdio is closed). */
@@ -91,7 +91,8 @@ struct ps_backend_ops {
                       void *data, struct ps_err **err);
         int (*checkpoint)(struct ps_container *c, const struct ps_checkpoint_request *req,
                           ps_backend_fn done, void *data, struct ps_err **err);
-        int (*pids)(struct ps_container *c, ps_backend_pids_fn done, void *data, struct ps_err **err);
+        int (*pids)(struct ps_container *c, ps_backend_pids_fn done, void *data,
+                    struct ps_err **err);
         /* Metrics, packed as containerd's cgroups Metrics (type URL + bytes,
          * both malloc'ed for the caller). Synchronous and bounded. */
         int (*stats)(struct ps_container *c, char **ret_type_url, uint8_t **ret_value,

@@ -310,8 +310,8 @@ static void create_done(void *data, struct ps_err *e, const struct ps_backend_re
 }
 
 int ps_container_create(struct ps_tasks *t, const struct ps_create_request *req,
-                        const struct ps_backend_ops *be, void *be_ctx, void *sandbox,
-                        ps_op_fn done, void *data, struct ps_err **err)
+                        const struct ps_backend_ops *be, void *be_ctx, void *sandbox, ps_op_fn done,
+                        void *data, struct ps_err **err)
 {
         struct ps_container *c;
         struct ps_op *op;

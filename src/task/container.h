@@ -64,12 +64,12 @@ struct ps_container {
         struct ps_process *init;
         struct ps_list execs;
         const struct ps_backend_ops *be;
-        void *be_ctx;                 /* the backend's state shared by its containers */
-        void *impl;                   /* the backend's state for this container */
-        void *sandbox;                /* the sandbox layer's pod, opaque here; NULL if none */
-        bool private_pid_ns;          /* set by the backend at create */
-        bool restore_start_pending;   /* restored at Create; Start only reports it */
-        unsigned busy;                /* backend operations in flight */
+        void *be_ctx;               /* the backend's state shared by its containers */
+        void *impl;                 /* the backend's state for this container */
+        void *sandbox;              /* the sandbox layer's pod, opaque here; NULL if none */
+        bool private_pid_ns;        /* set by the backend at create */
+        bool restore_start_pending; /* restored at Create; Start only reports it */
+        unsigned busy;              /* backend operations in flight */
 };
 
 struct ps_op_result {
@@ -101,8 +101,8 @@ int ps_task_check_bundle(const char *id, const char *bundle, struct ps_err **err
  * by `be` (with its shared context be_ctx); `sandbox` is the sandbox
  * layer's pod it joins (opaque, may be NULL). */
 int ps_container_create(struct ps_tasks *t, const struct ps_create_request *req,
-                        const struct ps_backend_ops *be, void *be_ctx, void *sandbox,
-                        ps_op_fn done, void *data, struct ps_err **err);
+                        const struct ps_backend_ops *be, void *be_ctx, void *sandbox, ps_op_fn done,
+                        void *data, struct ps_err **err);
 int ps_process_start(struct ps_process *p, ps_op_fn done, void *data, struct ps_err **err);
 int ps_process_kill(struct ps_process *p, unsigned sig, bool all, ps_op_fn done, void *data,
                     struct ps_err **err);
@@ -131,8 +131,7 @@ int ps_container_stats(struct ps_container *c, char **ret_type_url, uint8_t **re
                        size_t *ret_len, struct ps_err **err);
 
 /* ResizePty and CloseIO(stdin) of a process, checked against its state. */
-int ps_process_resize(struct ps_process *p, uint32_t width, uint32_t height,
-                      struct ps_err **err);
+int ps_process_resize(struct ps_process *p, uint32_t width, uint32_t height, struct ps_err **err);
 int ps_process_close_io(struct ps_process *p, bool close_stdin, struct ps_err **err);
 
 /* Registers an exec (nothing runs until Start). spec: its OCI process JSON. */

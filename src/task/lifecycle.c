@@ -160,7 +160,7 @@ static void delete_init_run(struct ps_op *op)
         struct ps_err *e = NULL;
 
         c->busy++;
-        if (c->be->delete(c, created, delete_init_done, op, &e) < 0) {
+        if (c->be->delete (c, created, delete_init_done, op, &e) < 0) {
                 c->busy--;
                 ps_process_revert(c->init, created ? PS_PROC_CREATED : PS_PROC_STOPPED);
                 ps_op_fail(op, e);

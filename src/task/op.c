@@ -54,4 +54,3 @@ void ps_op_resume(struct ps_op *op)
 {
         op->resume(op);
 }
-

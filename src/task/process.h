@@ -88,9 +88,9 @@ struct ps_process {
         /* request data echoed back by State */
         char *stdin_path, *stdout_path, *stderr_path;
         bool terminal;
-        char *spec_json; /* exec: the OCI Process JSON */
-        void *impl;      /* the backend's */
-        bool drained;    /* output relayed to the end after the exit */
+        char *spec_json;    /* exec: the OCI Process JSON */
+        void *impl;         /* the backend's */
+        bool drained;       /* output relayed to the end after the exit */
         void *drain_waiter; /* container module: a Delete waiting for the drain */
         struct ps_list waiters;
 };

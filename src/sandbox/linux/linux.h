@@ -61,8 +61,8 @@ struct ps_linux_container {
 
 /* A process's state on this backend (p->impl). */
 struct ps_linux_process {
-        int pidfd;      /* -1 when the kernel has no pidfd_open */
-        pid_t watched;  /* the pid the reaper watches for us, 0 if none */
+        int pidfd;     /* -1 when the kernel has no pidfd_open */
+        pid_t watched; /* the pid the reaper watches for us, 0 if none */
         struct ps_stdio *stdio;
 };
 

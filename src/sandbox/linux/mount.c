@@ -336,8 +336,8 @@ static size_t options_size(char *const *opts, size_t n)
 
 /* Options of `m`, with lowerdir made relative to *ret_dir when an overlay's
  * data would come within 512 bytes of a page. */
-static int prepare_options(const struct ps_mount *m, struct mount_opts *ret,
-                           char **ret_dir, struct ps_err **err)
+static int prepare_options(const struct ps_mount *m, struct mount_opts *ret, char **ret_dir,
+                           struct ps_err **err)
 {
         _cleanup_free_ char **opts = NULL;
         _cleanup_free_ char *lower = NULL, *dir = NULL;
@@ -392,8 +392,7 @@ static int mount_one(const char *target, const struct ps_mount *m, struct ps_err
         return r;
 }
 
-int ps_mount_all(const char *target, const struct ps_mount *mounts, size_t n,
-                 struct ps_err **err)
+int ps_mount_all(const char *target, const struct ps_mount *mounts, size_t n, struct ps_err **err)
 {
         _cleanup_free_ char *abs = NULL;
 

@@ -21,8 +21,7 @@
 
 /* Mounts every entry onto `target` (created 0711 if missing). On failure
  * whatever was mounted is unmounted again. n == 0 is a no-op. */
-int ps_mount_all(const char *target, const struct ps_mount *mounts, size_t n,
-                 struct ps_err **err);
+int ps_mount_all(const char *target, const struct ps_mount *mounts, size_t n, struct ps_err **err);
 
 /* Unmounts everything at or below `target`, deepest first. Missing target
  * is fine; on other errors it goes on with the remaining mounts and then

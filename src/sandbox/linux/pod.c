@@ -92,8 +92,8 @@ static int adopt(struct ps_container *c, pid_t pid, bool new_net, struct ps_err 
         /* A network namespace of our own making: nobody else (no CNI) will
          * bring its loopback up. The handle is kept for Stats (freed with
          * the container, also after a failed create). */
-        if (new_net && (!(lc->netns = ps_netns_open(pid, err)) ||
-                        ps_netns_link_up(lc->netns, "lo", err) < 0))
+        if (new_net &&
+            (!(lc->netns = ps_netns_open(pid, err)) || ps_netns_link_up(lc->netns, "lo", err) < 0))
                 return ps_err_prefix(err, "infra process");
         return 0;
 }
@@ -140,7 +140,8 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
         lc = lx_container(c);
         c->private_pid_ns = true; /* nothing to kill but the infra process */
         if (ps_options_save(c->bundle, &lc->opts, err) < 0 ||
-            ps_infra_spec_parse(req->spec->json, &is, err) < 0 || make_cgroup(c, req->spec, err) < 0)
+            ps_infra_spec_parse(req->spec->json, &is, err) < 0 ||
+            make_cgroup(c, req->spec, err) < 0)
                 return -1;
         l = calloc(1, sizeof(*l));
         if (!l)
@@ -159,8 +160,7 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
                 return ps_err_set(err, PS_INTERNAL, "infra process: event");
         }
         lc->launch = l;
-        ps_log_debug("%s: infra process %d (helper %s)", c->id, l->pid,
-                     helper ? helper : "inline");
+        ps_log_debug("%s: infra process %d (helper %s)", c->id, l->pid, helper ? helper : "inline");
         return 0;
 }
 
@@ -385,4 +385,3 @@ void ps_linux_fini(struct ps_linux *lx)
                 removal_free(r);
         }
 }
-

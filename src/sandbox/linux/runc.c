@@ -24,8 +24,8 @@ struct run {
         struct ps_process *p;
         ps_backend_fn done;
         void *data;
-        char *pidfile;  /* create/exec: named before the runtime runs */
-        char *tmp_path; /* exec: the process JSON handed to the runtime */
+        char *pidfile;      /* create/exec: named before the runtime runs */
+        char *tmp_path;     /* exec: the process JSON handed to the runtime */
         struct ps_err *err; /* create: its failure, held while it is undone */
         ps_backend_pids_fn pids_done;
         bool exec; /* the run starts an exec (r->p) */
@@ -94,8 +94,7 @@ static void create_undo_done(void *data, struct ps_err *e, const char *out, size
         struct ps_err *failure = TAKE_PTR(r->err);
 
         if (e)
-                ps_log_warn("%s: deleting it after the failed create: %s", r->c->id,
-                            ps_err_msg(e));
+                ps_log_warn("%s: deleting it after the failed create: %s", r->c->id, ps_err_msg(e));
         ps_err_free(e);
         run_finish(r, failure, 0, false);
 }
@@ -242,8 +241,7 @@ static void simple_done(void *data, struct ps_err *e, const char *out, size_t le
         run_finish(r, e, r->c->init->pid, false);
 }
 
-static int runc_start(struct ps_container *c, ps_backend_fn done, void *data,
-                      struct ps_err **err)
+static int runc_start(struct ps_container *c, ps_backend_fn done, void *data, struct ps_err **err)
 {
         char *args[] = {"start", c->id, NULL};
         struct run *r = run_new(c, c->init, done, data, err);
@@ -456,8 +454,7 @@ static int runc_pause(struct ps_container *c, ps_backend_fn done, void *data, st
         return simple(c, args, NULL, 0, done, data, err);
 }
 
-static int runc_resume(struct ps_container *c, ps_backend_fn done, void *data,
-                       struct ps_err **err)
+static int runc_resume(struct ps_container *c, ps_backend_fn done, void *data, struct ps_err **err)
 {
         char *args[] = {"resume", c->id, NULL};
 
@@ -489,10 +486,9 @@ static int runc_checkpoint(struct ps_container *c, const struct ps_checkpoint_re
         args[n++] = "checkpoint";
         args[n++] = "--image-path";
         args[n++] = (char *)(uintptr_t)(req->image_path && req->image_path[0] ? req->image_path
-                                                                             : req->path);
+                                                                              : req->path);
         args[n++] = "--work-path";
-        args[n++] =
-            req->work_path && req->work_path[0] ? (char *)(uintptr_t)req->work_path : work;
+        args[n++] = req->work_path && req->work_path[0] ? (char *)(uintptr_t)req->work_path : work;
         if (!req->exit)
                 args[n++] = "--leave-running";
         if (req->open_tcp)
