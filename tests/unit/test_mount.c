@@ -311,8 +311,7 @@ static void test_bad_options(void)
         char *opts[] = {NULL, NULL};
         char *fs_opts[] = {"size=1m", NULL};
         struct ps_mount m;
-        struct ps_mount two[2] = {mk("tmpfs", "tmpfs", fs_opts),
-                                           mk("nosuchfs", "none", NULL)};
+        struct ps_mount two[2] = {mk("tmpfs", "tmpfs", fs_opts), mk("nosuchfs", "none", NULL)};
         struct ps_err *e = NULL;
 
         memset(huge, 'x', 4999);
