@@ -103,7 +103,8 @@ struct ps_backend_ops {
          * (bounded), then done(data), from the loop or before returning. */
         void (*drain)(struct ps_process *p, void (*done)(void *data), void *data);
         /* Releases p->impl / c->impl (and what they hold: stdio, mounts,
-         * watches). c's processes are released first. */
+         * watches); a drain of p still running is cancelled (its done never
+         * runs). c's processes are released first. */
         void (*process_free)(struct ps_process *p);
         void (*container_free)(struct ps_container *c);
 };

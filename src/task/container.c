@@ -63,6 +63,10 @@ static void free_mounts(struct ps_mount *m, size_t n)
         free(m);
 }
 
+/* Every backend operation counts in c->busy until it answers; the state
+ * table keeps new ones from starting once the init is DELETING, and Delete
+ * starts only at busy 0, so nothing the backend still runs can point at a
+ * freed container. */
 void ps_container_free(struct ps_container *c)
 {
         struct ps_list *pos, *tmp;

@@ -11,6 +11,7 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "task/container.h"
+#include "task/op.h"
 
 #define S(x) PS_PROC_##x
 
@@ -130,6 +131,8 @@ static const struct rule init_rules[PS_PROC_N_STATES][PS_OP_N] =
                 [OP(RESUME)] = REFUSE("cannot resume a deleted process"),
                 [OP(UPDATE)] = REFUSE("cannot update a deleted process"),
                 [OP(CHECKPOINT)] = REFUSE("cannot checkpoint a deleted process"),
+                /* nothing may reach the backend while it deletes the container */
+                [OP(PIDS)] = GONE("container is being deleted"),
             },
 };
 
@@ -211,6 +214,12 @@ int ps_process_check(const struct ps_process *p, enum ps_proc_op op, struct ps_e
         if (p->state >= PS_PROC_N_STATES || op >= PS_OP_N)
                 return ps_err_set(err, PS_INTERNAL, "%s: no rule for %s in state %d",
                                   ps_process_name(p), ps_process_op_name(op), (int)p->state);
+        /* Once the container is being deleted nothing new may reach the
+         * backend for it (its delete frees the container when it ends). */
+        if (p->exec_id && p->c->init && p->c->init->state == S(DELETING) &&
+            (op == OP(START) || op == OP(KILL)))
+                return ps_err_set(err, PS_NOT_FOUND, "container %s is being deleted: not found",
+                                  p->c->id);
         r = p->exec_id ? &exec_rules[p->state][op] : &init_rules[p->state][op];
         if (r->code == PS_OK)
                 return 0;
@@ -326,8 +335,16 @@ struct ps_process *ps_process_free(struct ps_process *p)
 {
         if (!p)
                 return NULL;
-        if (p->impl && p->c->be)
-                p->c->be->process_free(p);
+        if (p->c->be)
+                p->c->be->process_free(p); /* cancels a drain in progress */
+        if (p->drain_waiter) {
+                /* A Delete that waited for the drain: the process goes
+                 * another way (with its container, or the shim exits). */
+                struct ps_err *e = NULL;
+                ps_err_set(&e, PS_NOT_FOUND, "process %s was deleted with its container",
+                           ps_process_name(p));
+                ps_op_fail(TAKE_PTR(p->drain_waiter), e);
+        }
         release_waiters(p);
         ps_list_remove(&p->link);
         free(p->exec_id);

@@ -39,7 +39,7 @@ static const int want_init[PS_PROC_N_STATES][PS_OP_N] = {
     [S(PAUSING)] = {A, P, A, P, A, A, A, P, P, P, A, P, A, A},
     [S(PAUSED)] = {A, P, A, P, A, A, A, P, P, A, A, A, A, A},
     [S(STOPPED)] = {A, P, N, A, A, A, A, P, P, P, P, P, A, A},
-    [S(DELETING)] = {A, P, N, N, A, P, A, P, P, P, P, P, A, A},
+    [S(DELETING)] = {A, P, N, N, A, P, A, P, P, P, P, P, N, A},
 };
 
 /* An exec answers only the process operations (the first seven). */

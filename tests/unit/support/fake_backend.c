@@ -180,8 +180,21 @@ static void f_drain(struct ps_process *p, void (*done)(void *data), void *data)
         done(data);
 }
 
+/* As the real backend: a drain still running is cancelled with the
+ * process (its done never runs). */
 static void f_process_free(struct ps_process *p)
 {
+        struct fake_backend *fb = fb_of(p->c);
+
+        for (size_t i = 0; i < fb->n_drains;) {
+                if (fb->drain_data[i] == p) {
+                        fb->n_drains--;
+                        fb->drain_done[i] = fb->drain_done[fb->n_drains];
+                        fb->drain_data[i] = fb->drain_data[fb->n_drains];
+                } else {
+                        i++;
+                }
+        }
         p->impl = NULL;
 }
 
