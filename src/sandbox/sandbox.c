@@ -124,11 +124,6 @@ void ps_sandboxes_destroy(struct ps_sandboxes *s)
         ps_linux_fini(&s->lx);
 }
 
-static void spec_freep(struct ps_spec **sp)
-{
-        ps_spec_free(*sp);
-}
-
 static bool wants_sandbox(const struct ps_spec *spec)
 {
         const char *type = ps_spec_annotation(spec, PS_ANNOTATION_CONTAINER_TYPE);
@@ -139,7 +134,7 @@ static bool wants_sandbox(const struct ps_spec *spec)
 int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *req, ps_op_fn done,
                              void *data, struct ps_err **err)
 {
-        _cleanup_(spec_freep) struct ps_spec *spec = NULL;
+        _cleanup_spec_ struct ps_spec *spec = NULL;
         struct ps_sandbox *sb = NULL;
         const char *member_of;
         int r;

@@ -59,8 +59,9 @@ void ps_sandboxes_destroy(struct ps_sandboxes *s);
 struct ps_sandbox *ps_sandboxes_find(struct ps_sandboxes *s, const char *id);
 
 /* A Task Create: reads <bundle>/config.json, picks the sandbox and the
- * backend, and creates the task (task/container.h's rules; req->spec is
- * filled in here). */
+ * backend, and creates the task (task/container.h's rules). req->spec is
+ * filled in here and freed before this returns: no container keeps the
+ * parsed spec, a backend copies what it needs during create. */
 int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *req, ps_op_fn done,
                              void *data, struct ps_err **err);
 

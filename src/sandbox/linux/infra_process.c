@@ -41,25 +41,6 @@ static const char *const step_names[] = {
     [STEP_CAPS] = "drop capabilities",       [STEP_IDS] = "become unprivileged",
     [STEP_EXEC] = "exec the infra helper"};
 
-static int ns_entry(const cJSON *ns, const char *type, bool *ret_present, const char **ret_path)
-{
-        const cJSON *e;
-
-        *ret_present = false;
-        *ret_path = NULL;
-        cJSON_ArrayForEach(e, ns)
-        {
-                const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
-                const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "path");
-                if (!cJSON_IsString(t) || strcmp(t->valuestring, type) != 0)
-                        continue;
-                *ret_present = true;
-                if (cJSON_IsString(p) && p->valuestring[0])
-                        *ret_path = p->valuestring;
-        }
-        return 0;
-}
-
 /* A sysctl name maps to a path under /proc/sys: only plain components. */
 static bool sysctl_key_valid(const char *k)
 {
@@ -74,68 +55,36 @@ static bool sysctl_key_valid(const char *k)
         return true;
 }
 
-static int parse_sysctls(const cJSON *linux_obj, struct ps_infra_spec *s, struct ps_err **err)
+int ps_infra_spec_from(const struct ps_spec *spec, struct ps_infra_spec *ret, struct ps_err **err)
 {
-        const cJSON *sysctl = cJSON_GetObjectItemCaseSensitive(linux_obj, "sysctl");
-        const cJSON *e;
-
-        cJSON_ArrayForEach(e, sysctl)
-        {
-                if (!cJSON_IsString(e) || !sysctl_key_valid(e->string))
-                        return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid sysctl '%s'",
-                                          e->string ? e->string : "");
-                if (s->n_sysctls == PS_INFRA_MAX_SYSCTLS)
-                        return ps_err_set(err, PS_INVALID_ARGUMENT, "more than %d sysctls",
-                                          PS_INFRA_MAX_SYSCTLS);
-                s->sysctl_keys[s->n_sysctls] = e->string;
-                s->sysctl_values[s->n_sysctls++] = e->valuestring;
-        }
-        return 0;
-}
-
-int ps_infra_spec_parse(const cJSON *spec, struct ps_infra_spec *ret, struct ps_err **err)
-{
-        const cJSON *linux_obj = cJSON_GetObjectItemCaseSensitive(spec, "linux");
-        const cJSON *ns = cJSON_GetObjectItemCaseSensitive(linux_obj, "namespaces");
-        const cJSON *proc = cJSON_GetObjectItemCaseSensitive(spec, "process");
-        const cJSON *user = cJSON_GetObjectItemCaseSensitive(proc, "user");
-        const cJSON *uid = cJSON_GetObjectItemCaseSensitive(user, "uid");
-        const cJSON *gid = cJSON_GetObjectItemCaseSensitive(user, "gid");
-        const cJSON *oom = cJSON_GetObjectItemCaseSensitive(proc, "oomScoreAdj");
-        const cJSON *host = cJSON_GetObjectItemCaseSensitive(spec, "hostname");
+        const struct ps_spec_ns *ns = spec->ns;
         struct ps_infra_spec s = {0};
-        const char *path;
-        bool present;
 
-        ns_entry(ns, "pid", &present, &path);
-        if (path)
+        if (ns[PS_SPEC_NS_PID].path)
                 return ps_err_set(err, PS_INVALID_ARGUMENT,
-                                  "an infra task cannot join another pid namespace (%s)", path);
-        s.new_pid = present;
-        ns_entry(ns, "ipc", &present, &s.ipc_path);
-        s.new_ipc = present && !s.ipc_path;
-        ns_entry(ns, "uts", &present, &s.uts_path);
-        s.new_uts = present && !s.uts_path;
-        ns_entry(ns, "network", &present, &s.netns_path);
-        s.new_net = present && !s.netns_path;
-        ns_entry(ns, "user", &present, &path);
-        if (present)
+                                  "an infra task cannot join another pid namespace (%s)",
+                                  ns[PS_SPEC_NS_PID].path);
+        if (ns[PS_SPEC_NS_USER].present)
                 return ps_err_set(err, PS_INVALID_ARGUMENT,
                                   "user namespaces are not supported for an infra task");
-        s.hostname = cJSON_IsString(host) && host->valuestring[0] ? host->valuestring : NULL;
-        if (s.hostname && strlen(s.hostname) > 64)
-                return ps_err_set(err, PS_INVALID_ARGUMENT, "hostname '%s' is too long",
-                                  s.hostname);
-        s.uid = cJSON_IsNumber(uid) && uid->valuedouble > 0 ? (uid_t)uid->valuedouble
-                                                            : PS_INFRA_DEFAULT_ID;
-        s.gid = cJSON_IsNumber(gid) && gid->valuedouble > 0 ? (gid_t)gid->valuedouble
-                                                            : PS_INFRA_DEFAULT_ID;
-        if (cJSON_IsNumber(oom)) {
-                s.has_oom_score_adj = true;
-                s.oom_score_adj = (int)oom->valuedouble;
-        }
-        if (parse_sysctls(linux_obj, &s, err) < 0)
-                return -1;
+        s.new_pid = ns[PS_SPEC_NS_PID].present;
+        s.new_ipc = ps_spec_new_ns(spec, PS_SPEC_NS_IPC);
+        s.ipc_path = ns[PS_SPEC_NS_IPC].path;
+        s.new_uts = ps_spec_new_ns(spec, PS_SPEC_NS_UTS);
+        s.uts_path = ns[PS_SPEC_NS_UTS].path;
+        s.new_net = ps_spec_new_ns(spec, PS_SPEC_NS_NETWORK);
+        s.netns_path = ns[PS_SPEC_NS_NETWORK].path;
+        s.hostname = spec->hostname; /* at most PS_SPEC_MAX_HOSTNAME bytes */
+        s.uid = spec->uid ? (uid_t)spec->uid : PS_INFRA_DEFAULT_ID;
+        s.gid = spec->gid ? (gid_t)spec->gid : PS_INFRA_DEFAULT_ID;
+        s.has_oom_score_adj = spec->has_oom_score_adj;
+        s.oom_score_adj = spec->oom_score_adj;
+        for (size_t i = 0; i < spec->n_sysctls; i++)
+                if (!sysctl_key_valid(spec->sysctls[i].key))
+                        return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid sysctl '%s'",
+                                          spec->sysctls[i].key);
+        s.sysctls = spec->sysctls;
+        s.n_sysctls = spec->n_sysctls;
         *ret = s;
         return 0;
 }
@@ -242,7 +191,7 @@ static __attribute__((noreturn)) void child_main(const struct ps_infra_spec *s, 
         if (s->new_uts && s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
                 child_fail(report, STEP_HOSTNAME);
         for (size_t i = 0; i < s->n_sysctls; i++)
-                if (write_sysctl(s->sysctl_keys[i], s->sysctl_values[i]) < 0)
+                if (write_sysctl(s->sysctls[i].key, s->sysctls[i].value) < 0)
                         child_fail(report, STEP_SYSCTL);
         if (drop_bounding_set() < 0)
                 child_fail(report, STEP_CAPS);

@@ -14,18 +14,20 @@
  *   `podshim-infra` helper next to the shim binary (or, without it, runs the
  *   same tiny reap loop in place).
  *
- * Ownership: the spec fields point into the caller's cJSON tree. */
+ * Ownership: a struct ps_infra_spec borrows its strings and sysctls from the
+ * parsed OCI spec it was made from (oci/spec.h), which must outlive it; the
+ * spawn itself copies what the child needs (clone), so the spec may go as
+ * soon as ps_infra_spawn() returns. */
 #ifndef PS_SANDBOX_LINUX_INFRA_PROCESS_H
 #define PS_SANDBOX_LINUX_INFRA_PROCESS_H
 
 #include <stdbool.h>
 #include <sys/types.h>
-#include <cjson/cJSON.h>
 
 #include "base/error.h"
+#include "oci/spec.h"
 
-#define PS_INFRA_DEFAULT_ID  65535 /* the pause image's "nobody" */
-#define PS_INFRA_MAX_SYSCTLS 64
+#define PS_INFRA_DEFAULT_ID 65535 /* the pause image's "nobody" */
 
 struct ps_infra_spec {
         const char *hostname;
@@ -37,17 +39,19 @@ struct ps_infra_spec {
         bool has_oom_score_adj;
         int oom_score_adj;
         /* linux.sysctl: namespaced kernel parameters (net.*, kernel.shm*,
-         * ...), written from inside the pod's namespaces as runc does. */
-        const char *sysctl_keys[PS_INFRA_MAX_SYSCTLS];
-        const char *sysctl_values[PS_INFRA_MAX_SYSCTLS];
+         * ...), written from inside the pod's namespaces as runc does; at
+         * most PS_SPEC_MAX_SYSCTLS. */
+        const struct ps_spec_kv *sysctls;
         size_t n_sysctls;
 };
 
-/* Reads the spec's linux.namespaces, hostname, process.user and
- * process.oomScoreAdj and linux.sysctl. A uid or gid of 0 becomes PS_INFRA_DEFAULT_ID: the
- * infra process never runs as root. Unsupported joined namespaces (pid by
- * path, user, cgroup) are INVALID_ARGUMENT. */
-int ps_infra_spec_parse(const cJSON *spec, struct ps_infra_spec *ret, struct ps_err **err);
+/* What the infra process of a sandbox with this spec does: its
+ * linux.namespaces, hostname, process.user, process.oomScoreAdj and
+ * linux.sysctl. A uid or gid of 0 (or none) becomes PS_INFRA_DEFAULT_ID: the
+ * infra process never runs as root. INVALID_ARGUMENT for what it cannot do:
+ * join a pid namespace by path, a user namespace, a sysctl name that is not
+ * a plain dotted (or slashed) name of at most 200 bytes. */
+int ps_infra_spec_from(const struct ps_spec *spec, struct ps_infra_spec *ret, struct ps_err **err);
 
 /* Called in the parent with the child's pid before the child proceeds: the
  * place to attach it to the pod cgroup. */

@@ -27,28 +27,18 @@ static int place_in_cgroup(void *data, pid_t pid, struct ps_err **err)
         return lc->pod_cgroup ? ps_pod_cgroup_attach(lc->pod_cgroup, pid, err) : 0;
 }
 
-static uint64_t json_u64(const cJSON *obj, const char *a, const char *b)
-{
-        const cJSON *v =
-            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, a), b);
-
-        return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
-}
-
 static int make_cgroup(struct ps_container *c, const struct ps_spec *spec, struct ps_err **err)
 {
         struct ps_linux_container *lc = lx_container(c);
-        const cJSON *res = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(spec->json, "linux"), "resources");
+        const struct ps_spec_resources *res = &spec->resources;
 
-        if (!spec->cgroups_path || !spec->cgroups_path[0])
+        if (!spec->cgroups_path)
                 return 0;
         lc->pod_cgroup = ps_pod_cgroup_create(spec->cgroups_path, lc->opts.systemd_cgroup, err);
         if (!lc->pod_cgroup)
                 return ps_err_prefix(err, "pod cgroup %s", spec->cgroups_path);
-        return ps_pod_cgroup_set_resources(
-            lc->pod_cgroup, json_u64(res, "cpu", "shares"), (int64_t)json_u64(res, "cpu", "quota"),
-            json_u64(res, "cpu", "period"), (int64_t)json_u64(res, "memory", "limit"), err);
+        return ps_pod_cgroup_set_resources(lc->pod_cgroup, res->cpu_shares, res->cpu_quota,
+                                           res->cpu_period, res->memory_limit, err);
 }
 
 /* An infra process between its spawn and the end of its setup. */
@@ -140,8 +130,7 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
         lc = lx_container(c);
         c->private_pid_ns = true; /* nothing to kill but the infra process */
         if (ps_options_save(c->bundle, &lc->opts, err) < 0 ||
-            ps_infra_spec_parse(req->spec->json, &is, err) < 0 ||
-            make_cgroup(c, req->spec, err) < 0)
+            ps_infra_spec_from(req->spec, &is, err) < 0 || make_cgroup(c, req->spec, err) < 0)
                 return -1;
         l = calloc(1, sizeof(*l));
         if (!l)

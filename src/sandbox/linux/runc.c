@@ -208,7 +208,7 @@ static int runc_create(struct ps_container *c, const struct ps_create_request *r
         if (ps_linux_container_new(c, req->options, err) < 0)
                 return -1;
         lc = lx_container(c);
-        c->private_pid_ns = req->spec->private_pid_ns;
+        c->private_pid_ns = ps_spec_new_ns(req->spec, PS_SPEC_NS_PID);
         if (mount_rootfs(c, req, err) < 0 || ps_options_save(c->bundle, &lc->opts, err) < 0)
                 return -1;
         r = run_new(c, c->init, done, data, err);
