@@ -7,6 +7,7 @@
 #include <event2/event.h>
 
 #include "base/list.h"
+#include "base/backoff.h"
 #include "base/log.h"
 #include "containerd/events/forward.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
@@ -50,7 +51,7 @@ struct ps_publisher {
         size_t n_dropped;
         bool inflight; /* the head of the queue is being forwarded */
         bool closing;
-        unsigned backoff_ms;
+        struct ps_backoff backoff;
         struct event *retry;
         struct ps_list flushes;
 };
@@ -100,13 +101,8 @@ static void pub_wake_flushes(struct ps_publisher *p)
 
 static void pub_schedule_retry(struct ps_publisher *p)
 {
-        struct timeval tv;
+        struct timeval tv = ps_ms_timeval(ps_backoff_next(&p->backoff));
 
-        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_MIN_MS;
-        if (p->backoff_ms > BACKOFF_MAX_MS)
-                p->backoff_ms = BACKOFF_MAX_MS;
-        tv.tv_sec = p->backoff_ms / 1000;
-        tv.tv_usec = (p->backoff_ms % 1000) * 1000;
         evtimer_add(p->retry, &tv);
 }
 
@@ -136,7 +132,7 @@ static void pub_on_forward(void *data, const struct ps_err *err, const uint8_t *
                 ps_log_error("publisher: dropping event %s: %s", it->topic, ps_err_msg(err));
                 p->n_dropped++;
         }
-        p->backoff_ms = 0;
+        ps_backoff_reset(&p->backoff);
         item_free(p, it);
         pub_wake_flushes(p);
         pub_send_head(p);
@@ -194,6 +190,7 @@ struct ps_publisher *ps_publisher_new(struct event_base *base, const char *ttrpc
                 return NULL;
         }
         p->base = base;
+        p->backoff = (struct ps_backoff){.min_ms = BACKOFF_MIN_MS, .max_ms = BACKOFF_MAX_MS};
         ps_list_init(&p->queue);
         ps_list_init(&p->flushes);
         p->ns = strdup(ns ? ns : "");

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <event2/event.h>
 
+#include "base/backoff.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -279,11 +280,12 @@ struct cgroup_removal {
         struct ps_list link; /* in lx->cgroup_removals */
         struct ps_pod_cgroup *cg;
         struct event *timer;
-        unsigned tries;
+        struct ps_backoff backoff; /* 1, 2, 4 ... 512 ms */
 };
 
 /* 1, 2, 4 ... 512 ms: about a second in all, then it is left (logged). */
-#define REMOVAL_TRIES 10
+#define REMOVAL_TRIES  10
+#define REMOVAL_MAX_MS 512
 
 static void removal_free(struct cgroup_removal *r)
 {
@@ -305,21 +307,17 @@ static int removal_try(struct cgroup_removal *r)
 
         if (rc == 0)
                 return 0;
-        if (++r->tries < REMOVAL_TRIES)
+        if (r->backoff.tries + 1 < REMOVAL_TRIES)
                 return 1;
         ps_log_warn("pod cgroup %s: left in place after %u tries: %s", ps_pod_cgroup_path(r->cg),
-                    r->tries, rc < 0 ? ps_err_msg(e) : "still busy");
+                    r->backoff.tries + 1, rc < 0 ? ps_err_msg(e) : "still busy");
         return 0;
 }
 
 static void removal_arm(struct cgroup_removal *r)
 {
-        struct timeval tv = {0, (1L << r->tries) * 1000};
+        struct timeval tv = ps_ms_timeval(ps_backoff_next(&r->backoff));
 
-        if (tv.tv_usec >= 1000000) {
-                tv.tv_sec = tv.tv_usec / 1000000;
-                tv.tv_usec %= 1000000;
-        }
         evtimer_add(r->timer, &tv);
 }
 
@@ -343,6 +341,7 @@ void ps_linux_remove_pod_cgroup(struct ps_linux *lx, struct ps_pod_cgroup *cg)
                 return;
         }
         r->cg = cg;
+        r->backoff = (struct ps_backoff){.min_ms = 1, .max_ms = REMOVAL_MAX_MS};
         ps_list_add_tail(&lx->cgroup_removals, &r->link);
         if (!removal_try(r)) {
                 removal_free(r);
@@ -367,10 +366,8 @@ void ps_linux_fini(struct ps_linux *lx)
 
                 /* The shim is exiting and serves nobody any more: a short
                  * bounded wait is better than a leaked cgroup. */
-                while (removal_try(r)) {
-                        struct timespec ts = {0, (1L << r->tries) * 1000000L};
-                        nanosleep(&ts, NULL);
-                }
+                while (removal_try(r))
+                        ps_sleep_ms(ps_backoff_next(&r->backoff));
                 removal_free(r);
         }
 }
