@@ -21,8 +21,6 @@
 #include "cgroup/oom.h"
 #include "cgroup/paths.h"
 #include "cgroup/stats.h"
-#include "cgroups/v1/metrics.pb-c.h"
-#include "cgroups/v2/metrics.pb-c.h"
 
 #define MIB         (1024ULL * 1024ULL)
 #define NO_SUCH_PID 0x7ffffff0 /* above any pid_max */
@@ -197,44 +195,33 @@ static bool host_uses_v1(void)
 
 static void test_stats_not_found(void)
 {
+        struct ps_cgroup_metrics m = {.version = PS_CGROUP_METRICS_V2, .v2 = {.n_io = 42}};
         struct ps_err *e = NULL;
-        char *url = NULL;
-        uint8_t *val = NULL;
-        size_t len = 0;
 
-        CHECK(ps_cgroup_stats(NO_SUCH_PID, &url, &val, &len, &e) < 0);
+        CHECK(ps_cgroup_stats(NO_SUCH_PID, &m, &e) < 0);
         CHECK(e && e->code == PS_NOT_FOUND);
-        CHECK(url == NULL && val == NULL);
+        CHECK(m.version == PS_CGROUP_METRICS_V2 && m.v2.n_io == 42); /* untouched */
         ps_err_free(e);
         e = NULL;
-        CHECK(ps_cgroup_stats_v2_dir("/sys/fs/cgroup/podshim-no-such-cgroup", &url, &val, &len,
-                                     &e) < 0);
+        CHECK(ps_cgroup_stats_v2_dir("/sys/fs/cgroup/podshim-no-such-cgroup", &m, &e) < 0);
         CHECK(e && e->code == PS_NOT_FOUND);
+        CHECK(m.version == PS_CGROUP_METRICS_V2 && m.v2.n_io == 42);
         ps_err_free(e);
+        ps_cgroup_metrics_clear(NULL);
 }
 
 static void test_stats_self(void)
 {
+        _cleanup_(ps_cgroup_metrics_clear) struct ps_cgroup_metrics m = {0};
         struct ps_err *e = NULL;
-        char *url = NULL;
-        uint8_t *val = NULL;
-        size_t len = 0;
         bool v1 = host_uses_v1();
 
-        CHECK(ps_cgroup_stats(getpid(), &url, &val, &len, &e) == 0);
+        CHECK(ps_cgroup_stats(getpid(), &m, &e) == 0);
         if (e)
                 fprintf(stderr, "stats: %s\n", ps_err_msg(e));
-        CHECK_STREQ(url,
-                    v1 ? "io.containerd.cgroups.v1.Metrics" : "io.containerd.cgroups.v2.Metrics");
-        if (val && v1) {
-                Io__Containerd__Cgroups__V1__Metrics *m =
-                    io__containerd__cgroups__v1__metrics__unpack(NULL, len, val);
-
-                CHECK(m && m->memory && m->memory->usage && m->memory->usage->usage > 0);
-                io__containerd__cgroups__v1__metrics__free_unpacked(m, NULL);
-        }
-        free(url);
-        free(val);
+        CHECK_INTEQ(m.version, v1 ? PS_CGROUP_METRICS_V1 : PS_CGROUP_METRICS_V2);
+        if (m.version == PS_CGROUP_METRICS_V1)
+                CHECK(m.v1.memory.usage.usage > 0);
         ps_err_free(e);
 }
 
@@ -247,44 +234,34 @@ static uint64_t sum(const uint64_t *v, size_t n)
         return total;
 }
 
-static void check_v1_metrics(const Io__Containerd__Cgroups__V1__Metrics *m)
+static void check_v1_metrics(const struct ps_cgroup_v1_metrics *m)
 {
-        CHECK(m->memory && m->memory->usage && m->memory->swap && m->memory->kernel);
-        if (m->memory && m->memory->usage) {
-                CHECK(m->memory->usage->usage >= 8 * MIB);
-                CHECK(m->memory->usage->max >= m->memory->usage->usage);
-                CHECK_INTEQ(m->memory->usage->limit, 512 * MIB);
-                CHECK(m->memory->total_rss + m->memory->total_cache >= 8 * MIB);
-                CHECK(m->memory->pg_fault > 0);
-                /* An ancestor of ours may have a lower limit. */
-                CHECK(m->memory->hierarchical_memory_limit <= 512 * MIB);
-        }
-        CHECK(m->memory_oom_control != NULL);
-        CHECK(m->cpu && m->cpu->usage && m->cpu->throttling);
-        if (m->cpu && m->cpu->usage) {
-                CHECK(m->cpu->usage->total >= 100000000ULL); /* burnt 200 ms */
-                CHECK(m->cpu->usage->user + m->cpu->usage->kernel > 0);
-                CHECK(m->cpu->usage->n_per_cpu >= 1);
-                CHECK(sum(m->cpu->usage->per_cpu, m->cpu->usage->n_per_cpu) >= 100000000ULL);
-        }
-        CHECK(m->pids != NULL);
-        if (m->pids) {
-                CHECK(m->pids->current >= 1);
-                CHECK_INTEQ(m->pids->limit, 64);
-        }
-        CHECK(m->blkio != NULL);
+        CHECK(m->memory.usage.usage >= 8 * MIB);
+        CHECK(m->memory.usage.max >= m->memory.usage.usage);
+        CHECK_INTEQ(m->memory.usage.limit, 512 * MIB);
+        CHECK(m->memory.total_rss + m->memory.total_cache >= 8 * MIB);
+        CHECK(m->memory.pg_fault > 0);
+        /* An ancestor of ours may have a lower limit. */
+        CHECK(m->memory.hierarchical_memory_limit <= 512 * MIB);
+        CHECK(m->has_cpu);
+        CHECK(m->cpu.total >= 100000000ULL); /* burnt 200 ms */
+        CHECK(m->cpu.user + m->cpu.kernel > 0);
+        CHECK(m->cpu.n_per_cpu >= 1 && m->cpu.per_cpu);
+        CHECK(sum(m->cpu.per_cpu, m->cpu.n_per_cpu) >= 100000000ULL);
+        CHECK(m->has_pids);
+        CHECK(m->pids.current >= 1);
+        CHECK_INTEQ(m->pids.limit, 64);
+        CHECK(m->has_blkio);
 }
 
 static void test_stats_v1(void)
 {
         static const int ctrls[] = {PS_CGROUP_MEMORY, PS_CGROUP_CPU,   PS_CGROUP_CPUACCT,
                                     PS_CGROUP_PIDS,   PS_CGROUP_BLKIO, -1};
+        _cleanup_(ps_cgroup_metrics_clear) struct ps_cgroup_metrics m = {0};
         struct testcg t;
         struct child c;
         struct ps_err *e = NULL;
-        char *url = NULL;
-        uint8_t *val = NULL;
-        size_t len = 0;
 
         if (!host_uses_v1()) {
                 fprintf(stderr, "skip test_stats_v1: memory is not a v1 controller here\n");
@@ -296,41 +273,29 @@ static void test_stats_v1(void)
         CHECK(child_start(&c, 200, 16 * MIB));
         CHECK(cg_attach(&t, c.pid));
         CHECK(child_run(&c, true));
-        CHECK(ps_cgroup_stats(c.pid, &url, &val, &len, &e) == 0);
+        CHECK(ps_cgroup_stats(c.pid, &m, &e) == 0);
         if (e)
                 fprintf(stderr, "stats: %s\n", ps_err_msg(e));
-        CHECK_STREQ(url, "io.containerd.cgroups.v1.Metrics");
-        if (val) {
-                Io__Containerd__Cgroups__V1__Metrics *m =
-                    io__containerd__cgroups__v1__metrics__unpack(NULL, len, val);
-
-                CHECK(m != NULL);
-                if (m)
-                        check_v1_metrics(m);
-                io__containerd__cgroups__v1__metrics__free_unpacked(m, NULL);
-        }
+        CHECK_INTEQ(m.version, PS_CGROUP_METRICS_V1);
+        if (m.version == PS_CGROUP_METRICS_V1)
+                check_v1_metrics(&m.v1);
         child_end(&c);
         cg_destroy(&t);
-        free(url);
-        free(val);
         ps_err_free(e);
 }
 
-static void check_v2_metrics(const Io__Containerd__Cgroups__V2__Metrics *m, const char *dir)
+static void check_v2_metrics(const struct ps_cgroup_v2_metrics *m, const char *dir)
 {
-        CHECK(m->cpu && m->memory && m->pids && m->io);
-        if (m->cpu) {
-                CHECK(m->cpu->usage_usec >= 100000); /* burnt 200 ms */
-                CHECK(m->cpu->user_usec + m->cpu->system_usec > 0);
+        CHECK(m->cpu.usage_usec >= 100000); /* burnt 200 ms */
+        CHECK(m->cpu.user_usec + m->cpu.system_usec > 0);
+        if (file_exists(dir, "memory.current")) {
+                CHECK(m->memory.usage >= 8 * MIB);
+                CHECK(m->memory.anon > 0);
+                CHECK(m->has_memory_events);
         }
-        if (m->memory && file_exists(dir, "memory.current")) {
-                CHECK(m->memory->usage >= 8 * MIB);
-                CHECK(m->memory->anon > 0);
-                CHECK(m->memory_events != NULL);
-        }
-        if (m->pids && file_exists(dir, "pids.current")) {
-                CHECK(m->pids->current >= 1);
-                CHECK(m->pids->limit == UINT64_MAX); /* "max" */
+        if (file_exists(dir, "pids.current")) {
+                CHECK(m->pids.current >= 1);
+                CHECK(m->pids.limit == UINT64_MAX); /* "max" */
         }
 }
 
@@ -339,12 +304,10 @@ static void check_v2_metrics(const Io__Containerd__Cgroups__V2__Metrics *m, cons
 static void test_stats_v2(void)
 {
         static const int ctrls[] = {PS_CGROUP_CTRL_MAX, -1};
+        _cleanup_(ps_cgroup_metrics_clear) struct ps_cgroup_metrics m = {0};
         struct testcg t;
         struct child c;
         struct ps_err *e = NULL;
-        char *url = NULL;
-        uint8_t *val = NULL;
-        size_t len = 0;
 
         CHECK(cg_create(&t, "v2", ctrls));
         if (!t.dir[PS_CGROUP_CTRL_MAX]) {
@@ -354,23 +317,14 @@ static void test_stats_v2(void)
         CHECK(child_start(&c, 200, 16 * MIB));
         CHECK(cg_attach(&t, c.pid));
         CHECK(child_run(&c, true));
-        CHECK(ps_cgroup_stats_v2_dir(t.dir[PS_CGROUP_CTRL_MAX], &url, &val, &len, &e) == 0);
+        CHECK(ps_cgroup_stats_v2_dir(t.dir[PS_CGROUP_CTRL_MAX], &m, &e) == 0);
         if (e)
                 fprintf(stderr, "stats: %s\n", ps_err_msg(e));
-        CHECK_STREQ(url, "io.containerd.cgroups.v2.Metrics");
-        if (val) {
-                Io__Containerd__Cgroups__V2__Metrics *m =
-                    io__containerd__cgroups__v2__metrics__unpack(NULL, len, val);
-
-                CHECK(m != NULL);
-                if (m)
-                        check_v2_metrics(m, t.dir[PS_CGROUP_CTRL_MAX]);
-                io__containerd__cgroups__v2__metrics__free_unpacked(m, NULL);
-        }
+        CHECK_INTEQ(m.version, PS_CGROUP_METRICS_V2);
+        if (m.version == PS_CGROUP_METRICS_V2)
+                check_v2_metrics(&m.v2, t.dir[PS_CGROUP_CTRL_MAX]);
         child_end(&c);
         cg_destroy(&t);
-        free(url);
-        free(val);
         ps_err_free(e);
 }
 
