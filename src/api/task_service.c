@@ -7,6 +7,7 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "api/metrics.h"
 #include "api/options.h"
 #include "containerd/runc/options.pb-c.h"
 #include "containerd/task/v2/task.pb-c.h"
@@ -560,19 +561,21 @@ static void h_stats(void *data, struct ttrpc_call *call, const ProtobufCMessage 
         struct ps_process *p = find(data, call, req->id, NULL);
         Containerd__Task__V2__StatsResponse resp = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
         Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
-        _cleanup_free_ char *type_url = NULL;
+        _cleanup_(ps_metrics_clear) struct ps_metrics metrics = {0};
         _cleanup_free_ uint8_t *value = NULL;
+        const char *type_url = NULL;
         struct ps_err *e = NULL;
         size_t len = 0;
 
         if (!p)
                 return;
-        if (ps_container_stats(p->c, &type_url, &value, &len, &e) < 0) {
+        if (ps_container_stats(p->c, &metrics, &e) < 0 ||
+            ps_api_metrics_pack(&metrics, &type_url, &value, &len, &e) < 0) {
                 fail(call, e);
                 ps_err_free(e);
                 return;
         }
-        any.type_url = type_url;
+        any.type_url = (char *)type_url;
         any.value.data = value;
         any.value.len = len;
         resp.stats = &any;

@@ -26,6 +26,7 @@
 #include <sys/types.h>
 
 #include "base/error.h"
+#include "task/metrics.h"
 
 struct ps_container;
 struct ps_process;
@@ -93,10 +94,10 @@ struct ps_backend_ops {
                           ps_backend_fn done, void *data, struct ps_err **err);
         int (*pids)(struct ps_container *c, ps_backend_pids_fn done, void *data,
                     struct ps_err **err);
-        /* Metrics, packed as containerd's cgroups Metrics (type URL + bytes,
-         * both malloc'ed for the caller). Synchronous and bounded. */
-        int (*stats)(struct ps_container *c, char **ret_type_url, uint8_t **ret_value,
-                     size_t *ret_len, struct ps_err **err);
+        /* The container's metrics (task/metrics.h), plain values: *ret is
+         * written only on success, and the caller then owns it
+         * (ps_metrics_clear). Synchronous and bounded. */
+        int (*stats)(struct ps_container *c, struct ps_metrics *ret, struct ps_err **err);
         int (*resize)(struct ps_process *p, uint32_t width, uint32_t height, struct ps_err **err);
         void (*close_stdin)(struct ps_process *p);
         /* After p exited: relay what it wrote until every writer is gone

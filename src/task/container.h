@@ -126,9 +126,9 @@ typedef void (*ps_pids_fn)(void *data, struct ps_err *err, const struct ps_pid_i
 int ps_container_pids(struct ps_container *c, ps_pids_fn done, void *data, struct ps_err **err);
 
 /* Stats: the metrics of the container (of the pod, for a sandbox's task),
- * from create until delete; the caller owns the outputs (free()). */
-int ps_container_stats(struct ps_container *c, char **ret_type_url, uint8_t **ret_value,
-                       size_t *ret_len, struct ps_err **err);
+ * from create until delete. *ret is written only on success; the caller
+ * then owns it (ps_metrics_clear). */
+int ps_container_stats(struct ps_container *c, struct ps_metrics *ret, struct ps_err **err);
 
 /* ResizePty and CloseIO(stdin) of a process, checked against its state. */
 int ps_process_resize(struct ps_process *p, uint32_t width, uint32_t height, struct ps_err **err);

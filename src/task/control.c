@@ -225,10 +225,11 @@ int ps_container_pids(struct ps_container *c, ps_pids_fn done, void *data, struc
 
 /* ---- Stats --------------------------------------------------------------- */
 
-int ps_container_stats(struct ps_container *c, char **ret_type_url, uint8_t **ret_value,
-                       size_t *ret_len, struct ps_err **err)
+int ps_container_stats(struct ps_container *c, struct ps_metrics *ret, struct ps_err **err)
 {
+        if (!c->be->stats)
+                return unimplemented(c, "stats", err);
         if (ps_process_check(c->init, PS_OP_STATS, err) < 0)
                 return -1;
-        return c->be->stats(c, ret_type_url, ret_value, ret_len, err);
+        return c->be->stats(c, ret, err);
 }

@@ -153,9 +153,7 @@ static int call_op(struct ps_process *p, enum ps_proc_op op, struct outcome *o, 
         struct ps_exec_request ereq = {
             .exec_id = "probe", .spec = spec, .spec_len = sizeof(spec) - 1};
         struct ps_checkpoint_request creq = {.path = "/tmp/ckpt"};
-        _cleanup_free_ char *type_url = NULL;
-        _cleanup_free_ uint8_t *value = NULL;
-        size_t len = 0;
+        _cleanup_(ps_metrics_clear) struct ps_metrics metrics = {0};
 
         switch (op) {
         case PS_OP_STATE:
@@ -184,7 +182,7 @@ static int call_op(struct ps_process *p, enum ps_proc_op op, struct outcome *o, 
         case PS_OP_PIDS:
                 return ps_container_pids(c, on_pids, o, err);
         case PS_OP_STATS:
-                return ps_container_stats(c, &type_url, &value, &len, err) < 0 ? -1 : 1;
+                return ps_container_stats(c, &metrics, err) < 0 ? -1 : 1;
         default:
                 return ps_err_set(err, PS_INTERNAL, "no such op");
         }

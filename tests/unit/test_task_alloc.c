@@ -1,10 +1,10 @@
 /* Allocation failures in the task core, the sandbox layer and the Linux
  * backend: the Nth allocation of a whole container scenario (create,
- * start, exec, kill, delete, pause, resume, update, pids, the init's exit
- * and delete) fails, for every N until the scenario runs clean. Whatever
- * fails, the shim must not crash, leak (ASan, valgrind), leave a process it
- * cannot supervise, or complete an operation with neither an error nor a
- * result.
+ * start, exec, kill, delete, pause, resume, update, pids, stats and its
+ * wire conversion, the init's exit and delete) fails, for every N until the
+ * scenario runs clean. Whatever fails, the shim must not crash, leak (ASan,
+ * valgrind), leave a process it cannot supervise, or complete an operation
+ * with neither an error nor a result.
  *
  * The allocator hook is the linker's --wrap (CMakeLists.txt links this test
  * with -Wl,--wrap=malloc,...): it sees every allocation the podshim core
@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 
+#include "api/metrics.h"
 #include "base/cleanup.h"
 #include "check.h"
 #include "core/reaper.h"
@@ -37,6 +38,7 @@
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t n);
+void *__real_reallocarray(void *p, size_t n, size_t size);
 char *__real_strdup(const char *s);
 char *__real_strndup(const char *s, size_t n);
 int __real_vasprintf(char **out, const char *fmt, va_list ap);
@@ -44,6 +46,7 @@ int __real_vasprintf(char **out, const char *fmt, va_list ap);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t n);
+void *__wrap_reallocarray(void *p, size_t n, size_t size);
 char *__wrap_strdup(const char *s);
 char *__wrap_strndup(const char *s, size_t n);
 int __wrap_vasprintf(char **out, const char *fmt, va_list ap);
@@ -82,6 +85,11 @@ void *__wrap_calloc(size_t n, size_t size)
 void *__wrap_realloc(void *p, size_t n)
 {
         return fail_now() ? NULL : __real_realloc(p, n);
+}
+
+void *__wrap_reallocarray(void *p, size_t n, size_t size)
+{
+        return fail_now() ? NULL : __real_reallocarray(p, n, size);
 }
 
 char *__wrap_strdup(const char *s)
@@ -245,6 +253,21 @@ static void create_done(void *data, struct ps_err *err, const struct ps_op_resul
         on_done(data, err, res);
 }
 
+/* Stats and its conversion to the wire message, as the Task service does. */
+static void stats_step(struct ps_container *c)
+{
+        _cleanup_(ps_metrics_clear) struct ps_metrics m = {0};
+        _cleanup_free_ uint8_t *value = NULL;
+        const char *type_url = NULL;
+        struct ps_err *e = NULL;
+        size_t len = 0;
+        int rc = ps_container_stats(c, &m, &e);
+
+        if (rc == 0)
+                rc = ps_api_metrics_pack(&m, &type_url, &value, &len, &e);
+        settle(rc < 0 ? -1 : 1, e, NULL);
+}
+
 /* The scenario, every step tolerant of a step before it having failed. */
 static void scenario(void)
 {
@@ -322,6 +345,7 @@ static void scenario(void)
         e = NULL;
         rc = ps_container_pids(c, on_pids, &o, &e);
         settle(rc, e, &o);
+        stats_step(c);
         if (ps_process_live(c->init)) {
                 o = (struct outcome){0};
                 e = NULL;

@@ -15,7 +15,6 @@
 #include "base/log.h"
 #include "cgroup/pod.h"
 #include "cgroup/stats.h"
-#include "net/metrics.h"
 #include "net/netns.h"
 #include "oci/spec.h"
 #include "sandbox/linux/infra_process.h"
@@ -197,37 +196,26 @@ static int pod_pids(struct ps_container *c, ps_backend_pids_fn done, void *data,
         return 0;
 }
 
-/* Stats of the pod: the infra process's cgroup metrics plus, for cgroup v1
- * Metrics, the interface statistics of the pod network namespace. */
-static int pod_stats(struct ps_container *c, char **ret_type_url, uint8_t **ret_value,
-                     size_t *ret_len, struct ps_err **err)
+/* Stats of the pod: the infra process's cgroup metrics plus, on cgroup v1,
+ * the interface statistics of the pod network namespace (only containerd's
+ * v1 Metrics message has a network field: api/metrics.h). */
+static int pod_stats(struct ps_container *c, struct ps_metrics *ret, struct ps_err **err)
 {
         struct ps_linux_container *lc = lx_container(c);
-        _cleanup_free_ char *type_url = NULL;
-        _cleanup_free_ uint8_t *value = NULL;
-        _cleanup_free_ struct ps_link_stats *links = NULL;
-        uint8_t *merged = NULL;
-        size_t len = 0, n = 0, merged_len = 0;
+        _cleanup_(ps_metrics_clear) struct ps_metrics m = {0};
 
-        if ((lc->cgroup ? ps_cgroup_stats_of(lc->cgroup, &type_url, &value, &len, err)
-                        : ps_cgroup_stats(c->init->pid, &type_url, &value, &len, err)) < 0)
+        if ((lc->cgroup ? ps_cgroup_stats_of(lc->cgroup, &m.cgroup, err)
+                        : ps_cgroup_stats(c->init->pid, &m.cgroup, err)) < 0)
                 return -1;
-        /* Only the cgroup v1 Metrics message has a network field; the
-         * namespace is gone with an exited infra process. */
-        if (strcmp(type_url, "io.containerd.cgroups.v1.Metrics") == 0 &&
-            !ps_process_exited(c->init)) {
+        /* The namespace is gone with an exited infra process. */
+        if (m.cgroup.version == PS_CGROUP_METRICS_V1 && !ps_process_exited(c->init)) {
                 /* Opened once per pod: see net/netns.h. */
                 if ((!lc->netns && !(lc->netns = ps_netns_open(c->init->pid, err))) ||
-                    ps_netns_link_stats(lc->netns, &links, &n, err) < 0 ||
-                    ps_net_add_to_metrics(value, len, links, n, &merged, &merged_len, err) < 0)
+                    ps_netns_link_stats(lc->netns, &m.links, &m.n_links, err) < 0)
                         return -1;
-                free(value);
-                value = merged;
-                len = merged_len;
         }
-        *ret_type_url = TAKE_PTR(type_url);
-        *ret_value = TAKE_PTR(value);
-        *ret_len = len;
+        *ret = m;
+        m = (struct ps_metrics){0}; /* moved */
         return 0;
 }
 

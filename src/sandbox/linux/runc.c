@@ -555,17 +555,22 @@ static int runc_pids(struct ps_container *c, ps_backend_pids_fn done, void *data
         return 0;
 }
 
-static int runc_stats(struct ps_container *c, char **ret_type_url, uint8_t **ret_value,
-                      size_t *ret_len, struct ps_err **err)
+static int runc_stats(struct ps_container *c, struct ps_metrics *ret, struct ps_err **err)
 {
         struct ps_linux_container *lc = lx_container(c);
+        struct ps_metrics m = {0};
 
-        if (lc->cgroup)
-                return ps_cgroup_stats_of(lc->cgroup, ret_type_url, ret_value, ret_len, err);
-        if (c->init->pid <= 0)
+        if (lc->cgroup) {
+                if (ps_cgroup_stats_of(lc->cgroup, &m.cgroup, err) < 0)
+                        return -1;
+        } else if (c->init->pid <= 0) {
                 return ps_err_set(err, PS_NOT_FOUND, "container %s has no process: not found",
                                   c->id);
-        return ps_cgroup_stats(c->init->pid, ret_type_url, ret_value, ret_len, err);
+        } else if (ps_cgroup_stats(c->init->pid, &m.cgroup, err) < 0) {
+                return -1;
+        }
+        *ret = m; /* no links: those are the pod's */
+        return 0;
 }
 
 const struct ps_backend_ops ps_linux_runc_ops = {

@@ -148,15 +148,14 @@ static int f_pids(struct ps_container *c, ps_backend_pids_fn done, void *data, s
         return answer(fb_of(c), "pids", c, c->init, NULL, done, data, c->init->pid);
 }
 
-static int f_stats(struct ps_container *c, char **ret_type_url, uint8_t **ret_value,
-                   size_t *ret_len, struct ps_err **err)
+static int f_stats(struct ps_container *c, struct ps_metrics *ret, struct ps_err **err)
 {
         if (fb_of(c)->mode == FAKE_FAIL)
                 return ps_err_set(err, PS_UNKNOWN, "fake stats failed");
-        *ret_type_url = strdup("fake.Metrics");
-        *ret_value = NULL;
-        *ret_len = 0;
-        return *ret_type_url ? 0 : ps_err_set(err, PS_RESOURCE_EXHAUSTED, "stats");
+        /* Zeros but for one process: nothing to free. */
+        *ret = (struct ps_metrics){
+            .cgroup = {.version = PS_CGROUP_METRICS_V2, .v2 = {.pids = {.current = 1}}}};
+        return 0;
 }
 
 static int f_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps_err **err)
