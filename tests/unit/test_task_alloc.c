@@ -52,11 +52,14 @@ char *__wrap_strndup(const char *s, size_t n);
 int __wrap_vasprintf(char **out, const char *fmt, va_list ap);
 int __wrap_asprintf(char **out, const char *fmt, ...);
 
-static long countdown;        /* > 0: that many allocations from now, the last fails */
-static bool countdown_paused; /* the test's own allocations: never counted */
-static bool persistent;       /* and so do all after it, until the round ends */
-static bool failing;
-static long injected, seen;
+/* volatile: the wrappers run behind calls the compiler takes for libc's,
+ * which could not see a static; without it, setting countdown_paused
+ * around the test's own strdup() is optimized away. */
+static volatile long countdown;        /* > 0: that many allocations from now, the last fails */
+static volatile bool countdown_paused; /* the test's own allocations: never counted */
+static volatile bool persistent;       /* and so do all after it, until the round ends */
+static volatile bool failing;
+static volatile long injected, seen;
 
 static bool fail_now(void)
 {
