@@ -12,7 +12,7 @@ Environment:
   PODSHIM_CONTAINERD     the containerd build: "1.6" (default, the system's), "1.7.24",
                          "2.1.9" (scripts/fetch-containerd.sh) or a prefix (harness.Dist)
   PODSHIM_OCI_DIRS       OCI runtimes put before the system's on PATH (harness.Dist;
-                         default crun-1.28 under 2.x, none under 1.x)
+                         default crun-1.28 from 1.7 on, none for 1.6)
   PODSHIM_E2E_RUNTIMES   runtimes to test
   PODSHIM_E2E_OCI        OCI runtime binaries to test under each runtime
   PODSHIM_ASAN_LOG_DIR   if set, sanitizer reports of the shim go there and any

@@ -138,13 +138,14 @@ class Dist:
         """Directories of OCI runtimes that go before the system's on PATH,
         from PODSHIM_OCI_DIRS (comma-separated; an item is a directory or a
         name scripts/fetch-containerd.sh unpacks, e.g. crun-1.28; "system"
-        for none). The default is none for 1.x; for 2.x it is sid's crun
-        1.28: containerd 2.1 writes runtime-spec 1.2.1 configs and
-        bookworm's crun 1.8.1 refuses them ("unknown version specified"),
-        while bookworm's runc 1.1.5 runs them, so runc stays bookworm's."""
+        for none). The default is none for 1.6 and sid's crun 1.28 from 1.7
+        on: Debian's 1.7.24 writes runtime-spec 1.2.0 configs and 2.1.9
+        1.2.1, and bookworm's crun 1.8.1 refuses anything but 1.0.x
+        ("unknown version specified"), while bookworm's runc 1.1.5 runs
+        them all, so runc stays bookworm's."""
         spec = os.environ.get("PODSHIM_OCI_DIRS")
         if spec is None:
-            spec = "crun-1.28" if self.v2 else "system"
+            spec = "crun-1.28" if self.version >= (1, 7) else "system"
         dirs = []
         for item in (x.strip() for x in spec.split(",")):
             if item in ("", "system"):
@@ -579,6 +580,42 @@ def shim_processes(binary, namespace, task_id=None):
             continue
         pids.append(int(d))
     return pids
+
+
+TASK_V2 = "containerd.task.v2.Task"
+TASK_V3 = "containerd.task.v3.Task"
+
+
+class ShimEndpoint:
+    """Where containerd talks to the shim of a task, read from the bundle as
+    containerd reads it. 2.x writes bootstrap.json from the shim's `start`
+    reply and reads it on restore (core/runtime/v2/binary.go:127-153,
+    shim_manager.go:307-338); only without it (a 1.x bundle) does it read
+    the shim's `address` file, the only source 1.6 and 1.7 know. A
+    version-3 shim (2.x's own runc-v2) writes no `address` file and serves
+    only containerd.task.v3.Task (cmd/containerd-shim-runc-v2/task/
+    service.go:265-266); the v3 protos are v2's under another package name,
+    so only the service string differs."""
+
+    def __init__(self, bundle):
+        boot = os.path.join(bundle, "bootstrap.json")
+        if os.path.exists(boot):
+            with open(boot) as f:
+                params = json.load(f)
+            self.address = params["address"]
+            self.version = int(params.get("version") or 2)
+            self.protocol = params.get("protocol") or "ttrpc"
+        else:
+            with open(os.path.join(bundle, "address")) as f:
+                self.address = f.read().strip()
+            self.version, self.protocol = 2, "ttrpc"
+        assert self.protocol == "ttrpc", "%s: protocol %s" % (bundle, self.protocol)
+        assert self.address.startswith("unix://"), self.address
+        self.socket = self.address[len("unix://"):]
+        self.service = TASK_V3 if self.version >= 3 else TASK_V2
+
+    def __repr__(self):
+        return "ShimEndpoint(%s v%d)" % (self.address, self.version)
 
 
 def socket_path(grpc_address, namespace, group_key):

@@ -344,6 +344,10 @@ class CriEnv:
     def bundle(self, task_id):
         return os.path.join(self.cd.state, "io.containerd.runtime.v2.task", NAMESPACE, task_id)
 
+    def endpoint(self, task_id):
+        """How containerd reaches the shim of task_id (harness.ShimEndpoint)."""
+        return harness.ShimEndpoint(self.bundle(task_id))
+
     def mounts_of(self, ids):
         found = []
         for d in (self.cd.root, self.cd.state):
