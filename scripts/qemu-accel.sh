@@ -111,7 +111,7 @@ t0=$(usec)
 deadline=$((t0 + budget * 1000000))
 tried=()
 
-# probe CPU: boot the probe guest; sets outcome (init, exit, internal,
+# probe CPU: boot the probe guest; sets outcome (init, exited, internal,
 # timeout) and detail
 probe() {
 	local cpu=$1 pid st
@@ -131,7 +131,7 @@ probe() {
 			if grep -qa "$marker" "$work/console" 2>/dev/null; then
 				outcome=init
 			else
-				outcome=exit
+				outcome=exited
 				detail="qemu exited with status $st: $(grep -v 'warning:' "$work/stderr" | head -1)"
 			fi
 		elif grep -qa "$marker" "$work/console" 2>/dev/null; then
