@@ -107,6 +107,8 @@ pid_t ps_spawn(const struct ps_spawn_opts *o, struct ps_err **err)
         pid_t pid;
         ssize_t n;
 
+        if (!o->path || !o->argv || !o->argv[0])
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "spawn: no program to run");
         if (o->n_extra > 16)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "too many fds for %s", o->path);
         if (pipe2(pipefd, O_CLOEXEC) < 0)

@@ -14,13 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/backoff.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/spawn.h"
 #include "containerd/task/v2/task.pb-c.h"
-#include "task/mount.h"
-#include "task/options.h"
-#include "task/runtime.h"
+#include "sandbox/linux/mount.h"
+#include "oci/options.h"
+#include "sandbox/linux/runtime.h"
 
 /* containerd kills the whole action after 5 s; keep room for the rest. */
 #define RUNTIME_TIMEOUT_MS 3000
@@ -39,14 +40,6 @@ static void warn(const char *fmt, ...)
         fputc('\n', stderr);
 }
 
-static void sleep_ms(long ms)
-{
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 /* This is a short-lived process, not the event loop: a bounded polling
  * wait is the simple, correct tool. Returns the wait status, or -1 after
  * killing a child that overran the bound. */
@@ -60,7 +53,7 @@ static int wait_bounded(pid_t pid, int timeout_ms)
                         return status;
                 if (r < 0 && errno != EINTR)
                         return -1;
-                sleep_ms(POLL_STEP_MS);
+                ps_sleep_ms(POLL_STEP_MS);
         }
         /* The whole group: a helper the runtime left behind would keep
          * containerd's stderr pipe open and stall the action past its bound. */

@@ -11,10 +11,12 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
-#include "shim/publisher.h"
-#include "shim/reaper.h"
+#include "core/publisher.h"
+#include "core/reaper.h"
+#include "api/events.h"
+#include "api/task_service.h"
+#include "sandbox/sandbox.h"
 #include "shim/start.h"
-#include "task/service.h"
 #include "ttrpc/server.h"
 
 #define FLUSH_TIMEOUT_MS 5000
@@ -25,6 +27,9 @@ struct ps_shim {
         struct ps_reaper *reaper;
         struct ps_publisher *pub;
         struct ttrpc_server *server;
+        struct ps_task_events events;
+        struct ps_sandboxes sandboxes;
+        bool sandboxes_ready;
         struct ps_task_service svc;
         struct ttrpc_service desc;
         int sigfd;
@@ -89,8 +94,6 @@ static int setup_signals(struct ps_shim *s, struct ps_err **err)
 static int shim_init(struct ps_shim *s, const struct ps_args *args, int listen_fd,
                      struct ps_err **err)
 {
-        struct ps_task_env env;
-
         s->base = event_base_new();
         if (!s->base)
                 return ps_err_set(err, PS_INTERNAL, "cannot create the event loop");
@@ -102,9 +105,10 @@ static int shim_init(struct ps_shim *s, const struct ps_args *args, int listen_f
         s->pub = ps_publisher_new(s->base, getenv("TTRPC_ADDRESS"), args->ns, err);
         if (!s->pub)
                 return -1;
-        env = (struct ps_task_env){
-            .base = s->base, .reaper = s->reaper, .pub = s->pub, .ns = args->ns};
-        ps_task_service_init(&s->svc, &env, begin_exit, s);
+        ps_api_events_init(&s->events, s->pub);
+        ps_sandboxes_init(&s->sandboxes, &s->events, s->base, s->reaper, args->ns, NULL);
+        s->sandboxes_ready = true;
+        ps_task_service_init(&s->svc, &s->sandboxes, begin_exit, s);
         s->desc = ps_task_service_describe(&s->svc);
         s->server = ttrpc_server_new(s->base, listen_fd, &s->desc, 1, err);
         return s->server ? 0 : -1;
@@ -113,8 +117,8 @@ static int shim_init(struct ps_shim *s, const struct ps_args *args, int listen_f
 static void shim_fini(struct ps_shim *s)
 {
         ttrpc_server_free(s->server);
-        if (s->reaper)
-                ps_task_service_destroy(&s->svc);
+        if (s->sandboxes_ready)
+                ps_sandboxes_destroy(&s->sandboxes);
         ps_publisher_free(s->pub);
         ps_reaper_free(s->reaper);
         if (s->sig_ev)

@@ -12,11 +12,12 @@
 #include <libcgroup.h>
 
 #include "base/cleanup.h"
+#include "api/options.h"
 #include "base/fs.h"
 #include "google/protobuf/any.pb-c.h"
 #include "shim/address.h"
-#include "task/options.h"
-#include "task/spec.h"
+#include "oci/options.h"
+#include "oci/spec.h"
 
 #define STDIN_MAX (1u << 20)
 
@@ -28,7 +29,7 @@ static const char *const group_annotations[] = {
 /* The socket path for this task: one daemon per group (normally per pod). */
 static char *socket_for_bundle(const struct ps_args *args, struct ps_err **err)
 {
-        struct ps_spec *spec = NULL;
+        _cleanup_spec_ struct ps_spec *spec = NULL;
         const char *key = args->id;
         char *path;
 
@@ -42,7 +43,6 @@ static char *socket_for_bundle(const struct ps_args *args, struct ps_err **err)
                 }
         }
         path = ps_socket_path(args->address, args->ns, key);
-        ps_spec_free(spec);
         if (!path)
                 ps_err_errno(err, ENOMEM, PS_UNKNOWN, "socket path");
         return path;

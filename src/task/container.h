@@ -1,16 +1,24 @@
-/* Containers of this shim and the operations on them. A container is one
- * OCI runtime container: its init process, its execs, its rootfs mounts and
- * the runtime options it was created with.
+/* The task core: the shim's containers and the operations on them, free of
+ * any backend (task/backend.h does the work) and of any wire format (the
+ * api/ layer translates). A container is one task: its init process, its
+ * execs, what containerd created it with, and the backend it runs on.
  *
- * Every asynchronous operation follows one rule: it returns -1 with err set
- * if it failed at once, 0 if `done` runs exactly once (usually later from the
- * loop, possibly before the function returns), or 1 if it completed at once
+ * Every operation checks the process state table first (process.h), moves
+ * the process through it, asks the backend, and on the backend's answer
+ * moves it on and reports the events (events.h), in containerd's order:
+ * an init's exit waits for its execs' exits, a TaskStart goes out before
+ * any exit seen meanwhile.
+ *
+ * Asynchronous operations follow one rule: -1 with err set when they failed
+ * at once, 0 when `done` runs exactly once (usually later from the loop,
+ * possibly before the function returns), 1 when they completed at once
  * without calling `done`. After a 0 the caller must not touch what `done`
  * may have released.
  *
- * Ownership: ps_tasks owns its containers; a container owns its processes.
- * A container with an operation in flight is never freed (deletion waits for
- * `busy` to drop).
+ * Ownership: ps_tasks owns its containers; a container owns its processes
+ * and its copies of the request; its backend owns `impl` (freed through the
+ * backend's container_free). A container with an operation in flight is
+ * never freed (deletion waits for `busy` to drop).
  */
 #ifndef PS_TASK_CONTAINER_H
 #define PS_TASK_CONTAINER_H
@@ -22,34 +30,27 @@
 
 #include "base/error.h"
 #include "base/list.h"
-#include "containerd/task/v2/task.pb-c.h"
-#include "task/options.h"
+#include "task/backend.h"
+#include "task/events.h"
 #include "task/process.h"
-#include "task/runtime.h"
 
-struct event_base;
-struct ps_reaper;
-struct ps_publisher;
-struct ps_oom_watch;
-struct ps_pod_cgroup;
-struct ps_cgroup_paths;
-struct ps_infra_launch;
-struct ps_netns;
-
-/* What the task module borrows from the shim. */
+/* What the task core borrows from the layers above. The hooks may be NULL. */
 struct ps_task_env {
-        struct event_base *base;
-        struct ps_reaper *reaper;
-        struct ps_publisher *pub;
-        const char *ns;
-        const char *tmp_dir; /* console sockets; NULL = /tmp */
+        const struct ps_task_events *events;
+        /* A container was registered (before its backend creates it). */
+        void (*container_added)(void *data, struct ps_container *c);
+        /* An init's exit was recorded (the sandbox layer tears a pod down
+         * when its own task ends). */
+        void (*init_exited)(void *data, struct ps_container *c);
+        /* A container is about to be freed (deleted, or its create failed). */
+        void (*container_freed)(void *data, struct ps_container *c);
+        void *data;
 };
 
 struct ps_tasks {
         struct ps_task_env env;
         struct ps_list containers;
         size_t n_containers;
-        struct ps_list cgroup_removals; /* pod cgroups still being removed */
 };
 
 struct ps_container {
@@ -57,24 +58,18 @@ struct ps_container {
         struct ps_tasks *tasks;
         char *id;
         char *bundle;
-        char *checkpoint;                  /* restore source, NULL for a plain create */
-        Containerd__Types__Mount **rootfs; /* copy of the request's mounts */
+        char *checkpoint;        /* restore source, NULL for a plain create */
+        struct ps_mount *rootfs; /* copy of the request's mounts (TaskCreate reports them) */
         size_t n_rootfs;
-        bool rootfs_mounted;
-        bool private_pid_ns;
-        struct ps_options opts;
-        struct ps_runtime rt;
         struct ps_process *init;
         struct ps_list execs;
-        struct ps_oom_watch *oom;
-        bool infra;                       /* the pod's pause-less infra task */
-        struct ps_pod_cgroup *pod_cgroup; /* infra only */
-        struct ps_infra_launch *launch;   /* infra only, while its setup runs */
-        struct ps_netns *netns;           /* infra only: the pod's netns, once first used */
-        char *sandbox_id;                 /* the pod it belongs to (CRI), NULL if none */
-        struct ps_cgroup_paths *cgroup;   /* the init's cgroups, from create on (Stats) */
-        bool restore_start_pending;       /* restored at Create; Start only reports it */
-        unsigned busy;                    /* runtime operations in flight */
+        const struct ps_backend_ops *be;
+        void *be_ctx;               /* the backend's state shared by its containers */
+        void *impl;                 /* the backend's state for this container */
+        void *sandbox;              /* the sandbox layer's pod, opaque here; NULL if none */
+        bool private_pid_ns;        /* set by the backend at create */
+        bool restore_start_pending; /* restored at Create; Start only reports it */
+        unsigned busy;              /* backend operations in flight */
 };
 
 struct ps_op_result {
@@ -84,13 +79,13 @@ struct ps_op_result {
 };
 
 /* An operation's completion. Exactly one of err and res is non-NULL, always
- * (task/op.h's ps_op_succeed/ps_op_fail and ps_op_done_* below are the only
- * callers and keep that rule). err is owned by the callee; res is valid
- * during the call only. */
+ * (task/op.h's ps_op_succeed/ps_op_fail keep that rule). err is owned by
+ * the callee; res is valid during the call only. */
 typedef void (*ps_op_fn)(void *data, struct ps_err *err, const struct ps_op_result *res);
 
 void ps_tasks_init(struct ps_tasks *t, const struct ps_task_env *env);
-/* Kills (SIGKILL) and frees every container; used when the shim exits. */
+/* Kills (SIGKILL, through the backends) and frees every container; used
+ * when the shim exits. */
 void ps_tasks_destroy(struct ps_tasks *t);
 struct ps_container *ps_tasks_find(struct ps_tasks *t, const char *id);
 
@@ -98,8 +93,16 @@ struct ps_container *ps_tasks_find(struct ps_tasks *t, const char *id);
 struct ps_process *ps_tasks_process(struct ps_tasks *t, const char *id, const char *exec_id,
                                     struct ps_err **err);
 
-int ps_container_create(struct ps_tasks *t, const Containerd__Task__V2__CreateTaskRequest *req,
-                        ps_op_fn done, void *data, struct ps_err **err);
+/* The checks Create makes of its id and bundle (INVALID_ARGUMENT, or the
+ * bundle's stat error). */
+int ps_task_check_bundle(const char *id, const char *bundle, struct ps_err **err);
+
+/* Create: registered at once (a duplicate id is ALREADY_EXISTS), created
+ * by `be` (with its shared context be_ctx); `sandbox` is the sandbox
+ * layer's pod it joins (opaque, may be NULL). */
+int ps_container_create(struct ps_tasks *t, const struct ps_create_request *req,
+                        const struct ps_backend_ops *be, void *be_ctx, void *sandbox, ps_op_fn done,
+                        void *data, struct ps_err **err);
 int ps_process_start(struct ps_process *p, ps_op_fn done, void *data, struct ps_err **err);
 int ps_process_kill(struct ps_process *p, unsigned sig, bool all, ps_op_fn done, void *data,
                     struct ps_err **err);
@@ -110,11 +113,10 @@ int ps_container_pause(struct ps_container *c, ps_op_fn done, void *data, struct
 int ps_container_resume(struct ps_container *c, ps_op_fn done, void *data, struct ps_err **err);
 int ps_container_update(struct ps_container *c, const char *resources_json, size_t len,
                         ps_op_fn done, void *data, struct ps_err **err);
-int ps_container_checkpoint(struct ps_container *c,
-                            const Containerd__Task__V2__CheckpointTaskRequest *req, ps_op_fn done,
-                            void *data, struct ps_err **err);
+int ps_container_checkpoint(struct ps_container *c, const struct ps_checkpoint_request *req,
+                            ps_op_fn done, void *data, struct ps_err **err);
 
-/* Pids: `done` gets res == NULL; the list comes through pids_done. */
+/* Pids: the list comes through done. */
 struct ps_pid_info {
         pid_t pid;
         const char *exec_id; /* NULL unless the pid is one of our execs */
@@ -123,25 +125,34 @@ typedef void (*ps_pids_fn)(void *data, struct ps_err *err, const struct ps_pid_i
                            size_t n);
 int ps_container_pids(struct ps_container *c, ps_pids_fn done, void *data, struct ps_err **err);
 
-/* Stats: the metrics of the container's cgroup (of the pod, for an infra
- * task), from create until delete; the caller owns the outputs (free()). */
-int ps_container_stats(struct ps_container *c, char **ret_type_url, uint8_t **ret_value,
-                       size_t *ret_len, struct ps_err **err);
+/* Stats: the metrics of the container (of the pod, for a sandbox's task),
+ * from create until delete. *ret is written only on success; the caller
+ * then owns it (ps_metrics_clear). */
+int ps_container_stats(struct ps_container *c, struct ps_metrics *ret, struct ps_err **err);
 
 /* ResizePty and CloseIO(stdin) of a process, checked against its state. */
 int ps_process_resize(struct ps_process *p, uint32_t width, uint32_t height, struct ps_err **err);
 int ps_process_close_io(struct ps_process *p, bool close_stdin, struct ps_err **err);
 
-/* Registers an exec (nothing runs until Start). */
-int ps_container_exec(struct ps_container *c, const Containerd__Task__V2__ExecProcessRequest *req,
+/* Registers an exec (nothing runs until Start). spec: its OCI process JSON. */
+struct ps_exec_request {
+        const char *exec_id;
+        bool terminal;
+        const char *stdin_path, *stdout_path, *stderr_path;
+        const uint8_t *spec;
+        size_t spec_len;
+};
+int ps_container_exec(struct ps_container *c, const struct ps_exec_request *req,
                       struct ps_err **err);
 
 /* Unlinks and frees a container and all it owns (no operation in flight). */
 void ps_container_free(struct ps_container *c);
 
-/* Internal to the task module: the reaper callback for started processes and
- * the exit ordering (an init's exit waits for its execs' exits). */
-void ps_container_on_exit(void *data, pid_t pid, int status);
+/* A backend completion nobody waits for (a kill on the way out). */
+void ps_task_ignore_result(void *data, struct ps_err *err, const struct ps_backend_result *res);
+
+/* Internal to the task core: the exit ordering (an init's exit waits for
+ * its execs' exits). */
 void ps_container_exit_ready(struct ps_container *c);
 
 #endif

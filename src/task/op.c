@@ -24,11 +24,7 @@ void ps_op_free(struct ps_op *op)
 {
         if (!op)
                 return;
-        if (op->tmp_path)
-                unlink(op->tmp_path);
-        free(op->tmp_path);
         free(op->arg);
-        ps_err_free(op->err);
         free(op);
 }
 
@@ -57,20 +53,4 @@ void ps_op_fail(struct ps_op *op, struct ps_err *err)
 void ps_op_resume(struct ps_op *op)
 {
         op->resume(op);
-}
-
-int ps_op_run(struct ps_op *op, const struct ps_runtime_req *req, ps_runtime_done_fn cb,
-              struct ps_err **err)
-{
-        if (ps_runtime_run(&op->c->rt, req, cb, op, err) < 0)
-                return -1;
-        op->c->busy++;
-        return 0;
-}
-
-int ps_op_run_cmd(struct ps_op *op, char *const *args, ps_runtime_done_fn cb, struct ps_err **err)
-{
-        struct ps_runtime_req req = {.op = args[0], .args = args, .stdio = {-1, -1, -1}};
-
-        return ps_op_run(op, &req, cb, err);
 }

@@ -13,9 +13,7 @@ struct ps_op {
         ps_op_fn done;
         void *data;
         void (*resume)(struct ps_op *op);
-        char *tmp_path;     /* exec: the process JSON handed to the runtime */
-        char *arg;          /* operation-specific string (pid file, checkpoint path) */
-        struct ps_err *err; /* create: its failure, held while it is undone */
+        char *arg; /* operation-specific string (checkpoint path) */
 };
 
 struct ps_op *ps_op_new(struct ps_container *c, struct ps_process *p, const char *what,
@@ -27,13 +25,6 @@ struct ps_op *ps_op_new(struct ps_container *c, struct ps_process *p, const char
 void ps_op_succeed(struct ps_op *op, struct ps_op_result res);
 void ps_op_fail(struct ps_op *op, struct ps_err *err);
 void ps_op_resume(struct ps_op *op);
-/* Starts the container's OCI runtime for this operation (cb gets op as its
- * data) and counts it in c->busy; the callback must drop that count. */
-int ps_op_run(struct ps_op *op, const struct ps_runtime_req *req, ps_runtime_done_fn cb,
-              struct ps_err **err);
-/* ps_op_run() for a runtime command with no stdio of its own (all three on
- * /dev/null); args[0] names the command in messages. */
-int ps_op_run_cmd(struct ps_op *op, char *const *args, ps_runtime_done_fn cb, struct ps_err **err);
 void ps_op_free(struct ps_op *op);
 
 #endif

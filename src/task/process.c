@@ -10,11 +10,8 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
-#include "containerd/types/task.pb-c.h"
-#include "shim/reaper.h"
 #include "task/container.h"
-#include "task/events.h"
-#include "task/stdio.h"
+#include "task/op.h"
 
 #define S(x) PS_PROC_##x
 
@@ -134,6 +131,8 @@ static const struct rule init_rules[PS_PROC_N_STATES][PS_OP_N] =
                 [OP(RESUME)] = REFUSE("cannot resume a deleted process"),
                 [OP(UPDATE)] = REFUSE("cannot update a deleted process"),
                 [OP(CHECKPOINT)] = REFUSE("cannot checkpoint a deleted process"),
+                /* nothing may reach the backend while it deletes the container */
+                [OP(PIDS)] = GONE("container is being deleted"),
             },
 };
 
@@ -215,6 +214,12 @@ int ps_process_check(const struct ps_process *p, enum ps_proc_op op, struct ps_e
         if (p->state >= PS_PROC_N_STATES || op >= PS_OP_N)
                 return ps_err_set(err, PS_INTERNAL, "%s: no rule for %s in state %d",
                                   ps_process_name(p), ps_process_op_name(op), (int)p->state);
+        /* Once the container is being deleted nothing new may reach the
+         * backend for it (its delete frees the container when it ends). */
+        if (p->exec_id && p->c->init && p->c->init->state == S(DELETING) &&
+            (op == OP(START) || op == OP(KILL)))
+                return ps_err_set(err, PS_NOT_FOUND, "container %s is being deleted: not found",
+                                  p->c->id);
         r = p->exec_id ? &exec_rules[p->state][op] : &init_rules[p->state][op];
         if (r->code == PS_OK)
                 return 0;
@@ -255,27 +260,27 @@ bool ps_process_live(const struct ps_process *p)
                p->state == S(PAUSED);
 }
 
-int ps_process_status(const struct ps_process *p)
+enum ps_task_status ps_process_status(const struct ps_process *p)
 {
         switch (p->state) {
         case S(CREATING):
         case S(CREATED):
         case S(STARTING):
-                return CONTAINERD__V1__TYPES__STATUS__CREATED;
+                return PS_TASK_CREATED;
         case S(RUNNING):
                 /* An exec mirrors its container while that is paused. */
                 if (p->exec_id && p->c->init && p->c->init->state == S(PAUSED))
-                        return CONTAINERD__V1__TYPES__STATUS__PAUSED;
-                return CONTAINERD__V1__TYPES__STATUS__RUNNING;
+                        return PS_TASK_PAUSED;
+                return PS_TASK_RUNNING;
         case S(PAUSING):
-                return CONTAINERD__V1__TYPES__STATUS__PAUSING;
+                return PS_TASK_PAUSING;
         case S(PAUSED):
-                return CONTAINERD__V1__TYPES__STATUS__PAUSED;
+                return PS_TASK_PAUSED;
         case S(STOPPED):
         case S(DELETING):
-                return CONTAINERD__V1__TYPES__STATUS__STOPPED;
+                return PS_TASK_STOPPED;
         default:
-                return CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
+                return PS_TASK_UNKNOWN;
         }
 }
 
@@ -300,7 +305,6 @@ struct ps_process *ps_process_new(struct ps_container *c, const char *exec_id, c
         ps_list_init(&p->link);
         ps_list_init(&p->waiters);
         p->c = c;
-        p->pidfd = -1;
         p->terminal = terminal;
         p->stdin_path = dup_or_empty(in);
         p->stdout_path = dup_or_empty(out);
@@ -331,12 +335,18 @@ struct ps_process *ps_process_free(struct ps_process *p)
 {
         if (!p)
                 return NULL;
-        if (p->pid > 0)
-                ps_reaper_unwatch(p->c->tasks->env.reaper, p->pid);
+        if (p->c->be)
+                p->c->be->process_free(p); /* cancels a drain in progress */
+        if (p->drain_waiter) {
+                /* A Delete that waited for the drain: the process goes
+                 * another way (with its container, or the shim exits). */
+                struct ps_err *e = NULL;
+                ps_err_set(&e, PS_NOT_FOUND, "process %s was deleted with its container",
+                           ps_process_name(p));
+                ps_op_fail(TAKE_PTR(p->drain_waiter), e);
+        }
         release_waiters(p);
         ps_list_remove(&p->link);
-        ps_stdio_free(p->stdio);
-        ps_close(p->pidfd);
         free(p->exec_id);
         free(p->stdin_path);
         free(p->stdout_path);
@@ -344,33 +354,6 @@ struct ps_process *ps_process_free(struct ps_process *p)
         free(p->spec_json);
         free(p);
         return NULL;
-}
-
-void ps_process_set_pid(struct ps_process *p, pid_t pid)
-{
-        p->pid = pid;
-        ps_close(p->pidfd);
-        /* A pidfd pins the process identity: a signal can never reach a
-         * recycled pid. Kernels before 5.3 lack it; kill() is the fallback. */
-        p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-int ps_process_signal(struct ps_process *p, int sig, struct ps_err **err)
-{
-        int r;
-
-        if (p->pid <= 0)
-                return ps_err_set(err, PS_FAILED_PRECONDITION,
-                                  "process not created: failed precondition");
-        if (p->pidfd >= 0)
-                r = (int)syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0);
-        else
-                r = kill(p->pid, sig);
-        if (r < 0 && errno == ESRCH)
-                return ps_err_set(err, PS_NOT_FOUND, "process already finished: not found");
-        if (r < 0)
-                return ps_err_errno(err, errno, PS_UNKNOWN, "signal %d to pid %d", sig, p->pid);
-        return 0;
 }
 
 struct ps_waiter *ps_process_add_waiter(struct ps_process *p, ps_wait_fn fn, void *data,
@@ -413,17 +396,16 @@ void ps_process_fail_start(struct ps_process *p)
         mark_stopped(p, 255);
         /* Nothing ran, so nothing is left to relay: Delete need not wait
          * for a drain that will never start. */
-        p->stdio = ps_stdio_free(p->stdio);
-        p->stdio_drained = true;
+        p->drained = true;
         release_waiters(p);
 }
 
-void ps_process_record_exit(struct ps_process *p, int wait_status)
+void ps_process_record_exit(struct ps_process *p, unsigned exit_status)
 {
-        mark_stopped(p, ps_exit_code(wait_status));
-        ps_close(p->pidfd);
-        p->pidfd = -1;
+        const struct ps_task_events *ev = p->c->tasks->env.events;
+
+        mark_stopped(p, exit_status);
         ps_log_debug("%s: pid %d exited with %u", ps_process_name(p), p->pid, p->exit_status);
-        ps_events_task_exit(p);
+        ev->task_exit(ev->data, p);
         release_waiters(p);
 }

@@ -15,7 +15,8 @@
  * process to STOPPED through the table.
  *
  * Ownership: the container owns its processes (init and execs); a process
- * owns its stdio and its waiter records, never the ttrpc calls behind them.
+ * owns its waiter records, never the calls behind them; its backend owns
+ * `impl` (stdio, pid handles), freed through the backend's process_free.
  */
 #ifndef PS_TASK_PROCESS_H
 #define PS_TASK_PROCESS_H
@@ -29,7 +30,6 @@
 #include "base/list.h"
 
 struct ps_container;
-struct ps_stdio;
 
 enum ps_proc_state {
         PS_PROC_CREATING = 0, /* init: runtime create in flight */
@@ -80,18 +80,17 @@ struct ps_process {
         struct ps_container *c;
         char *exec_id; /* NULL for init */
         enum ps_proc_state state;
-        pid_t pid;
-        int pidfd; /* -1 when the kernel has no pidfd_open */
+        pid_t pid; /* as the backend reports it; 0 until created/started */
         unsigned exit_status;
         struct timespec exited_at; /* zero until exited */
         bool exit_deferred;        /* exit seen while the start event is pending */
-        int deferred_status;
+        unsigned deferred_status;
         /* request data echoed back by State */
         char *stdin_path, *stdout_path, *stderr_path;
         bool terminal;
-        char *spec_json; /* exec: the OCI Process JSON */
-        struct ps_stdio *stdio;
-        bool stdio_drained;
+        char *spec_json;    /* exec: the OCI Process JSON */
+        void *impl;         /* the backend's */
+        bool drained;       /* output relayed to the end after the exit */
         void *drain_waiter; /* container module: a Delete waiting for the drain */
         struct ps_list waiters;
 };
@@ -121,17 +120,20 @@ bool ps_process_exited(const struct ps_process *p);
 /* True while the process may still produce an exit (started, not stopped). */
 bool ps_process_live(const struct ps_process *p);
 
-/* containerd's task status for State. */
-int ps_process_status(const struct ps_process *p);
+/* The task status State reports, as containerd names them (the values are
+ * containerd.v1.types.Status's; api/ maps them onto the wire). */
+enum ps_task_status {
+        PS_TASK_UNKNOWN = 0,
+        PS_TASK_CREATED = 1,
+        PS_TASK_RUNNING = 2,
+        PS_TASK_STOPPED = 3,
+        PS_TASK_PAUSED = 4,
+        PS_TASK_PAUSING = 5,
+};
+enum ps_task_status ps_process_status(const struct ps_process *p);
 
 /* The name used in events and State.id: exec id, or the container id. */
 const char *ps_process_name(const struct ps_process *p);
-
-/* Records the pid and opens a pidfd for it. */
-void ps_process_set_pid(struct ps_process *p, pid_t pid);
-
-/* Sends a signal through the pidfd (pid reuse safe) or kill(). */
-int ps_process_signal(struct ps_process *p, int sig, struct ps_err **err);
 
 /* Parks a Wait. Returns the waiter (for cancellation), or NULL with err. */
 struct ps_waiter *ps_process_add_waiter(struct ps_process *p, ps_wait_fn fn, void *data,
@@ -140,11 +142,11 @@ void ps_process_remove_waiter(struct ps_waiter *w);
 
 /* Marks the process stopped with this status now: releases Waits and
  * publishes TaskExit. Called by the container module once ordering allows. */
-void ps_process_record_exit(struct ps_process *p, int wait_status);
+void ps_process_record_exit(struct ps_process *p, unsigned exit_status);
 
 /* An exec whose start failed (STARTING): stopped with status 255, its Waits
- * released and its stdio closed, so Delete completes at once; no TaskExit
- * (it never ran, as with runc-v2). */
+ * released and nothing left to drain, so Delete completes at once; no
+ * TaskExit (it never ran, as with runc-v2). */
 void ps_process_fail_start(struct ps_process *p);
 
 #endif

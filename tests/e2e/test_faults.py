@@ -15,6 +15,7 @@ The containerd crash runs against a private containerd of its own (the
 collector stay untouched.
 """
 
+import itertools
 import os
 import re
 import signal
@@ -88,6 +89,21 @@ def _fd_map(pid):
     return out
 
 
+def _settled_fds(pid, timeout=5):
+    """_fd_map once it stopped changing (containerd's connections and the
+    task's stdio are all in place): the same map three polls in a row."""
+    deadline = time.monotonic() + timeout
+    last, same = None, 0
+    while time.monotonic() < deadline:
+        now = _fd_map(pid)
+        same = same + 1 if now == last else 0
+        if same == 2:
+            return now
+        last = now
+        time.sleep(0.05)
+    raise AssertionError("fds of %d still changing after %ss: %s" % (pid, timeout, last))
+
+
 def _extra_fds(pid, before):
     return {fd: t for fd, t in _fd_map(pid).items() if before.get(fd) != t}
 
@@ -141,12 +157,37 @@ def _status(ev):
     return ev.get("exit_status", 0)
 
 
-def _assert_one_exit(rt, cid, statuses, settle=0.5):
-    """Exactly one TaskExit and one TaskDelete for cid's init, even after a
-    moment in which a duplicate could still arrive."""
+_barriers = itertools.count(1)
+
+
+def _event_barrier(rt):
+    """Returns once every event containerd published before the call has
+    reached rt.events: a namespace label update published now travels the
+    same exchange to the same subscriber, in order, behind them."""
+    mark = "%d-%d" % (os.getpid(), next(_barriers))
+    rt.ctr("namespaces", "label", rt.ctr.namespace, "podshim-barrier=%s" % mark)
+    rt.events.wait_for(
+        lambda evs: any(e.topic == "/namespaces/update"
+                        and (e.get("labels") or {}).get("podshim-barrier") == mark
+                        for e in evs), 15, what="event barrier %s" % mark)
+
+
+def _quiet(rt, cid):
+    """No event about cid can still arrive: its shim is gone (both shims
+    hand every queued event to containerd before they exit, and a deleted
+    task's shim exits), and the barrier has passed everything containerd
+    got from it."""
+    harness.wait_until(lambda: not rt.shims(cid), 15,
+                       what="shim of %s to exit (pids %s)" % (cid, rt.shims(cid)))
+    _event_barrier(rt)
+
+
+def _assert_one_exit(rt, cid, statuses):
+    """Exactly one TaskExit and one TaskDelete for cid's init (a deleted
+    task), counted once no duplicate can still be on its way."""
     rt.events.wait_for(lambda evs: _exits(rt, cid) and _deletes(rt, cid), 15,
                        what="/tasks/exit and /tasks/delete of %s" % cid)
-    time.sleep(settle)
+    _quiet(rt, cid)
     exits, deletes = _exits(rt, cid), _deletes(rt, cid)
     assert len(exits) == 1, "TaskExit of %s not exactly once: %s" % (cid, exits)
     assert len(deletes) == 1, "TaskDelete of %s not exactly once: %s" % (cid, deletes)
@@ -245,9 +286,6 @@ def test_containerd_killed_and_restarted(rt_runc, crashable, make_runtime, pb):
         shims = {a: _only_shim(rt, a), b: _only_shim(rt, b)}
 
         cd.kill(signal.SIGKILL)
-        time.sleep(0.3)
-        dead = {cid: pid for cid, pid in shims.items() if not _alive(pid)}
-        assert not dead, "shims died with containerd: %s" % dead
         assert _alive(pid_a) and _alive(pid_b)
 
         os.kill(pid_b, signal.SIGKILL)
@@ -388,11 +426,8 @@ def test_exit_before_pid_file_read(rt_runc):
             results = list(pool.map(one, ids))
         bad = [(cid, p.returncode, p.stderr) for cid, p in zip(ids, results) if p.returncode]
         assert not bad, bad
-        for cid in ids:
-            assert _assert_one_exit(rt, cid, (0,), settle=0) == 0
-        time.sleep(0.5)  # a late duplicate would show up by now
-        dups = {cid: _exits(rt, cid) for cid in ids if len(_exits(rt, cid)) != 1}
-        assert not dups, dups
+        for cid in ids:  # each after its shim is gone: no duplicate can follow
+            assert _assert_one_exit(rt, cid, (0,)) == 0
         for cid in ids:
             _assert_nothing_left(rt, cid)
     finally:
@@ -467,8 +502,7 @@ def test_runtime_create_fails_in_shared_shim(rt_runc, failing_runc):
         pid = _run_detached(rt, keep, "sh", "-c", LOOP, extra=ann)
         shim = _only_shim(rt, keep)
         assert os.path.exists(sock), sock
-        time.sleep(0.3)
-        fds = _fd_map(shim)
+        fds = _settled_fds(shim)
 
         p = rt.ctr("run", "--rm", *rt.run_args(binary=failing_runc), *ann, rt.image, bad,
                    "true", check=False)
@@ -657,7 +691,12 @@ def test_shutdown_repeated_while_tasks_remain(rt_runc, pb):
             sids = [c1.send("Shutdown", pb.task.ShutdownRequest(id=cid)) for _ in range(20)]
             for sid in sids:
                 assert c1.recv(sid).code == tc.OK
-            time.sleep(0.5)
+            # a shim that is leaving stops listening inside the Shutdown
+            # that made it leave, before that call's reply went out: a new
+            # connection served now proves no Shutdown above ended it
+            with _shim_client(rt, cid, pb) as fresh:
+                r = fresh.state(cid)
+                assert r.code == tc.OK, r
             assert _alive(shim), "shim exited on Shutdown with live tasks"
             for conn in (c1, c2):  # both connections still served
                 r = conn.state(cid)
@@ -724,11 +763,8 @@ def test_kill_delete_race_with_exit(rt_runc):
         assert not bad_rm, "Delete failed: %s" % bad_rm
         left = [cid for cid in rt.ctr.task_list() if cid in ids]
         assert not left, "tasks not deleted: %s" % left
-        for cid in ids:
-            _assert_one_exit(rt, cid, (0, 137), settle=0)
-        time.sleep(0.5)
-        dups = {cid: _exits(rt, cid) for cid in ids if len(_exits(rt, cid)) != 1}
-        assert not dups, dups
+        for cid in ids:  # each after its shim is gone: no duplicate can follow
+            _assert_one_exit(rt, cid, (0, 137))
         for cid in ids:
             _assert_nothing_left(rt, cid)
     finally:

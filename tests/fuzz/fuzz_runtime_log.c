@@ -20,8 +20,9 @@
 
 #include "base/log.h"
 #include "runtimeoptions/options.pb-c.h"
-#include "task/options.h"
-#include "task/runtime.h"
+#include "oci/options.h"
+#include "api/options.h"
+#include "sandbox/linux/runtime.h"
 
 static const char *const type_urls[] = {
     "containerd.runc.v1.Options",

@@ -100,12 +100,26 @@ def cri_spec(kind):
     return s
 
 
+def pod_sandbox_spec():
+    """A sandbox spec with every field the infra process and the pod cgroup
+    read: user, oomScoreAdj, sysctls, resources."""
+    s = cri_spec("sandbox")
+    s["process"]["user"] = {"uid": 65535, "gid": 65535}
+    s["process"]["oomScoreAdj"] = -998
+    s["linux"]["sysctl"] = {"net.ipv4.ip_unprivileged_port_start": "0",
+                            "kernel.shmmax": "68719476736"}
+    s["linux"]["resources"]["cpu"] = {"shares": 2, "quota": -1, "period": 100000}
+    s["linux"]["resources"]["memory"] = {"limit": 268435456}
+    return s
+
+
 def spec_seeds():
     minimal = {"process": {"args": ["true"], "cwd": "/"}, "root": {"path": "rootfs"}}
     return {
         "ctr_run": json.dumps(CTR_SPEC, indent=4).encode(),
         "cri_sandbox": json.dumps(cri_spec("sandbox")).encode(),
         "cri_container": json.dumps(cri_spec("container"), indent=2).encode(),
+        "pod_sandbox": json.dumps(pod_sandbox_spec()).encode(),
         "minimal": json.dumps(minimal).encode(),
         "no_process": json.dumps({"root": {"path": "rootfs"}}).encode(),
         "no_root": json.dumps({"process": {"args": ["true"], "cwd": "/"}}).encode(),

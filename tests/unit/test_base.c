@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/backoff.h"
 #include "base/cleanup.h"
 #include "base/error.h"
 #include "base/fs.h"
@@ -180,8 +181,32 @@ static void test_spawn_signals(void)
         sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+static void test_backoff(void)
+{
+        struct ps_backoff b = {.min_ms = 100, .max_ms = 5000};
+        unsigned want[] = {100, 200, 400, 800, 1600, 3200, 5000, 5000};
+        struct timeval tv;
+
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+                CHECK_INTEQ(ps_backoff_next(&b), want[i]);
+        CHECK_INTEQ(b.tries, 8);
+        ps_backoff_reset(&b);
+        CHECK_INTEQ(ps_backoff_next(&b), 100);
+        tv = ps_ms_timeval(2750);
+        CHECK(tv.tv_sec == 2 && tv.tv_usec == 750000);
+        /* a step that would overshoot lands on the bound */
+        b = (struct ps_backoff){.min_ms = 3, .max_ms = 10};
+        CHECK(ps_backoff_next(&b) == 3 && ps_backoff_next(&b) == 6 && ps_backoff_next(&b) == 10);
+        /* the largest bound never overflows */
+        b = (struct ps_backoff){.min_ms = 1, .max_ms = 0xffffffffu};
+        for (int i = 0; i < 40; i++)
+                ps_backoff_next(&b);
+        CHECK_INTEQ(b.cur_ms, 0xffffffffu);
+}
+
 int main(void)
 {
+        RUN(test_backoff);
         RUN(test_sha256);
         RUN(test_ids);
         RUN(test_errors);

@@ -1,6 +1,8 @@
 /* Cgroup stats and OOM watch against real cgroups: each test creates its own
  * cgroups next to (under) the test process's own, moves a forked child into
- * them and reads what the kernel accounted. Needs root. */
+ * them and reads what the kernel accounted. The stats parsers also run on
+ * crafted interface files in plain directories, for exact values. Needs
+ * root. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,8 +23,6 @@
 #include "cgroup/oom.h"
 #include "cgroup/paths.h"
 #include "cgroup/stats.h"
-#include "cgroups/v1/metrics.pb-c.h"
-#include "cgroups/v2/metrics.pb-c.h"
 
 #define MIB         (1024ULL * 1024ULL)
 #define NO_SUCH_PID 0x7ffffff0 /* above any pid_max */
@@ -197,44 +197,33 @@ static bool host_uses_v1(void)
 
 static void test_stats_not_found(void)
 {
+        struct ps_cgroup_metrics m = {.version = PS_CGROUP_METRICS_V2, .v2 = {.n_io = 42}};
         struct ps_err *e = NULL;
-        char *url = NULL;
-        uint8_t *val = NULL;
-        size_t len = 0;
 
-        CHECK(ps_cgroup_stats(NO_SUCH_PID, &url, &val, &len, &e) < 0);
+        CHECK(ps_cgroup_stats(NO_SUCH_PID, &m, &e) < 0);
         CHECK(e && e->code == PS_NOT_FOUND);
-        CHECK(url == NULL && val == NULL);
+        CHECK(m.version == PS_CGROUP_METRICS_V2 && m.v2.n_io == 42); /* untouched */
         ps_err_free(e);
         e = NULL;
-        CHECK(ps_cgroup_stats_v2_dir("/sys/fs/cgroup/podshim-no-such-cgroup", &url, &val, &len,
-                                     &e) < 0);
+        CHECK(ps_cgroup_stats_v2_dir("/sys/fs/cgroup/podshim-no-such-cgroup", &m, &e) < 0);
         CHECK(e && e->code == PS_NOT_FOUND);
+        CHECK(m.version == PS_CGROUP_METRICS_V2 && m.v2.n_io == 42);
         ps_err_free(e);
+        ps_cgroup_metrics_clear(NULL);
 }
 
 static void test_stats_self(void)
 {
+        _cleanup_(ps_cgroup_metrics_clear) struct ps_cgroup_metrics m = {0};
         struct ps_err *e = NULL;
-        char *url = NULL;
-        uint8_t *val = NULL;
-        size_t len = 0;
         bool v1 = host_uses_v1();
 
-        CHECK(ps_cgroup_stats(getpid(), &url, &val, &len, &e) == 0);
+        CHECK(ps_cgroup_stats(getpid(), &m, &e) == 0);
         if (e)
                 fprintf(stderr, "stats: %s\n", ps_err_msg(e));
-        CHECK_STREQ(url,
-                    v1 ? "io.containerd.cgroups.v1.Metrics" : "io.containerd.cgroups.v2.Metrics");
-        if (val && v1) {
-                Io__Containerd__Cgroups__V1__Metrics *m =
-                    io__containerd__cgroups__v1__metrics__unpack(NULL, len, val);
-
-                CHECK(m && m->memory && m->memory->usage && m->memory->usage->usage > 0);
-                io__containerd__cgroups__v1__metrics__free_unpacked(m, NULL);
-        }
-        free(url);
-        free(val);
+        CHECK_INTEQ(m.version, v1 ? PS_CGROUP_METRICS_V1 : PS_CGROUP_METRICS_V2);
+        if (m.version == PS_CGROUP_METRICS_V1)
+                CHECK(m.v1.memory.usage.usage > 0);
         ps_err_free(e);
 }
 
@@ -247,44 +236,34 @@ static uint64_t sum(const uint64_t *v, size_t n)
         return total;
 }
 
-static void check_v1_metrics(const Io__Containerd__Cgroups__V1__Metrics *m)
+static void check_v1_metrics(const struct ps_cgroup_v1_metrics *m)
 {
-        CHECK(m->memory && m->memory->usage && m->memory->swap && m->memory->kernel);
-        if (m->memory && m->memory->usage) {
-                CHECK(m->memory->usage->usage >= 8 * MIB);
-                CHECK(m->memory->usage->max >= m->memory->usage->usage);
-                CHECK_INTEQ(m->memory->usage->limit, 512 * MIB);
-                CHECK(m->memory->total_rss + m->memory->total_cache >= 8 * MIB);
-                CHECK(m->memory->pg_fault > 0);
-                /* An ancestor of ours may have a lower limit. */
-                CHECK(m->memory->hierarchical_memory_limit <= 512 * MIB);
-        }
-        CHECK(m->memory_oom_control != NULL);
-        CHECK(m->cpu && m->cpu->usage && m->cpu->throttling);
-        if (m->cpu && m->cpu->usage) {
-                CHECK(m->cpu->usage->total >= 100000000ULL); /* burnt 200 ms */
-                CHECK(m->cpu->usage->user + m->cpu->usage->kernel > 0);
-                CHECK(m->cpu->usage->n_per_cpu >= 1);
-                CHECK(sum(m->cpu->usage->per_cpu, m->cpu->usage->n_per_cpu) >= 100000000ULL);
-        }
-        CHECK(m->pids != NULL);
-        if (m->pids) {
-                CHECK(m->pids->current >= 1);
-                CHECK_INTEQ(m->pids->limit, 64);
-        }
-        CHECK(m->blkio != NULL);
+        CHECK(m->memory.usage.usage >= 8 * MIB);
+        CHECK(m->memory.usage.max >= m->memory.usage.usage);
+        CHECK_INTEQ(m->memory.usage.limit, 512 * MIB);
+        CHECK(m->memory.total_rss + m->memory.total_cache >= 8 * MIB);
+        CHECK(m->memory.pg_fault > 0);
+        /* An ancestor of ours may have a lower limit. */
+        CHECK(m->memory.hierarchical_memory_limit <= 512 * MIB);
+        CHECK(m->has_cpu);
+        CHECK(m->cpu.total >= 100000000ULL); /* burnt 200 ms */
+        CHECK(m->cpu.user + m->cpu.kernel > 0);
+        CHECK(m->cpu.n_per_cpu >= 1 && m->cpu.per_cpu);
+        CHECK(sum(m->cpu.per_cpu, m->cpu.n_per_cpu) >= 100000000ULL);
+        CHECK(m->has_pids);
+        CHECK(m->pids.current >= 1);
+        CHECK_INTEQ(m->pids.limit, 64);
+        CHECK(m->has_blkio);
 }
 
 static void test_stats_v1(void)
 {
         static const int ctrls[] = {PS_CGROUP_MEMORY, PS_CGROUP_CPU,   PS_CGROUP_CPUACCT,
                                     PS_CGROUP_PIDS,   PS_CGROUP_BLKIO, -1};
+        _cleanup_(ps_cgroup_metrics_clear) struct ps_cgroup_metrics m = {0};
         struct testcg t;
         struct child c;
         struct ps_err *e = NULL;
-        char *url = NULL;
-        uint8_t *val = NULL;
-        size_t len = 0;
 
         if (!host_uses_v1()) {
                 fprintf(stderr, "skip test_stats_v1: memory is not a v1 controller here\n");
@@ -296,41 +275,29 @@ static void test_stats_v1(void)
         CHECK(child_start(&c, 200, 16 * MIB));
         CHECK(cg_attach(&t, c.pid));
         CHECK(child_run(&c, true));
-        CHECK(ps_cgroup_stats(c.pid, &url, &val, &len, &e) == 0);
+        CHECK(ps_cgroup_stats(c.pid, &m, &e) == 0);
         if (e)
                 fprintf(stderr, "stats: %s\n", ps_err_msg(e));
-        CHECK_STREQ(url, "io.containerd.cgroups.v1.Metrics");
-        if (val) {
-                Io__Containerd__Cgroups__V1__Metrics *m =
-                    io__containerd__cgroups__v1__metrics__unpack(NULL, len, val);
-
-                CHECK(m != NULL);
-                if (m)
-                        check_v1_metrics(m);
-                io__containerd__cgroups__v1__metrics__free_unpacked(m, NULL);
-        }
+        CHECK_INTEQ(m.version, PS_CGROUP_METRICS_V1);
+        if (m.version == PS_CGROUP_METRICS_V1)
+                check_v1_metrics(&m.v1);
         child_end(&c);
         cg_destroy(&t);
-        free(url);
-        free(val);
         ps_err_free(e);
 }
 
-static void check_v2_metrics(const Io__Containerd__Cgroups__V2__Metrics *m, const char *dir)
+static void check_v2_metrics(const struct ps_cgroup_v2_metrics *m, const char *dir)
 {
-        CHECK(m->cpu && m->memory && m->pids && m->io);
-        if (m->cpu) {
-                CHECK(m->cpu->usage_usec >= 100000); /* burnt 200 ms */
-                CHECK(m->cpu->user_usec + m->cpu->system_usec > 0);
+        CHECK(m->cpu.usage_usec >= 100000); /* burnt 200 ms */
+        CHECK(m->cpu.user_usec + m->cpu.system_usec > 0);
+        if (file_exists(dir, "memory.current")) {
+                CHECK(m->memory.usage >= 8 * MIB);
+                CHECK(m->memory.anon > 0);
+                CHECK(m->has_memory_events);
         }
-        if (m->memory && file_exists(dir, "memory.current")) {
-                CHECK(m->memory->usage >= 8 * MIB);
-                CHECK(m->memory->anon > 0);
-                CHECK(m->memory_events != NULL);
-        }
-        if (m->pids && file_exists(dir, "pids.current")) {
-                CHECK(m->pids->current >= 1);
-                CHECK(m->pids->limit == UINT64_MAX); /* "max" */
+        if (file_exists(dir, "pids.current")) {
+                CHECK(m->pids.current >= 1);
+                CHECK(m->pids.limit == UINT64_MAX); /* "max" */
         }
 }
 
@@ -339,12 +306,10 @@ static void check_v2_metrics(const Io__Containerd__Cgroups__V2__Metrics *m, cons
 static void test_stats_v2(void)
 {
         static const int ctrls[] = {PS_CGROUP_CTRL_MAX, -1};
+        _cleanup_(ps_cgroup_metrics_clear) struct ps_cgroup_metrics m = {0};
         struct testcg t;
         struct child c;
         struct ps_err *e = NULL;
-        char *url = NULL;
-        uint8_t *val = NULL;
-        size_t len = 0;
 
         CHECK(cg_create(&t, "v2", ctrls));
         if (!t.dir[PS_CGROUP_CTRL_MAX]) {
@@ -354,23 +319,284 @@ static void test_stats_v2(void)
         CHECK(child_start(&c, 200, 16 * MIB));
         CHECK(cg_attach(&t, c.pid));
         CHECK(child_run(&c, true));
-        CHECK(ps_cgroup_stats_v2_dir(t.dir[PS_CGROUP_CTRL_MAX], &url, &val, &len, &e) == 0);
+        CHECK(ps_cgroup_stats_v2_dir(t.dir[PS_CGROUP_CTRL_MAX], &m, &e) == 0);
         if (e)
                 fprintf(stderr, "stats: %s\n", ps_err_msg(e));
-        CHECK_STREQ(url, "io.containerd.cgroups.v2.Metrics");
-        if (val) {
-                Io__Containerd__Cgroups__V2__Metrics *m =
-                    io__containerd__cgroups__v2__metrics__unpack(NULL, len, val);
-
-                CHECK(m != NULL);
-                if (m)
-                        check_v2_metrics(m, t.dir[PS_CGROUP_CTRL_MAX]);
-                io__containerd__cgroups__v2__metrics__free_unpacked(m, NULL);
-        }
+        CHECK_INTEQ(m.version, PS_CGROUP_METRICS_V2);
+        if (m.version == PS_CGROUP_METRICS_V2)
+                check_v2_metrics(&m.v2, t.dir[PS_CGROUP_CTRL_MAX]);
         child_end(&c);
         cg_destroy(&t);
-        free(url);
-        free(val);
+        ps_err_free(e);
+}
+
+/* --- stats from crafted interface files: every key, alias and fallback */
+
+static char *fake_dir(const char *root, const char *name)
+{
+        char *dir = NULL;
+
+        if (asprintf(&dir, "%s/%s", root, name) < 0)
+                return NULL;
+        if (mkdir(dir, 0755) < 0) {
+                free(dir);
+                return NULL;
+        }
+        return dir;
+}
+
+static bool write_new(const char *dir, const char *file, const char *content)
+{
+        char path[4096];
+        FILE *f;
+        bool ok;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        if (!(f = fopen(path, "we")))
+                return false;
+        ok = fputs(content, f) >= 0;
+        return fclose(f) == 0 && ok;
+}
+
+/* A device /proc/partitions names, to see blkio entries get "/dev/<name>". */
+static bool some_partition(unsigned long *major, unsigned long *minor, char *name)
+{
+        char line[256];
+        FILE *f = fopen("/proc/partitions", "re");
+        bool found = false;
+
+        while (f && !found && fgets(line, sizeof(line), f))
+                found = sscanf(line, " %lu %lu %*u %63s", major, minor, name) == 3;
+        if (f)
+                fclose(f);
+        return found;
+}
+
+static const char v1_memory_stat[] =
+    "cache 1\nrss 2\nrss_huge 3\nshmem 99\nmapped_file 4\ndirty 5\nwriteback 6\nswap 99\n"
+    "pgpgin 7\npgpgout 8\npgfault 9\npgmajfault 10\ninactive_anon 11\nactive_anon 12\n"
+    "inactive_file 13\nactive_file 14\nunevictable 15\nhierarchical_memory_limit max\n"
+    "hierarchical_memsw_limit 17\ntotal_cache 18\ntotal_rss 19\ntotal_rss_huge 20\n"
+    "total_mapped_file 21\ntotal_dirty 22\ntotal_writeback 23\ntotal_pgpgin 24\n"
+    "total_pgpgout 25\ntotal_pgfault 26\ntotal_pgmajfault 27\ntotal_inactive_anon 28\n"
+    "total_active_anon 29\ntotal_inactive_file 30\ntotal_active_file 31\n"
+    "total_unevictable 32\nsome_future_key 99\nbad junk\n";
+
+static void check_fake_v1_memory(const struct ps_cgroup_v1_metrics *m)
+{
+        const struct ps_cgroup_v1_memory *mem = &m->memory;
+
+        CHECK(mem->cache == 1 && mem->rss == 2 && mem->rss_huge == 3 && mem->mapped_file == 4);
+        CHECK(mem->dirty == 5 && mem->writeback == 6 && mem->pg_pg_in == 7);
+        CHECK(mem->pg_pg_out == 8 && mem->pg_fault == 9 && mem->pg_maj_fault == 10);
+        CHECK(mem->inactive_anon == 11 && mem->active_anon == 12 && mem->inactive_file == 13);
+        CHECK(mem->active_file == 14 && mem->unevictable == 15);
+        CHECK(mem->hierarchical_memory_limit == UINT64_MAX && mem->hierarchical_swap_limit == 17);
+        CHECK(mem->total_cache == 18 && mem->total_rss == 19 && mem->total_rss_huge == 20);
+        CHECK(mem->total_mapped_file == 21 && mem->total_dirty == 22);
+        CHECK(mem->total_writeback == 23 && mem->total_pg_pg_in == 24);
+        CHECK(mem->total_pg_pg_out == 25 && mem->total_pg_fault == 26);
+        CHECK(mem->total_pg_maj_fault == 27 && mem->total_inactive_anon == 28);
+        CHECK(mem->total_active_anon == 29 && mem->total_inactive_file == 30);
+        CHECK(mem->total_active_file == 31 && mem->total_unevictable == 32);
+        CHECK(mem->usage.usage == 100 && mem->usage.max == 101 && mem->usage.failcnt == 102);
+        CHECK(mem->usage.limit == UINT64_MAX);
+        CHECK(mem->swap.usage == 0 && mem->swap.limit == 0); /* no memsw files */
+        CHECK(mem->kernel.usage == 200 && mem->kernel_tcp.usage == 300);
+        CHECK(m->oom_control.oom_kill_disable == 1 && m->oom_control.under_oom == 0 &&
+              m->oom_control.oom_kill == 7);
+}
+
+/* A "cgroup" of plain directories in tmp: every v1 controller's files. */
+static void test_stats_v1_files(void)
+{
+        _cleanup_(ps_cgroup_metrics_clear) struct ps_cgroup_metrics m = {0};
+        char root[] = "/tmp/ps-cgstats-XXXXXX", blk[256], dev[64] = "", cmd[64];
+        struct ps_cgroup_paths p = {.memory_v1 = true};
+        unsigned long major = 0, minor = 0;
+        struct ps_err *e = NULL;
+        const char *mem, *cpu, *acct, *pids, *blkio, *huge;
+        bool have_dev = some_partition(&major, &minor, dev);
+
+        CHECK(mkdtemp(root) != NULL);
+        mem = p.v1[PS_CGROUP_MEMORY] = fake_dir(root, "memory");
+        cpu = p.v1[PS_CGROUP_CPU] = fake_dir(root, "cpu");
+        acct = p.v1[PS_CGROUP_CPUACCT] = fake_dir(root, "cpuacct");
+        pids = p.v1[PS_CGROUP_PIDS] = fake_dir(root, "pids");
+        blkio = p.v1[PS_CGROUP_BLKIO] = fake_dir(root, "blkio");
+        huge = p.v1[PS_CGROUP_HUGETLB] = fake_dir(root, "hugetlb");
+        CHECK(mem && cpu && acct && pids && blkio && huge);
+        if (!mem || !cpu || !acct || !pids || !blkio || !huge)
+                goto out;
+        CHECK(write_new(mem, "memory.stat", v1_memory_stat));
+        CHECK(write_new(mem, "memory.usage_in_bytes", "100\n"));
+        CHECK(write_new(mem, "memory.max_usage_in_bytes", "101\n"));
+        CHECK(write_new(mem, "memory.failcnt", "102\n"));
+        CHECK(write_new(mem, "memory.limit_in_bytes", "max\n"));
+        CHECK(write_new(mem, "memory.kmem.usage_in_bytes", "200\n"));
+        CHECK(write_new(mem, "memory.kmem.tcp.usage_in_bytes", "300\n"));
+        CHECK(
+            write_new(mem, "memory.oom_control", "oom_kill_disable 1\nunder_oom 0\noom_kill 7\n"));
+        CHECK(write_new(cpu, "cpu.stat", "nr_periods 11\nnr_throttled 12\nthrottled_time 13\n"));
+        CHECK(write_new(acct, "cpuacct.usage", "123456789\n"));
+        CHECK(write_new(acct, "cpuacct.usage_percpu", "1 2 3 4 5 \n"));
+        CHECK(write_new(pids, "pids.current", "5\n"));
+        CHECK(write_new(pids, "pids.max", "max\n"));
+        /* CFQ's set is empty, so the throttle layer's recursive one is read;
+         * the plain throttle files after it are not. */
+        CHECK(write_new(blkio, "blkio.io_service_bytes_recursive", "Total 0\n"));
+        snprintf(blk, sizeof(blk),
+                 "%lu:%lu Read 100\n%lu:%lu Write 200\n4095:4095 Read 5\nTotal 305\n", major, minor,
+                 major, minor);
+        CHECK(write_new(blkio, "blkio.throttle.io_service_bytes_recursive", blk));
+        CHECK(write_new(blkio, "blkio.throttle.io_serviced_recursive", "4095:4095 7\n"));
+        CHECK(write_new(blkio, "blkio.throttle.io_service_bytes", "4095:4095 Read 9\n"));
+        CHECK(write_new(huge, "hugetlb.2MB.usage_in_bytes", "1\n"));
+        CHECK(write_new(huge, "hugetlb.2MB.max_usage_in_bytes", "2\n"));
+        CHECK(write_new(huge, "hugetlb.2MB.failcnt", "3\n"));
+        CHECK(write_new(huge, "hugetlb.2MB.rsvd.usage_in_bytes", "9\n")); /* not a page size */
+
+        CHECK(ps_cgroup_stats_of(&p, &m, &e) == 0);
+        if (e)
+                fprintf(stderr, "stats: %s\n", ps_err_msg(e));
+        CHECK_INTEQ(m.version, PS_CGROUP_METRICS_V1);
+        if (m.version != PS_CGROUP_METRICS_V1)
+                goto out;
+        check_fake_v1_memory(&m.v1);
+        CHECK(m.v1.has_cpu && m.v1.has_pids && m.v1.has_blkio);
+        CHECK(m.v1.cpu.total == 123456789 && m.v1.cpu.user == 0); /* no cpuacct.stat */
+        CHECK(m.v1.cpu.n_per_cpu == 5 && m.v1.cpu.per_cpu[0] == 1 && m.v1.cpu.per_cpu[4] == 5);
+        CHECK(m.v1.cpu.periods == 11 && m.v1.cpu.throttled_periods == 12 &&
+              m.v1.cpu.throttled_time == 13);
+        CHECK(m.v1.pids.current == 5 && m.v1.pids.limit == UINT64_MAX);
+
+        const struct ps_cgroup_blkio_list *bytes = &m.v1.blkio[PS_CGROUP_BLKIO_SERVICE_BYTES];
+        const struct ps_cgroup_blkio_list *ios = &m.v1.blkio[PS_CGROUP_BLKIO_SERVICED];
+        CHECK_INTEQ(bytes->n, 3);
+        CHECK_INTEQ(ios->n, 1);
+        CHECK_INTEQ(m.v1.blkio[PS_CGROUP_BLKIO_SECTORS].n, 0);
+        if (bytes->n == 3 && ios->n == 1) {
+                char want[80];
+
+                snprintf(want, sizeof(want), "/dev/%s", dev);
+                CHECK(bytes->v[0].major == major && bytes->v[0].minor == minor);
+                CHECK_STREQ(bytes->v[0].op, "Read");
+                CHECK(bytes->v[0].value == 100 && bytes->v[1].value == 200);
+                CHECK_STREQ(bytes->v[1].op, "Write");
+                CHECK(!have_dev || strcmp(bytes->v[0].device, want) == 0);
+                CHECK_STREQ(bytes->v[2].device, ""); /* not in /proc/partitions */
+                CHECK(ios->v[0].major == 4095 && ios->v[0].value == 7);
+                CHECK_STREQ(ios->v[0].op, "");
+        }
+        CHECK_INTEQ(m.v1.n_hugetlb, 1);
+        if (m.v1.n_hugetlb == 1) {
+                CHECK_STREQ(m.v1.hugetlb[0].pagesize, "2MB");
+                CHECK(m.v1.hugetlb[0].usage == 1 && m.v1.hugetlb[0].max == 2 &&
+                      m.v1.hugetlb[0].failcnt == 3);
+        }
+        ps_cgroup_metrics_clear(&m);
+        CHECK(m.version == PS_CGROUP_METRICS_NONE && !m.v1.hugetlb);
+
+        /* Without memory.stat the cgroup is gone. */
+        snprintf(blk, sizeof(blk), "%s/memory.stat", mem);
+        CHECK(unlink(blk) == 0);
+        CHECK(ps_cgroup_stats_of(&p, &m, &e) < 0);
+        CHECK(e && e->code == PS_NOT_FOUND);
+out:
+        for (int i = 0; i < PS_CGROUP_CTRL_MAX; i++)
+                free(p.v1[i]);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+        CHECK(system(cmd) == 0);
+        ps_err_free(e);
+}
+
+static const char v2_memory_stat[] =
+    "anon 1\nfile 2\nkernel 99\nkernel_stack 3\npagetables 99\nslab 4\nsock 5\nshmem 6\n"
+    "file_mapped 7\nfile_dirty 8\nfile_writeback 9\nanon_thp 10\ninactive_anon 11\n"
+    "active_anon 12\ninactive_file 13\nactive_file 14\nunevictable 15\nslab_reclaimable 16\n"
+    "slab_unreclaimable 17\npgfault 18\npgmajfault 19\nworkingset_refault 20\n"
+    "workingset_activate 21\nworkingset_nodereclaim 22\npgrefill 23\npgscan 24\n"
+    "pgsteal 25\npgactivate 26\npgdeactivate 27\npglazyfree 28\npglazyfreed 29\n"
+    "thp_fault_alloc 30\nthp_collapse_alloc 31\n";
+
+static void check_fake_v2_memory(const struct ps_cgroup_v2_memory *mem)
+{
+        CHECK(mem->anon == 1 && mem->file == 2 && mem->kernel_stack == 3 && mem->slab == 4);
+        CHECK(mem->sock == 5 && mem->shmem == 6 && mem->file_mapped == 7 && mem->file_dirty == 8);
+        CHECK(mem->file_writeback == 9 && mem->anon_thp == 10 && mem->inactive_anon == 11);
+        CHECK(mem->active_anon == 12 && mem->inactive_file == 13 && mem->active_file == 14);
+        CHECK(mem->unevictable == 15 && mem->slab_reclaimable == 16);
+        CHECK(mem->slab_unreclaimable == 17 && mem->pgfault == 18 && mem->pgmajfault == 19);
+        CHECK(mem->workingset_refault == 20 && mem->workingset_activate == 21);
+        CHECK(mem->workingset_nodereclaim == 22 && mem->pgrefill == 23 && mem->pgscan == 24);
+        CHECK(mem->pgsteal == 25 && mem->pgactivate == 26 && mem->pgdeactivate == 27);
+        CHECK(mem->pglazyfree == 28 && mem->pglazyfreed == 29 && mem->thp_fault_alloc == 30);
+        CHECK(mem->thp_collapse_alloc == 31);
+        CHECK(mem->usage == 4096 && mem->usage_limit == UINT64_MAX);
+        CHECK(mem->swap_usage == 0 && mem->swap_limit == 12345);
+}
+
+static void test_stats_v2_files(void)
+{
+        _cleanup_(ps_cgroup_metrics_clear) struct ps_cgroup_metrics m = {0};
+        char dir[] = "/tmp/ps-cgstats2-XXXXXX", path[64];
+        struct ps_err *e = NULL;
+
+        CHECK(mkdtemp(dir) != NULL);
+        /* An empty directory: all zeros, no memory events. */
+        CHECK(ps_cgroup_stats_v2_dir(dir, &m, &e) == 0);
+        CHECK(m.version == PS_CGROUP_METRICS_V2 && !m.v2.has_memory_events && m.v2.n_io == 0);
+        ps_cgroup_metrics_clear(&m);
+
+        CHECK(write_new(dir, "memory.stat", v2_memory_stat));
+        CHECK(write_new(dir, "memory.current", "4096\n"));
+        CHECK(write_new(dir, "memory.max", "max\n"));
+        CHECK(write_new(dir, "memory.swap.current", "0\n"));
+        CHECK(write_new(dir, "memory.swap.max", "12345\n"));
+        CHECK(write_new(dir, "memory.events",
+                        "low 1\nhigh 2\nmax 3\noom 4\noom_kill 5\noom_group_kill 6\n"));
+        CHECK(write_new(dir, "cpu.stat",
+                        "usage_usec 100\nuser_usec 60\nsystem_usec 40\nnr_periods 7\n"
+                        "nr_throttled 8\nthrottled_usec 9\nnr_bursts 1\n"));
+        CHECK(write_new(dir, "pids.current", "3\n"));
+        CHECK(write_new(dir, "pids.max", "64\n"));
+        CHECK(write_new(dir, "io.stat",
+                        "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=5 dios=6\n"
+                        "8:16 rbytes=10 major=99 wios=40\nbad line\n"));
+        CHECK(write_new(dir, "hugetlb.1GB.current", "11\n"));
+        CHECK(write_new(dir, "hugetlb.1GB.max", "max\n"));
+        CHECK(write_new(dir, "hugetlb.1GB.rsvd.current", "1\n"));
+
+        CHECK(ps_cgroup_stats_v2_dir(dir, &m, &e) == 0);
+        if (e)
+                fprintf(stderr, "stats: %s\n", ps_err_msg(e));
+        CHECK_INTEQ(m.version, PS_CGROUP_METRICS_V2);
+        if (m.version == PS_CGROUP_METRICS_V2) {
+                const struct ps_cgroup_v2_metrics *v = &m.v2;
+
+                check_fake_v2_memory(&v->memory);
+                CHECK(v->has_memory_events && v->memory_events.low == 1 &&
+                      v->memory_events.high == 2 && v->memory_events.max == 3 &&
+                      v->memory_events.oom == 4 && v->memory_events.oom_kill == 5);
+                CHECK(v->cpu.usage_usec == 100 && v->cpu.user_usec == 60 &&
+                      v->cpu.system_usec == 40 && v->cpu.nr_periods == 7 &&
+                      v->cpu.nr_throttled == 8 && v->cpu.throttled_usec == 9);
+                CHECK(v->pids.current == 3 && v->pids.limit == 64);
+                CHECK_INTEQ(v->n_io, 2);
+                if (v->n_io == 2) {
+                        CHECK(v->io[0].major == 8 && v->io[0].minor == 0 && v->io[0].rbytes == 1 &&
+                              v->io[0].wbytes == 2 && v->io[0].rios == 3 && v->io[0].wios == 4);
+                        CHECK(v->io[1].major == 8 && v->io[1].minor == 16 &&
+                              v->io[1].rbytes == 10 && v->io[1].wbytes == 0 && v->io[1].wios == 40);
+                }
+                CHECK_INTEQ(v->n_hugetlb, 1);
+                if (v->n_hugetlb == 1) {
+                        CHECK_STREQ(v->hugetlb[0].pagesize, "1GB");
+                        CHECK(v->hugetlb[0].current == 11 && v->hugetlb[0].max == UINT64_MAX);
+                }
+        }
+        snprintf(path, sizeof(path), "rm -rf %s", dir);
+        CHECK(system(path) == 0);
         ps_err_free(e);
 }
 
@@ -512,6 +738,8 @@ int main(void)
         RUN(test_stats_self);
         RUN(test_stats_v1);
         RUN(test_stats_v2);
+        RUN(test_stats_v1_files);
+        RUN(test_stats_v2_files);
         RUN(test_oom_fires);
         RUN(test_oom_quiet_on_removal);
         RUN(test_oom_not_found);

@@ -1,5 +1,5 @@
 /* The shim's command-line side: argument parsing, the socket address,
- * bind-or-reuse of the listener, runtime options and the OCI spec. */
+ * bind-or-reuse of the listener, runtime options (the OCI spec: test_spec.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "api/options.h"
 #include "base/fs.h"
 #include "check.h"
 #include "containerd/runc/legacy.pb-c.h"
@@ -26,8 +27,7 @@
 #include "shim/address.h"
 #include "shim/args.h"
 #include "shim/start.h"
-#include "task/options.h"
-#include "task/spec.h"
+#include "oci/options.h"
 
 #define ARGC(v) ((int)(sizeof(v) / sizeof((v)[0])) - 1)
 
@@ -376,114 +376,6 @@ static void test_options_save_load(void)
         CHECK_STREQ(rt, "crun");
 }
 
-/* ---- spec ---- */
-
-#define MINIMAL "{\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\"},\"root\":{\"path\":\"rootfs\"}"
-
-static struct ps_spec *parse(const char *json, enum ps_code *ret_code)
-{
-        struct ps_spec *s = NULL;
-        struct ps_err *e = NULL;
-
-        *ret_code = PS_OK;
-        if (ps_spec_parse(json, strlen(json), &s, &e) < 0) {
-                *ret_code = e ? e->code : PS_UNKNOWN;
-                ps_err_free(e);
-                return NULL;
-        }
-        return s;
-}
-
-static void test_spec_valid(void)
-{
-        enum ps_code c;
-        struct ps_spec *s = parse(MINIMAL "}", &c);
-
-        CHECK(s != NULL);
-        if (!s)
-                return;
-        CHECK_STREQ(s->root_path, "rootfs");
-        CHECK(!s->terminal && !s->root_readonly && !s->private_pid_ns && !s->has_netns);
-        CHECK(s->hostname == NULL && s->netns_path == NULL && s->cgroups_path == NULL);
-        CHECK(ps_spec_annotation(s, "x") == NULL);
-        ps_spec_free(s);
-
-        s = parse("{\"process\":{\"terminal\":true,\"args\":[\"sh\"],\"cwd\":\"/\"},"
-                  "\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"h\","
-                  "\"annotations\":{\"io.kubernetes.cri.sandbox-id\":\"sb\",\"n\":1},"
-                  "\"linux\":{\"cgroupsPath\":\"/k8s.io/x\",\"namespaces\":["
-                  "{\"type\":\"pid\"},{\"type\":\"network\",\"path\":\"/var/run/netns/cni-1\"},"
-                  "{\"type\":\"ipc\"}]}}",
-                  &c);
-        CHECK(s != NULL);
-        if (!s)
-                return;
-        CHECK(s->terminal && s->root_readonly && s->private_pid_ns && s->has_netns);
-        CHECK_STREQ(s->hostname, "h");
-        CHECK_STREQ(s->cgroups_path, "/k8s.io/x");
-        CHECK_STREQ(s->netns_path, "/var/run/netns/cni-1");
-        CHECK_STREQ(ps_spec_annotation(s, "io.kubernetes.cri.sandbox-id"), "sb");
-        CHECK(ps_spec_annotation(s, "n") == NULL); /* not a string */
-        ps_spec_free(s);
-
-        /* a pid namespace with a path is shared, not private; netns without path */
-        s = parse(MINIMAL
-                  ",\"linux\":{\"namespaces\":[{\"type\":\"pid\",\"path\":\"/proc/1/ns/pid\"},"
-                  "{\"type\":\"network\"}]}}",
-                  &c);
-        CHECK(s && !s->private_pid_ns && s->has_netns && s->netns_path == NULL);
-        ps_spec_free(s);
-}
-
-static void test_spec_invalid(void)
-{
-        enum ps_code c;
-        char *big;
-        struct ps_spec *s = NULL;
-        struct ps_err *e = NULL;
-
-        CHECK(parse("not json", &c) == NULL && c == PS_INVALID_ARGUMENT);
-        CHECK(parse("[1,2]", &c) == NULL && c == PS_INVALID_ARGUMENT);
-        CHECK(parse("{\"root\":{\"path\":\"r\"}}", &c) == NULL && c == PS_INVALID_ARGUMENT);
-        CHECK(parse("{\"process\":{\"args\":[1],\"cwd\":\"/\"},\"root\":{\"path\":\"r\"}}", &c) ==
-                  NULL &&
-              c == PS_INVALID_ARGUMENT);
-        CHECK(parse("{\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\"}}", &c) == NULL &&
-              c == PS_INVALID_ARGUMENT);
-        CHECK(parse(MINIMAL "} trailing", &c) == NULL && c == PS_INVALID_ARGUMENT);
-        CHECK(parse(MINIMAL ",\"linux\":{\"namespaces\":{}}}", &c) == NULL &&
-              c == PS_INVALID_ARGUMENT);
-
-        big = malloc(PS_SPEC_MAX_SIZE + 2);
-        CHECK(big != NULL);
-        if (!big)
-                return;
-        memset(big, ' ', PS_SPEC_MAX_SIZE + 1);
-        memcpy(big, MINIMAL "}", strlen(MINIMAL "}"));
-        CHECK_INTEQ(ps_spec_parse(big, PS_SPEC_MAX_SIZE + 1, &s, &e), -1);
-        CHECK(e != NULL);
-        e = ps_err_free(e);
-        free(big);
-}
-
-static void test_spec_load(void)
-{
-        _cleanup_free_ char *dir = NULL, *cfg = NULL;
-        struct ps_spec *s = NULL;
-        struct ps_err *e = NULL;
-        const char *json = MINIMAL ",\"annotations\":{\"io.containerd.runc.v2.group\":\"g\"}}";
-
-        CHECK(asprintf(&dir, "%s/bundle-spec", tmpdir) > 0 && mkdir(dir, 0700) == 0);
-        CHECK_INTEQ(ps_spec_load(dir, &s, &e), -1);
-        CHECK(e && e->code == PS_NOT_FOUND);
-        e = ps_err_free(e);
-        CHECK(asprintf(&cfg, "%s/config.json", dir) > 0);
-        CHECK_INTEQ(ps_write_file_atomic(cfg, json, strlen(json), 0644, NULL), 0);
-        CHECK_INTEQ(ps_spec_load(dir, &s, &e), 0);
-        CHECK(s && ps_spec_annotation(s, "io.containerd.runc.v2.group"));
-        ps_spec_free(s);
-}
-
 /* ---- start: moving the daemon into ShimCgroup ---- */
 
 #define CG_ROOT "/sys/fs/cgroup"
@@ -568,7 +460,8 @@ static void run_start(const char *bundle, const char *id, const char *cgroup, st
 
 static char *make_bundle(const char *name)
 {
-        const char *json = MINIMAL "}";
+        const char *json =
+            "{\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\"},\"root\":{\"path\":\"rootfs\"}}";
         char *dir = NULL, *cfg = NULL;
 
         if (asprintf(&dir, "%s/%s", tmpdir, name) < 0)
@@ -790,9 +683,6 @@ int main(void)
         RUN(test_options_legacy_and_defaults);
         RUN(test_options_config_file);
         RUN(test_options_save_load);
-        RUN(test_spec_valid);
-        RUN(test_spec_invalid);
-        RUN(test_spec_load);
         /* The start tests need root and cgroup v1; the daemons they fork
          * are reparented to us when start exits. */
         if (geteuid() == 0 && access(CG_ROOT "/memory/cgroup.procs", F_OK) == 0 &&

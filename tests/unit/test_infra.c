@@ -9,13 +9,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <cjson/cJSON.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/spawn.h"
 #include "check.h"
-#include "sandbox/infra.h"
+#include "oci/spec.h"
+#include "sandbox/linux/infra_process.h"
 
 static char *status_field(pid_t pid, const char *key)
 {
@@ -79,27 +79,47 @@ static pid_t spawn_and_wait(const struct ps_infra_spec *s, const char *helper, s
         return r == 0 ? pid : -1;
 }
 
+#define SPEC_HEAD "{\"process\":{\"args\":[\"/pause\"],\"cwd\":\"/\"},\"root\":{\"path\":\"r\"}"
+
+/* A sandbox spec (process and root added) parsed for the test; NULL when
+ * it does not parse. */
+static struct ps_spec *spec_of(const char *linux_json)
+{
+        _cleanup_free_ char *json = NULL;
+        _cleanup_err_ struct ps_err *e = NULL;
+        struct ps_spec *s = NULL;
+
+        if (asprintf(&json, SPEC_HEAD ",\"linux\":%s}", linux_json) < 0)
+                return NULL;
+        if (ps_spec_parse(json, strlen(json), &s, &e) < 0)
+                fprintf(stderr, "spec: %s\n", ps_err_msg(e));
+        return s;
+}
+
 static const char *spec_json =
     "{\"hostname\":\"pod-host\",\"process\":{\"user\":{\"uid\":0,\"gid\":0},"
-    "\"oomScoreAdj\":500},\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},"
+    "\"oomScoreAdj\":500,\"cwd\":\"/\"},\"root\":{\"path\":\"r\"},"
+    "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},"
     "{\"type\":\"uts\"},{\"type\":\"network\"},{\"type\":\"mount\"}]}}";
 
 static void check_infra(const char *helper)
 {
         _cleanup_err_ struct ps_err *e = NULL;
-        cJSON *j = cJSON_Parse(spec_json);
+        _cleanup_spec_ struct ps_spec *spec = NULL;
         struct ps_infra_spec s;
         _cleanup_free_ char *uid = NULL, *cap = NULL, *bnd = NULL, *nnp = NULL, *nspid = NULL;
         char path[64], *oom = NULL;
 
-        CHECK(ps_infra_spec_parse(j, &s, &e) == 0);
+        CHECK(ps_spec_parse(spec_json, strlen(spec_json), &spec, &e) == 0);
+        if (!spec)
+                return;
+        CHECK(ps_infra_spec_from(spec, &s, &e) == 0);
         CHECK(s.new_pid && s.new_ipc && s.new_uts && s.new_net && !s.netns_path);
         CHECK_INTEQ(s.uid, PS_INFRA_DEFAULT_ID); /* never root */
         pid_t pid = spawn_and_wait(&s, helper, &e);
         CHECK(pid > 0);
         if (pid <= 0) {
                 fprintf(stderr, "spawn: %s\n", ps_err_msg(e));
-                cJSON_Delete(j);
                 return;
         }
         usleep(50000);
@@ -123,7 +143,6 @@ static void check_infra(const char *helper)
         kill(pid, SIGTERM);
         int st = wait_exit(pid, 3000);
         CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-        cJSON_Delete(j);
 }
 
 static void test_infra_inline(void)
@@ -186,22 +205,26 @@ static int netns_sysctl(const char *name, const char *path)
 }
 
 /* The CRI path: a bind-mounted netns file made before the sandbox. */
-static void test_join_netns_and_errors(void)
+static void test_join_netns(void)
 {
         _cleanup_err_ struct ps_err *e = NULL;
+        _cleanup_spec_ struct ps_spec *spec = NULL;
         struct ps_infra_spec s;
         char name[32], file[64], json[256];
-        cJSON *j;
 
         snprintf(name, sizeof(name), "ps-infra-%d", getpid());
         snprintf(file, sizeof(file), "/run/netns/%s", name);
         CHECK(ip_netns("add", name) == 0);
         snprintf(json, sizeof(json),
-                 "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"%s\"}],"
-                 "\"sysctl\":{\"net.ipv4.ip_unprivileged_port_start\":\"77\"}}}",
+                 "{\"namespaces\":[{\"type\":\"network\",\"path\":\"%s\"}],"
+                 "\"sysctl\":{\"net.ipv4.ip_unprivileged_port_start\":\"77\"}}",
                  file);
-        j = cJSON_Parse(json);
-        CHECK(ps_infra_spec_parse(j, &s, &e) == 0);
+        spec = spec_of(json);
+        CHECK(spec && ps_infra_spec_from(spec, &s, &e) == 0);
+        if (!spec || e) {
+                ip_netns("delete", name);
+                return;
+        }
         CHECK(!s.new_net && s.netns_path && !s.new_pid);
         pid_t pid = spawn_and_wait(&s, NULL, &e);
         CHECK(pid > 0);
@@ -214,33 +237,86 @@ static void test_join_netns_and_errors(void)
         } else {
                 fprintf(stderr, "spawn: %s\n", ps_err_msg(e));
         }
-        cJSON_Delete(j);
         ip_netns("delete", name);
 
         e = ps_err_free(e);
-        j = cJSON_Parse("{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":"
-                        "\"/nonexistent/netns\"}]}}");
-        CHECK(ps_infra_spec_parse(j, &s, &e) == 0);
-        CHECK(spawn_and_wait(&s, NULL, &e) < 0);
-        CHECK(e && strstr(ps_err_msg(e), "network namespace") != NULL);
-        e = ps_err_free(e);
-        cJSON_Delete(j);
+        spec = ps_spec_free(spec);
+        spec = spec_of("{\"namespaces\":[{\"type\":\"network\",\"path\":\"/nonexistent/netns\"}]}");
+        CHECK(spec && ps_infra_spec_from(spec, &s, &e) == 0);
+        if (spec && !e) {
+                CHECK(spawn_and_wait(&s, NULL, &e) < 0);
+                CHECK(e && strstr(ps_err_msg(e), "network namespace") != NULL);
+        }
         while (waitpid(-1, NULL, WNOHANG) > 0)
                 ;
-        j = cJSON_Parse(
-            "{\"linux\":{\"namespaces\":[{\"type\":\"pid\",\"path\":\"/proc/1/ns/pid\"}]}}");
-        CHECK(ps_infra_spec_parse(j, &s, &e) < 0 && e->code == PS_INVALID_ARGUMENT);
-        cJSON_Delete(j);
-        e = ps_err_free(e);
-        j = cJSON_Parse("{\"linux\":{\"sysctl\":{\"../../etc/x\":\"1\"}}}");
-        CHECK(ps_infra_spec_parse(j, &s, &e) < 0 && e->code == PS_INVALID_ARGUMENT);
-        cJSON_Delete(j);
+}
+
+/* What the infra process makes of a spec, without spawning it. */
+static void test_spec_from(void)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        _cleanup_spec_ struct ps_spec *spec = NULL;
+        struct ps_infra_spec s;
+
+        /* the user's ids, a kept hostname, joined ipc/uts, sysctls in order */
+        spec = spec_of("{\"namespaces\":[{\"type\":\"ipc\",\"path\":\"/proc/1/ns/ipc\"},"
+                       "{\"type\":\"uts\",\"path\":\"/proc/1/ns/uts\"},{\"type\":\"mount\"}],"
+                       "\"sysctl\":{\"kernel.shmmax\":\"1\",\"net/ipv4/ip_forward\":\"0\"}}");
+        CHECK(spec != NULL);
+        if (!spec)
+                return;
+        spec->uid = 1000;
+        spec->gid = 2000;
+        CHECK(ps_infra_spec_from(spec, &s, &e) == 0);
+        CHECK(s.uid == 1000 && s.gid == 2000 && !s.has_oom_score_adj);
+        CHECK(!s.new_pid && !s.new_net && !s.new_ipc && !s.new_uts && !s.netns_path);
+        CHECK_STREQ(s.ipc_path, "/proc/1/ns/ipc");
+        CHECK_STREQ(s.uts_path, "/proc/1/ns/uts");
+        CHECK(s.hostname == NULL);
+        CHECK_INTEQ(s.n_sysctls, 2);
+        if (s.n_sysctls == 2) {
+                CHECK_STREQ(s.sysctls[0].key, "kernel.shmmax");
+                CHECK_STREQ(s.sysctls[1].value, "0");
+        }
+        spec = ps_spec_free(spec);
+
+        /* what an infra process cannot do */
+        static const char *const refused[] = {
+            "{\"namespaces\":[{\"type\":\"pid\",\"path\":\"/proc/1/ns/pid\"}]}",
+            "{\"namespaces\":[{\"type\":\"user\"}]}",
+            "{\"sysctl\":{\"../../etc/x\":\"1\"}}",
+            "{\"sysctl\":{\".net\":\"1\"}}",
+            "{\"sysctl\":{\"\":\"1\"}}",
+            "{\"sysctl\":{\"net.a b\":\"1\"}}",
+        };
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+                spec = spec_of(refused[i]);
+                CHECK(spec != NULL);
+                CHECK(spec && ps_infra_spec_from(spec, &s, &e) < 0 && e &&
+                      e->code == PS_INVALID_ARGUMENT);
+                e = ps_err_free(e);
+                spec = ps_spec_free(spec);
+        }
+        /* a sysctl name of 200 bytes is the most write_sysctl's path takes */
+        char name[256], json[320];
+        memset(name, 'a', sizeof(name));
+        name[200] = '\0';
+        snprintf(json, sizeof(json), "{\"sysctl\":{\"%s\":\"1\"}}", name);
+        spec = spec_of(json);
+        CHECK(spec && ps_infra_spec_from(spec, &s, &e) == 0);
+        spec = ps_spec_free(spec);
+        name[200] = 'a';
+        name[201] = '\0';
+        snprintf(json, sizeof(json), "{\"sysctl\":{\"%s\":\"1\"}}", name);
+        spec = spec_of(json);
+        CHECK(spec && ps_infra_spec_from(spec, &s, &e) < 0);
 }
 
 int main(void)
 {
         RUN(test_infra_inline);
         RUN(test_infra_helper);
-        RUN(test_join_netns_and_errors);
+        RUN(test_spec_from);
+        RUN(test_join_netns);
         return check_summary();
 }

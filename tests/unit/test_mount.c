@@ -15,7 +15,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "check.h"
-#include "task/mount.h"
+#include "sandbox/linux/mount.h"
 
 #define TMPFS_MAGIC_ 0x01021994
 
@@ -49,19 +49,14 @@ static int count_mounts(const char *dir)
         return count;
 }
 
-static int mount_list(const char *target, Containerd__Types__Mount *m, size_t n,
-                      struct ps_err **err)
+static int mount_list(const char *target, struct ps_mount *m, size_t n, struct ps_err **err)
 {
-        Containerd__Types__Mount *ptrs[8];
-
-        for (size_t i = 0; i < n; i++)
-                ptrs[i] = &m[i];
-        return ps_mount_all(target, ptrs, n, err);
+        return ps_mount_all(target, m, n, err);
 }
 
-static Containerd__Types__Mount mk(const char *type, const char *source, char **opts)
+static struct ps_mount mk(const char *type, const char *source, char **opts)
 {
-        Containerd__Types__Mount m = CONTAINERD__TYPES__MOUNT__INIT;
+        struct ps_mount m = {0};
         size_t n = 0;
 
         while (opts && opts[n])
@@ -95,7 +90,7 @@ static void test_tmpfs(void)
 {
         _cleanup_free_ char *t = path_of("tmpfs/rootfs");
         char *opts[] = {"nosuid", "size=1m", "mode=0755", NULL};
-        Containerd__Types__Mount m = mk("tmpfs", "tmpfs", opts);
+        struct ps_mount m = mk("tmpfs", "tmpfs", opts);
         struct ps_err *e = NULL;
         struct statfs sf;
         struct stat st;
@@ -125,7 +120,7 @@ static void test_bind_ro(void)
 {
         _cleanup_free_ char *src = path_of("bind-src"), *t = path_of("bind-rootfs");
         char *opts[] = {"rbind", "ro", NULL};
-        Containerd__Types__Mount m = mk("bind", src, opts);
+        struct ps_mount m = mk("bind", src, opts);
         struct ps_err *e = NULL;
 
         CHECK(mkdir(src, 0755) == 0);
@@ -158,7 +153,7 @@ static void test_overlay(void)
         CHECK(asprintf(&upper, "upperdir=%s", up) > 0);
         CHECK(asprintf(&work, "workdir=%s", wk) > 0);
         char *opts[] = {"index=off", work, upper, lower, NULL};
-        Containerd__Types__Mount m = mk("overlay", "overlay", opts);
+        struct ps_mount m = mk("overlay", "overlay", opts);
 
         CHECK_INTEQ(mount_list(t, &m, 1, &e), 0);
         if (e)
@@ -207,7 +202,7 @@ static void test_overlay_long_lowerdir(void)
         CHECK(mkdir(up, 0755) == 0 && mkdir(wk, 0755) == 0);
         CHECK(asprintf(&upper, "upperdir=%s", up) > 0 && asprintf(&work, "workdir=%s", wk) > 0);
         char *opts[] = {work, upper, lower, NULL};
-        Containerd__Types__Mount m = mk("overlay", "overlay", opts);
+        struct ps_mount m = mk("overlay", "overlay", opts);
 
         CHECK(getcwd(cwd_before, sizeof(cwd_before)) != NULL);
         CHECK_INTEQ(mount_list(t, &m, 1, &e), 0);
@@ -225,7 +220,7 @@ static void test_unmount_nested(void)
 {
         _cleanup_free_ char *t = path_of("nest"), *a = path_of("nest/a"), *b = path_of("nest/a/b");
         char *opts[] = {"size=1m", NULL};
-        Containerd__Types__Mount m[2] = {mk("tmpfs", "tmpfs", opts), mk("tmpfs", "tmpfs", opts)};
+        struct ps_mount m[2] = {mk("tmpfs", "tmpfs", opts), mk("tmpfs", "tmpfs", opts)};
         struct ps_err *e = NULL;
 
         /* two tmpfs stacked on the target, then two more nested below */
@@ -261,7 +256,7 @@ static void test_unmount_busy_is_immediate(void)
 {
         char t[80], held[96]; /* not on the heap: the forked child would leak it */
         char *opts[] = {"size=1m", NULL};
-        Containerd__Types__Mount m = mk("tmpfs", "tmpfs", opts);
+        struct ps_mount m = mk("tmpfs", "tmpfs", opts);
         struct ps_err *e = NULL;
         int go[2], ready[2], status = 0;
         double t0, ms;
@@ -315,9 +310,8 @@ static void test_bad_options(void)
         _cleanup_free_ char *t = path_of("bad"), *huge = malloc(5000);
         char *opts[] = {NULL, NULL};
         char *fs_opts[] = {"size=1m", NULL};
-        Containerd__Types__Mount m;
-        Containerd__Types__Mount two[2] = {mk("tmpfs", "tmpfs", fs_opts),
-                                           mk("nosuchfs", "none", NULL)};
+        struct ps_mount m;
+        struct ps_mount two[2] = {mk("tmpfs", "tmpfs", fs_opts), mk("nosuchfs", "none", NULL)};
         struct ps_err *e = NULL;
 
         memset(huge, 'x', 4999);
@@ -341,7 +335,7 @@ static void test_propagation(void)
 {
         _cleanup_free_ char *t = path_of("prop"), *buf = NULL;
         char *opts[] = {"size=1m", "shared", NULL};
-        Containerd__Types__Mount m = mk("tmpfs", "tmpfs", opts);
+        struct ps_mount m = mk("tmpfs", "tmpfs", opts);
         struct ps_err *e = NULL;
         char *line;
 
@@ -383,7 +377,7 @@ static void test_loop(void)
         _cleanup_free_ char *img = path_of("disk.img"), *t = path_of("loop-rootfs");
         char *mkfs[] = {"mkfs.ext4", "-q", "-F", img, NULL};
         char *opts[] = {"loop", "rw", NULL};
-        Containerd__Types__Mount m = mk("ext4", img, opts);
+        struct ps_mount m = mk("ext4", img, opts);
         struct ps_err *e = NULL;
         double t0;
         _cleanup_close_ int fd = open(img, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -413,7 +407,7 @@ static void test_loop_fifo_source(void)
 {
         _cleanup_free_ char *fifo = path_of("fifo.img"), *t = path_of("fifo-rootfs");
         char *opts[] = {"loop", "ro", NULL};
-        Containerd__Types__Mount m = mk("ext4", fifo, opts);
+        struct ps_mount m = mk("ext4", fifo, opts);
         struct ps_err *e = NULL;
 
         CHECK(mkfifo(fifo, 0600) == 0);
@@ -453,7 +447,7 @@ static void test_loop_race(void)
                 pids[i] = fork();
                 if (pids[i] == 0) {
                         char *opts[] = {"loop", "rw", NULL};
-                        Containerd__Types__Mount m = mk("ext4", img[i], opts);
+                        struct ps_mount m = mk("ext4", img[i], opts);
                         struct ps_err *e = NULL;
                         char b;
                         close(go[1]);

@@ -1,5 +1,5 @@
-/* net/: link statistics and link-up in a real network namespace, and the
- * NetworkStat merge into v1 Metrics.
+/* net/: link statistics and link-up in a real network namespace (their
+ * NetworkStat form is tested with api/metrics.c, in test_api_metrics).
  *
  * Needs root. The parent process builds the fixture (a netns, a veth pair on
  * a test-private /30, a process parked in the netns), runs the tests in a
@@ -34,9 +34,7 @@
 
 #include "base/cleanup.h"
 #include "base/spawn.h"
-#include "cgroups/v1/metrics.pb-c.h"
 #include "check.h"
-#include "net/metrics.h"
 #include "net/netns.h"
 
 #define N_PACKETS    20
@@ -377,107 +375,6 @@ static void test_missing_pids(void)
         check_stats_code(z, PS_NOT_FOUND);
         waitpid(z, NULL, 0);
         CHECK(netns_ino(getpid()) == before);
-}
-
-typedef Io__Containerd__Cgroups__V1__Metrics V1Metrics;
-
-static uint8_t *pack_sample(size_t *ret_len)
-{
-        V1Metrics m = IO__CONTAINERD__CGROUPS__V1__METRICS__INIT;
-        Io__Containerd__Cgroups__V1__MemoryStat mem =
-            IO__CONTAINERD__CGROUPS__V1__MEMORY_STAT__INIT;
-        Io__Containerd__Cgroups__V1__MemoryEntry usage =
-            IO__CONTAINERD__CGROUPS__V1__MEMORY_ENTRY__INIT;
-        Io__Containerd__Cgroups__V1__PidsStat pids = IO__CONTAINERD__CGROUPS__V1__PIDS_STAT__INIT;
-        Io__Containerd__Cgroups__V1__NetworkStat old =
-            IO__CONTAINERD__CGROUPS__V1__NETWORK_STAT__INIT;
-        Io__Containerd__Cgroups__V1__NetworkStat *olds[] = {&old};
-
-        mem.cache = 4096;
-        mem.rss = 8192;
-        usage.usage = 123456;
-        usage.limit = 1 << 30;
-        mem.usage = &usage;
-        pids.current = 7;
-        old.name = "stale0";
-        old.rx_bytes = 1;
-        m.memory = &mem;
-        m.pids = &pids;
-        m.n_network = 1;
-        m.network = olds;
-
-        size_t len = io__containerd__cgroups__v1__metrics__get_packed_size(&m);
-        uint8_t *buf = malloc(len);
-        if (buf)
-                io__containerd__cgroups__v1__metrics__pack(&m, buf);
-        *ret_len = len;
-        return buf;
-}
-
-static void test_metrics_merge(void)
-{
-        _cleanup_err_ struct ps_err *e = NULL;
-        _cleanup_free_ uint8_t *in = NULL, *out = NULL;
-        size_t in_len = 0, out_len = 0;
-        const struct ps_link_stats links[2] = {
-            {.name = "eth0", 1, 2, 3, 4, 5, 6, 7, 8},
-            {.name = "net1", .rx_bytes = UINT64_MAX, .tx_dropped = 42},
-        };
-
-        in = pack_sample(&in_len);
-        CHECK(in != NULL);
-        CHECK(ps_net_add_to_metrics(in, in_len, links, 2, &out, &out_len, &e) == 0);
-        V1Metrics *m = io__containerd__cgroups__v1__metrics__unpack(NULL, out_len, out);
-        CHECK(m != NULL);
-        if (!m)
-                return;
-        CHECK(m->memory && m->memory->cache == 4096 && m->memory->rss == 8192);
-        CHECK(m->memory && m->memory->usage && m->memory->usage->usage == 123456 &&
-              m->memory->usage->limit == 1 << 30);
-        CHECK(m->pids && m->pids->current == 7);
-        CHECK_INTEQ(m->n_network, 2); /* "stale0" replaced */
-        if (m->n_network == 2) {
-                const Io__Containerd__Cgroups__V1__NetworkStat *a = m->network[0],
-                                                               *b = m->network[1];
-                CHECK_STREQ(a->name, "eth0");
-                CHECK(a->rx_bytes == 1 && a->rx_packets == 2 && a->rx_errors == 3 &&
-                      a->rx_dropped == 4 && a->tx_bytes == 5 && a->tx_packets == 6 &&
-                      a->tx_errors == 7 && a->tx_dropped == 8);
-                CHECK_STREQ(b->name, "net1");
-                CHECK(b->rx_bytes == UINT64_MAX && b->tx_dropped == 42 && b->rx_packets == 0);
-        }
-        io__containerd__cgroups__v1__metrics__free_unpacked(m, NULL);
-}
-
-static void test_metrics_edges(void)
-{
-        _cleanup_err_ struct ps_err *e = NULL;
-        uint8_t *out = (uint8_t *)&fx, bad[] = {0xff, 0xff, 0xff};
-        size_t out_len = 99;
-        const struct ps_link_stats one = {.name = "eth0", .rx_packets = 5};
-
-        /* Empty input is an empty Metrics: the result has just the network. */
-        CHECK(ps_net_add_to_metrics(NULL, 0, &one, 1, &out, &out_len, &e) == 0);
-        V1Metrics *m =
-            out ? io__containerd__cgroups__v1__metrics__unpack(NULL, out_len, out) : NULL;
-        CHECK(m && m->n_network == 1 && m->network[0]->rx_packets == 5 && !m->memory);
-        if (m)
-                io__containerd__cgroups__v1__metrics__free_unpacked(m, NULL);
-        free(out);
-
-        /* No links: the network field goes away. */
-        out = NULL;
-        CHECK(ps_net_add_to_metrics(NULL, 0, NULL, 0, &out, &out_len, &e) == 0);
-        CHECK(out != NULL && out_len == 0);
-        free(out);
-
-        out = (uint8_t *)&fx;
-        CHECK(ps_net_add_to_metrics(bad, sizeof(bad), &one, 1, &out, &out_len, &e) < 0);
-        CHECK(e && e->code == PS_INVALID_ARGUMENT);
-        CHECK(out == (uint8_t *)&fx && out_len == 0);
-        e = ps_err_free(e);
-        CHECK(ps_net_add_to_metrics(NULL, 0, &one, PS_NET_MAX_LINKS + 1, &out, &out_len, &e) < 0);
-        CHECK(e && e->code == PS_INVALID_ARGUMENT);
 }
 
 /* A dump that spans many datagrams and more links than are reported: 300
@@ -905,8 +802,6 @@ static int run_tests(void)
         RUN(test_netns_not_enterable);
         RUN(test_fd_exhaustion);
         RUN(test_bounded_time);
-        RUN(test_metrics_merge);
-        RUN(test_metrics_edges);
         RUN(test_stats_many_links); /* it leaves 300 links in the pod netns */
         RUN(test_never_setns_on_caller);
         return check_summary();

@@ -13,7 +13,7 @@
 #include "check.h"
 #include "containerd/events/forward.pb-c.h"
 #include "containerd/events/task.pb-c.h"
-#include "shim/publisher.h"
+#include "core/publisher.h"
 #include "ttrpc/server.h"
 
 #define MAX_SEEN 64

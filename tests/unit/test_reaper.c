@@ -7,7 +7,7 @@
 #include "base/cleanup.h"
 #include "base/spawn.h"
 #include "check.h"
-#include "shim/reaper.h"
+#include "core/reaper.h"
 
 struct seen {
         int calls;

@@ -20,9 +20,9 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
-#include "shim/reaper.h"
-#include "task/stdio.h"
-#include "task/stdio_logger.h"
+#include "core/reaper.h"
+#include "sandbox/linux/stdio.h"
+#include "sandbox/linux/stdio_logger.h"
 #include "check.h"
 
 #define BIG (4u << 20)

@@ -1,0 +1,55 @@
+/* Runtime options: which OCI runtime binary, its root, cgroup driver, io
+ * owner, criu paths. api/options.h decodes them from what containerd sends
+ * (three wire forms); this module holds the plain struct, its defaults,
+ * podshim's own TOML-subset config file (flat `Key = "string" | true |
+ * false | 123` lines, `#` comments; keys as in runc.v1 Options: BinaryName,
+ * Root, CriuPath, SystemdCgroup, NoPivotRoot, NoNewKeyring, IoUid, IoGid,
+ * ShimCgroup, CriuImagePath, CriuWorkPath) and the copy kept in the bundle.
+ *
+ * Create persists them in <bundle>/options.json (JSON) and <bundle>/runtime
+ * (the binary name) so the `delete` action can clean up with the same
+ * runtime after the shim is gone.
+ *
+ * Ownership: the struct owns its strings; ps_options_clear() frees them. */
+#ifndef PS_OCI_OPTIONS_H
+#define PS_OCI_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+#define PS_DEFAULT_RUNTIME      "runc"
+#define PS_DEFAULT_RUNTIME_ROOT "/run/containerd/runc"
+
+struct ps_options {
+        char *binary_name; /* never NULL after decode/load: default "runc" */
+        char *root;        /* never NULL after decode/load: default PS_DEFAULT_RUNTIME_ROOT */
+        char *criu_path;
+        char *shim_cgroup;
+        char *criu_image_path;
+        char *criu_work_path;
+        bool systemd_cgroup;
+        bool no_pivot_root;
+        bool no_new_keyring;
+        uid_t io_uid;
+        gid_t io_gid;
+};
+
+/* Every unset field to its default (binary "runc", root
+ * PS_DEFAULT_RUNTIME_ROOT). */
+int ps_options_fill_defaults(struct ps_options *o, struct ps_err **err);
+/* Replaces *slot with a copy of v (NULL or "" leaves it). */
+int ps_options_set_str(char **slot, const char *v, struct ps_err **err);
+/* Applies the config file at `path` on top of *o. */
+int ps_options_read_config(const char *path, struct ps_options *o, struct ps_err **err);
+int ps_options_defaults(struct ps_options *ret, struct ps_err **err);
+int ps_options_save(const char *bundle, const struct ps_options *o, struct ps_err **err);
+int ps_options_load(const char *bundle, struct ps_options *ret, struct ps_err **err);
+/* A deep copy; *dst is overwritten (not cleared first). */
+int ps_options_copy(struct ps_options *dst, const struct ps_options *src, struct ps_err **err);
+void ps_options_clear(struct ps_options *o);
+
+#endif

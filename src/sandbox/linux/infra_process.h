@@ -1,0 +1,77 @@
+/* The pause-less infra process of a pod: started by the shim itself as its
+ * direct child (so its exit reaches the reaper), in the namespaces the
+ * sandbox's OCI spec asks for, and nothing else: no OCI runtime, no pause
+ * image.
+ *
+ * Setup runs in the child between clone() and the final exec; the parent
+ * does not wait for it on its loop thread: it watches a report pipe, which
+ * reaches EOF at the exec (success) or carries the first error:
+ *   placed in the pod cgroup and given its oom_score_adj by the parent,
+ *   joins the network namespace path (or owns the new one it was cloned
+ *   with; the caller brings its `lo` up), sets the pod hostname in its new UTS namespace,
+ *   drops every capability and the bounding set, sets no_new_privs, becomes
+ *   an unprivileged uid/gid, closes every inherited fd, then execs the static
+ *   `podshim-infra` helper next to the shim binary (or, without it, runs the
+ *   same tiny reap loop in place).
+ *
+ * Ownership: a struct ps_infra_spec borrows its strings and sysctls from the
+ * parsed OCI spec it was made from (oci/spec.h), which must outlive it; the
+ * spawn itself copies what the child needs (clone), so the spec may go as
+ * soon as ps_infra_spawn() returns. */
+#ifndef PS_SANDBOX_LINUX_INFRA_PROCESS_H
+#define PS_SANDBOX_LINUX_INFRA_PROCESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "oci/spec.h"
+
+#define PS_INFRA_DEFAULT_ID 65535 /* the pause image's "nobody" */
+
+struct ps_infra_spec {
+        const char *hostname;
+        bool new_pid, new_ipc, new_uts, new_net; /* namespace entries without a path */
+        const char *netns_path;                  /* network entry with a path: joined */
+        const char *ipc_path, *uts_path;         /* other joined namespaces (rare) */
+        uid_t uid;
+        gid_t gid;
+        bool has_oom_score_adj;
+        int oom_score_adj;
+        /* linux.sysctl: namespaced kernel parameters (net.*, kernel.shm*,
+         * ...), written from inside the pod's namespaces as runc does; at
+         * most PS_SPEC_MAX_SYSCTLS. */
+        const struct ps_spec_kv *sysctls;
+        size_t n_sysctls;
+};
+
+/* What the infra process of a sandbox with this spec does: its
+ * linux.namespaces, hostname, process.user, process.oomScoreAdj and
+ * linux.sysctl. A uid or gid of 0 (or none) becomes PS_INFRA_DEFAULT_ID: the
+ * infra process never runs as root. INVALID_ARGUMENT for what it cannot do:
+ * join a pid namespace by path, a user namespace, a sysctl name that is not
+ * a plain dotted (or slashed) name of at most 200 bytes. */
+int ps_infra_spec_from(const struct ps_spec *spec, struct ps_infra_spec *ret, struct ps_err **err);
+
+/* Called in the parent with the child's pid before the child proceeds: the
+ * place to attach it to the pod cgroup. */
+typedef int (*ps_infra_place_fn)(void *data, pid_t pid, struct ps_err **err);
+
+/* Starts the infra process; returns its pid (in the shim's pid namespace)
+ * and in *ret_report the non-blocking read end of its report pipe (the
+ * caller owns it). `helper` is the static helper to exec, or NULL to run the
+ * loop in place. The process is set up only once ps_infra_report says so. */
+pid_t ps_infra_spawn(const struct ps_infra_spec *spec, const char *helper, ps_infra_place_fn place,
+                     void *data, int *ret_report, struct ps_err **err);
+
+/* Reads the report once `report` is readable (or at any time): 1 if nothing
+ * is there yet, 0 if the process finished its setup and runs the helper,
+ * -1 with err naming the step that failed (the process is then killed; its
+ * exit goes to the reaper like any other). */
+int ps_infra_report(int report, pid_t pid, struct ps_err **err);
+
+/* Path of the helper installed next to the running shim, or NULL if absent.
+ * Caller frees. */
+char *ps_infra_helper_path(void);
+
+#endif

@@ -1,0 +1,149 @@
+/* The sandbox layer over the fake backend: which tasks a Create puts in
+ * which pod, and the teardown that follows the end of a pod's own task,
+ * which must touch that pod's members only, however many pods share the
+ * shim. Bundles are real directories with a config.json (the layer reads
+ * the annotations from there). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "check.h"
+#include "fake_backend.h"
+#include "sandbox/sandbox.h"
+
+static char dir[64];
+static struct fake_backend fb;
+static struct fake_events ev;
+static struct ps_sandboxes sbs;
+
+static void on_done(void *data, struct ps_err *err, const struct ps_op_result *res)
+{
+        CHECK(err == NULL);
+        ps_err_free(err);
+}
+
+/* Writes <dir>/<id>/config.json with the CRI annotations and creates the
+ * task (kind "sandbox" or "container", pod the sandbox id). */
+static struct ps_container *create(const char *id, const char *kind, const char *pod)
+{
+        char bundle[128], path[160];
+        struct ps_create_request req;
+        _cleanup_err_ struct ps_err *e = NULL;
+        FILE *f;
+
+        snprintf(bundle, sizeof(bundle), "%s/%s", dir, id);
+        CHECK(mkdir(bundle, 0700) == 0);
+        snprintf(path, sizeof(path), "%s/config.json", bundle);
+        f = fopen(path, "w");
+        CHECK(f != NULL);
+        fprintf(f,
+                "{\"process\":{\"args\":[\"x\"],\"cwd\":\"/\"},\"root\":{\"path\":\"rootfs\"},"
+                "\"annotations\":{\"io.kubernetes.cri.container-type\":\"%s\"%s%s%s}}",
+                kind, pod ? ",\"io.kubernetes.cri.sandbox-id\":\"" : "", pod ? pod : "",
+                pod ? "\"" : "");
+        fclose(f);
+        req = fake_request(id, bundle);
+        CHECK(ps_sandboxes_create_task(&sbs, &req, on_done, NULL, &e) == 0);
+        if (e)
+                fprintf(stderr, "create %s: %s\n", id, ps_err_msg(e));
+        return ps_tasks_find(&sbs.tasks, id);
+}
+
+static void start(struct ps_container *c)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        CHECK(ps_process_start(c->init, on_done, NULL, &e) == 0);
+}
+
+static void setup(void)
+{
+        snprintf(dir, sizeof(dir), "/tmp/ps-sandbox-XXXXXX");
+        CHECK(mkdtemp(dir) != NULL);
+        fake_backend_init(&fb);
+        fake_events_init(&ev);
+        ps_sandboxes_init(&sbs, &ev.sink, NULL, NULL, "test", dir);
+        sbs.pod_ops = &fb.ops;
+        sbs.container_ops = &fb.ops;
+        sbs.be_ctx = &fb;
+}
+
+static void teardown(void)
+{
+        char cmd[128];
+
+        ps_tasks_destroy(&sbs.tasks);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        CHECK(system(cmd) == 0);
+}
+
+static void test_membership(void)
+{
+        setup();
+        struct ps_container *a = create("poda", "sandbox", "poda");
+        struct ps_container *a1 = create("a1", "container", "poda");
+        struct ps_container *lone = create("lone", "container", NULL);
+        struct ps_container *stray = create("stray", "container", "nosuchpod");
+
+        CHECK(a && a1 && lone && stray);
+        CHECK(ps_sandboxes_find(&sbs, "poda") != NULL);
+        CHECK(a->sandbox == ps_sandboxes_find(&sbs, "poda"));
+        CHECK(ps_sandbox_is_own_task(a) && !ps_sandbox_is_own_task(a1));
+        CHECK(a1->sandbox == a->sandbox);
+        CHECK(lone->sandbox == NULL && stray->sandbox == NULL);
+        teardown();
+}
+
+static void test_teardown_touches_only_its_pod(void)
+{
+        setup();
+        struct ps_container *a = create("poda", "sandbox", "poda");
+        struct ps_container *a1 = create("a1", "container", "poda");
+        struct ps_container *a2 = create("a2", "container", "poda"); /* created, not started */
+        struct ps_container *b = create("podb", "sandbox", "podb");
+        struct ps_container *b1 = create("b1", "container", "podb");
+        struct ps_container *lone = create("lone", "container", NULL);
+
+        start(a);
+        start(a1);
+        start(b);
+        start(b1);
+        start(lone);
+        fb.log[0] = '\0';
+        fake_exit(a->init, 137); /* pod A's infra process died */
+        CHECK(strstr(fb.log, "signal a1 9 all") != NULL);
+        CHECK(strstr(fb.log, "signal a2 9 all") != NULL);
+        CHECK(strstr(fb.log, "b1") == NULL && strstr(fb.log, "podb") == NULL);
+        CHECK(strstr(fb.log, "lone") == NULL);
+        CHECK(ps_sandboxes_find(&sbs, "poda")->exited);
+        CHECK(!ps_sandboxes_find(&sbs, "podb")->exited);
+        (void)a2;
+        teardown();
+}
+
+static void test_sandbox_goes_with_its_task(void)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        setup();
+        struct ps_container *a = create("poda", "sandbox", "poda");
+        struct ps_container *a1 = create("a1", "container", "poda");
+
+        start(a);
+        fake_exit(a->init, 0);
+        CHECK(ps_process_delete(a->init, on_done, NULL, &e) == 0);
+        CHECK(ps_sandboxes_find(&sbs, "poda") == NULL);
+        CHECK(a1->sandbox == NULL); /* a member deleted later runs on alone */
+        teardown();
+}
+
+int main(void)
+{
+        RUN(test_membership);
+        RUN(test_teardown_touches_only_its_pod);
+        RUN(test_sandbox_goes_with_its_task);
+        return check_summary();
+}
