@@ -10,12 +10,23 @@
 # security suites for podshim and the runc-v2 reference, with JUnit reports
 # and exit statuses in OUTDIR (ctest-v2.{xml,status}, e2e-v2.{xml,status}).
 # Exit status non-zero on a failure.
+#
+# The e2e harness's timeouts are scaled by PODSHIM_E2E_TIME_SCALE; unless
+# set, it follows the accelerator the guest actually runs under
+# (CGV2_VM_ACCEL, set by cgroup-v2-vm.sh): 2 under KVM, 8 under TCG, whose
+# emulated CPU runs everything many times slower.
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bdir=$(cd "$1" && pwd)
 out=$2
 cd "$repo"
+if [ -z "${PODSHIM_E2E_TIME_SCALE:-}" ]; then
+	PODSHIM_E2E_TIME_SCALE=8
+	[ "${CGV2_VM_ACCEL:-}" = kvm ] && PODSHIM_E2E_TIME_SCALE=2
+fi
+export PODSHIM_E2E_TIME_SCALE
+echo "cgroup-v2-tests: accelerator ${CGV2_VM_ACCEL:-unknown}, e2e time scale $PODSHIM_E2E_TIME_SCALE"
 ctest --test-dir "$bdir" -R '^test_(pod_cgroup|cgroup|infra)$' --output-on-failure \
 	--output-junit "$out/ctest-v2.xml"
 echo $? >"$out/ctest-v2.status"

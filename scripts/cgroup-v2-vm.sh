@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs a command on a pure cgroup v2 machine: this host's own root file
-# system, booted under KVM with Debian's kernel (linux-image-amd64) and only
+# system, booted under qemu with Debian's kernel (linux-image-amd64) and only
 # the unified hierarchy mounted. CI hosts here are cgroup v1 (hybrid), and
 # the kernel decides the cgroup layout at boot, so a guest is the only way
 # to exercise the shim's cgroup v2 code on a v2 system.
@@ -13,8 +13,16 @@
 # (cpu, memory, pids, io, cpuset, hugetlb enabled for children), fresh
 # /tmp and /run, lo up. The script's exit status is COMMAND's; its console
 # goes to OUTDIR/console.log. Needs: qemu-system-x86, linux-image-amd64,
-# busybox-static; /dev/kvm when there is one (else qemu emulates the CPU,
-# which is many times slower).
+# busybox-static.
+#
+# The accelerator is scripts/qemu-accel.sh's choice (KVM only if a probe
+# guest boots with it, else TCG, the emulated CPU, many times slower; set
+# QEMU_ACCEL=tcg or kvm to skip the probe). COMMAND sees it as
+# CGV2_VM_ACCEL=kvm|tcg. If the guest does not come up under KVM within
+# CGV2_VM_KVM_BOOT_TIMEOUT seconds (default 90), or KVM reports an internal
+# error before it is up, it boots again under TCG (the KVM console is kept as
+# OUTDIR/console-kvm.log). CGV2_VM_TIMEOUT (default 1500) bounds the whole
+# run, both boots included.
 set -euo pipefail
 
 [ $# -ge 2 ] || { echo "usage: $0 OUTDIR COMMAND [ARG...]" >&2; exit 2; }
@@ -26,8 +34,20 @@ for f in "$kernel" /bin/busybox; do
 	[ -e "$f" ] || { echo "cgroup-v2-vm: $f missing" >&2; exit 2; }
 done
 
+here=$(cd "$(dirname "$0")" && pwd)
+usec() { local t=${EPOCHREALTIME//[.,]/}; echo "${t#0}"; }
+secs() { printf '%d.%d' $(($1 / 1000000)) $(($1 % 1000000 / 100000)); }
+t_start=$(usec)
+deadline=$((t_start + ${CGV2_VM_TIMEOUT:-1500} * 1000000))
+
 work=$(mktemp -d /tmp/cgv2vm.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+qemu_pid=
+cleanup() {
+	[ -n "$qemu_pid" ] && kill -KILL "$qemu_pid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
 init=$work/initramfs
 mkdir -p "$init"/{bin,dev,proc,sys,lower,upper,root,mods}
 cp /bin/busybox "$init/bin/busybox"
@@ -95,7 +115,9 @@ exec switch_root /root /bin/bash -c '
 	ip link set lo up
 	hostname cgroup-v2-guest
 	export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
-	echo "guest: $(uname -r), cgroup controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+	CGV2_VM_ACCEL=$(sed -n "s/.*cgv2vm_accel=\([a-z]*\).*/\1/p" /proc/cmdline)
+	export CGV2_VM_ACCEL
+	echo "guest: $(uname -r) ($CGV2_VM_ACCEL), cgroup controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 	eval "$(cat /.cgroup-v2-command)"
 	echo $? >"$out/exit-status"
 	sync
@@ -106,21 +128,82 @@ EOF
 chmod 755 "$init/init"
 (cd "$init" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.gz"
 
-rm -f "$out/exit-status"
 mem_mib=${CGV2_VM_MEM_MIB:-6144}
-if [ -w /dev/kvm ]; then
-	accel=(-accel kvm -cpu host)
-else
-	accel=(-accel tcg,thread=multi -cpu max)
+
+# run_vm NAME QEMU-ACCEL-ARGS...: boot the guest; sets vm_end (how qemu
+# ended: "finished", "exited", "KVM internal error", "timed out", "not up
+# after N s", maybe with qemu's status) and vm_up (seconds to the guest's
+# "guest:" line, empty if it never came up)
+run_vm() {
+	local name=$1 t0 now st
+	shift
+	rm -f "$out/exit-status"
+	: >"$out/console.log"
+	: >"$work/qemu.err"
+	t0=$(usec)
+	# bash reports a child killed by a signal ("Aborted") on its stderr; qemu's
+	# own stderr is printed below
+	exec 4>&2 2>/dev/null
+	qemu-system-x86_64 \
+		"$@" -smp "$(nproc)" -m "$mem_mib" -no-reboot \
+		-kernel "$kernel" -initrd "$work/initramfs.gz" \
+		-append "console=ttyS0 panic=-1 quiet systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all cgv2vm_accel=$name" \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
+		-virtfs local,path="$out",mount_tag=outdir,security_model=passthrough,multidevs=remap \
+		-nic none -serial "file:$out/console.log" -monitor none -display none \
+		</dev/null 2>"$work/qemu.err" &
+	qemu_pid=$!
+	vm_up=
+	vm_end=
+	while [ -z "$vm_end" ]; do
+		now=$(usec)
+		if ! kill -0 "$qemu_pid" 2>/dev/null; then
+			vm_end=exited
+		elif grep -q 'KVM internal error' "$work/qemu.err"; then
+			vm_end="KVM internal error"
+		elif [ "$now" -ge "$deadline" ]; then
+			vm_end="timed out"
+		elif [ -z "$vm_up" ] && grep -qa '^guest: ' "$out/console.log"; then
+			vm_up=$(secs $((now - t0)))
+			echo "cgroup-v2-vm: guest up after $vm_up s under $name"
+		elif [ -z "$vm_up" ] && [ "$name" = kvm ] &&
+			[ $((now - t0)) -ge $((${CGV2_VM_KVM_BOOT_TIMEOUT:-90} * 1000000)) ]; then
+			vm_end=noboot
+		else
+			sleep 0.5
+		fi
+	done
+	[ "$vm_end" = noboot ] && vm_end="not up after ${CGV2_VM_KVM_BOOT_TIMEOUT:-90} s"
+	if [ "$vm_end" != exited ]; then
+		kill -KILL "$qemu_pid" 2>/dev/null || true
+	fi
+	st=0
+	wait "$qemu_pid" 2>/dev/null || st=$?
+	qemu_pid=
+	exec 2>&4 4>&-
+	[ "$vm_end" = exited ] && [ -s "$out/exit-status" ] && vm_end=finished
+	[ -z "$vm_up" ] && grep -qa '^guest: ' "$out/console.log" && vm_up=$(secs $((now - t0)))
+	grep -v '^qemu-system-x86_64: terminating on signal' "$work/qemu.err" | sed 's/^/qemu: /' >&2 || true
+	[ "$st" -ne 0 ] && vm_end+=" (qemu status $st)"
+	echo "cgroup-v2-vm: qemu ($name) ran $(secs $(($(usec) - t0))) s: $vm_end"
+}
+
+read -r accel_name accel_args < <(bash "$here/qemu-accel.sh" "$kernel")
+# shellcheck disable=SC2086 # the helper's arguments contain no blanks
+run_vm "$accel_name" $accel_args
+if [ "$accel_name" = kvm ] && [ -z "$vm_up" ] && [ ! -s "$out/exit-status" ]; then
+	echo "cgroup-v2-vm: the guest did not come up under KVM: $vm_end; booting it again under TCG" >&2
+	mv "$out/console.log" "$out/console-kvm.log"
+	read -r accel_name accel_args < <(QEMU_ACCEL=tcg bash "$here/qemu-accel.sh" "$kernel")
+	# shellcheck disable=SC2086
+	run_vm "$accel_name" $accel_args
 fi
-timeout "${CGV2_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
-	"${accel[@]}" -smp "$(nproc)" -m "$mem_mib" -no-reboot \
-	-kernel "$kernel" -initrd "$work/initramfs.gz" \
-	-append "console=ttyS0 panic=-1 quiet systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all" \
-	-virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
-	-virtfs local,path="$out",mount_tag=outdir,security_model=passthrough,multidevs=remap \
-	-nic none -serial "file:$out/console.log" -monitor none -display none </dev/null ||
-	{ echo "cgroup-v2-vm: qemu failed or timed out (see $out/console.log)" >&2; }
+case $vm_end in
+finished*) ;;
+"timed out"*) echo "cgroup-v2-vm: timed out after ${CGV2_VM_TIMEOUT:-1500} s (see $out/console.log)" >&2 ;;
+"KVM internal error"*) echo "cgroup-v2-vm: KVM internal error, guest stopped (see $out/console.log)" >&2 ;;
+*) echo "cgroup-v2-vm: qemu failed (see $out/console.log)" >&2 ;;
+esac
 if [ ! -s "$out/exit-status" ]; then
 	echo "cgroup-v2-vm: the guest did not finish; console:" >&2
 	tail -40 "$out/console.log" >&2

@@ -62,8 +62,12 @@ static int from_runtimeoptions(const uint8_t *value, size_t len, struct ps_optio
         if (!m)
                 return ps_err_set(err, PS_INVALID_ARGUMENT,
                                   "cannot decode runtimeoptions.v1.Options");
+        /* containerd sends one or the other: the file named by the
+         * handler's ConfigPath, or (1.7+) the handler's options table */
         if (m->config_path && *m->config_path)
                 r = ps_options_read_config(m->config_path, o, err);
+        else if (m->config_body && *m->config_body)
+                r = ps_options_parse_config(m->config_body, strlen(m->config_body), o, err);
         runtimeoptions__v1__options__free_unpacked(m, NULL);
         return r;
 }

@@ -19,7 +19,11 @@ struct ps_task_service {
 
 void ps_task_service_init(struct ps_task_service *s, struct ps_sandboxes *sandboxes,
                           void (*on_shutdown)(void *data), void *data);
-/* The ttrpc service description, with data = s. */
-struct ttrpc_service ps_task_service_describe(struct ps_task_service *s);
+/* The ttrpc service descriptions, with data = s: the same service under
+ * containerd.task.v2.Task (containerd 1.6+, and 2.x for a version-2 shim)
+ * and containerd.task.v3.Task (2.x, version-3 bootstrap). */
+#define PS_TASK_SERVICE_NAMES 2
+void ps_task_service_describe(struct ps_task_service *s,
+                              struct ttrpc_service ret[PS_TASK_SERVICE_NAMES]);
 
 #endif

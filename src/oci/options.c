@@ -258,22 +258,45 @@ static int toml_line(char *line, struct ps_options *o, struct ps_err **err)
         return toml_value(skip_ws(eq + 1), f, o, err);
 }
 
-int ps_options_read_config(const char *path, struct ps_options *o, struct ps_err **err)
+/* Parses text (NUL-terminated, modified in place); `name` for messages. */
+static int parse_config(char *text, const char *name, struct ps_options *o, struct ps_err **err)
 {
-        _cleanup_free_ char *buf = NULL;
         char *line, *next;
         unsigned lineno = 1;
 
-        if (ps_read_file(path, CONFIG_MAX_SIZE, &buf, NULL, err) < 0)
-                return ps_err_prefix(err, "runtime config");
-        for (line = buf; line; line = next, lineno++) {
+        for (line = text; line; line = next, lineno++) {
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = '\0';
                 if (toml_line(line, o, err) < 0)
-                        return ps_err_prefix(err, "%s:%u", path, lineno);
+                        return ps_err_prefix(err, "%s:%u", name, lineno);
         }
         return 0;
+}
+
+int ps_options_read_config(const char *path, struct ps_options *o, struct ps_err **err)
+{
+        _cleanup_free_ char *buf = NULL;
+
+        if (ps_read_file(path, CONFIG_MAX_SIZE, &buf, NULL, err) < 0)
+                return ps_err_prefix(err, "runtime config");
+        return parse_config(buf, path, o, err);
+}
+
+int ps_options_parse_config(const char *text, size_t len, struct ps_options *o,
+                            struct ps_err **err)
+{
+        _cleanup_free_ char *buf = NULL;
+
+        if (len > CONFIG_MAX_SIZE)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "runtime options: more than %u bytes",
+                                  (unsigned)CONFIG_MAX_SIZE);
+        if (memchr(text, '\0', len))
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "runtime options: a NUL byte");
+        buf = strndup(text, len);
+        if (!buf)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "runtime options");
+        return parse_config(buf, "runtime options", o, err);
 }
 
 /* ---- options.json ---- */

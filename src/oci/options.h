@@ -43,8 +43,13 @@ struct ps_options {
 int ps_options_fill_defaults(struct ps_options *o, struct ps_err **err);
 /* Replaces *slot with a copy of v (NULL or "" leaves it). */
 int ps_options_set_str(char **slot, const char *v, struct ps_err **err);
-/* Applies the config file at `path` on top of *o. */
+/* Applies the config file at `path` on top of *o. A key this config does
+ * not know, or a line that is not `Key = value`, is INVALID_ARGUMENT with
+ * its file and line: an operator's mistake is never ignored. */
 int ps_options_read_config(const char *path, struct ps_options *o, struct ps_err **err);
+/* The same for config text given inline (runtimeoptions' config_body). */
+int ps_options_parse_config(const char *text, size_t len, struct ps_options *o,
+                            struct ps_err **err);
 int ps_options_defaults(struct ps_options *ret, struct ps_err **err);
 int ps_options_save(const char *bundle, const struct ps_options *o, struct ps_err **err);
 int ps_options_load(const char *bundle, struct ps_options *ret, struct ps_err **err);

@@ -31,7 +31,7 @@ struct ps_shim {
         struct ps_sandboxes sandboxes;
         bool sandboxes_ready;
         struct ps_task_service svc;
-        struct ttrpc_service desc;
+        struct ttrpc_service desc[PS_TASK_SERVICE_NAMES];
         int sigfd;
         struct event *sig_ev;
         const char *socket_path;
@@ -109,8 +109,8 @@ static int shim_init(struct ps_shim *s, const struct ps_args *args, int listen_f
         ps_sandboxes_init(&s->sandboxes, &s->events, s->base, s->reaper, args->ns, NULL);
         s->sandboxes_ready = true;
         ps_task_service_init(&s->svc, &s->sandboxes, begin_exit, s);
-        s->desc = ps_task_service_describe(&s->svc);
-        s->server = ttrpc_server_new(s->base, listen_fd, &s->desc, 1, err);
+        ps_task_service_describe(&s->svc, s->desc);
+        s->server = ttrpc_server_new(s->base, listen_fd, s->desc, PS_TASK_SERVICE_NAMES, err);
         return s->server ? 0 : -1;
 }
 

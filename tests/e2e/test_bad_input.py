@@ -246,6 +246,27 @@ def test_unknown_service_and_method(live, pb):
         live.assert_serving(c)
 
 
+def test_task_v3_service_name(pod, pb):
+    """containerd 2.x speaks containerd.task.v3.Task to a version-3 shim: the
+    same service, messages and answers as v2 under the other name (podshim
+    only: containerd 1.6's runc-v2 has no v3)."""
+    with pod.client() as c:
+        v2 = c.call("State", pb.task.StateRequest(id=pod.cid))
+        v3 = c.call("State", pb.task.StateRequest(id=pod.cid), service="containerd.task.v3.Task")
+        _expect(v3, tc.OK)
+        assert (v3.decode(pb.task.StateResponse) == v2.decode(pb.task.StateResponse)), (v2, v3)
+        r = c.call("State", pb.task.StateRequest(id="no-such-task"),
+                   service="containerd.task.v3.Task")
+        _expect(r, tc.NOT_FOUND)
+        r = c.call("Connect", pb.task.ConnectRequest(id=pod.cid),
+                   service="containerd.task.v3.Task")
+        _expect(r, tc.OK)
+        assert r.decode(pb.task.ConnectResponse).task_pid == pod.pid, r
+        r = c.call("State", pb.task.StateRequest(id=pod.cid), service="containerd.task.v4.Task")
+        _expect(r, UNIMPLEMENTED)
+        pod.assert_serving(c)
+
+
 def test_non_request_types_ignored(live, pb):
     with live.client() as c:
         body = c.request_bytes(c.service, "State",

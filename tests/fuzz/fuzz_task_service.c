@@ -40,7 +40,7 @@ struct fuzz {
         struct fake_events ev;
         struct ps_sandboxes sbs;
         struct ps_task_service svc;
-        struct ttrpc_service desc;
+        struct ttrpc_service desc[PS_TASK_SERVICE_NAMES];
         char dir[64];
         uint32_t stream;
 };
@@ -89,8 +89,8 @@ static struct fuzz *fuzz_init(void)
             listen(lfd, 1) < 0)
                 abort();
         ps_task_service_init(&st.svc, &st.sbs, no_shutdown, NULL);
-        st.desc = ps_task_service_describe(&st.svc);
-        st.srv = ttrpc_server_new(st.base, lfd, &st.desc, 1, NULL);
+        ps_task_service_describe(&st.svc, st.desc);
+        st.srv = ttrpc_server_new(st.base, lfd, st.desc, PS_TASK_SERVICE_NAMES, NULL);
         if (!st.srv)
                 abort();
         return &st;
@@ -124,7 +124,7 @@ static void send_call(int fd, const char *method, const ProtobufCMessage *msg)
                 return;
         if (msg)
                 protobuf_c_message_pack(msg, payload);
-        req.service = "containerd.task.v2.Task";
+        req.service = (fz->stream & 2) ? "containerd.task.v3.Task" : "containerd.task.v2.Task";
         req.method = (char *)(uintptr_t)method;
         req.payload.data = payload;
         req.payload.len = plen;

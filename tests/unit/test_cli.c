@@ -338,6 +338,47 @@ static void test_options_config_file(void)
         ps_err_free(e);
 }
 
+/* containerd 1.7+ with no ConfigPath: the handler's options table inline. */
+static int decode_body(const char *toml, struct ps_options *o, struct ps_err **err)
+{
+        Runtimeoptions__V1__Options m = RUNTIMEOPTIONS__V1__OPTIONS__INIT;
+        uint8_t buf[512];
+        size_t len;
+
+        m.type_url = "io.containerd.podshim.v2.options";
+        m.config_body = (char *)(uintptr_t)toml;
+        len = runtimeoptions__v1__options__pack(&m, buf);
+        return ps_options_decode("runtimeoptions.v1.Options", buf, len, o, err);
+}
+
+static void test_options_config_body(void)
+{
+        struct ps_options o = {0};
+        struct ps_err *e = NULL;
+
+        /* what containerd's TOML encoder writes for a handler's options */
+        CHECK_INTEQ(decode_body("BinaryName = 'crun'\nSystemdCgroup = true\nIoUid = 7\n", &o, &e), 0);
+        CHECK(e == NULL);
+        CHECK_STREQ(o.binary_name, "crun");
+        CHECK(o.systemd_cgroup);
+        CHECK_INTEQ(o.io_uid, 7);
+        CHECK_STREQ(o.root, PS_DEFAULT_RUNTIME_ROOT); /* unset keys: defaults */
+        ps_options_clear(&o);
+        /* a key podshim does not know reaches the user, with its line */
+        CHECK_INTEQ(decode_body("BinaryName = 'crun'\nBinaryNmae = 'runc'\n", &o, &e), -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), "BinaryNmae") &&
+              strstr(ps_err_msg(e), ":2"));
+        e = ps_err_free(e);
+        /* a nested table is not a podshim option either */
+        CHECK_INTEQ(decode_body("[sub]\nx = 1\n", &o, &e), -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT);
+        e = ps_err_free(e);
+        /* neither path nor body: the defaults */
+        CHECK_INTEQ(decode_body("", &o, &e), 0);
+        CHECK_STREQ(o.binary_name, "runc");
+        ps_options_clear(&o);
+}
+
 static void test_options_save_load(void)
 {
         _cleanup_free_ char *dir = NULL, *rt = NULL;
@@ -682,6 +723,7 @@ int main(void)
         RUN(test_options_runc_v1);
         RUN(test_options_legacy_and_defaults);
         RUN(test_options_config_file);
+        RUN(test_options_config_body);
         RUN(test_options_save_load);
         /* The start tests need root and cgroup v1; the daemons they fork
          * are reparented to us when start exits. */
