@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <mntent.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "base/fs.h"
 #include "google/protobuf/any.pb-c.h"
 #include "shim/address.h"
+#include "shim/bootstrap.h"
 #include "oci/options.h"
 #include "oci/spec.h"
 
@@ -26,8 +28,9 @@ static const char *const group_annotations[] = {
     "io.kubernetes.cri.sandbox-id",
 };
 
-/* The socket path for this task: one daemon per group (normally per pod). */
-static char *socket_for_bundle(const struct ps_args *args, struct ps_err **err)
+/* The socket path for this task: one daemon per group (normally per pod),
+ * and the group's key (the pod's sandbox id under CRI). Caller frees both. */
+static char *socket_for_bundle(const struct ps_args *args, char **ret_key, struct ps_err **err)
 {
         _cleanup_spec_ struct ps_spec *spec = NULL;
         const char *key = args->id;
@@ -43,9 +46,23 @@ static char *socket_for_bundle(const struct ps_args *args, struct ps_err **err)
                 }
         }
         path = ps_socket_path(args->address, args->ns, key);
-        if (!path)
+        *ret_key = path ? strdup(key) : NULL;
+        if (!*ret_key) {
+                free(path);
                 ps_err_errno(err, ENOMEM, PS_UNKNOWN, "socket path");
+                return NULL;
+        }
         return path;
+}
+
+/* The bootstrap version to answer: *version holds the environment's (see
+ * shim/bootstrap.h); when the group's shim already serves (`reused`) it
+ * becomes the version containerd recorded for the group's first task, if
+ * it recorded one, so that a pod keeps the mode it started in across a
+ * configuration change (containerd/containerd#10888). */
+static int reply_version(const char *group_key, bool reused, int *version, struct ps_err **err)
+{
+        return reused && ps_bootstrap_version_of_sibling(group_key, version, err) < 0 ? -1 : 0;
 }
 
 /* Reads fd 0 to EOF, bounded. It may be a pipe, /dev/null or a socket, so
@@ -317,9 +334,10 @@ static int adjust_oom_score(pid_t pid, struct ps_err **err)
         return 0;
 }
 
-static int print_address(const char *address)
+/* The bootstrap reply on stdout: containerd reads it to EOF and trims it. */
+static int print_reply(const char *reply)
 {
-        return ps_write_all(STDOUT_FILENO, address, strlen(address));
+        return ps_write_all(STDOUT_FILENO, reply, strlen(reply));
 }
 
 static int fail(struct ps_err *e)
@@ -331,7 +349,7 @@ static int fail(struct ps_err *e)
 
 /* Parent side once the daemon is forked; on failure the daemon is killed,
  * since containerd will not learn of it. */
-static int finish_parent(pid_t pid, const struct ps_options *o, const char *address,
+static int finish_parent(pid_t pid, const struct ps_options *o, const char *reply,
                          const char *socket_path)
 {
         struct ps_err *e = NULL;
@@ -345,7 +363,7 @@ static int finish_parent(pid_t pid, const struct ps_options *o, const char *addr
                 goto fail;
         if (adjust_oom_score(pid, &e) < 0)
                 goto fail;
-        if (print_address(address) < 0) {
+        if (print_reply(reply) < 0) {
                 ps_err_errno(&e, errno, PS_UNKNOWN, "print address");
                 goto fail;
         }
@@ -358,19 +376,21 @@ fail:
 
 int ps_start_action(const struct ps_args *args)
 {
-        _cleanup_free_ char *socket_path = NULL, *address = NULL;
+        _cleanup_free_ char *socket_path = NULL, *address = NULL, *group_key = NULL, *reply = NULL;
         _cleanup_close_ int listen_fd = -1;
         struct ps_options opts = {0};
         struct ps_err *e = NULL;
+        int r, version;
         pid_t pid;
-        int r;
 
         if (!args->address || !*args->address) {
                 ps_err_set(&e, PS_INVALID_ARGUMENT, "-address is required");
                 return fail(e);
         }
         /* Options first: a bad Any must fail before anything is created. */
-        if (read_options(&opts, &e) < 0 || !(socket_path = socket_for_bundle(args, &e)))
+        if (read_options(&opts, &e) < 0 ||
+            ps_bootstrap_version_parse(getenv(PS_BOOTSTRAP_ENV), &version, &e) < 0 ||
+            !(socket_path = socket_for_bundle(args, &group_key, &e)))
                 goto out;
         if (asprintf(&address, "unix://%s", socket_path) < 0) {
                 ps_err_errno(&e, ENOMEM, PS_UNKNOWN, "address");
@@ -386,8 +406,16 @@ int ps_start_action(const struct ps_args *args)
                         unlink(socket_path);
                 goto out;
         }
+        if (reply_version(group_key, r == 1, &version, &e) < 0 ||
+            !(reply = ps_bootstrap_reply(version, address))) {
+                if (!e)
+                        ps_err_errno(&e, ENOMEM, PS_UNKNOWN, "bootstrap reply");
+                if (r == 0)
+                        unlink(socket_path);
+                goto out;
+        }
         if (r == 1) { /* a live shim of the same group serves this task */
-                if (print_address(address) < 0)
+                if (print_reply(reply) < 0)
                         ps_err_errno(&e, errno, PS_UNKNOWN, "print address");
                 goto out;
         }
@@ -399,7 +427,7 @@ int ps_start_action(const struct ps_args *args)
         }
         if (pid == 0)
                 run_daemon(args, listen_fd, socket_path);
-        r = finish_parent(pid, &opts, address, socket_path);
+        r = finish_parent(pid, &opts, reply, socket_path);
         ps_options_clear(&opts);
         return r;
 out:

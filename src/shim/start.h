@@ -1,6 +1,7 @@
 /* The `start` action: pick the group, bind the pod's socket (or reuse the
- * live shim already serving it), write <bundle>/address, fork the serving
- * daemon with the listener, print "unix://<socket>" and exit.
+ * live shim already serving it), write <bundle>/address ("unix://<socket>",
+ * which 1.x reads on restore), fork the serving daemon with the listener,
+ * print the bootstrap reply (shim/bootstrap.h) and exit.
  * Runs with cwd = bundle; stdout and stderr are one pipe containerd reads to
  * EOF, so the daemon is detached from both before this process exits. */
 #ifndef PS_SHIM_START_H

@@ -26,6 +26,7 @@
 #include "runtimeoptions/options.pb-c.h"
 #include "shim/address.h"
 #include "shim/args.h"
+#include "shim/bootstrap.h"
 #include "shim/start.h"
 #include "oci/options.h"
 
@@ -357,7 +358,8 @@ static void test_options_config_body(void)
         struct ps_err *e = NULL;
 
         /* what containerd's TOML encoder writes for a handler's options */
-        CHECK_INTEQ(decode_body("BinaryName = 'crun'\nSystemdCgroup = true\nIoUid = 7\n", &o, &e), 0);
+        CHECK_INTEQ(decode_body("BinaryName = 'crun'\nSystemdCgroup = true\nIoUid = 7\n", &o, &e),
+                    0);
         CHECK(e == NULL);
         CHECK_STREQ(o.binary_name, "crun");
         CHECK(o.systemd_cgroup);
@@ -696,6 +698,113 @@ static void test_start_missing_shim_cgroup(void)
         CHECK(strncmp(r.out, "unix://", 7) == 0 && stat(r.out + 7, &st) < 0); /* unlinked */
 }
 
+/* ---- bootstrap reply ---- */
+
+static void test_bootstrap_version_parse(void)
+{
+        struct ps_err *e = NULL;
+        int v = 0;
+
+        CHECK(ps_bootstrap_version_parse(NULL, &v, &e) == 0 && v == 2);
+        CHECK(ps_bootstrap_version_parse("", &v, &e) == 0 && v == 2);
+        CHECK(ps_bootstrap_version_parse("2", &v, &e) == 0 && v == 2);
+        CHECK(ps_bootstrap_version_parse("3", &v, &e) == 0 && v == 3);
+        CHECK(e == NULL);
+        const char *bad[] = {"4", "1", "3 ", "v3", "03", "true"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                v = 7;
+                CHECK(ps_bootstrap_version_parse(bad[i], &v, &e) < 0);
+                CHECK(e && e->code == PS_INVALID_ARGUMENT);
+                CHECK(e && strstr(ps_err_msg(e), PS_BOOTSTRAP_ENV));
+                CHECK(v == 7);
+                e = ps_err_free(e);
+        }
+}
+
+static void test_bootstrap_reply(void)
+{
+        const char *addr = "unix:///run/containerd/s/0123abcd";
+        char *r = ps_bootstrap_reply(2, addr);
+
+        CHECK_STREQ(r, addr);
+        free(r);
+        r = ps_bootstrap_reply(3, addr);
+        CHECK_STREQ(r, "{\"version\":3,\"protocol\":\"ttrpc\",\"address\":"
+                       "\"unix:///run/containerd/s/0123abcd\"}");
+        free(r);
+        /* an address needing JSON escapes stays one valid string */
+        r = ps_bootstrap_reply(3, "unix:///tmp/a\"b\\c");
+        CHECK_STREQ(r, "{\"version\":3,\"protocol\":\"ttrpc\",\"address\":"
+                       "\"unix:///tmp/a\\\"b\\\\c\"}");
+        free(r);
+}
+
+static void test_bootstrap_json_version(void)
+{
+        struct ps_err *e = NULL;
+        int v = 0;
+
+        CHECK(ps_bootstrap_json_version(
+                  "{\"version\":3,\"address\":\"unix:///x\",\"protocol\":\"ttrpc\"}", &v, &e) ==
+                  0 &&
+              v == 3);
+        CHECK(ps_bootstrap_json_version("{\"version\":2,\"address\":\"unix:///x\"}", &v, &e) == 0 &&
+              v == 2);
+        /* containerd 2.x reads a missing or old version as 2 */
+        CHECK(ps_bootstrap_json_version("{\"address\":\"unix:///x\"}", &v, &e) == 0 && v == 2);
+        CHECK(ps_bootstrap_json_version("{\"version\":0}", &v, &e) == 0 && v == 2);
+        CHECK(ps_bootstrap_json_version("{\"Version\":3}", &v, &e) == 0 && v == 3);
+        CHECK(e == NULL);
+        CHECK(ps_bootstrap_json_version("unix:///run/containerd/s/x", &v, &e) < 0);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT);
+        e = ps_err_free(e);
+        CHECK(ps_bootstrap_json_version("[3]", &v, &e) < 0);
+        e = ps_err_free(e);
+}
+
+static int write_text(const char *path, const char *text)
+{
+        struct ps_err *e = NULL;
+        int r = ps_write_file_atomic(path, text, strlen(text), 0600, &e);
+
+        ps_err_free(e);
+        return r;
+}
+
+/* start runs in its own bundle; the pod's bundle is a sibling. */
+static void test_bootstrap_sibling(void)
+{
+        _cleanup_free_ char *ns = NULL, *pod = NULL, *ctr = NULL, *path = NULL;
+        struct ps_err *e = NULL;
+        char cwd[4096];
+        int v = 0;
+
+        CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+        CHECK(asprintf(&ns, "%s/bundles", tmpdir) > 0);
+        CHECK(asprintf(&pod, "%s/pod1", ns) > 0);
+        CHECK(asprintf(&ctr, "%s/ctr1", ns) > 0);
+        CHECK(mkdir(ns, 0700) == 0 && mkdir(pod, 0700) == 0 && mkdir(ctr, 0700) == 0);
+        CHECK(chdir(ctr) == 0);
+
+        CHECK(ps_bootstrap_version_of_sibling("pod1", &v, &e) == 1); /* 1.x: none */
+        CHECK(ps_bootstrap_version_of_sibling("nosuchpod", &v, &e) == 1);
+        CHECK(ps_bootstrap_version_of_sibling("../pod1", &v, &e) == 1);
+        CHECK(ps_bootstrap_version_of_sibling("..", &v, &e) == 1);
+        CHECK(ps_bootstrap_version_of_sibling("", &v, &e) == 1);
+        CHECK(e == NULL);
+
+        CHECK(asprintf(&path, "%s/bootstrap.json", pod) > 0);
+        CHECK(write_text(path, "{\"version\":3,\"address\":\"unix:///s\"}") == 0);
+        CHECK(ps_bootstrap_version_of_sibling("pod1", &v, &e) == 0 && v == 3);
+        CHECK(write_text(path, "{\"version\":2,\"address\":\"unix:///s\"}") == 0);
+        CHECK(ps_bootstrap_version_of_sibling("pod1", &v, &e) == 0 && v == 2);
+        CHECK(write_text(path, "garbage") == 0);
+        CHECK(ps_bootstrap_version_of_sibling("pod1", &v, &e) < 0);
+        CHECK(e && strstr(ps_err_msg(e), "bootstrap.json"));
+        e = ps_err_free(e);
+        CHECK(chdir(cwd) == 0);
+}
+
 static void rm_rf(const char *dir)
 {
         char *const argv[] = {"rm", "-rf", (char *)dir, NULL};
@@ -725,6 +834,10 @@ int main(void)
         RUN(test_options_config_file);
         RUN(test_options_config_body);
         RUN(test_options_save_load);
+        RUN(test_bootstrap_version_parse);
+        RUN(test_bootstrap_reply);
+        RUN(test_bootstrap_json_version);
+        RUN(test_bootstrap_sibling);
         /* The start tests need root and cgroup v1; the daemons they fork
          * are reparented to us when start exits. */
         if (geteuid() == 0 && access(CG_ROOT "/memory/cgroup.procs", F_OK) == 0 &&

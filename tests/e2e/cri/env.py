@@ -47,9 +47,19 @@ CNI_CACHE_DIR = "/var/lib/cni"
 
 
 class CriEnv:
-    def __init__(self, bin_dir, asan_log_dir=None, bridge=None, subnet=None):
+    def __init__(self, bin_dir, asan_log_dir=None, bridge=None, subnet=None,
+                 bootstrap_version=None):
         # the containerd build is harness.dist() (PODSHIM_CONTAINERD)
         self.cd = harness.Containerd(bin_dir, cri=True, asan_log_dir=asan_log_dir)
+        # podshim's bootstrap version (src/shim/bootstrap.h): 3 is its
+        # grouped mode under containerd 2.x, switched on through the shim
+        # manager's env; PODSHIM_E2E_BOOTSTRAP_VERSION picks it for a run
+        self.bootstrap_version = int(bootstrap_version or
+                                     os.environ.get("PODSHIM_E2E_BOOTSTRAP_VERSION") or 2)
+        if self.bootstrap_version >= 3 and not self.cd.dist.v2:
+            raise AssertionError("bootstrap version %d needs containerd 2.x, not %s (1.x has no "
+                                 "shim manager env and rejects version 3)"
+                                 % (self.bootstrap_version, self.cd.dist))
         self.dir = self.cd.dir
         # per run: concurrent sessions on this host must not share a bridge
         # (the subnet may repeat: bridges are separate L2 segments and the
@@ -119,6 +129,11 @@ class CriEnv:
         ]
         for h in HANDLERS:
             lines += self._runtime_toml(runtime, h, q)
+        if self.bootstrap_version != 2:
+            # every shim this containerd starts gets it; runc-v2 ignores it
+            lines += ["[plugins.'io.containerd.shim.v1.manager']",
+                      "  env = [%s]" % q("PODSHIM_BOOTSTRAP_VERSION=%d" % self.bootstrap_version),
+                      ""]
         return "\n".join(lines)
 
     def _runtime_toml(self, p, handler, q):
@@ -218,6 +233,24 @@ class CriEnv:
                                        for c in ("RuntimeReady", "NetworkReady")),
                            20, 0.1, "CRI RuntimeReady and NetworkReady")
         self._check_handlers()
+
+    def restart(self, crash=True):
+        """containerd goes away while pods run (SIGKILL, as a crash or an
+        OOM kill; else SIGTERM, as systemd stops it) and comes back on the
+        same config, root and state: it reloads every task's bundle
+        (bootstrap.json on 2.x, `address` on 1.x), reconnects to the shims
+        and CRI recovers its pods. The event stream is subscribed again."""
+        if self.events is not None:
+            self.events.close()
+        if crash:
+            self.cd.kill()
+        else:
+            self.cd.stop()
+        self.cd.restart()
+        self._subscribe_events()
+        harness.wait_until(lambda: all(self.cri.conditions().get(c)
+                                       for c in ("RuntimeReady", "NetworkReady")),
+                           20, 0.1, "CRI RuntimeReady and NetworkReady after the restart")
 
     def _check_handlers(self):
         """Every handler of config_toml() is in the config CRI runs with: a
