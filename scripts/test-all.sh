@@ -48,7 +48,9 @@ note() {
 		stage_secs+=($((SECONDS - stage_t0)))
 	fi
 	stage_t0=$SECONDS
-	stage_names+=("${1%% (*}")
+	local name=$1
+	[ ${#name} -gt 32 ] && name="${name:0:31}…"
+	stage_names+=("$name")
 	printf '\n==== %s\n' "$*"
 }
 
