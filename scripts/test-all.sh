@@ -38,7 +38,21 @@ failed=0
 skipped=0
 failures=()
 
-note() { printf '\n==== %s\n' "$*"; }
+# note TITLE: starts a stage; the time each took is in the summary
+stage_names=()
+stage_secs=()
+stage_t0=$SECONDS
+t_begin=$SECONDS
+note() {
+	if [ ${#stage_names[@]} -gt 0 ]; then
+		stage_secs+=($((SECONDS - stage_t0)))
+	fi
+	stage_t0=$SECONDS
+	local name=$1
+	[ ${#name} -gt 32 ] && name="${name:0:31}…"
+	stage_names+=("$name")
+	printf '\n==== %s\n' "$*"
+}
 
 # count_stage NAME STATUS: a stage that is one check
 count_stage() {
@@ -223,13 +237,16 @@ note "cgroup v2 (a v2-only guest: scripts/cgroup-v2-vm.sh)"
 if [ $release_ok -eq 0 ]; then
 	rm -rf "$out/cgroup-v2"
 	mkdir -p "$out/cgroup-v2"
-	CGV2_VM_TIMEOUT=2400 timeout 2500 bash scripts/cgroup-v2-vm.sh "$out/cgroup-v2" \
-		"$repo/scripts/cgroup-v2-tests.sh" "$repo/$bdir" "$out/cgroup-v2"
+	CGV2_VM_TIMEOUT=1500 timeout 1600 bash scripts/cgroup-v2-vm.sh "$out/cgroup-v2" \
+		"$repo/scripts/cgroup-v2-tests.sh" "$repo/$bdir" "$out/cgroup-v2" 2>&1 |
+		tee "$out/cgroup-v2/vm.log"
 	grep -v '^\[' "$out/cgroup-v2/console.log" | tail -40
 	for r in ctest e2e; do
 		st=$(cat "$out/cgroup-v2/$r-v2.status" 2>/dev/null || echo 1)
 		count_junit "cgroup v2 $r" "$st" "$out/cgroup-v2/$r-v2.xml"
 	done
+	# how the guest ended, for the summary (CI shows only the end of the log)
+	vm_end=$(grep -a '^cgroup-v2-vm: qemu' "$out/cgroup-v2/vm.log" | tail -1)
 fi
 
 note "bench smoke (bench/run.sh --quick; no timing asserted)"
@@ -243,8 +260,21 @@ fi
 note "summary"
 echo "reports in $out; $skipped skipped"
 [ "$fuzz_total" -gt 0 ] && echo "fuzz executions: $fuzz_total"
+times=
+for i in "${!stage_secs[@]}"; do
+	times+="${stage_names[$i]} ${stage_secs[$i]}s; "
+done
+echo "stage times: ${times}total $((SECONDS - t_begin))s"
+[ -n "${vm_end:-}" ] && echo "$vm_end"
 for f in "${failures[@]}"; do
 	echo "FAILED: $f"
+	case $f in
+	"cgroup v2 "*)
+		# the guest's last words
+		grep -av '^\[' "$out/cgroup-v2/console.log" 2>/dev/null | grep -av '^\s*$' |
+			tail -8 | cut -c1-200 | sed 's/^/  guest: /'
+		;;
+	esac
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

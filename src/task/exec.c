@@ -97,6 +97,7 @@ static void exec_done(void *data, struct ps_err *e, const struct ps_backend_resu
         const struct ps_task_events *ev = c->tasks->env.events;
 
         c->busy--;
+        p->busy--;
         if (!e) {
                 p->pid = res->pid;
                 if (ps_process_set_state(p, PS_PROC_RUNNING, &e) < 0)
@@ -130,8 +131,10 @@ int ps_exec_start(struct ps_process *p, ps_op_fn done, void *data, struct ps_err
                 return -1;
         }
         c->busy++;
+        p->busy++;
         if (c->be->exec(p, exec_done, op, err) < 0) {
                 c->busy--;
+                p->busy--;
                 ps_process_fail_start(p);
                 ps_op_free(op);
                 return -1;

@@ -81,6 +81,7 @@ static void kill_done(void *data, struct ps_err *e, const struct ps_backend_resu
         struct ps_container *c = op->c;
 
         c->busy--;
+        op->p->busy--;
         if (e)
                 ps_op_fail(op, e);
         else
@@ -103,8 +104,10 @@ int ps_process_kill(struct ps_process *p, unsigned sig, bool all, ps_op_fn done,
         if (!op)
                 return -1;
         c->busy++;
+        p->busy++;
         if (c->be->signal(p, (int)sig, all && !p->exec_id, kill_done, op, err) < 0) {
                 c->busy--;
+                p->busy--;
                 ps_op_free(op);
                 return -1;
         }
@@ -177,6 +180,10 @@ int ps_process_delete(struct ps_process *p, ps_op_fn done, void *data, struct ps
                 return ps_err_set(err, PS_FAILED_PRECONDITION,
                                   "container %s has an operation in progress: failed precondition",
                                   p->c->id);
+        if (p->exec_id && p->busy)
+                return ps_err_set(err, PS_FAILED_PRECONDITION,
+                                  "exec %s has an operation in progress: failed precondition",
+                                  p->exec_id);
         op = ps_op_new(p->c, p, "delete", done, data, err);
         if (!op)
                 return -1;

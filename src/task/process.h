@@ -88,8 +88,12 @@ struct ps_process {
         /* request data echoed back by State */
         char *stdin_path, *stdout_path, *stderr_path;
         bool terminal;
-        char *spec_json;    /* exec: the OCI Process JSON */
-        void *impl;         /* the backend's */
+        char *spec_json; /* exec: the OCI Process JSON */
+        void *impl;      /* the backend's */
+        /* Backend operations in flight on this process (Kill, exec Start):
+         * the backend may hold the pointer until it answers, so an exec is
+         * not deleted (freed) before they have (ps_process_delete). */
+        unsigned busy;
         bool drained;       /* output relayed to the end after the exit */
         void *drain_waiter; /* container module: a Delete waiting for the drain */
         struct ps_list waiters;

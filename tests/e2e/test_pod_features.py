@@ -242,6 +242,7 @@ def _cpu_usage_ns(pid):
 # ---------------------------------------------------------------- resources
 
 
+@pytest.mark.cgroup
 def test_update_container_resources(pods):
     """UpdateContainerResources on a running container reaches its cgroup
     (memory limit, cfs quota/period, shares), and a second update does too;
@@ -282,6 +283,7 @@ def test_update_container_resources(pods):
 BUSY = ("sh", "-c", "while :; do :; done")
 
 
+@pytest.mark.cgroup
 def test_container_and_pod_stats(pods):
     """ContainerStats / ListContainerStats: cpu usage read from the
     container's own cgroup (bracketed by the host's readings), a cpu rate
@@ -457,6 +459,7 @@ def _wait_oom_event(pods, cid, seen):
                         for e in evs[seen:]), 10, what="/tasks/oom for %s" % cid)
 
 
+@pytest.mark.cgroup
 def test_container_oom_killed(pods):
     """dd with a 64 MiB buffer under a 16 MiB limit: the kernel OOM-kills it,
     the shim publishes TaskOOM, and CRI reports reason OOMKilled. A child

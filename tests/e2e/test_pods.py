@@ -182,6 +182,7 @@ def _assert_pod_stats(pods, pod):
     assert metrics.pids.current >= 1, metrics.pids
 
 
+@pytest.mark.cgroup
 def test_pod_with_host_network(pods):
     pod = pods.run(host_network=True, containers=3)
     _assert_running(pods, pod)
@@ -210,6 +211,7 @@ def test_infra_process_is_pauseless_and_unprivileged(pods, network):
     _stop_and_remove(pods, pod, rem)
 
 
+@pytest.mark.cgroup
 @pytest.mark.parametrize("pid_mode", ["POD", "CONTAINER"])
 def test_killing_infra_process_tears_pod_down(pods, pid_mode):
     """SIGKILL of the sandbox pid: CRI sees the sandbox exit through Wait,

@@ -278,8 +278,12 @@ def test_oom_score_follows_containerd(task):
 
 # ------------------------------------------------------------- ShimCgroup
 
-def _v1_dirs(name):
-    """Cgroup dirs for `name` in the v1 controller hierarchies we use."""
+def _shim_cgroup_dirs(name):
+    """Cgroup dirs for `name`, keyed as /proc/<pid>/cgroup names their
+    hierarchy: on a cgroup v2 host the unified one ("", from its "0::"
+    line), else the v1 memory and pids hierarchies."""
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return {"": os.path.join("/sys/fs/cgroup", name.lstrip("/"))}
     return {ctrl: os.path.join("/sys/fs/cgroup", ctrl, name.lstrip("/"))
             for ctrl in ("memory", "pids") if os.path.isdir(os.path.join("/sys/fs/cgroup", ctrl))}
 
@@ -294,12 +298,14 @@ def _proc_cgroups(pid):
     return out
 
 
+@pytest.mark.cgroup
 def test_shim_cgroup(bin_dir, containerd, ctr, image):
-    """podshim: ShimCgroup from the runtime config moves the shim daemon."""
+    """podshim: ShimCgroup from the runtime config moves the shim daemon
+    (cgroup v1: every hierarchy that has the cgroup; v2: the unified one)."""
     name = "/podshim-sec-%d" % os.getpid()
-    dirs = _v1_dirs(name)
+    dirs = _shim_cgroup_dirs(name)
     if not dirs:
-        pytest.skip("no v1 memory/pids hierarchy")
+        pytest.skip("neither cgroup2 nor v1 memory/pids hierarchies at /sys/fs/cgroup")
     for d in dirs.values():
         os.makedirs(d, exist_ok=True)
     conf = os.path.join(containerd.dir, "sec-shimcg.toml")
@@ -316,7 +322,8 @@ def test_shim_cgroup(bin_dir, containerd, ctr, image):
         for ctrl in dirs:
             assert cg.get(ctrl) == name, (ctrl, cg)
         # the container itself is not in the shim's cgroup
-        assert _proc_cgroups(ctr.task_list()[cid][0]).get("memory") != name
+        key = next(iter(dirs))
+        assert _proc_cgroups(ctr.task_list()[cid][0]).get(key) != name
     finally:
         ctr("task", "kill", "-a", "-s", "SIGKILL", cid, check=False, timeout=10)
         ctr("task", "rm", "-f", cid, check=False, timeout=15)

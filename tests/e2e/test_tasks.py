@@ -99,6 +99,7 @@ def test_signal_exit_status(rt):
         rt.remove(cid)
 
 
+@pytest.mark.cgroup
 def test_detached_lifecycle(rt):
     """run -d, exec, ps, pause/resume, metrics, kill (exec and init), rm."""
     cid = rt.new_id("life")
@@ -163,6 +164,7 @@ def _check_metrics(rt, cid):
     assert pids is None or pids >= 1, m
 
 
+@pytest.mark.cgroup
 def test_kill_all(rt):
     """kill --all reaches every process of the container, execs included."""
     cid = rt.new_id("killall")
@@ -387,6 +389,7 @@ def _runtime_has_criu(binary):
     return "+CRIU" in p.stdout
 
 
+@pytest.mark.criu
 def test_checkpoint_restore(rt):
     why = _criu_works()
     if why:

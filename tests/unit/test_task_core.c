@@ -205,6 +205,36 @@ static void test_delete_waits_for_the_drain(void)
         teardown();
 }
 
+/* The backend may hold a process until its operation answers (an async
+ * Kill, e.g. a VM agent's): the exec cannot be deleted, and so freed, in
+ * the meantime, even though it has exited. Found by fuzz_task_service. */
+static void test_exec_delete_waits_for_its_kill(void)
+{
+        struct outcome kill = {0}, del = {0};
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        setup();
+        struct ps_container *c = running("c1");
+        struct ps_process *x = exec_started(c, "x1");
+        f.fb.mode = FAKE_HOLD;
+        CHECK(ps_process_kill(x, SIGTERM, false, on_done, &kill, &e) == 0);
+        CHECK_INTEQ(f.fb.n_held, 1);
+        fake_exit(x, 143);
+        CHECK(ps_process_delete(x, on_done, &del, &e) < 0);
+        CHECK(e && e->code == PS_FAILED_PRECONDITION);
+        CHECK(e && strstr(ps_err_msg(e), "x1"));
+        e = ps_err_free(e);
+        CHECK(ps_tasks_process(&f.tasks, "c1", "x1", &e) == x);
+        fake_release(&f.fb, 0, NULL);
+        CHECK(kill.calls == 1 && !kill.err);
+        f.fb.mode = FAKE_OK;
+        CHECK(ps_process_delete(x, on_done, &del, &e) == 0);
+        CHECK(del.calls == 1 && !del.err);
+        CHECK(ps_tasks_process(&f.tasks, "c1", "x1", &e) == NULL);
+        e = ps_err_free(e);
+        teardown();
+}
+
 static void test_shared_pid_ns_kills_the_rest_first(void)
 {
         setup();
@@ -240,6 +270,7 @@ int main(void)
         RUN(test_waits_park_until_the_exit);
         RUN(test_every_exec_gets_exit_and_delete);
         RUN(test_delete_waits_for_the_drain);
+        RUN(test_exec_delete_waits_for_its_kill);
         RUN(test_shared_pid_ns_kills_the_rest_first);
         RUN(test_backend_without_an_operation);
         return check_summary();
