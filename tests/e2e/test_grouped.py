@@ -25,6 +25,7 @@ both, for podshim and for the version's runc-v2.
 
 import json
 import os
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,7 +35,10 @@ import harness
 
 from cri import host
 
-CHURN_PODS = int(os.environ.get("PODSHIM_E2E_CHURN_PODS", "200"))
+# 200 pods under 2.x, where grouped-mode shims of other runtimes leak under
+# churn; 40 under 1.x (one runc-v2 shim per container there makes each pod
+# cost several times more, and test_soak covers podshim's own bookkeeping)
+CHURN_PODS_ENV = os.environ.get("PODSHIM_E2E_CHURN_PODS")
 CHURN_CONTAINERS = 3
 CHURN_WORKERS = 3
 
@@ -127,10 +131,12 @@ def test_pods_survive_containerd_restart(pods):
                 cid[:6] + "\n", "", 0)
             assert pods.cri.container_stats(cid).attributes.id == cid
     # an exit after the restart reaches CRI through the reconnected shim
+    # (SIGKILL from the host: a pid namespace's init ignores what it has no
+    # handler for)
     victim = a.containers[0]
-    pods.cri.exec_sync(victim, ["sh", "-c", "kill -TERM 1"])
+    os.kill(pods.container_pid(victim), signal.SIGKILL)
     pods.wait_container_state(victim, "CONTAINER_EXITED")
-    assert pods.cri.container_status(victim).status.exit_code == 143
+    assert pods.cri.container_status(victim).status.exit_code == 137
     env.events.wait_for(lambda evs: any(e.topic == "/tasks/exit" and
                                         e.get("container_id") == victim for e in evs),
                         10, what="TaskExit of %s after the restart" % victim)
@@ -149,23 +155,24 @@ def _churn_one(pods, i):
 
 
 def test_pod_churn_leaves_nothing(pods, record_property):
-    """CHURN_PODS pods (PODSHIM_E2E_CHURN_PODS, default 200) of
+    """200 pods (40 under 1.x; PODSHIM_E2E_CHURN_PODS overrides) of
     CHURN_CONTAINERS containers each, created and removed three at a time:
     afterwards no shim process, socket, mount, cgroup or bundle of any of
     them is left (pod shims leak under churn in 2.x's grouped mode for other
     shims; the mode of this run is in the test's properties)."""
     env = pods.env
+    n_pods = int(CHURN_PODS_ENV or (200 if env.cd.dist.v2 else 40))
     mode = "grouped" if _grouped(env, pods.handler) else "plain"
     record_property("containerd", env.cd.dist.version_text)
     record_property("mode", mode)
     before = set(env.all_shims())
     t0 = time.monotonic()
     with ThreadPoolExecutor(CHURN_WORKERS) as pool:
-        done = list(pool.map(lambda i: _churn_one(pods, i), range(CHURN_PODS)))
+        done = list(pool.map(lambda i: _churn_one(pods, i), range(n_pods)))
     took = time.monotonic() - t0
     record_property("seconds", round(took, 1))
     print("churn: %d pods x %d containers, %s, %s mode, containerd %s: %.1f s"
-          % (CHURN_PODS, CHURN_CONTAINERS, pods.handler, mode, env.cd.dist.version_text, took))
+          % (n_pods, CHURN_CONTAINERS, pods.handler, mode, env.cd.dist.version_text, took))
     ids = [i for pod_ids, _ in done for i in pod_ids]
     pod_ids = [pod_ids[0] for pod_ids, _ in done]
     seen_shims = set(s for _, shims in done for s in shims)
@@ -195,8 +202,8 @@ def test_pod_churn_leaves_nothing(pods, record_property):
     while problems and time.monotonic() < deadline:
         time.sleep(0.2)
         problems = left()
-    assert not problems, "after %d pods (%s, %s mode): %s" % (CHURN_PODS, pods.handler, mode,
+    assert not problems, "after %d pods (%s, %s mode): %s" % (n_pods, pods.handler, mode,
                                                             problems)
     # one shim per pod, each gone: podshim never ran a second shim for a pod
     if pods.handler == "podshim":
-        assert len(seen_shims) == CHURN_PODS, (len(seen_shims), CHURN_PODS)
+        assert len(seen_shims) == n_pods, (len(seen_shims), n_pods)

@@ -247,6 +247,10 @@ class CriEnv:
         else:
             self.cd.stop()
         self.cd.restart()
+        # a new channel, as kubelet's client redials: the old one may hand
+        # its first call to the dead daemon's connection (UNAVAILABLE)
+        self.cri.close()
+        self.cri = cri_client.CriClient(self.cd.address)
         self._subscribe_events()
         harness.wait_until(lambda: all(self.cri.conditions().get(c)
                                        for c in ("RuntimeReady", "NetworkReady")),

@@ -58,11 +58,15 @@ class Remains:
 class PodFactory:
     def __init__(self, env, handler):
         self.env = env
-        self.cri = env.cri
         self.pb = env.cri.pb
         self.handler = handler
         self.pods = []
         self.run_latencies = []
+
+    @property
+    def cri(self):
+        """The environment's CRI client (a new one after a restart)."""
+        return self.env.cri
 
     # ------------------------------------------------------------ configs
 
