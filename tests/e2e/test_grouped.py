@@ -91,14 +91,12 @@ def test_grouped_pod_skips_start_and_delete(pods):
 
 
 def test_plain_pod_runs_start_per_container(pods):
-    """Plain (podshim's default, and 1.x): containerd ran `start` for every
-    container (its `address` file is there) and got the pod's socket back."""
+    """Plain (podshim's default, and 1.x for either shim): containerd ran
+    `start` for every container (its `address` file is there) and got the
+    pod's socket back: one shim per pod, grouped by the shim itself."""
     env = pods.env
     if _grouped(env, pods.handler):
         pytest.skip("this run groups %s's pods (bootstrap version 3)" % pods.handler)
-    if pods.handler != "podshim":
-        pytest.skip("runc-v2 of containerd %s: one shim per container unless grouped"
-                    % env.cd.dist.version_text)
     pod = pods.run(containers=2)
     for tid in pod.ids:
         with open(os.path.join(env.bundle(tid), "address")) as f:
