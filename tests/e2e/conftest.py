@@ -9,6 +9,10 @@ comma-separated, default io.containerd.podshim.v2) x OCI runtime binary
 Environment:
   PODSHIM_BIN_DIR        directory holding containerd-shim-podshim-v2 (default <repo>/build);
                          it is put first on containerd's PATH
+  PODSHIM_CONTAINERD     the containerd build: "1.6" (default, the system's), "1.7.24",
+                         "2.1.9" (scripts/fetch-containerd.sh) or a prefix (harness.Dist)
+  PODSHIM_OCI_DIRS       OCI runtimes put before the system's on PATH (harness.Dist;
+                         default crun-1.28 from 1.7 on, none for 1.6)
   PODSHIM_E2E_RUNTIMES   runtimes to test
   PODSHIM_E2E_OCI        OCI runtime binaries to test under each runtime
   PODSHIM_ASAN_LOG_DIR   if set, sanitizer reports of the shim go there and any
@@ -51,6 +55,23 @@ class Flavor:
     def id(self):
         short = {PODSHIM: "podshim", RUNC_V2: "runcv2"}.get(self.runtime, self.runtime)
         return "%s-%s" % (short, self.oci)
+
+
+def pytest_configure(config):
+    """The containerd build under test and its OCI runtimes go first on this
+    process's PATH too, so what a test runs itself (runc, crun, ctr) is
+    what containerd and the shims run."""
+    try:
+        d = harness.dist()
+    except AssertionError as e:
+        raise pytest.UsageError(str(e)) from None
+    path = d.path_dirs() + [p for p in os.environ.get("PATH", "").split(os.pathsep)
+                            if p not in d.path_dirs()]
+    os.environ["PATH"] = os.pathsep.join(path)
+
+
+def pytest_report_header(config):
+    return "podshim e2e against %r" % harness.dist()
 
 
 def pytest_generate_tests(metafunc):

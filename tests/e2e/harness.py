@@ -1,9 +1,15 @@
-"""A private containerd 1.6 for the end-to-end tests, and the tools to drive it.
+"""A private containerd for the end-to-end tests, and the tools to drive it.
 
 Nothing here talks to the system containerd: the daemon gets its own root,
 state, gRPC and ttrpc sockets in a short temp dir, and every ctr call names
 that socket and our own namespace. Every subprocess has a timeout; a timeout
 is reported as a test failure with whatever output was collected.
+
+Which containerd: PODSHIM_CONTAINERD (see Dist) picks the build, bookworm's
+1.6 in /usr/bin by default, or 1.7.24 / 2.1.9 as scripts/fetch-containerd.sh
+unpacks them. The build's own containerd, ctr and containerd-shim-runc-v2
+(the reference shim) are used together, and its config file is written in
+the format that version reads natively (version 2 for 1.x, 3 for 2.x).
 """
 
 import hashlib
@@ -18,7 +24,12 @@ import tempfile
 import threading
 import time
 
-SOCKET_DIR = "/run/containerd/s"  # fixed in containerd 1.6 (defaults.DefaultStateDir)
+SOCKET_DIR = "/run/containerd/s"  # fixed in 1.6, 1.7 and 2.1 (defaults.DefaultStateDir + "/s")
+# containerd 2.x's CRI: images, runtime (handlers, CNI) and the gRPC server.
+# Disabled, they leave the podsandbox controller and the sandbox-controllers
+# service that need them failing to load: a warning in the log, nothing else.
+CRI_PLUGINS_V3 = ("io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime",
+                  "io.containerd.grpc.v1.cri")
 SHIM_BINARIES = {
     "io.containerd.runc.v2": "containerd-shim-runc-v2",
     "io.containerd.podshim.v2": "containerd-shim-podshim-v2",
@@ -69,6 +80,132 @@ def wait_until(pred, timeout, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
+# ------------------------------------------------------- which containerd
+
+# where scripts/fetch-containerd.sh unpacks containerd-X.Y.Z/
+CACHE = os.environ.get("PODSHIM_CACHE", "/var/cache/podshim")
+DIST_BINARIES = ("containerd", "ctr", "containerd-shim-runc-v2")
+
+
+class Dist:
+    """The containerd build under test, from PODSHIM_CONTAINERD:
+
+      "" or "1.6"     the system's containerd (Debian bookworm's 1.6.20, /usr/bin)
+      "X.Y.Z"         $PODSHIM_CACHE/containerd-X.Y.Z (scripts/fetch-containerd.sh)
+      a directory     a prefix holding usr/bin/, bin/ or the binaries themselves
+
+    Its containerd, ctr and containerd-shim-runc-v2 (the reference shim of
+    that version) live in bin_dir; Containerd puts bin_dir on the daemon's
+    PATH right after PODSHIM_BIN_DIR, so the runc-v2 shim that containerd
+    resolves is the version's own, not /usr/bin's."""
+
+    def __init__(self, spec=None):
+        self.spec = (os.environ.get("PODSHIM_CONTAINERD", "") if spec is None else spec).strip()
+        self.system = self.spec in ("", "1.6", "system")
+        if self.system:
+            found = shutil.which("containerd")
+            if not found:
+                raise AssertionError("no containerd on PATH (scripts/install-deps.sh installs it)")
+            self.bin_dir = os.path.dirname(os.path.realpath(found))
+        else:
+            prefix = self.spec
+            if re.fullmatch(r"\d+\.\d+\.\d+", self.spec):
+                prefix = os.path.join(CACHE, "containerd-" + self.spec)
+            cands = [os.path.join(prefix, d) for d in ("usr/bin", "bin", "")]
+            found = [d for d in cands if os.path.isfile(os.path.join(d, "containerd"))]
+            if not found:
+                raise AssertionError(
+                    "PODSHIM_CONTAINERD=%s: no containerd in %s; fetch it with "
+                    "`sudo scripts/fetch-containerd.sh containerd-%s`"
+                    % (self.spec, " or ".join(cands), self.spec))
+            self.bin_dir = os.path.abspath(found[0])
+        missing = [b for b in DIST_BINARIES
+                   if not os.access(os.path.join(self.bin_dir, b), os.X_OK)]
+        if missing:
+            raise AssertionError("containerd build in %s lacks %s" % (self.bin_dir, missing))
+        out = run([self.containerd, "--version"], timeout=10).stdout
+        m = re.search(r" v?(\d+)\.(\d+)\.(\d+)", out)
+        if not m:
+            raise AssertionError("cannot tell the version of %s from %r" % (self.containerd, out))
+        self.version = tuple(int(x) for x in m.groups())
+        self.version_text = "%d.%d.%d" % self.version
+        if self.spec == "1.6" and self.version[:2] != (1, 6):
+            raise AssertionError("PODSHIM_CONTAINERD=1.6 but %s is %s"
+                                 % (self.containerd, self.version_text))
+        self.oci_dirs = self._oci_dirs()
+
+    def _oci_dirs(self):
+        """Directories of OCI runtimes that go before the system's on PATH,
+        from PODSHIM_OCI_DIRS (comma-separated; an item is a directory or a
+        name scripts/fetch-containerd.sh unpacks, e.g. crun-1.28; "system"
+        for none). The default is none for 1.6 and sid's crun 1.28 from 1.7
+        on: Debian's 1.7.24 writes runtime-spec 1.2.0 configs and 2.1.9
+        1.2.1, and bookworm's crun 1.8.1 refuses anything but 1.0.x
+        ("unknown version specified"), while bookworm's runc 1.1.5 runs
+        them all, so runc stays bookworm's."""
+        spec = os.environ.get("PODSHIM_OCI_DIRS")
+        if spec is None:
+            spec = "crun-1.28" if self.version >= (1, 7) else "system"
+        dirs = []
+        for item in (x.strip() for x in spec.split(",")):
+            if item in ("", "system"):
+                continue
+            d = item if os.path.isabs(item) else os.path.join(CACHE, item)
+            if os.path.isdir(os.path.join(d, "usr/bin")):
+                d = os.path.join(d, "usr/bin")
+            if not os.path.isdir(d):
+                raise AssertionError(
+                    "PODSHIM_OCI_DIRS: no %s; fetch it with `sudo scripts/fetch-containerd.sh %s`"
+                    % (d, item))
+            dirs.append(d)
+        return dirs
+
+    def path_dirs(self):
+        """What goes before the inherited PATH, for containerd, the shims
+        it starts and the tests alike: the OCI runtimes of oci_dirs, then
+        this build's bin_dir (its containerd-shim-runc-v2 before /usr/bin's)."""
+        return self.oci_dirs + ([] if self.system else [self.bin_dir])
+
+    @property
+    def containerd(self):
+        return os.path.join(self.bin_dir, "containerd")
+
+    @property
+    def ctr(self):
+        return os.path.join(self.bin_dir, "ctr")
+
+    @property
+    def runc_shim(self):
+        """This version's containerd-shim-runc-v2: the reference shim."""
+        return os.path.join(self.bin_dir, "containerd-shim-runc-v2")
+
+    @property
+    def v2(self):
+        """containerd 2.x: config version 3, split CRI plugins, task API v3."""
+        return self.version[0] >= 2
+
+    def __repr__(self):
+        return "containerd %s (%s%s)" % (self.version_text, self.bin_dir,
+                                         "".join(", " + d for d in self.oci_dirs))
+
+
+_dist = None
+
+
+def dist():
+    """The Dist of PODSHIM_CONTAINERD, made once per process."""
+    global _dist
+    if _dist is None:
+        _dist = Dist()
+    return _dist
+
+
+def toml_str(s):
+    """A TOML literal string (no escapes; none of our paths has a quote)."""
+    assert "'" not in s and "\n" not in s, s
+    return "'%s'" % s
+
+
 # ---------------------------------------------------------------- containerd
 
 
@@ -76,8 +213,9 @@ class Containerd:
     """An isolated containerd daemon. start() / stop(); address is its socket."""
 
     def __init__(self, bin_dir, cri=False, asan_log_dir=None, debug=True, base=None,
-                 extra_config=""):
+                 extra_config="", dist_=None):
         self.bin_dir = os.path.abspath(bin_dir)
+        self.dist = dist_ or dist()
         self.cri = cri
         self.extra_config = extra_config  # appended to config.toml (e.g. CRI tables)
         self.asan_log_dir = asan_log_dir
@@ -95,6 +233,18 @@ class Containerd:
         self._log = None
 
     def config_text(self):
+        return (self._config_v3() if self.dist.v2 else self._config_v2()) + self.extra_config
+
+    def log_level(self):
+        """debug on 1.6; trace from 1.7 on, where the event exchange logs
+        "event published" / "event forwarded" (which tests read to tell a
+        shim's Forward from containerd's own publish) at trace level."""
+        if not self.debug:
+            return "info"
+        return "trace" if self.dist.version >= (1, 7) else "debug"
+
+    def _config_v2(self):
+        """containerd 1.6 and 1.7: config version 2, one CRI plugin."""
         disabled = [] if self.cri else ['"io.containerd.grpc.v1.cri"']
         lines = [
             "version = 2",
@@ -109,17 +259,52 @@ class Containerd:
             '  address = "%s"' % self.ttrpc_address,
             "",
             "[debug]",
-            '  level = "%s"' % ("debug" if self.debug else "info"),
+            '  level = "%s"' % self.log_level(),
             "",
             '[plugins."io.containerd.grpc.v1.cri".containerd]',
             '  snapshotter = "overlayfs"',
             "",
         ]
-        return "\n".join(lines) + self.extra_config
+        return "\n".join(lines)
+
+    def _config_v3(self):
+        """containerd 2.x: config version 3 as an operator writes it (2.x
+        would migrate a version 2 file, but that is not what it documents).
+        CRI is three plugins there (images, runtime, the gRPC server); NRI
+        is on by default and its socket is a host-wide path, so it moves
+        into our dir: concurrent sessions each run a containerd."""
+        disabled = [] if self.cri else [toml_str(p) for p in CRI_PLUGINS_V3]
+        lines = [
+            "version = 3",
+            "root = %s" % toml_str(self.root),
+            "state = %s" % toml_str(self.state),
+            "disabled_plugins = [%s]" % ", ".join(disabled),
+            "",
+            "[grpc]",
+            "  address = %s" % toml_str(self.address),
+            "",
+            "[ttrpc]",
+            "  address = %s" % toml_str(self.ttrpc_address),
+            "",
+            "[debug]",
+            "  level = '%s'" % self.log_level(),
+            "",
+            "[plugins.'io.containerd.nri.v1.nri']",
+            "  socket_path = %s" % toml_str(os.path.join(self.dir, "nri.sock")),
+            "",
+            "[plugins.'io.containerd.cri.v1.images']",
+            "  snapshotter = 'overlayfs'",
+            "",
+        ]
+        return "\n".join(lines)
 
     def env(self):
         env = dict(os.environ)
-        env["PATH"] = self.bin_dir + os.pathsep + env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        path = [self.bin_dir] + self.dist.path_dirs()
+        for d in env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(os.pathsep):
+            if d not in path:
+                path.append(d)
+        env["PATH"] = os.pathsep.join(path)
         env.pop("NOTIFY_SOCKET", None)
         if self.asan_log_dir:
             os.makedirs(self.asan_log_dir, exist_ok=True)
@@ -138,7 +323,7 @@ class Containerd:
         self._log = open(self.log_path, "ab")
         # cwd is our dir: containerd looks for shims in its cwd first, and no
         # shim lives there, so PATH (bin_dir first) decides
-        self.proc = subprocess.Popen(["containerd", "--config", self.config_path],
+        self.proc = subprocess.Popen([self.dist.containerd, "--config", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, env=self.env(),
                                      cwd=self.dir, start_new_session=True)
@@ -147,7 +332,7 @@ class Containerd:
             if self.proc.poll() is not None:
                 raise AssertionError("containerd exited with %s during startup:\n%s"
                                      % (self.proc.returncode, self.log_tail()))
-            p = run(["ctr", "-a", self.address, "version"], timeout=5, check=False)
+            p = run([self.dist.ctr, "-a", self.address, "version"], timeout=5, check=False)
             if p.returncode == 0:
                 return
             if time.monotonic() > deadline:
@@ -173,7 +358,7 @@ class Containerd:
         return self.log_since(max(0, self.log_size() - nbytes), nbytes)
 
     def ctr(self, namespace):
-        return Ctr(self.address, namespace)
+        return Ctr(self.address, namespace, self.dist.ctr)
 
     def stop(self, timeout=10):
         if self.proc and self.proc.poll() is None:
@@ -226,12 +411,13 @@ class Containerd:
 class Ctr:
     """ctr bound to one containerd socket and namespace."""
 
-    def __init__(self, address, namespace):
+    def __init__(self, address, namespace, binary="ctr"):
         self.address = address
         self.namespace = namespace
+        self.binary = binary  # the ctr of the daemon's own version
 
     def argv(self, *args):
-        return ["ctr", "-a", self.address, "-n", self.namespace] + [str(a) for a in args]
+        return [self.binary, "-a", self.address, "-n", self.namespace] + [str(a) for a in args]
 
     def __call__(self, *args, timeout=30, input=None, check=True):
         return run(self.argv(*args), timeout=timeout, input=input, check=check)
@@ -394,6 +580,42 @@ def shim_processes(binary, namespace, task_id=None):
             continue
         pids.append(int(d))
     return pids
+
+
+TASK_V2 = "containerd.task.v2.Task"
+TASK_V3 = "containerd.task.v3.Task"
+
+
+class ShimEndpoint:
+    """Where containerd talks to the shim of a task, read from the bundle as
+    containerd reads it. 2.x writes bootstrap.json from the shim's `start`
+    reply and reads it on restore (core/runtime/v2/binary.go:127-153,
+    shim_manager.go:307-338); only without it (a 1.x bundle) does it read
+    the shim's `address` file, the only source 1.6 and 1.7 know. A
+    version-3 shim (2.x's own runc-v2) writes no `address` file and serves
+    only containerd.task.v3.Task (cmd/containerd-shim-runc-v2/task/
+    service.go:265-266); the v3 protos are v2's under another package name,
+    so only the service string differs."""
+
+    def __init__(self, bundle):
+        boot = os.path.join(bundle, "bootstrap.json")
+        if os.path.exists(boot):
+            with open(boot) as f:
+                params = json.load(f)
+            self.address = params["address"]
+            self.version = int(params.get("version") or 2)
+            self.protocol = params.get("protocol") or "ttrpc"
+        else:
+            with open(os.path.join(bundle, "address")) as f:
+                self.address = f.read().strip()
+            self.version, self.protocol = 2, "ttrpc"
+        assert self.protocol == "ttrpc", "%s: protocol %s" % (bundle, self.protocol)
+        assert self.address.startswith("unix://"), self.address
+        self.socket = self.address[len("unix://"):]
+        self.service = TASK_V3 if self.version >= 3 else TASK_V2
+
+    def __repr__(self):
+        return "ShimEndpoint(%s v%d)" % (self.address, self.version)
 
 
 def socket_path(grpc_address, namespace, group_key):

@@ -44,17 +44,18 @@ def pb():
 class LiveShim:
     """A running task and the shim serving it."""
 
-    def __init__(self, runtime, cid, pid, bundle, socket_path, shim_pid, pb):
+    def __init__(self, runtime, cid, pid, bundle, endpoint, shim_pid, pb):
         self.runtime = runtime
         self.cid = cid
         self.pid = pid
         self.bundle = bundle
-        self.socket = socket_path
+        self.socket = endpoint.socket
+        self.service = endpoint.service  # v3 for containerd 2.x's runc-v2
         self.shim_pid = shim_pid
         self.pb = pb
 
     def client(self):
-        return tc.Client(self.socket, self.pb, timeout=REPLY_TIMEOUT)
+        return tc.Client(self.socket, self.pb, timeout=REPLY_TIMEOUT, service=self.service)
 
     def fds(self):
         """{fd: link target} of the shim."""
@@ -111,13 +112,11 @@ def _start_live(containerd, ctr, image, runtime, pb):
     ctr.wait_status(cid, "RUNNING")
     pid = ctr.task_list()[cid][0]
     bundle = os.path.join(containerd.state, "io.containerd.runtime.v2.task", ctr.namespace, cid)
-    with open(os.path.join(bundle, "address")) as f:
-        address = f.read()
-    assert address.startswith("unix://"), address
+    endpoint = harness.ShimEndpoint(bundle)
     binary = harness.SHIM_BINARIES[runtime]
     shims = harness.shim_processes(binary, ctr.namespace, cid)
     assert len(shims) == 1, shims
-    live = LiveShim(runtime, cid, pid, bundle, address[len("unix://"):], shims[0], pb)
+    live = LiveShim(runtime, cid, pid, bundle, endpoint, shims[0], pb)
     live.assert_serving()
     return live
 
@@ -213,7 +212,7 @@ def test_oversize_frame(live, pb):
     exactly 4 MiB is within the limit (here: undecodable, all zero bytes)."""
     with live.client() as c:
         big, after = c.next_stream(), c.next_stream()
-        state = c.request_bytes(tc.TASK_SERVICE, "State",
+        state = c.request_bytes(c.service, "State",
                                 pb.task.StateRequest(id=live.cid).SerializeToString())
         c.send_raw(tc.header(tc.MAX_MESSAGE + 1, big) + b"\0" * (tc.MAX_MESSAGE + 1)
                    + tc.frame(after, state))
@@ -270,7 +269,7 @@ def test_task_v3_service_name(pod, pb):
 
 def test_non_request_types_ignored(live, pb):
     with live.client() as c:
-        body = c.request_bytes(tc.TASK_SERVICE, "State",
+        body = c.request_bytes(c.service, "State",
                                pb.task.StateRequest(id=live.cid).SerializeToString())
         ignored = []
         for mtype in (2, 7, 0):
@@ -290,13 +289,13 @@ def test_coalesced_and_split_requests(live, pb):
     with live.client() as c:
         req = pb.task.StateRequest(id=live.cid).SerializeToString()
         s1, s2 = c.next_stream(), c.next_stream()
-        c.send_raw(tc.frame(s1, c.request_bytes(tc.TASK_SERVICE, "State", req))
-                   + tc.frame(s2, c.request_bytes(tc.TASK_SERVICE, "State", req)))
+        c.send_raw(tc.frame(s1, c.request_bytes(c.service, "State", req))
+                   + tc.frame(s2, c.request_bytes(c.service, "State", req)))
         for sid in (s1, s2):
             r = c.recv(sid)
             assert r.code == OK and r.decode(pb.task.StateResponse).pid == live.pid, r
         s3 = c.next_stream()
-        data = tc.frame(s3, c.request_bytes(tc.TASK_SERVICE, "State", req))
+        data = tc.frame(s3, c.request_bytes(c.service, "State", req))
         for i in range(len(data)):
             c.send_raw(data[i:i + 1])
             time.sleep(0.002)

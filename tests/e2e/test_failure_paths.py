@@ -61,10 +61,8 @@ class Host:
                rt.image, cid, "sh", "-c", LOOP)
         rt.ctr.wait_status(cid, "RUNNING")
         self.pid = rt.ctr.task_list()[cid][0]
-        with open(os.path.join(_bundle(rt, cid), "address")) as f:
-            address = f.read()
-        assert address.startswith("unix://"), address
-        self.client = tc.Client(address[len("unix://"):], pb, timeout=20)
+        ep = harness.ShimEndpoint(_bundle(rt, cid))
+        self.client = tc.Client(ep.socket, pb, timeout=20, service=ep.service)
         work = os.path.join(rt.containerd.dir, "raw-%s" % cid)
         os.makedirs(work, exist_ok=True)
         self.work = work
@@ -461,8 +459,7 @@ def test_pod_teardown_touches_only_its_own_pod(rt_runc):
                 "ctrb": run(ids["ctrb"], ann("podb", "container"))}
         addresses = {}
         for k, cid in ids.items():
-            with open(os.path.join(_bundle(rt, cid), "address")) as f:
-                addresses[k] = f.read()
+            addresses[k] = harness.ShimEndpoint(_bundle(rt, cid)).address
         assert len(set(addresses.values())) == 1, addresses  # one shim serves all four
         os.kill(pids["poda"], 9)
         rt.ctr.wait_status(ids["poda"], "STOPPED", timeout=15)

@@ -122,11 +122,9 @@ def _only_shim(rt, cid):
 
 def _shim_client(rt, cid, pb):
     """A raw ttrpc connection to the shim serving cid, found as containerd
-    finds it: through the bundle's `address` file."""
-    with open(os.path.join(_bundle(rt, cid), "address")) as f:
-        address = f.read()
-    assert address.startswith("unix://"), address
-    return tc.Client(address[len("unix://"):], pb, timeout=10)
+    finds it: through the bundle's `address` file (bootstrap.json on 2.x)."""
+    ep = harness.ShimEndpoint(_bundle(rt, cid))
+    return tc.Client(ep.socket, pb, timeout=10, service=ep.service)
 
 
 def _exits(rt, cid, evs=None):

@@ -58,8 +58,13 @@ def _assert_one_shim(pods, pod):
     sock = pods.env.socket(pod.id)
     assert host.listening_socket_pids(sock) == {shims[0]}, sock
     for tid in pod.ids:
-        with open(os.path.join(pods.env.bundle(tid), "address")) as f:
-            assert f.read().strip() == "unix://" + sock, tid
+        # what containerd connects to (bootstrap.json on 2.x)
+        ep = pods.env.endpoint(tid)
+        assert ep.address == "unix://" + sock, (tid, ep)
+        if _podshim(pods):
+            # podshim writes `address` whatever the version: 1.x reads it
+            with open(os.path.join(pods.env.bundle(tid), "address")) as f:
+                assert f.read().strip() == "unix://" + sock, tid
     for cid in pod.containers:
         pid = pods.container_pid(cid)
         assert int(host.status(pid)["PPid"]) == shims[0], (cid, pid)
@@ -155,7 +160,8 @@ def _assert_pod_stats(pods, pod):
     import ttrpc_client
 
     protos = ttrpc_client.load_protos()
-    with ttrpc_client.Client(pods.env.socket(pod.id), timeout=10) as c:
+    with ttrpc_client.Client(pods.env.socket(pod.id), timeout=10,
+                             service=pods.env.endpoint(pod.id).service) as c:
         r = c.call("Stats", protos.task.StatsRequest(id=pod.id))
     assert r.code == ttrpc_client.OK, r
     any_ = r.decode(protos.task.StatsResponse).stats
@@ -256,7 +262,8 @@ def test_two_pods_get_two_shims(pods):
 
     # each shim answers for its own pod's tasks and knows nothing of the other's
     for sock, mine, theirs in ((sock_a, a, b), (sock_b, b, a)):
-        with ttrpc_client.Client(sock, timeout=10) as c:
+        with ttrpc_client.Client(sock, timeout=10,
+                                 service=pods.env.endpoint(mine.id).service) as c:
             for tid in mine.ids:
                 r = c.state(tid)
                 assert r.code == ttrpc_client.OK, (sock, tid, r)

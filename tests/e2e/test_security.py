@@ -99,12 +99,13 @@ PEER = textwrap.dedent("""\
 
 
 class SecTask:
-    def __init__(self, runtime, cid, pid, bundle, sock, shim_pid, log, wrapper):
+    def __init__(self, runtime, cid, pid, bundle, endpoint, shim_pid, log, wrapper):
         self.runtime = runtime
         self.cid = cid
         self.pid = pid
         self.bundle = bundle
-        self.socket = sock
+        self.socket = endpoint.socket
+        self.service = endpoint.service
         self.shim_pid = shim_pid
         self.log = log
         self.wrapper = wrapper
@@ -158,13 +159,10 @@ def task(request, bin_dir, containerd, ctr, image):
         pid = ctr.task_list()[cid][0]
         bundle = os.path.join(containerd.state, "io.containerd.runtime.v2.task", ctr.namespace,
                               cid)
-        with open(os.path.join(bundle, "address")) as f:
-            address = f.read()
-        assert address.startswith("unix://"), address
+        ep = harness.ShimEndpoint(bundle)
         shims = harness.shim_processes(harness.SHIM_BINARIES[runtime], ctr.namespace, cid)
         assert len(shims) == 1, shims
-        yield SecTask(runtime, cid, pid, bundle, address[len("unix://"):], shims[0], log,
-                      wrapper)
+        yield SecTask(runtime, cid, pid, bundle, ep, shims[0], log, wrapper)
     finally:
         ctr("task", "kill", "-a", "-s", "SIGKILL", cid, check=False, timeout=10)
         ctr("task", "rm", "-f", cid, check=False, timeout=15)
@@ -201,7 +199,7 @@ def test_shim_fds_are_cloexec(task, ctr, containerd):
     try:
         harness.wait_until(lambda: any(r["argv"] and "exec" in r["argv"]
                                        for r in task.records()), 15, what="runc exec")
-        with tc.Client(task.socket, timeout=5) as c:
+        with tc.Client(task.socket, timeout=5, service=task.service) as c:
             r = c.state(task.cid)
             assert r.code == tc.OK, r
             time.sleep(0.3)  # the exec's stdio is set up once runc exec has run
@@ -256,7 +254,7 @@ def test_socket_file_and_dir_modes(task):
 
 def _peer(task, mode, pb):
     req = tc.frame(1, pb.ttrpc.Request(
-        service=tc.TASK_SERVICE, method="State",
+        service=task.service, method="State",
         payload=pb.task.StateRequest(id=task.cid).SerializeToString()).SerializeToString())
     p = harness.run(["/usr/bin/python3", "-c", PEER, task.socket, mode, req.hex()], timeout=40)
     return p.stdout.strip()
@@ -268,7 +266,7 @@ def test_other_uids_cannot_talk(task):
     assert _peer(task, "nobody", pb) == "EACCES"
     # past the file modes, SO_PEERCRED still says 65534: hung up on, unanswered
     assert _peer(task, "fsuid-root", pb) == "CLOSED"
-    with tc.Client(task.socket, timeout=5) as c:  # and the shim still serves
+    with tc.Client(task.socket, timeout=5, service=task.service) as c:  # and the shim still serves
         st = c.state(task.cid).decode(pb.task.StateResponse)
         assert (st.status, st.pid) == (RUNNING, task.pid), st
 

@@ -140,9 +140,12 @@ class Client:
     """One connection to a ttrpc server. Not thread-safe; replies are read
     on demand and buffered per stream id."""
 
-    def __init__(self, path, protos=None, timeout=10):
+    def __init__(self, path, protos=None, timeout=10, service=TASK_SERVICE):
         self.protos = protos or load_protos()
         self.path = path
+        # the task service requests go to by default: v2, or v3 for a shim
+        # that bootstrapped as version 3 (harness.ShimEndpoint)
+        self.service = service
         self.timeout = timeout
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         self.sock.settimeout(timeout)
@@ -180,12 +183,13 @@ class Client:
             req.metadata.add(key=k, value=v)
         return req.SerializeToString()
 
-    def send(self, method, msg=None, service=TASK_SERVICE, stream=None, payload=None,
+    def send(self, method, msg=None, service=None, stream=None, payload=None,
              timeout_nano=0):
         """Sends a request (msg is a protobuf message, or payload raw bytes)
         with the client deadline `timeout_nano` (0: none); returns its stream
         id."""
         sid = self.next_stream() if stream is None else stream
+        service = self.service if service is None else service
         if payload is None:
             payload = msg.SerializeToString() if msg is not None else b""
         self.send_raw(frame(sid, self.request_bytes(service, method, payload, timeout_nano)))
@@ -244,7 +248,7 @@ class Client:
     def pending(self):
         return {sid: rs for sid, rs in self._replies.items() if rs}
 
-    def call(self, method, msg=None, service=TASK_SERVICE, timeout=None, payload=None):
+    def call(self, method, msg=None, service=None, timeout=None, payload=None):
         return self.recv(self.send(method, msg, service=service, payload=payload), timeout)
 
     # ------------------------------------------------------ Task shortcuts

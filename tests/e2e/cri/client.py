@@ -97,6 +97,10 @@ class CriClient:
         st = self.call("Status", self.pb.StatusRequest())
         return {c.type: c.status for c in st.status.conditions}
 
+    def status_info(self):
+        """containerd's verbose runtime status ("config", "cniconfig", ...)."""
+        return dict(self.call("Status", self.pb.StatusRequest(verbose=True)).info)
+
     def image_present(self, name):
         r = self.call("ImageStatus", self.pb.ImageStatusRequest(
             image=self.pb.ImageSpec(image=name)))

@@ -40,7 +40,7 @@ HANDLERS = {"runc": "io.containerd.runc.v2", "podshim": "io.containerd.podshim.v
             "runc-crun": "io.containerd.runc.v2", "podshim-crun": "io.containerd.podshim.v2"}
 # the OCI runtime each handler's shim runs
 OCI_BINARY = {"runc": "runc", "podshim": "runc", "runc-crun": "crun", "podshim-crun": "crun"}
-CRI = '"io.containerd.grpc.v1.cri"'
+CRI = '"io.containerd.grpc.v1.cri"'  # 1.6 and 1.7 (config version 2)
 # libcni keeps its result cache here (not configurable through CRI 1.6);
 # entries go away on CNI DEL, the directories stay unless we remove them
 CNI_CACHE_DIR = "/var/lib/cni"
@@ -48,6 +48,7 @@ CNI_CACHE_DIR = "/var/lib/cni"
 
 class CriEnv:
     def __init__(self, bin_dir, asan_log_dir=None, bridge=None, subnet=None):
+        # the containerd build is harness.dist() (PODSHIM_CONTAINERD)
         self.cd = harness.Containerd(bin_dir, cri=True, asan_log_dir=asan_log_dir)
         self.dir = self.cd.dir
         # per run: concurrent sessions on this host must not share a bridge
@@ -76,39 +77,59 @@ class CriEnv:
     # ------------------------------------------------------------- config
 
     def config_toml(self):
-        p = "[plugins.%s" % CRI
-        lines = [
-            "",
-            "%s]" % p,
-            '  sandbox_image = "%s"' % images.PAUSE_NAME,
+        """The CRI tables, in the layout of the daemon's version: 1.6/1.7
+        read one plugin, io.containerd.grpc.v1.cri (config version 2); 2.x
+        splits it into io.containerd.cri.v1.images (sandbox image),
+        io.containerd.cri.v1.runtime (handlers, CNI, security knobs) and
+        io.containerd.grpc.v1.cri (the server: streaming). A 1.x table in a
+        version 3 file is not migrated but ignored, handlers included."""
+        v3 = self.cd.dist.v2
+        q = harness.toml_str if v3 else (lambda v: '"%s"' % v)
+        if v3:
+            image_svc = "[plugins.'io.containerd.cri.v1.images'"
+            runtime = "[plugins.'io.containerd.cri.v1.runtime'"
+            server = "[plugins.'io.containerd.grpc.v1.cri'"
+            lines = ["", "%s.pinned_images]" % image_svc,
+                     "  sandbox = %s" % q(images.PAUSE_NAME)]
+        else:
+            runtime = server = "[plugins.%s" % CRI
+            lines = ["", "%s]" % runtime, "  sandbox_image = %s" % q(images.PAUSE_NAME)]
+        if v3:
+            lines += ["", "%s]" % runtime]
+        lines += [
             "  disable_apparmor = true",
             "  enable_selinux = false",
             # this VM cannot lower oom_score_adj below our own (-998 for pods)
             "  restrict_oom_score_adj = true",
             # netns bind mounts under our state dir, not /var/run/netns
             "  netns_mounts_under_state_dir = true",
-            '  stream_server_address = "127.0.0.1"',
-            '  stream_server_port = "0"',
+        ]
+        if v3:
+            lines += ["", "%s]" % server]
+        lines += [
+            "  stream_server_address = %s" % q("127.0.0.1"),
+            "  stream_server_port = %s" % q("0"),
             "",
-            "%s.cni]" % p,
-            '  bin_dir = "%s"' % CNI_BIN_DIR,
-            '  conf_dir = "%s"' % self.cni_conf_dir,
+            "%s.cni]" % runtime,
+            # 2.x deprecates bin_dir for the list bin_dirs
+            ("  bin_dirs = [%s]" if v3 else "  bin_dir = %s") % q(CNI_BIN_DIR),
+            "  conf_dir = %s" % q(self.cni_conf_dir),
             "  max_conf_num = 1",
             "",
         ]
         for h in HANDLERS:
-            lines += self._runtime_toml(p, h)
+            lines += self._runtime_toml(runtime, h, q)
         return "\n".join(lines)
 
-    def _runtime_toml(self, p, handler):
+    def _runtime_toml(self, p, handler, q):
         """The CRI runtimes table of one handler: runc.v2 takes BinaryName in
         its options, podshim a ConfigPath to a file naming the binary."""
         table = "%s.containerd.runtimes.%s" % (p, handler)
-        lines = ["%s]" % table, '  runtime_type = "%s"' % HANDLERS[handler], ""]
+        lines = ["%s]" % table, "  runtime_type = %s" % q(HANDLERS[handler]), ""]
         if handler in self.podshim_configs:
-            opt = 'ConfigPath = "%s"' % self.podshim_configs[handler]
+            opt = "ConfigPath = %s" % q(self.podshim_configs[handler])
         elif OCI_BINARY[handler] != "runc":
-            opt = 'BinaryName = "%s"' % OCI_BINARY[handler]
+            opt = "BinaryName = %s" % q(OCI_BINARY[handler])
         else:
             return lines
         return lines + ["%s.options]" % table, "  " + opt, ""]
@@ -196,6 +217,19 @@ class CriEnv:
         harness.wait_until(lambda: all(self.cri.conditions().get(c)
                                        for c in ("RuntimeReady", "NetworkReady")),
                            20, 0.1, "CRI RuntimeReady and NetworkReady")
+        self._check_handlers()
+
+    def _check_handlers(self):
+        """Every handler of config_toml() is in the config CRI runs with: a
+        table under a plugin name this version does not read is dropped
+        without a word (a 1.x table in a 2.x file), and RunPodSandbox then
+        fails with "no runtime for handler"."""
+        config = json.loads(self.cri.status_info()["config"])
+        runtimes = config.get("containerd", {}).get("runtimes", {})
+        got = {h: runtimes.get(h, {}).get("runtimeType") for h in HANDLERS}
+        want = dict(HANDLERS)
+        assert got == want, ("CRI of %s runs with handlers %s, the config file asked for %s"
+                             % (self.cd.dist, got, want))
 
     def _subscribe_events(self):
         """`ctr events` on k8s.io, proven live by a namespace label change."""
@@ -309,6 +343,10 @@ class CriEnv:
 
     def bundle(self, task_id):
         return os.path.join(self.cd.state, "io.containerd.runtime.v2.task", NAMESPACE, task_id)
+
+    def endpoint(self, task_id):
+        """How containerd reaches the shim of task_id (harness.ShimEndpoint)."""
+        return harness.ShimEndpoint(self.bundle(task_id))
 
     def mounts_of(self, ids):
         found = []
