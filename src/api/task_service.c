@@ -202,7 +202,7 @@ static int create_task(struct ps_task_service *s,
 
         if (!mounts)
                 return -1;
-        if (req->options && req->options->type_url && req->options->type_url[0])
+        if (req->options)
                 rc = ps_options_decode(req->options->type_url, req->options->value.data,
                                        req->options->value.len, &opts, err);
         else
