@@ -80,7 +80,8 @@ static char *look_path(const char *name, struct ps_err **err)
                         return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "look up"), NULL;
                 if (access(cand, X_OK) == 0)
                         return cand;
-                cand = (free(cand), NULL);
+                free(cand);
+                cand = NULL;
         }
         ps_err_set(err, PS_NOT_FOUND, "look up \"%s\": not found in $PATH", name);
         return NULL;
