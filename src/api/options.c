@@ -82,9 +82,9 @@ static int from_legacy(const uint8_t *value, size_t len, struct ps_options *o, s
         o->io_gid = m->io_gid;
         bad = legacy_unsupported(m);
         if (bad)
-                r = ps_err_set(err, PS_INVALID_ARGUMENT,
-                               "containerd.linux.runc.CreateOptions: %s is not supported by podshim",
-                               bad);
+                r = ps_err_set(
+                    err, PS_INVALID_ARGUMENT,
+                    "containerd.linux.runc.CreateOptions: %s is not supported by podshim", bad);
         else if (refuse_unknown_fields(&m->base, err) < 0 ||
                  ps_options_set_str(&o->shim_cgroup, m->shim_cgroup, err) < 0 ||
                  ps_options_set_str(&o->criu_image_path, m->criu_image_path, err) < 0 ||

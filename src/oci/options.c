@@ -298,8 +298,7 @@ int ps_options_read_config(const char *path, struct ps_options *o, struct ps_err
         return parse_config(buf, path, false, o, err);
 }
 
-int ps_options_parse_config(const char *text, size_t len, struct ps_options *o,
-                            struct ps_err **err)
+int ps_options_parse_config(const char *text, size_t len, struct ps_options *o, struct ps_err **err)
 {
         _cleanup_free_ char *buf = NULL;
 

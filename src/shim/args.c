@@ -32,7 +32,7 @@ static const struct flag_def flag_defs[] = {
 
 #define USAGE                                                                                      \
         "usage: containerd-shim-podshim-v2 -namespace <ns> -id <id> -address <addr> "              \
-        "[-publish-binary <path>] [-bundle <dir>] [-socket <path>] [-debug] [-v] [-info] "        \
+        "[-publish-binary <path>] [-bundle <dir>] [-socket <path>] [-debug] [-v] [-info] "         \
         "[start|delete]"
 
 static const struct flag_def *flag_find(const char *name, size_t len)

@@ -97,8 +97,7 @@ static long long now_ms(void)
 
 /* Reads `fd` to EOF into a NUL-terminated buffer, at most FEATURES_MAX
  * bytes, until `deadline` (now_ms()). Returns 0, or -1 with *ret_why set. */
-static int read_bounded(int fd, long long deadline, char **ret, size_t *ret_len,
-                        char **ret_why)
+static int read_bounded(int fd, long long deadline, char **ret, size_t *ret_len, char **ret_why)
 {
         _cleanup_free_ char *buf = malloc(FEATURES_MAX + 1);
         size_t len = 0;

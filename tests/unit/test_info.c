@@ -86,7 +86,8 @@ static void test_pack_options_echoed(void)
         if (m) {
                 CHECK_STREQ(m->name, "io.containerd.podshim.v2");
                 CHECK(m->version && strcmp(m->version->version, "0.1.0") == 0);
-                CHECK(m->options && strcmp(m->options->type_url, "containerd.runc.v1.Options") == 0);
+                CHECK(m->options &&
+                      strcmp(m->options->type_url, "containerd.runc.v1.Options") == 0);
                 CHECK(m->options && m->options->value.len == any.value.len &&
                       memcmp(m->options->value.data, val, any.value.len) == 0);
                 CHECK(m->features == NULL && m->n_annotations == 0);

@@ -171,7 +171,8 @@ static void test_options_config_body(void)
         struct ps_err *e = NULL;
 
         /* what containerd's TOML encoder writes for a handler's options */
-        CHECK_INTEQ(decode_body("BinaryName = 'crun'\nSystemdCgroup = true\nIoUid = 7\n", &o, &e), 0);
+        CHECK_INTEQ(decode_body("BinaryName = 'crun'\nSystemdCgroup = true\nIoUid = 7\n", &o, &e),
+                    0);
         CHECK(e == NULL);
         CHECK_STREQ(o.binary_name, "crun");
         CHECK(o.systemd_cgroup);
@@ -230,7 +231,6 @@ static void test_options_save_load(void)
         CHECK_INTEQ(ps_read_file(dir, 64, &rt, &len, NULL), 0);
         CHECK_STREQ(rt, "crun");
 }
-
 
 /* containerd 2.x sends runc's options to podshim too (user-namespace pods,
  * the shim sandboxer), with the pod's task API endpoint. */
