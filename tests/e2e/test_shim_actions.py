@@ -185,6 +185,7 @@ def _idmap_spec(ctr, path, rootfs, src, args):
     spec = copy.deepcopy(spec)
     spec["root"] = {"path": rootfs, "readonly": True}
     spec["process"]["args"] = args
+    spec["process"]["env"] = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]  # none by default
     spec["process"]["terminal"] = False
     spec["mounts"].append({
         "destination": "/idmapped", "type": "bind", "source": src,
