@@ -56,8 +56,12 @@ suite[containerd-src-1.7.24]=trixie
 pins[containerd-src-1.7.24]="golang-github-containerd-containerd-dev=1.7.24~ds1-6+deb13u1"
 suite[containerd-src-2.1.9]=sid
 pins[containerd-src-2.1.9]="golang-github-containerd-containerd-dev=2.1.9+ds1-5"
+# 2.x's API module (api/types, api/runtime): the protos 2.1 speaks, which
+# tests/proto/check_wire_compat.py compares ours against
+suite[containerd-api-src-2.1.9]=sid
+pins[containerd-api-src-2.1.9]="golang-github-containerd-containerd-api-dev=2.1.9+ds1-5"
 items=(containerd-1.7.24 containerd-2.1.9 runc-1.3.6 crun-1.28
-	containerd-src-1.7.24 containerd-src-2.1.9)
+	containerd-src-1.7.24 containerd-src-2.1.9 containerd-api-src-2.1.9)
 # files an item must have once unpacked; binaries among them must run
 declare -A files relocate
 files[containerd-1.7.24]="usr/bin/containerd usr/bin/ctr usr/bin/containerd-shim-runc-v2"
@@ -66,6 +70,7 @@ files[runc-1.3.6]="usr/bin/runc"
 files[crun-1.28]="usr/bin/crun"
 files[containerd-src-1.7.24]="usr/share/gocode/src/github.com/containerd/containerd/go.mod"
 files[containerd-src-2.1.9]="usr/share/gocode/src/github.com/containerd/containerd/v2/go.mod"
+files[containerd-api-src-2.1.9]="usr/share/gocode/src/github.com/containerd/containerd/api/types/introspection.proto"
 relocate[runc-1.3.6]="usr/bin/runc"
 relocate[crun-1.28]="usr/bin/crun"
 

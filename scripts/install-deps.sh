@@ -31,3 +31,7 @@ packages=(
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends "${packages[@]}"
+# containerd 2.1's API protos (sid's -dev package, unpacked into
+# /var/cache/podshim, never installed): the wire tests' upstream for what
+# only 2.x defines (RuntimeInfo for -info, runc's task_api_* options)
+bash "$(dirname "$0")/fetch-containerd.sh" containerd-api-src-2.1.9

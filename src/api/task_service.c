@@ -202,7 +202,7 @@ static int create_task(struct ps_task_service *s,
 
         if (!mounts)
                 return -1;
-        if (req->options && req->options->type_url && req->options->type_url[0])
+        if (req->options)
                 rc = ps_options_decode(req->options->type_url, req->options->value.data,
                                        req->options->value.len, &opts, err);
         else
@@ -642,13 +642,12 @@ void ps_task_service_describe(struct ps_task_service *s, struct ttrpc_service re
 {
         /* v3 is v2 with its proto package renamed: the same messages, field
          * for field, so one set of handlers serves both names */
-        static const char *const names[2] = {"containerd.task.v2.Task",
-                                             "containerd.task.v3.Task"};
+        static const char *const names[2] = {"containerd.task.v2.Task", "containerd.task.v3.Task"};
 
         for (size_t i = 0; i < 2; i++)
-                ret[i] = (struct ttrpc_service){
-                    .name = names[i],
-                    .methods = task_methods,
-                    .n_methods = sizeof(task_methods) / sizeof(task_methods[0]),
-                    .data = s};
+                ret[i] = (struct ttrpc_service){.name = names[i],
+                                                .methods = task_methods,
+                                                .n_methods =
+                                                    sizeof(task_methods) / sizeof(task_methods[0]),
+                                                .data = s};
 }

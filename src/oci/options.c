@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -175,13 +176,24 @@ static char *parse_quoted(char *p, char **rest)
         return start;
 }
 
+/* Case-insensitive, as containerd's TOML decoder matches the same table
+ * against runc's options for an io.containerd.runc.v2 handler: a table
+ * written for runc means the same here. */
 static const struct field *field_by_toml(const char *key)
 {
         for (size_t i = 0; i < N_FIELDS; i++) {
-                if (strcmp(fields[i].toml, key) == 0)
+                if (strcasecmp(fields[i].toml, key) == 0)
                         return &fields[i];
         }
         return NULL;
+}
+
+/* Keys of runtimeoptions.v1.Options itself: containerd decodes the
+ * handler's table into that message and then passes the whole table as
+ * config_body, these keys included (ConfigPath only when empty). */
+static bool is_envelope_key(const char *key)
+{
+        return strcasecmp(key, "TypeUrl") == 0 || strcasecmp(key, "ConfigPath") == 0;
 }
 
 static int toml_value(char *v, const struct field *f, struct ps_options *o, struct ps_err **err)
@@ -236,7 +248,7 @@ static void strip_comment(char *line)
                 *--p = '\0';
 }
 
-static int toml_line(char *line, struct ps_options *o, struct ps_err **err)
+static int toml_line(char *line, bool inline_body, struct ps_options *o, struct ps_err **err)
 {
         char *key, *eq, *kend;
         const struct field *f;
@@ -252,6 +264,8 @@ static int toml_line(char *line, struct ps_options *o, struct ps_err **err)
         while (kend > key && (kend[-1] == ' ' || kend[-1] == '\t'))
                 kend--;
         *kend = '\0';
+        if (inline_body && is_envelope_key(key))
+                return 0;
         f = field_by_toml(key);
         if (!f)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "unknown key \"%s\"", key);
@@ -259,7 +273,8 @@ static int toml_line(char *line, struct ps_options *o, struct ps_err **err)
 }
 
 /* Parses text (NUL-terminated, modified in place); `name` for messages. */
-static int parse_config(char *text, const char *name, struct ps_options *o, struct ps_err **err)
+static int parse_config(char *text, const char *name, bool inline_body, struct ps_options *o,
+                        struct ps_err **err)
 {
         char *line, *next;
         unsigned lineno = 1;
@@ -268,7 +283,7 @@ static int parse_config(char *text, const char *name, struct ps_options *o, stru
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = '\0';
-                if (toml_line(line, o, err) < 0)
+                if (toml_line(line, inline_body, o, err) < 0)
                         return ps_err_prefix(err, "%s:%u", name, lineno);
         }
         return 0;
@@ -280,11 +295,10 @@ int ps_options_read_config(const char *path, struct ps_options *o, struct ps_err
 
         if (ps_read_file(path, CONFIG_MAX_SIZE, &buf, NULL, err) < 0)
                 return ps_err_prefix(err, "runtime config");
-        return parse_config(buf, path, o, err);
+        return parse_config(buf, path, false, o, err);
 }
 
-int ps_options_parse_config(const char *text, size_t len, struct ps_options *o,
-                            struct ps_err **err)
+int ps_options_parse_config(const char *text, size_t len, struct ps_options *o, struct ps_err **err)
 {
         _cleanup_free_ char *buf = NULL;
 
@@ -296,7 +310,7 @@ int ps_options_parse_config(const char *text, size_t len, struct ps_options *o,
         buf = strndup(text, len);
         if (!buf)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "runtime options");
-        return parse_config(buf, "runtime options", o, err);
+        return parse_config(buf, "runtime options", true, o, err);
 }
 
 /* ---- options.json ---- */

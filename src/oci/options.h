@@ -43,11 +43,15 @@ struct ps_options {
 int ps_options_fill_defaults(struct ps_options *o, struct ps_err **err);
 /* Replaces *slot with a copy of v (NULL or "" leaves it). */
 int ps_options_set_str(char **slot, const char *v, struct ps_err **err);
-/* Applies the config file at `path` on top of *o. A key this config does
- * not know, or a line that is not `Key = value`, is INVALID_ARGUMENT with
- * its file and line: an operator's mistake is never ignored. */
+/* Applies the config file at `path` on top of *o. Keys are the Go field
+ * names of runc's options (BinaryName, SystemdCgroup, ...), matched without
+ * regard to case as containerd matches them for runc. A key this config
+ * does not know, or a line that is not `Key = value`, is INVALID_ARGUMENT
+ * with its file and line: an operator's mistake is never ignored. */
 int ps_options_read_config(const char *path, struct ps_options *o, struct ps_err **err);
-/* The same for config text given inline (runtimeoptions' config_body). */
+/* The same for config text given inline (runtimeoptions' config_body: the
+ * handler's options table, where the keys of runtimeoptions.v1.Options
+ * itself, TypeUrl and an empty ConfigPath, may remain and are skipped). */
 int ps_options_parse_config(const char *text, size_t len, struct ps_options *o,
                             struct ps_err **err);
 int ps_options_defaults(struct ps_options *ret, struct ps_err **err);

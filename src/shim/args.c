@@ -27,11 +27,12 @@ static const struct flag_def flag_defs[] = {
     {"bundle", FLAG_STRING, offsetof(struct ps_args, bundle)},
     {"socket", FLAG_STRING, offsetof(struct ps_args, socket)},
     {"debug", FLAG_BOOL, offsetof(struct ps_args, debug)},
+    {"info", FLAG_BOOL, offsetof(struct ps_args, info)},
 };
 
 #define USAGE                                                                                      \
         "usage: containerd-shim-podshim-v2 -namespace <ns> -id <id> -address <addr> "              \
-        "[-publish-binary <path>] [-bundle <dir>] [-socket <path>] [-debug] [-v] "                 \
+        "[-publish-binary <path>] [-bundle <dir>] [-socket <path>] [-debug] [-v] [-info] "         \
         "[start|delete]"
 
 static const struct flag_def *flag_find(const char *name, size_t len)
@@ -114,6 +115,10 @@ static int parse_action(const char *word, struct ps_args *a, struct ps_err **err
 {
         if (a->action == PS_ACTION_VERSION)
                 return 0;
+        if (a->info) {
+                a->action = PS_ACTION_INFO;
+                return 0;
+        }
         if (!word)
                 a->action = PS_ACTION_SERVE;
         else if (strcmp(word, "start") == 0)
@@ -127,7 +132,7 @@ static int parse_action(const char *word, struct ps_args *a, struct ps_err **err
 
 static int validate(const struct ps_args *a, struct ps_err **err)
 {
-        if (a->action == PS_ACTION_VERSION)
+        if (a->action == PS_ACTION_VERSION || a->action == PS_ACTION_INFO)
                 return 0;
         if (!a->ns || !*a->ns)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "shim namespace cannot be empty");

@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/backoff.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/spawn.h"
@@ -22,10 +21,10 @@
 #include "sandbox/linux/mount.h"
 #include "oci/options.h"
 #include "sandbox/linux/runtime.h"
+#include "shim/child.h"
 
 /* containerd kills the whole action after 5 s; keep room for the rest. */
 #define RUNTIME_TIMEOUT_MS 3000
-#define POLL_STEP_MS       10
 
 static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void warn(const char *fmt, ...)
@@ -38,30 +37,6 @@ static void warn(const char *fmt, ...)
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
-}
-
-/* This is a short-lived process, not the event loop: a bounded polling
- * wait is the simple, correct tool. Returns the wait status, or -1 after
- * killing a child that overran the bound. */
-static int wait_bounded(pid_t pid, int timeout_ms)
-{
-        int status = 0;
-
-        for (int waited = 0; waited <= timeout_ms; waited += POLL_STEP_MS) {
-                pid_t r = waitpid(pid, &status, WNOHANG);
-                if (r == pid)
-                        return status;
-                if (r < 0 && errno != EINTR)
-                        return -1;
-                ps_sleep_ms(POLL_STEP_MS);
-        }
-        /* The whole group: a helper the runtime left behind would keep
-         * containerd's stderr pipe open and stall the action past its bound. */
-        kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        return -1;
 }
 
 static int runtime_delete(const char *bundle, const struct ps_args *args,
@@ -86,7 +61,7 @@ static int runtime_delete(const char *bundle, const struct ps_args *args,
         pid = ps_spawn(&so, err);
         if (pid < 0)
                 return -1;
-        status = wait_bounded(pid, RUNTIME_TIMEOUT_MS);
+        status = ps_child_wait(pid, RUNTIME_TIMEOUT_MS);
         if (status < 0)
                 return ps_err_set(err, PS_DEADLINE_EXCEEDED, "%s delete timed out", o->binary_name);
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)

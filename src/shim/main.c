@@ -4,6 +4,7 @@
 #include "base/cleanup.h"
 #include "shim/args.h"
 #include "shim/delete.h"
+#include "shim/info.h"
 #include "shim/start.h"
 
 int main(int argc, char *argv[])
@@ -23,6 +24,9 @@ int main(int argc, char *argv[])
                 break;
         case PS_ACTION_START:
                 rc = ps_start_action(&args);
+                break;
+        case PS_ACTION_INFO:
+                rc = ps_info_action();
                 break;
         case PS_ACTION_DELETE:
                 rc = ps_delete_action(&args);

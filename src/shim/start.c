@@ -15,13 +15,11 @@
 #include "base/cleanup.h"
 #include "api/options.h"
 #include "base/fs.h"
-#include "google/protobuf/any.pb-c.h"
 #include "shim/address.h"
 #include "shim/bootstrap.h"
+#include "shim/stdin.h"
 #include "oci/options.h"
 #include "oci/spec.h"
-
-#define STDIN_MAX (1u << 20)
 
 static const char *const group_annotations[] = {
     "io.containerd.runc.v2.group",
@@ -65,53 +63,15 @@ static int reply_version(const char *group_key, bool reused, int *version, struc
         return reused && ps_bootstrap_version_of_sibling(group_key, version, err) < 0 ? -1 : 0;
 }
 
-/* Reads fd 0 to EOF, bounded. It may be a pipe, /dev/null or a socket, so
- * it is read directly rather than reopened through /proc. */
-static int read_stdin(char **ret_buf, size_t *ret_len, struct ps_err **err)
-{
-        _cleanup_free_ char *buf = malloc(STDIN_MAX);
-        size_t len = 0;
-
-        if (!buf)
-                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "read stdin");
-        for (;;) {
-                ssize_t n = read(STDIN_FILENO, buf + len, STDIN_MAX - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EBADF)
-                        break; /* no stdin at all: no options */
-                if (n < 0)
-                        return ps_err_errno(err, errno, PS_UNKNOWN, "read options from stdin");
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-                if (len == STDIN_MAX)
-                        return ps_err_set(err, PS_INVALID_ARGUMENT,
-                                          "options on stdin exceed %u bytes", STDIN_MAX);
-        }
-        *ret_buf = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
 /* stdin carries a marshalled google.protobuf.Any, or nothing. */
 static int read_options(struct ps_options *ret, struct ps_err **err)
 {
         _cleanup_free_ char *buf = NULL;
-        Google__Protobuf__Any *any;
         size_t len = 0;
-        int r;
 
-        if (read_stdin(&buf, &len, err) < 0)
+        if (ps_read_stdin(&buf, &len, err) < 0)
                 return -1;
-        if (len == 0)
-                return ps_options_defaults(ret, err);
-        any = google__protobuf__any__unpack(NULL, len, (const uint8_t *)buf);
-        if (!any)
-                return ps_err_set(err, PS_INVALID_ARGUMENT, "stdin is not a protobuf Any");
-        r = ps_options_decode(any->type_url, any->value.data, any->value.len, ret, err);
-        google__protobuf__any__free_unpacked(any, NULL);
-        return r;
+        return ps_options_decode_any((const uint8_t *)buf, len, ret, err);
 }
 
 static int write_address_file(const char *address, struct ps_err **err)

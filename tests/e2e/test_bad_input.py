@@ -12,6 +12,7 @@ The framing cases also run against containerd-shim-runc-v2 as the reference
 (docs/shim-protocol.md §3); everything else is podshim's own contract.
 """
 
+import importlib
 import io
 import json
 import os
@@ -525,7 +526,48 @@ def test_create_bad_options(pod, pb, bundles):
         _expect(r, INVALID_ARGUMENT)
         r = _create(c, pb, "badopts", b, tc.any_msg(pb, "containerd.runc.v1.Options", b"\xff" * 8))
         _expect(r, INVALID_ARGUMENT)
+        # nothing podshim would not apply is ignored: a field of runc's
+        # options this build does not know (15, varint), a key of the
+        # inline table (containerd 1.7+ with no ConfigPath), a value
+        # without a type
+        known = pb.runc.Options(binary_name="runc").SerializeToString()
+        r = _create(c, pb, "badopts", b,
+                    tc.any_msg(pb, "containerd.runc.v1.Options", known + b"\x78\x01"))
+        _expect(r, INVALID_ARGUMENT, contains="field 15")
+        body = _runtimeoptions(pb, config_body=b"BinaryName = 'runc'\nBinaryNmae = 'crun'\n")
+        r = _create(c, pb, "badopts", b, body)
+        _expect(r, INVALID_ARGUMENT, contains="BinaryNmae")
+        r = _create(c, pb, "badopts", b, tc.any_msg(pb, "", b"\x08\x01"))
+        _expect(r, INVALID_ARGUMENT, contains="type URL")
         _expect(c.state("badopts"), NOT_FOUND)
+        pod.assert_serving(c)
+
+
+def _runtimeoptions(pb, **fields):
+    ro = importlib.import_module("runtimeoptions.options_pb2")
+    return tc.any_msg(pb, "runtimeoptions.v1.Options", ro.Options(**fields).SerializeToString())
+
+
+def test_create_options_reach_the_runtime(pod, pb, bundles):
+    """Each options form podshim takes is applied, shown by the runtime it
+    then tries to run (one that does not exist: NOT_FOUND naming it):
+    containerd 2.x's runc options with the pod's task API endpoint (what it
+    sends for user-namespace pods and the shim sandboxer), and the
+    handler's options table inline (1.7+ without ConfigPath)."""
+    b = bundles("optsapplied")
+    missing = "/nonexistent/podshim-badinput/opts-runc"
+    forms = {
+        "runc.v1+task_api": tc.any_msg(pb, "containerd.runc.v1.Options", pb.runc.Options(
+            binary_name=missing, task_api_address="unix:///run/containerd/s/x",
+            task_api_version=3).SerializeToString()),
+        "config_body": _runtimeoptions(pb, config_body=("BinaryName = '%s'\n"
+                                                        % missing).encode()),
+    }
+    with pod.client() as c:
+        for name, opts in forms.items():
+            r = _create(c, pb, "optsapplied", b, opts)
+            assert r.code == NOT_FOUND and missing in r.message, (name, r)
+            _expect(c.state("optsapplied"), NOT_FOUND)
         pod.assert_serving(c)
 
 

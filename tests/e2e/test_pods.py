@@ -15,6 +15,7 @@ shim process or socket, no pod process, mount, cgroup, netns or bundle.
 """
 
 import ipaddress
+import json
 import os
 import signal
 import socket
@@ -65,6 +66,11 @@ def _assert_one_shim(pods, pod):
             # podshim writes `address` whatever the version: 1.x reads it
             with open(os.path.join(pods.env.bundle(tid), "address")) as f:
                 assert f.read().strip() == "unix://" + sock, tid
+            # the handler's options reached the task: the OCI runtime of
+            # its config file (1.6) or of its inline table (1.7+)
+            with open(os.path.join(pods.env.bundle(tid), "options.json")) as f:
+                got = json.load(f)["binary_name"]
+            assert got == pods.env.podshim_binary(pods.handler), (tid, got)
     for cid in pod.containers:
         pid = pods.container_pid(cid)
         assert int(host.status(pid)["PPid"]) == shims[0], (cid, pid)

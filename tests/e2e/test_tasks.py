@@ -369,6 +369,25 @@ def test_missing_config_file(rt):
     rt.assert_gone(cid)
 
 
+def test_unknown_config_key(rt):
+    """podshim: a key its config does not have fails the task with the key
+    named (from `start`, whose stderr containerd shows), never ignored."""
+    if not rt.podshim:
+        pytest.skip("runtime config files are a podshim feature")
+    cid = rt.new_id("badkey")
+    path = os.path.join(rt.containerd.dir, "podshim-badkey.toml")
+    with open(path, "w") as f:
+        f.write("BinaryName = 'runc'\nSystemdCgroups = true\n")
+    try:
+        p = rt.ctr("run", "--rm", "--runtime", rt.runtime, "--runtime-config-path", path,
+                   rt.image, cid, "true", check=False)
+        assert p.returncode != 0, p
+        assert "SystemdCgroups" in p.stderr and path in p.stderr, p.stderr
+    finally:
+        rt.remove(cid)
+    rt.assert_gone(cid)
+
+
 def _criu_works():
     try:
         p = harness.run(["criu", "check"], timeout=30, check=False)

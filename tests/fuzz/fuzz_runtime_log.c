@@ -7,8 +7,9 @@
  *   3  Create options as runtimeoptions.v1.Options (protobuf); its
  *      config_path, if any, is replaced by our own file so the fuzzer never
  *      makes the shim read an arbitrary host path
- *   4  the TOML-subset runtime config, reached the way CRI does: a
- *      runtimeoptions.v1.Options whose config_path names the document
+ *   4  the TOML-subset runtime config, reached the two ways CRI does: a
+ *      runtimeoptions.v1.Options whose config_body is the document (1.7+),
+ *      and one whose config_path names it
  * Files are a memfd, opened by path (/proc/self/fd/N) as the shim would open
  * a regular file: nothing is written to disk. */
 #include <stdint.h>
@@ -102,6 +103,18 @@ static void decode_runtimeoptions(const uint8_t *data, size_t size, bool as_conf
         size_t len;
 
         if (as_config) {
+                /* the same document inline (config_body, containerd 1.7+) */
+                m.config_body.data = (uint8_t *)(uintptr_t)data;
+                m.config_body.len = size;
+                len = runtimeoptions__v1__options__get_packed_size(&m);
+                buf = malloc(len ? len : 1);
+                if (!buf)
+                        abort();
+                runtimeoptions__v1__options__pack(&m, buf);
+                decode(type_urls[2], buf, len);
+                free(buf);
+                m.config_body.data = NULL;
+                m.config_body.len = 0;
                 file_set(f, data, size);
                 m.config_path = f->path;
         } else {

@@ -15,7 +15,8 @@ nothing we fill, so we must be able to fill everything.
 ttrpc's envelope has no .proto upstream (ttrpc v1.1 declares Go structs), so
 package "ttrpc" is checked against the protobuf struct tags in ttrpc/types.go.
 
-Needs: protobuf-compiler, python3-protobuf, golang-github-containerd-containerd-dev,
+Needs: protobuf-compiler, python3-protobuf, golang-github-containerd-containerd-dev
+(1.6) and 2.1's golang-github-containerd-containerd-api-dev (fetch-containerd.sh),
 golang-github-containerd-cgroups-dev, golang-github-gogo-protobuf-dev,
 golang-github-gogo-googleapis-dev, golang-github-containerd-ttrpc-dev.
 Exits 0 when everything matches, 1 on any mismatch, 2 on setup errors.
@@ -53,6 +54,18 @@ UPSTREAM = [
     GOOGLEAPIS + "/google/rpc/status.proto",
 ]
 UPSTREAM_INCLUDES = [GOSRC, GOGO, GOOGLEAPIS, WKT]
+# containerd 2.x's API module (scripts/fetch-containerd.sh
+# containerd-api-src-2.1.9): RuntimeInfo (-info), and the options messages
+# as 2.1 sends them (runc's task_api_*, runtimeoptions' config_body). A
+# message both versions define is checked against the union of their fields.
+API2_GOSRC = os.environ.get("PODSHIM_CACHE", "/var/cache/podshim") + \
+    "/containerd-api-src-2.1.9/usr/share/gocode/src"
+API2 = API2_GOSRC + "/github.com/containerd/containerd/api"
+UPSTREAM_V2 = [
+    API2 + "/types/introspection.proto",
+    API2 + "/types/runc/options/oci.proto",
+    API2 + "/types/runtimeoptions/v1/api.proto",
+]
 
 # Packages whose messages must carry every upstream field.
 COMPLETE_PACKAGES = ("io.containerd.cgroups.v1", "io.containerd.cgroups.v2")
@@ -98,8 +111,16 @@ class Index:
 
     def _add_message(self, prefix, m, fname):
         full = prefix + "." + m.name
-        self.messages[full] = m
-        self.origin[full] = fname
+        if full in self.messages:  # another containerd version's: the union
+            have = {f.number for f in self.messages[full].field}
+            for f in m.field:
+                if f.number not in have:
+                    self.messages[full].field.add().CopyFrom(f)
+            self.origin[full] += " + " + fname
+        else:
+            self.messages[full] = descriptor_pb2.DescriptorProto()
+            self.messages[full].CopyFrom(m)
+            self.origin[full] = fname
         for n in m.nested_type:
             self._add_message(full, n, fname)
         for e in m.enum_type:
@@ -216,6 +237,13 @@ def main():
                 sys.stderr.write("missing upstream file %s (install its -dev package)\n" % path)
                 return 2
             theirs.add_fds(protoc([path], UPSTREAM_INCLUDES, os.path.join(tmp, "%d.pb" % i)))
+        for i, path in enumerate(UPSTREAM_V2):
+            if not os.path.exists(path):
+                sys.stderr.write("missing upstream file %s (scripts/fetch-containerd.sh "
+                                 "containerd-api-src-2.1.9)\n" % path)
+                return 2
+            theirs.add_fds(protoc([path], [API2_GOSRC, WKT], os.path.join(tmp, "v2-%d.pb" % i)),
+                           only_files={os.path.relpath(path, API2_GOSRC)})
     ttrpc_upstream(theirs)
 
     errors, nfields = [], 0

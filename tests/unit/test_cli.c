@@ -1,5 +1,6 @@
 /* The shim's command-line side: argument parsing, the socket address,
- * bind-or-reuse of the listener, runtime options (the OCI spec: test_spec.c). */
+ * bind-or-reuse of the listener, start's ShimCgroup (runtime options:
+ * test_options.c; the OCI spec: test_spec.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -17,18 +18,14 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
-#include "api/options.h"
 #include "base/fs.h"
 #include "check.h"
-#include "containerd/runc/legacy.pb-c.h"
 #include "containerd/runc/options.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
-#include "runtimeoptions/options.pb-c.h"
 #include "shim/address.h"
 #include "shim/args.h"
 #include "shim/bootstrap.h"
 #include "shim/start.h"
-#include "oci/options.h"
 
 #define ARGC(v) ((int)(sizeof(v) / sizeof((v)[0])) - 1)
 
@@ -215,208 +212,6 @@ static void test_bind_or_probe(void)
         CHECK_INTEQ(ps_socket_bind_or_probe(longp, &fd2, &e), -1);
         CHECK(e && e->code == PS_INVALID_ARGUMENT);
         ps_err_free(e);
-}
-
-/* ---- options ---- */
-
-static void test_options_runc_v1(void)
-{
-        Containerd__Runc__V1__Options m = CONTAINERD__RUNC__V1__OPTIONS__INIT;
-        struct ps_options o = {0};
-        uint8_t buf[256];
-        size_t len;
-
-        m.binary_name = "crun";
-        m.root = "/run/r";
-        m.systemd_cgroup = 1;
-        m.shim_cgroup = "/podshim";
-        m.io_uid = 1000;
-        m.no_pivot_root = 1;
-        len = containerd__runc__v1__options__pack(&m, buf);
-        CHECK_INTEQ(ps_options_decode("containerd.runc.v1.Options", buf, len, &o, NULL), 0);
-        CHECK_STREQ(o.binary_name, "crun");
-        CHECK_STREQ(o.root, "/run/r");
-        CHECK_STREQ(o.shim_cgroup, "/podshim");
-        CHECK(o.systemd_cgroup && o.no_pivot_root && !o.no_new_keyring);
-        CHECK_INTEQ(o.io_uid, 1000);
-        CHECK(o.criu_path == NULL);
-        ps_options_clear(&o);
-
-        /* the same message behind a googleapis prefix; empty strings = defaults */
-        m.binary_name = "";
-        m.root = "";
-        len = containerd__runc__v1__options__pack(&m, buf);
-        CHECK_INTEQ(
-            ps_options_decode("type.googleapis.com/containerd.runc.v1.Options", buf, len, &o, NULL),
-            0);
-        CHECK_STREQ(o.binary_name, PS_DEFAULT_RUNTIME);
-        CHECK_STREQ(o.root, PS_DEFAULT_RUNTIME_ROOT);
-        ps_options_clear(&o);
-}
-
-static void test_options_legacy_and_defaults(void)
-{
-        Containerd__Linux__Runc__CreateOptions m = CONTAINERD__LINUX__RUNC__CREATE_OPTIONS__INIT;
-        struct ps_options o = {0};
-        struct ps_err *e = NULL;
-        uint8_t buf[256], junk[] = {0xff, 0xff, 0xff};
-        size_t len;
-
-        m.shim_cgroup = "/shim";
-        m.io_gid = 7;
-        m.no_new_keyring = 1;
-        len = containerd__linux__runc__create_options__pack(&m, buf);
-        CHECK_INTEQ(ps_options_decode("containerd.linux.runc.CreateOptions", buf, len, &o, NULL),
-                    0);
-        CHECK_STREQ(o.shim_cgroup, "/shim");
-        CHECK_STREQ(o.binary_name, "runc");
-        CHECK_INTEQ(o.io_gid, 7);
-        CHECK(o.no_new_keyring);
-        ps_options_clear(&o);
-
-        CHECK_INTEQ(ps_options_decode(NULL, NULL, 0, &o, NULL), 0);
-        CHECK_STREQ(o.binary_name, "runc");
-        CHECK_STREQ(o.root, PS_DEFAULT_RUNTIME_ROOT);
-        ps_options_clear(&o);
-
-        CHECK_INTEQ(ps_options_decode("containerd.foo.Bar", buf, len, &o, &e), -1);
-        CHECK(e && e->code == PS_INVALID_ARGUMENT);
-        e = ps_err_free(e);
-        CHECK_INTEQ(ps_options_decode("containerd.runc.v1.Options", junk, sizeof(junk), &o, &e),
-                    -1);
-        CHECK(e && e->code == PS_INVALID_ARGUMENT);
-        ps_err_free(e);
-}
-
-static int decode_config(const char *toml, struct ps_options *o, struct ps_err **err)
-{
-        Runtimeoptions__V1__Options m = RUNTIMEOPTIONS__V1__OPTIONS__INIT;
-        _cleanup_free_ char *path = NULL;
-        uint8_t buf[256];
-        size_t len;
-
-        if (asprintf(&path, "%s/podshim.toml", tmpdir) < 0 ||
-            ps_write_file_atomic(path, toml, strlen(toml), 0644, NULL) < 0)
-                return -1;
-        m.type_url = "io.containerd.podshim.v2.options";
-        m.config_path = path;
-        len = runtimeoptions__v1__options__pack(&m, buf);
-        return ps_options_decode("runtimeoptions.v1.Options", buf, len, o, err);
-}
-
-static void test_options_config_file(void)
-{
-        struct ps_options o = {0};
-        struct ps_err *e = NULL;
-
-        CHECK_INTEQ(decode_config("# podshim\n\nBinaryName = \"crun\"  # the runtime\n"
-                                  "Root='/run/x#y'\nSystemdCgroup = true\nIoUid = 42\r\n"
-                                  "  NoPivotRoot=false\nShimCgroup = \"a\\\"b\"\n",
-                                  &o, &e),
-                    0);
-        CHECK(e == NULL);
-        CHECK_STREQ(o.binary_name, "crun");
-        CHECK_STREQ(o.root, "/run/x#y");
-        CHECK_STREQ(o.shim_cgroup, "a\"b");
-        CHECK(o.systemd_cgroup && !o.no_pivot_root);
-        CHECK_INTEQ(o.io_uid, 42);
-        ps_options_clear(&o);
-
-        CHECK_INTEQ(decode_config("BinaryName = \"crun\"\n\nthis is not toml\n", &o, &e), -1);
-        CHECK(e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), ":3:"));
-        e = ps_err_free(e);
-        CHECK_INTEQ(decode_config("SystemdCgroup = yes\n", &o, &e), -1);
-        CHECK(e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), ":1:"));
-        e = ps_err_free(e);
-        CHECK_INTEQ(decode_config("Root = \"unterminated\n", &o, &e), -1);
-        CHECK(e && e->code == PS_INVALID_ARGUMENT);
-        e = ps_err_free(e);
-        CHECK_INTEQ(decode_config("NoSuchKey = 1\n", &o, &e), -1);
-        CHECK(e && e->code == PS_INVALID_ARGUMENT);
-        e = ps_err_free(e);
-        CHECK_INTEQ(decode_config("IoGid = -1\n", &o, &e), -1);
-        CHECK(e && e->code == PS_INVALID_ARGUMENT);
-        ps_err_free(e);
-}
-
-/* containerd 1.7+ with no ConfigPath: the handler's options table inline. */
-static int decode_body(const char *toml, struct ps_options *o, struct ps_err **err)
-{
-        Runtimeoptions__V1__Options m = RUNTIMEOPTIONS__V1__OPTIONS__INIT;
-        uint8_t buf[512];
-        size_t len;
-
-        m.type_url = "io.containerd.podshim.v2.options";
-        m.config_body = (char *)(uintptr_t)toml;
-        len = runtimeoptions__v1__options__pack(&m, buf);
-        return ps_options_decode("runtimeoptions.v1.Options", buf, len, o, err);
-}
-
-static void test_options_config_body(void)
-{
-        struct ps_options o = {0};
-        struct ps_err *e = NULL;
-
-        /* what containerd's TOML encoder writes for a handler's options */
-        CHECK_INTEQ(decode_body("BinaryName = 'crun'\nSystemdCgroup = true\nIoUid = 7\n", &o, &e),
-                    0);
-        CHECK(e == NULL);
-        CHECK_STREQ(o.binary_name, "crun");
-        CHECK(o.systemd_cgroup);
-        CHECK_INTEQ(o.io_uid, 7);
-        CHECK_STREQ(o.root, PS_DEFAULT_RUNTIME_ROOT); /* unset keys: defaults */
-        ps_options_clear(&o);
-        /* a key podshim does not know reaches the user, with its line */
-        CHECK_INTEQ(decode_body("BinaryName = 'crun'\nBinaryNmae = 'runc'\n", &o, &e), -1);
-        CHECK(e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), "BinaryNmae") &&
-              strstr(ps_err_msg(e), ":2"));
-        e = ps_err_free(e);
-        /* a nested table is not a podshim option either */
-        CHECK_INTEQ(decode_body("[sub]\nx = 1\n", &o, &e), -1);
-        CHECK(e && e->code == PS_INVALID_ARGUMENT);
-        e = ps_err_free(e);
-        /* neither path nor body: the defaults */
-        CHECK_INTEQ(decode_body("", &o, &e), 0);
-        CHECK_STREQ(o.binary_name, "runc");
-        ps_options_clear(&o);
-}
-
-static void test_options_save_load(void)
-{
-        _cleanup_free_ char *dir = NULL, *rt = NULL;
-        struct ps_options o = {0}, l = {0};
-        size_t len = 0;
-
-        CHECK(asprintf(&dir, "%s/bundle-opts", tmpdir) > 0);
-        CHECK(mkdir(dir, 0700) == 0);
-        /* nothing saved yet: defaults */
-        CHECK_INTEQ(ps_options_load(dir, &l, NULL), 0);
-        CHECK_STREQ(l.binary_name, "runc");
-        CHECK_STREQ(l.root, PS_DEFAULT_RUNTIME_ROOT);
-        ps_options_clear(&l);
-
-        CHECK_INTEQ(ps_options_defaults(&o, NULL), 0);
-        free(o.binary_name);
-        o.binary_name = strdup("crun");
-        o.criu_work_path = strdup("/w");
-        o.systemd_cgroup = true;
-        o.io_uid = 4294967295u;
-        CHECK_INTEQ(ps_options_save(dir, &o, NULL), 0);
-        CHECK_INTEQ(ps_options_load(dir, &l, NULL), 0);
-        CHECK_STREQ(l.binary_name, "crun");
-        CHECK_STREQ(l.root, o.root);
-        CHECK_STREQ(l.criu_work_path, "/w");
-        CHECK(l.criu_path == NULL);
-        CHECK(l.systemd_cgroup && !l.no_pivot_root);
-        CHECK_INTEQ(l.io_uid, 4294967295u);
-        ps_options_clear(&l);
-        ps_options_clear(&o);
-
-        free(dir);
-        dir = NULL;
-        CHECK(asprintf(&dir, "%s/bundle-opts/runtime", tmpdir) > 0);
-        CHECK_INTEQ(ps_read_file(dir, 64, &rt, &len, NULL), 0);
-        CHECK_STREQ(rt, "crun");
 }
 
 /* ---- start: moving the daemon into ShimCgroup ---- */
@@ -829,11 +624,6 @@ int main(void)
         RUN(test_path_join);
         RUN(test_socket_path);
         RUN(test_bind_or_probe);
-        RUN(test_options_runc_v1);
-        RUN(test_options_legacy_and_defaults);
-        RUN(test_options_config_file);
-        RUN(test_options_config_body);
-        RUN(test_options_save_load);
         RUN(test_bootstrap_version_parse);
         RUN(test_bootstrap_reply);
         RUN(test_bootstrap_json_version);

@@ -4,7 +4,8 @@ One daemon (harness.Containerd with the CRI plugin on) serves every runtime
 handler under test:
 
   runc          io.containerd.runc.v2   containerd's own shim: the reference
-  podshim       io.containerd.podshim.v2 (options.ConfigPath -> our config file)
+  podshim       io.containerd.podshim.v2 (options.ConfigPath -> our config file
+                on 1.6; from 1.7 on options.BinaryName inline: config_body)
   runc-crun     io.containerd.runc.v2 with options.BinaryName = "crun"
   podshim-crun  io.containerd.podshim.v2, a second config file naming crun
 
@@ -24,6 +25,7 @@ outlived them.
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import time
 
@@ -136,12 +138,32 @@ class CriEnv:
                       ""]
         return "\n".join(lines)
 
+    def podshim_inline(self):
+        """From containerd 1.7 on, podshim's handlers carry their options
+        table inline (no ConfigPath): CRI then sends the table itself as
+        runtimeoptions' config_body, which 1.6 cannot."""
+        return self.cd.dist.version >= (1, 7)
+
+    def podshim_binary(self, handler):
+        """The OCI runtime a podshim handler names: an absolute path in the
+        inline table (so a test can tell the table was applied), the bare
+        name in the config file."""
+        name = OCI_BINARY[handler]
+        if not self.podshim_inline():
+            return name
+        found = shutil.which(name, path=self.cd.env()["PATH"])
+        assert found, "%s is not on containerd's PATH" % name
+        return found
+
     def _runtime_toml(self, p, handler, q):
         """The CRI runtimes table of one handler: runc.v2 takes BinaryName in
-        its options, podshim a ConfigPath to a file naming the binary."""
+        its options, podshim a ConfigPath to a file naming the binary (1.6)
+        or that BinaryName inline (1.7+, podshim_inline)."""
         table = "%s.containerd.runtimes.%s" % (p, handler)
         lines = ["%s]" % table, "  runtime_type = %s" % q(HANDLERS[handler]), ""]
-        if handler in self.podshim_configs:
+        if handler in self.podshim_configs and self.podshim_inline():
+            opt = "BinaryName = %s" % q(self.podshim_binary(handler))
+        elif handler in self.podshim_configs:
             opt = "ConfigPath = %s" % q(self.podshim_configs[handler])
         elif OCI_BINARY[handler] != "runc":
             opt = "BinaryName = %s" % q(OCI_BINARY[handler])
