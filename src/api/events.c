@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "containerd/events/sandbox.pb-c.h"
 #include "containerd/events/task.pb-c.h"
 #include "base/log.h"
 #include "core/publisher.h"
@@ -156,4 +157,43 @@ void ps_api_events_init(struct ps_task_events *ev, struct ps_publisher *pub)
                                       .oom = ev_oom,
                                       .checkpointed = ev_checkpointed,
                                       .data = pub};
+}
+
+/* ---- the Sandbox API's pods -------------------------------------------- */
+
+static void ev_sandbox_create(void *pub, const char *id)
+{
+        Containerd__Events__SandboxCreate ev = CONTAINERD__EVENTS__SANDBOX_CREATE__INIT;
+
+        ev.sandbox_id = (char *)(uintptr_t)id;
+        ps_publisher_publish(pub, "/sandboxes/create", &ev.base);
+}
+
+static void ev_sandbox_start(void *pub, const char *id)
+{
+        Containerd__Events__SandboxStart ev = CONTAINERD__EVENTS__SANDBOX_START__INIT;
+
+        ev.sandbox_id = (char *)(uintptr_t)id;
+        ps_publisher_publish(pub, "/sandboxes/start", &ev.base);
+}
+
+static void ev_sandbox_exit(void *pub, const char *id, unsigned exit_status,
+                            const struct timespec *exited_at)
+{
+        Containerd__Events__SandboxExit ev = CONTAINERD__EVENTS__SANDBOX_EXIT__INIT;
+        Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+
+        ev.sandbox_id = (char *)(uintptr_t)id;
+        ev.exit_status = exit_status;
+        set_time(&ts, exited_at);
+        ev.exited_at = &ts;
+        ps_publisher_publish(pub, "/sandboxes/exit", &ev.base);
+}
+
+void ps_api_sandbox_events_init(struct ps_sandbox_events *ev, struct ps_publisher *pub)
+{
+        *ev = (struct ps_sandbox_events){.sandbox_create = ev_sandbox_create,
+                                         .sandbox_start = ev_sandbox_start,
+                                         .sandbox_exit = ev_sandbox_exit,
+                                         .data = pub};
 }

@@ -9,80 +9,28 @@
 #include "base/log.h"
 #include "api/metrics.h"
 #include "api/options.h"
+#include "api/rpc.h"
 #include "containerd/runc/options.pb-c.h"
 #include "containerd/task/v2/task.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 
 #define SVC(data) ((struct ps_task_service *)(data))
 
-/* An RPC whose answer comes later. If the connection goes away first, the
- * call pointer is cleared and the answer is dropped. */
-struct rpc {
-        struct ttrpc_call *call;
-        int kind; /* which response to build */
-};
-
 enum { RPC_EMPTY, RPC_CREATE, RPC_START, RPC_DELETE };
-
-static void rpc_cancelled(struct ttrpc_call *call, void *data)
-{
-        struct rpc *r = data;
-        r->call = NULL;
-}
-
-static struct rpc *rpc_new(struct ttrpc_call *call, int kind)
-{
-        struct rpc *r = calloc(1, sizeof(*r));
-
-        if (!r) {
-                ttrpc_call_failf(call, PS_RESOURCE_EXHAUSTED, "out of memory");
-                return NULL;
-        }
-        r->call = call;
-        r->kind = kind;
-        ttrpc_call_on_cancel(call, rpc_cancelled, r);
-        return r;
-}
-
-static void rpc_free(struct rpc *r)
-{
-        if (r->call)
-                ttrpc_call_on_cancel(r->call, NULL, NULL);
-        free(r);
-}
-
-static void fail(struct ttrpc_call *call, struct ps_err *e)
-{
-        if (e && e->code == PS_UNKNOWN)
-                ps_log_warn("%s: %s", ttrpc_call_method(call), ps_err_msg(e));
-        else
-                ps_log_debug("%s: %s", ttrpc_call_method(call), ps_err_msg(e));
-        ttrpc_call_fail(call, e);
-}
-
-static Google__Protobuf__Timestamp *exit_time(const struct timespec *t,
-                                              Google__Protobuf__Timestamp *ts)
-{
-        if (t->tv_sec == 0)
-                return NULL; /* not exited: absent decodes as Go's zero time */
-        ts->seconds = t->tv_sec;
-        ts->nanos = (int32_t)t->tv_nsec;
-        return ts;
-}
 
 static void op_done(void *data, struct ps_err *e, const struct ps_op_result *res)
 {
-        struct rpc *r = data;
+        struct ps_rpc *r = data;
         struct ttrpc_call *call = r->call;
         int kind = r->kind;
 
-        rpc_free(r);
+        ps_rpc_free(r);
         if (!call) {
                 ps_err_free(e);
                 return;
         }
         if (e) {
-                fail(call, e);
+                ps_rpc_fail(call, e);
                 ps_err_free(e);
                 return;
         }
@@ -102,7 +50,7 @@ static void op_done(void *data, struct ps_err *e, const struct ps_op_result *res
                 Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
                 resp.pid = (uint32_t)res->pid;
                 resp.exit_status = res->exit_status;
-                resp.exited_at = exit_time(&res->exited_at, &ts);
+                resp.exited_at = ps_rpc_time(&res->exited_at, &ts);
                 ttrpc_call_reply(call, &resp.base);
         } else {
                 ttrpc_call_reply(call, NULL);
@@ -113,15 +61,15 @@ static void op_done(void *data, struct ps_err *e, const struct ps_op_result *res
 #define RUN_OP(call, kind, expr)                                                                   \
         do {                                                                                       \
                 struct ps_err *_e = NULL;                                                          \
-                struct rpc *_r = rpc_new(call, kind);                                              \
+                struct ps_rpc *_r = ps_rpc_new(call, kind);                                        \
                 int _rc;                                                                           \
                 if (!_r)                                                                           \
                         return;                                                                    \
                 _rc = (expr);                                                                      \
                 if (_rc != 0) {                                                                    \
-                        rpc_free(_r);                                                              \
+                        ps_rpc_free(_r);                                                           \
                         if (_rc < 0) {                                                             \
-                                fail(call, _e);                                                    \
+                                ps_rpc_fail(call, _e);                                             \
                                 ps_err_free(_e);                                                   \
                         } else {                                                                   \
                                 ttrpc_call_reply(call, NULL);                                      \
@@ -136,7 +84,7 @@ static struct ps_process *find(void *data, struct ttrpc_call *call, const char *
         struct ps_process *p = ps_tasks_process(&SVC(data)->sandboxes->tasks, id, exec_id, &e);
 
         if (!p) {
-                fail(call, e);
+                ps_rpc_fail(call, e);
                 ps_err_free(e);
         }
         return p;
@@ -151,43 +99,19 @@ static struct ps_process *find_for(void *data, struct ttrpc_call *call, const ch
         struct ps_process *p = find(data, call, id, exec_id);
 
         if (p && ps_process_check(p, op, &e) < 0) {
-                fail(call, e);
+                ps_rpc_fail(call, e);
                 ps_err_free(e);
                 return NULL;
         }
         return p;
 }
 
-static void mounts_free(struct ps_mount *m)
-{
-        free(m);
-}
-
-/* The request's mounts as plain structs pointing into the request. */
-static struct ps_mount *mounts_of(const Containerd__Task__V2__CreateTaskRequest *req,
-                                  struct ps_err **err)
-{
-        struct ps_mount *m = calloc(req->n_rootfs + 1, sizeof(*m));
-
-        if (!m)
-                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "create"), NULL;
-        for (size_t i = 0; i < req->n_rootfs; i++) {
-                const Containerd__Types__Mount *src = req->rootfs[i];
-                m[i] = (struct ps_mount){.type = src->type,
-                                         .source = src->source,
-                                         .target = src->target,
-                                         .options = src->options,
-                                         .n_options = src->n_options};
-        }
-        return m;
-}
-
 static int create_task(struct ps_task_service *s,
-                       const Containerd__Task__V2__CreateTaskRequest *req, struct rpc *r,
+                       const Containerd__Task__V2__CreateTaskRequest *req, struct ps_rpc *r,
                        struct ps_err **err)
 {
         struct ps_options opts = {0};
-        struct ps_mount *mounts = mounts_of(req, err);
+        struct ps_mount *mounts = ps_rpc_mounts(req->rootfs, req->n_rootfs, err);
         struct ps_create_request cr = {.id = req->id,
                                        .bundle = req->bundle,
                                        .rootfs = mounts,
@@ -210,7 +134,7 @@ static int create_task(struct ps_task_service *s,
         if (rc == 0)
                 rc = ps_sandboxes_create_task(s->sandboxes, &cr, op_done, r, err);
         ps_options_clear(&opts);
-        mounts_free(mounts);
+        free(mounts);
         return rc;
 }
 
@@ -228,7 +152,7 @@ static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage 
 
         if (p) {
                 struct ps_err *e = NULL;
-                struct rpc *r = rpc_new(call, RPC_START);
+                struct ps_rpc *r = ps_rpc_new(call, RPC_START);
                 int rc;
 
                 if (!r)
@@ -237,12 +161,12 @@ static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage 
                 if (rc == 1) { /* restored init: already running */
                         Containerd__Task__V2__StartResponse resp =
                             CONTAINERD__TASK__V2__START_RESPONSE__INIT;
-                        rpc_free(r);
+                        ps_rpc_free(r);
                         resp.pid = (uint32_t)p->pid;
                         ttrpc_call_reply(call, &resp.base);
                 } else if (rc < 0) {
-                        rpc_free(r);
-                        fail(call, e);
+                        ps_rpc_free(r);
+                        ps_rpc_fail(call, e);
                         ps_err_free(e);
                 }
         }
@@ -292,7 +216,7 @@ static void checkpoint_options_freep(Containerd__Runc__V1__CheckpointOptions **o
 }
 
 static int checkpoint_task(struct ps_container *c,
-                           const Containerd__Task__V2__CheckpointTaskRequest *r, struct rpc *rpc,
+                           const Containerd__Task__V2__CheckpointTaskRequest *r, struct ps_rpc *rpc,
                            struct ps_err **err)
 {
         _cleanup_(checkpoint_options_freep) Containerd__Runc__V1__CheckpointOptions *o = NULL;
@@ -360,7 +284,7 @@ static void h_exec(void *data, struct ttrpc_call *call, const ProtobufCMessage *
                                       .spec = req->spec ? req->spec->value.data : NULL,
                                       .spec_len = req->spec ? req->spec->value.len : 0};
         if (ps_container_exec(p->c, &er, &e) < 0) {
-                fail(call, e);
+                ps_rpc_fail(call, e);
                 ps_err_free(e);
                 return;
         }
@@ -386,7 +310,7 @@ static void h_state(void *data, struct ttrpc_call *call, const ProtobufCMessage 
         resp.stderr = p->stderr_path;
         resp.terminal = p->terminal;
         resp.exit_status = p->exit_status;
-        resp.exited_at = exit_time(&p->exited_at, &ts);
+        resp.exited_at = ps_rpc_time(&p->exited_at, &ts);
         resp.exec_id = p->exec_id ? p->exec_id : "";
         ttrpc_call_reply(call, &resp.base);
 }
@@ -404,7 +328,7 @@ static void wait_reply(struct ttrpc_call *call, const struct ps_process *p)
         Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 
         resp.exit_status = p->exit_status;
-        resp.exited_at = exit_time(&p->exited_at, &ts);
+        resp.exited_at = ps_rpc_time(&p->exited_at, &ts);
         ttrpc_call_reply(call, &resp.base);
 }
 
@@ -451,7 +375,7 @@ static void h_wait(void *data, struct ttrpc_call *call, const ProtobufCMessage *
         wr->w = ps_process_add_waiter(p, wait_released, wr, &e);
         if (!wr->w) {
                 free(wr);
-                fail(call, e);
+                ps_rpc_fail(call, e);
                 ps_err_free(e);
                 return;
         }
@@ -461,7 +385,7 @@ static void h_wait(void *data, struct ttrpc_call *call, const ProtobufCMessage *
 /* Pids */
 static void pids_reply(void *data, struct ps_err *e, const struct ps_pid_info *pids, size_t n)
 {
-        struct rpc *r = data;
+        struct ps_rpc *r = data;
         struct ttrpc_call *call = r->call;
         Containerd__Task__V2__PidsResponse resp = CONTAINERD__TASK__V2__PIDS_RESPONSE__INIT;
         _cleanup_free_ Containerd__V1__Types__ProcessInfo *infos = NULL;
@@ -470,10 +394,10 @@ static void pids_reply(void *data, struct ps_err *e, const struct ps_pid_info *p
         _cleanup_free_ uint8_t *details = NULL;
         size_t off = 0;
 
-        rpc_free(r);
+        ps_rpc_free(r);
         if (!call || e) {
                 if (call)
-                        fail(call, e);
+                        ps_rpc_fail(call, e);
                 ps_err_free(e);
                 return;
         }
@@ -512,13 +436,13 @@ static void h_pids(void *data, struct ttrpc_call *call, const ProtobufCMessage *
         const Containerd__Task__V2__PidsRequest *req = (const void *)m;
         struct ps_process *p = find(data, call, req->id, NULL);
         struct ps_err *e = NULL;
-        struct rpc *r;
+        struct ps_rpc *r;
 
-        if (!p || !(r = rpc_new(call, RPC_EMPTY)))
+        if (!p || !(r = ps_rpc_new(call, RPC_EMPTY)))
                 return;
         if (ps_container_pids(p->c, pids_reply, r, &e) < 0) {
-                rpc_free(r);
-                fail(call, e);
+                ps_rpc_free(r);
+                ps_rpc_fail(call, e);
                 ps_err_free(e);
         }
 }
@@ -532,7 +456,7 @@ static void h_resize(void *data, struct ttrpc_call *call, const ProtobufCMessage
         if (!p)
                 return;
         if (ps_process_resize(p, req->width, req->height, &e) < 0) {
-                fail(call, e);
+                ps_rpc_fail(call, e);
                 ps_err_free(e);
                 return;
         }
@@ -548,7 +472,7 @@ static void h_close_io(void *data, struct ttrpc_call *call, const ProtobufCMessa
         if (!p)
                 return;
         if (ps_process_close_io(p, req->stdin, &e) < 0) {
-                fail(call, e);
+                ps_rpc_fail(call, e);
                 ps_err_free(e);
                 return;
         }
@@ -571,7 +495,7 @@ static void h_stats(void *data, struct ttrpc_call *call, const ProtobufCMessage 
                 return;
         if (ps_container_stats(p->c, &metrics, &e) < 0 ||
             ps_api_metrics_pack(&metrics, &type_url, &value, &len, &e) < 0) {
-                fail(call, e);
+                ps_rpc_fail(call, e);
                 ps_err_free(e);
                 return;
         }

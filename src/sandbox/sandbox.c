@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/cleanup.h"
 #include "base/log.h"
@@ -14,6 +15,8 @@ struct ps_sandbox *ps_sandboxes_find(struct ps_sandboxes *s, const char *id)
 {
         struct ps_list *pos;
 
+        if (!id)
+                return NULL;
         for (pos = s->sandboxes.next; pos != &s->sandboxes; pos = pos->next) {
                 struct ps_sandbox *sb = ps_list_entry(pos, struct ps_sandbox, link);
                 if (strcmp(sb->id, id) == 0)
@@ -22,7 +25,16 @@ struct ps_sandbox *ps_sandboxes_find(struct ps_sandboxes *s, const char *id)
         return NULL;
 }
 
-/* In podsandbox mode the sandbox's own task has the sandbox's id. */
+struct ps_sandbox *ps_sandboxes_get(struct ps_sandboxes *s, const char *id, struct ps_err **err)
+{
+        struct ps_sandbox *sb = ps_sandboxes_find(s, id);
+
+        if (!sb)
+                ps_err_set(err, PS_NOT_FOUND, "sandbox %.200s: not found", id ? id : "");
+        return sb;
+}
+
+/* In both modes the sandbox's own task has the sandbox's id. */
 bool ps_sandbox_is_own_task(const struct ps_container *c)
 {
         const struct ps_sandbox *sb = c->sandbox;
@@ -30,7 +42,17 @@ bool ps_sandbox_is_own_task(const struct ps_container *c)
         return sb && sb->task == c;
 }
 
-static void container_added(void *data, struct ps_container *c)
+bool ps_sandbox_is_member(const struct ps_sandbox *sb, const struct ps_container *c)
+{
+        return c->sandbox == sb && sb->task != c;
+}
+
+bool ps_sandbox_member_pending(const struct ps_container *c)
+{
+        return c->init && (c->init->state == PS_PROC_CREATED || ps_process_live(c->init));
+}
+
+static void container_added(struct ps_sandboxes *s, struct ps_container *c)
 {
         struct ps_sandbox *sb = c->sandbox;
 
@@ -38,7 +60,65 @@ static void container_added(void *data, struct ps_container *c)
                 sb->task = c;
 }
 
-/* Members that outlive their sandbox (deleted after it) run on alone. */
+/* ---- waiting for the pod to end -------------------------------------------- */
+
+bool ps_sandbox_members_pending(const struct ps_sandbox *sb)
+{
+        const struct ps_tasks *t = &sb->reg->tasks;
+        const struct ps_list *pos;
+
+        for (pos = t->containers.next; pos != &t->containers; pos = pos->next) {
+                const struct ps_container *c = ps_list_entry(pos, struct ps_container, link);
+                if (ps_sandbox_is_member(sb, c) && ps_sandbox_member_pending(c))
+                        return true;
+        }
+        return false;
+}
+
+static void sandbox_destroy(struct ps_sandbox *sb)
+{
+        ps_spec_free(sb->spec);
+        free(sb->id);
+        free(sb);
+}
+
+/* Runs every waiter once, holding sb so that a waiter that ends the
+ * sandbox (a ShutdownSandbox deleting its task) does not free it under
+ * the loop. */
+static void release_waiters(struct ps_sandbox *sb)
+{
+        struct ps_sandbox_waiter *w;
+
+        sb->holds++;
+        while ((w = ps_list_first(&sb->waiters, struct ps_sandbox_waiter, link))) {
+                ps_list_remove(&w->link);
+                w->fn(w->data, sb);
+                free(w);
+        }
+        ps_sandbox_unhold(sb);
+}
+
+void ps_sandbox_unhold(struct ps_sandbox *sb)
+{
+        if (--sb->holds == 0 && sb->dead)
+                sandbox_destroy(sb);
+}
+
+void ps_sandbox_check(struct ps_sandbox *sb)
+{
+        bool pending;
+
+        if (sb->dead)
+                return;
+        pending = ps_sandbox_members_pending(sb);
+        if (!pending && !ps_list_empty(&sb->stops))
+                ps_sandbox_end_graces(sb);
+        if (sb->exited && !pending && !ps_list_empty(&sb->waiters))
+                release_waiters(sb);
+}
+
+/* Members that outlive their sandbox (deleted after it) run on alone.
+ * Whoever still waits learns that the sandbox is gone (sb->dead). */
 static void sandbox_free(struct ps_sandbox *sb)
 {
         struct ps_list *pos;
@@ -50,8 +130,11 @@ static void sandbox_free(struct ps_sandbox *sb)
                         c->sandbox = NULL;
         }
         ps_list_remove(&sb->link);
-        free(sb->id);
-        free(sb);
+        sb->task = NULL;
+        sb->dead = true;
+        sb->holds++;
+        release_waiters(sb);
+        ps_sandbox_unhold(sb);
 }
 
 /* ---- the pod ends with its own task -------------------------------------- */
@@ -68,17 +151,17 @@ static void teardown(struct ps_sandbox *sb)
 {
         struct ps_tasks *t = &sb->reg->tasks;
         struct ps_list *pos, *tmp;
+        const struct ps_process *own = sb->task->init;
 
         sb->exited = true;
+        sb->exit_status = own->exit_status;
+        sb->exited_at = own->exited_at;
         ps_list_for_each_safe(pos, tmp, &t->containers)
         {
                 struct ps_container *c = ps_list_entry(pos, struct ps_container, link);
                 _cleanup_err_ struct ps_err *e = NULL;
-                enum ps_proc_state s = c->init->state;
 
-                if (c->sandbox != sb || c == sb->task)
-                        continue;
-                if (s != PS_PROC_CREATED && !ps_process_live(c->init))
+                if (!ps_sandbox_is_member(sb, c) || !ps_sandbox_member_pending(c))
                         continue;
                 ps_log_info("pod %s is gone: killing container %s", sb->id, c->id);
                 if (ps_process_kill(c->init, SIGKILL, true, teardown_kill_done, NULL, &e) < 0)
@@ -86,30 +169,147 @@ static void teardown(struct ps_sandbox *sb)
         }
 }
 
-static void init_exited(void *data, struct ps_container *c)
+/* ---- the task core's hooks -------------------------------------------- */
+
+static void hook_added(void *data, struct ps_container *c)
 {
-        if (ps_sandbox_is_own_task(c))
-                teardown(c->sandbox);
+        container_added(data, c);
 }
 
-static void container_freed(void *data, struct ps_container *c)
+static void hook_init_exited(void *data, struct ps_container *c)
 {
+        struct ps_sandbox *sb = c->sandbox;
+
+        if (!sb)
+                return;
+        /* The pod ends: its grace periods are over, and its waiters go once
+         * every member's exit is in too. */
         if (ps_sandbox_is_own_task(c))
-                sandbox_free(c->sandbox);
+                teardown(sb);
+        ps_sandbox_check(sb);
+}
+
+static void hook_freed(void *data, struct ps_container *c)
+{
+        struct ps_sandbox *sb = c->sandbox;
+
+        if (!sb)
+                return;
+        if (ps_sandbox_is_own_task(c)) {
+                sandbox_free(sb);
+                return;
+        }
+        /* A member deleted (or never created): maybe the last one. It is
+         * still listed while this runs, so it must not count. */
+        c->sandbox = NULL;
+        ps_sandbox_check(sb);
+        c->sandbox = sb;
+}
+
+/* ---- events: an api sandbox's own task speaks for the pod ---------------- */
+
+#define REG(data) ((struct ps_sandboxes *)(data))
+
+static bool api_task(const struct ps_container *c)
+{
+        const struct ps_sandbox *sb = c->sandbox;
+
+        return sb && sb->api && sb->task == c;
+}
+
+static void f_task_create(void *data, const struct ps_container *c)
+{
+        const struct ps_sandbox_events *sev = REG(data)->sandbox_events;
+        const struct ps_task_events *ev = REG(data)->events;
+        struct ps_sandbox *sb = c->sandbox;
+
+        if (sb && sb->task == c)
+                clock_gettime(CLOCK_REALTIME, &sb->created_at);
+        if (!api_task(c))
+                ev->task_create(ev->data, c);
+        else if (sev && sev->sandbox_create)
+                sev->sandbox_create(sev->data, c->id);
+}
+
+static void f_task_start(void *data, const struct ps_container *c)
+{
+        const struct ps_sandbox_events *sev = REG(data)->sandbox_events;
+        const struct ps_task_events *ev = REG(data)->events;
+
+        if (!api_task(c))
+                ev->task_start(ev->data, c);
+        else if (sev && sev->sandbox_start)
+                sev->sandbox_start(sev->data, c->id);
+}
+
+static void f_task_exit(void *data, const struct ps_process *p)
+{
+        const struct ps_sandbox_events *sev = REG(data)->sandbox_events;
+        const struct ps_task_events *ev = REG(data)->events;
+
+        if (!api_task(p->c))
+                ev->task_exit(ev->data, p);
+        else if (!p->exec_id && sev && sev->sandbox_exit)
+                sev->sandbox_exit(sev->data, p->c->id, p->exit_status, &p->exited_at);
+}
+
+/* The rest of an api sandbox's own task is nobody's business. */
+#define PASS_P(name)                                                                               \
+        static void f_##name(void *data, const struct ps_process *p)                               \
+        {                                                                                          \
+                const struct ps_task_events *ev = REG(data)->events;                               \
+                if (!api_task(p->c))                                                               \
+                        ev->name(ev->data, p);                                                     \
+        }
+#define PASS_C(name)                                                                               \
+        static void f_##name(void *data, const struct ps_container *c)                             \
+        {                                                                                          \
+                const struct ps_task_events *ev = REG(data)->events;                               \
+                if (!api_task(c))                                                                  \
+                        ev->name(ev->data, c);                                                     \
+        }
+
+PASS_P(task_delete)
+PASS_P(exec_added)
+PASS_P(exec_started)
+PASS_C(paused)
+PASS_C(resumed)
+PASS_C(oom)
+
+static void f_checkpointed(void *data, const struct ps_container *c, const char *path)
+{
+        const struct ps_task_events *ev = REG(data)->events;
+
+        if (!api_task(c))
+                ev->checkpointed(ev->data, c, path);
 }
 
 /* ---- the registry --------------------------------------------------------- */
 
 void ps_sandboxes_init(struct ps_sandboxes *s, const struct ps_task_events *events,
-                       struct event_base *base, struct ps_reaper *reaper, const char *ns,
-                       const char *tmp_dir)
+                       const struct ps_sandbox_events *sandbox_events, struct event_base *base,
+                       struct ps_reaper *reaper, const char *ns, const char *tmp_dir)
 {
-        struct ps_task_env env = {.events = events,
-                                  .container_added = container_added,
-                                  .init_exited = init_exited,
-                                  .container_freed = container_freed,
+        struct ps_task_env env = {.events = &s->filter,
+                                  .container_added = hook_added,
+                                  .init_exited = hook_init_exited,
+                                  .container_freed = hook_freed,
                                   .data = s};
 
+        s->events = events;
+        s->sandbox_events = sandbox_events;
+        s->filter = (struct ps_task_events){.task_create = f_task_create,
+                                            .task_start = f_task_start,
+                                            .task_exit = f_task_exit,
+                                            .task_delete = f_task_delete,
+                                            .exec_added = f_exec_added,
+                                            .exec_started = f_exec_started,
+                                            .paused = f_paused,
+                                            .resumed = f_resumed,
+                                            .oom = f_oom,
+                                            .checkpointed = f_checkpointed,
+                                            .data = s};
+        s->base = base;
         ps_tasks_init(&s->tasks, &env);
         ps_linux_init(&s->lx, base, reaper, ns, tmp_dir);
         ps_list_init(&s->sandboxes);
@@ -122,6 +322,29 @@ void ps_sandboxes_destroy(struct ps_sandboxes *s)
 {
         ps_tasks_destroy(&s->tasks); /* frees every sandbox with its task */
         ps_linux_fini(&s->lx);
+}
+
+struct ps_sandbox *ps_sandbox_new(struct ps_sandboxes *s, const char *id, struct ps_err **err)
+{
+        struct ps_sandbox *sb = calloc(1, sizeof(*sb));
+
+        if (!sb || !(sb->id = strdup(id))) {
+                free(sb);
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "sandbox %s", id), NULL;
+        }
+        sb->reg = s;
+        ps_list_init(&sb->waiters);
+        ps_list_init(&sb->stops);
+        ps_list_add_tail(&s->sandboxes, &sb->link);
+        return sb;
+}
+
+void ps_sandbox_drop_unborn(struct ps_sandboxes *s, const char *id)
+{
+        struct ps_sandbox *sb = ps_sandboxes_find(s, id);
+
+        if (sb && !sb->task)
+                sandbox_free(sb);
 }
 
 static bool wants_sandbox(const struct ps_spec *spec)
@@ -154,17 +377,11 @@ int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *r
         }
         if (ps_sandboxes_find(s, req->id))
                 return ps_err_set(err, PS_ALREADY_EXISTS, "sandbox %s: already exists", req->id);
-        sb = calloc(1, sizeof(*sb));
-        if (!sb || !(sb->id = strdup(req->id))) {
-                free(sb);
-                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "sandbox %s", req->id);
-        }
-        sb->reg = s;
-        ps_list_add_tail(&s->sandboxes, &sb->link);
+        sb = ps_sandbox_new(s, req->id, err);
+        if (!sb)
+                return -1;
         r = ps_container_create(&s->tasks, req, s->pod_ops, s->be_ctx, sb, done, data, err);
-        /* A task that was registered took the sandbox with it when it was
-         * freed; one that never was leaves it to us. */
-        if (r < 0 && (sb = ps_sandboxes_find(s, req->id)) && !sb->task)
-                sandbox_free(sb);
+        if (r < 0)
+                ps_sandbox_drop_unborn(s, req->id);
         return r;
 }

@@ -14,6 +14,7 @@
 #include "core/publisher.h"
 #include "core/reaper.h"
 #include "api/events.h"
+#include "api/sandbox_service.h"
 #include "api/task_service.h"
 #include "sandbox/sandbox.h"
 #include "shim/start.h"
@@ -28,10 +29,13 @@ struct ps_shim {
         struct ps_publisher *pub;
         struct ttrpc_server *server;
         struct ps_task_events events;
+        struct ps_sandbox_events sandbox_events;
         struct ps_sandboxes sandboxes;
         bool sandboxes_ready;
         struct ps_task_service svc;
-        struct ttrpc_service desc[PS_TASK_SERVICE_NAMES];
+        struct ps_sandbox_service sandbox_svc;
+        /* the Task service under both names, then the Sandbox service */
+        struct ttrpc_service desc[PS_TASK_SERVICE_NAMES + 1];
         int sigfd;
         struct event *sig_ev;
         const char *socket_path;
@@ -106,11 +110,15 @@ static int shim_init(struct ps_shim *s, const struct ps_args *args, int listen_f
         if (!s->pub)
                 return -1;
         ps_api_events_init(&s->events, s->pub);
-        ps_sandboxes_init(&s->sandboxes, &s->events, s->base, s->reaper, args->ns, NULL);
+        ps_api_sandbox_events_init(&s->sandbox_events, s->pub);
+        ps_sandboxes_init(&s->sandboxes, &s->events, &s->sandbox_events, s->base, s->reaper,
+                          args->ns, NULL);
         s->sandboxes_ready = true;
         ps_task_service_init(&s->svc, &s->sandboxes, begin_exit, s);
         ps_task_service_describe(&s->svc, s->desc);
-        s->server = ttrpc_server_new(s->base, listen_fd, s->desc, PS_TASK_SERVICE_NAMES, err);
+        ps_sandbox_service_init(&s->sandbox_svc, &s->sandboxes, begin_exit, s);
+        ps_sandbox_service_describe(&s->sandbox_svc, &s->desc[PS_TASK_SERVICE_NAMES]);
+        s->server = ttrpc_server_new(s->base, listen_fd, s->desc, PS_TASK_SERVICE_NAMES + 1, err);
         return s->server ? 0 : -1;
 }
 

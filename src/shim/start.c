@@ -27,16 +27,21 @@ static const char *const group_annotations[] = {
 };
 
 /* The socket path for this task: one daemon per group (normally per pod),
- * and the group's key (the pod's sandbox id under CRI). Caller frees both. */
+ * and the group's key (the pod's sandbox id under CRI). A bundle without a
+ * config.json is a pod's own (containerd 2.x's shim sandboxer starts the
+ * shim for a sandbox that has no OCI spec): the group is the pod itself.
+ * Caller frees both. */
 static char *socket_for_bundle(const struct ps_args *args, char **ret_key, struct ps_err **err)
 {
         _cleanup_spec_ struct ps_spec *spec = NULL;
+        _cleanup_err_ struct ps_err *e = NULL;
         const char *key = args->id;
         char *path;
 
-        if (ps_spec_load(".", &spec, err) < 0)
-                return NULL;
-        for (size_t i = 0; i < sizeof(group_annotations) / sizeof(group_annotations[0]); i++) {
+        if (ps_spec_load(".", &spec, &e) < 0 && e->code != PS_NOT_FOUND)
+                return ps_err_move(err, &e), NULL;
+        for (size_t i = 0; spec && i < sizeof(group_annotations) / sizeof(group_annotations[0]);
+             i++) {
                 const char *v = ps_spec_annotation(spec, group_annotations[i]);
                 if (v && *v) {
                         key = v;

@@ -100,7 +100,7 @@ static void registry_init(struct fuzz *f)
 {
         fake_backend_init(&f->fb);
         fake_events_init(&f->ev);
-        ps_sandboxes_init(&f->sbs, &f->ev.sink, f->base, NULL, "fuzz", f->dir);
+        ps_sandboxes_init(&f->sbs, &f->ev.sink, NULL, f->base, NULL, "fuzz", f->dir);
         f->sbs.pod_ops = &f->fb.ops;
         f->sbs.container_ops = &f->fb.ops;
         f->sbs.be_ctx = &f->fb;

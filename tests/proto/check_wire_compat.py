@@ -65,7 +65,22 @@ UPSTREAM_V2 = [
     API2 + "/types/introspection.proto",
     API2 + "/types/runc/options/oci.proto",
     API2 + "/types/runtimeoptions/v1/api.proto",
+    # the shim sandboxer: the Sandbox service, its events and types
+    API2 + "/runtime/sandbox/v1/sandbox.proto",
+    API2 + "/events/sandbox.proto",
+    API2 + "/types/platform.proto",
+    API2 + "/types/metrics.proto",
 ]
+# Kubernetes' CRI, whose PodSandboxConfig containerd 2.x hands a shim
+# sandboxer: no runtime.v1 .proto ships in Debian, but containerd 2.1.9's
+# source keeps CRI's runtime.v1alpha2, of which runtime.v1 is a renamed copy
+# (same messages, same field numbers; v1 only added fields). It is checked
+# under the new package name. (path, upstream package, our package)
+SRC2_GOSRC = os.environ.get("PODSHIM_CACHE", "/var/cache/podshim") + \
+    "/containerd-src-2.1.9/usr/share/gocode/src"
+CRI_V1ALPHA2 = SRC2_GOSRC + "/github.com/containerd/containerd/third_party/k8s.io/cri-api/" \
+    "pkg/apis/runtime/v1alpha2/api.proto"
+UPSTREAM_RENAMED = [(CRI_V1ALPHA2, "runtime.v1alpha2", "runtime.v1")]
 
 # Packages whose messages must carry every upstream field.
 COMPLETE_PACKAGES = ("io.containerd.cgroups.v1", "io.containerd.cgroups.v2")
@@ -73,6 +88,29 @@ COMPLETE_PACKAGES = ("io.containerd.cgroups.v1", "io.containerd.cgroups.v2")
 FDP = descriptor_pb2.FieldDescriptorProto
 TYPE_NAMES = {v: k[len("TYPE_"):].lower() for k, v in FDP.Type.items()}
 LABEL_NAMES = {v: k[len("LABEL_"):].lower() for k, v in FDP.Label.items()}
+
+
+def rename_package(fds, old, new):
+    """Moves every file of package `old` to `new`, type references too."""
+    def fix_message(m):
+        for f in m.field:
+            if f.type_name.startswith("." + old + "."):
+                f.type_name = "." + new + f.type_name[len(old) + 1:]
+        for n in m.nested_type:
+            fix_message(n)
+
+    for fd in fds.file:
+        if fd.package == old:
+            fd.package = new
+        for m in fd.message_type:
+            fix_message(m)
+        for svc in fd.service:
+            for meth in svc.method:
+                for attr in ("input_type", "output_type"):
+                    v = getattr(meth, attr)
+                    if v.startswith("." + old + "."):
+                        setattr(meth, attr, "." + new + v[len(old) + 1:])
+    return fds
 
 
 def protoc(files, includes, out):
@@ -244,6 +282,15 @@ def main():
                 return 2
             theirs.add_fds(protoc([path], [API2_GOSRC, WKT], os.path.join(tmp, "v2-%d.pb" % i)),
                            only_files={os.path.relpath(path, API2_GOSRC)})
+        for i, (path, old, new) in enumerate(UPSTREAM_RENAMED):
+            if not os.path.exists(path):
+                sys.stderr.write("missing upstream file %s (scripts/fetch-containerd.sh "
+                                 "containerd-src-2.1.9)\n" % path)
+                return 2
+            d = os.path.dirname(path)
+            fds = protoc([path], [d, WKT], os.path.join(tmp, "renamed-%d.pb" % i))
+            theirs.add_fds(rename_package(fds, old, new),
+                           only_files={os.path.relpath(path, d)})
     ttrpc_upstream(theirs)
 
     errors, nfields = [], 0

@@ -65,7 +65,7 @@ static void setup(void)
         CHECK(mkdtemp(dir) != NULL);
         fake_backend_init(&fb);
         fake_events_init(&ev);
-        ps_sandboxes_init(&sbs, &ev.sink, NULL, NULL, "test", dir);
+        ps_sandboxes_init(&sbs, &ev.sink, NULL, NULL, NULL, "test", dir);
         sbs.pod_ops = &fb.ops;
         sbs.container_ops = &fb.ops;
         sbs.be_ctx = &fb;

@@ -396,7 +396,7 @@ static void sweep(bool fail_the_rest)
         fx.reaper = ps_reaper_new(fx.base, &e);
         CHECK(fx.base && fx.reaper);
         fake_events_init(&fx.events);
-        ps_sandboxes_init(&fx.sbs, &fx.events.sink, fx.base, fx.reaper, "alloc", fx.dir);
+        ps_sandboxes_init(&fx.sbs, &fx.events.sink, NULL, fx.base, fx.reaper, "alloc", fx.dir);
 
         /* N = 0: no failure, the scenario's own baseline; then every N until
          * a run passes without reaching its Nth allocation. */

@@ -1,0 +1,104 @@
+#include "api/pod_config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cri/runtime/v1/pod_sandbox.pb-c.h"
+
+/* protobuf-c decodes an absent string as "" (proto3): "" means unset. */
+static const char *opt_str(const char *s)
+{
+        return s && *s ? s : NULL;
+}
+
+static int take_sysctls(struct ps_api_pod_config *c, const Runtime__V1__LinuxPodSandboxConfig *lx,
+                        struct ps_err **err)
+{
+        if (!lx || !lx->n_sysctls)
+                return 0;
+        if (lx->n_sysctls > PS_SPEC_MAX_SYSCTLS)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "pod config: more than %u sysctls",
+                                  PS_SPEC_MAX_SYSCTLS);
+        c->sysctls = calloc(lx->n_sysctls, sizeof(*c->sysctls));
+        if (!c->sysctls)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod config");
+        for (size_t i = 0; i < lx->n_sysctls; i++) {
+                const Runtime__V1__LinuxPodSandboxConfig__SysctlsEntry *e = lx->sysctls[i];
+
+                c->sysctls[i] = (struct ps_spec_kv){.key = e->key, .value = e->value};
+        }
+        c->cfg.sysctls = c->sysctls;
+        c->cfg.n_sysctls = lx->n_sysctls;
+        return 0;
+}
+
+static void take_security(struct ps_pod_config *cfg,
+                          const Runtime__V1__LinuxSandboxSecurityContext *sc)
+{
+        const Runtime__V1__NamespaceOption *ns = sc ? sc->namespace_options : NULL;
+
+        if (ns) {
+                cfg->network = (int)ns->network;
+                cfg->pid = (int)ns->pid;
+                cfg->ipc = (int)ns->ipc;
+                if (ns->userns_options) {
+                        cfg->has_userns = true;
+                        cfg->userns = (int)ns->userns_options->mode;
+                }
+        }
+        if (sc && sc->run_as_user) {
+                cfg->has_run_as_user = true;
+                cfg->run_as_user = sc->run_as_user->value;
+        }
+        if (sc && sc->run_as_group) {
+                cfg->has_run_as_group = true;
+                cfg->run_as_group = sc->run_as_group->value;
+        }
+}
+
+int ps_api_pod_config_decode(const char *type_url, const uint8_t *value, size_t len,
+                             struct ps_api_pod_config *ret, struct ps_err **err)
+{
+        struct ps_api_pod_config c = {0};
+        Runtime__V1__PodSandboxConfig *m;
+        const Runtime__V1__LinuxPodSandboxConfig *lx;
+
+        if (!type_url || !*type_url)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "sandbox options: none given (want %s)",
+                                  PS_POD_CONFIG_TYPE_URL);
+        if (strcmp(type_url, PS_POD_CONFIG_TYPE_URL) != 0)
+                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                  "sandbox options: type %.200s is not %s", type_url,
+                                  PS_POD_CONFIG_TYPE_URL);
+        m = runtime__v1__pod_sandbox_config__unpack(NULL, len, value);
+        if (!m)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "sandbox options: not a %s message",
+                                  PS_POD_CONFIG_TYPE_URL);
+        c.msg = m;
+        if (m->metadata) {
+                c.cfg.name = opt_str(m->metadata->name);
+                c.cfg.uid = opt_str(m->metadata->uid);
+                c.cfg.kube_namespace = opt_str(m->metadata->namespace_);
+        }
+        c.cfg.hostname = opt_str(m->hostname);
+        lx = m->linux_config;
+        if (lx) {
+                c.cfg.cgroup_parent = opt_str(lx->cgroup_parent);
+                take_security(&c.cfg, lx->security_context);
+        }
+        if (take_sysctls(&c, lx, err) < 0) {
+                ps_api_pod_config_clear(&c);
+                return -1;
+        }
+        *ret = c;
+        return 0;
+}
+
+void ps_api_pod_config_clear(struct ps_api_pod_config *c)
+{
+        if (c->msg)
+                runtime__v1__pod_sandbox_config__free_unpacked(c->msg, NULL);
+        free(c->sysctls);
+        *c = (struct ps_api_pod_config){0};
+}

@@ -1,0 +1,188 @@
+#include "sandbox/pod_spec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+
+static const char *mode_name(int m)
+{
+        static const char *const names[] = {"POD", "CONTAINER", "NODE", "TARGET"};
+
+        return m >= 0 && m < 4 ? names[m] : "unknown";
+}
+
+static int check_mode(const char *what, int mode, bool container_ok, struct ps_err **err)
+{
+        if (mode == PS_POD_NS_POD || mode == PS_POD_NS_NODE ||
+            (container_ok && mode == PS_POD_NS_CONTAINER))
+                return 0;
+        return ps_err_set(err, PS_INVALID_ARGUMENT,
+                          "pod config: %s namespace mode %s (%d) is not a mode a pod can have",
+                          what, mode_name(mode), mode);
+}
+
+static bool has_dotdot(const char *path)
+{
+        for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2)
+                if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+                        return true;
+        return false;
+}
+
+static int check_path(const char *what, const char *path, bool absolute, struct ps_err **err)
+{
+        if (strlen(path) > PS_SPEC_MAX_PATH || has_dotdot(path) || (absolute && path[0] != '/'))
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "%s '%.200s': not a clean %spath", what,
+                                  path, absolute ? "absolute " : "");
+        return 0;
+}
+
+static int check_config(const char *netns_path, const struct ps_pod_config *cfg,
+                        struct ps_err **err)
+{
+        if (check_mode("network", cfg->network, false, err) < 0 ||
+            check_mode("pid", cfg->pid, true, err) < 0 ||
+            check_mode("ipc", cfg->ipc, false, err) < 0)
+                return -1;
+        if (cfg->has_userns && cfg->userns == PS_POD_NS_POD)
+                return ps_err_set(err, PS_UNIMPLEMENTED,
+                                  "pod config: a user namespace for the pod (userns mode POD) is "
+                                  "not supported by podshim's infra process");
+        if (cfg->has_userns && cfg->userns != PS_POD_NS_NODE)
+                return check_mode("user", cfg->userns, false, err);
+        if (netns_path && *netns_path) {
+                if (cfg->network == PS_POD_NS_NODE)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                          "netns_path %.200s given for a pod on the host network",
+                                          netns_path);
+                if (check_path("netns_path", netns_path, true, err) < 0)
+                        return -1;
+        }
+        if (cfg->hostname && strlen(cfg->hostname) > PS_SPEC_MAX_HOSTNAME)
+                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                  "pod config: hostname longer than %u bytes",
+                                  PS_SPEC_MAX_HOSTNAME);
+        if (cfg->cgroup_parent && check_path("cgroup_parent", cfg->cgroup_parent, false, err) < 0)
+                return -1;
+        if ((cfg->has_run_as_user && (cfg->run_as_user < 0 || cfg->run_as_user >= UINT32_MAX)) ||
+            (cfg->has_run_as_group && (cfg->run_as_group < 0 || cfg->run_as_group >= UINT32_MAX)))
+                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                  "pod config: run_as_user/run_as_group out of range");
+        if (cfg->n_sysctls > PS_SPEC_MAX_SYSCTLS)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "pod config: more than %u sysctls",
+                                  PS_SPEC_MAX_SYSCTLS);
+        for (size_t i = 0; i < cfg->n_sysctls; i++)
+                if (strlen(cfg->sysctls[i].key) > PS_SPEC_MAX_SYSCTL_KEY ||
+                    strlen(cfg->sysctls[i].value) > PS_SPEC_MAX_SYSCTL_VALUE)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                          "pod config: sysctl %.64s: key or value too long",
+                                          cfg->sysctls[i].key);
+        return 0;
+}
+
+bool ps_pod_cgroup_parent_is_slice(const char *parent)
+{
+        const char *base;
+        size_t len;
+
+        if (!parent || !*parent)
+                return false;
+        len = strlen(parent);
+        while (len > 1 && parent[len - 1] == '/')
+                len--; /* path.Base ignores trailing slashes */
+        base = parent + len;
+        while (base > parent && base[-1] != '/')
+                base--;
+        return (size_t)(parent + len - base) >= 6 && memcmp(parent + len - 6, ".slice", 6) == 0;
+}
+
+/* CRI's getCgroupsPath (internal/cri/server/podsandbox/helpers_linux.go). */
+static char *cgroups_path(const char *parent, const char *id)
+{
+        const char *base;
+        size_t len = strlen(parent);
+        char *out;
+
+        if (ps_pod_cgroup_parent_is_slice(parent)) {
+                while (len > 1 && parent[len - 1] == '/')
+                        len--;
+                base = parent + len;
+                while (base > parent && base[-1] != '/')
+                        base--;
+                if (asprintf(&out, "%.*s:cri-containerd:%s", (int)(parent + len - base), base, id) <
+                    0)
+                        return NULL;
+                return out;
+        }
+        while (len > 1 && parent[len - 1] == '/')
+                len--;
+        if (asprintf(&out, "%.*s%s%s", (int)len, parent, parent[len - 1] == '/' ? "" : "/", id) < 0)
+                return NULL;
+        return out;
+}
+
+static int copy_sysctls(struct ps_spec *s, const struct ps_pod_config *cfg)
+{
+        if (!cfg->n_sysctls)
+                return 0;
+        s->sysctls = calloc(cfg->n_sysctls, sizeof(*s->sysctls));
+        if (!s->sysctls)
+                return -1;
+        for (size_t i = 0; i < cfg->n_sysctls; i++) {
+                struct ps_spec_kv *kv = &s->sysctls[s->n_sysctls];
+
+                kv->key = strdup(cfg->sysctls[i].key);
+                kv->value = strdup(cfg->sysctls[i].value);
+                s->n_sysctls++; /* counted at once: ps_spec_free frees half-built entries */
+                if (!kv->key || !kv->value)
+                        return -1;
+        }
+        return 0;
+}
+
+static void set_namespaces(struct ps_spec *s, const struct ps_pod_config *cfg)
+{
+        bool own_net = cfg->network != PS_POD_NS_NODE;
+
+        s->ns[PS_SPEC_NS_NETWORK].present = own_net;
+        s->ns[PS_SPEC_NS_UTS].present = own_net;
+        s->ns[PS_SPEC_NS_PID].present = cfg->pid != PS_POD_NS_NODE;
+        s->ns[PS_SPEC_NS_IPC].present = cfg->ipc != PS_POD_NS_NODE;
+        s->ns[PS_SPEC_NS_MOUNT].present = true;
+}
+
+int ps_pod_spec_build(const char *id, const char *netns_path, const struct ps_pod_config *cfg,
+                      int oom_floor, struct ps_spec **ret, struct ps_err **err)
+{
+        _cleanup_spec_ struct ps_spec *s = NULL;
+        bool own_net = cfg->network != PS_POD_NS_NODE;
+
+        if (check_config(netns_path, cfg, err) < 0)
+                return -1;
+        s = calloc(1, sizeof(*s));
+        if (!s || !(s->cwd = strdup("/")) || !(s->root_path = strdup("")))
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod spec");
+        set_namespaces(s, cfg);
+        if (own_net && netns_path && *netns_path &&
+            !(s->ns[PS_SPEC_NS_NETWORK].path = strdup(netns_path)))
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod spec");
+        if (own_net && cfg->hostname && *cfg->hostname && !(s->hostname = strdup(cfg->hostname)))
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod spec");
+        if (cfg->cgroup_parent && *cfg->cgroup_parent &&
+            !(s->cgroups_path = cgroups_path(cfg->cgroup_parent, id)))
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod spec");
+        s->resources.cpu_shares = PS_POD_CPU_SHARES;
+        s->uid = cfg->has_run_as_user ? (uint32_t)cfg->run_as_user : 0;
+        s->gid = cfg->has_run_as_group ? (uint32_t)cfg->run_as_group : 0;
+        s->has_oom_score_adj = true;
+        s->oom_score_adj = oom_floor > PS_POD_OOM_SCORE_ADJ ? oom_floor : PS_POD_OOM_SCORE_ADJ;
+        if (s->oom_score_adj > 1000)
+                s->oom_score_adj = 1000;
+        if (copy_sysctls(s, cfg) < 0)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod spec");
+        *ret = TAKE_PTR(s);
+        return 0;
+}

@@ -1,0 +1,77 @@
+/* A pod made through the Sandbox API (containerd 2.x's shim sandboxer):
+ * what CRI asks of it, as plain values, and the OCI spec of its infra task
+ * derived from that.
+ *
+ * In podsandbox mode CRI writes the pod's spec itself (the pause
+ * container's config.json) and the Linux backend reads it. With the shim
+ * sandboxer there is no spec: CRI hands over its PodSandboxConfig and the
+ * pod's network namespace path, and the shim derives the same spec CRI
+ * would have written for the pause container, as far as the infra process
+ * reads one (internal/cri/server/podsandbox/sandbox_run_linux.go of 2.1):
+ *  - namespaces: network joined at the netns path (a new one when the pod
+ *    network is the pod's own but no path came), none for host network;
+ *    uts with the network (CRI leaves both out for host network); pid
+ *    unless NODE; ipc unless NODE;
+ *  - hostname (in the pod's own uts namespace only);
+ *  - cgroupsPath from cgroup_parent exactly as CRI forms it (getCgroupsPath:
+ *    "<slice>:cri-containerd:<id>" under a systemd slice, <parent>/<id>
+ *    otherwise), cpu shares 2 (DefaultSandboxCPUshares);
+ *  - the user from run_as_user / run_as_group;
+ *  - oomScoreAdj -998, never below the shim's own (CRI's
+ *    restrict_oom_score_adj: lowering it needs a privilege the pod must not
+ *    depend on);
+ *  - the sysctls.
+ * What the infra process cannot honour is refused, never dropped: a user
+ * namespace for the pod (UNIMPLEMENTED), a mode that is no pod mode
+ * (INVALID_ARGUMENT).
+ *
+ * Ownership: a ps_pod_config borrows every string and array (from the
+ * decoded wire message); the spec built from it owns copies. */
+#ifndef PS_SANDBOX_POD_SPEC_H
+#define PS_SANDBOX_POD_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "oci/spec.h"
+
+/* CRI's NamespaceMode values. */
+enum ps_pod_ns_mode {
+        PS_POD_NS_POD = 0,
+        PS_POD_NS_CONTAINER = 1,
+        PS_POD_NS_NODE = 2,
+        PS_POD_NS_TARGET = 3,
+};
+
+/* CRI's default oom_score_adj for a sandbox (kubernetes#47938). */
+#define PS_POD_OOM_SCORE_ADJ -998
+/* CRI's DefaultSandboxCPUshares. */
+#define PS_POD_CPU_SHARES 2
+
+struct ps_pod_config {
+        /* metadata: for logs and the verbose status */
+        const char *name, *uid, *kube_namespace;
+        const char *hostname;
+        const char *cgroup_parent;
+        int network, pid, ipc; /* enum ps_pod_ns_mode, as sent */
+        bool has_userns;
+        int userns;
+        bool has_run_as_user, has_run_as_group;
+        int64_t run_as_user, run_as_group;
+        const struct ps_spec_kv *sysctls;
+        size_t n_sysctls;
+};
+
+/* The infra task's spec for pod `id` (see above). netns_path: the network
+ * namespace to join, NULL or "" for none. oom_floor: the lowest
+ * oomScoreAdj the pod may get (the shim's own). */
+int ps_pod_spec_build(const char *id, const char *netns_path, const struct ps_pod_config *cfg,
+                      int oom_floor, struct ps_spec **ret, struct ps_err **err);
+
+/* Whether CRI's cgroups path for this parent is systemd's slice:prefix:name
+ * form (the parent's last component ends in ".slice"). */
+bool ps_pod_cgroup_parent_is_slice(const char *cgroup_parent);
+
+#endif
