@@ -85,12 +85,13 @@ static void op_done(void *data, struct ps_err *e, const struct ps_op_result *res
                 maybe_exit(svc);
 }
 
-/* Runs a lifecycle operation (-1 failed, 0 parked, 1 done at once). */
-static void run(struct ps_sandbox_service *svc, struct ttrpc_call *call, struct sb_rpc *sr, int rc,
-                struct ps_err *e)
+/* The outcome rc of a lifecycle operation started with sr: -1 failed
+ * (with e), 0 parked (sr belongs to the operation, which may even have
+ * answered and freed it already), 1 done at once. Callers compute rc in a
+ * statement of its own: e is only set once the operation has returned. */
+static void run(struct ps_sandbox_service *svc, struct ttrpc_call *call, struct sb_rpc *sr,
+                int kind, int rc, struct ps_err *e)
 {
-        int kind = sr->r->kind;
-
         if (rc == 0)
                 return;
         sb_rpc_free(sr);
@@ -147,8 +148,11 @@ static void h_create(void *data, struct ttrpc_call *call, const ProtobufCMessage
         struct sb_rpc *sr = sb_rpc_new(SVC(data), call, RPC_EMPTY);
         struct ps_err *e = NULL;
 
-        if (sr)
-                run(SVC(data), call, sr, create_pod(SVC(data), req, sr, &e), e);
+        if (sr) {
+                int rc = create_pod(SVC(data), req, sr, &e);
+
+                run(SVC(data), call, sr, RPC_EMPTY, rc, e);
+        }
 }
 
 static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
@@ -157,11 +161,13 @@ static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage 
         struct ps_sandbox *sb = find(SVC(data), call, req->sandbox_id);
         struct ps_err *e = NULL;
         struct sb_rpc *sr;
+        int rc;
 
         if (!sb || !(sr = sb_rpc_new(SVC(data), call, RPC_START)))
                 return;
         sr->created_at = sb->created_at;
-        run(SVC(data), call, sr, ps_sandbox_start(sb, op_done, sr, &e), e);
+        rc = ps_sandbox_start(sb, op_done, sr, &e);
+        run(SVC(data), call, sr, RPC_START, rc, e);
 }
 
 /* ---- Platform, Ping --------------------------------------------------- */
@@ -237,10 +243,12 @@ static void h_stop(void *data, struct ttrpc_call *call, const ProtobufCMessage *
         struct ps_sandbox *sb = find(SVC(data), call, req->sandbox_id);
         struct ps_err *e = NULL;
         struct sb_rpc *sr;
+        int rc;
 
         if (!sb || !(sr = sb_rpc_new(SVC(data), call, RPC_EMPTY)))
                 return;
-        run(SVC(data), call, sr, ps_sandbox_stop(sb, req->timeout_secs, op_done, sr, &e), e);
+        rc = ps_sandbox_stop(sb, req->timeout_secs, op_done, sr, &e);
+        run(SVC(data), call, sr, RPC_EMPTY, rc, e);
 }
 
 static void h_shutdown(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
@@ -261,8 +269,11 @@ static void h_shutdown(void *data, struct ttrpc_call *call, const ProtobufCMessa
                 return;
         }
         sr = sb_rpc_new(svc, call, RPC_SHUTDOWN);
-        if (sr)
-                run(svc, call, sr, ps_sandbox_shutdown(sb, op_done, sr, &e), e);
+        if (sr) {
+                int rc = ps_sandbox_shutdown(sb, op_done, sr, &e);
+
+                run(svc, call, sr, RPC_SHUTDOWN, rc, e);
+        }
 }
 
 /* ---- WaitSandbox -------------------------------------------------------- */

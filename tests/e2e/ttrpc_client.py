@@ -31,6 +31,7 @@ TYPE_RESPONSE = 2
 MAX_MESSAGE = 4 << 20
 
 TASK_SERVICE = "containerd.task.v2.Task"
+SANDBOX_SERVICE = "containerd.runtime.sandbox.v1.Sandbox"
 
 # gRPC status codes (google.rpc.Code)
 OK = 0
@@ -68,6 +69,8 @@ class Protos:
         self.types = importlib.import_module("containerd.types.task_pb2")
         self.runc = importlib.import_module("containerd.runc.options_pb2")
         self.any = importlib.import_module("google.protobuf.any_pb2")
+        self.sandbox = importlib.import_module("containerd.runtime.sandbox.v1.sandbox_pb2")
+        self.sandbox_events = importlib.import_module("containerd.events.sandbox_pb2")
 
 
 def load_protos(outdir=None):
@@ -84,6 +87,9 @@ def load_protos(outdir=None):
     for root, _, names in os.walk(PROTO_DIR):
         files += [os.path.relpath(os.path.join(root, n), PROTO_DIR)
                   for n in names if n.endswith(".proto")]
+    # CRI's runtime.v1 comes from the CRI client's own stubs
+    # (cri/proto/cri_api.proto): one process cannot hold the package twice
+    files = [f for f in files if not f.startswith("cri" + os.sep)]
     p = subprocess.run(["protoc", "--python_out=" + outdir, "-I", PROTO_DIR,
                         "-I", "/usr/include"] + sorted(files),
                        capture_output=True, timeout=60)
