@@ -19,6 +19,7 @@
 struct ps_rpc {
         struct ttrpc_call *call; /* NULL once cancelled */
         int kind;                /* which answer to build: the service's own enum */
+        void *owner;             /* the service, for what it does after answering */
 };
 
 /* Parks `call`. On failure the call is answered RESOURCE_EXHAUSTED here and

@@ -55,8 +55,10 @@ static void sb_rpc_free(struct sb_rpc *sr)
 static void maybe_exit(struct ps_sandbox_service *svc)
 {
         if (svc->sandboxes->tasks.n_containers == 0 && ps_list_empty(&svc->sandboxes->sandboxes) &&
-            svc->on_shutdown)
+            svc->on_shutdown) {
+                ps_log_info("ShutdownSandbox: no sandbox or task left");
                 svc->on_shutdown(svc->shutdown_data);
+        }
 }
 
 static void op_done(void *data, struct ps_err *e, const struct ps_op_result *res)

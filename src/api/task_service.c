@@ -18,19 +18,31 @@
 
 enum { RPC_EMPTY, RPC_CREATE, RPC_START, RPC_DELETE };
 
+/* A Shutdown that found tasks left is remembered: containerd 2.x's grouped
+ * mode sends it once, after the pod's sandbox task is deleted, which CRI
+ * does as soon as that task exits, possibly before the members' deletes;
+ * the shim goes when the last of them is deleted. */
+static void exit_if_done(struct ps_task_service *s)
+{
+        if (s && s->shutdown_requested && s->sandboxes->tasks.n_containers == 0 && s->on_shutdown) {
+                ps_log_info("Shutdown: no task left");
+                s->on_shutdown(s->shutdown_data);
+        }
+}
+
 static void op_done(void *data, struct ps_err *e, const struct ps_op_result *res)
 {
         struct ps_rpc *r = data;
         struct ttrpc_call *call = r->call;
+        struct ps_task_service *svc = r->owner;
         int kind = r->kind;
 
         ps_rpc_free(r);
-        if (!call) {
-                ps_err_free(e);
-                return;
-        }
-        if (e) {
-                ps_rpc_fail(call, e);
+        if (!call || e) {
+                if (call)
+                        ps_rpc_fail(call, e);
+                else if (!e && kind == RPC_DELETE)
+                        exit_if_done(svc);
                 ps_err_free(e);
                 return;
         }
@@ -52,6 +64,7 @@ static void op_done(void *data, struct ps_err *e, const struct ps_op_result *res
                 resp.exit_status = res->exit_status;
                 resp.exited_at = ps_rpc_time(&res->exited_at, &ts);
                 ttrpc_call_reply(call, &resp.base);
+                exit_if_done(svc); /* after the answer, as Shutdown does */
         } else {
                 ttrpc_call_reply(call, NULL);
         }
@@ -177,8 +190,17 @@ static void h_delete(void *data, struct ttrpc_call *call, const ProtobufCMessage
         const Containerd__Task__V2__DeleteRequest *req = (const void *)m;
         struct ps_process *p = find(data, call, req->id, req->exec_id);
 
-        if (p)
-                RUN_OP(call, RPC_DELETE, ps_process_delete(p, op_done, _r, &_e));
+        struct ps_err *e = NULL;
+        struct ps_rpc *r;
+
+        if (!p || !(r = ps_rpc_new(call, RPC_DELETE)))
+                return;
+        r->owner = data;
+        if (ps_process_delete(p, op_done, r, &e) < 0) {
+                ps_rpc_free(r);
+                ps_rpc_fail(call, e);
+                ps_err_free(e);
+        }
 }
 
 static void h_kill(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
@@ -524,9 +546,10 @@ static void h_shutdown(void *data, struct ttrpc_call *call, const ProtobufCMessa
         struct ps_task_service *s = SVC(data);
 
         ttrpc_call_reply(call, NULL);
-        /* Shared by the pod: only the last task's Shutdown ends the shim. */
-        if (s->sandboxes->tasks.n_containers == 0 && s->on_shutdown)
-                s->on_shutdown(s->shutdown_data);
+        /* Shared by the pod: the shim ends once no task is left, now or
+         * when the last one is deleted. */
+        s->shutdown_requested = true;
+        exit_if_done(s);
 }
 
 #define M(name, type, fn)                                                                          \
@@ -560,6 +583,7 @@ void ps_task_service_init(struct ps_task_service *s, struct ps_sandboxes *sandbo
         s->sandboxes = sandboxes;
         s->on_shutdown = on_shutdown;
         s->shutdown_data = data;
+        s->shutdown_requested = false;
 }
 
 void ps_task_service_describe(struct ps_task_service *s, struct ttrpc_service ret[2])

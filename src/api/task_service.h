@@ -12,9 +12,11 @@
 
 struct ps_task_service {
         struct ps_sandboxes *sandboxes;
-        /* Called (from the loop) when Shutdown finds no task left. */
+        /* Called (from the loop) when Shutdown finds no task left, or when
+         * the last task is deleted after a Shutdown found some. */
         void (*on_shutdown)(void *data);
         void *shutdown_data;
+        bool shutdown_requested;
 };
 
 void ps_task_service_init(struct ps_task_service *s, struct ps_sandboxes *sandboxes,

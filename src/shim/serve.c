@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 
+#include "base/backoff.h"
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "core/publisher.h"
@@ -40,6 +41,8 @@ struct ps_shim {
         struct event *sig_ev;
         const char *socket_path;
         bool exiting;
+        struct event *idle_ev; /* an exit waiting for the clients to hang up */
+        unsigned idle_ms;
 };
 
 static void flushed(void *data)
@@ -63,6 +66,44 @@ static void begin_exit(void *data)
         if (s->socket_path)
                 unlink(s->socket_path);
         ps_publisher_flush(s->pub, FLUSH_TIMEOUT_MS, flushed, s);
+}
+
+/* ShutdownSandbox's exit. containerd closes its connection by itself right
+ * after the answer (plugins/sandbox/controller.go: Shutdown, then
+ * shims.Delete); a shim that closes first races that answer in Go ttrpc's
+ * client, which may then report ErrClosed instead, and containerd 2.1 does
+ * not tolerate that there (it does for Task Shutdown). So the exit waits,
+ * no longer than IDLE_EXIT_MAX_MS, for every client to hang up; nothing new
+ * can connect meanwhile. */
+#define IDLE_EXIT_POLL_MS 10
+#define IDLE_EXIT_MAX_MS  2000
+
+static void idle_poll(evutil_socket_t fd, short what, void *arg)
+{
+        struct ps_shim *s = arg;
+        struct timeval tv = ps_ms_timeval(IDLE_EXIT_POLL_MS);
+
+        s->idle_ms += IDLE_EXIT_POLL_MS;
+        if (ttrpc_server_connections(s->server) == 0 || s->idle_ms >= IDLE_EXIT_MAX_MS) {
+                begin_exit(s);
+                return;
+        }
+        evtimer_add(s->idle_ev, &tv);
+}
+
+static void begin_exit_when_idle(void *data)
+{
+        struct ps_shim *s = data;
+        struct timeval tv = ps_ms_timeval(IDLE_EXIT_POLL_MS);
+
+        if (s->exiting || s->idle_ev)
+                return;
+        ttrpc_server_stop_listening(s->server);
+        if (s->socket_path)
+                unlink(s->socket_path);
+        s->idle_ev = evtimer_new(s->base, idle_poll, s);
+        if (!s->idle_ev || evtimer_add(s->idle_ev, &tv) < 0)
+                begin_exit(s);
 }
 
 static void on_signal(evutil_socket_t fd, short what, void *arg)
@@ -116,7 +157,7 @@ static int shim_init(struct ps_shim *s, const struct ps_args *args, int listen_f
         s->sandboxes_ready = true;
         ps_task_service_init(&s->svc, &s->sandboxes, begin_exit, s);
         ps_task_service_describe(&s->svc, s->desc);
-        ps_sandbox_service_init(&s->sandbox_svc, &s->sandboxes, begin_exit, s);
+        ps_sandbox_service_init(&s->sandbox_svc, &s->sandboxes, begin_exit_when_idle, s);
         ps_sandbox_service_describe(&s->sandbox_svc, &s->desc[PS_TASK_SERVICE_NAMES]);
         s->server = ttrpc_server_new(s->base, listen_fd, s->desc, PS_TASK_SERVICE_NAMES + 1, err);
         return s->server ? 0 : -1;
@@ -129,6 +170,8 @@ static void shim_fini(struct ps_shim *s)
                 ps_sandboxes_destroy(&s->sandboxes);
         ps_publisher_free(s->pub);
         ps_reaper_free(s->reaper);
+        if (s->idle_ev)
+                event_free(s->idle_ev);
         if (s->sig_ev)
                 event_free(s->sig_ev);
         ps_close(s->sigfd);

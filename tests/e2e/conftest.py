@@ -392,9 +392,10 @@ def cri_env(bin_dir, asan_log_dir):
 @pytest.fixture(scope="session",
                 params=_env_list("PODSHIM_CRI_HANDLERS", "runc,podshim"))
 def cri_handler(request, bin_dir):
-    """A CRI runtime handler name: "runc" (reference) or "podshim"."""
+    """A CRI runtime handler name: "runc" (reference), "podshim", or under
+    containerd 2.x "podshim-sb" (podshim as the pod's sandboxer)."""
     handler = request.param
-    if handler == "podshim" and not os.access(
+    if handler.startswith("podshim") and not os.access(
             os.path.join(bin_dir, harness.SHIM_BINARIES[PODSHIM]), os.X_OK):
         pytest.fail("%s not found in PODSHIM_BIN_DIR=%s (build it first)"
                     % (harness.SHIM_BINARIES[PODSHIM], bin_dir))

@@ -8,6 +8,12 @@ handler under test:
                 on 1.6; from 1.7 on options.BinaryName inline: config_body)
   runc-crun     io.containerd.runc.v2 with options.BinaryName = "crun"
   podshim-crun  io.containerd.podshim.v2, a second config file naming crun
+  podshim-sb    (containerd 2.x only) io.containerd.podshim.v2 as the pod's
+                sandboxer: `sandboxer = "shim"`, no pause container, the
+                pod made through the shim's Sandbox API. No options table:
+                2.1 turns a sandboxed task's options into runc Options and
+                fails StartContainer on any other type (client/task.go
+                getRuncOptions), so the shim runs on its defaults (runc)
 
 The crun pair is for bench/: with runc, `runc exec` is most of an exec for
 either shim. The pod tests use runc and podshim only.
@@ -40,8 +46,16 @@ NAMESPACE = "k8s.io"
 CNI_BIN_DIR = "/usr/lib/cni"  # dpkg -L containernetworking-plugins
 HANDLERS = {"runc": "io.containerd.runc.v2", "podshim": "io.containerd.podshim.v2",
             "runc-crun": "io.containerd.runc.v2", "podshim-crun": "io.containerd.podshim.v2"}
+# handlers only a 2.x containerd has (1.x has no sandboxer key)
+HANDLERS_V2 = {"podshim-sb": "io.containerd.podshim.v2"}
+# the handlers whose sandboxer is the shim itself (containerd's "shim" mode)
+SHIM_SANDBOXER = ("podshim-sb",)
 # the OCI runtime each handler's shim runs
-OCI_BINARY = {"runc": "runc", "podshim": "runc", "runc-crun": "crun", "podshim-crun": "crun"}
+OCI_BINARY = {"runc": "runc", "podshim": "runc", "runc-crun": "crun", "podshim-crun": "crun",
+              "podshim-sb": "runc"}
+# where containerd 2.x keeps a shim-mode pod's bundle (the sandbox controller's
+# state dir: plugins/sandbox/controller.go, core/runtime/v2/bundle.go)
+SANDBOX_STATE = "io.containerd.sandbox.controller.v1.shim"
 CRI = '"io.containerd.grpc.v1.cri"'  # 1.6 and 1.7 (config version 2)
 # libcni keeps its result cache here (not configurable through CRI 1.6);
 # entries go away on CNI DEL, the directories stay unless we remove them
@@ -78,6 +92,7 @@ class CriEnv:
                                 "podshim-crun": os.path.join(self.dir, "podshim-cri-crun.toml")}
         # every pod's cgroup_parent lives below this, so teardown finds them all
         self.cgroup_root = "pse2e-%d" % os.getpid()
+        self.handlers = dict(HANDLERS, **(HANDLERS_V2 if self.cd.dist.v2 else {}))
         self.cd.extra_config = self.config_toml()
         self.ctr = self.cd.ctr(NAMESPACE)
         self.cri = None
@@ -129,7 +144,7 @@ class CriEnv:
             "  max_conf_num = 1",
             "",
         ]
-        for h in HANDLERS:
+        for h in self.handlers:
             lines += self._runtime_toml(runtime, h, q)
         if self.bootstrap_version != 2:
             # every shim this containerd starts gets it; runc-v2 ignores it
@@ -160,7 +175,9 @@ class CriEnv:
         its options, podshim a ConfigPath to a file naming the binary (1.6)
         or that BinaryName inline (1.7+, podshim_inline)."""
         table = "%s.containerd.runtimes.%s" % (p, handler)
-        lines = ["%s]" % table, "  runtime_type = %s" % q(HANDLERS[handler]), ""]
+        lines = ["%s]" % table, "  runtime_type = %s" % q(self.handlers[handler]), ""]
+        if handler in SHIM_SANDBOXER:
+            return lines[:-1] + ["  sandboxer = %s" % q("shim"), ""]
         if handler in self.podshim_configs and self.podshim_inline():
             opt = "BinaryName = %s" % q(self.podshim_binary(handler))
         elif handler in self.podshim_configs:
@@ -285,8 +302,12 @@ class CriEnv:
         fails with "no runtime for handler"."""
         config = json.loads(self.cri.status_info()["config"])
         runtimes = config.get("containerd", {}).get("runtimes", {})
-        got = {h: runtimes.get(h, {}).get("runtimeType") for h in HANDLERS}
-        want = dict(HANDLERS)
+        got = {h: runtimes.get(h, {}).get("runtimeType") for h in self.handlers}
+        want = dict(self.handlers)
+        for h in SHIM_SANDBOXER:
+            if h in self.handlers:
+                got[h] = (got[h], runtimes.get(h, {}).get("sandboxer"))
+                want[h] = (want[h], "shim")
         assert got == want, ("CRI of %s runs with handlers %s, the config file asked for %s"
                              % (self.cd.dist, got, want))
 
@@ -381,7 +402,7 @@ class CriEnv:
         return self.cd.log_since(offset)
 
     def shim_binary(self, handler):
-        return harness.SHIM_BINARIES[HANDLERS[handler]]
+        return harness.SHIM_BINARIES[self.handlers[handler]]
 
     def _ours(self, pids):
         # k8s.io is every CRI's namespace: tell our daemon's shims apart from
@@ -401,7 +422,13 @@ class CriEnv:
         return harness.socket_path(self.cd.address, NAMESPACE, group_key)
 
     def bundle(self, task_id):
-        return os.path.join(self.cd.state, "io.containerd.runtime.v2.task", NAMESPACE, task_id)
+        """A task's bundle, or a shim-mode pod's (which is no task)."""
+        task = os.path.join(self.cd.state, "io.containerd.runtime.v2.task", NAMESPACE, task_id)
+        pod = self.sandbox_bundle(task_id)
+        return pod if not os.path.exists(task) and os.path.exists(pod) else task
+
+    def sandbox_bundle(self, pod_id):
+        return os.path.join(self.cd.state, SANDBOX_STATE, NAMESPACE, pod_id)
 
     def endpoint(self, task_id):
         """How containerd reaches the shim of task_id (harness.ShimEndpoint)."""

@@ -75,7 +75,7 @@ class PodFactory:
         return pb.NamespaceOption(network=pb.NODE if host_network else pb.POD,
                                   pid=pb.NamespaceMode.Value(pid_mode), ipc=pb.POD)
 
-    def pod_config(self, host_network=False, pid_mode="CONTAINER"):
+    def pod_config(self, host_network=False, pid_mode="CONTAINER", log_directory=""):
         pb = self.pb
         n = next(_seq)
         uid = uuid.uuid4().hex
@@ -83,6 +83,7 @@ class PodFactory:
         return pb.PodSandboxConfig(
             metadata=pb.PodSandboxMetadata(name=name, uid=uid, namespace="podshim-e2e"),
             hostname="" if host_network else "pod-%s-%d" % (self.handler, n),
+            log_directory=log_directory,
             labels={"podshim-e2e": "1"},
             linux=pb.LinuxPodSandboxConfig(
                 cgroup_parent="/%s/pod%s" % (self.env.cgroup_root, uid),
@@ -102,8 +103,8 @@ class PodFactory:
 
     # ------------------------------------------------------------ actions
 
-    def run(self, host_network=False, pid_mode="CONTAINER", containers=0):
-        cfg = self.pod_config(host_network, pid_mode)
+    def run(self, host_network=False, pid_mode="CONTAINER", containers=0, log_directory=""):
+        cfg = self.pod_config(host_network, pid_mode, log_directory)
         t0 = time.monotonic()
         pod_id = self.cri.run_pod(cfg, self.handler)
         self.run_latencies.append(time.monotonic() - t0)
@@ -114,9 +115,10 @@ class PodFactory:
             self.add_container(pod, "c%d" % i)
         return pod
 
-    def add_container(self, pod, name, cmd=("sleep", "1000")):
-        cid = self.cri.create_container(pod.id, self.container_config(pod, name, cmd),
-                                        pod.config)
+    def add_container(self, pod, name, cmd=("sleep", "1000"), log_path=""):
+        cfg = self.container_config(pod, name, cmd)
+        cfg.log_path = log_path
+        cid = self.cri.create_container(pod.id, cfg, pod.config)
         pod.containers.append(cid)
         self.cri.start_container(cid)
         return cid
