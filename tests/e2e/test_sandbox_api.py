@@ -258,6 +258,11 @@ def test_pod_life_through_the_sandbox_api(sandboxes, pb, cri, cgroup_root, event
     harness.wait_until(lambda: not shim.alive(), 10, what="the shim to exit")
     assert not os.path.exists(shim.socket)
 
+    d = shim.delete_action()
+    assert d.returncode == 0, d
+    if harness.dist().version < (1, 7):
+        return  # 1.6 knows no containerd.events.Sandbox* types: ctr cannot show them
+
     def topics(evs):
         got = [(e.topic, e.get("sandbox_id")) for e in evs if e.topic.startswith("/sandboxes/")]
         return got if ("/sandboxes/exit", shim.id) in got else None
@@ -271,8 +276,6 @@ def test_pod_life_through_the_sandbox_api(sandboxes, pb, cri, cgroup_root, event
     # no task events for the pod's own task
     assert not [e for e in events.snapshot() if e.topic.startswith("/tasks/")
                 and e.get("container_id") == shim.id]
-    d = shim.delete_action()
-    assert d.returncode == 0, d
 
 
 def test_stop_and_shutdown_of_a_running_pod(sandboxes, pb, cri, cgroup_root):

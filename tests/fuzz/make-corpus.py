@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Writes the seed corpora of fuzz_spec, fuzz_runtime_log and fuzz_strings
+"""Writes the seed corpora of fuzz_spec, fuzz_runtime_log, fuzz_strings and
+fuzz_sandbox_service
 under tests/fuzz/corpus/<target>/. Run it again after changing a seed; the
 files are committed, so CI never needs to run it.
 
@@ -220,6 +221,31 @@ def strings_seeds():
     }
 
 
+def sandbox_service_seeds():
+    """Programs for fuzz_sandbox_service: (op, argument) byte pairs, op
+    numbers as its step() switch has them (op % 20): 0 CreateSandbox
+    (argument % 5: 0 a good config, 1 a bad one, 2 runc options, 3
+    garbage, 4 none), 1 StartSandbox, 2 Platform, 3 StopSandbox (argument
+    & 1: a grace period), 4 WaitSandbox, 5 SandboxStatus, 6 PingSandbox, 7
+    ShutdownSandbox, 8 SandboxMetrics, 9-15 Task Create, Start, Kill,
+    Delete, Wait, Shutdown, Connect (argument % 3: pod, c1, c2), 16 a held
+    backend call completes, 17 a process exits, 18 the backend's mood, 19
+    drains; an argument with 0x80 set names an unknown sandbox."""
+    def prog(*pairs):
+        return bytes(b for pair in pairs for b in pair)
+
+    return {
+        "lifecycle": prog((0, 0), (1, 0), (9, 1), (10, 1), (9, 2), (10, 2), (5, 1), (2, 0),
+                          (6, 0), (8, 0), (4, 0), (3, 0), (7, 0), (14, 0)),
+        "grace": prog((0, 0), (1, 0), (9, 1), (10, 1), (3, 1), (17, 1), (4, 0), (7, 0)),
+        "infra_death": prog((0, 0), (1, 0), (9, 1), (10, 1), (4, 0), (17, 0), (12, 1), (15, 0),
+                            (7, 0)),
+        "held": prog((18, 2), (0, 0), (1, 0), (7, 0), (16, 0), (16, 0), (18, 0), (7, 0)),
+        "hostile": prog((0, 1), (0, 2), (0, 3), (0, 4), (0, 0x40), (0, 0x80), (0, 0x30),
+                        (1, 0x80), (7, 0x80), (4, 0x80), (0, 0), (0, 0), (12, 0), (11, 0)),
+    }
+
+
 def write(target, seeds):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -233,6 +259,7 @@ def main():
     write("spec", spec_seeds())
     write("runtime_log", runtime_seeds())
     write("strings", strings_seeds())
+    write("sandbox_service", sandbox_service_seeds())
     return 0
 
 
