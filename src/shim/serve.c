@@ -165,7 +165,10 @@ static int shim_init(struct ps_shim *s, const struct ps_args *args, int listen_f
 
 static void shim_fini(struct ps_shim *s)
 {
-        ttrpc_server_free(s->server);
+        /* Answers the teardown still gives (a cancelled ShutdownSandbox's)
+         * must not start another exit on what is being freed. */
+        s->exiting = true;
+        s->server = ttrpc_server_free(s->server);
         if (s->sandboxes_ready)
                 ps_sandboxes_destroy(&s->sandboxes);
         ps_publisher_free(s->pub);
