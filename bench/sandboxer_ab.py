@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""podshim as containerd 2.x's shim sandboxer against 2.x's runc-v2 with its
+pause container, on one private CRI containerd (tests/e2e/cri/env.py):
+RunPodSandbox on the CNI bridge, the full pod start (sandbox + 1 container
+started) and the PSS of the pod's shim(s) plus its sandbox process (pause or
+podshim-infra), rounds alternating the handlers. podshim in podsandbox mode
+is measured alongside.
+
+    sudo PODSHIM_CONTAINERD=2.1.9 PODSHIM_E2E_BOOTSTRAP_VERSION=3 \\
+        PODSHIM_BIN_DIR=build /usr/bin/python3 bench/sandboxer_ab.py [ROUNDS]
+
+Prints a table of medians and the ratio to runc-v2 (issue 12's targets:
+RunPodSandbox <= 0.3, per-pod PSS <= 0.1).
+"""
+
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+sys.path.insert(0, HERE)
+
+from cri import env as cri_env  # noqa: E402
+from cri import pods as cri_pods  # noqa: E402
+
+import measure  # noqa: E402
+
+HANDLERS = ["runc", "podshim-sb", "podshim"]
+METRICS = [("run_pod_cni_s", "RunPodSandbox (CNI)", 1000, "ms", 0.3),
+           ("pod_start_cni_s", "pod start (CNI + 1 container)", 1000, "ms", None),
+           ("pod_pss_kb", "PSS, shim(s) + sandbox process", 1, "KiB", 0.1)]
+
+
+def one_round(factory):
+    out = {}
+    pod = factory.run(host_network=False)
+    out["run_pod_cni_s"] = factory.run_latencies[-1]
+    t = time.monotonic()
+    factory.add_container(pod, "c0")
+    out["pod_start_cni_s"] = out["run_pod_cni_s"] + time.monotonic() - t
+    time.sleep(0.3)  # let lazily touched pages settle before reading smaps
+    out["pod_pss_kb"], _ = measure.memory_of(measure.sandbox_and_shims(factory, pod))
+    factory.remove(pod)
+    return out
+
+
+def main():
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    env = cri_env.CriEnv(os.path.abspath(os.environ.get("PODSHIM_BIN_DIR", "build")))
+    if not env.cd.dist.v2:
+        sys.exit("needs containerd 2.x (PODSHIM_CONTAINERD=2.1.9)")
+    samples = {h: {} for h in HANDLERS}
+    try:
+        env.start()
+        factories = {h: cri_pods.PodFactory(env, h) for h in HANDLERS}
+        for h in HANDLERS:  # warm-up: images, CNI, page cache
+            one_round(factories[h])
+        for r in range(rounds):
+            order = HANDLERS if r % 2 == 0 else list(reversed(HANDLERS))
+            for h in order:
+                for k, v in one_round(factories[h]).items():
+                    samples[h].setdefault(k, []).append(v)
+    finally:
+        problems = env.teardown()
+        if problems:
+            print("teardown: %s" % problems, file=sys.stderr)
+    print("containerd %s, bootstrap version %d, %d rounds, medians"
+          % (env.cd.dist.version_text, env.bootstrap_version, rounds))
+    print("| metric | runc-v2 + pause | podshim shim sandboxer | ratio | target "
+          "| podshim podsandbox | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for key, label, scale, unit, target in METRICS:
+        med = {h: statistics.median(samples[h][key]) * scale for h in HANDLERS}
+        ratio = med["podshim-sb"] / med["runc"]
+        print("| %s | %.1f %s | %.1f %s | %.2f | %s | %.1f %s | %.2f |"
+              % (label, med["runc"], unit, med["podshim-sb"], unit, ratio,
+                 "<= %.1f (%s)" % (target, "met" if ratio <= target else "missed")
+                 if target else "-", med["podshim"], unit, med["podshim"] / med["runc"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
