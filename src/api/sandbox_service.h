@@ -12,7 +12,8 @@
  *                   members' SIGTERM grace)
  *   WaitSandbox     parked until the pod has ended (the infra process and
  *                   every member exited); never holds up the loop
- *   SandboxStatus   "SANDBOX_READY" / "SANDBOX_NOTREADY" exactly; verbose:
+ *   SandboxStatus   "SANDBOX_READY" / "SANDBOX_NOTREADY" exactly, the infra
+ *                   pid (0 once the pod has ended); verbose:
  *                   info["info"], JSON shaped like CRI's own sandbox info
  *                   (pid, processStatus, runtimeSpec with the infra
  *                   process's namespaces and cgroupsPath) plus podshim's

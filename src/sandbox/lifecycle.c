@@ -42,7 +42,7 @@ bool ps_sandbox_ended(const struct ps_sandbox *sb)
 
 pid_t ps_sandbox_pid(const struct ps_sandbox *sb)
 {
-        return sb->task ? sb->task->init->pid : 0;
+        return sb->task && !sb->exited ? sb->task->init->pid : 0;
 }
 
 /* ---- create ----------------------------------------------------------- */

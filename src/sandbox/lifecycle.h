@@ -78,7 +78,10 @@ void ps_sandbox_remove_waiter(struct ps_sandbox_waiter *w);
 bool ps_sandbox_ready(const struct ps_sandbox *sb);
 /* The own task and every member have exited. */
 bool ps_sandbox_ended(const struct ps_sandbox *sb);
-/* The infra process's pid (0 before it was spawned). */
+/* The infra process's pid: 0 before it was spawned and once the pod has
+ * ended, as CRI itself forgets it then (handleSandboxExit). CRI builds
+ * the namespace paths of every new container from it, and an exited
+ * pid may be another process's by then. */
 pid_t ps_sandbox_pid(const struct ps_sandbox *sb);
 
 /* SandboxMetrics: the own task's Stats (the pod cgroup, and on cgroup v1

@@ -249,6 +249,7 @@ def test_pod_life_through_the_sandbox_api(sandboxes, pb, cri, cgroup_root, event
         assert w.exit_status == 128 + signal.SIGKILL and w.exited_at.seconds > 0, w
         st = status(pb, c, shim.id)
         assert st.state == "SANDBOX_NOTREADY" and st.exited_at.seconds > 0, st
+        assert st.pid == 0, st  # CRI would join a possibly reused pid's namespaces
         # answered at once now, and StopSandbox of an ended pod is a no-op
         w2 = ok(c.call("WaitSandbox", pb.sandbox.WaitSandboxRequest(sandbox_id=shim.id)),
                 pb.sandbox.WaitSandboxResponse)

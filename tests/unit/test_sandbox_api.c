@@ -208,6 +208,7 @@ static void test_end_waits_for_every_member(void)
         fb.log[0] = '\0';
         fake_exit(sb->task->init, 137);
         CHECK(sb->exited && !ps_sandbox_ready(sb));
+        CHECK(ps_sandbox_pid(sb) == 0); /* a pid that may be reused by now */
         CHECK(strstr(sblog, "sandbox-exit p1 137") != NULL);
         CHECK(strstr(fb.log, "signal m1 9 all") && strstr(fb.log, "signal m2 9 all"));
         CHECK(released == 0 && !ps_sandbox_ended(sb)); /* members still to report */
