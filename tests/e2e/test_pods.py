@@ -22,6 +22,7 @@ import socket
 
 import pytest
 
+from cri import env as cri_env
 from cri import host
 from cri import images
 
@@ -29,7 +30,19 @@ PODSHIM_ONLY = "pause-less infra task: podshim only"
 
 
 def _podshim(pods):
-    return pods.handler == "podshim"
+    """podshim, in either pod mode (podsandbox, or the shim sandboxer)."""
+    return pods.handler.startswith("podshim")
+
+
+def _shim_mode(pods):
+    return pods.handler in cri_env.SHIM_SANDBOXER
+
+
+def _started(pods, tid):
+    """Whether containerd ran `start` for tid: not for a container it
+    connected straight to its pod's shim (bootstrap version 3 writes the
+    bundle's `sandbox` file instead)."""
+    return not os.path.exists(os.path.join(pods.env.bundle(tid), "sandbox"))
 
 
 def _assert_running(pods, pod):
@@ -62,15 +75,18 @@ def _assert_one_shim(pods, pod):
         # what containerd connects to (bootstrap.json on 2.x)
         ep = pods.env.endpoint(tid)
         assert ep.address == "unix://" + sock, (tid, ep)
-        if _podshim(pods):
-            # podshim writes `address` whatever the version: 1.x reads it
+        if _podshim(pods) and _started(pods, tid):
+            # podshim's start writes `address` whatever the version: 1.x reads it
             with open(os.path.join(pods.env.bundle(tid), "address")) as f:
                 assert f.read().strip() == "unix://" + sock, tid
+        if _podshim(pods):
             # the handler's options reached the task: the OCI runtime of
-            # its config file (1.6) or of its inline table (1.7+)
+            # its config file (1.6) or of its inline table (1.7+); the shim
+            # sandboxer's handler has none (cri/env.py): the default
+            want = "runc" if _shim_mode(pods) else pods.env.podshim_binary(pods.handler)
             with open(os.path.join(pods.env.bundle(tid), "options.json")) as f:
                 got = json.load(f)["binary_name"]
-            assert got == pods.env.podshim_binary(pods.handler), (tid, got)
+            assert got == want, (tid, got)
     for cid in pod.containers:
         pid = pods.container_pid(cid)
         assert int(host.status(pid)["PPid"]) == shims[0], (cid, pid)
@@ -153,7 +169,7 @@ def test_pod_with_cni_network(pods):
     out, _, code = pods.cri.exec_sync(pod.containers[1], ["ip", "-4", "-o", "addr", "show"])
     assert code == 0 and (" %s/" % ip) in out, out
     _assert_exec(pods, pod.containers[2])
-    if pods.handler == "podshim":
+    if _podshim(pods):
         _assert_pod_stats(pods, pod)
     _stop_and_remove(pods, pod, pods.snapshot(pod))
 
@@ -241,14 +257,21 @@ def test_killing_infra_process_tears_pod_down(pods, pid_mode):
     for cid in pod.containers:
         pods.wait_container_state(cid, "CONTAINER_EXITED", timeout=10)
 
+    # the pod's own end: a task exit, or with the shim sandboxer (where the
+    # pod is no task) a sandbox exit
+    topic, key = ("/sandboxes/exit", "sandbox_id") if _shim_mode(pods) else ("/tasks/exit",
+                                                                              "container_id")
+
     def exits(evs):
         got = {e.get("container_id") for e in evs[seen:] if e.topic == "/tasks/exit"}
+        got |= {e.get(key) for e in evs[seen:] if e.topic == topic}
         return set(pod.ids) <= got and got
 
-    events.wait_for(exits, 10, what="/tasks/exit for the sandbox and every container")
+    events.wait_for(exits, 10, what="the exit of the sandbox and of every container")
     sandbox_exit = [e for e in events.snapshot()[seen:]
-                    if e.topic == "/tasks/exit" and e.get("container_id") == pod.id]
-    assert sandbox_exit[0].get("pid") == pod.pid
+                    if e.topic == topic and e.get(key) == pod.id]
+    if not _shim_mode(pods):  # SandboxExit carries no pid
+        assert sandbox_exit[0].get("pid") == pod.pid
     assert sandbox_exit[0].get("exit_status") == 128 + signal.SIGKILL
 
     pods.remove(pod)
