@@ -186,6 +186,10 @@ class CriClient:
         return list(self.call("ListContainerStats",
                               self.pb.ListContainerStatsRequest(filter=flt)).stats)
 
+    def checkpoint_container(self, cid, location, timeout=120):
+        self.call("CheckpointContainer", self.pb.CheckpointContainerRequest(
+            container_id=cid, location=location, timeout=timeout), timeout + 10)
+
     def pod_stats(self, pod_id):
         return self.call("PodSandboxStats", self.pb.PodSandboxStatsRequest(
             pod_sandbox_id=pod_id)).stats
