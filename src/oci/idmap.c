@@ -148,6 +148,44 @@ int ps_idmap_parse(const char *text, size_t len, struct ps_idmap **ret, size_t *
         return 0;
 }
 
+int ps_idmap_parse_option(const char *value, const char *what, struct ps_idmap **ret, size_t *ret_n,
+                          struct ps_err **err)
+{
+        _cleanup_free_ struct ps_idmap *m = NULL;
+        const char *p = value, *end = value + strlen(value);
+        size_t n = 0;
+
+        for (;;) {
+                uint32_t v[3];
+
+                if (n == PS_IDMAP_MAX)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT, "%s: more than %u mappings",
+                                          what, PS_IDMAP_MAX);
+                for (int i = 0; i < 3; i++) {
+                        /* no blanks here: containerd's strconv.Atoi takes none */
+                        if (p == end || *p == ' ' || *p == '\t' || !parse_u32(&p, end, &v[i]) ||
+                            (i < 2 && (p == end || *p++ != ':')))
+                                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                                  "%s: \"%s\" is not container:host:size[,...]",
+                                                  what, value);
+                }
+                if (!m && !(m = calloc(PS_IDMAP_MAX, sizeof(*m))))
+                        return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "%s", what);
+                m[n++] = (struct ps_idmap){.container_id = v[0], .host_id = v[1], .size = v[2]};
+                if (p == end)
+                        break;
+                if (*p++ != ',')
+                        return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                          "%s: \"%s\" is not container:host:size[,...]", what,
+                                          value);
+        }
+        if (ps_idmap_check(m, n, what, err) < 0)
+                return -1;
+        *ret = TAKE_PTR(m);
+        *ret_n = n;
+        return 0;
+}
+
 bool ps_idmap_equal(const struct ps_idmap *a, size_t na, const struct ps_idmap *b, size_t nb)
 {
         if (na != nb)

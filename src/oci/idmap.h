@@ -55,6 +55,13 @@ int ps_idmap_format(const struct ps_idmap *m, size_t n, const char *what, char *
 int ps_idmap_parse(const char *text, size_t len, struct ps_idmap **ret, size_t *ret_n,
                    struct ps_err **err);
 
+/* Parses the value of a rootfs mount option "uidmap=" or "gidmap=" as
+ * containerd's snapshotters write it (core/mount: "<container>:<host>:<size>"
+ * per line, lines joined by ','), then checks it (ps_idmap_check). On
+ * success the caller frees *ret. Anything else: INVALID_ARGUMENT. */
+int ps_idmap_parse_option(const char *value, const char *what, struct ps_idmap **ret, size_t *ret_n,
+                          struct ps_err **err);
+
 /* The same lines in the same order: runc's rule for a spec that names both
  * a user namespace to join and its mappings (a split or reordered map
  * counts as different). */

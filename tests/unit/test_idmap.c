@@ -225,12 +225,48 @@ static void test_equal_and_lookup(void)
         CHECK(!ps_idmap_to_host(top, 1, UINT32_MAX, &host));
 }
 
+/* containerd's uidmap=/gidmap= mount option values */
+static void test_parse_option(void)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        struct ps_idmap *m = NULL;
+        size_t n = 0;
+
+        CHECK(ps_idmap_parse_option("0:100000:65536", "uidmap", &m, &n, &e) == 0);
+        CHECK(n == 1 && m && m[0].container_id == 0 && m[0].host_id == 100000 &&
+              m[0].size == 65536);
+        free(m);
+        m = NULL;
+        CHECK(ps_idmap_parse_option("0:1000:1,1:100000:65535", "uidmap", &m, &n, &e) == 0);
+        CHECK(n == 2 && m && m[1].container_id == 1 && m[1].host_id == 100000);
+        free(m);
+        m = NULL;
+
+        static const char *const bad[] = {
+            "",       "0:100000",        "0:100000:65536:1", "0:100000:65536,", ",0:1:1", " 0:1:1",
+            "0: 1:1", "0:1:1 ",          "-1:1:1",           "0:1:4294967296",  "0:1:0",  "a:b:c",
+            "0;1;1",  "0:1:10,5:100:10", /* overlap */
+        };
+        for (size_t i = 0; i < N(bad); i++) {
+                m = NULL;
+                n = 99;
+                int r = ps_idmap_parse_option(bad[i], "uidmap", &m, &n, &e);
+                if (r == 0)
+                        fprintf(stderr, "accepted: \"%s\"\n", bad[i]);
+                CHECK(r < 0 && e && e->code == PS_INVALID_ARGUMENT &&
+                      strstr(ps_err_msg(e), "uidmap"));
+                CHECK(m == NULL && n == 99); /* nothing set on failure */
+                e = ps_err_free(e);
+        }
+}
+
 int main(void)
 {
         RUN(test_check);
         RUN(test_format);
         RUN(test_parse);
         RUN(test_round_trip);
+        RUN(test_parse_option);
         RUN(test_equal_and_lookup);
         return check_summary();
 }

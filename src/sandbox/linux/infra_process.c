@@ -19,6 +19,7 @@
 #include "base/fs.h"
 #include "infra/reap.h"
 #include "oci/idmap.h"
+#include "sandbox/linux/userns.h"
 
 #define HELPER_NAME "podshim-infra"
 
@@ -408,39 +409,6 @@ static pid_t spawn_two_stage(const struct ps_infra_spec *s, const char *helper, 
         return msg.pid;
 }
 
-/* Writes one map file of a new user namespace: the whole text in one
- * write, as the kernel wants it. */
-static int write_map(pid_t pid, const char *file, const struct ps_idmap *m, size_t n,
-                     const char *what, struct ps_err **err)
-{
-        _cleanup_free_ char *text = NULL;
-        _cleanup_close_ int fd = -1;
-        char path[64];
-        size_t len;
-
-        if (ps_idmap_format(m, n, what, &text, &len, err) < 0)
-                return -1;
-        snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
-        fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, text, len) != (ssize_t)len)
-                return ps_err_errno(err, errno, PS_UNKNOWN, "infra process: write %s", file);
-        return 0;
-}
-
-static int read_map(pid_t pid, const char *file, struct ps_idmap **ret, size_t *ret_n,
-                    struct ps_err **err)
-{
-        _cleanup_free_ char *text = NULL;
-        char path[64];
-        size_t len = 0;
-
-        snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
-        if (ps_read_file(path, 64 << 10, &text, &len, err) < 0 ||
-            ps_idmap_parse(text, len, ret, ret_n, err) < 0)
-                return ps_err_prefix(err, "infra process: %s", file);
-        return 0;
-}
-
 /* A joined user namespace: the spec's maps, if it gives any, must be the
  * namespace's own (runc's rule), and the infra process's ids mapped. */
 static int check_joined_maps(const struct ps_infra_spec *s, pid_t pid, struct ps_err **err)
@@ -449,9 +417,9 @@ static int check_joined_maps(const struct ps_infra_spec *s, pid_t pid, struct ps
         size_t nu = 0, ng = 0;
         uint32_t host;
 
-        if (read_map(pid, "uid_map", &um, &nu, err) < 0 ||
-            read_map(pid, "gid_map", &gm, &ng, err) < 0)
-                return -1;
+        if (ps_userns_read_map(pid, "uid_map", &um, &nu, err) < 0 ||
+            ps_userns_read_map(pid, "gid_map", &gm, &ng, err) < 0)
+                return ps_err_prefix(err, "infra process");
         if ((s->n_uid_map || s->n_gid_map) && (!ps_idmap_equal(um, nu, s->uid_map, s->n_uid_map) ||
                                                !ps_idmap_equal(gm, ng, s->gid_map, s->n_gid_map)))
                 return ps_err_set(err, PS_INVALID_ARGUMENT,
@@ -469,13 +437,10 @@ static int check_joined_maps(const struct ps_infra_spec *s, pid_t pid, struct ps
 /* The parent's part of the user namespace, before the release. */
 static int user_ns_setup(const struct ps_infra_spec *s, pid_t pid, struct ps_err **err)
 {
-        if (s->new_user) {
-                if (write_map(pid, "uid_map", s->uid_map, s->n_uid_map, "linux.uidMappings", err) <
-                    0)
-                        return -1;
-                return write_map(pid, "gid_map", s->gid_map, s->n_gid_map, "linux.gidMappings",
-                                 err);
-        }
+        if (s->new_user &&
+            ps_userns_write_maps(pid, s->uid_map, s->n_uid_map, "linux.uidMappings", s->gid_map,
+                                 s->n_gid_map, "linux.gidMappings", err) < 0)
+                return ps_err_prefix(err, "infra process");
         if (s->user_path)
                 return check_joined_maps(s, pid, err);
         return 0;
