@@ -29,6 +29,13 @@ Requirements, each a skip with its reason when unmet:
 
 The containers of the podshim run use the handler podshim-noopts (podshim
 without an options table; cri/env.py says why containerd 2.1 needs that).
+
+test_new_userns_sandbox covers the other way a spec asks for a user
+namespace: without a path, with the maps to write (`ctr run --uidmap`, any
+containerd version, PODSHIM_E2E_RUNTIMES with runc): podshim then creates
+the user namespace itself, with the pod's new namespaces inside it, and
+still brings `lo` up in the new network namespace; runc-v2 runs the same
+task as a plain container, the reference for the maps and namespaces.
 """
 
 import fcntl
@@ -276,3 +283,48 @@ def test_userns_container(upods):
     finally:
         for d in (empty_dir, host_path):
             shutil.rmtree(d, ignore_errors=True)
+
+
+def _sandbox_annotations(cid):
+    """What makes a `ctr run` task a pod's sandbox for podshim (as CRI marks it)."""
+    return ("--annotation", "io.kubernetes.cri.container-type=sandbox",
+            "--annotation", "io.kubernetes.cri.sandbox-id=%s" % cid)
+
+
+def _lo_flags(pid):
+    """The flags of `lo` in pid's network namespace, as `ip` prints them."""
+    out = harness.run(["nsenter", "-t", str(pid), "-n", "ip", "-o", "link", "show", "lo"],
+                      timeout=10).stdout
+    return out.split("<", 1)[1].split(">", 1)[0].split(",")
+
+
+def test_new_userns_sandbox(rt_runc):
+    """A sandbox task whose spec asks for a new user namespace with maps
+    (no path): the maps are written, every new namespace of the pod belongs
+    to it, `lo` is up in the new network namespace, and nothing is left."""
+    rt = rt_runc
+    cid = rt.new_id("userns")
+    m = "%d:%d:%d" % (MAP["container_id"], MAP["host_id"], MAP["length"])
+    try:
+        rt.ctr("run", "-d", "--fifo-dir", rt.fifo_dir, *rt.run_args(), "--uidmap", m,
+               "--gidmap", m, *_sandbox_annotations(cid), rt.image, cid, "sleep", "1000",
+               timeout=120)
+        rt.ctr.wait_status(cid, "RUNNING")
+        pid = rt.ctr.task_list()[cid][0]
+        userns = "/proc/%d/ns/user" % pid
+        assert _ns_id(userns) != _ns_id("/proc/self/ns/user")
+        assert _map_of(pid, "uid_map") == WANT_MAP
+        assert _map_of(pid, "gid_map") == WANT_MAP
+        for kind in ("pid", "ipc", "uts", "net"):
+            assert _ns_id("/proc/%d/ns/%s" % (pid, kind)) != _ns_id("/proc/self/ns/" + kind)
+            assert _owner_userns("/proc/%d/ns/%s" % (pid, kind)) == _ns_id(userns), kind
+        assert "UP" in _lo_flags(pid), _lo_flags(pid)
+        # root inside for runc's sleep; the infra process never runs as root
+        inside = PAUSE_UID if rt.podshim else 0
+        assert _host_ids(pid) == (MAP["host_id"] + inside, MAP["host_id"] + inside)
+        if rt.podshim:
+            assert host.cmdline(pid) == ["podshim-infra"]
+    finally:
+        rt.remove(cid)
+    rt.assert_gone(cid)
+    assert not host.alive(pid)
