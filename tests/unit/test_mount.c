@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -216,6 +217,18 @@ static void test_overlay_long_lowerdir(void)
         ps_err_free(e);
 }
 
+/* The new mount API is there: valgrind 3.19 (the valgrind stage) does not
+ * know open_tree, move_mount or mount_setattr and answers ENOSYS; the
+ * sanitizer runs test them against the kernel. */
+static bool have_mount_api(const char *test)
+{
+        if (syscall(SYS_open_tree, -1, "", 0) < 0 && errno == ENOSYS) {
+                fprintf(stderr, "  %s: not run: open_tree is ENOSYS here (valgrind?)\n", test);
+                return false;
+        }
+        return true;
+}
+
 static uid_t owner_of(const char *dir, const char *name)
 {
         _cleanup_free_ char *p = NULL;
@@ -238,6 +251,9 @@ static void test_overlay_idmapped(void)
                             *top = path_of("idm"), *lower = NULL, *upper = NULL, *work = NULL;
         struct ps_err *e = NULL;
         int before = count_mounts(tmpdir);
+
+        if (!have_mount_api(__func__))
+                return;
 
         CHECK(ps_mkdir_p(l1, 0755, NULL) == 0 && ps_mkdir_p(l2, 0755, NULL) == 0);
         CHECK(mkdir(up, 0755) == 0 && mkdir(wk, 0755) == 0);
@@ -289,6 +305,8 @@ static void test_bind_idmapped(void)
         struct ps_mount m = mk("bind", src, opts);
         struct ps_err *e = NULL;
 
+        if (!have_mount_api(__func__))
+                return;
         CHECK(mkdir(src, 0755) == 0 && write_file(src, "f") == 0);
         CHECK_INTEQ(mount_list(t, &m, 1, &e), 0);
         if (e)
