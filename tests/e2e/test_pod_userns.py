@@ -203,6 +203,13 @@ def test_userns_pod(pods):
         assert host.status(pid)["NoNewPrivs"] == "1"
         assert pods.pause_processes(pod, rem.shim_pids) == []
 
+    # the sandbox task's Stats: podshim reads the pod's links through a
+    # helper that enters the network namespace the pod's user namespace owns
+    metrics = json.loads(pods.env.ctr("tasks", "metrics", "--format", "json", pod.id).stdout)
+    if _podshim(pods) and os.path.exists("/sys/fs/cgroup/memory/memory.stat"):
+        links = {link.get("name") for link in metrics.get("network", [])}
+        assert "eth0" in links, metrics  # CNI's interface (lo is left out)
+
     # the sandbox cgroup: in every hierarchy, owned by root as runc-v2
     # leaves it (runc gives a cgroup to the container's root only with a
     # private cgroup namespace and a writable cgroupfs, never a sandbox's)
