@@ -8,9 +8,16 @@ handler under test:
                 on 1.6; from 1.7 on options.BinaryName inline: config_body)
   runc-crun     io.containerd.runc.v2 with options.BinaryName = "crun"
   podshim-crun  io.containerd.podshim.v2, a second config file naming crun
+  podshim-noopts io.containerd.podshim.v2 without an options table
 
 The crun pair is for bench/: with runc, `runc exec` is most of an exec for
-either shim. The pod tests use runc and podshim only.
+either shim. The pod tests use runc and podshim, and podshim-noopts where
+containerd 2.1 needs a handler without options: it starts a container of a
+user-namespace pod with containerd.runc.v1.Options carrying the io uid/gid,
+made from the handler's options, and a runtimeoptions.v1.Options there (any
+options table of a non-runc runtime type) fails that container's start in
+containerd's client before the shim is asked ("failed to get runtime v2
+options"; containerd issue 11091's change).
 
 The CRI plugin gets an offline sandbox image (images.PAUSE_NAME) and the
 busybox image, both imported into namespace k8s.io before any pod runs, so
@@ -39,9 +46,11 @@ from cri import images
 NAMESPACE = "k8s.io"
 CNI_BIN_DIR = "/usr/lib/cni"  # dpkg -L containernetworking-plugins
 HANDLERS = {"runc": "io.containerd.runc.v2", "podshim": "io.containerd.podshim.v2",
-            "runc-crun": "io.containerd.runc.v2", "podshim-crun": "io.containerd.podshim.v2"}
-# the OCI runtime each handler's shim runs
-OCI_BINARY = {"runc": "runc", "podshim": "runc", "runc-crun": "crun", "podshim-crun": "crun"}
+            "runc-crun": "io.containerd.runc.v2", "podshim-crun": "io.containerd.podshim.v2",
+            "podshim-noopts": "io.containerd.podshim.v2"}
+# the OCI runtime each handler's shim runs (podshim-noopts: its default, runc)
+OCI_BINARY = {"runc": "runc", "podshim": "runc", "runc-crun": "crun", "podshim-crun": "crun",
+              "podshim-noopts": "runc"}
 CRI = '"io.containerd.grpc.v1.cri"'  # 1.6 and 1.7 (config version 2)
 # libcni keeps its result cache here (not configurable through CRI 1.6);
 # entries go away on CNI DEL, the directories stay unless we remove them

@@ -103,7 +103,10 @@ class PodFactory:
     # ------------------------------------------------------------ actions
 
     def run(self, host_network=False, pid_mode="CONTAINER", containers=0):
-        cfg = self.pod_config(host_network, pid_mode)
+        return self.run_config(self.pod_config(host_network, pid_mode), containers)
+
+    def run_config(self, cfg, containers=0):
+        """Runs a pod of a config made by pod_config and changed by the test."""
         t0 = time.monotonic()
         pod_id = self.cri.run_pod(cfg, self.handler)
         self.run_latencies.append(time.monotonic() - t0)
