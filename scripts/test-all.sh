@@ -245,6 +245,10 @@ if [ $release_ok -eq 0 ]; then
 		st=$(cat "$out/cgroup-v2/$r-v2.status" 2>/dev/null || echo 1)
 		count_junit "cgroup v2 $r" "$st" "$out/cgroup-v2/$r-v2.xml"
 	done
+	if [ -x "${PODSHIM_CACHE:-/var/cache/podshim}/containerd-2.1.9/usr/bin/containerd" ]; then
+		st=$(cat "$out/cgroup-v2/e2e-v2-cd21.status" 2>/dev/null || echo 1)
+		count_junit "cgroup v2 e2e (containerd 2.1.9)" "$st" "$out/cgroup-v2/e2e-v2-cd21.xml"
+	fi
 	# how the guest ended, for the summary (CI shows only the end of the log)
 	vm_end=$(grep -a '^cgroup-v2-vm: qemu' "$out/cgroup-v2/vm.log" | tail -1)
 fi
