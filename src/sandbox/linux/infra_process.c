@@ -374,7 +374,7 @@ static __attribute__((noreturn)) void stage1_main(const struct ps_infra_spec *s,
  * before the loop (and so the reaper) runs again, which is why the reaper
  * never sees it. The wait is bounded: the first stage never blocks. */
 static pid_t spawn_two_stage(const struct ps_infra_spec *s, const char *helper, int sync_rd,
-                             int report, struct ps_err **err)
+                             int sync_wr, int report, struct ps_err **err)
 {
         _cleanup_close_ int rd = -1, wr = -1;
         struct stage_msg msg = {0};
@@ -390,8 +390,14 @@ static pid_t spawn_two_stage(const struct ps_infra_spec *s, const char *helper, 
         first = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
         if (first < 0)
                 return ps_err_errno(err, errno, PS_UNKNOWN, "clone the infra process");
-        if (first == 0)
+        if (first == 0) {
+                /* Only the shim may hold the release pipe's write end: if
+                 * this stage dies before it reports, the shim gives up and
+                 * closes it, and the infra process it may have cloned
+                 * reads EOF and exits instead of waiting for good. */
+                close(sync_wr);
                 stage1_main(s, helper, sync_rd, report, wr);
+        }
         wr = ps_close(wr);
         while (waitpid(first, &st, 0) < 0 && errno == EINTR)
                 ;
@@ -484,7 +490,7 @@ pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper, ps_infra
         if (fcntl(rep_rd, F_SETFL, O_NONBLOCK) < 0)
                 return ps_err_errno(err, errno, PS_UNKNOWN, "report pipe");
         if (s->new_user || s->user_path) {
-                pid = spawn_two_stage(s, helper, sync_rd, rep_wr, err);
+                pid = spawn_two_stage(s, helper, sync_rd, sync_wr, rep_wr, err);
                 if (pid < 0)
                         return -1;
         } else {
@@ -493,8 +499,10 @@ pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper, ps_infra
                 pid = (pid_t)syscall(SYS_clone, SIGCHLD | new_ns_flags(s), NULL, NULL, NULL, 0);
                 if (pid < 0)
                         return ps_err_errno(err, errno, PS_UNKNOWN, "clone the infra process");
-                if (pid == 0)
+                if (pid == 0) {
+                        close(sync_wr); /* EOF, not a wait, if the shim goes */
                         child_main(s, helper, sync_rd, rep_wr, false);
+                }
         }
         rep_wr = ps_close(rep_wr);
         if ((place && place(data, pid, err) < 0) ||
