@@ -1,5 +1,7 @@
 #!/bin/bash
-# Install every Debian (bookworm) package podshim needs to build and test.
+# Install every Debian (bookworm) package podshim needs to build and test,
+# then fetch (without installing) the newer containerd builds and OCI
+# runtime the version matrix runs against (scripts/fetch-containerd.sh).
 # Needs root. Safe to run again.
 set -euo pipefail
 
@@ -26,8 +28,18 @@ packages=(
 	# bench/run.sh: the chart, and the Go State client (containerd's own
 	# task client over its ttrpc, built offline from the -dev sources above)
 	gnuplot-nox golang-go
+	# scripts/fetch-containerd.sh: apt-get download and dpkg-deb -x (apt,
+	# dpkg), the archive keys that sign trixie's and sid's Release files,
+	# patchelf to point sid's crun at sid's libc
+	apt dpkg debian-archive-keyring gpgv patchelf
 )
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends "${packages[@]}"
+
+# containerd 1.7.24 (trixie) and 2.1.9 (sid) and sid's crun 1.28, unpacked
+# under /var/cache/podshim for the e2e stages of scripts/test-all.sh (the
+# 2.1 and 1.7 runs need a crun newer than bookworm's; runc stays
+# bookworm's). Nothing is installed into the system.
+bash "$(dirname "$0")/fetch-containerd.sh" containerd-1.7.24 containerd-2.1.9 crun-1.28
