@@ -619,6 +619,29 @@ def leaves_group_socket(runtime, dist_):
     return None
 
 
+def leaks_pod_shim(runtime, dist_):
+    """Why the grouped shim of a CRI pod of `runtime` under `dist_` may
+    outlive the pod, or None.
+
+    containerd 2.x with runc-v2 (bootstrap version 3): a pod's container
+    tasks carry a SandboxID, and containerd sends no Shutdown after their
+    Delete (core/runtime/v2/shim.go:558-571, task_manager.go:236-240 of
+    2.1.9); only the sandbox (pause) task's Delete does. When the pause
+    task is deleted first, as the podsandbox controller does on its exit
+    (internal/cri/server/podsandbox/controller.go:203-222), runc-v2 ignores
+    that Shutdown because containers remain (cmd/containerd-shim-runc-v2/
+    task/service.go:603-610), and nothing asks again: the shim and its
+    socket outlive the pod (the containerd 2.x shim leak,
+    containerd/containerd#12344). podshim, a version 2 shim, gets a
+    Shutdown after every Delete (shim.go:558-561) and exits with its last
+    task."""
+    if runtime == "io.containerd.runc.v2" and dist_.v2:
+        return ("containerd %s never shuts a version 3 runc-v2 pod shim down when the "
+                "pause task is deleted before the containers (core/runtime/v2/shim.go:"
+                "558-571; runc-v2 task/service.go:603-610)" % dist_.version_text)
+    return None
+
+
 TASK_V2 = "containerd.task.v2.Task"
 TASK_V3 = "containerd.task.v3.Task"
 
