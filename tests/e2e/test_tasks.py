@@ -1,4 +1,4 @@
-"""Task API end to end: containerd 1.6 drives the shim under test through ctr.
+"""Task API end to end: containerd (PODSHIM_CONTAINERD) drives the shim under test through ctr.
 
 Every test runs once per flavor (runtime x OCI binary, see conftest.py) and
 uses its own container ids. Each one ends by checking that the task left
