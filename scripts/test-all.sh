@@ -9,8 +9,10 @@
 # tests, the libFuzzer targets (clang, ASan+UBSan, a bounded time each on a
 # scratch copy of their seed corpus), then the end-to-end suite against the
 # ASan shim under a private containerd, for podshim and for containerd's own
-# runc-v2 shim (the reference the suite is checked against), the cgroup
-# suites again in a cgroup v2-only guest, and a bench smoke pass.
+# runc-v2 shim (the reference the suite is checked against): under the
+# system's containerd 1.6, all of it again under containerd 2.1.9 and the
+# task and pod suites under 1.7.24; the cgroup suites again in a cgroup
+# v2-only guest, and a bench smoke pass.
 # Every stage runs even if an earlier one failed; the last line is
 # "N passed, N failed" summed over all stages (ctest and pytest count each
 # test, valgrind each unit test executable, fuzzing each target, every other
@@ -216,14 +218,49 @@ for src in tests/fuzz/fuzz_*.c; do
 done
 [ $fuzz_ok -eq 0 ] && echo "fuzzing: $fuzz_total executions in total"
 
-note "end-to-end (ASan shim; podshim and runc-v2)"
+note "end-to-end under containerd 1.6 (ASan shim; podshim and runc-v2)"
 if [ $asan_ok -eq 0 ]; then
 	rm -rf "$out/asan"
-	PODSHIM_BIN_DIR="$repo/$adir" PODSHIM_ASAN_LOG_DIR="$out/asan" \
+	t0=$SECONDS
+	PODSHIM_CONTAINERD=1.6 PODSHIM_BIN_DIR="$repo/$adir" PODSHIM_ASAN_LOG_DIR="$out/asan" \
 		PODSHIM_E2E_RUNTIMES=${PODSHIM_E2E_RUNTIMES:-io.containerd.podshim.v2,io.containerd.runc.v2} \
 		"$py" -m pytest tests/e2e --ignore=tests/e2e/test_host_cgroups.py \
 		--junitxml="$out/e2e.xml" --durations=10
-	count_junit "end-to-end" $? "$out/e2e.xml"
+	st=$?
+	echo "end-to-end (containerd 1.6): $((SECONDS - t0))s"
+	count_junit "end-to-end" $st "$out/e2e.xml"
+fi
+
+# The version matrix: the same suites under the newer containerd builds
+# scripts/fetch-containerd.sh unpacks (install-deps.sh runs it), each against
+# podshim and that version's own runc-v2 shim, with sid's crun 1.28 for
+# crun (harness.Dist). 2.1 runs every suite; 1.7 the task, pod, pod-feature
+# and deploy-snippet suites (README "Supported containerd versions").
+# e2e_under VERSION NAME FILES...: one stage
+e2e_under() {
+	local v=$1 name=$2
+	shift 2
+	rm -rf "$out/asan-$v"
+	local t0=$SECONDS
+	PODSHIM_CONTAINERD=$v PODSHIM_BIN_DIR="$repo/$adir" PODSHIM_ASAN_LOG_DIR="$out/asan-$v" \
+		PODSHIM_E2E_RUNTIMES=${PODSHIM_E2E_RUNTIMES:-io.containerd.podshim.v2,io.containerd.runc.v2} \
+		"$py" -m pytest "$@" -o junit_suite_name="e2e-$v" \
+		--junitxml="$out/e2e-$v.xml" --durations=10
+	local st=$?
+	echo "$name: $((SECONDS - t0))s"
+	count_junit "$name" $st "$out/e2e-$v.xml"
+}
+
+note "end-to-end under containerd 2.1.9 (ASan shim; podshim and 2.1.9's runc-v2)"
+if [ $asan_ok -eq 0 ]; then
+	e2e_under 2.1.9 "end-to-end (containerd 2.1.9)" tests/e2e \
+		--ignore=tests/e2e/test_host_cgroups.py
+fi
+
+note "end-to-end under containerd 1.7.24 (ASan shim; podshim and 1.7.24's runc-v2)"
+if [ $asan_ok -eq 0 ]; then
+	e2e_under 1.7.24 "end-to-end (containerd 1.7.24)" tests/e2e/test_tasks.py \
+		tests/e2e/test_pods.py tests/e2e/test_pod_features.py tests/e2e/test_deploy.py
 fi
 
 note "cgroup v2 (a v2-only guest: scripts/cgroup-v2-vm.sh)"

@@ -52,9 +52,33 @@ HANDLERS = {"runc": "io.containerd.runc.v2", "podshim": "io.containerd.podshim.v
 OCI_BINARY = {"runc": "runc", "podshim": "runc", "runc-crun": "crun", "podshim-crun": "crun",
               "podshim-noopts": "runc"}
 CRI = '"io.containerd.grpc.v1.cri"'  # 1.6 and 1.7 (config version 2)
+DEPLOY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))), "deploy")
+# the podshim config file the shipped snippets name, and the example config
+DEPLOY_CONFIG_PATH = "/etc/podshim/config.toml"
+DEPLOY_PODSHIM_CONFIG = os.path.join(DEPLOY_DIR, "podshim.toml")
 # libcni keeps its result cache here (not configurable through CRI 1.6);
 # entries go away on CNI DEL, the directories stay unless we remove them
 CNI_CACHE_DIR = "/var/lib/cni"
+
+
+def deploy_snippet_file(dist_, other=False):
+    """The shipped CRI handler snippet for dist_'s config format:
+    deploy/containerd-v3.toml for 2.x (config version 3), containerd-v2.toml
+    for 1.6 and 1.7 (version 2); with other=True the one for the other
+    format."""
+    v3 = dist_.v2 != other
+    return os.path.join(DEPLOY_DIR, "containerd-v3.toml" if v3 else "containerd-v2.toml")
+
+
+def deploy_snippet(path, config_path):
+    """The text of the snippet file `path` with only the podshim config path
+    substituted (an operator's /etc/podshim/config.toml is our temp file)."""
+    with open(path) as f:
+        text = f.read()
+    n = text.count(DEPLOY_CONFIG_PATH)
+    assert n == 1, "%s names %s %d times, expected once" % (path, DEPLOY_CONFIG_PATH, n)
+    return "\n" + text.replace(DEPLOY_CONFIG_PATH, config_path)
 
 
 class CriEnv:
@@ -82,7 +106,11 @@ class CriEnv:
         self.cni_conf_dir = os.path.join(self.dir, "cni", "net.d")
         self.ipam_dir = os.path.join(self.dir, "cni", "ipam")
         self.podshim_config = os.path.join(self.dir, "podshim-cri.toml")
-        # podshim reads BinaryName from its config file, one file per handler
+        # podshim reads BinaryName from its config file, one file per handler;
+        # the "podshim" handler is the shipped deploy/ snippet for this
+        # version's config format (see config_toml), its config file a copy
+        # of deploy/podshim.toml
+        self.snippet_file = deploy_snippet_file(self.cd.dist)
         self.podshim_configs = {"podshim": self.podshim_config,
                                 "podshim-crun": os.path.join(self.dir, "podshim-cri-crun.toml")}
         # every pod's cgroup_parent lives below this, so teardown finds them all
@@ -139,13 +167,16 @@ class CriEnv:
             "",
         ]
         for h in HANDLERS:
-            lines += self._runtime_toml(runtime, h, q)
+            if h != "podshim":
+                lines += self._runtime_toml(runtime, h, q)
         if self.bootstrap_version != 2:
             # every shim this containerd starts gets it; runc-v2 ignores it
             lines += ["[plugins.'io.containerd.shim.v1.manager']",
                       "  env = [%s]" % q("PODSHIM_BOOTSTRAP_VERSION=%d" % self.bootstrap_version),
                       ""]
-        return "\n".join(lines)
+        # the "podshim" handler exactly as README tells an operator to add
+        # it: the shipped snippet appended to the config file
+        return "\n".join(lines) + deploy_snippet(self.snippet_file, self.podshim_config)
 
     def podshim_inline(self):
         """From containerd 1.7 on, podshim's handlers carry their options
@@ -153,11 +184,24 @@ class CriEnv:
         runtimeoptions' config_body, which 1.6 cannot."""
         return self.cd.dist.version >= (1, 7)
 
+    @staticmethod
+    def deploy_binary_name():
+        """BinaryName in deploy/podshim.toml, the config of the "podshim"
+        handler (the shipped snippet's ConfigPath)."""
+        with open(DEPLOY_PODSHIM_CONFIG) as f:
+            for line in f:
+                key, _, value = line.partition("=")
+                if key.strip() == "BinaryName":
+                    return value.strip().strip("\"'")
+        return "runc"
+
     def podshim_binary(self, handler):
         """The OCI runtime a podshim handler names: an absolute path in the
         inline table (so a test can tell the table was applied), the bare
         name in the config file."""
         name = OCI_BINARY[handler]
+        if handler == "podshim":
+            return self.deploy_binary_name()
         if not self.podshim_inline():
             return name
         found = shutil.which(name, path=self.cd.env()["PATH"])
@@ -205,6 +249,9 @@ class CriEnv:
         with open(os.path.join(self.cni_conf_dir, "10-podshim-e2e.conflist"), "w") as f:
             json.dump(self.cni_conflist(), f, indent=2)
         for handler, path in self.podshim_configs.items():
+            if handler == "podshim":
+                shutil.copyfile(DEPLOY_PODSHIM_CONFIG, path)
+                continue
             with open(path, "w") as f:
                 f.write("# written by tests/e2e/cri/env.py\nBinaryName = \"%s\"\n"
                         % OCI_BINARY[handler])

@@ -7,8 +7,10 @@ so the test's teardown can stop and remove them even after a failure.
 
 import itertools
 import os
+import signal
 import time
 import uuid
+import warnings
 
 import harness
 
@@ -171,8 +173,42 @@ class PodFactory:
         while True:
             left = self._leftovers_now(rem)
             if not left or time.monotonic() > deadline:
-                return left
+                break
             time.sleep(0.1)
+        if left and self._reference_leaked_shim(rem, left):
+            left = self._leftovers_now(rem)
+        return left
+
+    def _reference_leaked_shim(self, rem, left):
+        """The reference's known pod shim leak under containerd 2.x
+        (harness.leaks_pod_shim): when the shim and its socket are all that
+        is left and the shim serves none of the pod's tasks any more, it is
+        killed and its socket removed here, with a warning; True then.
+        Never for podshim."""
+        from cri import env as cri_env
+
+        why = harness.leaks_pod_shim(cri_env.HANDLERS[self.handler], self.env.cd.dist)
+        if not why or not all(x.startswith(("shim processes", "shim socket")) for x in left):
+            return False
+        import ttrpc_client
+
+        service = harness.TASK_V3 if self.env.cd.dist.v2 else harness.TASK_V2
+        with ttrpc_client.Client(rem.socket, timeout=10, service=service) as c:
+            for tid in rem.pod.ids:
+                r = c.state(tid)
+                assert r.code == ttrpc_client.NOT_FOUND, (
+                    "leaked shim still serves %s: %r" % (tid, r))
+        pids = sorted(set([p for p in rem.shim_pids if host.alive(p)]
+                          + self.env.all_shims(rem.pod.id)))
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        harness.wait_until(lambda: not any(host.alive(p) for p in pids), 10,
+                           what="leaked shims %s to die" % pids)
+        if os.path.exists(rem.socket):
+            os.unlink(rem.socket)
+        warnings.warn("pod %s: %s shim %s left running (killed): %s"
+                      % (rem.pod.id, self.handler, pids, why))
+        return True
 
     def _leftovers_now(self, rem):
         pod = rem.pod
