@@ -324,8 +324,10 @@ printf '    %-9s %-12s %-14s %s\n' runc-v2 "${shim_pss[runc]} KiB" \
 	"${sandbox_pss[runc]} KiB" "pause (${sandbox_cmd[runc]})"
 
 step "the podshim pod's lines in containerd's log (the shim writes to the bundle's log FIFO)"
-grep -a "runtime=io.containerd.podshim.v2" "$dir/containerd.log" | grep -a "id=${pod_of[podshim]}" |
-	head -3 | cut -c1-200 | sed 's/^/    /'
+shim_log=$(grep -a "runtime=io.containerd.podshim.v2" "$dir/containerd.log" |
+	grep -a " id=${pod_of[podshim]} " || true)
+[ -n "$shim_log" ] || die "no line of the pod's shim in containerd's log"
+echo "$shim_log" | head -3 | cut -c1-200 | sed 's/^/    /'
 
 step "tearing the pods down (StopPodSandbox, RemovePodSandbox)"
 for handler in podshim runc; do
