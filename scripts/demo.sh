@@ -91,6 +91,15 @@ had_cni_cache=
 [ -e /var/lib/cni ] && had_cni_cache=1
 export PODCTL_ADDRESS=$sock PODCTL_STUBS_DIR=$dir/stubs
 ctr_() { ctr -a "$sock" -n "$ns" "$@"; }
+# pids of the shims this containerd started (their -address is our socket)
+our_shims() {
+	local f
+	for f in /proc/[0-9]*/cmdline; do
+		if tr '\0' ' ' 2>/dev/null <"$f" | grep -q "containerd-shim.* -address $sock "; then
+			echo "${f//[!0-9]/}"
+		fi
+	done
+}
 podctl() { "$py" "$podctl_bin" "$@"; }
 
 cleanup() {
@@ -111,10 +120,21 @@ cleanup() {
 				ctr -a "$sock" -n "$n" images rm --sync "$i" >/dev/null
 			done
 		done
+	fi
+	if [ -n "$cpid" ]; then
 		kill -TERM "$cpid" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$cpid" 2>/dev/null
 	fi
+	# Interrupted before the pods were removed: their shims outlive
+	# containerd (each in a session of its own) and so do the pods'
+	# processes. Kill what runs in the pods' cgroups and the shims.
+	for p in $(cat /sys/fs/cgroup/$cgroot/cgroup.procs \
+		$(find /sys/fs/cgroup/*/$cgroot -name cgroup.procs 2>/dev/null) 2>/dev/null | sort -u) \
+		$(our_shims); do
+		kill -KILL "$p" 2>/dev/null
+	done
+	for _ in $(seq 30); do [ -z "$(our_shims)" ] && break; sleep 0.1; done
 	# unmount anything left below the temp dir, deepest first
 	awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
 		while read -r m; do umount -l "$m"; done
@@ -132,6 +152,8 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+trap "exit 143" TERM
+trap "exit 130" INT
 
 step "$shim -v"
 "$shim" -v | sed 's/^/    /'
@@ -229,7 +251,9 @@ EOF
 step "starting a private containerd in $dir (CRI handlers: podshim, runc)"
 # containerd finds containerd-shim-podshim-v2 for io.containerd.podshim.v2
 # on its PATH: the one under test first
-PATH="$shim_dir:$PATH" containerd --config "$dir/config.toml" >"$dir/containerd.log" 2>&1 &
+# (in a session of its own: a signal to this script's process group, as
+# from timeout(1) or ^C, must leave it running for the cleanup)
+PATH="$shim_dir:$PATH" setsid containerd --config "$dir/config.toml" >"$dir/containerd.log" 2>&1 &
 cpid=$!
 for _ in $(seq 100); do
 	ctr -a "$sock" version >/dev/null 2>&1 && break
@@ -339,11 +363,7 @@ for handler in podshim runc; do
 	say "$handler: pod removed, shim ${shim_of[$handler]} gone"
 done
 [ -z "$(podctl pods -q)" ] || die "pods left: $(podctl pods -q)"
-left=$(for f in /proc/[0-9]*/cmdline; do
-	if tr '\0' ' ' 2>/dev/null <"$f" | grep -q "containerd-shim.* -address $sock "; then
-		echo "${f//[!0-9]/}"
-	fi
-done)
+left=$(our_shims)
 [ -z "$left" ] || die "shims of this containerd still run: $(echo $left)"
 
 ratio=$(awk -v a="${shim_pss[runc]}" -v b="${shim_pss[podshim]}" 'BEGIN { printf "%.0f", a / b }')
