@@ -25,6 +25,9 @@ packages=(
 	golang-github-gogo-googleapis-dev
 	# the cgroup v2 stage: a guest booted from Debian's kernel under qemu
 	qemu-system-x86 linux-image-amd64 cpio kmod
+	# the Debian package: lintian checks it (scripts/package-test.sh);
+	# git records the build's source revision (cmake/revision.cmake)
+	lintian git
 	# bench/run.sh: the chart, and the Go State client (containerd's own
 	# task client over its ttrpc, built offline from the -dev sources above)
 	gnuplot-nox golang-go

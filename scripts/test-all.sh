@@ -10,9 +10,11 @@
 # scratch copy of their seed corpus), then the end-to-end suite against the
 # ASan shim under a private containerd, for podshim and for containerd's own
 # runc-v2 shim (the reference the suite is checked against): under the
-# system's containerd 1.6, all of it again under containerd 2.1.9 and the
-# task and pod suites under 1.7.24; the cgroup suites again in a cgroup
-# v2-only guest, and a bench smoke pass.
+# system's containerd 1.6, all of it again under containerd 2.1.9 (podshim
+# plain, then the pod suites with podshim grouped) and the task and pod
+# suites under 1.7.24; the cgroup suites again in a cgroup v2-only guest, a
+# bench smoke pass, and the Debian package (built, linted, installed, the
+# pod demo run on it, purged).
 # Every stage runs even if an earlier one failed; the last line is
 # "N passed, N failed" summed over all stages (ctest and pytest count each
 # test, valgrind each unit test executable, fuzzing each target, every other
@@ -298,6 +300,13 @@ else
 	count_stage "bench smoke" 1
 fi
 
+note "Debian package (scripts/package-test.sh: build, lintian, install, demo, purge)"
+# Installs the package into this machine for the length of the demo and
+# purges it again (an EXIT trap); refuses where podshim is installed already.
+timeout 600 bash scripts/package-test.sh 2>&1 | tee "$out/package-test.log"
+count_stage "debian package" "${PIPESTATUS[0]}"
+grep -a -E '^(lintian: |podshim demo: |package-test: )' "$out/package-test.log" >"$out/package-summary.txt"
+
 note "summary"
 echo "reports in $out; $skipped skipped"
 [ "$fuzz_total" -gt 0 ] && echo "fuzz executions: $fuzz_total"
@@ -307,6 +316,8 @@ for i in "${!stage_secs[@]}"; do
 done
 echo "stage times: ${times}total $((SECONDS - t_begin))s"
 [ -n "${vm_end:-}" ] && echo "$vm_end"
+# the package stage's lintian result and the demo's last line
+sed 's/^/package: /' "$out/package-summary.txt" 2>/dev/null
 for f in "${failures[@]}"; do
 	echo "FAILED: $f"
 	case $f in

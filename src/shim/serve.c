@@ -11,6 +11,7 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "base/version.h"
 #include "core/publisher.h"
 #include "core/reaper.h"
 #include "api/events.h"
@@ -149,6 +150,8 @@ int ps_serve(const struct ps_args *args, int listen_fd, const char *socket_path)
                 shim_fini(&s);
                 return 1;
         }
+        ps_log_info("podshim %s (revision %s) serving, pid %d", ps_build_version,
+                    ps_build_revision[0] ? ps_build_revision : "unknown", (int)getpid());
         ps_log_debug("serving on %s", socket_path ? socket_path : "(inherited socket)");
         event_base_dispatch(s.base);
         if (!s.exiting && socket_path)
