@@ -138,14 +138,21 @@ class Dist:
         """Directories of OCI runtimes that go before the system's on PATH,
         from PODSHIM_OCI_DIRS (comma-separated; an item is a directory or a
         name scripts/fetch-containerd.sh unpacks, e.g. crun-1.28; "system"
-        for none). The default is none for 1.6 and sid's crun 1.28 from 1.7
-        on: Debian's 1.7.24 writes runtime-spec 1.2.0 configs and 2.1.9
-        1.2.1, and bookworm's crun 1.8.1 refuses anything but 1.0.x
-        ("unknown version specified"), while bookworm's runc 1.1.5 runs
-        them all, so runc stays bookworm's."""
+        for none). The default is none for 1.6, sid's crun 1.28 for 1.7, and
+        sid's runc 1.3.6 and crun 1.28 for 2.x: Debian's 1.7.24 writes
+        runtime-spec 1.2.0 configs and 2.1.9 1.2.1, and bookworm's crun
+        1.8.1 refuses anything but 1.0.x ("unknown version specified");
+        bookworm's runc 1.1.5 runs them all, but 2.x's user-namespace pods
+        need idmapped mounts (runc >= 1.2), and a 2.x node runs a current
+        runc, so 2.x gets sid's."""
         spec = os.environ.get("PODSHIM_OCI_DIRS")
         if spec is None:
-            spec = "crun-1.28" if self.version >= (1, 7) else "system"
+            if self.version >= (2, 0):
+                spec = "runc-1.3.6,crun-1.28"
+            elif self.version >= (1, 7):
+                spec = "crun-1.28"
+            else:
+                spec = "system"
         dirs = []
         for item in (x.strip() for x in spec.split(",")):
             if item in ("", "system"):
