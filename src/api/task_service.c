@@ -20,6 +20,7 @@
 struct rpc {
         struct ttrpc_call *call;
         int kind; /* which response to build */
+        struct ps_task_service *svc;
 };
 
 enum { RPC_EMPTY, RPC_CREATE, RPC_START, RPC_DELETE };
@@ -30,7 +31,7 @@ static void rpc_cancelled(struct ttrpc_call *call, void *data)
         r->call = NULL;
 }
 
-static struct rpc *rpc_new(struct ttrpc_call *call, int kind)
+static struct rpc *rpc_new(struct ps_task_service *svc, struct ttrpc_call *call, int kind)
 {
         struct rpc *r = calloc(1, sizeof(*r));
 
@@ -40,6 +41,7 @@ static struct rpc *rpc_new(struct ttrpc_call *call, int kind)
         }
         r->call = call;
         r->kind = kind;
+        r->svc = svc;
         ttrpc_call_on_cancel(call, rpc_cancelled, r);
         return r;
 }
@@ -70,14 +72,26 @@ static Google__Protobuf__Timestamp *exit_time(const struct timespec *t,
         return ts;
 }
 
+/* The end of a grouped pod: a remembered Shutdown and no task left. */
+static void exit_if_done(struct ps_task_service *s)
+{
+        if (s->shutdown_pending && s->sandboxes->tasks.n_containers == 0 && s->on_shutdown) {
+                ps_log_info("Shutdown: the last task is deleted");
+                s->on_shutdown(s->shutdown_data);
+        }
+}
+
 static void op_done(void *data, struct ps_err *e, const struct ps_op_result *res)
 {
         struct rpc *r = data;
         struct ttrpc_call *call = r->call;
+        struct ps_task_service *svc = r->svc;
         int kind = r->kind;
 
         rpc_free(r);
         if (!call) {
+                if (!e && kind == RPC_DELETE)
+                        exit_if_done(svc);
                 ps_err_free(e);
                 return;
         }
@@ -104,6 +118,7 @@ static void op_done(void *data, struct ps_err *e, const struct ps_op_result *res
                 resp.exit_status = res->exit_status;
                 resp.exited_at = exit_time(&res->exited_at, &ts);
                 ttrpc_call_reply(call, &resp.base);
+                exit_if_done(svc); /* after the answer, as Shutdown does */
         } else {
                 ttrpc_call_reply(call, NULL);
         }
@@ -113,7 +128,7 @@ static void op_done(void *data, struct ps_err *e, const struct ps_op_result *res
 #define RUN_OP(call, kind, expr)                                                                   \
         do {                                                                                       \
                 struct ps_err *_e = NULL;                                                          \
-                struct rpc *_r = rpc_new(call, kind);                                              \
+                struct rpc *_r = rpc_new(SVC(data), call, kind);                                   \
                 int _rc;                                                                           \
                 if (!_r)                                                                           \
                         return;                                                                    \
@@ -228,7 +243,7 @@ static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage 
 
         if (p) {
                 struct ps_err *e = NULL;
-                struct rpc *r = rpc_new(call, RPC_START);
+                struct rpc *r = rpc_new(SVC(data), call, RPC_START);
                 int rc;
 
                 if (!r)
@@ -514,7 +529,7 @@ static void h_pids(void *data, struct ttrpc_call *call, const ProtobufCMessage *
         struct ps_err *e = NULL;
         struct rpc *r;
 
-        if (!p || !(r = rpc_new(call, RPC_EMPTY)))
+        if (!p || !(r = rpc_new(SVC(data), call, RPC_EMPTY)))
                 return;
         if (ps_container_pids(p->c, pids_reply, r, &e) < 0) {
                 rpc_free(r);
@@ -600,7 +615,10 @@ static void h_shutdown(void *data, struct ttrpc_call *call, const ProtobufCMessa
         struct ps_task_service *s = SVC(data);
 
         ttrpc_call_reply(call, NULL);
-        /* Shared by the pod: only the last task's Shutdown ends the shim. */
+        /* Shared by the pod: only the last task's Shutdown ends the shim;
+         * in grouped mode, the only Shutdown ends it with the last task. */
+        if (s->grouped)
+                s->shutdown_pending = true;
         if (s->sandboxes->tasks.n_containers == 0 && s->on_shutdown)
                 s->on_shutdown(s->shutdown_data);
 }
@@ -630,10 +648,12 @@ static const struct ttrpc_method task_methods[] = {
     M("Shutdown", shutdown_request, h_shutdown),
 };
 
-void ps_task_service_init(struct ps_task_service *s, struct ps_sandboxes *sandboxes,
+void ps_task_service_init(struct ps_task_service *s, struct ps_sandboxes *sandboxes, bool grouped,
                           void (*on_shutdown)(void *data), void *data)
 {
         s->sandboxes = sandboxes;
+        s->grouped = grouped;
+        s->shutdown_pending = false;
         s->on_shutdown = on_shutdown;
         s->shutdown_data = data;
 }

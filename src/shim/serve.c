@@ -17,6 +17,7 @@
 #include "api/events.h"
 #include "api/task_service.h"
 #include "sandbox/sandbox.h"
+#include "shim/bootstrap.h"
 #include "shim/start.h"
 #include "ttrpc/server.h"
 
@@ -95,6 +96,8 @@ static int setup_signals(struct ps_shim *s, struct ps_err **err)
 static int shim_init(struct ps_shim *s, const struct ps_args *args, int listen_fd,
                      struct ps_err **err)
 {
+        int version;
+
         s->base = event_base_new();
         if (!s->base)
                 return ps_err_set(err, PS_INTERNAL, "cannot create the event loop");
@@ -109,7 +112,11 @@ static int shim_init(struct ps_shim *s, const struct ps_args *args, int listen_f
         ps_api_events_init(&s->events, s->pub);
         ps_sandboxes_init(&s->sandboxes, &s->events, s->base, s->reaper, args->ns, NULL);
         s->sandboxes_ready = true;
-        ps_task_service_init(&s->svc, &s->sandboxes, begin_exit, s);
+        /* The daemon's environment is the one its first `start` answered
+         * from: its own bootstrap version (start checked the value). */
+        if (ps_bootstrap_version_parse(getenv(PS_BOOTSTRAP_ENV), &version, err) < 0)
+                return -1;
+        ps_task_service_init(&s->svc, &s->sandboxes, version >= 3, begin_exit, s);
         ps_task_service_describe(&s->svc, s->desc);
         s->server = ttrpc_server_new(s->base, listen_fd, s->desc, PS_TASK_SERVICE_NAMES, err);
         return s->server ? 0 : -1;
