@@ -35,12 +35,7 @@ static int default_binary(struct ps_options *o, const char **ret_from, struct ps
 {
         if (ps_options_defaults(o, err) < 0)
                 return -1;
-        *ret_from = "default";
-        if (access(PS_SYSTEM_CONFIG, F_OK) < 0)
-                return 0;
-        if (ps_options_read_config(PS_SYSTEM_CONFIG, o, err) < 0)
-                return -1;
-        *ret_from = PS_SYSTEM_CONFIG;
+        *ret_from = access(PS_SYSTEM_CONFIG, F_OK) == 0 ? PS_SYSTEM_CONFIG : "default";
         return 0;
 }
 
