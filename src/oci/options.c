@@ -315,9 +315,13 @@ int ps_options_parse_config(const char *text, size_t len, struct ps_options *o, 
                                   (unsigned)CONFIG_MAX_SIZE);
         if (memchr(text, '\0', len))
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "runtime options: a NUL byte");
-        buf = strndup(text, len);
+        /* Not strndup: `text` is bytes with no NUL after them, and a string
+         * function may read one past (ASan's strict_string_checks does). */
+        buf = malloc(len + 1);
         if (!buf)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "runtime options");
+        memcpy(buf, text, len);
+        buf[len] = '\0';
         return parse_config(buf, "runtime options", true, o, err);
 }
 
