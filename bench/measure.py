@@ -9,6 +9,7 @@ the numbers into the table, the JSON and the chart.
 import json
 import os
 import select
+import shutil
 import statistics
 import subprocess
 import sys
@@ -77,9 +78,23 @@ def direct_runtime_exec(factory, cid):
     root = os.path.join(opts.get("root") or "/run/containerd/runc", cri_env.NAMESPACE)
     if not os.path.isdir(os.path.join(root, cid)):
         raise AssertionError("no runtime state for %s under %s" % (cid, root))
-    argv = [opts.get("binary_name") or "runc", "--root", root, "exec", "--process", spec,
+    argv = [runtime_path(factory.env, opts.get("binary_name") or "runc"), "--root", root,
+            "exec", "--process", spec,
             "--detach", "--pid-file", os.path.join(workdir, "direct.pid"), cid]
     return DirectExec(argv)
+
+
+def runtime_path(env, name):
+    """The OCI runtime binary the shims of env run for name: resolved on
+    containerd's own PATH (harness.Dist puts sid's crun 1.28 first there
+    from containerd 1.7 on), not the bench's; another crun than the one that
+    created the container refuses or misreads its state."""
+    if os.path.isabs(name):
+        return name
+    found = shutil.which(name, path=env.cd.env()["PATH"])
+    if not found:
+        raise AssertionError("no %s on containerd's PATH" % name)
+    return found
 
 
 class DirectExec:
@@ -377,29 +392,34 @@ def _one_shim(env, handler, cid):
 def state_rtt(env, factory, client, n, conns=1):
     """State round trips on one pod's shim through a ttrpc client that is not
     ours (client = path of bench/staterps, containerd's Go task client), or
-    through the Python test client when client is None."""
+    through the Python test client when client is None. Either finds the
+    shim from the container's bundle as containerd does (bootstrap.json,
+    else `address`): version 3 is containerd.task.v3.Task."""
     pod = factory.run(host_network=True)
     cid = factory.add_container(pod, "c0")
-    sock = env.socket(pod.id)
+    ep = env.endpoint(cid)
     try:
         if client:
-            p = harness.run([client, "-socket", sock, "-id", cid, "-namespace",
+            p = harness.run([client, "-bundle", env.bundle(cid), "-id", cid, "-namespace",
                              cri_env.NAMESPACE, "-n", str(n), "-c", str(conns)],
                             timeout=300)
             r = json.loads(p.stdout)
+            if (r["version"], r["address"]) != (ep.version, ep.address):
+                raise AssertionError("staterps read endpoint v%s %s, the bundle says %r"
+                                     % (r["version"], r["address"], ep))
         else:
-            r = _python_state_rtt(sock, cid, n)
+            r = _python_state_rtt(ep, cid, n)
     finally:
         factory.remove(pod)
     return {"state_per_s": r["calls_per_s"], "state_p50_us": r["p50_us"],
-            "state_p99_us": r["p99_us"]}
+            "state_p99_us": r["p99_us"], "bootstrap_version": ep.version}
 
 
-def _python_state_rtt(sock, cid, n):
+def _python_state_rtt(ep, cid, n):
     import ttrpc_client
 
     lat = []
-    with ttrpc_client.Client(sock, ttrpc_client.load_protos()) as c:
+    with ttrpc_client.Client(ep.socket, ttrpc_client.load_protos(), service=ep.service) as c:
         for _ in range(200):
             c.state(cid)
         t0 = time.perf_counter()

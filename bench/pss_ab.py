@@ -1,6 +1,7 @@
 """Per-pod memory of two podshim builds, side by side (an A/B, podshim only).
 
-    sudo /usr/bin/python3 bench/pss_ab.py [--pods N] [--rounds R] [--cni] DIR_A DIR_B
+    sudo /usr/bin/python3 bench/pss_ab.py [--pods N] [--rounds R] [--cni]
+        [--containerd SPEC] [--bootstrap 2|3] DIR_A DIR_B
 
 Each DIR is a build directory holding containerd-shim-podshim-v2 and
 podshim-infra. Every round starts one private CRI containerd per build, in
@@ -10,6 +11,8 @@ sandbox process, as bench/measure.py's many_pods does. With --cni the pods
 get a CNI network namespace and one PodSandboxStats each first, so the
 shim's netlink path (src/net/) has run in every shim before it is measured;
 otherwise they are host-network pods, as in bench/run.sh's "PSS per pod" row.
+--containerd and --bootstrap pick the containerd build and podshim's mode
+as bench/suite.py does (default: the system's 1.6, plain).
 
 Prints, per build, the median over the rounds of: PSS and RSS per pod (shim
 + sandbox process), the shim's own PSS and Private_Dirty, and the Rss / Pss
@@ -27,6 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 sys.path.insert(0, HERE)
+import harness  # noqa: E402
 from cri import env as cri_env  # noqa: E402
 from cri import pods as cri_pods  # noqa: E402
 
@@ -50,8 +54,8 @@ def binary_mappings(pid):
     return out
 
 
-def one_round(bindir, n, cni):
-    env = cri_env.CriEnv(bindir)
+def one_round(bindir, n, cni, bootstrap):
+    env = cri_env.CriEnv(bindir, bootstrap_version=bootstrap)
     env.cd.debug = False
     try:
         env.start()
@@ -94,18 +98,30 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--cni", action="store_true",
                     help="CNI pods with one PodSandboxStats each (runs src/net/)")
+    ap.add_argument("--containerd", default="system", metavar="SPEC",
+                    help="the containerd build (tests/e2e/harness.py Dist; default: system)")
+    ap.add_argument("--bootstrap", type=int, choices=(2, 3), default=2,
+                    help="podshim's bootstrap version: 2 plain (default), 3 grouped (2.x only)")
     ap.add_argument("dirs", nargs=2, metavar="DIR")
     args = ap.parse_args()
+    os.environ["PODSHIM_CONTAINERD"] = args.containerd
+    try:
+        dist_ = harness.dist()
+    except AssertionError as e:
+        ap.error(str(e))
+    if args.bootstrap >= 3 and not dist_.v2:
+        ap.error("--bootstrap 3 needs containerd 2.x, not %s" % dist_.version_text)
     dirs = [os.path.abspath(d) for d in args.dirs]
     res = {d: [] for d in dirs}
     for r in range(args.rounds):
         for d in (dirs if r % 2 == 0 else list(reversed(dirs))):
-            res[d].append(one_round(d, args.pods, args.cni))
+            res[d].append(one_round(d, args.pods, args.cni, args.bootstrap))
             print("round %d %s: PSS per pod %.1f KiB" % (r + 1, d, res[d][-1]["pss_per_pod"]),
                   flush=True)
     kind = "CNI pods + PodSandboxStats" if args.cni else "host-network pods"
-    print("\n%d %s (sandbox + 1 container), median of %d rounds; KiB"
-          % (args.pods, kind, args.rounds))
+    print("\n%d %s (sandbox + 1 container), median of %d rounds; KiB; containerd %s, "
+          "podshim %s" % (args.pods, kind, args.rounds, dist_.version_text,
+                          "grouped" if args.bootstrap >= 3 else "plain"))
     print("| build | PSS per pod | RSS per pod | shim PSS | shim Private_Dirty | "
           "binary mappings of one shim: Rss / Pss / Private_Dirty |")
     print("|---|---|---|---|---|---|")

@@ -1,6 +1,7 @@
 #!/bin/bash
 # podshim vs containerd-shim-runc-v2, side by side, in one run:
 #   sudo bench/run.sh [--quick] [--growth N] [--growth-only runc|podshim] [--publish]
+#                     [--containerd VERSION|DIR] [--bootstrap 2|3]
 # Builds the shim (unless PODSHIM_BIN_DIR names a build that has it) and the
 # Go ttrpc State client, starts ONE private CRI containerd with both runtime
 # handlers, runs every metric for both (interleaved), prints the table and
@@ -14,6 +15,14 @@
 # (1.5-2 h in all on a 2-core VM).
 # --growth-only runc|podshim: only the growth loop, for one shim (a leak
 # check, no comparison); writes bench/out/growth-<shim>.json.
+# --containerd VERSION|DIR: the containerd build, as the e2e harness takes it
+# (tests/e2e/harness.py Dist): default the system's (Debian's 1.6.20), or
+# e.g. 2.1.9 as scripts/fetch-containerd.sh unpacks it under
+# /var/cache/podshim. runc-v2 is that build's own shim; the targets are that
+# containerd line's (bench/report.py TARGETS). PODSHIM_CONTAINERD in the
+# environment is not read here: only this flag moves the bench.
+# --bootstrap 2|3: podshim's mode under containerd 2.x: 2 plain (default),
+# 3 grouped (PODSHIM_BOOTSTRAP_VERSION=3 through the shim manager's env).
 # Environment: PODSHIM_BIN_DIR (shim build dir; default: build it in
 # build-bench/), BENCH_OUT (default bench/out), JOBS.
 set -euo pipefail
@@ -23,8 +32,11 @@ quick=0
 publish=0
 growth=""
 only=""
+containerd=system
+bootstrap=2
 usage() {
-	echo "usage: $0 [--quick] [--growth N] [--growth-only runc|podshim] [--publish]" >&2
+	echo "usage: $0 [--quick] [--growth N] [--growth-only runc|podshim] [--publish]" \
+		"[--containerd VERSION|DIR] [--bootstrap 2|3]" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -43,12 +55,30 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--growth-only=*) only=${1#--growth-only=} ;;
+	--containerd)
+		[ $# -ge 2 ] || usage
+		containerd=$2
+		shift
+		;;
+	--containerd=*) containerd=${1#--containerd=} ;;
+	--bootstrap)
+		[ $# -ge 2 ] || usage
+		bootstrap=$2
+		shift
+		;;
+	--bootstrap=*) bootstrap=${1#--bootstrap=} ;;
 	*) usage ;;
 	esac
 	shift
 done
 [ -z "$growth" ] || [[ $growth =~ ^[1-9][0-9]*$ ]] || usage
 [ -z "$only" ] || [ "$only" = runc ] || [ "$only" = podshim ] || usage
+[ -n "$containerd" ] || usage
+[ "$bootstrap" = 2 ] || [ "$bootstrap" = 3 ] || usage
+if [ "$bootstrap" = 3 ] && [[ $containerd =~ ^(system|1(\.[0-9]+)*)$ ]]; then
+	echo "--bootstrap 3 (podshim grouped) needs containerd 2.x (--containerd 2.1.9)" >&2
+	exit 2
+fi
 [ "$quick" -eq 0 ] && publish=1
 out=${BENCH_OUT:-$repo/bench/out}
 mkdir -p "$out"
@@ -88,7 +118,7 @@ else
 	echo "== no Go toolchain (golang-go); State round trips use the Python client" >&2
 fi
 
-args=(--out "$out")
+args=(--out "$out" --containerd "$containerd" --bootstrap "$bootstrap")
 [ -n "$staterps" ] && args+=(--staterps "$staterps")
 [ "$quick" -eq 1 ] && args+=(--quick)
 [ -n "$growth" ] && args+=(--growth "$growth")

@@ -9,8 +9,12 @@
 # tests, the libFuzzer targets (clang, ASan+UBSan, a bounded time each on a
 # scratch copy of their seed corpus), then the end-to-end suite against the
 # ASan shim under a private containerd, for podshim and for containerd's own
-# runc-v2 shim (the reference the suite is checked against), the cgroup
-# suites again in a cgroup v2-only guest, and a bench smoke pass.
+# runc-v2 shim (the reference the suite is checked against): under the
+# system's containerd 1.6, all of it again under containerd 2.1.9 (podshim
+# plain, then the pod suites with podshim grouped) and the task and pod
+# suites under 1.7.24; the cgroup suites again in a cgroup v2-only guest, a
+# bench smoke pass, and the Debian package (built, linted, installed, the
+# pod demo run on it, purged).
 # Every stage runs even if an earlier one failed; the last line is
 # "N passed, N failed" summed over all stages (ctest and pytest count each
 # test, valgrind each unit test executable, fuzzing each target, every other
@@ -216,14 +220,61 @@ for src in tests/fuzz/fuzz_*.c; do
 done
 [ $fuzz_ok -eq 0 ] && echo "fuzzing: $fuzz_total executions in total"
 
-note "end-to-end (ASan shim; podshim and runc-v2)"
+note "end-to-end under containerd 1.6 (ASan shim; podshim and runc-v2)"
 if [ $asan_ok -eq 0 ]; then
 	rm -rf "$out/asan"
-	PODSHIM_BIN_DIR="$repo/$adir" PODSHIM_ASAN_LOG_DIR="$out/asan" \
+	t0=$SECONDS
+	PODSHIM_CONTAINERD=1.6 PODSHIM_BIN_DIR="$repo/$adir" PODSHIM_ASAN_LOG_DIR="$out/asan" \
 		PODSHIM_E2E_RUNTIMES=${PODSHIM_E2E_RUNTIMES:-io.containerd.podshim.v2,io.containerd.runc.v2} \
 		"$py" -m pytest tests/e2e --ignore=tests/e2e/test_host_cgroups.py \
 		--junitxml="$out/e2e.xml" --durations=10
-	count_junit "end-to-end" $? "$out/e2e.xml"
+	st=$?
+	echo "end-to-end (containerd 1.6): $((SECONDS - t0))s"
+	count_junit "end-to-end" $st "$out/e2e.xml"
+fi
+
+# The version matrix: the same suites under the newer containerd builds
+# scripts/fetch-containerd.sh unpacks (install-deps.sh runs it), each against
+# podshim and that version's own runc-v2 shim, with sid's crun 1.28 for
+# crun (harness.Dist). 2.1 runs every suite; 1.7 the task, pod, pod-feature
+# and deploy-snippet suites (README "Supported containerd versions").
+# e2e_under TAG VERSION NAME FILES...: one stage, reports under TAG
+e2e_under() {
+	local tag=$1 v=$2 name=$3
+	shift 3
+	rm -rf "$out/asan-$tag"
+	local t0=$SECONDS
+	PODSHIM_CONTAINERD=$v PODSHIM_BIN_DIR="$repo/$adir" PODSHIM_ASAN_LOG_DIR="$out/asan-$tag" \
+		PODSHIM_E2E_RUNTIMES=${PODSHIM_E2E_RUNTIMES:-io.containerd.podshim.v2,io.containerd.runc.v2} \
+		"$py" -m pytest "$@" -o junit_suite_name="e2e-$tag" \
+		--junitxml="$out/e2e-$tag.xml" --durations=10
+	local st=$?
+	echo "$name: $((SECONDS - t0))s"
+	count_junit "$name" $st "$out/e2e-$tag.xml"
+}
+
+note "end-to-end under containerd 2.1.9 (ASan shim; podshim and 2.1.9's runc-v2)"
+if [ $asan_ok -eq 0 ]; then
+	e2e_under 2.1.9 2.1.9 "end-to-end (containerd 2.1.9)" tests/e2e \
+		--ignore=tests/e2e/test_host_cgroups.py
+fi
+
+note "pods under containerd 2.1.9, podshim grouped (bootstrap version 3)"
+# podshim's grouped mode (src/shim/bootstrap.h): containerd 2.1 creates a
+# pod's containers on the pod's socket directly, with no start or delete
+# exec; the CRI suites again, the churn test among them, for podshim (the
+# reference runc-v2 is the same in both modes: it ran in the stage before).
+if [ $asan_ok -eq 0 ]; then
+	PODSHIM_E2E_BOOTSTRAP_VERSION=3 PODSHIM_CRI_HANDLERS=podshim e2e_under 2.1.9-grouped 2.1.9 \
+		"end-to-end (containerd 2.1.9, grouped)" tests/e2e/test_pods.py \
+		tests/e2e/test_pod_features.py tests/e2e/test_pod_failures.py \
+		tests/e2e/test_grouped.py tests/e2e/test_pod_userns.py tests/e2e/test_deploy.py
+fi
+
+note "end-to-end under containerd 1.7.24 (ASan shim; podshim and 1.7.24's runc-v2)"
+if [ $asan_ok -eq 0 ]; then
+	e2e_under 1.7.24 1.7.24 "end-to-end (containerd 1.7.24)" tests/e2e/test_tasks.py \
+		tests/e2e/test_pods.py tests/e2e/test_pod_features.py tests/e2e/test_deploy.py
 fi
 
 note "cgroup v2 (a v2-only guest: scripts/cgroup-v2-vm.sh)"
@@ -245,6 +296,10 @@ if [ $release_ok -eq 0 ]; then
 		st=$(cat "$out/cgroup-v2/$r-v2.status" 2>/dev/null || echo 1)
 		count_junit "cgroup v2 $r" "$st" "$out/cgroup-v2/$r-v2.xml"
 	done
+	if [ -x "${PODSHIM_CACHE:-/var/cache/podshim}/containerd-2.1.9/usr/bin/containerd" ]; then
+		st=$(cat "$out/cgroup-v2/e2e-v2-cd21.status" 2>/dev/null || echo 1)
+		count_junit "cgroup v2 e2e (containerd 2.1.9)" "$st" "$out/cgroup-v2/e2e-v2-cd21.xml"
+	fi
 	# how the guest ended, for the summary (CI shows only the end of the log)
 	vm_end=$(grep -a '^cgroup-v2-vm: qemu' "$out/cgroup-v2/vm.log" | tail -1)
 fi
@@ -257,6 +312,13 @@ else
 	count_stage "bench smoke" 1
 fi
 
+note "Debian package (scripts/package-test.sh: build, lintian, install, demo, purge)"
+# Installs the package into this machine for the length of the demo and
+# purges it again (an EXIT trap); refuses where podshim is installed already.
+timeout 600 bash scripts/package-test.sh 2>&1 | tee "$out/package-test.log"
+count_stage "debian package" "${PIPESTATUS[0]}"
+grep -a -E '^(lintian: |podshim demo: |package-test: )' "$out/package-test.log" >"$out/package-summary.txt"
+
 note "summary"
 echo "reports in $out; $skipped skipped"
 [ "$fuzz_total" -gt 0 ] && echo "fuzz executions: $fuzz_total"
@@ -266,6 +328,8 @@ for i in "${!stage_secs[@]}"; do
 done
 echo "stage times: ${times}total $((SECONDS - t_begin))s"
 [ -n "${vm_end:-}" ] && echo "$vm_end"
+# the package stage's lintian result and the demo's last line
+sed 's/^/package: /' "$out/package-summary.txt" 2>/dev/null
 for f in "${failures[@]}"; do
 	echo "FAILED: $f"
 	case $f in

@@ -18,14 +18,11 @@
 
 enum { RPC_EMPTY, RPC_CREATE, RPC_START, RPC_DELETE };
 
-/* A Shutdown that found tasks left is remembered: containerd 2.x's grouped
- * mode sends it once, after the pod's sandbox task is deleted, which CRI
- * does as soon as that task exits, possibly before the members' deletes;
- * the shim goes when the last of them is deleted. */
+/* The end of a grouped pod: a remembered Shutdown and no task left. */
 static void exit_if_done(struct ps_task_service *s)
 {
-        if (s && s->shutdown_requested && s->sandboxes->tasks.n_containers == 0 && s->on_shutdown) {
-                ps_log_info("Shutdown: no task left");
+        if (s->shutdown_pending && s->sandboxes->tasks.n_containers == 0 && s->on_shutdown) {
+                ps_log_info("Shutdown: the last task is deleted");
                 s->on_shutdown(s->shutdown_data);
         }
 }
@@ -78,6 +75,7 @@ static void op_done(void *data, struct ps_err *e, const struct ps_op_result *res
                 int _rc;                                                                           \
                 if (!_r)                                                                           \
                         return;                                                                    \
+                _r->owner = SVC(data);                                                             \
                 _rc = (expr);                                                                      \
                 if (_rc != 0) {                                                                    \
                         ps_rpc_free(_r);                                                           \
@@ -190,17 +188,8 @@ static void h_delete(void *data, struct ttrpc_call *call, const ProtobufCMessage
         const Containerd__Task__V2__DeleteRequest *req = (const void *)m;
         struct ps_process *p = find(data, call, req->id, req->exec_id);
 
-        struct ps_err *e = NULL;
-        struct ps_rpc *r;
-
-        if (!p || !(r = ps_rpc_new(call, RPC_DELETE)))
-                return;
-        r->owner = data;
-        if (ps_process_delete(p, op_done, r, &e) < 0) {
-                ps_rpc_free(r);
-                ps_rpc_fail(call, e);
-                ps_err_free(e);
-        }
+        if (p)
+                RUN_OP(call, RPC_DELETE, ps_process_delete(p, op_done, _r, &_e));
 }
 
 static void h_kill(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
@@ -546,10 +535,12 @@ static void h_shutdown(void *data, struct ttrpc_call *call, const ProtobufCMessa
         struct ps_task_service *s = SVC(data);
 
         ttrpc_call_reply(call, NULL);
-        /* Shared by the pod: the shim ends once no task is left, now or
-         * when the last one is deleted. */
-        s->shutdown_requested = true;
-        exit_if_done(s);
+        /* Shared by the pod: only the last task's Shutdown ends the shim;
+         * in grouped mode, the only Shutdown ends it with the last task. */
+        if (s->grouped)
+                s->shutdown_pending = true;
+        if (s->sandboxes->tasks.n_containers == 0 && s->on_shutdown)
+                s->on_shutdown(s->shutdown_data);
 }
 
 #define M(name, type, fn)                                                                          \
@@ -577,13 +568,14 @@ static const struct ttrpc_method task_methods[] = {
     M("Shutdown", shutdown_request, h_shutdown),
 };
 
-void ps_task_service_init(struct ps_task_service *s, struct ps_sandboxes *sandboxes,
+void ps_task_service_init(struct ps_task_service *s, struct ps_sandboxes *sandboxes, bool grouped,
                           void (*on_shutdown)(void *data), void *data)
 {
         s->sandboxes = sandboxes;
+        s->grouped = grouped;
+        s->shutdown_pending = false;
         s->on_shutdown = on_shutdown;
         s->shutdown_data = data;
-        s->shutdown_requested = false;
 }
 
 void ps_task_service_describe(struct ps_task_service *s, struct ttrpc_service ret[2])

@@ -12,14 +12,21 @@
 
 struct ps_task_service {
         struct ps_sandboxes *sandboxes;
-        /* Called (from the loop) when Shutdown finds no task left, or when
-         * the last task is deleted after a Shutdown found some. */
+        /* Called (from the loop) when Shutdown finds no task left, or, in
+         * grouped mode, when the last task is deleted after a Shutdown
+         * found some. */
         void (*on_shutdown)(void *data);
         void *shutdown_data;
-        bool shutdown_requested;
+        /* Bootstrapped as version 3 (shim/bootstrap.h): containerd 2.x sends
+         * Shutdown once, after the pod's sandbox task is deleted, which CRI
+         * does as soon as that task has exited, possibly before it deletes
+         * the members; so that Shutdown is remembered (shutdown_pending).
+         * In plain mode a Shutdown follows every Delete and is not. */
+        bool grouped;
+        bool shutdown_pending;
 };
 
-void ps_task_service_init(struct ps_task_service *s, struct ps_sandboxes *sandboxes,
+void ps_task_service_init(struct ps_task_service *s, struct ps_sandboxes *sandboxes, bool grouped,
                           void (*on_shutdown)(void *data), void *data);
 /* The ttrpc service descriptions, with data = s: the same service under
  * containerd.task.v2.Task (containerd 1.6+, and 2.x for a version-2 shim)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include <cjson/cJSON.h>
@@ -86,16 +87,23 @@ int ps_options_fill_defaults(struct ps_options *o, struct ps_err **err)
         return 0;
 }
 
-int ps_options_defaults(struct ps_options *ret, struct ps_err **err)
+int ps_options_defaults_from(const char *path, struct ps_options *ret, struct ps_err **err)
 {
         struct ps_options o = {0};
 
-        if (ps_options_fill_defaults(&o, err) < 0) {
+        if (ps_options_fill_defaults(&o, err) < 0 ||
+            (path && access(path, F_OK) == 0 && ps_options_read_config(path, &o, err) < 0) ||
+            ps_options_fill_defaults(&o, err) < 0) {
                 ps_options_clear(&o);
                 return -1;
         }
         *ret = o;
         return 0;
+}
+
+int ps_options_defaults(struct ps_options *ret, struct ps_err **err)
+{
+        return ps_options_defaults_from(PS_SYSTEM_CONFIG, ret, err);
 }
 
 int ps_options_copy(struct ps_options *dst, const struct ps_options *src, struct ps_err **err)

@@ -54,7 +54,15 @@ int ps_options_read_config(const char *path, struct ps_options *o, struct ps_err
  * itself, TypeUrl and an empty ConfigPath, may remain and are skipped). */
 int ps_options_parse_config(const char *text, size_t len, struct ps_options *o,
                             struct ps_err **err);
+/* The options of a task given none: the built-in defaults, with the system
+ * config PS_SYSTEM_CONFIG (the packaged /etc/podshim/config.toml) applied
+ * on top when that file exists, so that what an operator writes there
+ * holds for `ctr run` without a config path as for the shipped CRI
+ * handlers that name it. A broken system config is an error, not ignored. */
+#define PS_SYSTEM_CONFIG "/etc/podshim/config.toml"
 int ps_options_defaults(struct ps_options *ret, struct ps_err **err);
+/* The same with the system config at `path` (NULL: none). */
+int ps_options_defaults_from(const char *path, struct ps_options *ret, struct ps_err **err);
 int ps_options_save(const char *bundle, const struct ps_options *o, struct ps_err **err);
 int ps_options_load(const char *bundle, struct ps_options *ret, struct ps_err **err);
 /* A deep copy; *dst is overwritten (not cleared first). */

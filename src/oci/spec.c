@@ -296,6 +296,44 @@ static int read_resources(const cJSON *linux_obj, struct ps_spec_resources *r, s
         return 0;
 }
 
+/* linux.uidMappings or gidMappings: an array of {containerID, hostID,
+ * size}, each a uint32 (absent members are 0, as in Go). */
+static int read_id_mappings(const cJSON *linux_obj, const char *key, const char *what,
+                            struct ps_idmap **ret, size_t *ret_n, struct ps_err **err)
+{
+        const cJSON *arr = member(linux_obj, key), *e;
+        size_t n;
+
+        if (!arr)
+                return 0;
+        if (!cJSON_IsArray(arr))
+                return bad(err, what, "an array");
+        n = (size_t)cJSON_GetArraySize(arr);
+        if (n > PS_SPEC_MAX_ID_MAPPINGS)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "spec: %s has more than %u entries",
+                                  what, PS_SPEC_MAX_ID_MAPPINGS);
+        if (n && !(*ret = calloc(n, sizeof(**ret))))
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "spec");
+        cJSON_ArrayForEach(e, arr)
+        {
+                char wc[40], wh[40], ws[40];
+                uint64_t c, h, sz;
+
+                if (!cJSON_IsObject(e))
+                        return bad(err, what, "an array of objects");
+                snprintf(wc, sizeof(wc), "%s[].containerID", what);
+                snprintf(wh, sizeof(wh), "%s[].hostID", what);
+                snprintf(ws, sizeof(ws), "%s[].size", what);
+                if (get_u64(e, "containerID", wc, UINT32_MAX, &c, err) < 0 ||
+                    get_u64(e, "hostID", wh, UINT32_MAX, &h, err) < 0 ||
+                    get_u64(e, "size", ws, UINT32_MAX, &sz, err) < 0)
+                        return -1;
+                (*ret)[(*ret_n)++] = (struct ps_idmap){
+                    .container_id = (uint32_t)c, .host_id = (uint32_t)h, .size = (uint32_t)sz};
+        }
+        return 0;
+}
+
 static int read_linux(const cJSON *json, struct ps_spec *s, struct ps_err **err)
 {
         const cJSON *linux_obj, *nss, *ns;
@@ -315,7 +353,11 @@ static int read_linux(const cJSON *json, struct ps_spec *s, struct ps_err **err)
                 if (read_namespace(ns, s, err) < 0)
                         return -1;
         }
-        if (read_resources(linux_obj, &s->resources, err) < 0)
+        if (read_resources(linux_obj, &s->resources, err) < 0 ||
+            read_id_mappings(linux_obj, "uidMappings", "linux.uidMappings", &s->uid_mappings,
+                             &s->n_uid_mappings, err) < 0 ||
+            read_id_mappings(linux_obj, "gidMappings", "linux.gidMappings", &s->gid_mappings,
+                             &s->n_gid_mappings, err) < 0)
                 return -1;
         return get_string_map(linux_obj, "sysctl", "linux.sysctl", PS_SPEC_MAX_SYSCTLS,
                               PS_SPEC_MAX_SYSCTL_KEY, PS_SPEC_MAX_SYSCTL_VALUE, &s->sysctls,
@@ -414,6 +456,8 @@ struct ps_spec *ps_spec_free(struct ps_spec *s)
         free(s->cgroups_path);
         for (size_t t = 0; t < PS_SPEC_NS_COUNT; t++)
                 free(s->ns[t].path);
+        free(s->uid_mappings);
+        free(s->gid_mappings);
         kv_free(s->sysctls, s->n_sysctls);
         kv_free(s->annotations, s->n_annotations);
         free(s);

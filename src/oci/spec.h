@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "oci/idmap.h"
 
 #define PS_SPEC_MAX_SIZE (4u << 20)
 
@@ -45,9 +46,11 @@
 #define PS_SPEC_MAX_ANNOTATION_KEY   1024u
 #define PS_SPEC_MAX_ANNOTATION_VALUE (256u << 10)
 
-/* Largest arrays; a spec with more is refused, not truncated. */
+/* Largest arrays; a spec with more is refused, not truncated. Id mappings:
+ * as many lines as the kernel takes (oci/idmap.h). */
 #define PS_SPEC_MAX_SYSCTLS     64u
 #define PS_SPEC_MAX_ANNOTATIONS 1024u
+#define PS_SPEC_MAX_ID_MAPPINGS PS_IDMAP_MAX
 
 enum ps_spec_ns_type {
         PS_SPEC_NS_PID,
@@ -95,6 +98,12 @@ struct ps_spec {
         /* linux */
         char *cgroups_path; /* NULL when absent or empty */
         struct ps_spec_ns ns[PS_SPEC_NS_COUNT];
+        /* linux.uidMappings / gidMappings: {containerID, hostID, size},
+         * each a uint32, in file order; NULL and 0 when absent or empty.
+         * Only their types and count are checked here: what makes a valid
+         * map is ps_idmap_check's to say, for the task that needs one. */
+        struct ps_idmap *uid_mappings, *gid_mappings;
+        size_t n_uid_mappings, n_gid_mappings;
         struct ps_spec_resources resources;
         struct ps_spec_kv *sysctls; /* linux.sysctl */
         size_t n_sysctls;

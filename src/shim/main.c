@@ -6,6 +6,7 @@
 #include "shim/delete.h"
 #include "shim/info.h"
 #include "shim/start.h"
+#include "shim/version.h"
 
 int main(int argc, char *argv[])
 {
@@ -19,8 +20,7 @@ int main(int argc, char *argv[])
         }
         switch (args.action) {
         case PS_ACTION_VERSION:
-                printf("containerd-shim-podshim-v2 %s\n", PODSHIM_VERSION);
-                rc = 0;
+                rc = ps_version_action(argv[0]);
                 break;
         case PS_ACTION_START:
                 rc = ps_start_action(&args);

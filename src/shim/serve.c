@@ -12,12 +12,14 @@
 #include "base/backoff.h"
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "base/version.h"
 #include "core/publisher.h"
 #include "core/reaper.h"
 #include "api/events.h"
 #include "api/sandbox_service.h"
 #include "api/task_service.h"
 #include "sandbox/sandbox.h"
+#include "shim/bootstrap.h"
 #include "shim/start.h"
 #include "ttrpc/server.h"
 
@@ -139,6 +141,8 @@ static int setup_signals(struct ps_shim *s, struct ps_err **err)
 static int shim_init(struct ps_shim *s, const struct ps_args *args, int listen_fd,
                      struct ps_err **err)
 {
+        int version;
+
         s->base = event_base_new();
         if (!s->base)
                 return ps_err_set(err, PS_INTERNAL, "cannot create the event loop");
@@ -155,7 +159,11 @@ static int shim_init(struct ps_shim *s, const struct ps_args *args, int listen_f
         ps_sandboxes_init(&s->sandboxes, &s->events, &s->sandbox_events, s->base, s->reaper,
                           args->ns, NULL);
         s->sandboxes_ready = true;
-        ps_task_service_init(&s->svc, &s->sandboxes, begin_exit, s);
+        /* The daemon's environment is the one its first `start` answered
+         * from: its own bootstrap version (start checked the value). */
+        if (ps_bootstrap_version_parse(getenv(PS_BOOTSTRAP_ENV), &version, err) < 0)
+                return -1;
+        ps_task_service_init(&s->svc, &s->sandboxes, version >= 3, begin_exit, s);
         ps_task_service_describe(&s->svc, s->desc);
         ps_sandbox_service_init(&s->sandbox_svc, &s->sandboxes, begin_exit_when_idle, s);
         ps_sandbox_service_describe(&s->sandbox_svc, &s->desc[PS_TASK_SERVICE_NAMES]);
@@ -203,6 +211,8 @@ int ps_serve(const struct ps_args *args, int listen_fd, const char *socket_path)
                 shim_fini(&s);
                 return 1;
         }
+        ps_log_info("podshim %s (revision %s) serving, pid %d", ps_build_version,
+                    ps_build_revision[0] ? ps_build_revision : "unknown", (int)getpid());
         ps_log_debug("serving on %s", socket_path ? socket_path : "(inherited socket)");
         event_base_dispatch(s.base);
         if (!s.exiting && socket_path)

@@ -267,6 +267,33 @@ static void call_arm_deadline(struct ttrpc_call *call, int64_t timeout_nano)
         }
 }
 
+/* The request's own `id` and `exec_id` (the Task API names the task and
+ * exec so), formatted for a debug line: " id=x exec_id=y", or "". */
+static void request_ids(const ProtobufCMessage *req, char *buf, size_t cap)
+{
+        static const char *const names[] = {"id", "exec_id"};
+        size_t n = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; req && i < sizeof(names) / sizeof(names[0]); i++) {
+                const ProtobufCFieldDescriptor *fd =
+                    protobuf_c_message_descriptor_get_field_by_name(req->descriptor, names[i]);
+                const char *v;
+                int r;
+
+                if (!fd || fd->type != PROTOBUF_C_TYPE_STRING ||
+                    fd->label == PROTOBUF_C_LABEL_REPEATED)
+                        continue;
+                v = *(char *const *)(const void *)((const char *)req + fd->offset);
+                if (!v || !*v)
+                        continue;
+                r = snprintf(buf + n, cap - n, " %s=%s", names[i], v);
+                if (r < 0 || (size_t)r >= cap - n)
+                        return;
+                n += (size_t)r;
+        }
+}
+
 /* Decodes one request frame into a call and hands it to its handler. */
 static void conn_dispatch(struct conn *c, const struct ttrpc_frame *f)
 {
@@ -330,6 +357,12 @@ static void conn_dispatch(struct conn *c, const struct ttrpc_frame *f)
         ps_list_add_tail(&c->calls, &call->link);
         c->n_calls++;
         c->dispatched = call;
+        if (ps_log_enabled(PS_LOG_DEBUG)) {
+                char ids[200];
+
+                request_ids(req, ids, sizeof(ids));
+                ps_log_debug("ttrpc: %s/%s%s", env->service, env->method, ids);
+        }
         m->handler(data, call, req);
         /* Most calls are answered inside their handler; only a parked one
          * needs its deadline timer. */

@@ -196,6 +196,7 @@ def events(ctr):
 
 
 _ids = itertools.count(1)
+_barriers = itertools.count(1)
 
 
 class Runtime:
@@ -213,6 +214,35 @@ class Runtime:
         # in our temp dir rather than in /run/containerd/fifo
         self.fifo_dir = os.path.join(containerd.dir, "fifo")
         self.asan_log_dir = asan_log_dir
+
+    def event_barrier(self):
+        """Returns once every event containerd published before the call
+        has reached self.events: a namespace label update published now
+        travels the same exchange to the same subscriber, in order, behind
+        them."""
+        mark = "%d-%d" % (os.getpid(), next(_barriers))
+        self.ctr("namespaces", "label", self.ctr.namespace, "podshim-barrier=%s" % mark)
+        self.events.wait_for(
+            lambda evs: any(e.topic == "/namespaces/update"
+                            and (e.get("labels") or {}).get("podshim-barrier") == mark
+                            for e in evs), 15, what="event barrier %s" % mark)
+
+    def settled(self, cid, timeout=15):
+        """No event about cid can still arrive: its shim is gone and an
+        event barrier has passed everything containerd got from it."""
+        harness.wait_until(lambda: not self.shims(cid), timeout,
+                           what="shim of %s to exit (pids %s)" % (cid, self.shims(cid)))
+        self.event_barrier()
+
+    def drops_queued_events(self):
+        """Why this shim may exit without forwarding the events it queued
+        right before Shutdown (harness.drops_queued_events), or None."""
+        return harness.drops_queued_events(self.runtime, self.containerd.dist)
+
+    def leaves_group_socket(self):
+        """Why this shim leaves a group's socket behind on exit
+        (harness.leaves_group_socket), or None."""
+        return harness.leaves_group_socket(self.runtime, self.containerd.dist)
 
     def new_id(self, prefix):
         return "%s-%s-%d" % (prefix, self.flavor.id, next(_ids))

@@ -138,14 +138,21 @@ class Dist:
         """Directories of OCI runtimes that go before the system's on PATH,
         from PODSHIM_OCI_DIRS (comma-separated; an item is a directory or a
         name scripts/fetch-containerd.sh unpacks, e.g. crun-1.28; "system"
-        for none). The default is none for 1.6 and sid's crun 1.28 from 1.7
-        on: Debian's 1.7.24 writes runtime-spec 1.2.0 configs and 2.1.9
-        1.2.1, and bookworm's crun 1.8.1 refuses anything but 1.0.x
-        ("unknown version specified"), while bookworm's runc 1.1.5 runs
-        them all, so runc stays bookworm's."""
+        for none). The default is none for 1.6, sid's crun 1.28 for 1.7, and
+        sid's runc 1.3.6 and crun 1.28 for 2.x: Debian's 1.7.24 writes
+        runtime-spec 1.2.0 configs and 2.1.9 1.2.1, and bookworm's crun
+        1.8.1 refuses anything but 1.0.x ("unknown version specified");
+        bookworm's runc 1.1.5 runs them all, but 2.x's user-namespace pods
+        need idmapped mounts (runc >= 1.2), and a 2.x node runs a current
+        runc, so 2.x gets sid's."""
         spec = os.environ.get("PODSHIM_OCI_DIRS")
         if spec is None:
-            spec = "crun-1.28" if self.version >= (1, 7) else "system"
+            if self.version >= (2, 0):
+                spec = "runc-1.3.6,crun-1.28"
+            elif self.version >= (1, 7):
+                spec = "crun-1.28"
+            else:
+                spec = "system"
         dirs = []
         for item in (x.strip() for x in spec.split(",")):
             if item in ("", "system"):
@@ -580,6 +587,66 @@ def shim_processes(binary, namespace, task_id=None):
             continue
         pids.append(int(d))
     return pids
+
+
+def drops_queued_events(runtime, dist_):
+    """Why the shim of `runtime` under containerd `dist_` may exit before it
+    forwarded the events it queued just before Shutdown, or None.
+
+    containerd 2.x's runc-v2: its main returns once Shutdown's callbacks
+    have run (pkg/shim/shim.go:433-437 of 2.1.9), and one of them only
+    closes the channel its forwarder drains (cmd/containerd-shim-runc-v2/
+    task/service.go:96-100,785-795), so the process may exit with the
+    TaskDelete its Delete queued right before containerd's Shutdown
+    (core/runtime/v2/shim.go:524-570) still unsent. 1.6 and 1.7 wait for
+    the forwarder to finish (publisher.Done(), runtime/v2/shim/shim.go:
+    462-467 of 1.6.20, :481-486 of 1.7.24). Seen in about one `ctr run
+    --rm` in six here. podshim sends everything before it exits, always."""
+    if runtime == "io.containerd.runc.v2" and dist_.v2:
+        return ("containerd %s's runc-v2 may exit before forwarding its last events "
+                "(pkg/shim/shim.go:433-437 waits for shutdown, not for its publisher)"
+                % dist_.version_text)
+    return None
+
+
+def leaves_group_socket(runtime, dist_):
+    """Why the shim of `runtime` under `dist_` leaves the socket of a group
+    named other than its own -id behind when it exits, or None.
+
+    containerd 2.x's runc-v2 removes, on exit, the `address` file's socket
+    and the one derived from its own -id (pkg/shim/util_unix.go:287-300 of
+    2.1.9), but its `start` no longer writes `address` (containerd writes
+    bootstrap.json instead; cmd/containerd-shim-runc-v2/manager/
+    manager_linux.go:183-260), so a socket named after a group key (the
+    io.containerd.runc.v2.group annotation) outlives the shim. CRI pods are
+    not hit: their group key is the sandbox id, the shim's own -id."""
+    if runtime == "io.containerd.runc.v2" and dist_.v2:
+        return ("containerd %s's runc-v2 removes only its -id's socket on exit "
+                "(pkg/shim/util_unix.go:287-300), not its group's" % dist_.version_text)
+    return None
+
+
+def leaks_pod_shim(runtime, dist_):
+    """Why the grouped shim of a CRI pod of `runtime` under `dist_` may
+    outlive the pod, or None.
+
+    containerd 2.x with runc-v2 (bootstrap version 3): a pod's container
+    tasks carry a SandboxID, and containerd sends no Shutdown after their
+    Delete (core/runtime/v2/shim.go:558-571, task_manager.go:236-240 of
+    2.1.9); only the sandbox (pause) task's Delete does. When the pause
+    task is deleted first, as the podsandbox controller does on its exit
+    (internal/cri/server/podsandbox/controller.go:203-222), runc-v2 ignores
+    that Shutdown because containers remain (cmd/containerd-shim-runc-v2/
+    task/service.go:603-610), and nothing asks again: the shim and its
+    socket outlive the pod (the containerd 2.x shim leak,
+    containerd/containerd#12344). podshim, a version 2 shim, gets a
+    Shutdown after every Delete (shim.go:558-561) and exits with its last
+    task."""
+    if runtime == "io.containerd.runc.v2" and dist_.v2:
+        return ("containerd %s never shuts a version 3 runc-v2 pod shim down when the "
+                "pause task is deleted before the containers (core/runtime/v2/shim.go:"
+                "558-571; runc-v2 task/service.go:603-610)" % dist_.version_text)
+    return None
 
 
 TASK_V2 = "containerd.task.v2.Task"

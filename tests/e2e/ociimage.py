@@ -12,6 +12,7 @@ timestamp), so the digests only change when busybox itself does.
 
 Used by the e2e conftest and, as a script, by scripts/demo.sh:
     /usr/bin/python3 tests/e2e/ociimage.py OUT.tar [--name REF]
+    /usr/bin/python3 tests/e2e/ociimage.py OUT.tar --pause   # cri/images.py's sandbox image
 """
 
 import argparse
@@ -143,7 +144,14 @@ def main(argv=None):
     p.add_argument("out", help="path of the OCI archive to write")
     p.add_argument("--name", default=DEFAULT_NAME, help="image reference")
     p.add_argument("--busybox", default=BUSYBOX, help="static busybox binary")
+    p.add_argument("--pause", action="store_true",
+                   help="write the CRI tests' offline sandbox image instead (cri/images.py; "
+                   "its own name, --name does not apply)")
     args = p.parse_args(argv)
+    if args.pause:
+        from cri import images  # this script's directory is on sys.path
+        print(images.build_pause_archive(args.out))
+        return 0
     print(build_archive(args.out, args.name, args.busybox))
     return 0
 

@@ -21,7 +21,9 @@ Tasks are put in each state by calling the shim directly (rawtask.py).
 
 import os
 import shutil
+import socket
 import time
+import warnings
 
 import pytest
 
@@ -68,6 +70,9 @@ class Host:
         self.work = work
         self.raw = rawtask.RawTasks(self.client, _bundle(rt, cid), work, rootfs,
                                     rt.ctr.namespace)
+        self.log_at = rt.containerd.log_size()
+        # set by a test that makes the reference panic (_second_start_panics)
+        self.expect_panic = None
 
     def close(self):
         self.raw.cleanup()
@@ -81,7 +86,46 @@ def host(rt_runc, pb, rootfs):
     h = Host(rt_runc, pb, rootfs, rt_runc.new_id("fp"))
     yield h
     h.close()
+    if h.expect_panic:
+        _reference_panicked(h)
     rt_runc.assert_gone(h.cid)
+
+
+PANIC = "panic: makechan: size out of range"
+
+
+def _second_start_panics(rt):
+    """Why the shim panics once the container's init exits after a second
+    Start of a running exec was refused, or None.
+
+    containerd 1.7's and 2.x's runc-v2: the refused Start hands the running
+    exec to handleStarted again (cmd/containerd-shim-runc-v2/task/
+    service.go:292-306 of 2.1.9, runtime/v2/runc/task/service.go:289-303 of
+    1.7.24), so it is registered twice, its exit is handled (and published)
+    twice, the count of running execs drops to -1, and the init's exit then
+    panics in make(chan int, -1) (service.go:716-724 of 2.1.9). The shim dies
+    without its exit cleanup and leaves its socket. 1.6's does not."""
+    if rt.podshim or rt.containerd.dist.version < (1, 7):
+        return None
+    return ("containerd-shim-runc-v2 %s panics (%s) when the init exits after a refused "
+            "second Start of a running exec" % (rt.containerd.dist.version_text, PANIC))
+
+
+def _reference_panicked(h):
+    """The reference shim died of the panic _second_start_panics predicts
+    (its stderr is containerd's log): its socket, left behind, is dead;
+    removed here so the usual leftover checks run on the rest."""
+    rt = h.rt
+    harness.wait_until(lambda: PANIC in rt.containerd.log_since(h.log_at, 10 ** 7), 10,
+                       what="the reference's panic (%s)" % h.expect_panic)
+    harness.wait_until(lambda: not rt.shims(h.cid), 10, what="the panicked shim to be gone")
+    sock = rt.socket(h.cid)
+    if os.path.exists(sock):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as s:
+            with pytest.raises(ConnectionRefusedError):
+                s.connect(sock)
+        os.unlink(sock)
+    warnings.warn(h.expect_panic)
 
 
 def _exec_events(rt, cid, exec_id, topic):
@@ -155,6 +199,7 @@ def test_ctr_exec_missing_binary_fails_fast(rt_runc, host):
 
 def test_exec_started_twice(host):
     raw = host.raw
+    host.expect_panic = _second_start_panics(host.rt)
     assert raw.exec(host.cid, "twice", ["sleep", "1000"]).code == tc.OK
     first = raw.ok("Start", id=host.cid, exec_id="twice").decode(raw.pb.task.StartResponse)
     assert first.pid > 0
@@ -413,6 +458,8 @@ def test_rpc_in_every_state(host, kind, state):
     that refuses the call runc-v2's words under FAILED_PRECONDITION."""
     if (kind, state) == ("exec", "failed") and not host.rt.podshim:
         pytest.skip("containerd-shim-runc-v2 1.6 panics on a second Start of a failed exec")
+    if (kind, state) == ("exec", "running"):  # the probe starts it again
+        host.expect_panic = _second_start_panics(host.rt)
     got = _probe(host, kind, state)
     want = EXPECTED[(kind, state)]
     print("\n%s %s %s:" % (host.rt.flavor.id, kind, state))

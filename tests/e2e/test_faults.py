@@ -15,14 +15,15 @@ The containerd crash runs against a private containerd of its own (the
 collector stay untouched.
 """
 
-import itertools
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -155,41 +156,36 @@ def _status(ev):
     return ev.get("exit_status", 0)
 
 
-_barriers = itertools.count(1)
-
-
 def _event_barrier(rt):
-    """Returns once every event containerd published before the call has
-    reached rt.events: a namespace label update published now travels the
-    same exchange to the same subscriber, in order, behind them."""
-    mark = "%d-%d" % (os.getpid(), next(_barriers))
-    rt.ctr("namespaces", "label", rt.ctr.namespace, "podshim-barrier=%s" % mark)
-    rt.events.wait_for(
-        lambda evs: any(e.topic == "/namespaces/update"
-                        and (e.get("labels") or {}).get("podshim-barrier") == mark
-                        for e in evs), 15, what="event barrier %s" % mark)
+    """Every event containerd published before the call has reached
+    rt.events (Runtime.event_barrier)."""
+    rt.event_barrier()
 
 
 def _quiet(rt, cid):
-    """No event about cid can still arrive: its shim is gone (both shims
-    hand every queued event to containerd before they exit, and a deleted
-    task's shim exits), and the barrier has passed everything containerd
-    got from it."""
-    harness.wait_until(lambda: not rt.shims(cid), 15,
-                       what="shim of %s to exit (pids %s)" % (cid, rt.shims(cid)))
-    _event_barrier(rt)
+    """No event about cid can still arrive: its shim is gone (a deleted
+    task's shim exits, and podshim, 1.6's and 1.7's runc-v2 hand every
+    queued event to containerd before they exit), and the barrier has
+    passed everything containerd got from it."""
+    rt.settled(cid)
 
 
 def _assert_one_exit(rt, cid, statuses):
     """Exactly one TaskExit and one TaskDelete for cid's init (a deleted
-    task), counted once no duplicate can still be on its way."""
-    rt.events.wait_for(lambda evs: _exits(rt, cid) and _deletes(rt, cid), 15,
+    task), counted once no duplicate can still be on its way. For a shim
+    that may exit with its last events unsent (rt.drops_queued_events():
+    2.x's runc-v2, the reference) a missing TaskDelete is a warning."""
+    lossy = rt.drops_queued_events()
+    rt.events.wait_for(lambda evs: _exits(rt, cid) and (lossy or _deletes(rt, cid)), 15,
                        what="/tasks/exit and /tasks/delete of %s" % cid)
     _quiet(rt, cid)
     exits, deletes = _exits(rt, cid), _deletes(rt, cid)
     assert len(exits) == 1, "TaskExit of %s not exactly once: %s" % (cid, exits)
-    assert len(deletes) == 1, "TaskDelete of %s not exactly once: %s" % (cid, deletes)
     assert _status(exits[0]) in statuses, exits[0]
+    if not deletes and lossy:
+        warnings.warn("no TaskDelete of %s from %s: %s" % (cid, rt.runtime, lossy))
+        return _status(exits[0])
+    assert len(deletes) == 1, "TaskDelete of %s not exactly once: %s" % (cid, deletes)
     assert _status(deletes[0]) == _status(exits[0]), (exits, deletes)
     return _status(exits[0])
 
@@ -206,6 +202,24 @@ def _assert_nothing_left(rt, cid, socket=True):
         sock = rt.socket(cid)
         harness.wait_until(lambda: not os.path.exists(sock), 10,
                            what="shim socket %s to be removed" % sock)
+
+
+def _wait_group_socket_removed(rt, sock):
+    """The group socket `sock` goes with its exited shim. The reference
+    under 2.x leaves it (rt.leaves_group_socket()): then it must at least be
+    dead (nobody accepts on it), and the test removes it."""
+    why = rt.leaves_group_socket()
+    try:
+        harness.wait_until(lambda: not os.path.exists(sock), 3 if why else 10,
+                           what="socket %s removed" % sock)
+    except AssertionError:
+        if not why:
+            raise
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as s:
+            with pytest.raises(ConnectionRefusedError):
+                s.connect(sock)
+        os.unlink(sock)
+        warnings.warn("%s left socket %s: %s" % (rt.runtime, sock, why))
 
 
 @pytest.fixture(scope="module")
@@ -272,8 +286,9 @@ def _subscribed_events(c):
 def test_containerd_killed_and_restarted(rt_runc, crashable, make_runtime, pb):
     """SIGKILL containerd while two tasks run, kill one task's init while it
     is down, restart it: the shims live on, containerd reconnects through the
-    `address` files, and the exit that happened meanwhile is delivered late
-    (queued and retried by the shim), with Wait and Delete saying 137."""
+    `address` files (bootstrap.json on 2.x), and the exit that happened
+    meanwhile is delivered late (queued and retried by the shim), with Wait
+    and Delete saying 137 (1.6) or the task removed as 1.7 and 2.x do."""
     cd, c = crashable
     rt = make_runtime(rt_runc.flavor, cd, c, rt_runc.image, None)
     a, b = rt.new_id("cdr-a"), rt.new_id("cdr-b")
@@ -299,34 +314,30 @@ def test_containerd_killed_and_restarted(rt_runc, crashable, make_runtime, pb):
         cd.restart()
         ev = rt.events = _subscribed_events(c)
         subscribed_at = time.monotonic()
-        try:
-            ex = _wait_exit(rt, b, timeout=20)
-        except AssertionError as e:
-            fwd = _log_events(cd, log_at, "forwarded", "/tasks/exit")
-            raise AssertionError("%s\ncontainerd got these exits forwarded since its restart "
-                                 "(subscribed %.1f s after the kill): %s"
-                                 % (e, subscribed_at - killed_at, fwd)) from None
-        assert (ex.get("pid"), _status(ex)) == (pid_b, 137), ex
-        assert _log_events(cd, log_at, "forwarded", "/tasks/exit"), \
-            "the exit did not come through the shim's Forward"
-        print("exit of %s delivered %.1f s after the kill, %.1f s after ctr events subscribed"
-              % (b, time.monotonic() - killed_at, time.monotonic() - subscribed_at))
+        # runc-v2 under 1.7 and 2.x loses it (_restored_without_stopped_task)
+        if rt.podshim or cd.dist.version < (1, 7):
+            try:
+                ex = _wait_exit(rt, b, timeout=20)
+            except AssertionError as e:
+                fwd = _log_events(cd, log_at, "forwarded", "/tasks/exit")
+                raise AssertionError("%s\ncontainerd got these exits forwarded since its "
+                                     "restart (subscribed %.1f s after the kill): %s"
+                                     % (e, subscribed_at - killed_at, fwd)) from None
+            assert (ex.get("pid"), _status(ex)) == (pid_b, 137), ex
+            assert _log_events(cd, log_at, "forwarded", "/tasks/exit"), \
+                "the exit did not come through the shim's Forward"
+            print("exit of %s delivered %.1f s after the kill, %.1f s after ctr events "
+                  "subscribed" % (b, time.monotonic() - killed_at,
+                                  time.monotonic() - subscribed_at))
 
         tasks = c.task_list()
         assert tasks.get(a) == (pid_a, "RUNNING"), tasks
-        assert tasks.get(b, (None, None))[1] == "STOPPED", tasks
-        assert {cid: _only_shim(rt, cid) for cid in (a, b)} == shims, "shims were replaced"
-        with _shim_client(rt, b, pb) as conn:
-            r = conn.call("Wait", pb.task.WaitRequest(id=b), timeout=10)
-            assert r.code == tc.OK, r
-            assert r.decode(pb.task.WaitResponse).exit_status == 137, r
+        if cd.dist.version >= (1, 7):
+            _restored_without_stopped_task(rt, c, b, shims[b], tasks)
+        else:
+            _restored_with_stopped_task(rt, c, b, pid_b, shims, pb)
+        assert _only_shim(rt, a) == shims[a], "the shim of the running task was replaced"
         assert c("task", "exec", "--exec-id", "after", a, "echo", "back").stdout == "back\n"
-
-        p = c("task", "rm", b, timeout=20)
-        assert "exit code 137" in p.stderr, p.stderr  # ctr's warning carries Delete's status
-        assert _assert_one_exit(rt, b, (137,)) == 137
-        c("containers", "rm", b)
-        _assert_nothing_left(rt, b)
 
         c("task", "kill", "-s", "SIGKILL", a)
         c.wait_status(a, "STOPPED")
@@ -341,6 +352,46 @@ def test_containerd_killed_and_restarted(rt_runc, crashable, make_runtime, pb):
             rt.remove(cid)
         if ev is not None:
             ev.close()
+
+
+def _restored_with_stopped_task(rt, c, b, pid_b, shims, pb):
+    """containerd 1.6 reloads every task shim it finds and keeps the task
+    whose init exited while it was down, STOPPED: Wait and Delete say 137."""
+    tasks = c.task_list()
+    assert tasks.get(b, (None, None))[1] == "STOPPED", tasks
+    assert _only_shim(rt, b) == shims[b], "shims were replaced"
+    with _shim_client(rt, b, pb) as conn:
+        r = conn.call("Wait", pb.task.WaitRequest(id=b), timeout=10)
+        assert r.code == tc.OK, r
+        assert r.decode(pb.task.WaitResponse).exit_status == 137, r
+    p = c("task", "rm", b, timeout=20)
+    assert "exit code 137" in p.stderr, p.stderr  # ctr's warning carries Delete's status
+    assert _assert_one_exit(rt, b, (137,)) == 137
+    c("containers", "rm", b)
+    _assert_nothing_left(rt, b)
+
+
+def _restored_without_stopped_task(rt, c, b, shim_b, tasks):
+    """containerd 1.7 and 2.x treat a reloaded task shim whose task has no
+    process left (Pids empty) and that serves no sandbox as leaked, and
+    delete it on the spot (containerd/containerd#6860; 1.7.24
+    runtime/v2/shim_load.go:161-168, 2.1.9 core/runtime/v2/shim_load.go:
+    180-187): the task is gone, its shim is told Delete and Shutdown, and
+    containerd publishes no exit of its own (it never added the task,
+    core/runtime/v2/shim.go:146-150 of 2.1.9).
+
+    The exit the shim queued while containerd was down is then the only
+    record of it. podshim delivers it before it exits, once, with its
+    TaskDelete. runc-v2 does not: it is shut down before its publisher's
+    next retry (1 s, 2 s, 3 s, ... apart), and closing the publisher drops
+    what waits for a retry (1.7.24 runtime/v2/shim/publisher.go:75-105,
+    2.1.9 pkg/shim/publisher.go:89-119), so that part is podshim's alone."""
+    assert b not in tasks, tasks
+    harness.wait_until(lambda: not _alive(shim_b), 10, what="shim %d of %s to exit" % (shim_b, b))
+    if rt.podshim:
+        assert _assert_one_exit(rt, b, (137,)) == 137
+    c("containers", "rm", b)
+    _assert_nothing_left(rt, b)
 
 
 # --------------------------------------------------------- the shim killed
@@ -528,7 +579,7 @@ def test_runtime_create_fails_in_shared_shim(rt_runc, failing_runc):
         rt.ctr("task", "rm", keep, timeout=20)
         rt.ctr("containers", "rm", keep)
         harness.wait_until(lambda: not _alive(shim), 10, what="shared shim %d to exit" % shim)
-        harness.wait_until(lambda: not os.path.exists(sock), 10, what="socket %s removed" % sock)
+        _wait_group_socket_removed(rt, sock)
         _assert_nothing_left(rt, keep, socket=False)
     finally:
         rt.remove(bad)

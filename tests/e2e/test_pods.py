@@ -38,13 +38,6 @@ def _shim_mode(pods):
     return pods.handler in cri_env.SHIM_SANDBOXER
 
 
-def _started(pods, tid):
-    """Whether containerd ran `start` for tid: not for a container it
-    connected straight to its pod's shim (bootstrap version 3 writes the
-    bundle's `sandbox` file instead)."""
-    return not os.path.exists(os.path.join(pods.env.bundle(tid), "sandbox"))
-
-
 def _assert_running(pods, pod):
     st = pods.cri.pod_status(pod.id).status
     assert pods.pb.PodSandboxState.Name(st.state) == "SANDBOX_READY", st
@@ -75,11 +68,8 @@ def _assert_one_shim(pods, pod):
         # what containerd connects to (bootstrap.json on 2.x)
         ep = pods.env.endpoint(tid)
         assert ep.address == "unix://" + sock, (tid, ep)
-        if _podshim(pods) and _started(pods, tid):
-            # podshim's start writes `address` whatever the version: 1.x reads it
-            with open(os.path.join(pods.env.bundle(tid), "address")) as f:
-                assert f.read().strip() == "unix://" + sock, tid
         if _podshim(pods):
+            pods.assert_reached_pod_shim(pod, tid)
             # the handler's options reached the task: the OCI runtime of
             # its config file (1.6) or of its inline table (1.7+); the shim
             # sandboxer's handler has none (cri/env.py): the default

@@ -123,15 +123,8 @@ def _assert_mode(pods, pod):
         assert pod.info["sandboxer"] == "podshim", pod.info
         info = pods.cri.pod_info(pod.id)  # CRI hands the shim's verbose info on
         assert sorted(info["members"]) == sorted(pod.containers), info
-        for cid in pod.containers:
-            cbundle = pods.env.bundle(cid)
-            if pods.env.bootstrap_version >= 3:
-                # containerd connected to the pod's socket without `start`
-                with open(os.path.join(cbundle, "sandbox")) as f:
-                    assert f.read() == pod.id
-            else:
-                with open(os.path.join(cbundle, "address")) as f:
-                    assert f.read().strip() == "unix://" + pods.env.socket(pod.id)
+        for tid in pod.ids:
+            pods.assert_reached_pod_shim(pod, tid)
     else:
         assert pod.id in listed, "no sandbox container in podsandbox mode"
         assert os.path.exists(os.path.join(bundle, "config.json"))

@@ -1,4 +1,4 @@
-"""Task API end to end: containerd 1.6 drives the shim under test through ctr.
+"""Task API end to end: containerd (PODSHIM_CONTAINERD) drives the shim under test through ctr.
 
 Every test runs once per flavor (runtime x OCI binary, see conftest.py) and
 uses its own container ids. Each one ends by checking that the task left
@@ -16,6 +16,7 @@ import tempfile
 import termios
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -32,6 +33,22 @@ def _events_of(rt, cid, topic, **match):
 def _wait_event(rt, cid, topic, timeout=10, **match):
     return rt.events.wait_for(lambda evs: _events_of(rt, cid, topic, **match), timeout,
                               what="%s for %s %s" % (topic, cid, match))[0]
+
+
+def _wait_delete(rt, cid, timeout=10, **match):
+    """The init's TaskDelete of cid. A shim that may exit with it unsent
+    (rt.drops_queued_events(): containerd 2.x's runc-v2, the reference)
+    may miss it: once its shim is gone and nothing can still arrive, None
+    and a warning naming the reason; podshim never."""
+    why = rt.drops_queued_events()
+    if not why:
+        return _wait_event(rt, cid, "/tasks/delete", timeout, **match)
+    rt.settled(cid, timeout)
+    found = _events_of(rt, cid, "/tasks/delete", **match)
+    if found:
+        return found[0]
+    warnings.warn("no TaskDelete of %s from %s: %s" % (cid, rt.runtime, why))
+    return None
 
 
 def _is_init(ev, cid):
@@ -76,8 +93,9 @@ def test_run_output_and_exit_code(rt):
     assert "oops" in p.stderr
     ex = _wait_event(rt, cid, "/tasks/exit")
     assert ex.get("exit_status") == 3 and _is_init(ex, cid)
-    de = _wait_event(rt, cid, "/tasks/delete")
-    assert de.get("exit_status") == 3 and de.get("pid") == ex.get("pid")
+    de = _wait_delete(rt, cid)
+    if de is not None:
+        assert de.get("exit_status") == 3 and de.get("pid") == ex.get("pid")
     rt.assert_gone(cid)
 
 
@@ -282,7 +300,7 @@ def _exec_scenario(rt, cid):
     rt.ctr("task", "kill", "-s", "SIGTERM", cid)
     rt.ctr.wait_status(cid, "STOPPED")
     _remove_and_check(rt, cid)
-    _wait_event(rt, cid, "/tasks/delete", pid=pid)
+    _wait_delete(rt, cid, pid=pid)
     return pid
 
 
@@ -311,9 +329,12 @@ def test_events(rt):
     assert exec_exit.get("pid") == started.get("pid") and exec_exit.get("exit_status") == 6
     init_exit = one("/tasks/exit", lambda e: e.get("id") == cid)
     assert init_exit.get("pid") == pid and init_exit.get("exit_status") == 9
-    delete = one("/tasks/delete", lambda e: _is_init(e, cid))
-    assert delete.get("pid") == pid and delete.get("exit_status") == 9
-    order = [create, start, added, started, exec_exit, init_exit, delete]
+    order = [create, start, added, started, exec_exit, init_exit]
+    deletes = [e for e in evs if e.topic == "/tasks/delete" and _is_init(e, cid)]
+    if deletes or not rt.drops_queued_events():  # _wait_delete warned otherwise
+        delete = one("/tasks/delete", lambda e: _is_init(e, cid))
+        assert delete.get("pid") == pid and delete.get("exit_status") == 9
+        order.append(delete)
     assert [e.seq for e in order] == sorted(e.seq for e in order), order
 
 

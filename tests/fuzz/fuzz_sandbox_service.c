@@ -127,7 +127,8 @@ static struct fuzz *fuzz_init(void)
                  sizeof(sa_family_t)) < 0 ||
             listen(lfd, 1) < 0)
                 abort();
-        ps_task_service_init(&st.tsvc, &st.sbs, no_shutdown, NULL);
+        /* grouped, as a shim serving the Sandbox API is (version 3) */
+        ps_task_service_init(&st.tsvc, &st.sbs, true, no_shutdown, NULL);
         ps_task_service_describe(&st.tsvc, st.desc);
         ps_sandbox_service_init(&st.ssvc, &st.sbs, no_shutdown, NULL);
         ps_sandbox_service_describe(&st.ssvc, &st.desc[PS_TASK_SERVICE_NAMES]);

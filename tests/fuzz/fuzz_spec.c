@@ -52,6 +52,10 @@ static void check_spec(const struct ps_spec *s)
                 if (s->ns[t].path)
                         check_str(s->ns[t].path, PS_SPEC_MAX_PATH, true);
         }
+        if (s->n_uid_mappings > PS_SPEC_MAX_ID_MAPPINGS ||
+            s->n_gid_mappings > PS_SPEC_MAX_ID_MAPPINGS ||
+            (s->n_uid_mappings && !s->uid_mappings) || (s->n_gid_mappings && !s->gid_mappings))
+                abort();
         check_kv(s->sysctls, s->n_sysctls, PS_SPEC_MAX_SYSCTLS, PS_SPEC_MAX_SYSCTL_KEY,
                  PS_SPEC_MAX_SYSCTL_VALUE);
         check_kv(s->annotations, s->n_annotations, PS_SPEC_MAX_ANNOTATIONS,
@@ -78,6 +82,25 @@ static void check_spec(const struct ps_spec *s)
         }
         if (is.uid == 0 || is.gid == 0 || is.sysctls != s->sysctls || is.n_sysctls != s->n_sysctls)
                 abort();
+        /* a user namespace: new with both maps, or joined; maps that map
+         * the infra ids and that the kernel takes (formatting re-checks) */
+        if (is.new_user && (is.user_path || !is.n_uid_map || !is.n_gid_map))
+                abort();
+        if (!is.new_user && !is.user_path && (is.n_uid_map || is.n_gid_map))
+                abort();
+        if (is.new_user || is.user_path) {
+                uint32_t host;
+                char *text = NULL;
+                size_t len;
+
+                if ((is.n_uid_map && !ps_idmap_to_host(is.uid_map, is.n_uid_map, is.uid, &host)) ||
+                    (is.n_gid_map && !ps_idmap_to_host(is.gid_map, is.n_gid_map, is.gid, &host)))
+                        abort();
+                if (ps_idmap_format(is.uid_map, is.n_uid_map, "u", &text, &len, NULL) < 0 ||
+                    len > PS_IDMAP_MAX_TEXT)
+                        abort();
+                free(text);
+        }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -88,7 +88,8 @@ static struct fuzz *fuzz_init(void)
                  sizeof(sa_family_t)) < 0 ||
             listen(lfd, 1) < 0)
                 abort();
-        ps_task_service_init(&st.svc, &st.sbs, no_shutdown, NULL);
+        /* grouped: a Shutdown is remembered until the last Delete */
+        ps_task_service_init(&st.svc, &st.sbs, true, no_shutdown, NULL);
         ps_task_service_describe(&st.svc, st.desc);
         st.srv = ttrpc_server_new(st.base, lfd, st.desc, PS_TASK_SERVICE_NAMES, NULL);
         if (!st.srv)

@@ -114,6 +114,19 @@ def pod_sandbox_spec():
     return s
 
 
+def userns_sandbox_spec():
+    """containerd 2.1's sandbox of a user-namespace pod: the pinned user
+    namespace by path, and its maps."""
+    s = pod_sandbox_spec()
+    s["linux"]["namespaces"].append(
+        {"type": "user", "path": "/run/containerd/io.containerd.grpc.v1.cri/sandboxes/"
+         + "a" * 64 + "/pinned-namespaces/user"})
+    m = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    s["linux"]["uidMappings"] = m
+    s["linux"]["gidMappings"] = m
+    return s
+
+
 def spec_seeds():
     minimal = {"process": {"args": ["true"], "cwd": "/"}, "root": {"path": "rootfs"}}
     return {
@@ -121,6 +134,7 @@ def spec_seeds():
         "cri_sandbox": json.dumps(cri_spec("sandbox")).encode(),
         "cri_container": json.dumps(cri_spec("container"), indent=2).encode(),
         "pod_sandbox": json.dumps(pod_sandbox_spec()).encode(),
+        "userns_sandbox": json.dumps(userns_sandbox_spec()).encode(),
         "minimal": json.dumps(minimal).encode(),
         "no_process": json.dumps({"root": {"path": "rootfs"}}).encode(),
         "no_root": json.dumps({"process": {"args": ["true"], "cwd": "/"}}).encode(),

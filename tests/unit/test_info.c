@@ -15,6 +15,7 @@
 #include "api/runtime_info.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/version.h"
 #include "check.h"
 #include "containerd/runc/options.pb-c.h"
 #include "containerd/types/introspection.pb-c.h"
@@ -194,7 +195,9 @@ static void test_action_default_runtime(void)
         CHECK(m != NULL);
         if (m) {
                 CHECK_STREQ(m->name, "io.containerd.podshim.v2");
-                CHECK(m->version && strcmp(m->version->version, PODSHIM_VERSION) == 0);
+                CHECK(m->version && strcmp(m->version->version, ps_build_version) == 0);
+                /* the revision the build recorded, as recorded */
+                CHECK(m->version && strcmp(m->version->revision, ps_build_revision) == 0);
                 CHECK(m->options == NULL); /* none were given */
                 CHECK(m->features != NULL);
                 if (m->features) {

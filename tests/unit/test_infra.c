@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <linux/nsfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include "base/fs.h"
 #include "base/spawn.h"
 #include "check.h"
+#include "oci/idmap.h"
 #include "oci/spec.h"
 #include "sandbox/linux/infra_process.h"
 
@@ -78,6 +81,10 @@ static pid_t spawn_and_wait(const struct ps_infra_spec *s, const char *helper, s
                 ps_err_set(err, PS_DEADLINE_EXCEEDED, "no report from the infra process");
         return r == 0 ? pid : -1;
 }
+
+/* CRI's maps for a pod: container 0 -> host 100000, 65536 ids */
+#define UIDMAP "\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]"
+#define GIDMAP "\"gidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]"
 
 #define SPEC_HEAD "{\"process\":{\"args\":[\"/pause\"],\"cwd\":\"/\"},\"root\":{\"path\":\"r\"}"
 
@@ -167,6 +174,15 @@ static bool ns_is(pid_t pid, const char *ns, const char *file)
         snprintf(a, sizeof(a), "/proc/%d/ns/%s", pid, ns);
         return stat(a, &sa) == 0 && stat(file, &sb) == 0 && sa.st_ino == sb.st_ino &&
                sa.st_dev == sb.st_dev;
+}
+
+/* pid and other have the same namespace of `kind`. */
+static bool same_pid_ns_file(pid_t pid, pid_t other, const char *kind)
+{
+        char path[64];
+
+        snprintf(path, sizeof(path), "/proc/%d/ns/%s", other, kind);
+        return ns_is(pid, kind, path);
 }
 
 static int ip_netns(const char *verb, const char *name)
@@ -283,7 +299,20 @@ static void test_spec_from(void)
         /* what an infra process cannot do */
         static const char *const refused[] = {
             "{\"namespaces\":[{\"type\":\"pid\",\"path\":\"/proc/1/ns/pid\"}]}",
+            /* a new user namespace needs both maps */
             "{\"namespaces\":[{\"type\":\"user\"}]}",
+            "{\"namespaces\":[{\"type\":\"user\"}]," UIDMAP "}",
+            /* maps without a user namespace */
+            "{" UIDMAP "," GIDMAP "}",
+            /* maps the kernel refuses */
+            "{\"namespaces\":[{\"type\":\"user\"}]," UIDMAP ",\"gidMappings\":["
+            "{\"containerID\":0,\"hostID\":100000,\"size\":65536},"
+            "{\"containerID\":70000,\"hostID\":100001,\"size\":1}]}",
+            /* the default uid 65535 unmapped, by a new or a joined namespace's maps */
+            "{\"namespaces\":[{\"type\":\"user\"}],\"uidMappings\":[{\"containerID\":0,"
+            "\"hostID\":100000,\"size\":1000}]," GIDMAP "}",
+            "{\"namespaces\":[{\"type\":\"user\",\"path\":\"/proc/1/ns/user\"}]," UIDMAP
+            ",\"gidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":1000}]}",
             "{\"sysctl\":{\"../../etc/x\":\"1\"}}",
             "{\"sysctl\":{\".net\":\"1\"}}",
             "{\"sysctl\":{\"\":\"1\"}}",
@@ -297,6 +326,20 @@ static void test_spec_from(void)
                 e = ps_err_free(e);
                 spec = ps_spec_free(spec);
         }
+        /* a user namespace: new with its maps, or joined, with or without */
+        spec = spec_of("{\"namespaces\":[{\"type\":\"user\"},{\"type\":\"pid\"}]," UIDMAP "," GIDMAP
+                       "}");
+        CHECK(spec && ps_infra_spec_from(spec, &s, &e) == 0);
+        CHECK(s.new_user && !s.user_path && s.new_pid);
+        CHECK(s.n_uid_map == 1 && s.uid_map && s.uid_map[0].host_id == 100000);
+        CHECK(s.n_gid_map == 1 && s.gid_map && s.gid_map[0].size == 65536);
+        spec = ps_spec_free(spec);
+        spec = spec_of("{\"namespaces\":[{\"type\":\"user\",\"path\":\"/proc/1/ns/user\"}]}");
+        CHECK(spec && ps_infra_spec_from(spec, &s, &e) == 0);
+        CHECK(!s.new_user && s.user_path && strcmp(s.user_path, "/proc/1/ns/user") == 0);
+        CHECK(s.n_uid_map == 0 && s.n_gid_map == 0);
+        spec = ps_spec_free(spec);
+
         /* a sysctl name of 200 bytes is the most write_sysctl's path takes */
         char name[256], json[320];
         memset(name, 'a', sizeof(name));
@@ -312,11 +355,231 @@ static void test_spec_from(void)
         CHECK(spec && ps_infra_spec_from(spec, &s, &e) < 0);
 }
 
+/* The user namespace that owns pid's namespace `kind` is pid's own user
+ * namespace (and not ours). */
+static bool owned_by_its_userns(pid_t pid, const char *kind)
+{
+        char path[64];
+        struct stat owner, user;
+        int fd, ufd;
+
+        snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, kind);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        ufd = ioctl(fd, NS_GET_USERNS);
+        close(fd);
+        if (ufd < 0)
+                return false;
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+        bool same = fstat(ufd, &owner) == 0 && stat(path, &user) == 0 &&
+                    owner.st_ino == user.st_ino && owner.st_dev == user.st_dev;
+        close(ufd);
+        return same;
+}
+
+/* The whole map file of pid, as the kernel shows it to us. */
+static bool map_is(pid_t pid, const char *file, uint32_t c, uint32_t h, uint32_t n)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ struct ps_idmap *m = NULL;
+        char path[64];
+        size_t len = 0, nm = 0;
+
+        snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+        if (ps_read_file(path, 1 << 16, &text, &len, &e) < 0 ||
+            ps_idmap_parse(text, len, &m, &nm, &e) < 0)
+                return false;
+        return nm == 1 && m[0].container_id == c && m[0].host_id == h && m[0].size == n;
+}
+
+/* A sysctl as a process in pid's network namespace reads it. */
+static int sysctl_in_netns_of(pid_t pid, const char *file)
+{
+        char t[16];
+
+        snprintf(t, sizeof(t), "%d", pid);
+        char *argv[] = {"nsenter", "-t", t, "-n", "cat", (char *)file, NULL};
+        _cleanup_err_ struct ps_err *e = NULL;
+        char buf[32] = {0};
+        int p[2], st = 0;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -1;
+        struct ps_spawn_opts o = {.path = "nsenter", .argv = argv, .stdio = {-1, p[1], -1}};
+        pid_t c = ps_spawn(&o, &e);
+        close(p[1]);
+        if (c > 0) {
+                if (read(p[0], buf, sizeof(buf) - 1) < 0)
+                        buf[0] = 0;
+                waitpid(c, &st, 0);
+        }
+        close(p[0]);
+        return buf[0] ? atoi(buf) : -1;
+}
+
+static void stop(pid_t pid)
+{
+        if (pid <= 0) /* never kill(-1, ...) */
+                return;
+        kill(pid, SIGKILL);
+        wait_exit(pid, 3000);
+}
+
+/* A new user namespace (a pod made by ctr, or a runtime that lets the
+ * runtime make it): the parent wrote the spec's maps, every other new
+ * namespace belongs to it, the sysctl went into the new netns from inside,
+ * and the infra process is 65535 inside, 165535 on the host. */
+static pid_t spawn_new_userns(const char *helper)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        _cleanup_spec_ struct ps_spec *spec = NULL;
+        _cleanup_free_ char *uid = NULL, *gid = NULL, *cap = NULL, *nspid = NULL;
+        struct ps_infra_spec s;
+
+        spec = spec_of("{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},"
+                       "{\"type\":\"uts\"},{\"type\":\"network\"},{\"type\":\"user\"},"
+                       "{\"type\":\"mount\"}],"
+                       "\"sysctl\":{\"net.ipv4.ip_unprivileged_port_start\":\"0\"}," UIDMAP
+                       "," GIDMAP "}");
+        CHECK(spec && ps_infra_spec_from(spec, &s, &e) == 0);
+        if (!spec || e)
+                return -1;
+        pid_t pid = spawn_and_wait(&s, helper, &e);
+        CHECK(pid > 0);
+        if (pid <= 0) {
+                fprintf(stderr, "spawn: %s\n", ps_err_msg(e));
+                return -1;
+        }
+        CHECK(map_is(pid, "uid_map", 0, 100000, 65536));
+        CHECK(map_is(pid, "gid_map", 0, 100000, 65536));
+        uid = status_field(pid, "Uid:");
+        gid = status_field(pid, "Gid:");
+        cap = status_field(pid, "CapEff:");
+        nspid = status_field(pid, "NSpid:");
+        CHECK(uid && strncmp(uid, "165535\t165535\t165535\t165535", 27) == 0);
+        CHECK(gid && strncmp(gid, "165535\t165535\t165535\t165535", 27) == 0);
+        CHECK_STREQ(cap, "0000000000000000");
+        CHECK(nspid && strstr(nspid, "\t1") != NULL);
+        CHECK(!same_ns(pid, "user"));
+        CHECK(owned_by_its_userns(pid, "pid") && owned_by_its_userns(pid, "ipc") &&
+              owned_by_its_userns(pid, "uts") && owned_by_its_userns(pid, "net"));
+        CHECK_INTEQ(sysctl_in_netns_of(pid, "/proc/sys/net/ipv4/ip_unprivileged_port_start"), 0);
+        return pid;
+}
+
+static void test_userns_new(void)
+{
+        _cleanup_free_ char *helper = ps_infra_helper_path();
+        pid_t pid = spawn_new_userns(NULL);
+
+        stop(pid);
+        /* the helper, exec'd as a mapped id, and its clean exit */
+        pid = spawn_new_userns(helper);
+        if (pid > 0) {
+                kill(pid, SIGTERM);
+                int st = wait_exit(pid, 3000);
+                CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        }
+}
+
+/* Another pod's spawn against a user namespace (and network namespace)
+ * that exist already: CRI 2.1's case, where containerd made both. */
+static pid_t spawn_joining(pid_t owner, const char *maps, uint32_t uid, struct ps_err **err)
+{
+        _cleanup_spec_ struct ps_spec *spec = NULL;
+        struct ps_infra_spec s;
+        char json[1024];
+
+        snprintf(json, sizeof(json),
+                 "{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},"
+                 "{\"type\":\"network\",\"path\":\"/proc/%d/ns/net\"},"
+                 "{\"type\":\"user\",\"path\":\"/proc/%d/ns/user\"}]%s%s}",
+                 owner, owner, maps ? "," : "", maps ? maps : "");
+        spec = spec_of(json);
+        if (!spec)
+                return ps_err_set(err, PS_INTERNAL, "spec");
+        spec->uid = spec->gid = uid;
+        if (ps_infra_spec_from(spec, &s, err) < 0)
+                return -1;
+        return spawn_and_wait(&s, NULL, err);
+}
+
+static void test_userns_join(void)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        pid_t owner = spawn_new_userns(NULL), pid;
+
+        if (owner <= 0)
+                return;
+        /* the spec's maps are the namespace's, as containerd 2.1 sends them */
+        pid = spawn_joining(owner, UIDMAP "," GIDMAP, 0, &e);
+        CHECK(pid > 0);
+        if (pid > 0) {
+                CHECK(same_pid_ns_file(pid, owner, "user") && same_pid_ns_file(pid, owner, "net"));
+                CHECK(!same_pid_ns_file(pid, owner, "pid") &&
+                      !same_pid_ns_file(pid, owner, "ipc") && !same_pid_ns_file(pid, owner, "uts"));
+                CHECK(owned_by_its_userns(pid, "pid") && owned_by_its_userns(pid, "ipc") &&
+                      owned_by_its_userns(pid, "uts") && owned_by_its_userns(pid, "net"));
+                _cleanup_free_ char *uid = status_field(pid, "Uid:");
+                CHECK(uid && strncmp(uid, "165535\t", 7) == 0);
+        } else {
+                fprintf(stderr, "spawn: %s\n", ps_err_msg(e));
+        }
+        stop(pid);
+        e = ps_err_free(e);
+        /* no maps in the spec: the namespace's own are used */
+        pid = spawn_joining(owner, NULL, 1000, &e);
+        CHECK(pid > 0);
+        if (pid > 0) {
+                _cleanup_free_ char *uid = status_field(pid, "Uid:");
+                CHECK(uid && strncmp(uid, "101000\t", 7) == 0);
+        }
+        stop(pid);
+        e = ps_err_free(e);
+        /* maps that are not the namespace's (runc's rule) */
+        pid = spawn_joining(owner,
+                            "\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,"
+                            "\"size\":70000}]," GIDMAP,
+                            0, &e);
+        CHECK(pid < 0 && e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), "differ"));
+        e = ps_err_free(e);
+        /* an id the joined namespace does not map */
+        pid = spawn_joining(owner, NULL, 70000, &e);
+        CHECK(pid < 0 && e && e->code == PS_INVALID_ARGUMENT &&
+              strstr(ps_err_msg(e), "does not map"));
+        e = ps_err_free(e);
+        stop(owner);
+
+        /* a user namespace path that is not one: the first stage's report */
+        _cleanup_spec_ struct ps_spec *spec =
+            spec_of("{\"namespaces\":[{\"type\":\"user\",\"path\":\"/proc/self/ns/net\"}]}");
+        struct ps_infra_spec s;
+        CHECK(spec && ps_infra_spec_from(spec, &s, &e) == 0);
+        if (spec && !e) {
+                CHECK(spawn_and_wait(&s, NULL, &e) < 0);
+                CHECK(e && strstr(ps_err_msg(e), "join the user namespace") != NULL);
+        }
+        e = ps_err_free(e);
+        spec = ps_spec_free(spec);
+        spec = spec_of("{\"namespaces\":[{\"type\":\"user\",\"path\":\"/nonexistent/user\"}]}");
+        CHECK(spec && ps_infra_spec_from(spec, &s, &e) == 0);
+        if (spec && !e) {
+                CHECK(spawn_and_wait(&s, NULL, &e) < 0);
+                CHECK(e && e->code == PS_NOT_FOUND && strstr(ps_err_msg(e), "user namespace"));
+        }
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+}
+
 int main(void)
 {
         RUN(test_infra_inline);
         RUN(test_infra_helper);
         RUN(test_spec_from);
         RUN(test_join_netns);
+        RUN(test_userns_new);
+        RUN(test_userns_join);
         return check_summary();
 }

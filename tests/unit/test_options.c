@@ -116,6 +116,38 @@ static int decode_config(const char *toml, struct ps_options *o, struct ps_err *
         return ps_options_decode("runtimeoptions.v1.Options", buf, len, o, err);
 }
 
+/* A task given no options takes the system config's settings over the
+ * built-in defaults; a missing file is no error, a broken one is. */
+static void test_options_defaults_system_config(void)
+{
+        _cleanup_free_ char *path = NULL;
+        struct ps_options o = {0};
+        struct ps_err *e = NULL;
+
+        CHECK(asprintf(&path, "%s/system.toml", tmpdir) > 0);
+        CHECK_INTEQ(ps_options_defaults_from(path, &o, &e), 0); /* no file yet */
+        CHECK_STREQ(o.binary_name, "runc");
+        CHECK_STREQ(o.root, PS_DEFAULT_RUNTIME_ROOT);
+        ps_options_clear(&o);
+        CHECK_INTEQ(ps_options_defaults_from(NULL, &o, &e), 0);
+        CHECK_STREQ(o.binary_name, "runc");
+        ps_options_clear(&o);
+
+        CHECK(ps_write_file_atomic(path, "BinaryName = \"crun\"\nSystemdCgroup = true\n", 41, 0644,
+                                   &e) == 0);
+        CHECK_INTEQ(ps_options_defaults_from(path, &o, &e), 0);
+        CHECK_STREQ(o.binary_name, "crun");
+        CHECK_STREQ(o.root, PS_DEFAULT_RUNTIME_ROOT); /* unset there: built in */
+        CHECK(o.systemd_cgroup);
+        ps_options_clear(&o);
+
+        CHECK(ps_write_file_atomic(path, "Binary = \"crun\"\n", 16, 0644, &e) == 0);
+        CHECK_INTEQ(ps_options_defaults_from(path, &o, &e), -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT && msg_has(e, "system.toml"));
+        CHECK(o.binary_name == NULL);
+        e = ps_err_free(e);
+}
+
 static void test_options_config_file(void)
 {
         struct ps_options o = {0};
@@ -398,6 +430,7 @@ int main(void)
         RUN(test_options_type_url);
         RUN(test_options_decode_any);
         RUN(test_options_config_file);
+        RUN(test_options_defaults_system_config);
         RUN(test_options_config_body);
         RUN(test_options_config_body_containerd);
         RUN(test_options_save_load);

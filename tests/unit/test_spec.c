@@ -359,6 +359,62 @@ static void test_bounds(void)
         free(big);
 }
 
+/* linux.uidMappings / gidMappings: typed and bounded here, judged by
+ * oci/idmap.h where a task needs them. */
+static void test_id_mappings(void)
+{
+        _cleanup_spec_ struct ps_spec *s =
+            parse(MINIMAL ",\"linux\":{\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,"
+                          "\"size\":65536},{\"containerID\":65536,\"hostID\":1,\"size\":1}],"
+                          "\"gidMappings\":[{\"hostID\":200000,\"size\":4294967295}]}}");
+
+        CHECK(s != NULL);
+        if (s) {
+                CHECK_INTEQ(s->n_uid_mappings, 2);
+                CHECK_INTEQ(s->n_gid_mappings, 1);
+                CHECK(s->uid_mappings && s->uid_mappings[0].container_id == 0 &&
+                      s->uid_mappings[0].host_id == 100000 && s->uid_mappings[0].size == 65536);
+                CHECK(s->uid_mappings && s->uid_mappings[1].container_id == 65536 &&
+                      s->uid_mappings[1].host_id == 1 && s->uid_mappings[1].size == 1);
+                /* an absent member is 0, as in Go */
+                CHECK(s->gid_mappings && s->gid_mappings[0].container_id == 0 &&
+                      s->gid_mappings[0].host_id == 200000 &&
+                      s->gid_mappings[0].size == 4294967295u);
+        }
+        s = ps_spec_free(s);
+        /* absent, null and empty are all none */
+        s = parse(MINIMAL ",\"linux\":{\"uidMappings\":null,\"gidMappings\":[]}}");
+        CHECK(s && !s->uid_mappings && !s->n_uid_mappings && !s->gid_mappings &&
+              !s->n_gid_mappings);
+        s = ps_spec_free(s);
+
+        CHECK(invalid(MINIMAL ",\"linux\":{\"uidMappings\":{}}}"));
+        CHECK(invalid(MINIMAL ",\"linux\":{\"uidMappings\":[1]}}"));
+        CHECK(invalid(MINIMAL ",\"linux\":{\"gidMappings\":[{\"size\":\"1\"}]}}"));
+        CHECK(invalid(MINIMAL ",\"linux\":{\"gidMappings\":[{\"hostID\":-1}]}}"));
+        CHECK(invalid(MINIMAL ",\"linux\":{\"uidMappings\":[{\"hostID\":4294967296}]}}"));
+        CHECK(invalid(MINIMAL ",\"linux\":{\"uidMappings\":[{\"containerID\":0.5}]}}"));
+
+        /* at most PS_SPEC_MAX_ID_MAPPINGS entries */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        CHECK(f != NULL);
+        if (!f)
+                return;
+        fputs(MINIMAL ",\"linux\":{\"uidMappings\":[", f);
+        for (unsigned i = 0; i < PS_SPEC_MAX_ID_MAPPINGS; i++)
+                fprintf(f, "%s{\"containerID\":%u,\"hostID\":%u,\"size\":1}", i ? "," : "", i, i);
+        fclose(f);
+        _cleanup_free_ char *ok = NULL, *bad = NULL;
+        CHECK(asprintf(&ok, "%s]}}", buf) > 0);
+        CHECK(asprintf(&bad, "%s,{\"size\":1}]}}", buf) > 0);
+        free(buf);
+        s = ok ? parse(ok) : NULL;
+        CHECK(s && s->n_uid_mappings == PS_SPEC_MAX_ID_MAPPINGS);
+        CHECK(bad && invalid(bad));
+}
+
 static void test_load(void)
 {
         char dir[] = "/tmp/test_spec.XXXXXX";
@@ -392,6 +448,7 @@ int main(void)
         RUN(test_integers);
         RUN(test_bad_types);
         RUN(test_bounds);
+        RUN(test_id_mappings);
         RUN(test_load);
         return check_summary();
 }

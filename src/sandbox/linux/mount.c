@@ -15,6 +15,7 @@
 
 #include "base/cleanup.h"
 #include "base/mountinfo.h"
+#include "sandbox/linux/idmap_mount.h"
 
 #define PTYPES        (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
 #define LOOP_ATTEMPTS 16
@@ -117,6 +118,8 @@ static int parse_options(char *const *opts, size_t n, struct mount_opts *ret, st
                         m.loop = true;
                         continue;
                 }
+                if (ps_idmap_mount_option(opts[i]))
+                        continue; /* idmap_mount.h: not data */
                 if (m.data[0])
                         strcat(m.data, ",");
                 strcat(m.data, opts[i]);
@@ -137,14 +140,17 @@ static int parse_options(char *const *opts, size_t n, struct mount_opts *ret, st
 /* Longest common prefix of the ':'-separated list `dirs`, cut back to its
  * parent directory (snapshot ids share digits: ".../snapshots/1" must not
  * become a common "directory"). Returns its length including the final
- * '/', or 0 when there is nothing worth compacting. */
-static size_t common_parent_len(const char *dirs)
+ * '/', or 0 when there is nothing worth compacting: relative paths, the
+ * root alone, or (unless `single`) a single lowerdir, whose parent it is
+ * otherwise (containerd's getCommonDirectory for idmapped layers). */
+static size_t common_parent_len(const char *dirs, bool single)
 {
         size_t common = strcspn(dirs, ":");
+        bool many = dirs[common] == ':';
 
-        if (!dirs[common] || dirs[0] != '/')
-                return 0; /* a single lowerdir, or relative paths */
-        for (const char *p = dirs + common + 1;; p += strcspn(p, ":") + 1) {
+        if ((!many && !single) || dirs[0] != '/')
+                return 0;
+        for (const char *p = dirs + common + 1; many; p += strcspn(p, ":") + 1) {
                 size_t len = strcspn(p, ":"), i = 0;
 
                 while (i < common && i < len && p[i] == dirs[i])
@@ -153,48 +159,42 @@ static size_t common_parent_len(const char *dirs)
                 if (!p[len])
                         break;
         }
-        /* path.Dir: keep everything up to the last '/' of the prefix. */
+        /* path.Dir: keep everything up to the last '/' of the prefix, which
+         * is a parent of every lowerdir, never one of them ("/a/fs/"). */
+        if (common > 0 && dirs[common - 1] == '/')
+                common--;
         while (common > 0 && dirs[common - 1] != '/')
                 common--;
         return common > 1 ? common : 0; /* "/" alone gains nothing */
 }
 
-/* Rewrites lowerdir= relative to a common parent. Returns the parent (to
- * chdir into; caller frees) or NULL when compaction does not apply. The
- * options array is left alone; *ret_lower is the replacement option. */
-static char *compact_lowerdir(char *const *opts, size_t n, size_t *ret_idx, char **ret_lower)
+/* The index of the lowerdir= option, or n. */
+static size_t find_lowerdir(char *const *opts, size_t n)
 {
-        for (size_t i = 0; i < n; i++) {
-                const char *dirs;
-                char *parent, *lower, *w;
-                size_t cut;
+        size_t i = 0;
 
-                if (strncmp(opts[i], "lowerdir=", 9) != 0)
-                        continue;
-                dirs = opts[i] + 9;
-                cut = common_parent_len(dirs);
-                if (cut == 0)
-                        return NULL;
-                parent = strndup(dirs, cut);
-                lower = malloc(strlen(opts[i]) + 1);
-                if (!parent || !lower) {
-                        free(parent);
-                        free(lower);
-                        return NULL;
-                }
-                w = lower + sprintf(lower, "lowerdir=");
-                for (const char *p = dirs;; p += strcspn(p, ":") + 1) {
-                        size_t len = strcspn(p, ":");
-                        w += sprintf(w, "%s%.*s", w[-1] == '=' ? "" : ":", (int)(len - cut),
-                                     p + cut);
-                        if (!p[len])
-                                break;
-                }
-                *ret_idx = i;
-                *ret_lower = lower;
-                return parent;
+        while (i < n && strncmp(opts[i], "lowerdir=", 9) != 0)
+                i++;
+        return i;
+}
+
+/* lowerdir= with the first `cut` bytes of every directory taken off (they
+ * are their common parent, common_parent_len). Caller frees; NULL: ENOMEM. */
+static char *relative_lowerdir(const char *opt, size_t cut)
+{
+        const char *dirs = opt + 9;
+        char *lower = malloc(strlen(opt) + 1), *w;
+
+        if (!lower)
+                return NULL;
+        w = lower + sprintf(lower, "lowerdir=");
+        for (const char *p = dirs;; p += strcspn(p, ":") + 1) {
+                size_t len = strcspn(p, ":");
+                w += sprintf(w, "%s%.*s", w[-1] == '=' ? "" : ":", (int)(len - cut), p + cut);
+                if (!p[len])
+                        break;
         }
-        return NULL;
+        return lower;
 }
 
 /* ---- loop devices ---- */
@@ -297,16 +297,16 @@ static int setup_loop(const char *backing, bool ro, char name[32], struct ps_err
 
 /* ---- mounting ---- */
 
-/* mount(2) with relative lowerdirs resolved from `dir`. The shim is
- * single-threaded, so changing the cwd around the call is safe (containerd
- * forks for this only because Go is not). */
-static int mount_in(const char *dir, const char *src, const char *target, const char *type,
+/* mount(2) with relative lowerdirs resolved from the directory `dirfd`
+ * (-1: none). The shim is single-threaded, so changing the cwd around the
+ * call is safe (containerd forks for this only because Go is not). */
+static int mount_in(int dirfd, const char *src, const char *target, const char *type,
                     unsigned long flags, const char *data, struct ps_err **err)
 {
         _cleanup_close_ int saved = -1;
         int r, e;
 
-        if (!dir) {
+        if (dirfd < 0) {
                 if (mount(src, target, type, flags, data) < 0)
                         return ps_err_errno(err, errno, PS_UNKNOWN, "mount %s on %s", src, target);
                 return 0;
@@ -314,8 +314,8 @@ static int mount_in(const char *dir, const char *src, const char *target, const 
         saved = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (saved < 0)
                 return ps_err_errno(err, errno, PS_UNKNOWN, "open cwd");
-        if (chdir(dir) < 0)
-                return ps_err_errno(err, errno, PS_UNKNOWN, "chdir %s", dir);
+        if (fchdir(dirfd) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "chdir to the lower layers");
         r = mount(src, target, type, flags, data);
         e = errno;
         if (fchdir(saved) < 0)
@@ -334,19 +334,66 @@ static size_t options_size(char *const *opts, size_t n)
         return size;
 }
 
-/* Options of `m`, with lowerdir made relative to *ret_dir when an overlay's
- * data would come within 512 bytes of a page. */
-static int prepare_options(const struct ps_mount *m, struct mount_opts *ret, char **ret_dir,
-                           struct ps_err **err)
+/* Where an overlay's lower layers are read from, with lowerdir= rewritten
+ * relative to it (*ret_lower, owned): an idmapped clone of their common
+ * parent when `userns` >= 0 (idmap_mount.h), else, when the data would
+ * come within 512 bytes of a page, that parent itself (compaction, as
+ * containerd does it). *ret_dirfd stays -1 when neither applies. */
+static int lower_layers(const struct ps_mount *m, int userns, int *ret_dirfd, size_t *ret_idx,
+                        char **ret_lower, struct ps_err **err)
+{
+        _cleanup_free_ char *parent = NULL, *lower = NULL;
+        size_t idx = find_lowerdir(m->options, m->n_options), cut;
+        int fd;
+
+        if (idx == m->n_options) {
+                if (userns >= 0)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                          "a remapped overlay needs lowerdir=");
+                return 0;
+        }
+        if (userns < 0 && options_size(m->options, m->n_options) + 512 < page_size())
+                return 0;
+        cut = common_parent_len(m->options[idx] + 9, userns >= 0);
+        if (cut == 0) {
+                if (userns >= 0)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                          "%s: the lower layers of a remapped overlay need a "
+                                          "common parent directory other than /",
+                                          m->options[idx]);
+                return 0; /* the data goes as it is: the kernel decides */
+        }
+        parent = strndup(m->options[idx] + 9, cut);
+        lower = relative_lowerdir(m->options[idx], cut);
+        if (!parent || !lower)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "mount options");
+        if (userns >= 0)
+                fd = ps_idmap_mount_clone(parent, userns, true, err);
+        else if ((fd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+                ps_err_errno(err, errno, PS_UNKNOWN, "open %s", parent);
+        if (fd < 0)
+                return -1;
+        *ret_dirfd = fd;
+        *ret_idx = idx;
+        *ret_lower = TAKE_PTR(lower);
+        return 0;
+}
+
+/* Options of `m` split into flags and data (with lowerdir= rewritten by
+ * lower_layers for an overlay), and the directory the data's relative
+ * lowerdirs start from (-1: none). */
+static int prepare_options(const struct ps_mount *m, int userns, struct mount_opts *ret,
+                           int *ret_dirfd, struct ps_err **err)
 {
         _cleanup_free_ char **opts = NULL;
-        _cleanup_free_ char *lower = NULL, *dir = NULL;
+        _cleanup_free_ char *lower = NULL;
+        _cleanup_close_ int dirfd = -1;
         size_t idx = 0;
 
         if (m->type && strcmp(m->type, "overlay") == 0 &&
-            options_size(m->options, m->n_options) + 512 >= page_size())
-                dir = compact_lowerdir(m->options, m->n_options, &idx, &lower);
-        if (!dir)
+            lower_layers(m, userns, &dirfd, &idx, &lower, err) < 0)
+                return -1;
+        if (dirfd < 0)
                 return parse_options(m->options, m->n_options, ret, err);
         opts = calloc(m->n_options, sizeof(char *));
         if (!opts)
@@ -355,21 +402,22 @@ static int prepare_options(const struct ps_mount *m, struct mount_opts *ret, cha
         opts[idx] = lower;
         if (parse_options(opts, m->n_options, ret, err) < 0)
                 return -1;
-        *ret_dir = TAKE_PTR(dir);
+        *ret_dirfd = TAKE_FD(dirfd);
         return 0;
 }
 
 static int mount_one(const char *target, const struct ps_mount *m, struct ps_err **err)
 {
         struct mount_opts o;
-        _cleanup_free_ char *dir = NULL;
-        _cleanup_close_ int loop_fd = -1;
+        _cleanup_close_ int dirfd = -1, loop_fd = -1, userns = -1;
         char loop_name[32];
         const char *src = m->source && *m->source ? m->source : "none";
         unsigned long broflags = MS_BIND | MS_RDONLY;
+        bool overlay = m->type && strcmp(m->type, "overlay") == 0;
         int r = 0;
 
-        if (prepare_options(m, &o, &dir, err) < 0)
+        if (ps_idmap_mount_userns(m->options, m->n_options, &userns, err) < 0 ||
+            prepare_options(m, userns, &o, &dirfd, err) < 0)
                 return -1;
         /* A plain remount carries no data: only its flags matter. */
         if (!(o.flags & MS_REMOUNT) || o.data[0]) {
@@ -380,7 +428,7 @@ static int mount_one(const char *target, const struct ps_mount *m, struct ps_err
                         src = loop_name;
                 }
                 if (r == 0)
-                        r = mount_in(dir, src, target, m->type, o.flags, o.data, err);
+                        r = mount_in(dirfd, src, target, m->type, o.flags, o.data, err);
         }
         if (r == 0 && o.pflags && mount("", target, "", o.pflags, "") < 0)
                 r = ps_err_errno(err, errno, PS_UNKNOWN, "set propagation of %s", target);
@@ -388,6 +436,10 @@ static int mount_one(const char *target, const struct ps_mount *m, struct ps_err
         if (r == 0 && (o.flags & broflags) == broflags &&
             mount("", target, "", o.flags | MS_REMOUNT, "") < 0)
                 r = ps_err_errno(err, errno, PS_UNKNOWN, "remount %s read-only", target);
+        /* A remapped overlay reads idmapped layers already; anything else
+         * is shown through the maps by a clone stacked on it. */
+        if (r == 0 && userns >= 0 && !overlay)
+                r = ps_idmap_mount_in_place(target, userns, err);
         free(o.data);
         return r;
 }

@@ -26,12 +26,30 @@ class Stubs:
         self.dir = outdir
 
 
-def load_stubs():
-    """Generate and import cri_api_pb2 / cri_api_pb2_grpc (once)."""
+def _stubs_current(outdir):
+    """Stubs generated in outdir from the proto as it is now."""
+    src = os.path.join(PROTO_DIR, PROTO_FILE)
+    try:
+        return all(os.path.getmtime(os.path.join(outdir, f)) >= os.path.getmtime(src)
+                   for f in ("cri_api_pb2.py", "cri_api_pb2_grpc.py"))
+    except OSError:
+        return False
+
+
+def load_stubs(outdir=None):
+    """Generate and import cri_api_pb2 / cri_api_pb2_grpc (once). With
+    outdir, the stubs are kept there and generated only when missing or
+    older than the proto (scripts/podctl, one process per command);
+    without, in a fresh temp dir."""
     global _stubs
     if _stubs is not None:
         return _stubs
-    outdir = tempfile.mkdtemp(prefix="ps-cri-pb2-")
+    if outdir is not None and _stubs_current(outdir):
+        return _import_stubs(outdir)
+    if outdir is None:
+        outdir = tempfile.mkdtemp(prefix="ps-cri-pb2-")
+    else:
+        os.makedirs(outdir, exist_ok=True)
     argv = [sys.executable, "-m", "grpc_tools.protoc", "-I", PROTO_DIR,
             "--python_out=" + outdir, "--grpc_python_out=" + outdir, PROTO_FILE]
     p = subprocess.run(argv, capture_output=True, timeout=60)
@@ -47,6 +65,11 @@ def load_stubs():
         p = subprocess.run(argv, capture_output=True, timeout=60)
         if p.returncode != 0:
             raise RuntimeError("protoc failed: %s" % p.stderr.decode(errors="replace"))
+    return _import_stubs(outdir)
+
+
+def _import_stubs(outdir):
+    global _stubs
     sys.path.insert(0, outdir)
     try:
         pb = importlib.import_module("cri_api_pb2")
@@ -60,11 +83,11 @@ def load_stubs():
 class CriClient:
     """RuntimeService + ImageService on one channel; `pb` is the message module."""
 
-    def __init__(self, socket_path, timeout=30, connect_timeout=15):
+    def __init__(self, socket_path, timeout=30, connect_timeout=15, stubs_dir=None):
         import grpc  # only /usr/bin/python3 has it; fail at use, not at import
 
         self.grpc = grpc
-        stubs = load_stubs()
+        stubs = load_stubs(stubs_dir)
         self.pb = stubs.pb
         self.timeout = timeout
         self.channel = grpc.insecure_channel("unix://" + socket_path,
@@ -185,6 +208,10 @@ class CriClient:
         flt = self.pb.ContainerStatsFilter(id=cid or "", pod_sandbox_id=pod_id or "")
         return list(self.call("ListContainerStats",
                               self.pb.ListContainerStatsRequest(filter=flt)).stats)
+
+    def checkpoint_container(self, cid, location, timeout=120):
+        self.call("CheckpointContainer", self.pb.CheckpointContainerRequest(
+            container_id=cid, location=location, timeout=timeout), timeout + 10)
 
     def pod_stats(self, pod_id):
         return self.call("PodSandboxStats", self.pb.PodSandboxStatsRequest(

@@ -9,14 +9,23 @@ handler under test:
   runc-crun     io.containerd.runc.v2 with options.BinaryName = "crun"
   podshim-crun  io.containerd.podshim.v2, a second config file naming crun
   podshim-sb    (containerd 2.x only) io.containerd.podshim.v2 as the pod's
-                sandboxer: `sandboxer = "shim"`, no pause container, the
-                pod made through the shim's Sandbox API. No options table:
+                sandboxer: the shipped deploy/containerd-v3-sandboxer.toml
+                appended verbatim (`sandboxer = 'shim'`), no pause container,
+                the pod made through the shim's Sandbox API. No options table:
                 2.1 turns a sandboxed task's options into runc Options and
                 fails StartContainer on any other type (client/task.go
                 getRuncOptions), so the shim runs on its defaults (runc)
+  podshim-noopts io.containerd.podshim.v2 without an options table
 
 The crun pair is for bench/: with runc, `runc exec` is most of an exec for
-either shim. The pod tests use runc and podshim only.
+either shim. The pod tests use runc and podshim (under 2.x podshim-sb too),
+and podshim-noopts where containerd 2.1 needs a podsandbox handler without
+options: it starts a container of a user-namespace pod with
+containerd.runc.v1.Options carrying the io uid/gid, made from the handler's
+options, and a runtimeoptions.v1.Options there (any options table of a
+non-runc runtime type) fails that container's start in containerd's client
+before the shim is asked ("failed to get runtime v2 options"; containerd
+issue 11091's change).
 
 The CRI plugin gets an offline sandbox image (images.PAUSE_NAME) and the
 busybox image, both imported into namespace k8s.io before any pod runs, so
@@ -45,21 +54,58 @@ from cri import images
 NAMESPACE = "k8s.io"
 CNI_BIN_DIR = "/usr/lib/cni"  # dpkg -L containernetworking-plugins
 HANDLERS = {"runc": "io.containerd.runc.v2", "podshim": "io.containerd.podshim.v2",
-            "runc-crun": "io.containerd.runc.v2", "podshim-crun": "io.containerd.podshim.v2"}
+            "runc-crun": "io.containerd.runc.v2", "podshim-crun": "io.containerd.podshim.v2",
+            "podshim-noopts": "io.containerd.podshim.v2"}
 # handlers only a 2.x containerd has (1.x has no sandboxer key)
 HANDLERS_V2 = {"podshim-sb": "io.containerd.podshim.v2"}
 # the handlers whose sandboxer is the shim itself (containerd's "shim" mode)
 SHIM_SANDBOXER = ("podshim-sb",)
-# the OCI runtime each handler's shim runs
+# the OCI runtime each handler's shim runs (podshim-noopts and podshim-sb:
+# their default, runc)
 OCI_BINARY = {"runc": "runc", "podshim": "runc", "runc-crun": "crun", "podshim-crun": "crun",
-              "podshim-sb": "runc"}
+              "podshim-noopts": "runc", "podshim-sb": "runc"}
 # where containerd 2.x keeps a shim-mode pod's bundle (the sandbox controller's
 # state dir: plugins/sandbox/controller.go, core/runtime/v2/bundle.go)
 SANDBOX_STATE = "io.containerd.sandbox.controller.v1.shim"
 CRI = '"io.containerd.grpc.v1.cri"'  # 1.6 and 1.7 (config version 2)
+DEPLOY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))), "deploy")
+# the podshim config file the shipped "podshim" snippets name, and the example config
+DEPLOY_CONFIG_PATH = "/etc/podshim/config.toml"
+DEPLOY_PODSHIM_CONFIG = os.path.join(DEPLOY_DIR, "podshim.toml")
+# 2.x's shim-sandboxer handler podshim-sb, beside containerd-v3.toml's podshim
+DEPLOY_SANDBOXER_SNIPPET = os.path.join(DEPLOY_DIR, "containerd-v3-sandboxer.toml")
 # libcni keeps its result cache here (not configurable through CRI 1.6);
 # entries go away on CNI DEL, the directories stay unless we remove them
 CNI_CACHE_DIR = "/var/lib/cni"
+
+
+def deploy_snippet_file(dist_, other=False):
+    """The shipped CRI handler snippet for dist_'s config format:
+    deploy/containerd-v3.toml for 2.x (config version 3), containerd-v2.toml
+    for 1.6 and 1.7 (version 2); with other=True the one for the other
+    format."""
+    v3 = dist_.v2 != other
+    return os.path.join(DEPLOY_DIR, "containerd-v3.toml" if v3 else "containerd-v2.toml")
+
+
+def deploy_snippet(path, config_path):
+    """The text of the snippet file `path` with only the podshim config path
+    substituted (an operator's /etc/podshim/config.toml is our temp file)."""
+    with open(path) as f:
+        text = f.read()
+    n = text.count(DEPLOY_CONFIG_PATH)
+    assert n == 1, "%s names %s %d times, expected once" % (path, DEPLOY_CONFIG_PATH, n)
+    return "\n" + text.replace(DEPLOY_CONFIG_PATH, config_path)
+
+
+def deploy_sandboxer_snippet(path=DEPLOY_SANDBOXER_SNIPPET):
+    """The text of the shim-sandboxer snippet, verbatim: its handler has no
+    options table, so it names no podshim config file to substitute."""
+    with open(path) as f:
+        text = f.read()
+    assert DEPLOY_CONFIG_PATH not in text, "%s names %s" % (path, DEPLOY_CONFIG_PATH)
+    return "\n" + text
 
 
 class CriEnv:
@@ -87,12 +133,20 @@ class CriEnv:
         self.cni_conf_dir = os.path.join(self.dir, "cni", "net.d")
         self.ipam_dir = os.path.join(self.dir, "cni", "ipam")
         self.podshim_config = os.path.join(self.dir, "podshim-cri.toml")
-        # podshim reads BinaryName from its config file, one file per handler
+        # podshim reads BinaryName from its config file, one file per handler;
+        # the "podshim" handler is the shipped deploy/ snippet for this
+        # version's config format (see config_toml), its config file a copy
+        # of deploy/podshim.toml
+        self.snippet_file = deploy_snippet_file(self.cd.dist)
         self.podshim_configs = {"podshim": self.podshim_config,
                                 "podshim-crun": os.path.join(self.dir, "podshim-cri-crun.toml")}
         # every pod's cgroup_parent lives below this, so teardown finds them all
         self.cgroup_root = "pse2e-%d" % os.getpid()
         self.handlers = dict(HANDLERS, **(HANDLERS_V2 if self.cd.dist.v2 else {}))
+        # the handlers whose tables are shipped deploy/ snippets (config_toml)
+        self.snippets = {"podshim": self.snippet_file}
+        if self.cd.dist.v2:
+            self.snippets["podshim-sb"] = DEPLOY_SANDBOXER_SNIPPET
         self.cd.extra_config = self.config_toml()
         self.ctr = self.cd.ctr(NAMESPACE)
         self.cri = None
@@ -145,13 +199,20 @@ class CriEnv:
             "",
         ]
         for h in self.handlers:
-            lines += self._runtime_toml(runtime, h, q)
+            if h not in self.snippets:
+                lines += self._runtime_toml(runtime, h, q)
         if self.bootstrap_version != 2:
             # every shim this containerd starts gets it; runc-v2 ignores it
             lines += ["[plugins.'io.containerd.shim.v1.manager']",
                       "  env = [%s]" % q("PODSHIM_BOOTSTRAP_VERSION=%d" % self.bootstrap_version),
                       ""]
-        return "\n".join(lines)
+        # the podshim handlers exactly as README tells an operator to add
+        # them: the shipped snippets appended to the config file, the
+        # "podshim" one last
+        text = "\n".join(lines)
+        if "podshim-sb" in self.snippets:
+            text += deploy_sandboxer_snippet(self.snippets["podshim-sb"])
+        return text + deploy_snippet(self.snippet_file, self.podshim_config)
 
     def podshim_inline(self):
         """From containerd 1.7 on, podshim's handlers carry their options
@@ -159,11 +220,24 @@ class CriEnv:
         runtimeoptions' config_body, which 1.6 cannot."""
         return self.cd.dist.version >= (1, 7)
 
+    @staticmethod
+    def deploy_binary_name():
+        """BinaryName in deploy/podshim.toml, the config of the "podshim"
+        handler (the shipped snippet's ConfigPath)."""
+        with open(DEPLOY_PODSHIM_CONFIG) as f:
+            for line in f:
+                key, _, value = line.partition("=")
+                if key.strip() == "BinaryName":
+                    return value.strip().strip("\"'")
+        return "runc"
+
     def podshim_binary(self, handler):
         """The OCI runtime a podshim handler names: an absolute path in the
         inline table (so a test can tell the table was applied), the bare
         name in the config file."""
         name = OCI_BINARY[handler]
+        if handler == "podshim":
+            return self.deploy_binary_name()
         if not self.podshim_inline():
             return name
         found = shutil.which(name, path=self.cd.env()["PATH"])
@@ -176,8 +250,6 @@ class CriEnv:
         or that BinaryName inline (1.7+, podshim_inline)."""
         table = "%s.containerd.runtimes.%s" % (p, handler)
         lines = ["%s]" % table, "  runtime_type = %s" % q(self.handlers[handler]), ""]
-        if handler in SHIM_SANDBOXER:
-            return lines[:-1] + ["  sandboxer = %s" % q("shim"), ""]
         if handler in self.podshim_configs and self.podshim_inline():
             opt = "BinaryName = %s" % q(self.podshim_binary(handler))
         elif handler in self.podshim_configs:
@@ -213,6 +285,9 @@ class CriEnv:
         with open(os.path.join(self.cni_conf_dir, "10-podshim-e2e.conflist"), "w") as f:
             json.dump(self.cni_conflist(), f, indent=2)
         for handler, path in self.podshim_configs.items():
+            if handler == "podshim":
+                shutil.copyfile(DEPLOY_PODSHIM_CONFIG, path)
+                continue
             with open(path, "w") as f:
                 f.write("# written by tests/e2e/cri/env.py\nBinaryName = \"%s\"\n"
                         % OCI_BINARY[handler])

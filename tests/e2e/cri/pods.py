@@ -7,8 +7,10 @@ so the test's teardown can stop and remove them even after a failure.
 
 import itertools
 import os
+import signal
 import time
 import uuid
+import warnings
 
 import harness
 
@@ -104,7 +106,11 @@ class PodFactory:
     # ------------------------------------------------------------ actions
 
     def run(self, host_network=False, pid_mode="CONTAINER", containers=0, log_directory=""):
-        cfg = self.pod_config(host_network, pid_mode, log_directory)
+        return self.run_config(self.pod_config(host_network, pid_mode, log_directory),
+                               containers)
+
+    def run_config(self, cfg, containers=0):
+        """Runs a pod of a config made by pod_config and changed by the test."""
         t0 = time.monotonic()
         pod_id = self.cri.run_pod(cfg, self.handler)
         self.run_latencies.append(time.monotonic() - t0)
@@ -142,6 +148,25 @@ class PodFactory:
         """Shim daemons started for this pod (their -id is the sandbox id)."""
         return self.env.shims(self.handler, pod.id)
 
+    def assert_reached_pod_shim(self, pod, tid):
+        """How containerd reached podshim for task tid of pod (a podshim
+        handler's), as the files of tid's bundle show. It ran `start`, whose
+        `address` file (podshim writes it whatever the version: 1.x reads
+        it) names the pod's socket, for every task under bootstrap version
+        2, and under version 3 (containerd 2.x's grouped mode) for the pod
+        alone, in either pod mode: there it created each container on the
+        pod's socket directly, with no `start` and so no `address`, and
+        recorded the pod in the bundle's `sandbox` file
+        (core/runtime/v2/shim_manager.go, Start)."""
+        bundle = self.env.bundle(tid)
+        if self.env.bootstrap_version >= 3 and tid != pod.id:
+            assert not os.path.exists(os.path.join(bundle, "address")), tid
+            with open(os.path.join(bundle, "sandbox")) as f:
+                assert f.read() == pod.id, tid
+        else:
+            with open(os.path.join(bundle, "address")) as f:
+                assert f.read().strip() == "unix://" + self.env.socket(pod.id), tid
+
     def pause_processes(self, pod, shim_pids):
         """Live processes running the pause image's argv that belong to the
         pod: the sandbox pid itself, descendants of its shim, or members of
@@ -170,8 +195,42 @@ class PodFactory:
         while True:
             left = self._leftovers_now(rem)
             if not left or time.monotonic() > deadline:
-                return left
+                break
             time.sleep(0.1)
+        if left and self._reference_leaked_shim(rem, left):
+            left = self._leftovers_now(rem)
+        return left
+
+    def _reference_leaked_shim(self, rem, left):
+        """The reference's known pod shim leak under containerd 2.x
+        (harness.leaks_pod_shim): when the shim and its socket are all that
+        is left and the shim serves none of the pod's tasks any more, it is
+        killed and its socket removed here, with a warning; True then.
+        Never for podshim."""
+        from cri import env as cri_env
+
+        why = harness.leaks_pod_shim(cri_env.HANDLERS[self.handler], self.env.cd.dist)
+        if not why or not all(x.startswith(("shim processes", "shim socket")) for x in left):
+            return False
+        import ttrpc_client
+
+        service = harness.TASK_V3 if self.env.cd.dist.v2 else harness.TASK_V2
+        with ttrpc_client.Client(rem.socket, timeout=10, service=service) as c:
+            for tid in rem.pod.ids:
+                r = c.state(tid)
+                assert r.code == ttrpc_client.NOT_FOUND, (
+                    "leaked shim still serves %s: %r" % (tid, r))
+        pids = sorted(set([p for p in rem.shim_pids if host.alive(p)]
+                          + self.env.all_shims(rem.pod.id)))
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        harness.wait_until(lambda: not any(host.alive(p) for p in pids), 10,
+                           what="leaked shims %s to die" % pids)
+        if os.path.exists(rem.socket):
+            os.unlink(rem.socket)
+        warnings.warn("pod %s: %s shim %s left running (killed): %s"
+                      % (rem.pod.id, self.handler, pids, why))
+        return True
 
     def _leftovers_now(self, rem):
         pod = rem.pod
