@@ -531,19 +531,6 @@ def test_container_oom_killed(pods):
 # ---------------------------------------------------------------- checkpoint
 
 
-def _criu_unusable():
-    """Why CRIU cannot checkpoint here (None when it can): this host's
-    kernel fails `criu check`; the cgroup v2 guest's passes."""
-    try:
-        p = harness.run(["criu", "check"], timeout=30, check=False)
-    except (OSError, AssertionError) as e:
-        return "criu check could not run: %s" % e
-    if p.returncode != 0:
-        lines = (p.stdout + p.stderr).strip().splitlines()
-        return "criu check failed (rc %d): %s" % (p.returncode, " | ".join(lines[-3:]))
-    return None
-
-
 @pytest.mark.criu
 def test_checkpoint_container(pods, tmp_path):
     """CRI CheckpointContainer (containerd 2.x: Pause, Checkpoint with the
@@ -554,7 +541,7 @@ def test_checkpoint_container(pods, tmp_path):
     if not pods.env.cd.dist.v2:
         pytest.skip("containerd %s's CRI has no CheckpointContainer"
                     % pods.env.cd.dist.version_text)
-    why = _criu_unusable()
+    why = harness.criu_unusable()
     if why:
         pytest.skip(why)
     pod = pods.run()

@@ -428,17 +428,6 @@ def test_unknown_config_key(rt):
     rt.assert_gone(cid)
 
 
-def _criu_works():
-    try:
-        p = harness.run(["criu", "check"], timeout=30, check=False)
-    except (OSError, AssertionError) as e:
-        return "criu check could not run: %s" % e
-    if p.returncode != 0:
-        lines = (p.stdout + p.stderr).strip().splitlines()
-        return "criu check failed (rc %d): %s" % (p.returncode, " | ".join(lines[-3:]))
-    return None
-
-
 def _runtime_has_criu(binary):
     """runc always links CRIU support; crun only when built +CRIU (Debian's
     1.8.1 is not)."""
@@ -450,7 +439,7 @@ def _runtime_has_criu(binary):
 
 @pytest.mark.criu
 def test_checkpoint_restore(rt):
-    why = _criu_works()
+    why = harness.criu_unusable()
     if why:
         pytest.skip(why)
     if not _runtime_has_criu(rt.flavor.oci):
