@@ -30,9 +30,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 sys.path.insert(0, HERE)
-import harness  # noqa: E402
 from cri import env as cri_env  # noqa: E402
 from cri import pods as cri_pods  # noqa: E402
+
+import suite  # noqa: E402
 
 import measure  # noqa: E402
 
@@ -104,13 +105,7 @@ def main():
                     help="podshim's bootstrap version: 2 plain (default), 3 grouped (2.x only)")
     ap.add_argument("dirs", nargs=2, metavar="DIR")
     args = ap.parse_args()
-    os.environ["PODSHIM_CONTAINERD"] = args.containerd
-    try:
-        dist_ = harness.dist()
-    except AssertionError as e:
-        ap.error(str(e))
-    if args.bootstrap >= 3 and not dist_.v2:
-        ap.error("--bootstrap 3 needs containerd 2.x, not %s" % dist_.version_text)
+    dist_ = suite.resolve_dist(ap, args)
     dirs = [os.path.abspath(d) for d in args.dirs]
     res = {d: [] for d in dirs}
     for r in range(args.rounds):

@@ -442,15 +442,8 @@ def pods(cri_env, cri_handler):
     pytest shows only when the test failed."""
     from cri import pods as cri_pods
 
-    offset = cri_env.log_size()
-    factory = cri_pods.PodFactory(cri_env, cri_handler)
-    yield factory
-    errors = factory.cleanup()
-    text = cri_env.log_since(offset)
-    print("---- CRI containerd log during this test ----\n"
-          + (text if len(text) < 30000 else "...\n" + text[-30000:]))
-    print("---- k8s.io events (last 40) ----\n" + "\n".join(cri_env.events.raw[-40:]))
-    assert not errors, "pod cleanup failed: %s" % errors
+    with cri_pods.factory_for_test(cri_env, cri_handler) as factory:
+        yield factory
 
 
 # ------------------------------------------------- fault injection and soak

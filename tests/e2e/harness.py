@@ -87,6 +87,19 @@ CACHE = os.environ.get("PODSHIM_CACHE", "/var/cache/podshim")
 DIST_BINARIES = ("containerd", "ctr", "containerd-shim-runc-v2")
 
 
+def criu_unusable():
+    """Why CRIU cannot checkpoint on this machine, or None when it can: this
+    host's kernel fails `criu check`; the cgroup v2 guest's passes."""
+    try:
+        p = run(["criu", "check"], timeout=30, check=False)
+    except (OSError, AssertionError) as e:
+        return "criu check could not run: %s" % e
+    if p.returncode != 0:
+        lines = (p.stdout + p.stderr).strip().splitlines()
+        return "criu check failed (rc %d): %s" % (p.returncode, " | ".join(lines[-3:]))
+    return None
+
+
 class Dist:
     """The containerd build under test, from PODSHIM_CONTAINERD:
 

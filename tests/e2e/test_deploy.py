@@ -35,14 +35,8 @@ def podshim_pods(cri_env):
     """A PodFactory for the "podshim" handler (the snippet's)."""
     from cri import pods as cri_pods
 
-    offset = cri_env.log_size()
-    factory = cri_pods.PodFactory(cri_env, "podshim")
-    yield factory
-    errors = factory.cleanup()
-    text = cri_env.log_since(offset)
-    print("---- CRI containerd log during this test ----\n"
-          + (text if len(text) < 30000 else "...\n" + text[-30000:]))
-    assert not errors, "pod cleanup failed: %s" % errors
+    with cri_pods.factory_for_test(cri_env, "podshim") as factory:
+        yield factory
 
 
 @pytest.fixture

@@ -16,7 +16,10 @@ reference, `podshim` is ours. Covered here:
 Each test ends by removing its pods and proving nothing outlived them.
 """
 
+import math
 import os
+import re
+import shutil
 import signal
 import tarfile
 import time
@@ -25,6 +28,7 @@ import pytest
 
 import harness
 
+from cri import env as cri_env
 from cri import host
 from cri import images
 
@@ -221,11 +225,38 @@ def _cgroup_limits(pid):
     return out
 
 
-def _expected_limits(pid, memory, quota, period, shares):
+def _oci_version(pods):
+    """(name, (major, minor)) of the OCI runtime the handler's shim runs, as
+    found on containerd's PATH."""
+    name = cri_env.OCI_BINARY[pods.handler]
+    binary = shutil.which(name, path=pods.env.cd.env()["PATH"])
+    out = harness.run([binary, "--version"], timeout=10).stdout
+    m = re.search(r"version (\d+)\.(\d+)", out)
+    assert m, out
+    return name, (int(m.group(1)), int(m.group(2)))
+
+
+def _cpu_weight(shares, oci):
+    """cgroup v2 cpu.weight for CRI's cpu shares, as the OCI runtime
+    converts them: linearly up to runc 1.2 and crun 1.22, on a log scale
+    that maps 1024 to the default 100 from runc 1.3 and crun 1.23
+    (opencontainers/cgroups ConvertCPUSharesToCgroupV2Value)."""
+    name, version = oci
+    if version >= ((1, 3) if name == "runc" else (1, 23)):
+        if shares <= 2:
+            return 1
+        if shares >= 262144:
+            return 10000
+        log = math.log2(shares)
+        return math.ceil(10 ** ((log * log + 125 * log) / 612.0 - 7.0 / 34.0))
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+def _expected_limits(pods, pid, memory, quota, period, shares):
     _, cpu_v2 = _cgroup_dir(pid, "cpu")
     want = {"memory": memory, "quota": quota, "period": period}
     if cpu_v2:
-        want["weight"] = 1 + ((shares - 2) * 9999) // 262142  # runc's conversion
+        want["weight"] = _cpu_weight(shares, _oci_version(pods))
     else:
         want["shares"] = shares
     return want
@@ -262,13 +293,13 @@ def test_update_container_resources(pods):
     rem = pods.snapshot(pod)
     pid = pods.container_pid(cid)
     untouched = _cgroup_limits(pods.container_pid(other))
-    assert _cgroup_limits(pid) == _expected_limits(pid, *steps[0])
+    assert _cgroup_limits(pid) == _expected_limits(pods, pid, *steps[0])
 
     for mem, quota, period, shares in steps[1:]:
         res = pb.LinuxContainerResources(memory_limit_in_bytes=mem, cpu_quota=quota,
                                          cpu_period=period, cpu_shares=shares)
         pods.cri.update_container_resources(cid, res)
-        assert _cgroup_limits(pid) == _expected_limits(pid, mem, quota, period, shares)
+        assert _cgroup_limits(pid) == _expected_limits(pods, pid, mem, quota, period, shares)
         got = pods.cri.container_status(cid).status.resources.linux
         assert (got.memory_limit_in_bytes, got.cpu_quota, got.cpu_period, got.cpu_shares) == (
             mem, quota, period, shares), got
@@ -496,19 +527,6 @@ def test_container_oom_killed(pods):
 # ---------------------------------------------------------------- checkpoint
 
 
-def _criu_unusable():
-    """Why CRIU cannot checkpoint here (None when it can): this host's
-    kernel fails `criu check`; the cgroup v2 guest's passes."""
-    try:
-        p = harness.run(["criu", "check"], timeout=30, check=False)
-    except (OSError, AssertionError) as e:
-        return "criu check could not run: %s" % e
-    if p.returncode != 0:
-        lines = (p.stdout + p.stderr).strip().splitlines()
-        return "criu check failed (rc %d): %s" % (p.returncode, " | ".join(lines[-3:]))
-    return None
-
-
 @pytest.mark.criu
 def test_checkpoint_container(pods, tmp_path):
     """CRI CheckpointContainer (containerd 2.x: Pause, Checkpoint with the
@@ -519,7 +537,7 @@ def test_checkpoint_container(pods, tmp_path):
     if not pods.env.cd.dist.v2:
         pytest.skip("containerd %s's CRI has no CheckpointContainer"
                     % pods.env.cd.dist.version_text)
-    why = _criu_unusable()
+    why = harness.criu_unusable()
     if why:
         pytest.skip(why)
     pod = pods.run()

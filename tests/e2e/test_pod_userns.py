@@ -99,14 +99,8 @@ def upods(cri_env, cri_handler, bin_dir):
     if cri_handler == "podshim" and not _has_info(bin_dir):
         pytest.skip(NO_INFO)
     handler = {"podshim": "podshim-noopts"}.get(cri_handler, cri_handler)
-    offset = cri_env.log_size()
-    factory = cri_pods.PodFactory(cri_env, handler)
-    yield factory
-    errors = factory.cleanup()
-    text = cri_env.log_since(offset)
-    print("---- CRI containerd log during this test ----\n"
-          + (text if len(text) < 30000 else "...\n" + text[-30000:]))
-    assert not errors, "pod cleanup failed: %s" % errors
+    with cri_pods.factory_for_test(cri_env, handler) as factory:
+        yield factory
 
 
 def _run_userns_pod(pods):

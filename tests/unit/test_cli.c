@@ -20,6 +20,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "check.h"
+#include "scratch.h"
 #include "containerd/runc/options.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
 #include "shim/address.h"
@@ -600,19 +601,6 @@ static void test_bootstrap_sibling(void)
         CHECK(chdir(cwd) == 0);
 }
 
-static void rm_rf(const char *dir)
-{
-        char *const argv[] = {"rm", "-rf", (char *)dir, NULL};
-        pid_t pid = fork();
-
-        if (pid == 0) {
-                execvp("rm", argv);
-                _exit(127);
-        }
-        if (pid > 0)
-                waitpid(pid, NULL, 0);
-}
-
 int main(void)
 {
         snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_cli.XXXXXX");
@@ -636,6 +624,6 @@ int main(void)
                 RUN(test_start_shim_cgroup);
                 RUN(test_start_missing_shim_cgroup);
         }
-        rm_rf(tmpdir);
+        test_rm_rf(tmpdir);
         return check_summary();
 }

@@ -17,6 +17,7 @@
 #include "base/fs.h"
 #include "base/version.h"
 #include "check.h"
+#include "scratch.h"
 #include "containerd/runc/options.pb-c.h"
 #include "containerd/types/introspection.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
@@ -279,19 +280,6 @@ static void test_action_failures(void)
         info_run_clear(&r);
 }
 
-static void rm_rf(const char *dir)
-{
-        char *const argv[] = {"rm", "-rf", (char *)dir, NULL};
-        pid_t pid = fork();
-
-        if (pid == 0) {
-                execvp("rm", argv);
-                _exit(127);
-        }
-        if (pid > 0)
-                waitpid(pid, NULL, 0);
-}
-
 int main(void)
 {
         snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_info.XXXXXX");
@@ -302,6 +290,6 @@ int main(void)
         RUN(test_action_default_runtime);
         RUN(test_action_runtime_without_features);
         RUN(test_action_failures);
-        rm_rf(tmpdir);
+        test_rm_rf(tmpdir);
         return check_summary();
 }

@@ -198,17 +198,16 @@ static int ip_netns(const char *verb, const char *name)
         return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-/* Reads an integer sysctl as seen inside a named netns. */
-static int netns_sysctl(const char *name, const char *path)
+/* Runs argv and returns the integer it prints, or -1. */
+static int run_for_int(char *const argv[])
 {
-        char *argv[] = {"ip", "netns", "exec", (char *)name, "cat", (char *)path, NULL};
         _cleanup_err_ struct ps_err *e = NULL;
         char buf[32] = {0};
         int p[2], st = 0;
 
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -1;
-        struct ps_spawn_opts o = {.path = "ip", .argv = argv, .stdio = {-1, p[1], -1}};
+        struct ps_spawn_opts o = {.path = argv[0], .argv = argv, .stdio = {-1, p[1], -1}};
         pid_t c = ps_spawn(&o, &e);
         close(p[1]);
         if (c > 0) {
@@ -218,6 +217,14 @@ static int netns_sysctl(const char *name, const char *path)
         }
         close(p[0]);
         return buf[0] ? atoi(buf) : -1;
+}
+
+/* Reads an integer sysctl as seen inside a named netns. */
+static int netns_sysctl(const char *name, const char *path)
+{
+        char *argv[] = {"ip", "netns", "exec", (char *)name, "cat", (char *)path, NULL};
+
+        return run_for_int(argv);
 }
 
 /* The CRI path: a bind-mounted netns file made before the sandbox. */
@@ -401,22 +408,8 @@ static int sysctl_in_netns_of(pid_t pid, const char *file)
 
         snprintf(t, sizeof(t), "%d", pid);
         char *argv[] = {"nsenter", "-t", t, "-n", "cat", (char *)file, NULL};
-        _cleanup_err_ struct ps_err *e = NULL;
-        char buf[32] = {0};
-        int p[2], st = 0;
 
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -1;
-        struct ps_spawn_opts o = {.path = "nsenter", .argv = argv, .stdio = {-1, p[1], -1}};
-        pid_t c = ps_spawn(&o, &e);
-        close(p[1]);
-        if (c > 0) {
-                if (read(p[0], buf, sizeof(buf) - 1) < 0)
-                        buf[0] = 0;
-                waitpid(c, &st, 0);
-        }
-        close(p[0]);
-        return buf[0] ? atoi(buf) : -1;
+        return run_for_int(argv);
 }
 
 static void stop(pid_t pid)

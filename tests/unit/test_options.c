@@ -15,6 +15,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "check.h"
+#include "scratch.h"
 #include "containerd/runc/legacy.pb-c.h"
 #include "containerd/runc/options.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
@@ -405,19 +406,6 @@ static void test_options_config_body_containerd(void)
         }
 }
 
-static void rm_rf(const char *dir)
-{
-        char *const argv[] = {"rm", "-rf", (char *)dir, NULL};
-        pid_t pid = fork();
-
-        if (pid == 0) {
-                execvp("rm", argv);
-                _exit(127);
-        }
-        if (pid > 0)
-                waitpid(pid, NULL, 0);
-}
-
 int main(void)
 {
         snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_options.XXXXXX");
@@ -434,6 +422,6 @@ int main(void)
         RUN(test_options_config_body);
         RUN(test_options_config_body_containerd);
         RUN(test_options_save_load);
-        rm_rf(tmpdir);
+        test_rm_rf(tmpdir);
         return check_summary();
 }

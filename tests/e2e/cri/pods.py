@@ -5,6 +5,7 @@ A PodFactory is bound to one runtime handler; it remembers every pod it ran
 so the test's teardown can stop and remove them even after a failure.
 """
 
+import contextlib
 import itertools
 import os
 import signal
@@ -278,3 +279,20 @@ class PodFactory:
                     errors.append("%s %s: %s" % (step.__name__, pod.id, e))
         self.pods.clear()
         return errors
+
+
+@contextlib.contextmanager
+def factory_for_test(env, handler):
+    """A PodFactory for one test (a fixture's body): its pods are removed
+    afterwards, and the CRI containerd's log and the last events of the
+    test are printed on teardown, which pytest shows only when the test
+    failed. A failed cleanup fails the test."""
+    offset = env.log_size()
+    factory = PodFactory(env, handler)
+    yield factory
+    errors = factory.cleanup()
+    text = env.log_since(offset)
+    print("---- CRI containerd log during this test ----\n"
+          + (text if len(text) < 30000 else "...\n" + text[-30000:]))
+    print("---- k8s.io events (last 40) ----\n" + "\n".join(env.events.raw[-40:]))
+    assert not errors, "pod cleanup failed: %s" % errors
