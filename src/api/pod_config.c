@@ -82,6 +82,17 @@ int ps_api_pod_config_decode(const char *type_url, const uint8_t *value, size_t 
                 c.cfg.kube_namespace = opt_str(m->metadata->namespace_);
         }
         c.cfg.hostname = opt_str(m->hostname);
+        if (m->dns_config) {
+                const Runtime__V1__DNSConfig *d = m->dns_config;
+
+                c.cfg.has_dns = true;
+                c.cfg.dns_servers = d->servers;
+                c.cfg.n_dns_servers = d->n_servers;
+                c.cfg.dns_searches = d->searches;
+                c.cfg.n_dns_searches = d->n_searches;
+                c.cfg.dns_options = d->options;
+                c.cfg.n_dns_options = d->n_options;
+        }
         lx = m->linux_config;
         if (lx) {
                 c.cfg.cgroup_parent = opt_str(lx->cgroup_parent);

@@ -88,6 +88,11 @@ int ps_sandboxes_create_pod(struct ps_sandboxes *s, const struct ps_pod_request 
         }
         sb->api = true;
         sb->spec = TAKE_PTR(spec); /* read by the backend during the create */
+        if (ps_pod_files_create(&sb->files, req->bundle, req->config, err) < 0) {
+                ps_sandbox_drop_unborn(s, req->id);
+                ps_options_clear(&opts);
+                return ps_err_prefix(err, "sandbox %s", req->id);
+        }
         cr = (struct ps_create_request){.id = req->id,
                                         .bundle = req->bundle,
                                         .rootfs = req->rootfs,

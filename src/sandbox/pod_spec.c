@@ -40,6 +40,31 @@ static int check_path(const char *what, const char *path, bool absolute, struct 
         return 0;
 }
 
+/* One resolv.conf token list: bounded, and no entry that could end its
+ * line or hold a second token (a newline would inject a directive). */
+static int check_dns_list(const char *what, char *const *v, size_t n, struct ps_err **err)
+{
+        if (n > PS_POD_MAX_DNS_ENTRIES)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "pod config: more than %u DNS %s",
+                                  PS_POD_MAX_DNS_ENTRIES, what);
+        for (size_t i = 0; i < n; i++) {
+                size_t len = v[i] ? strlen(v[i]) : 0;
+
+                if (!len || len > PS_POD_MAX_DNS_ENTRY)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                          "pod config: DNS %s entry %zu is empty or longer than "
+                                          "%u bytes",
+                                          what, i, PS_POD_MAX_DNS_ENTRY);
+                for (const char *c = v[i]; *c; c++)
+                        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+                                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                                  "pod config: DNS %s entry %zu holds a blank or "
+                                                  "control character",
+                                                  what, i);
+        }
+        return 0;
+}
+
 static int check_config(const char *netns_path, const struct ps_pod_config *cfg,
                         struct ps_err **err)
 {
@@ -71,6 +96,10 @@ static int check_config(const char *netns_path, const struct ps_pod_config *cfg,
             (cfg->has_run_as_group && (cfg->run_as_group < 0 || cfg->run_as_group >= UINT32_MAX)))
                 return ps_err_set(err, PS_INVALID_ARGUMENT,
                                   "pod config: run_as_user/run_as_group out of range");
+        if (check_dns_list("servers", cfg->dns_servers, cfg->n_dns_servers, err) < 0 ||
+            check_dns_list("searches", cfg->dns_searches, cfg->n_dns_searches, err) < 0 ||
+            check_dns_list("options", cfg->dns_options, cfg->n_dns_options, err) < 0)
+                return -1;
         if (cfg->n_sysctls > PS_SPEC_MAX_SYSCTLS)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "pod config: more than %u sysctls",
                                   PS_SPEC_MAX_SYSCTLS);

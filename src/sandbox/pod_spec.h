@@ -47,6 +47,10 @@ enum ps_pod_ns_mode {
 
 /* CRI's default oom_score_adj for a sandbox (kubernetes#47938). */
 #define PS_POD_OOM_SCORE_ADJ -998
+/* Bounds on the DNS config (kubelet's own are 3 servers and 32 search
+ * domains; a resolver reads lines of at most a few hundred bytes). */
+#define PS_POD_MAX_DNS_ENTRIES 32u
+#define PS_POD_MAX_DNS_ENTRY   253u
 /* CRI's DefaultSandboxCPUshares. */
 #define PS_POD_CPU_SHARES 2
 
@@ -62,6 +66,11 @@ struct ps_pod_config {
         int64_t run_as_user, run_as_group;
         const struct ps_spec_kv *sysctls;
         size_t n_sysctls;
+        /* DNS: the pod's resolv.conf (sandbox/pod_files.h); none given means
+         * the host's, as CRI does it */
+        bool has_dns;
+        char *const *dns_servers, *const *dns_searches, *const *dns_options;
+        size_t n_dns_servers, n_dns_searches, n_dns_options;
 };
 
 /* The infra task's spec for pod `id` (see above). netns_path: the network

@@ -77,6 +77,7 @@ bool ps_sandbox_members_pending(const struct ps_sandbox *sb)
 
 static void sandbox_destroy(struct ps_sandbox *sb)
 {
+        ps_pod_files_clear(&sb->files);
         ps_spec_free(sb->spec);
         free(sb->id);
         free(sb);
@@ -113,7 +114,11 @@ void ps_sandbox_check(struct ps_sandbox *sb)
         pending = ps_sandbox_members_pending(sb);
         if (!pending && !ps_list_empty(&sb->stops))
                 ps_sandbox_end_graces(sb);
-        if (sb->exited && !pending && !ps_list_empty(&sb->waiters))
+        if (!sb->exited || pending)
+                return;
+        /* The pod has ended: no member is left to use its files. */
+        ps_pod_files_release(&sb->files);
+        if (!ps_list_empty(&sb->waiters))
                 release_waiters(sb);
 }
 
@@ -130,6 +135,7 @@ static void sandbox_free(struct ps_sandbox *sb)
                         c->sandbox = NULL;
         }
         ps_list_remove(&sb->link);
+        ps_pod_files_release(&sb->files);
         sb->task = NULL;
         sb->dead = true;
         sb->holds++;
@@ -372,6 +378,11 @@ int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *r
         if (!wants_sandbox(spec)) {
                 member_of = ps_spec_annotation(spec, PS_ANNOTATION_SANDBOX_ID);
                 sb = member_of ? ps_sandboxes_find(s, member_of) : NULL;
+                /* A pod the shim made itself gives its members the pod's
+                 * files, as CRI does for a pod it made (pod_files.h). */
+                if (sb && sb->api &&
+                    ps_pod_files_bind(&sb->files, req->bundle, spec->root_readonly, err) < 0)
+                        return ps_err_prefix(err, "task %s", req->id);
                 return ps_container_create(&s->tasks, req, s->container_ops, s->be_ctx, sb, done,
                                            data, err);
         }

@@ -36,6 +36,7 @@
 #include "base/list.h"
 #include "oci/spec.h"
 #include "sandbox/linux/linux.h"
+#include "sandbox/pod_files.h"
 #include "task/container.h"
 
 #define PS_ANNOTATION_CONTAINER_TYPE "io.kubernetes.cri.container-type"
@@ -66,6 +67,7 @@ struct ps_sandbox {
         struct timespec exited_at;
         struct timespec created_at; /* the infra process came up */
         struct ps_spec *spec;       /* api: its own task's spec, for the status */
+        struct ps_pod_files files;  /* api: the pod's hostname, hosts, resolv.conf, shm */
         unsigned holds;             /* lifecycle operations still pointing here */
         struct ps_list waiters;     /* struct ps_sandbox_waiter: until settled */
         struct ps_list stops;       /* StopSandbox calls in their grace period */

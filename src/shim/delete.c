@@ -21,6 +21,7 @@
 #include "sandbox/linux/mount.h"
 #include "oci/options.h"
 #include "sandbox/linux/runtime.h"
+#include "sandbox/pod_files.h"
 #include "shim/child.h"
 
 /* containerd kills the whole action after 5 s; keep room for the rest. */
@@ -160,6 +161,8 @@ static void cleanup_bundle(const char *bundle, const struct ps_args *args, pid_t
                 kill_orphan(pid, pid_file);
         if (asprintf(&rootfs, "%s/rootfs", bundle) >= 0 && ps_unmount_all(rootfs, &e) < 0)
                 warn("unmount rootfs: %s", ps_err_msg(e));
+        /* a pod bundle of the shim sandboxer holds the pod's /dev/shm */
+        ps_pod_files_cleanup_dir(bundle);
 out:
         ps_err_free(e);
         ps_options_clear(&o);

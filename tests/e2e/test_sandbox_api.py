@@ -332,6 +332,10 @@ def test_hostile_create(sandboxes, pb, cri, cgroup_root):
     created, and the shim serving on."""
     shim = sandboxes()
     good = pod_config(cri, cgroup_root)
+    bundle_files = sorted(os.listdir(shim.bundle))
+    # a DNS entry that would write a second line into the pod's resolv.conf
+    dns_config = pod_config(cri, cgroup_root)
+    dns_config.dns_config.servers.append("10.0.0.1\noptions debug")
     cases = [
         ("empty id", create_request(pb, "", shim.bundle, good), INVALID_ARGUMENT),
         ("id with a slash", create_request(pb, "a/b", shim.bundle, good), INVALID_ARGUMENT),
@@ -365,6 +369,8 @@ def test_hostile_create(sandboxes, pb, cri, cgroup_root):
         ("hostname too long", create_request(pb, shim.id, shim.bundle,
                                              pod_config(cri, cgroup_root, hostname="h" * 65)),
          INVALID_ARGUMENT),
+        ("DNS server with a newline", create_request(pb, shim.id, shim.bundle, dns_config),
+         INVALID_ARGUMENT),
     ]
     with shim.client() as c:
         for what, req, code in cases:
@@ -372,6 +378,7 @@ def test_hostile_create(sandboxes, pb, cri, cgroup_root):
             assert r.code == code, (what, r)
             assert code_of(c, "PingSandbox", pb.sandbox.PingRequest(sandbox_id=shim.id)) == \
                 NOT_FOUND, what  # nothing was created
+            assert sorted(os.listdir(shim.bundle)) == bundle_files, what
         # an undecodable request, and a namespace that does not exist
         r = c.call("CreateSandbox", payload=b"\xff\xff\xff")
         assert r.code == INVALID_ARGUMENT, r

@@ -225,6 +225,98 @@ def test_container_logs(pods, tmp_path):
     _remove_and_check(pods, pod, rem)
 
 
+# -------------------------------------------------------------- pod files
+
+RESOLV_WANT = ("search ns1.svc.cluster.local svc.cluster.local\n"
+               "nameserver 10.96.0.10\nnameserver 10.96.0.11\n"
+               "options ndots:5 timeout:2\n")
+
+
+def _files_pod(pods, host_ipc=False):
+    pb = pods.pb
+    cfg = pods.pod_config()
+    cfg.hostname = "files-pod"
+    cfg.dns_config.CopyFrom(pb.DNSConfig(servers=["10.96.0.10", "10.96.0.11"],
+                                         searches=["ns1.svc.cluster.local",
+                                                   "svc.cluster.local"],
+                                         options=["ndots:5", "timeout:2"]))
+    if host_ipc:
+        cfg.linux.security_context.namespace_options.ipc = pb.NODE
+    return pods.run_config(cfg)
+
+
+def _add_readonly(pods, pod, name):
+    cfg = pods.container_config(pod, name)
+    cfg.linux.security_context.readonly_rootfs = True
+    cid = pods.cri.create_container(pod.id, cfg, pod.config)
+    pod.containers.append(cid)
+    pods.cri.start_container(cid)
+    return cid
+
+
+def _mount_table(pods, cid):
+    """The container's own mounts: {mount point: (type, options)}."""
+    out, err, code = pods.cri.exec_sync(cid, ["cat", "/proc/self/mounts"])
+    assert code == 0, err
+    return {f[1]: (f[2], f[3].split(",")) for f in (line.split() for line in out.splitlines())}
+
+
+def test_pod_files(pods):
+    """Every container of a pod sees the pod's /etc/hostname, /etc/hosts
+    (the host's), /etc/resolv.conf (written from the pod's DNS config) and
+    one /dev/shm for the whole pod, a 64 MiB tmpfs, with those files
+    read-only in a container whose root is: what CRI gives the pod it makes
+    in podsandbox mode, and the shim sandboxer gives its own pod
+    (sandbox/pod_files.h). Nothing of them outlives the pod."""
+    pod = _files_pod(pods)
+    rw = features._add(pods, pod, "rw")
+    ro = _add_readonly(pods, pod, "ro")
+    rem = pods.snapshot(pod)
+    with open("/etc/hosts") as f:
+        hosts = f.read()
+    for cid in (rw, ro):
+        assert pods.cri.exec_sync(cid, ["cat", "/etc/hostname"]) == ("files-pod\n", "", 0)
+        assert pods.cri.exec_sync(cid, ["cat", "/etc/resolv.conf"]) == (RESOLV_WANT, "", 0)
+        assert pods.cri.exec_sync(cid, ["cat", "/etc/hosts"]) == (hosts, "", 0)
+        table = _mount_table(pods, cid)
+        fstype, opts = table["/dev/shm"]
+        assert fstype == "tmpfs" and "size=65536k" in opts, table["/dev/shm"]
+        assert "rw" in opts, opts
+        if _shim_mode(pods):
+            # as the OCI default /dev/shm has them; CRI's bind of its own
+            # pod shm (podsandbox mode) drops them in the remount
+            assert {"nosuid", "nodev", "noexec"} <= set(opts), opts
+        for path in ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf"):
+            assert path in table, "%s is not mounted in %s: %s" % (path, cid, sorted(table))
+            assert table[path][1][0] == ("ro" if cid == ro else "rw"), (cid, path, table[path])
+    # one /dev/shm for the pod: what one container writes, the other reads
+    assert pods.cri.exec_sync(rw, ["sh", "-c", "echo pod-wide > /dev/shm/probe"])[2] == 0
+    assert pods.cri.exec_sync(ro, ["cat", "/dev/shm/probe"]) == ("pod-wide\n", "", 0)
+    _, err, code = pods.cri.exec_sync(ro, ["sh", "-c", "echo x >> /etc/hosts"])
+    assert code != 0 and "Read-only" in err, (code, err)
+    _remove_and_check(pods, pod, rem)
+
+
+def test_pod_files_host_ipc(pods):
+    """A pod on the host's IPC namespace has no /dev/shm of its own: its
+    containers see the host's, as CRI mounts it."""
+    pod = _files_pod(pods, host_ipc=True)
+    cid = features._add(pods, pod, "c0")
+    rem = pods.snapshot(pod)
+    name = "podshim-e2e-%d-%s" % (os.getpid(), pod.id[:12])
+    path = os.path.join("/dev/shm", name)
+    with open(path, "w") as f:
+        f.write("host\n")
+    try:
+        assert pods.cri.exec_sync(cid, ["cat", "/dev/shm/" + name]) == ("host\n", "", 0)
+    finally:
+        os.unlink(path)
+    assert pods.cri.exec_sync(cid, ["cat", "/etc/resolv.conf"]) == (RESOLV_WANT, "", 0)
+    if _shim_mode(pods):
+        assert not os.path.exists(os.path.join(pods.env.bundle(pod.id), "shm"))
+    _remove_and_check(pods, pod, rem)
+
+
 @pytest.mark.cgroup
 def test_stats(pods):
     """ContainerStats and ListContainerStats from the containers' cgroups,
@@ -269,12 +361,12 @@ def test_update_container_resources(pods):
     cid = features._add(pods, pod, "c0", resources=res)
     rem = pods.snapshot(pod)
     pid = pods.container_pid(cid)
-    assert features._cgroup_limits(pid) == features._expected_limits(pid, 64 * MiB, 50000,
+    assert features._cgroup_limits(pid) == features._expected_limits(pods, pid, 64 * MiB, 50000,
                                                                       100000, 512)
     res = pb.LinuxContainerResources(memory_limit_in_bytes=96 * MiB, cpu_quota=25000,
                                      cpu_period=100000, cpu_shares=256)
     pods.cri.update_container_resources(cid, res)
-    assert features._cgroup_limits(pid) == features._expected_limits(pid, 96 * MiB, 25000,
+    assert features._cgroup_limits(pid) == features._expected_limits(pods, pid, 96 * MiB, 25000,
                                                                       100000, 256)
     got = pods.cri.container_status(cid).status.resources.linux
     assert (got.memory_limit_in_bytes, got.cpu_quota) == (96 * MiB, 25000), got

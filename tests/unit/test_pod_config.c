@@ -27,6 +27,8 @@ static size_t pack(int network, bool userns, size_t n_sysctls)
         Runtime__V1__LinuxPodSandboxConfig__SysctlsEntry e[100];
         Runtime__V1__LinuxPodSandboxConfig__SysctlsEntry *ep[100];
         char keys[100][32];
+        Runtime__V1__DNSConfig dns = RUNTIME__V1__DNSCONFIG__INIT;
+        char *servers[] = {"10.96.0.10"}, *searches[] = {"default.svc", "svc"};
 
         md.name = "web";
         md.uid = "u-1";
@@ -54,6 +56,11 @@ static size_t pack(int network, bool userns, size_t n_sysctls)
         lx.n_sysctls = n_sysctls;
         c.metadata = &md;
         c.hostname = "web-0";
+        dns.servers = servers;
+        dns.n_servers = 1;
+        dns.searches = searches;
+        dns.n_searches = 2;
+        c.dns_config = &dns;
         c.linux_config = &lx;
         CHECK(runtime__v1__pod_sandbox_config__get_packed_size(&c) <= sizeof(buf));
         return runtime__v1__pod_sandbox_config__pack(&c, buf);
@@ -76,12 +83,17 @@ static void test_decode(void)
         CHECK(pc.cfg.has_run_as_user && pc.cfg.run_as_user == 1000 && !pc.cfg.has_run_as_group);
         CHECK(pc.cfg.n_sysctls == 2);
         CHECK_STREQ(pc.cfg.sysctls[1].key, "net.ipv4.k1");
+        CHECK(pc.cfg.has_dns && pc.cfg.n_dns_servers == 1 && pc.cfg.n_dns_searches == 2);
+        CHECK(pc.cfg.n_dns_options == 0);
+        CHECK_STREQ(pc.cfg.dns_servers[0], "10.96.0.10");
+        CHECK_STREQ(pc.cfg.dns_searches[1], "svc");
         ps_api_pod_config_clear(&pc);
 
         /* an empty message is a config of defaults: the pod network, no
          * hostname, no cgroup parent */
         CHECK(ps_api_pod_config_decode(PS_POD_CONFIG_TYPE_URL, buf, 0, &pc, &e) == 0);
         CHECK(pc.cfg.hostname == NULL && pc.cfg.cgroup_parent == NULL);
+        CHECK(!pc.cfg.has_dns); /* the host's resolv.conf */
         CHECK(pc.cfg.network == PS_POD_NS_POD);
         ps_api_pod_config_clear(&pc);
 
