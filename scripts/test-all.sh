@@ -262,13 +262,16 @@ fi
 note "pods under containerd 2.1.9, podshim grouped (bootstrap version 3)"
 # podshim's grouped mode (src/shim/bootstrap.h): containerd 2.1 creates a
 # pod's containers on the pod's socket directly, with no start or delete
-# exec; the CRI suites again, the churn test among them, for podshim (the
-# reference runc-v2 is the same in both modes: it ran in the stage before).
+# exec; the CRI suites again, the churn tests among them, for podshim in
+# both pod modes (podsandbox and shim sandboxer: the Sandbox API's pod with
+# its containers on the pod's socket); the reference runc-v2 is the same in
+# both bootstrap modes: it ran in the stage before.
 if [ $asan_ok -eq 0 ]; then
-	PODSHIM_E2E_BOOTSTRAP_VERSION=3 PODSHIM_CRI_HANDLERS=podshim e2e_under 2.1.9-grouped 2.1.9 \
-		"end-to-end (containerd 2.1.9, grouped)" tests/e2e/test_pods.py \
-		tests/e2e/test_pod_features.py tests/e2e/test_pod_failures.py \
-		tests/e2e/test_grouped.py tests/e2e/test_pod_userns.py tests/e2e/test_deploy.py
+	PODSHIM_E2E_BOOTSTRAP_VERSION=3 PODSHIM_CRI_HANDLERS=podshim,podshim-sb \
+		e2e_under 2.1.9-grouped 2.1.9 "end-to-end (containerd 2.1.9, grouped)" \
+		tests/e2e/test_pods.py tests/e2e/test_pod_features.py tests/e2e/test_pod_failures.py \
+		tests/e2e/test_grouped.py tests/e2e/test_pod_userns.py tests/e2e/test_deploy.py \
+		tests/e2e/test_shim_sandboxer.py tests/e2e/test_sandbox_api.py
 fi
 
 note "end-to-end under containerd 1.7.24 (ASan shim; podshim and 1.7.24's runc-v2)"

@@ -33,6 +33,43 @@ static int take_sysctls(struct ps_api_pod_config *c, const Runtime__V1__LinuxPod
         return 0;
 }
 
+/* One of the user namespace's maps, as oci/idmap.h's lines; checked with
+ * the kernel's rules when the pod spec is built. */
+static int take_map(Runtime__V1__IDMapping *const *v, size_t n, const char *what,
+                    struct ps_idmap **ret, size_t *ret_n, struct ps_err **err)
+{
+        struct ps_idmap *m;
+
+        if (!n)
+                return 0;
+        if (n > PS_IDMAP_MAX)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "pod config: more than %u %s",
+                                  PS_IDMAP_MAX, what);
+        m = calloc(n, sizeof(*m));
+        if (!m)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod config");
+        for (size_t i = 0; i < n; i++)
+                m[i] = (struct ps_idmap){.container_id = v[i]->container_id,
+                                         .host_id = v[i]->host_id,
+                                         .size = v[i]->length};
+        *ret = m;
+        *ret_n = n;
+        return 0;
+}
+
+static int take_userns(struct ps_api_pod_config *c, const Runtime__V1__UserNamespace *u,
+                       struct ps_err **err)
+{
+        c->cfg.has_userns = true;
+        c->cfg.userns = (int)u->mode;
+        if (take_map(u->uids, u->n_uids, "uid mappings", &c->uid_map, &c->cfg.n_uid_map, err) < 0 ||
+            take_map(u->gids, u->n_gids, "gid mappings", &c->gid_map, &c->cfg.n_gid_map, err) < 0)
+                return -1;
+        c->cfg.uid_map = c->uid_map;
+        c->cfg.gid_map = c->gid_map;
+        return 0;
+}
+
 static void take_security(struct ps_pod_config *cfg,
                           const Runtime__V1__LinuxSandboxSecurityContext *sc)
 {
@@ -42,10 +79,6 @@ static void take_security(struct ps_pod_config *cfg,
                 cfg->network = (int)ns->network;
                 cfg->pid = (int)ns->pid;
                 cfg->ipc = (int)ns->ipc;
-                if (ns->userns_options) {
-                        cfg->has_userns = true;
-                        cfg->userns = (int)ns->userns_options->mode;
-                }
         }
         if (sc && sc->run_as_user) {
                 cfg->has_run_as_user = true;
@@ -98,7 +131,10 @@ int ps_api_pod_config_decode(const char *type_url, const uint8_t *value, size_t 
                 c.cfg.cgroup_parent = opt_str(lx->cgroup_parent);
                 take_security(&c.cfg, lx->security_context);
         }
-        if (take_sysctls(&c, lx, err) < 0) {
+        if (take_sysctls(&c, lx, err) < 0 ||
+            (lx && lx->security_context && lx->security_context->namespace_options &&
+             lx->security_context->namespace_options->userns_options &&
+             take_userns(&c, lx->security_context->namespace_options->userns_options, err) < 0)) {
                 ps_api_pod_config_clear(&c);
                 return -1;
         }
@@ -111,5 +147,7 @@ void ps_api_pod_config_clear(struct ps_api_pod_config *c)
         if (c->msg)
                 runtime__v1__pod_sandbox_config__free_unpacked(c->msg, NULL);
         free(c->sysctls);
+        free(c->uid_map);
+        free(c->gid_map);
         *c = (struct ps_api_pod_config){0};
 }

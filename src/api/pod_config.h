@@ -23,8 +23,9 @@
 
 struct ps_api_pod_config {
         struct ps_pod_config cfg;
-        void *msg;                  /* the decoded Runtime__V1__PodSandboxConfig */
-        struct ps_spec_kv *sysctls; /* cfg.sysctls: pointers into msg */
+        void *msg;                          /* the decoded Runtime__V1__PodSandboxConfig */
+        struct ps_spec_kv *sysctls;         /* cfg.sysctls: pointers into msg */
+        struct ps_idmap *uid_map, *gid_map; /* cfg's maps: owned copies */
 };
 
 /* type_url NULL or "" means no options. On failure *ret is left cleared. */

@@ -357,6 +357,25 @@ static const char *process_status(const struct ps_sandbox *sb)
         return (size_t)st < sizeof(names) / sizeof(names[0]) ? names[st] : "unknown";
 }
 
+/* An OCI spec's id mappings ({containerID, hostID, size}); none: no key. */
+static void add_id_mappings(cJSON *lx, const char *key, const struct ps_idmap *m, size_t n)
+{
+        cJSON *a;
+
+        if (!n || !(a = cJSON_AddArrayToObject(lx, key)))
+                return;
+        for (size_t i = 0; i < n; i++) {
+                cJSON *o = cJSON_CreateObject();
+
+                if (!o)
+                        return;
+                cJSON_AddNumberToObject(o, "containerID", m[i].container_id);
+                cJSON_AddNumberToObject(o, "hostID", m[i].host_id);
+                cJSON_AddNumberToObject(o, "size", m[i].size);
+                cJSON_AddItemToArray(a, o);
+        }
+}
+
 static cJSON *spec_json(const struct ps_spec *spec)
 {
         static const char *const ns_names[PS_SPEC_NS_COUNT] = {"pid", "network", "mount",  "ipc",
@@ -385,6 +404,8 @@ static cJSON *spec_json(const struct ps_spec *spec)
                         cJSON_AddStringToObject(ns, "path", spec->ns[t].path);
                 cJSON_AddItemToArray(nss, ns);
         }
+        add_id_mappings(lx, "uidMappings", spec->uid_mappings, spec->n_uid_mappings);
+        add_id_mappings(lx, "gidMappings", spec->gid_mappings, spec->n_gid_mappings);
         return rs;
 }
 

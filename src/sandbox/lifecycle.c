@@ -2,13 +2,16 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <event2/event.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
+#include "sandbox/linux/userns.h"
 
 static int refuse_task_born(const struct ps_sandbox *sb, const char *what, struct ps_err **err)
 {
@@ -66,6 +69,8 @@ int ps_sandboxes_create_pod(struct ps_sandboxes *s, const struct ps_pod_request 
         struct ps_create_request cr;
         struct ps_sandbox *sb;
         const char *netns = req->netns_path && *req->netns_path ? req->netns_path : NULL;
+        _cleanup_close_ int userns_fd = -1;
+        char userns_path[64];
         int r;
 
         if (ps_task_check_bundle(req->id, req->bundle, err) < 0)
@@ -74,7 +79,18 @@ int ps_sandboxes_create_pod(struct ps_sandboxes *s, const struct ps_pod_request 
                 return ps_err_set(err, PS_ALREADY_EXISTS, "sandbox %s: already exists", req->id);
         if (!req->config)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "sandbox %s: no pod config", req->id);
-        if (ps_pod_spec_build(req->id, netns, req->config, own_oom_score_adj(), &spec, err) < 0)
+        if (req->config->has_userns && req->config->userns == PS_POD_NS_POD && netns) {
+                /* containerd made the pod's network namespace inside the
+                 * pod's user namespace: the infra process joins that one,
+                 * named through the shim's fd while the pod lives */
+                userns_fd = ps_userns_owner_of(netns, err);
+                if (userns_fd < 0)
+                        return ps_err_prefix(err, "sandbox %s: user namespace", req->id);
+                snprintf(userns_path, sizeof(userns_path), "/proc/%d/fd/%d", (int)getpid(),
+                         userns_fd);
+        }
+        if (ps_pod_spec_build(req->id, netns, userns_fd >= 0 ? userns_path : NULL, req->config,
+                              own_oom_score_adj(), &spec, err) < 0)
                 return ps_err_prefix(err, "sandbox %s", req->id);
         if ((req->options ? ps_options_copy(&opts, req->options, err)
                           : ps_options_defaults(&opts, err)) < 0)
@@ -88,6 +104,7 @@ int ps_sandboxes_create_pod(struct ps_sandboxes *s, const struct ps_pod_request 
         }
         sb->api = true;
         sb->spec = TAKE_PTR(spec); /* read by the backend during the create */
+        sb->userns_fd = TAKE_FD(userns_fd);
         if (ps_pod_files_create(&sb->files, req->bundle, req->config, err) < 0) {
                 ps_sandbox_drop_unborn(s, req->id);
                 ps_options_clear(&opts);

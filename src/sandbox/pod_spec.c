@@ -72,12 +72,19 @@ static int check_config(const char *netns_path, const struct ps_pod_config *cfg,
             check_mode("pid", cfg->pid, true, err) < 0 ||
             check_mode("ipc", cfg->ipc, false, err) < 0)
                 return -1;
-        if (cfg->has_userns && cfg->userns == PS_POD_NS_POD)
-                return ps_err_set(err, PS_UNIMPLEMENTED,
-                                  "pod config: a user namespace for the pod (userns mode POD) is "
-                                  "not supported by podshim's infra process");
-        if (cfg->has_userns && cfg->userns != PS_POD_NS_NODE)
+        if (cfg->has_userns && cfg->userns == PS_POD_NS_POD) {
+                if (!cfg->n_uid_map || !cfg->n_gid_map)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                          "pod config: a user namespace for the pod needs uid "
+                                          "and gid mappings");
+                if (ps_idmap_check(cfg->uid_map, cfg->n_uid_map, "pod config: uid mappings", err) <
+                        0 ||
+                    ps_idmap_check(cfg->gid_map, cfg->n_gid_map, "pod config: gid mappings", err) <
+                        0)
+                        return -1;
+        } else if (cfg->has_userns && cfg->userns != PS_POD_NS_NODE) {
                 return check_mode("user", cfg->userns, false, err);
+        }
         if (netns_path && *netns_path) {
                 if (cfg->network == PS_POD_NS_NODE)
                         return ps_err_set(err, PS_INVALID_ARGUMENT,
@@ -183,8 +190,26 @@ static void set_namespaces(struct ps_spec *s, const struct ps_pod_config *cfg)
         s->ns[PS_SPEC_NS_MOUNT].present = true;
 }
 
-int ps_pod_spec_build(const char *id, const char *netns_path, const struct ps_pod_config *cfg,
-                      int oom_floor, struct ps_spec **ret, struct ps_err **err)
+/* The pod's user namespace: joined at `path` or new, with its maps. */
+static int set_userns(struct ps_spec *s, const char *path, const struct ps_pod_config *cfg)
+{
+        s->ns[PS_SPEC_NS_USER].present = true;
+        if (path && !(s->ns[PS_SPEC_NS_USER].path = strdup(path)))
+                return -1;
+        s->uid_mappings = calloc(cfg->n_uid_map, sizeof(*s->uid_mappings));
+        s->gid_mappings = calloc(cfg->n_gid_map, sizeof(*s->gid_mappings));
+        if (!s->uid_mappings || !s->gid_mappings)
+                return -1;
+        memcpy(s->uid_mappings, cfg->uid_map, cfg->n_uid_map * sizeof(*cfg->uid_map));
+        memcpy(s->gid_mappings, cfg->gid_map, cfg->n_gid_map * sizeof(*cfg->gid_map));
+        s->n_uid_mappings = cfg->n_uid_map;
+        s->n_gid_mappings = cfg->n_gid_map;
+        return 0;
+}
+
+int ps_pod_spec_build(const char *id, const char *netns_path, const char *userns_path,
+                      const struct ps_pod_config *cfg, int oom_floor, struct ps_spec **ret,
+                      struct ps_err **err)
 {
         _cleanup_spec_ struct ps_spec *s = NULL;
         bool own_net = cfg->network != PS_POD_NS_NODE;
@@ -211,6 +236,8 @@ int ps_pod_spec_build(const char *id, const char *netns_path, const struct ps_po
         if (s->oom_score_adj > 1000)
                 s->oom_score_adj = 1000;
         if (copy_sysctls(s, cfg) < 0)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod spec");
+        if (cfg->has_userns && cfg->userns == PS_POD_NS_POD && set_userns(s, userns_path, cfg) < 0)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod spec");
         *ret = TAKE_PTR(s);
         return 0;

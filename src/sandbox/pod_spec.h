@@ -21,9 +21,11 @@
  *    restrict_oom_score_adj: lowering it needs a privilege the pod must not
  *    depend on);
  *  - the sysctls.
- * What the infra process cannot honour is refused, never dropped: a user
- * namespace for the pod (UNIMPLEMENTED), a mode that is no pod mode
- * (INVALID_ARGUMENT).
+ *  - a user namespace (userns POD) with the config's uid and gid maps,
+ *    joined or new (ps_pod_spec_build); the infra process runs inside it.
+ * What the infra process cannot honour is refused, never dropped: a mode
+ * that is no pod mode, a user namespace without maps or with maps the
+ * kernel would refuse (INVALID_ARGUMENT).
  *
  * Ownership: a ps_pod_config borrows every string and array (from the
  * decoded wire message); the spec built from it owns copies. */
@@ -62,6 +64,9 @@ struct ps_pod_config {
         int network, pid, ipc; /* enum ps_pod_ns_mode, as sent */
         bool has_userns;
         int userns;
+        /* userns POD: the pod's id maps (oci/idmap.h) */
+        const struct ps_idmap *uid_map, *gid_map;
+        size_t n_uid_map, n_gid_map;
         bool has_run_as_user, has_run_as_group;
         int64_t run_as_user, run_as_group;
         const struct ps_spec_kv *sysctls;
@@ -74,10 +79,14 @@ struct ps_pod_config {
 };
 
 /* The infra task's spec for pod `id` (see above). netns_path: the network
- * namespace to join, NULL or "" for none. oom_floor: the lowest
+ * namespace to join, NULL or "" for none. userns_path: for a pod with a
+ * user namespace (userns POD), the one to join (containerd 2.x makes the
+ * pod's network namespace inside it: its owner), NULL for a new one with
+ * the config's maps (a host-network pod). oom_floor: the lowest
  * oomScoreAdj the pod may get (the shim's own). */
-int ps_pod_spec_build(const char *id, const char *netns_path, const struct ps_pod_config *cfg,
-                      int oom_floor, struct ps_spec **ret, struct ps_err **err);
+int ps_pod_spec_build(const char *id, const char *netns_path, const char *userns_path,
+                      const struct ps_pod_config *cfg, int oom_floor, struct ps_spec **ret,
+                      struct ps_err **err);
 
 /* Whether CRI's cgroups path for this parent is systemd's slice:prefix:name
  * form (the parent's last component ends in ".slice"). */

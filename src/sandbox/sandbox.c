@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/log.h"
@@ -136,6 +137,9 @@ static void sandbox_free(struct ps_sandbox *sb)
         }
         ps_list_remove(&sb->link);
         ps_pod_files_release(&sb->files);
+        if (sb->userns_fd >= 0)
+                close(sb->userns_fd);
+        sb->userns_fd = -1;
         sb->task = NULL;
         sb->dead = true;
         sb->holds++;
@@ -339,6 +343,7 @@ struct ps_sandbox *ps_sandbox_new(struct ps_sandboxes *s, const char *id, struct
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "sandbox %s", id), NULL;
         }
         sb->reg = s;
+        sb->userns_fd = -1;
         ps_list_init(&sb->waiters);
         ps_list_init(&sb->stops);
         ps_list_add_tail(&s->sandboxes, &sb->link);

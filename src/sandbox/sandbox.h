@@ -68,6 +68,7 @@ struct ps_sandbox {
         struct timespec created_at; /* the infra process came up */
         struct ps_spec *spec;       /* api: its own task's spec, for the status */
         struct ps_pod_files files;  /* api: the pod's hostname, hosts, resolv.conf, shm */
+        int userns_fd;              /* api: the pod's user namespace the infra joins; -1 */
         unsigned holds;             /* lifecycle operations still pointing here */
         struct ps_list waiters;     /* struct ps_sandbox_waiter: until settled */
         struct ps_list stops;       /* StopSandbox calls in their grace period */

@@ -400,8 +400,8 @@ def pytest_runtest_makereport(item, call):
 # one runtime handler per shim, and runs once per handler:
 #   PODSHIM_CRI_HANDLERS   comma-separated handlers (default "runc,podshim"; under
 #                          containerd 2.x also "podshim-sb", podshim as the pod's
-#                          sandboxer, for which host-network tests must be
-#                          deselected: they crash containerd 2.1, containerd#12983)
+#                          sandboxer, whose host-network tests skip below 2.3:
+#                          they crash containerd 2.1, containerd#12983)
 #   PODSHIM_CRI_BRIDGE     bridge the CNI plugin creates (default psbr<pid>)
 #   PODSHIM_CRI_SUBNET     pod subnet on that bridge (default 10.88.77.0/24)
 

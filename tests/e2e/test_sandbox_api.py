@@ -138,12 +138,16 @@ def sandboxes(containerd, ctr, shim_path, pb):
 
 
 def pod_config(cri, cgroup_root, network="POD", pid="CONTAINER", hostname="sbx-host",
-               userns=None):
+               userns=None, maps=()):
     uid = uuid.uuid4().hex
     ns = cri.NamespaceOption(network=cri.NamespaceMode.Value(network),
                              pid=cri.NamespaceMode.Value(pid), ipc=cri.POD)
     if userns is not None:
         ns.userns_options.mode = cri.NamespaceMode.Value(userns)
+        for cid, hid, n in maps:
+            m = cri.IDMapping(container_id=cid, host_id=hid, length=n)
+            ns.userns_options.uids.append(m)
+            ns.userns_options.gids.append(m)
     return cri.PodSandboxConfig(
         metadata=cri.PodSandboxMetadata(name="sbx", uid=uid, namespace="podshim-e2e"),
         hostname=hostname,
@@ -363,9 +367,14 @@ def test_hostile_create(sandboxes, pb, cri, cgroup_root):
                         netns_path="/proc/self/ns/net"), INVALID_ARGUMENT),
         ("relative netns", create_request(pb, shim.id, shim.bundle, good, netns_path="netns"),
          INVALID_ARGUMENT),
-        ("user namespace", create_request(pb, shim.id, shim.bundle,
-                                          pod_config(cri, cgroup_root, userns="POD")),
-         UNIMPLEMENTED),
+        ("user namespace without maps",
+         create_request(pb, shim.id, shim.bundle, pod_config(cri, cgroup_root, userns="POD")),
+         INVALID_ARGUMENT),
+        ("user namespace with overlapping maps",
+         create_request(pb, shim.id, shim.bundle, pod_config(cri, cgroup_root, userns="POD",
+                                                             maps=[(0, 100000, 10),
+                                                                   (5, 200000, 10)])),
+         INVALID_ARGUMENT),
         ("hostname too long", create_request(pb, shim.id, shim.bundle,
                                              pod_config(cri, cgroup_root, hostname="h" * 65)),
          INVALID_ARGUMENT),

@@ -230,29 +230,29 @@ static void test_dns_refused(void)
                 many[i] = "x";
         cfg.dns_servers = bad;
         cfg.n_dns_servers = 1;
-        CHECK(ps_pod_spec_build("p1", NULL, &cfg, 0, &spec, &e) < 0);
+        CHECK(ps_pod_spec_build("p1", NULL, NULL, &cfg, 0, &spec, &e) < 0);
         CHECK(e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), "control"));
         e = ps_err_free(e);
         cfg.dns_servers = NULL;
         cfg.n_dns_servers = 0;
         cfg.dns_searches = blank;
         cfg.n_dns_searches = 1;
-        CHECK(ps_pod_spec_build("p1", NULL, &cfg, 0, &spec, &e) < 0);
+        CHECK(ps_pod_spec_build("p1", NULL, NULL, &cfg, 0, &spec, &e) < 0);
         CHECK(e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), "searches"));
         e = ps_err_free(e);
         cfg.dns_searches = empty;
-        CHECK(ps_pod_spec_build("p1", NULL, &cfg, 0, &spec, &e) < 0);
+        CHECK(ps_pod_spec_build("p1", NULL, NULL, &cfg, 0, &spec, &e) < 0);
         CHECK(e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), "empty"));
         e = ps_err_free(e);
         cfg.dns_searches = NULL;
         cfg.n_dns_searches = 0;
         cfg.dns_options = many;
         cfg.n_dns_options = PS_POD_MAX_DNS_ENTRIES + 1;
-        CHECK(ps_pod_spec_build("p1", NULL, &cfg, 0, &spec, &e) < 0);
+        CHECK(ps_pod_spec_build("p1", NULL, NULL, &cfg, 0, &spec, &e) < 0);
         CHECK(e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), "more than"));
         e = ps_err_free(e);
         cfg.n_dns_options = PS_POD_MAX_DNS_ENTRIES;
-        CHECK(ps_pod_spec_build("p1", NULL, &cfg, 0, &spec, &e) == 0);
+        CHECK(ps_pod_spec_build("p1", NULL, NULL, &cfg, 0, &spec, &e) == 0);
         ps_spec_free(spec);
 }
 

@@ -311,6 +311,7 @@ static void test_shutdown_deletes_everything(void)
 
 static void test_refusals(void)
 {
+        static const struct ps_idmap overlapping[] = {{0, 100000, 10}, {5, 200000, 10}};
         struct ps_pod_config cfg = default_config;
         struct result r = {0};
         enum ps_code code;
@@ -333,9 +334,13 @@ static void test_refusals(void)
         CHECK_INTEQ(code, PS_INVALID_ARGUMENT);
         cfg = default_config;
         cfg.has_userns = true;
-        cfg.userns = PS_POD_NS_POD;
+        cfg.userns = PS_POD_NS_POD; /* and no maps */
         CHECK(create_pod_with("p2", &cfg, NULL, &r, &code) < 0);
-        CHECK_INTEQ(code, PS_UNIMPLEMENTED);
+        CHECK_INTEQ(code, PS_INVALID_ARGUMENT);
+        cfg.uid_map = cfg.gid_map = overlapping;
+        cfg.n_uid_map = cfg.n_gid_map = 2;
+        CHECK(create_pod_with("p2", &cfg, NULL, &r, &code) < 0);
+        CHECK_INTEQ(code, PS_INVALID_ARGUMENT);
         cfg = default_config;
         cfg.has_run_as_user = true;
         cfg.run_as_user = -1;
@@ -407,7 +412,7 @@ static void test_spec_forms(void)
         cfg.n_sysctls = 1;
         cfg.has_run_as_user = true;
         cfg.run_as_user = 1234;
-        CHECK(ps_pod_spec_build("id1", "/run/netns/n", &cfg, -999, &s, &e) == 0);
+        CHECK(ps_pod_spec_build("id1", "/run/netns/n", NULL, &cfg, -999, &s, &e) == 0);
         CHECK_STREQ(s->cgroups_path, "/kubepods/podx/id1");
         CHECK_STREQ(s->hostname, "pod");
         CHECK(s->ns[PS_SPEC_NS_NETWORK].present && s->ns[PS_SPEC_NS_UTS].present);
@@ -426,7 +431,7 @@ static void test_spec_forms(void)
         cfg.pid = PS_POD_NS_NODE;
         cfg.ipc = PS_POD_NS_NODE;
         cfg.cgroup_parent = "kubepods-besteffort-podx.slice";
-        CHECK(ps_pod_spec_build("id2", NULL, &cfg, 5, &s, &e) == 0);
+        CHECK(ps_pod_spec_build("id2", NULL, NULL, &cfg, 5, &s, &e) == 0);
         CHECK(!s->ns[PS_SPEC_NS_NETWORK].present && !s->ns[PS_SPEC_NS_UTS].present);
         CHECK(!s->ns[PS_SPEC_NS_PID].present && !s->ns[PS_SPEC_NS_IPC].present);
         CHECK(s->hostname == NULL);
@@ -437,7 +442,7 @@ static void test_spec_forms(void)
         /* the pod network without a path: a namespace of the pod's own */
         cfg = default_config;
         cfg.cgroup_parent = NULL;
-        CHECK(ps_pod_spec_build("id3", "", &cfg, 0, &s, &e) == 0);
+        CHECK(ps_pod_spec_build("id3", "", NULL, &cfg, 0, &s, &e) == 0);
         CHECK(ps_spec_new_ns(s, PS_SPEC_NS_NETWORK));
         CHECK(s->cgroups_path == NULL);
 }

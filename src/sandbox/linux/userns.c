@@ -6,9 +6,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/nsfs.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -98,4 +101,30 @@ int ps_userns_fd(const struct ps_idmap *uid, size_t n_uid, const struct ps_idmap
         while (waitpid(child, &st, __WCLONE) < 0 && errno == EINTR)
                 ;
         return fd;
+}
+
+int ps_userns_owner_of(const char *ns_path, struct ps_err **err)
+{
+        _cleanup_close_ int ns = -1, owner = -1;
+        struct stat mine, st;
+
+        ns = open(ns_path, O_RDONLY | O_CLOEXEC);
+        if (ns < 0)
+                return ps_err_errno(err, errno, errno == ENOENT ? PS_NOT_FOUND : PS_UNKNOWN,
+                                    "open %s", ns_path);
+        owner = ioctl(ns, NS_GET_USERNS);
+        if (owner < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "%s: the user namespace owning it",
+                                    ns_path);
+        if (fstat(owner, &st) < 0 || stat("/proc/self/ns/user", &mine) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "%s: stat user namespace", ns_path);
+        if (st.st_dev == mine.st_dev && st.st_ino == mine.st_ino)
+                return ps_err_set(err, PS_FAILED_PRECONDITION,
+                                  "%s is not owned by a user namespace of the pod's own (it was "
+                                  "not made inside one)",
+                                  ns_path);
+        /* NS_GET_USERNS does not set O_CLOEXEC */
+        if (fcntl(owner, F_SETFD, FD_CLOEXEC) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "%s: user namespace fd", ns_path);
+        return TAKE_FD(owner);
 }

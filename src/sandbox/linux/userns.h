@@ -37,4 +37,10 @@ int ps_userns_read_map(pid_t pid, const char *file, struct ps_idmap **ret, size_
 int ps_userns_fd(const struct ps_idmap *uid, size_t n_uid, const struct ps_idmap *gid, size_t n_gid,
                  struct ps_err **err);
 
+/* An fd (O_CLOEXEC) on the user namespace that owns the namespace at
+ * `ns_path` (ioctl NS_GET_USERNS), owned by the caller. One that is the
+ * caller's own user namespace is FAILED_PRECONDITION: the namespace was not
+ * made inside a user namespace of its own. */
+int ps_userns_owner_of(const char *ns_path, struct ps_err **err);
+
 #endif

@@ -111,7 +111,19 @@ class PodFactory:
                                containers)
 
     def run_config(self, cfg, containers=0):
-        """Runs a pod of a config made by pod_config and changed by the test."""
+        """Runs a pod of a config made by pod_config and changed by the test.
+        A host-network pod of a shim-sandboxer handler skips the test below
+        containerd 2.3: RunPodSandbox of one crashes containerd 2.1.9 itself
+        before any shim runs (containerd#12983, fixed in 2.3.0)."""
+        from cri import env as cri_env
+
+        if (self.handler in cri_env.SHIM_SANDBOXER
+                and cfg.linux.security_context.namespace_options.network == self.pb.NODE
+                and self.env.cd.dist.version < (2, 3, 0)):
+            import pytest
+
+            pytest.skip("containerd %s crashes on host-network pods with a shim sandboxer "
+                        "(containerd#12983, fixed in 2.3.0)" % self.env.cd.dist.version_text)
         t0 = time.monotonic()
         pod_id = self.cri.run_pod(cfg, self.handler)
         self.run_latencies.append(time.monotonic() - t0)
