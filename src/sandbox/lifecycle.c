@@ -70,7 +70,7 @@ int ps_sandboxes_create_pod(struct ps_sandboxes *s, const struct ps_pod_request 
         struct ps_sandbox *sb;
         const char *netns = req->netns_path && *req->netns_path ? req->netns_path : NULL;
         _cleanup_close_ int userns_fd = -1;
-        char userns_path[64];
+        char userns_path[64] = "";
         int r;
 
         if (ps_task_check_bundle(req->id, req->bundle, err) < 0)
