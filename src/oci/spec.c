@@ -156,7 +156,7 @@ static int get_string_map(const cJSON *obj, const char *key, const char *what, s
                           size_t max_key, size_t max_value, struct ps_spec_kv **ret, size_t *ret_n,
                           struct ps_err **err)
 {
-        const cJSON *map, *e;
+        const cJSON *map = NULL, *e;
         size_t n;
 
         if (get_object(obj, key, what, &map, err) < 0)
@@ -203,8 +203,8 @@ static int get_string_map(const cJSON *obj, const char *key, const char *what, s
 
 static int read_process(const cJSON *json, struct ps_spec *s, struct ps_err **err)
 {
-        const cJSON *process, *args, *a, *user;
-        uint64_t uid, gid;
+        const cJSON *process = NULL, *args = NULL, *a, *user = NULL;
+        uint64_t uid = 0, gid = 0;
         int64_t oom;
 
         if (get_object(json, "process", "\"process\"", &process, err) < 0)
@@ -238,7 +238,7 @@ static int read_process(const cJSON *json, struct ps_spec *s, struct ps_err **er
 
 static int read_root(const cJSON *json, struct ps_spec *s, struct ps_err **err)
 {
-        const cJSON *root;
+        const cJSON *root = NULL;
 
         if (get_object(json, "root", "\"root\"", &root, err) < 0 ||
             get_string(root, "path", "root.path", PS_SPEC_MAX_PATH, &s->root_path, err) < 0)
@@ -277,7 +277,7 @@ static int read_namespace(const cJSON *ns, struct ps_spec *s, struct ps_err **er
 
 static int read_resources(const cJSON *linux_obj, struct ps_spec_resources *r, struct ps_err **err)
 {
-        const cJSON *res, *cpu, *mem;
+        const cJSON *res = NULL, *cpu = NULL, *mem = NULL;
         bool present;
 
         if (get_object(linux_obj, "resources", "linux.resources", &res, err) < 0 ||
@@ -336,7 +336,7 @@ static int read_id_mappings(const cJSON *linux_obj, const char *key, const char 
 
 static int read_linux(const cJSON *json, struct ps_spec *s, struct ps_err **err)
 {
-        const cJSON *linux_obj, *nss, *ns;
+        const cJSON *linux_obj = NULL, *nss = NULL, *ns;
 
         if (get_object(json, "linux", "\"linux\"", &linux_obj, err) < 0)
                 return -1;
