@@ -26,14 +26,12 @@ both, for podshim and for the version's runc-v2.
 import json
 import os
 import signal
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 import harness
 
-from cri import host
+from cri import pods as cri_pods
 
 # 200 pods under 2.x, where grouped-mode shims of other runtimes leak under
 # churn; 40 under 1.x (one runc-v2 shim per container there makes each pod
@@ -143,15 +141,6 @@ def test_pods_survive_containerd_restart(pods):
         assert not pods.leftovers(rem), p.id
 
 
-def _churn_one(pods, i):
-    pod = pods.run(containers=CHURN_CONTAINERS)
-    for cid in pod.containers:
-        assert pods.cri.container_state(cid) == "CONTAINER_RUNNING", (i, cid)
-    shims = pods.pod_shims(pod)
-    pods.remove(pod)
-    return pod.ids, shims
-
-
 def test_pod_churn_leaves_nothing(pods, record_property):
     """200 pods (40 under 1.x; PODSHIM_E2E_CHURN_PODS overrides) of
     CHURN_CONTAINERS containers each, created and removed three at a time:
@@ -163,45 +152,14 @@ def test_pod_churn_leaves_nothing(pods, record_property):
     mode = "grouped" if _grouped(env, pods.handler) else "plain"
     record_property("containerd", env.cd.dist.version_text)
     record_property("mode", mode)
-    before = set(env.all_shims())
-    t0 = time.monotonic()
-    with ThreadPoolExecutor(CHURN_WORKERS) as pool:
-        done = list(pool.map(lambda i: _churn_one(pods, i), range(n_pods)))
-    took = time.monotonic() - t0
-    record_property("seconds", round(took, 1))
+    churn = cri_pods.Churn(pods, n_pods, CHURN_CONTAINERS, CHURN_WORKERS)
+    record_property("seconds", round(churn.seconds, 1))
     print("churn: %d pods x %d containers, %s, %s mode, containerd %s: %.1f s"
-          % (n_pods, CHURN_CONTAINERS, pods.handler, mode, env.cd.dist.version_text, took))
-    ids = [i for pod_ids, _ in done for i in pod_ids]
-    pod_ids = [pod_ids[0] for pod_ids, _ in done]
-    seen_shims = set(s for _, shims in done for s in shims)
-
-    def left():
-        out = []
-        shims = [p for p in seen_shims if host.alive(p)] + \
-            sorted(set(env.all_shims()) - before)
-        if shims:
-            out.append("shim processes %s" % shims)
-        socks = [env.socket(p) for p in pod_ids if os.path.exists(env.socket(p))]
-        if socks:
-            out.append("%d sockets, e.g. %s" % (len(socks), socks[:3]))
-        mounts = env.mounts_of(ids)
-        if mounts:
-            out.append("%d mounts, e.g. %s" % (len(mounts), mounts[:3]))
-        cgroups = host.cgroup_dirs_matching(ids)
-        if cgroups:
-            out.append("%d cgroups, e.g. %s" % (len(cgroups), cgroups[:3]))
-        bundles = [env.bundle(i) for i in ids if os.path.exists(env.bundle(i))]
-        if bundles:
-            out.append("%d bundles, e.g. %s" % (len(bundles), bundles[:3]))
-        return out
-
-    deadline = time.monotonic() + 10
-    problems = left()
-    while problems and time.monotonic() < deadline:
-        time.sleep(0.2)
-        problems = left()
+          % (n_pods, CHURN_CONTAINERS, pods.handler, mode, env.cd.dist.version_text,
+             churn.seconds))
+    problems = churn.leftovers()
     assert not problems, "after %d pods (%s, %s mode): %s" % (n_pods, pods.handler, mode,
                                                             problems)
     # one shim per pod, each gone: podshim never ran a second shim for a pod
     if pods.handler == "podshim":
-        assert len(seen_shims) == n_pods, (len(seen_shims), n_pods)
+        assert len(churn.seen_shims) == n_pods, (len(churn.seen_shims), n_pods)

@@ -43,7 +43,6 @@ task as a plain container, the reference for the maps and namespaces.
 """
 
 import fcntl
-import importlib
 import json
 import os
 import shutil
@@ -53,7 +52,6 @@ import tempfile
 import pytest
 
 import harness
-import ttrpc_client
 
 from cri import env as cri_env_mod
 from cri import host
@@ -78,15 +76,8 @@ def _shim_mode(pods):
 
 def _pod_links(pods, pod):
     """The link names of the pod's own task's v1 Metrics, from the shim."""
-    protos = ttrpc_client.load_protos()
-    with ttrpc_client.Client(pods.env.socket(pod.id), timeout=10,
-                             service=pods.env.endpoint(pod.id).service) as c:
-        r = c.call("Stats", protos.task.StatsRequest(id=pod.id))
-    assert r.code == ttrpc_client.OK, r
-    any_ = r.decode(protos.task.StatsResponse).stats
-    assert any_.type_url == "io.containerd.cgroups.v1.Metrics", any_.type_url
-    metrics = importlib.import_module("cgroups.v1.metrics_pb2").Metrics()
-    metrics.ParseFromString(any_.value)
+    type_url, metrics = pods.own_task_metrics(pod)
+    assert type_url == "io.containerd.cgroups.v1.Metrics", type_url
     return {n.name for n in metrics.network}
 
 

@@ -167,27 +167,14 @@ def test_pod_with_cni_network(pods):
 def _assert_pod_stats(pods, pod):
     """Stats of the infra task: the pod cgroup's metrics plus the pod
     netns's interfaces (the CNI veth end, never lo)."""
-    import importlib
-
-    import ttrpc_client
-
-    protos = ttrpc_client.load_protos()
-    with ttrpc_client.Client(pods.env.socket(pod.id), timeout=10,
-                             service=pods.env.endpoint(pod.id).service) as c:
-        r = c.call("Stats", protos.task.StatsRequest(id=pod.id))
-    assert r.code == ttrpc_client.OK, r
-    any_ = r.decode(protos.task.StatsResponse).stats
+    type_url, metrics = pods.own_task_metrics(pod)
     if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
         # a cgroup v2 host: containerd's v2 Metrics has no network field
-        assert any_.type_url == "io.containerd.cgroups.v2.Metrics", any_.type_url
-        metrics = importlib.import_module("cgroups.v2.metrics_pb2").Metrics()
-        metrics.ParseFromString(any_.value)
+        assert type_url == "io.containerd.cgroups.v2.Metrics", type_url
         assert metrics.pids.current >= 1, metrics.pids
         assert metrics.memory.usage > 0, metrics.memory
         return
-    assert any_.type_url == "io.containerd.cgroups.v1.Metrics", any_.type_url
-    metrics = importlib.import_module("cgroups.v1.metrics_pb2").Metrics()
-    metrics.ParseFromString(any_.value)
+    assert type_url == "io.containerd.cgroups.v1.Metrics", type_url
     names = [n.name for n in metrics.network]
     assert names and "lo" not in names, names
     assert any(n.rx_packets > 0 or n.tx_packets > 0 for n in metrics.network), metrics.network

@@ -26,7 +26,6 @@ import ipaddress
 import os
 import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -51,15 +50,8 @@ def _factory(cri_env, handler):
     if not cri_env.cd.dist.v2:
         pytest.skip("containerd %s has no shim sandboxer (2.x's `sandboxer` key)"
                     % cri_env.cd.dist.version_text)
-    offset = cri_env.log_size()
-    factory = cri_pods.PodFactory(cri_env, handler)
-    yield factory
-    errors = factory.cleanup()
-    text = cri_env.log_since(offset)
-    print("---- CRI containerd log during this test ----\n"
-          + (text if len(text) < 30000 else "...\n" + text[-30000:]))
-    print("---- k8s.io events (last 40) ----\n" + "\n".join(cri_env.events.raw[-40:]))
-    assert not errors, "pod cleanup failed: %s" % errors
+    with cri_pods.factory_for_test(cri_env, handler) as factory:
+        yield factory
 
 
 @pytest.fixture(params=[SHIM_MODE, POD_MODE], ids=["shim-sandboxer", "podsandbox"])
@@ -492,64 +484,26 @@ def test_host_network_pod(sb_pods):
 # ------------------------------------------------------------------ churn
 
 
-def _churn_one(pods, i):
-    pod = pods.run(containers=CHURN_CONTAINERS)
-    for cid in pod.containers:
-        assert pods.cri.container_state(cid) == "CONTAINER_RUNNING", (i, cid)
-    shims = pods.pod_shims(pod)
-    pods.remove(pod)
-    return pod.ids, shims
-
-
 def test_churn_leaves_nothing(sb_pods, record_property):
     """CHURN_PODS pods (PODSHIM_E2E_CHURN_PODS, default 200) of three
     containers each, made and removed three at a time through the shim
     sandboxer: afterwards no shim, socket, mount, cgroup, bundle or pause
     process of any of them is left, and each pod had exactly one shim."""
-    env = sb_pods.env
-    before = set(env.all_shims())
-    t0 = time.monotonic()
-    with ThreadPoolExecutor(CHURN_WORKERS) as pool:
-        done = list(pool.map(lambda i: _churn_one(sb_pods, i), range(CHURN_PODS)))
-    took = time.monotonic() - t0
+    churn = cri_pods.Churn(sb_pods, CHURN_PODS, CHURN_CONTAINERS, CHURN_WORKERS)
     record_property("pods", CHURN_PODS)
-    record_property("seconds", round(took, 1))
+    record_property("seconds", round(churn.seconds, 1))
     print("shim-sandboxer churn: %d pods x %d containers in %.1f s"
-          % (CHURN_PODS, CHURN_CONTAINERS, took))
-    ids = [i for pod_ids, _ in done for i in pod_ids]
-    pod_ids = [pod_ids[0] for pod_ids, _ in done]
-    seen_shims = set(s for _, shims in done for s in shims)
-    assert all(len(shims) == 1 for _, shims in done), [s for _, s in done if len(s) != 1]
+          % (CHURN_PODS, CHURN_CONTAINERS, churn.seconds))
+    assert all(len(s) == 1 for s in churn.shims_per_pod), \
+        [s for s in churn.shims_per_pod if len(s) != 1]
 
-    def left():
-        out = []
-        shims = [p for p in seen_shims if host.alive(p)] + sorted(set(env.all_shims()) - before)
-        if shims:
-            out.append("shim processes %s" % shims)
-        socks = [env.socket(p) for p in pod_ids if os.path.exists(env.socket(p))]
-        if socks:
-            out.append("%d sockets, e.g. %s" % (len(socks), socks[:3]))
-        mounts = env.mounts_of(ids)
-        if mounts:
-            out.append("%d mounts, e.g. %s" % (len(mounts), mounts[:3]))
-        cgroups = host.cgroup_dirs_matching(ids)
-        if cgroups:
-            out.append("%d cgroups, e.g. %s" % (len(cgroups), cgroups[:3]))
-        bundles = [env.bundle(i) for i in ids if os.path.exists(env.bundle(i))]
-        if bundles:
-            out.append("%d bundles, e.g. %s" % (len(bundles), bundles[:3]))
-        pause = _no_pause_process_at_all(sb_pods)
-        if pause:
-            out.append("pause processes %s" % pause)
-        return out
+    def pause():
+        found = _no_pause_process_at_all(sb_pods)
+        return ["pause processes %s" % found] if found else []
 
-    deadline = time.monotonic() + 10
-    problems = left()
-    while problems and time.monotonic() < deadline:
-        time.sleep(0.2)
-        problems = left()
+    problems = churn.leftovers(pause)
     assert not problems, "after %d pods: %s" % (CHURN_PODS, problems)
-    assert len(seen_shims) == CHURN_PODS, (len(seen_shims), CHURN_PODS)
+    assert len(churn.seen_shims) == CHURN_PODS, (len(churn.seen_shims), CHURN_PODS)
 
 
 def test_pod_info_is_the_shims(sb_pods):

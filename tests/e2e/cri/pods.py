@@ -180,6 +180,27 @@ class PodFactory:
             with open(os.path.join(bundle, "address")) as f:
                 assert f.read().strip() == "unix://" + self.env.socket(pod.id), tid
 
+    def own_task_metrics(self, pod):
+        """The Stats of the pod's own task (podshim's infra), asked of the
+        pod's shim itself (in shim mode containerd has no task for it):
+        (type URL, the parsed cgroups v1 or v2 Metrics)."""
+        import importlib
+
+        import ttrpc_client
+
+        protos = ttrpc_client.load_protos()
+        with ttrpc_client.Client(self.env.socket(pod.id), timeout=10,
+                                 service=self.env.endpoint(pod.id).service) as c:
+            r = c.call("Stats", protos.task.StatsRequest(id=pod.id))
+        assert r.code == ttrpc_client.OK, r
+        any_ = r.decode(protos.task.StatsResponse).stats
+        kind = {"io.containerd.cgroups.v1.Metrics": "v1",
+                "io.containerd.cgroups.v2.Metrics": "v2"}.get(any_.type_url)
+        assert kind, any_.type_url
+        metrics = importlib.import_module("cgroups.%s.metrics_pb2" % kind).Metrics()
+        metrics.ParseFromString(any_.value)
+        return any_.type_url, metrics
+
     def pause_processes(self, pod, shim_pids):
         """Live processes running the pause image's argv that belong to the
         pod: the sandbox pid itself, descendants of its shim, or members of
@@ -308,3 +329,62 @@ def factory_for_test(env, handler):
           + (text if len(text) < 30000 else "...\n" + text[-30000:]))
     print("---- k8s.io events (last 40) ----\n" + "\n".join(env.events.raw[-40:]))
     assert not errors, "pod cleanup failed: %s" % errors
+
+
+class Churn:
+    """n pods of `containers` containers each, made and removed `workers`
+    at a time by one factory (each pod's containers checked running), and
+    then what of all of them is left: shim processes, sockets, mounts,
+    cgroups, bundles, plus what `extra()` (a list of strings) reports."""
+
+    def __init__(self, factory, n, containers, workers):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.factory, self.env = factory, factory.env
+        self.before = set(self.env.all_shims())
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(workers) as pool:
+            done = list(pool.map(lambda i: self._one(i, containers), range(n)))
+        self.seconds = time.monotonic() - t0
+        self.ids = [i for pod_ids, _ in done for i in pod_ids]
+        self.pod_ids = [pod_ids[0] for pod_ids, _ in done]
+        self.shims_per_pod = [shims for _, shims in done]
+        self.seen_shims = set(s for shims in self.shims_per_pod for s in shims)
+
+    def _one(self, i, containers):
+        pod = self.factory.run(containers=containers)
+        for cid in pod.containers:
+            assert self.factory.cri.container_state(cid) == "CONTAINER_RUNNING", (i, cid)
+        shims = self.factory.pod_shims(pod)
+        self.factory.remove(pod)
+        return pod.ids, shims
+
+    def _left_now(self, extra):
+        env, out = self.env, []
+        shims = [p for p in self.seen_shims if host.alive(p)] + \
+            sorted(set(env.all_shims()) - self.before)
+        if shims:
+            out.append("shim processes %s" % shims)
+        socks = [env.socket(p) for p in self.pod_ids if os.path.exists(env.socket(p))]
+        if socks:
+            out.append("%d sockets, e.g. %s" % (len(socks), socks[:3]))
+        mounts = env.mounts_of(self.ids)
+        if mounts:
+            out.append("%d mounts, e.g. %s" % (len(mounts), mounts[:3]))
+        cgroups = host.cgroup_dirs_matching(self.ids)
+        if cgroups:
+            out.append("%d cgroups, e.g. %s" % (len(cgroups), cgroups[:3]))
+        bundles = [env.bundle(i) for i in self.ids if os.path.exists(env.bundle(i))]
+        if bundles:
+            out.append("%d bundles, e.g. %s" % (len(bundles), bundles[:3]))
+        return out + (extra() if extra else [])
+
+    def leftovers(self, extra=None, timeout=10):
+        """What is left (an empty list when clean), waited for up to
+        `timeout` seconds for the last teardowns to finish."""
+        deadline = time.monotonic() + timeout
+        problems = self._left_now(extra)
+        while problems and time.monotonic() < deadline:
+            time.sleep(0.2)
+            problems = self._left_now(extra)
+        return problems
