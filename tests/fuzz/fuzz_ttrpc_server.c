@@ -10,13 +10,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <event2/event.h>
 
 #include "base/log.h"
 #include "containerd/task/v2/task.pb-c.h"
+#include "fuzz_conn.h"
 #include "ttrpc/server.h"
 
 #define MAX_PARKED 8
@@ -98,38 +97,19 @@ static struct ttrpc_service service = {"containerd.task.v2.Task", methods, 4, NU
 static struct fuzz_state *fuzz_init(void)
 {
         static struct fuzz_state st;
-        int lfd;
 
         ps_log_setup(PS_LOG_ERROR, NULL, NULL);
         st.base = event_base_new();
         service.data = &st;
-        /* The listener (autobound to an abstract address) is never used:
-         * inputs arrive on adopted socketpairs. */
-        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (!st.base || lfd < 0 ||
-            bind(lfd, (struct sockaddr *)&(struct sockaddr_un){.sun_family = AF_UNIX},
-                 sizeof(sa_family_t)) < 0 ||
-            listen(lfd, 1) < 0)
-                abort();
-        st.srv = ttrpc_server_new(st.base, lfd, &service, 1, NULL);
-        if (!st.srv)
-                abort();
+        st.srv = fuzz_conn_server_new(st.base, &service, 1);
         return &st;
-}
-
-static void drain(int fd)
-{
-        uint8_t sink[4096];
-
-        while (read(fd, sink, sizeof(sink)) > 0)
-                ;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         size_t chunk, off = 0;
-        int fds[2];
+        int fd;
 
         if (!state)
                 state = fuzz_init();
@@ -138,31 +118,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         chunk = 1 + data[0] % 97;
         data++;
         size--;
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) < 0)
-                abort();
-        if (ttrpc_server_adopt(state->srv, fds[0], NULL) < 0)
-                abort();
+        fd = fuzz_conn_open(state->srv);
         while (off < size) {
                 size_t n = size - off < chunk ? size - off : chunk;
-                ssize_t w = write(fds[1], data + off, n);
+                ssize_t w = write(fd, data + off, n);
 
                 if (w > 0)
                         off += (size_t)w;
                 else if (w < 0 && errno != EAGAIN)
                         break;
-                event_base_loop(state->base, EVLOOP_NONBLOCK);
-                drain(fds[1]);
+                fuzz_conn_pump(state->base, fd);
         }
-        shutdown(fds[1], SHUT_WR);
-        for (int i = 0; i < 100000 && ttrpc_server_connections(state->srv); i++) {
-                event_base_loop(state->base, EVLOOP_NONBLOCK);
-                drain(fds[1]);
-        }
-        if (ttrpc_server_connections(state->srv))
-                abort(); /* the server must notice the hang-up */
+        fuzz_conn_hang_up(state->base, state->srv, fd);
         for (int i = 0; i < MAX_PARKED; i++)
                 if (state->parked[i])
                         abort(); /* every parked call must have been cancelled */
-        close(fds[1]);
+        close(fd);
         return 0;
 }
