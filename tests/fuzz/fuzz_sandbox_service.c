@@ -9,8 +9,7 @@
  * without grace, Wait, Status, Ping, Shutdown, Metrics), a Task API call on
  * the pod's members or the pod's own task, or what the backend does on its
  * own (a held operation completes or fails, a process exits, its mood
- * changes). Unlike fuzz_task_service no op writes raw bytes: op % 20 has a
- * call or a backend step for every value. Ids come from a small set, so
+ * changes), or raw bytes: a broken frame (op 20). Ids come from a small set, so
  * calls meet the same pod again. After the program everything held
  * completes, every process exits, the loop runs until the peer's hang-up is
  * seen; then the registry is destroyed without a leak (ASan/LSan). */
@@ -134,7 +133,7 @@ static void step(void *data, int fd, uint8_t op, uint8_t a)
         char *pod = (a & 0x80) ? "nope" : "pod";
         char bundle[128];
 
-        switch (op % 20) {
+        switch (op % 21) {
         case 0:
                 create_sandbox(f, fd, a);
                 break;
@@ -151,8 +150,8 @@ static void step(void *data, int fd, uint8_t op, uint8_t a)
                 SB_(PlatformRequest) r = SB_INIT(PLATFORM_REQUEST);
                 r.sandbox_id = pod;
                 sandbox_call(f, fd,
-                             op % 20 == 2   ? "Platform"
-                             : op % 20 == 6 ? "PingSandbox"
+                             op % 21 == 2   ? "Platform"
+                             : op % 21 == 6 ? "PingSandbox"
                                             : "SandboxMetrics",
                              &r.base);
                 break;
@@ -168,7 +167,7 @@ static void step(void *data, int fd, uint8_t op, uint8_t a)
         case 7: {
                 SB_(WaitSandboxRequest) r = SB_INIT(WAIT_SANDBOX_REQUEST);
                 r.sandbox_id = pod;
-                sandbox_call(f, fd, op % 20 == 4 ? "WaitSandbox" : "ShutdownSandbox", &r.base);
+                sandbox_call(f, fd, op % 21 == 4 ? "WaitSandbox" : "ShutdownSandbox", &r.base);
                 break;
         }
         case 5: {
@@ -194,8 +193,8 @@ static void step(void *data, int fd, uint8_t op, uint8_t a)
                 Containerd__Task__V2__StartRequest r = CONTAINERD__TASK__V2__START_REQUEST__INIT;
                 r.id = id;
                 task_call(f, fd,
-                          op % 20 == 10   ? "Start"
-                          : op % 20 == 12 ? "Delete"
+                          op % 21 == 10   ? "Start"
+                          : op % 21 == 12 ? "Delete"
                                           : "Wait",
                           &r.base);
                 break;
@@ -213,7 +212,7 @@ static void step(void *data, int fd, uint8_t op, uint8_t a)
                 Containerd__Task__V2__ConnectRequest r =
                     CONTAINERD__TASK__V2__CONNECT_REQUEST__INIT;
                 r.id = id;
-                task_call(f, fd, op % 20 == 14 ? "Shutdown" : "Connect", &r.base);
+                task_call(f, fd, op % 21 == 14 ? "Shutdown" : "Connect", &r.base);
                 break;
         }
         case 16: /* a held backend operation completes, or fails */
@@ -230,6 +229,9 @@ static void step(void *data, int fd, uint8_t op, uint8_t a)
                 break;
         case 19:
                 fuzz_harness_drains(&f->h, a);
+                break;
+        case 20:
+                fuzz_harness_junk(fd, a);
                 break;
         }
 }

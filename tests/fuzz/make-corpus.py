@@ -237,14 +237,15 @@ def strings_seeds():
 
 def sandbox_service_seeds():
     """Programs for fuzz_sandbox_service: (op, argument) byte pairs, op
-    numbers as its step() switch has them (op % 20): 0 CreateSandbox
+    numbers as its step() switch has them (op % 21): 0 CreateSandbox
     (argument % 5: 0 a good config, 1 a bad one, 2 runc options, 3
     garbage, 4 none), 1 StartSandbox, 2 Platform, 3 StopSandbox (argument
     & 1: a grace period), 4 WaitSandbox, 5 SandboxStatus, 6 PingSandbox, 7
     ShutdownSandbox, 8 SandboxMetrics, 9-15 Task Create, Start, Kill,
     Delete, Wait, Shutdown, Connect (argument % 3: pod, c1, c2), 16 a held
     backend call completes, 17 a process exits, 18 the backend's mood, 19
-    drains; an argument with 0x80 set names an unknown sandbox."""
+    drains, 20 raw bytes (a broken frame); an argument with 0x80 set names an
+    unknown sandbox."""
     def prog(*pairs):
         return bytes(b for pair in pairs for b in pair)
 
