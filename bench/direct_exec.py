@@ -11,13 +11,6 @@ run only, as a shim's Start sees it) and then reaps the orphan itself.
 
 Protocol: one JSON argv per stdin line; one JSON line back,
 {"seconds": float} or {"error": str}. Ends at EOF.
-
-A line may also be {"steps": [argv, ...], "pid_file": path}: a container
-made and started the way a shim's Create and Start do it (`<runtime>
-create --pid-file F`, then `<runtime> start`), all steps timed together;
-the container's process is reaped as an exec's is. The steps' stdout and
-stderr go to a file, not a pipe: the container's init inherits them, and a
-pipe would stay open until it exits.
 """
 
 import ctypes
@@ -47,33 +40,12 @@ def reap(pid_file):
             return
 
 
-def run_steps(steps, pid_file):
-    import tempfile
-
-    with tempfile.TemporaryFile() as out:
-        t = time.monotonic()
-        for argv in steps:
-            p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                               timeout=60)
-            if p.returncode != 0:
-                out.seek(0)
-                return {"error": "%s: exit %d: %s" % (" ".join(argv), p.returncode,
-                                                      out.read().decode(errors="replace"))}
-        took = time.monotonic() - t
-    reap(pid_file)
-    return {"seconds": took}
-
-
 def main():
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         sys.exit("prctl(PR_SET_CHILD_SUBREAPER): %s" % os.strerror(ctypes.get_errno()))
     for line in sys.stdin:
         argv = json.loads(line)
-        if isinstance(argv, dict):
-            sys.stdout.write(json.dumps(run_steps(argv["steps"], argv["pid_file"])) + "\n")
-            sys.stdout.flush()
-            continue
         t = time.monotonic()
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
         took = time.monotonic() - t

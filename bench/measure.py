@@ -84,56 +84,6 @@ def direct_runtime_exec(factory, cid):
     return DirectExec(argv)
 
 
-class DirectCreateStart:
-    """Containers like container cid (its spec: the pod's namespaces, its
-    mounts, its root file system read-only) made and started with `true`
-    the way a shim's Create and Start run the OCI runtime (`create
-    --pid-file`, then `start`), straight from the bench: no shim, no
-    containerd. Its time is the floor under a container create + start that
-    no shim can go below. run() returns seconds; close() ends the helper."""
-
-    def __init__(self, factory, cid):
-        env = factory.env
-        bundle = env.bundle(cid)
-        with open(os.path.join(bundle, "options.json")) as f:
-            opts = json.load(f)
-        with open(os.path.join(bundle, "config.json")) as f:
-            self.spec = json.load(f)
-        self.spec["process"].update(args=["true"], terminal=False)
-        self.spec["root"] = {"path": os.path.join(bundle, "rootfs"), "readonly": True}
-        self.spec.pop("hooks", None)
-        self.parent = os.path.dirname(self.spec["linux"]["cgroupsPath"].rstrip("/"))
-        self.runtime = runtime_path(env, opts.get("binary_name") or "runc")
-        self.root = os.path.join(env.dir, "direct-runtime-root")
-        self.work = os.path.join(env.dir, "direct-create-%s" % cid[:12])
-        os.makedirs(self.work, exist_ok=True)
-        self.n = 0
-        self.helper = DirectExec([])
-
-    def run(self):
-        self.n += 1
-        cid = "direct-%d-%d" % (os.getpid(), self.n)
-        bundle = os.path.join(self.work, cid)
-        os.makedirs(bundle)
-        self.spec["linux"]["cgroupsPath"] = "%s/%s" % (self.parent, cid)
-        with open(os.path.join(bundle, "config.json"), "w") as f:
-            json.dump(self.spec, f)
-        pid_file = os.path.join(bundle, "init.pid")
-        rt = [self.runtime, "--root", self.root]
-        line = json.dumps({"steps": [rt + ["create", "--bundle", bundle, "--pid-file", pid_file,
-                                           cid], rt + ["start", cid]],
-                           "pid_file": pid_file}) + "\n"
-        try:
-            return self.helper.run(line.encode())
-        finally:
-            subprocess.run(rt + ["delete", "--force", cid], capture_output=True, timeout=60)
-            shutil.rmtree(bundle, ignore_errors=True)
-
-    def close(self):
-        self.helper.close()
-        shutil.rmtree(self.work, ignore_errors=True)
-
-
 def runtime_path(env, name):
     """The OCI runtime binary the shims of env run for name: resolved on
     containerd's own PATH (harness.Dist puts sid's crun 1.28 first there
@@ -159,8 +109,8 @@ class DirectExec:
                                           "direct_exec.py")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
-    def run(self, line=None):
-        self.helper.stdin.write(line or self.line)
+    def run(self):
+        self.helper.stdin.write(self.line)
         self.helper.stdin.flush()
         reply = self.helper.stdout.readline()
         if not reply:
@@ -181,19 +131,14 @@ def starts_and_execs(factory, pod, execs):
     ExecSync(true) in the first, each followed by the same exec run
     directly through the OCI runtime (so noise hits both alike).
 
-    Returns the median seconds of a container start, of the same create +
-    start run directly through the OCI runtime, of an ExecSync, of the
+    Returns the median seconds of a container start, of an ExecSync, of the
     direct runtime exec, and of the difference: what the shim and
     containerd add above the runtime."""
-    starts, direct_starts = [], []
+    starts = []
     for i in range(3):
         t = time.monotonic()
         factory.add_container(pod, "c%d" % i)
         starts.append(time.monotonic() - t)
-        if i == 0:
-            made = DirectCreateStart(factory, pod.containers[0])
-        direct_starts.append(made.run())
-    made.close()
     direct = direct_runtime_exec(factory, pod.containers[0])
     lat, floor = [], []
     try:
@@ -207,7 +152,7 @@ def starts_and_execs(factory, pod, execs):
     finally:
         direct.close()
     ex, fl = statistics.median(lat), statistics.median(floor)
-    return (statistics.median(starts), statistics.median(direct_starts), ex, fl, ex - fl)
+    return statistics.median(starts), ex, fl, ex - fl
 
 
 def pod_round(factory, execs):
@@ -218,9 +163,8 @@ def pod_round(factory, execs):
     out = {}
     pod = factory.run(host_network=True)
     out["run_pod_host_s"] = factory.run_latencies[-1]
-    (out["container_start_s"], out["runtime_start_s"], out["exec_sync_s"],
-     out["runtime_exec_s"], out["exec_above_runtime_s"]) = starts_and_execs(factory, pod, execs)
-    out["start_above_runtime_s"] = out["container_start_s"] - out["runtime_start_s"]
+    (out["container_start_s"], out["exec_sync_s"], out["runtime_exec_s"],
+     out["exec_above_runtime_s"]) = starts_and_execs(factory, pod, execs)
     time.sleep(0.3)  # let lazily touched pages settle before reading smaps
     pids = sandbox_and_shims(factory, pod)
     out["pod_pss_kb"], out["pod_rss_kb"] = memory_of(pids)
@@ -268,10 +212,9 @@ def crun_round(factory, execs):
     runtime_exec rows say how much), so these show the shims' own cost with
     a cheaper OCI runtime under them."""
     pod = factory.run(host_network=True)
-    start, start_floor, execsync, floor, above = starts_and_execs(factory, pod, execs)
+    start, execsync, floor, above = starts_and_execs(factory, pod, execs)
     factory.remove(pod)
-    return {"container_start_crun_s": start, "runtime_start_crun_s": start_floor,
-            "start_above_runtime_crun_s": start - start_floor, "exec_sync_crun_s": execsync,
+    return {"container_start_crun_s": start, "exec_sync_crun_s": execsync,
             "runtime_exec_crun_s": floor, "exec_above_runtime_crun_s": above}
 
 

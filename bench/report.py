@@ -29,15 +29,6 @@ METRICS = [
     ("container_start_s", "Container create + start", "ms", 1000, "lower"),
     ("container_start_crun_s", "Container create + start, crun for both shims", "ms", 1000,
      "lower"),
-    # the floor under a container start: the same create + start run by the bench
-    ("runtime_start_s", "`runc create` + `runc start` of the same container run directly "
-     "(no shim, no containerd)", "ms", 1000, "lower"),
-    ("runtime_start_crun_s", "`crun create` + `crun start` of the same container run directly",
-     "ms", 1000, "lower"),
-    ("start_above_runtime_s", "Container create + start above the direct `runc create` + "
-     "`runc start`: shim + containerd", "ms", 1000, "lower"),
-    ("start_above_runtime_crun_s", "Container create + start above the direct `crun create` + "
-     "`crun start`: shim + containerd", "ms", 1000, "lower"),
     ("exec_sync_s", "ExecSync(true)", "ms", 1000, "lower"),
     ("exec_sync_crun_s", "ExecSync(true), crun for both shims", "ms", 1000, "lower"),
     # the floor: the same exec run by the bench itself; equal for both shims up to noise

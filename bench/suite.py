@@ -129,26 +129,6 @@ def exec_note(samples, meta):
                r["runtime_exec_crun_s"]))
 
 
-def start_note(samples):
-    """Where a container create + start's time goes: the OCI runtime's own
-    create + start, run directly by the bench, against what each shim plus
-    containerd add above it."""
-    ms = {h: {k: statistics.median(samples[h][k]) * 1000
-              for k in ("container_start_s", "runtime_start_s", "start_above_runtime_s",
-                        "start_above_runtime_crun_s", "runtime_start_crun_s")}
-          for h in HANDLERS}
-    r, p = ms["runc"], ms["podshim"]
-    return ("Container create + start: `runc create` + `runc start` of the same container run "
-            "directly take %.1f ms of runc-v2's %.1f ms, so even a shim and containerd costing "
-            "nothing would score %.2f. Above the runtime, podshim + containerd add %.1f ms and "
-            "runc-v2 + containerd %.1f ms with runc (%.1f and %.1f ms with crun, whose direct "
-            "create + start is %.1f ms)."
-            % (r["runtime_start_s"], r["container_start_s"],
-               r["runtime_start_s"] / r["container_start_s"], p["start_above_runtime_s"],
-               r["start_above_runtime_s"], p["start_above_runtime_crun_s"],
-               r["start_above_runtime_crun_s"], r["runtime_start_crun_s"]))
-
-
 def check_endpoints(env, samples, meta):
     """podshim answered start in the mode the run asked for (its bootstrap
     version, read from the bundles by state_rtt), or the table would say a
@@ -174,7 +154,6 @@ def run_all(env, cfg, staterps, samples, meta):
     names = HANDLERS + [CRUN[h] for h in HANDLERS]
     factories = {h: cri_pods.PodFactory(env, h) for h in names}
     run_rounds(factories, cfg, samples)
-    meta["notes"].append(start_note(samples))
     meta["notes"].append(exec_note(samples, meta))
     for r in range(cfg["state_rounds"]):
         for h in order(r):
