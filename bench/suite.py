@@ -57,7 +57,7 @@ CRUN = {"runc": "runc-crun", "podshim": "podshim-crun"}
 # the box is nearly CPU-bound with one loop, two gain 5-10 %, more gain
 # nothing, and 100,000 cycles take 45-60 min per shim there. growth_cap_s
 # stops each shim's loop whatever N says (the cycles done are recorded).
-FULL = {"rounds": 5, "execs": 10, "many": 50, "many_rounds": 2, "mib": 1024,
+FULL = {"rounds": 10, "execs": 10, "many": 50, "many_rounds": 2, "mib": 1024,
         "tput_rounds": 3, "state_n": 20000, "state_rounds": 3, "growth": 100000,
         "growth_loops": 2, "growth_cap_s": 6000}
 QUICK = {"rounds": 1, "execs": 3, "many": 5, "many_rounds": 1, "mib": 64,
