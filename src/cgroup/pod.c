@@ -481,6 +481,13 @@ struct ps_pod_cgroup *ps_pod_cgroup_create(const char *cgroups_path, bool system
 
 /* --- attach */
 
+int ps_pod_cgroup_v2_dir_fd(const struct ps_pod_cgroup *cg)
+{
+        if (cg->nh != 1 || !cg->h[0].v2 || cg->h[0].membership)
+                return -1;
+        return open(cg->h[0].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 int ps_pod_cgroup_attach(struct ps_pod_cgroup *cg, pid_t pid, struct ps_err **err)
 {
         char buf[32];

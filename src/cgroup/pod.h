@@ -71,6 +71,12 @@ struct ps_pod_cgroup;
 struct ps_pod_cgroup *ps_pod_cgroup_create(const char *cgroups_path, bool systemd,
                                            struct ps_err **err);
 
+/* An fd (O_RDONLY | O_DIRECTORY | O_CLOEXEC, the caller's) on the pod
+ * cgroup's directory when the pod cgroup lives in cgroup2 alone (a v2-only
+ * host), for a fork straight into it (clone3 CLONE_INTO_CGROUP); -1 when it
+ * has v1 hierarchies too, or the directory cannot be opened: then attach. */
+int ps_pod_cgroup_v2_dir_fd(const struct ps_pod_cgroup *cg);
+
 /* Moves the whole process `pid` (all its threads) into the cgroup in every
  * hierarchy (cgroup.procs writes). A pid that does not exist: NOT_FOUND.
  * Stops at the first failure, so the process may then be in only some of

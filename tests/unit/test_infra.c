@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
+#include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,10 +66,11 @@ static int wait_exit(pid_t pid, int ms)
 
 /* ps_infra_spawn and its report, waited for as the shim's loop would
  * (poll), bounded to 5 s: the pid once set up, -1 with err otherwise. */
-static pid_t spawn_and_wait(const struct ps_infra_spec *s, const char *helper, struct ps_err **err)
+static pid_t spawn_into(const struct ps_infra_spec *s, const char *helper, int cgroup_fd,
+                        ps_infra_place_fn place, void *data, struct ps_err **err)
 {
         int report = -1, r = 1;
-        pid_t pid = ps_infra_spawn(s, helper, NULL, NULL, &report, err);
+        pid_t pid = ps_infra_spawn(s, helper, cgroup_fd, place, data, &report, err);
 
         if (pid < 0)
                 return -1;
@@ -80,6 +83,11 @@ static pid_t spawn_and_wait(const struct ps_infra_spec *s, const char *helper, s
         if (r == 1)
                 ps_err_set(err, PS_DEADLINE_EXCEEDED, "no report from the infra process");
         return r == 0 ? pid : -1;
+}
+
+static pid_t spawn_and_wait(const struct ps_infra_spec *s, const char *helper, struct ps_err **err)
+{
+        return spawn_into(s, helper, -1, NULL, NULL, err);
 }
 
 /* CRI's maps for a pod: container 0 -> host 100000, 65536 ids */
@@ -150,6 +158,65 @@ static void check_infra(const char *helper)
         kill(pid, SIGTERM);
         int st = wait_exit(pid, 3000);
         CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static int count_place(void *data, pid_t pid, struct ps_err **err)
+{
+        (*(int *)data)++;
+        return 0;
+}
+
+/* Given a cgroup2 directory, the infra process is born in it (clone3
+ * CLONE_INTO_CGROUP): it is a member from its first instruction and the
+ * place callback (the attach) never runs. Any cgroup2 mount serves,
+ * including the membership-only one of a hybrid host; without one the
+ * test has nothing to show and says so. */
+static void test_born_in_cgroup(void)
+{
+        static const char *const roots[] = {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"};
+        _cleanup_err_ struct ps_err *e = NULL;
+        _cleanup_spec_ struct ps_spec *spec = NULL;
+        _cleanup_free_ char *cg = NULL;
+        struct ps_infra_spec s;
+        char dir[128], path[64], want[160];
+        int fd = -1, placed = 0;
+
+        for (size_t i = 0; i < 2 && fd < 0; i++) {
+                struct statfs sf;
+
+                if (statfs(roots[i], &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC)
+                        continue;
+                snprintf(dir, sizeof(dir), "%s/podshim-test-infra-%d", roots[i], (int)getpid());
+                if (mkdir(dir, 0755) == 0)
+                        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                snprintf(want, sizeof(want), "0::/podshim-test-infra-%d\n", (int)getpid());
+        }
+        if (fd < 0) {
+                fprintf(stderr, "  (no cgroup2 mount here: nothing to test)\n");
+                return;
+        }
+        CHECK(ps_spec_parse(spec_json, strlen(spec_json), &spec, &e) == 0);
+        CHECK(spec && ps_infra_spec_from(spec, &s, &e) == 0);
+        pid_t pid = spec ? spawn_into(&s, NULL, fd, count_place, &placed, &e) : -1;
+        CHECK(pid > 0);
+        CHECK_INTEQ(placed, 0);
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+        CHECK(pid > 0 && ps_read_file(path, 4096, &cg, NULL, &e) == 0);
+        CHECK(cg && strstr(cg, want) != NULL);
+        if (pid > 0) {
+                kill(pid, SIGKILL);
+                wait_exit(pid, 3000);
+        }
+        /* no cgroup2 directory: the place callback attaches */
+        pid = spec ? spawn_into(&s, NULL, -1, count_place, &placed, &e) : -1;
+        CHECK(pid > 0);
+        CHECK_INTEQ(placed, 1);
+        if (pid > 0) {
+                kill(pid, SIGKILL);
+                wait_exit(pid, 3000);
+        }
+        close(fd);
+        CHECK(rmdir(dir) == 0);
 }
 
 static void test_infra_inline(void)
@@ -570,6 +637,7 @@ int main(void)
 {
         RUN(test_infra_inline);
         RUN(test_infra_helper);
+        RUN(test_born_in_cgroup);
         RUN(test_spec_from);
         RUN(test_join_netns);
         RUN(test_userns_new);

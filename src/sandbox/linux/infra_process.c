@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/sched.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -473,9 +474,33 @@ static int set_oom_score_adj(pid_t pid, int adj, struct ps_err **err)
         return 0;
 }
 
-pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper, ps_infra_place_fn place,
-                     void *data, int *ret_report, struct ps_err **err)
+/* fork() semantics with new namespaces: the child is pid 1 of its pid
+ * namespace and a direct child of the shim; born in cgroup_fd's cgroup
+ * when one is given and the kernel can (*placed says so). */
+static pid_t clone_child(unsigned long flags, int cgroup_fd, bool *placed)
 {
+        *placed = false;
+        if (cgroup_fd >= 0) {
+                struct clone_args a = {.flags = (flags & ~0xffUL) | CLONE_INTO_CGROUP,
+                                       .exit_signal = flags & 0xff,
+                                       .cgroup = (uint64_t)cgroup_fd};
+                pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+
+                if (pid >= 0) {
+                        *placed = true;
+                        return pid;
+                }
+                /* no clone3, or none that knows CLONE_INTO_CGROUP: attach */
+                if (errno != ENOSYS && errno != E2BIG && errno != EINVAL)
+                        return -1;
+        }
+        return (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
+}
+
+pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper, int cgroup_fd,
+                     ps_infra_place_fn place, void *data, int *ret_report, struct ps_err **err)
+{
+        bool placed = false;
         _cleanup_close_ int sync_rd = -1, sync_wr = -1, rep_rd = -1, rep_wr = -1;
         int p[2];
         pid_t pid;
@@ -494,9 +519,7 @@ pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper, ps_infra
                 if (pid < 0)
                         return -1;
         } else {
-                /* fork() semantics with new namespaces: the child is pid 1
-                 * of its pid namespace and a direct child of the shim. */
-                pid = (pid_t)syscall(SYS_clone, SIGCHLD | new_ns_flags(s), NULL, NULL, NULL, 0);
+                pid = clone_child(SIGCHLD | new_ns_flags(s), cgroup_fd, &placed);
                 if (pid < 0)
                         return ps_err_errno(err, errno, PS_UNKNOWN, "clone the infra process");
                 if (pid == 0) {
@@ -505,7 +528,7 @@ pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper, ps_infra
                 }
         }
         rep_wr = ps_close(rep_wr);
-        if ((place && place(data, pid, err) < 0) ||
+        if ((place && !placed && place(data, pid, err) < 0) ||
             (s->has_oom_score_adj && set_oom_score_adj(pid, s->oom_score_adj, err) < 0) ||
             user_ns_setup(s, pid, err) < 0) {
                 kill(pid, SIGKILL);

@@ -98,9 +98,18 @@ typedef int (*ps_infra_place_fn)(void *data, pid_t pid, struct ps_err **err);
  * With a user namespace, what fails before the infra process exists (a
  * namespace path that cannot be joined) or before it is released (maps
  * that cannot be written, a joined namespace whose maps differ from the
- * spec's or do not map its uid/gid: INVALID_ARGUMENT) fails here. */
-pid_t ps_infra_spawn(const struct ps_infra_spec *spec, const char *helper, ps_infra_place_fn place,
-                     void *data, int *ret_report, struct ps_err **err);
+ * spec's or do not map its uid/gid: INVALID_ARGUMENT) fails here.
+ *
+ * `cgroup_fd` >= 0, a cgroup2 directory: the process is born in that cgroup
+ * (clone3 with CLONE_INTO_CGROUP) and `place` is not called. A cgroup
+ * attach (a cgroup.procs write) waits for an RCU grace period when no other
+ * attach happened just before, 10-30 ms on these hosts, on the pod's
+ * critical path; a fork into a cgroup takes no such lock. Only where the
+ * pod cgroup is cgroup2 alone (a v2 host) and the process needs no user
+ * namespace (the two-stage spawn then attaches), and never where the
+ * kernel has no clone3 (before 5.7: `place` then attaches). -1: `place`. */
+pid_t ps_infra_spawn(const struct ps_infra_spec *spec, const char *helper, int cgroup_fd,
+                     ps_infra_place_fn place, void *data, int *ret_report, struct ps_err **err);
 
 /* Reads the report once `report` is readable (or at any time): 1 if nothing
  * is there yet, 0 if the process finished its setup and runs the helper,
