@@ -1,4 +1,5 @@
 /* The pause-less infra process: real namespaces, real privilege drop. */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <linux/magic.h>
@@ -160,6 +162,13 @@ static void check_infra(const char *helper)
         CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* clone3 answers ENOSYS (the kernel or valgrind has none), not a fault
+ * on its NULL argument. */
+static bool clone3_missing(void)
+{
+        return syscall(SYS_clone3, NULL, 0) < 0 && errno == ENOSYS;
+}
+
 static int count_place(void *data, pid_t pid, struct ps_err **err)
 {
         (*(int *)data)++;
@@ -168,7 +177,8 @@ static int count_place(void *data, pid_t pid, struct ps_err **err)
 
 /* Given a cgroup2 directory, the infra process is born in it (clone3
  * CLONE_INTO_CGROUP): it is a member from its first instruction and the
- * place callback (the attach) never runs. Any cgroup2 mount serves,
+ * place callback (the attach) never runs; where clone3 is missing
+ * (valgrind has none) the fallback attaches instead. Any cgroup2 mount serves,
  * including the membership-only one of a hybrid host; without one the
  * test has nothing to show and says so. */
 static void test_born_in_cgroup(void)
@@ -199,10 +209,17 @@ static void test_born_in_cgroup(void)
         CHECK(spec && ps_infra_spec_from(spec, &s, &e) == 0);
         pid_t pid = spec ? spawn_into(&s, NULL, fd, count_place, &placed, &e) : -1;
         CHECK(pid > 0);
-        CHECK_INTEQ(placed, 0);
-        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-        CHECK(pid > 0 && ps_read_file(path, 4096, &cg, NULL, &e) == 0);
-        CHECK(cg && strstr(cg, want) != NULL);
+        if (clone3_missing()) {
+                /* valgrind answers clone3 with ENOSYS: the attach must run */
+                fprintf(stderr, "  (no clone3 here: the fallback attaches)\n");
+                CHECK_INTEQ(placed, 1);
+                placed = 0;
+        } else {
+                CHECK_INTEQ(placed, 0);
+                snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+                CHECK(pid > 0 && ps_read_file(path, 4096, &cg, NULL, &e) == 0);
+                CHECK(cg && strstr(cg, want) != NULL);
+        }
         if (pid > 0) {
                 kill(pid, SIGKILL);
                 wait_exit(pid, 3000);
