@@ -32,7 +32,7 @@
 
 /* One bit per path component in hier.created. */
 #define POD_MAX_DEPTH 64
-#define POD_MAX_HIER  16
+#define POD_MAX_HIER  PS_POD_CGROUP_MAX_HIER
 /* systemd's limit on unit names (UNIT_NAME_MAX - 1). */
 #define UNIT_NAME_LEN 255
 #define SLICE_SUFFIX  ".slice"
@@ -481,11 +481,59 @@ struct ps_pod_cgroup *ps_pod_cgroup_create(const char *cgroups_path, bool system
 
 /* --- attach */
 
-int ps_pod_cgroup_v2_dir_fd(const struct ps_pod_cgroup *cg)
+static int open_in(const char *dir, const char *file, int flags, struct ps_err **err)
 {
-        if (cg->nh != 1 || !cg->h[0].v2 || cg->h[0].membership)
-                return -1;
-        return open(cg->h[0].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char path[PATH_MAX];
+        int fd;
+
+        if ((size_t)snprintf(path, sizeof(path), "%s%s%s", dir, file ? "/" : "",
+                             file ? file : "") >= sizeof(path))
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "cgroup path too long: %s", dir);
+        fd = open(path, flags | O_CLOEXEC);
+        if (fd < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "open %s", path);
+        return fd;
+}
+
+void ps_pod_cgroup_entry_close(struct ps_pod_cgroup_entry *e)
+{
+        if (e->dir >= 0)
+                close(e->dir);
+        for (size_t k = 0; k < e->n_self; k++)
+                close(e->self[k]);
+        if (e->later >= 0)
+                close(e->later);
+        *e = (struct ps_pod_cgroup_entry){.dir = -1, .later = -1};
+}
+
+int ps_pod_cgroup_entry_open(const struct ps_pod_cgroup *cg, struct ps_pod_cgroup_entry *e,
+                             struct ps_err **err)
+{
+        *e = (struct ps_pod_cgroup_entry){.dir = -1, .later = -1};
+        for (size_t k = 0; k < cg->nh; k++) {
+                const struct hier *h = &cg->h[k];
+                int fd;
+
+                if (h->membership) {
+                        e->later = open_in(h->dir, "cgroup.procs", O_WRONLY, err);
+                        if (e->later < 0)
+                                goto fail;
+                        continue;
+                }
+                if (h->v2) {
+                        e->dir = open_in(h->dir, NULL, O_RDONLY | O_DIRECTORY, err);
+                        if (e->dir < 0)
+                                goto fail;
+                }
+                fd = open_in(h->dir, h->v2 ? "cgroup.procs" : "tasks", O_WRONLY, err);
+                if (fd < 0)
+                        goto fail;
+                e->self[e->n_self++] = fd;
+        }
+        return 0;
+fail:
+        ps_pod_cgroup_entry_close(e);
+        return ps_err_prefix(err, "enter cgroup %s", cg->path);
 }
 
 int ps_pod_cgroup_attach(struct ps_pod_cgroup *cg, pid_t pid, struct ps_err **err)

@@ -71,11 +71,40 @@ struct ps_pod_cgroup;
 struct ps_pod_cgroup *ps_pod_cgroup_create(const char *cgroups_path, bool systemd,
                                            struct ps_err **err);
 
-/* An fd (O_RDONLY | O_DIRECTORY | O_CLOEXEC, the caller's) on the pod
- * cgroup's directory when the pod cgroup lives in cgroup2 alone (a v2-only
- * host), for a fork straight into it (clone3 CLONE_INTO_CGROUP); -1 when it
- * has v1 hierarchies too, or the directory cannot be opened: then attach. */
-int ps_pod_cgroup_v2_dir_fd(const struct ps_pod_cgroup *cg);
+/* The most hierarchies a pod cgroup spans. */
+#define PS_POD_CGROUP_MAX_HIER 16
+
+/* How a new process enters the pod cgroup without an attach on the pod's
+ * critical path. Moving a process (a cgroup.procs write) takes the kernel's
+ * threadgroup lock, whose write side waits for an RCU grace period when no
+ * other attach happened just before: 8-16 ms per pod on these hosts. Three
+ * ways around it, each an O_CLOEXEC fd the entry owns (-1 where it does not
+ * apply):
+ *  - `dir`, a cgroup2-only host: the pod cgroup's directory, to fork
+ *    straight into (clone3 CLONE_INTO_CGROUP);
+ *  - `self`, written "0" by the new process itself before it reports set
+ *    up, unless it was born in `dir`: v1's `tasks` files, which move only
+ *    the writer's own thread (the whole process while it has one) and so,
+ *    since Linux 6.0, take no threadgroup lock (0.4 ms for every v1
+ *    hierarchy against 15 ms for their cgroup.procs, measured here); on a
+ *    cgroup2-only host its cgroup.procs, for a kernel without clone3;
+ *  - `later`, a hybrid host: cgroup.procs of the membership-only cgroup2
+ *    hierarchy, written "0" by the process once it runs, when nobody waits
+ *    for it any more. The write is checked with the credentials of the
+ *    open (Linux 5.16 and later), so the unprivileged process may make it.
+ * The process must be single-threaded until it has written `self`. */
+struct ps_pod_cgroup_entry {
+        int dir;
+        int self[PS_POD_CGROUP_MAX_HIER];
+        size_t n_self;
+        int later;
+};
+
+/* Opens `e` for `cg` (every fd -1 first, so closing a failed open is
+ * safe). */
+int ps_pod_cgroup_entry_open(const struct ps_pod_cgroup *cg, struct ps_pod_cgroup_entry *e,
+                             struct ps_err **err);
+void ps_pod_cgroup_entry_close(struct ps_pod_cgroup_entry *e);
 
 /* Moves the whole process `pid` (all its threads) into the cgroup in every
  * hierarchy (cgroup.procs writes). A pid that does not exist: NOT_FOUND.

@@ -1,6 +1,9 @@
 /* podshim-infra: the whole of a pod's infra process once the shim has set it
  * up (namespaces, hostname, cgroup, privileges dropped). It is pid 1 of the
  * pod's pid namespace: it reaps orphans and exits 0 on SIGTERM or SIGINT.
+ * Its one optional argument is an fd to write "0" to first and close: the
+ * cgroup.procs of a hybrid host's membership-only cgroup2 (reap.h
+ * ps_infra_join_later), left to the process so that nobody waits for it.
  *
  * One runs per pod, so its memory is paid per pod. On x86-64 it is built
  * freestanding (no libc, raw system calls): a static glibc binary keeps
@@ -11,6 +14,21 @@
 #include <sys/syscall.h>
 
 #define WAIT_SET ((1UL << (SIGCHLD - 1)) | (1UL << (SIGTERM - 1)) | (1UL << (SIGINT - 1)))
+
+/* A decimal fd, or -1. */
+static long fd_arg(const char *s)
+{
+        long v = 0;
+
+        if (!s || !*s)
+                return -1;
+        for (; *s; s++) {
+                if (*s < '0' || *s > '9' || v > 1 << 20)
+                        return -1;
+                v = v * 10 + (*s - '0');
+        }
+        return v;
+}
 
 #if defined(PODSHIM_INFRA_FREESTANDING) && defined(__x86_64__)
 
@@ -68,18 +86,31 @@ static __attribute__((noreturn)) void loop(void)
         }
 }
 
-__attribute__((force_align_arg_pointer, noreturn)) void _start(void);
+/* sp: where the kernel left argc, then argv. */
+__attribute__((used, noreturn)) static void start(long *sp)
+{
+        long fd = sp[0] > 1 ? fd_arg((const char *)sp[2]) : -1;
+
+        if (fd >= 0) {
+                sys(SYS_write, fd, (long)"0", 1, 0);
+                sys(SYS_close, fd, 0, 0, 0);
+        }
+        loop();
+}
+
+__attribute__((naked, noreturn)) void _start(void);
 void _start(void)
 {
-        loop();
+        __asm__ volatile("mov %rsp, %rdi\n\tand $-16, %rsp\n\tcall start\n\tud2");
 }
 
 #else
 
 #include "reap.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
+        ps_infra_join_later(argc > 1 ? (int)fd_arg(argv[1]) : -1);
         ps_infra_reap_loop();
 }
 

@@ -15,6 +15,20 @@ static inline void ps_infra_ignore(int sig)
         (void)sig;
 }
 
+/* The membership-only cgroup2 of a hybrid host (cgroup/pod.h
+ * ps_pod_cgroup_entry's `later`), entered once nobody waits for the process:
+ * that write waits for an RCU grace period. Failure changes nothing the
+ * pod's resources depend on, so it is not an exit. */
+static inline void ps_infra_join_later(int fd)
+{
+        if (fd < 0)
+                return;
+        if (write(fd, "0", 1) < 0) {
+                /* left where it was born, in the shim's cgroup there */
+        }
+        close(fd);
+}
+
 static inline __attribute__((noreturn)) void ps_infra_reap_loop(void)
 {
         struct sigaction sa = {.sa_handler = ps_infra_ignore};

@@ -68,11 +68,12 @@ static int wait_exit(pid_t pid, int ms)
 
 /* ps_infra_spawn and its report, waited for as the shim's loop would
  * (poll), bounded to 5 s: the pid once set up, -1 with err otherwise. */
-static pid_t spawn_into(const struct ps_infra_spec *s, const char *helper, int cgroup_fd,
-                        ps_infra_place_fn place, void *data, struct ps_err **err)
+static pid_t spawn_into(const struct ps_infra_spec *s, const char *helper,
+                        const struct ps_pod_cgroup_entry *entry, ps_infra_place_fn place,
+                        void *data, struct ps_err **err)
 {
         int report = -1, r = 1;
-        pid_t pid = ps_infra_spawn(s, helper, cgroup_fd, place, data, &report, err);
+        pid_t pid = ps_infra_spawn(s, helper, entry, place, data, &report, err);
 
         if (pid < 0)
                 return -1;
@@ -89,7 +90,7 @@ static pid_t spawn_into(const struct ps_infra_spec *s, const char *helper, int c
 
 static pid_t spawn_and_wait(const struct ps_infra_spec *s, const char *helper, struct ps_err **err)
 {
-        return spawn_into(s, helper, -1, NULL, NULL, err);
+        return spawn_into(s, helper, NULL, NULL, NULL, err);
 }
 
 /* CRI's maps for a pod: container 0 -> host 100000, 65536 ids */
@@ -176,64 +177,143 @@ static int count_place(void *data, pid_t pid, struct ps_err **err)
 }
 
 /* Given a cgroup2 directory, the infra process is born in it (clone3
- * CLONE_INTO_CGROUP): it is a member from its first instruction and the
- * place callback (the attach) never runs; where clone3 is missing
- * (valgrind has none) the fallback attaches instead. Any cgroup2 mount serves,
- * including the membership-only one of a hybrid host; without one the
- * test has nothing to show and says so. */
+ * CLONE_INTO_CGROUP): it is a member from its first instruction, and its
+ * own write (the fallback where clone3 is missing: valgrind has none) is
+ * not needed. Any cgroup2 mount serves, including the membership-only one
+ * of a hybrid host; without one the test has nothing to show and says so.
+ * The place callback is for user-namespace pods only: never called. */
 static void test_born_in_cgroup(void)
 {
         static const char *const roots[] = {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"};
         _cleanup_err_ struct ps_err *e = NULL;
         _cleanup_spec_ struct ps_spec *spec = NULL;
         _cleanup_free_ char *cg = NULL;
+        struct ps_pod_cgroup_entry entry = {.dir = -1, .later = -1};
         struct ps_infra_spec s;
-        char dir[128], path[64], want[160];
-        int fd = -1, placed = 0;
+        char dir[128], path[160], want[160];
+        int placed = 0;
 
-        for (size_t i = 0; i < 2 && fd < 0; i++) {
+        for (size_t i = 0; i < 2 && entry.dir < 0; i++) {
                 struct statfs sf;
 
                 if (statfs(roots[i], &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC)
                         continue;
                 snprintf(dir, sizeof(dir), "%s/podshim-test-infra-%d", roots[i], (int)getpid());
                 if (mkdir(dir, 0755) == 0)
-                        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        entry.dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 snprintf(want, sizeof(want), "0::/podshim-test-infra-%d\n", (int)getpid());
         }
-        if (fd < 0) {
+        if (entry.dir < 0) {
                 fprintf(stderr, "  (no cgroup2 mount here: nothing to test)\n");
                 return;
         }
+        snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+        entry.self[0] = open(path, O_WRONLY | O_CLOEXEC);
+        entry.n_self = entry.self[0] >= 0;
+        CHECK(entry.n_self == 1);
         CHECK(ps_spec_parse(spec_json, strlen(spec_json), &spec, &e) == 0);
         CHECK(spec && ps_infra_spec_from(spec, &s, &e) == 0);
-        pid_t pid = spec ? spawn_into(&s, NULL, fd, count_place, &placed, &e) : -1;
+        pid_t pid = spec ? spawn_into(&s, NULL, &entry, count_place, &placed, &e) : -1;
         CHECK(pid > 0);
-        if (clone3_missing()) {
-                /* valgrind answers clone3 with ENOSYS: the attach must run */
-                fprintf(stderr, "  (no clone3 here: the fallback attaches)\n");
-                CHECK_INTEQ(placed, 1);
-                placed = 0;
-        } else {
-                CHECK_INTEQ(placed, 0);
-                snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-                CHECK(pid > 0 && ps_read_file(path, 4096, &cg, NULL, &e) == 0);
-                CHECK(cg && strstr(cg, want) != NULL);
-        }
+        CHECK_INTEQ(placed, 0);
+        if (clone3_missing())
+                fprintf(stderr, "  (no clone3 here: the process enters by its own write)\n");
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+        CHECK(pid > 0 && ps_read_file(path, 4096, &cg, NULL, &e) == 0);
+        CHECK(cg && strstr(cg, want) != NULL);
         if (pid > 0) {
                 kill(pid, SIGKILL);
                 wait_exit(pid, 3000);
         }
-        /* no cgroup2 directory: the place callback attaches */
-        pid = spec ? spawn_into(&s, NULL, -1, count_place, &placed, &e) : -1;
-        CHECK(pid > 0);
-        CHECK_INTEQ(placed, 1);
-        if (pid > 0) {
-                kill(pid, SIGKILL);
-                wait_exit(pid, 3000);
-        }
-        close(fd);
+        ps_pod_cgroup_entry_close(&entry);
         CHECK(rmdir(dir) == 0);
+}
+
+/* Is `pid` in `path` in every hierarchy of /proc/<pid>/cgroup but the named
+ * ones (name=systemd, which the pod cgroup leaves alone)? */
+static bool in_cgroup_everywhere(pid_t pid, const char *path, bool *unified)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        _cleanup_free_ char *buf = NULL;
+        char file[64];
+        bool all = true;
+
+        snprintf(file, sizeof(file), "/proc/%d/cgroup", (int)pid);
+        if (ps_read_file(file, 1 << 16, &buf, NULL, &e) < 0)
+                return false;
+        *unified = false;
+        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+                char *ctrls = strchr(line, ':'), *where = ctrls ? strchr(ctrls + 1, ':') : NULL;
+
+                if (!where || strncmp(ctrls + 1, "name=", 5) == 0)
+                        continue;
+                if (ctrls[1] == ':')
+                        *unified = strcmp(where + 1, path) == 0;
+                else
+                        all = all && strcmp(where + 1, path) == 0;
+        }
+        return all;
+}
+
+/* A real pod cgroup in every hierarchy this host mounts: the infra process
+ * is in it by the time it reports set up, without the shim attaching it (v1
+ * `tasks` written by the process itself, or born in it on cgroup2), and a
+ * hybrid host's membership-only cgroup2 follows once it runs. With the
+ * helper and in place. */
+static void check_enters_pod_cgroup(const char *helper)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        _cleanup_spec_ struct ps_spec *spec = NULL;
+        struct ps_pod_cgroup_entry entry;
+        struct ps_pod_cgroup *cg;
+        struct ps_infra_spec s;
+        char path[96];
+        bool unified = false, all;
+        int placed = 0;
+
+        snprintf(path, sizeof(path), "/podshim-test-enter-%d", (int)getpid());
+        cg = ps_pod_cgroup_create(path, false, &e);
+        CHECK(cg != NULL);
+        if (!cg) {
+                fprintf(stderr, "pod cgroup: %s\n", ps_err_msg(e));
+                return;
+        }
+        CHECK(ps_pod_cgroup_entry_open(cg, &entry, &e) == 0);
+        CHECK(ps_spec_parse(spec_json, strlen(spec_json), &spec, &e) == 0);
+        CHECK(spec && ps_infra_spec_from(spec, &s, &e) == 0);
+        pid_t pid = spec ? spawn_into(&s, helper, &entry, count_place, &placed, &e) : -1;
+        ps_pod_cgroup_entry_close(&entry);
+        CHECK(pid > 0);
+        CHECK_INTEQ(placed, 0);
+        all = pid > 0 && in_cgroup_everywhere(pid, path, &unified);
+        CHECK(all); /* no later than its report */
+        for (int i = 0; i < 200 && pid > 0 && !unified; i++) {
+                usleep(10000);
+                in_cgroup_everywhere(pid, path, &unified);
+        }
+        /* a cgroup2 line is there on every host: hybrid or v2-only */
+        CHECK(unified);
+        if (pid > 0) {
+                kill(pid, SIGKILL);
+                wait_exit(pid, 3000);
+        }
+        for (int i = 0; i < 200 && ps_pod_cgroup_remove(cg, &e) == PS_POD_CGROUP_BUSY; i++)
+                usleep(10000);
+        ps_pod_cgroup_free(cg);
+}
+
+static void test_enters_pod_cgroup_inline(void)
+{
+        check_enters_pod_cgroup(NULL);
+}
+
+static void test_enters_pod_cgroup_helper(void)
+{
+        _cleanup_free_ char *helper = ps_infra_helper_path();
+
+        CHECK(helper != NULL);
+        if (helper)
+                check_enters_pod_cgroup(helper);
 }
 
 static void test_infra_inline(void)
@@ -655,6 +735,8 @@ int main(void)
         RUN(test_infra_inline);
         RUN(test_infra_helper);
         RUN(test_born_in_cgroup);
+        RUN(test_enters_pod_cgroup_inline);
+        RUN(test_enters_pod_cgroup_helper);
         RUN(test_spec_from);
         RUN(test_join_netns);
         RUN(test_userns_new);

@@ -27,6 +27,7 @@
 /* Steps of the child's setup, reported with errno on failure. */
 enum step {
         STEP_SYNC = 1,
+        STEP_CGROUP,
         STEP_USERNS,
         STEP_CLONE,
         STEP_NETNS,
@@ -39,13 +40,18 @@ enum step {
         STEP_EXEC
 };
 
-static const char *const step_names[] = {
-    [STEP_SYNC] = "wait for the shim",        [STEP_USERNS] = "join the user namespace",
-    [STEP_CLONE] = "clone the infra process", [STEP_NETNS] = "join the network namespace",
-    [STEP_IPCNS] = "join the ipc namespace",  [STEP_UTSNS] = "join the uts namespace",
-    [STEP_HOSTNAME] = "set the hostname",     [STEP_SYSCTL] = "set a sysctl",
-    [STEP_CAPS] = "drop capabilities",        [STEP_IDS] = "become unprivileged",
-    [STEP_EXEC] = "exec the infra helper"};
+static const char *const step_names[] = {[STEP_SYNC] = "wait for the shim",
+                                         [STEP_CGROUP] = "enter the pod cgroup",
+                                         [STEP_USERNS] = "join the user namespace",
+                                         [STEP_CLONE] = "clone the infra process",
+                                         [STEP_NETNS] = "join the network namespace",
+                                         [STEP_IPCNS] = "join the ipc namespace",
+                                         [STEP_UTSNS] = "join the uts namespace",
+                                         [STEP_HOSTNAME] = "set the hostname",
+                                         [STEP_SYSCTL] = "set a sysctl",
+                                         [STEP_CAPS] = "drop capabilities",
+                                         [STEP_IDS] = "become unprivileged",
+                                         [STEP_EXEC] = "exec the infra helper"};
 
 /* A sysctl name maps to a path under /proc/sys: only plain components. */
 static bool sysctl_key_valid(const char *k)
@@ -275,17 +281,32 @@ static enum step join_paths(const struct ps_infra_spec *s)
         return failed;
 }
 
-/* `joined`: the first stage has joined the namespace paths already. */
+/* The process enters the pod cgroup by its own writes (cgroup/pod.h), while
+ * it has one thread and is still root: a "0" into each file. */
+static int enter_cgroup(const struct ps_pod_cgroup_entry *e)
+{
+        for (size_t k = 0; k < e->n_self; k++)
+                if (write(e->self[k], "0", 1) != 1)
+                        return -1;
+        return 0;
+}
+
+/* `joined`: the first stage has joined the namespace paths already.
+ * `entry`: the pod cgroup to enter (NULL: none, or the shim places it);
+ * `born`: the process was forked into it. */
 static __attribute__((noreturn)) void child_main(const struct ps_infra_spec *s, const char *helper,
-                                                 int sync_rd, int report, bool joined)
+                                                 int sync_rd, int report, bool joined,
+                                                 const struct ps_pod_cgroup_entry *entry, bool born)
 {
         enum step step;
         sigset_t set;
         char c;
-        int null;
+        int null, later = entry ? entry->later : -1;
 
         if (read(sync_rd, &c, 1) != 1)
                 child_fail(report, STEP_SYNC);
+        if (entry && !born && enter_cgroup(entry) < 0)
+                child_fail(report, STEP_CGROUP);
         if (!joined && (step = join_paths(s)) != 0)
                 child_fail(report, step);
         if (s->new_uts && s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
@@ -317,13 +338,27 @@ static __attribute__((noreturn)) void child_main(const struct ps_infra_spec *s, 
                         close(null);
         }
         if (helper) {
-                char *argv[] = {HELPER_NAME, NULL}, *envp[] = {NULL};
+                char fd[16], *argv[] = {HELPER_NAME, later >= 0 ? fd : NULL, NULL},
+                             *envp[] = {NULL};
+
                 /* Every shim fd is O_CLOEXEC: exec drops the listener, the
-                 * connections and the report pipe (whose EOF means success). */
+                 * connections and the report pipe (whose EOF means success);
+                 * the helper inherits `later` alone and writes it itself. */
+                snprintf(fd, sizeof(fd), "%d", later);
+                if (later >= 0 && fcntl(later, F_SETFD, 0) < 0)
+                        child_fail(report, STEP_EXEC);
                 execve(helper, argv, envp);
                 child_fail(report, STEP_EXEC);
         }
-        syscall(SYS_close_range, 3, ~0U, 0);
+        /* In place the report's EOF comes with close_range: the shim has
+         * it before the membership write waits. */
+        if (later >= 0) {
+                if (dup2(later, 3) < 0)
+                        child_fail(report, STEP_CGROUP);
+                later = 3;
+        }
+        syscall(SYS_close_range, 4, ~0U, 0);
+        ps_infra_join_later(later);
         ps_infra_reap_loop();
 }
 
@@ -358,7 +393,7 @@ static __attribute__((noreturn)) void stage1_main(const struct ps_infra_spec *s,
                     (pid_t)syscall(SYS_clone, CLONE_PARENT | new_ns_flags(s), NULL, NULL, NULL, 0);
                 if (pid == 0) {
                         close(stage_wr);
-                        child_main(s, helper, sync_rd, report, true);
+                        child_main(s, helper, sync_rd, report, true, NULL, false);
                 }
                 if (pid > 0)
                         msg.pid = pid;
@@ -476,7 +511,7 @@ static int set_oom_score_adj(pid_t pid, int adj, struct ps_err **err)
 
 /* fork() semantics with new namespaces: the child is pid 1 of its pid
  * namespace and a direct child of the shim; born in cgroup_fd's cgroup
- * when one is given and the kernel can (*placed says so). */
+ * when one is given and the kernel can (*placed says so, in both). */
 static pid_t clone_child(unsigned long flags, int cgroup_fd, bool *placed)
 {
         *placed = false;
@@ -490,17 +525,19 @@ static pid_t clone_child(unsigned long flags, int cgroup_fd, bool *placed)
                         *placed = true;
                         return pid;
                 }
-                /* no clone3, or none that knows CLONE_INTO_CGROUP: attach */
+                /* no clone3, or none that knows CLONE_INTO_CGROUP: the
+                 * child enters by its own write */
                 if (errno != ENOSYS && errno != E2BIG && errno != EINVAL)
                         return -1;
         }
         return (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
 }
 
-pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper, int cgroup_fd,
-                     ps_infra_place_fn place, void *data, int *ret_report, struct ps_err **err)
+pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper,
+                     const struct ps_pod_cgroup_entry *entry, ps_infra_place_fn place, void *data,
+                     int *ret_report, struct ps_err **err)
 {
-        bool placed = false;
+        bool born = false, userns = s->new_user || s->user_path;
         _cleanup_close_ int sync_rd = -1, sync_wr = -1, rep_rd = -1, rep_wr = -1;
         int p[2];
         pid_t pid;
@@ -514,21 +551,21 @@ pid_t ps_infra_spawn(const struct ps_infra_spec *s, const char *helper, int cgro
         rep_rd = p[0], rep_wr = p[1];
         if (fcntl(rep_rd, F_SETFL, O_NONBLOCK) < 0)
                 return ps_err_errno(err, errno, PS_UNKNOWN, "report pipe");
-        if (s->new_user || s->user_path) {
+        if (userns) {
                 pid = spawn_two_stage(s, helper, sync_rd, sync_wr, rep_wr, err);
                 if (pid < 0)
                         return -1;
         } else {
-                pid = clone_child(SIGCHLD | new_ns_flags(s), cgroup_fd, &placed);
+                pid = clone_child(SIGCHLD | new_ns_flags(s), entry ? entry->dir : -1, &born);
                 if (pid < 0)
                         return ps_err_errno(err, errno, PS_UNKNOWN, "clone the infra process");
                 if (pid == 0) {
                         close(sync_wr); /* EOF, not a wait, if the shim goes */
-                        child_main(s, helper, sync_rd, rep_wr, false);
+                        child_main(s, helper, sync_rd, rep_wr, false, entry, born);
                 }
         }
         rep_wr = ps_close(rep_wr);
-        if ((place && !placed && place(data, pid, err) < 0) ||
+        if ((userns && entry && place && place(data, pid, err) < 0) ||
             (s->has_oom_score_adj && set_oom_score_adj(pid, s->oom_score_adj, err) < 0) ||
             user_ns_setup(s, pid, err) < 0) {
                 kill(pid, SIGKILL);

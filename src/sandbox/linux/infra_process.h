@@ -6,13 +6,16 @@
  * Setup runs in the child between clone() and the final exec; the parent
  * does not wait for it on its loop thread: it watches a report pipe, which
  * reaches EOF at the exec (success) or carries the first error:
- *   placed in the pod cgroup and given its oom_score_adj by the parent,
+ *   given its oom_score_adj by the parent, enters the pod cgroup (born
+ *   there, or by its own writes: cgroup/pod.h ps_pod_cgroup_entry),
  *   joins the network namespace path (or owns the new one it was cloned
  *   with; the caller brings its `lo` up), sets the pod hostname in its new UTS namespace,
  *   drops every capability and the bounding set, sets no_new_privs, becomes
  *   an unprivileged uid/gid, closes every inherited fd, then execs the static
  *   `podshim-infra` helper next to the shim binary (or, without it, runs the
- *   same tiny reap loop in place).
+ *   same tiny reap loop in place). The helper's one argument, when given,
+ *   is the fd of the entry's `later` file: it writes "0" there before its
+ *   loop, after the shim has had its report.
  *
  * A pod with a user namespace (linux.namespaces has "user") is built the
  * way runc builds a pause container's, so that the namespaces the pod
@@ -49,6 +52,7 @@
 #include <sys/types.h>
 
 #include "base/error.h"
+#include "cgroup/pod.h"
 #include "oci/spec.h"
 
 #define PS_INFRA_DEFAULT_ID 65535 /* the pause image's "nobody" */
@@ -88,7 +92,7 @@ int ps_infra_spec_from(const struct ps_spec *spec, struct ps_infra_spec *ret, st
 
 /* Called in the parent with the child's pid before the child proceeds
  * (and before the maps of a new user namespace are written): the place to
- * attach it to the pod cgroup. */
+ * attach a process with a user namespace to the pod cgroup. */
 typedef int (*ps_infra_place_fn)(void *data, pid_t pid, struct ps_err **err);
 
 /* Starts the infra process; returns its pid (in the shim's pid namespace)
@@ -100,16 +104,15 @@ typedef int (*ps_infra_place_fn)(void *data, pid_t pid, struct ps_err **err);
  * that cannot be written, a joined namespace whose maps differ from the
  * spec's or do not map its uid/gid: INVALID_ARGUMENT) fails here.
  *
- * `cgroup_fd` >= 0, a cgroup2 directory: the process is born in that cgroup
- * (clone3 with CLONE_INTO_CGROUP) and `place` is not called. A cgroup
- * attach (a cgroup.procs write) waits for an RCU grace period when no other
- * attach happened just before, 10-30 ms on these hosts, on the pod's
- * critical path; a fork into a cgroup takes no such lock. Only where the
- * pod cgroup is cgroup2 alone (a v2 host) and the process needs no user
- * namespace (the two-stage spawn then attaches), and never where the
- * kernel has no clone3 (before 5.7: `place` then attaches). -1: `place`. */
-pid_t ps_infra_spawn(const struct ps_infra_spec *spec, const char *helper, int cgroup_fd,
-                     ps_infra_place_fn place, void *data, int *ret_report, struct ps_err **err);
+ * `entry` (NULL: the process stays in the shim's cgroups) is how it enters
+ * the pod cgroup; the caller keeps it and may close it once this returns.
+ * A process with a user namespace is spawned in two stages and placed by
+ * `place` instead, as a whole process: its own writes would be checked
+ * against its mapped ids by kernels before 5.16. A failed self-placement is
+ * reported as the step "enter the pod cgroup". */
+pid_t ps_infra_spawn(const struct ps_infra_spec *spec, const char *helper,
+                     const struct ps_pod_cgroup_entry *entry, ps_infra_place_fn place, void *data,
+                     int *ret_report, struct ps_err **err);
 
 /* Reads the report once `report` is readable (or at any time): 1 if nothing
  * is there yet, 0 if the process finished its setup and runs the helper,

@@ -124,7 +124,7 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
         struct ps_linux_container *lc;
         struct ps_infra_launch *l;
         struct ps_infra_spec is;
-        _cleanup_close_ int cgroup_fd = -1;
+        struct ps_pod_cgroup_entry entry;
 
         if (ps_linux_container_new(c, req->options, err) < 0)
                 return -1;
@@ -138,8 +138,14 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "infra process");
         *l = (struct ps_infra_launch){
             .c = c, .report = -1, .new_net = is.new_net, .done = done, .data = data};
-        cgroup_fd = lc->pod_cgroup ? ps_pod_cgroup_v2_dir_fd(lc->pod_cgroup) : -1;
-        l->pid = ps_infra_spawn(&is, helper, cgroup_fd, place_in_cgroup, lc, &l->report, err);
+        if (lc->pod_cgroup && ps_pod_cgroup_entry_open(lc->pod_cgroup, &entry, err) < 0) {
+                free(l);
+                return -1;
+        }
+        l->pid = ps_infra_spawn(&is, helper, lc->pod_cgroup ? &entry : NULL, place_in_cgroup, lc,
+                                &l->report, err);
+        if (lc->pod_cgroup)
+                ps_pod_cgroup_entry_close(&entry);
         if (l->pid < 0) {
                 free(l);
                 return -1;
