@@ -5,15 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cjson/cJSON.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
-
-static void cjson_deletep(cJSON **j)
-{
-        cJSON_Delete(*j);
-}
+#include "base/json.h"
 
 static const char *const ns_names[PS_SPEC_NS_COUNT] = {
     [PS_SPEC_NS_PID] = "pid",       [PS_SPEC_NS_NETWORK] = "network", [PS_SPEC_NS_MOUNT] = "mount",
@@ -380,9 +375,11 @@ static int spec_fill(const cJSON *json, struct ps_spec *s, struct ps_err **err)
 
 /* ---- public ---------------------------------------------------------------- */
 
-int ps_spec_parse(const char *json, size_t len, struct ps_spec **ret, struct ps_err **err)
+/* ps_spec_parse, also handing over the JSON tree when ret_tree is not NULL. */
+static int parse(const char *json, size_t len, struct ps_spec **ret, cJSON **ret_tree,
+                 struct ps_err **err)
 {
-        _cleanup_(cjson_deletep) cJSON *tree = NULL;
+        _cleanup_json_ cJSON *tree = NULL;
         _cleanup_spec_ struct ps_spec *s = NULL;
         const char *end = NULL;
 
@@ -405,10 +402,18 @@ int ps_spec_parse(const char *json, size_t len, struct ps_spec **ret, struct ps_
         if (spec_fill(tree, s, err) < 0)
                 return -1;
         *ret = TAKE_PTR(s);
+        if (ret_tree)
+                *ret_tree = TAKE_PTR(tree);
         return 0;
 }
 
-int ps_spec_load(const char *bundle, struct ps_spec **ret, struct ps_err **err)
+int ps_spec_parse(const char *json, size_t len, struct ps_spec **ret, struct ps_err **err)
+{
+        return parse(json, len, ret, NULL, err);
+}
+
+int ps_spec_load_tree(const char *bundle, struct ps_spec **ret, struct cJSON **ret_tree,
+                      struct ps_err **err)
 {
         _cleanup_free_ char *path = NULL, *buf = NULL;
         size_t len = 0;
@@ -417,9 +422,14 @@ int ps_spec_load(const char *bundle, struct ps_spec **ret, struct ps_err **err)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "spec");
         if (ps_read_file(path, PS_SPEC_MAX_SIZE, &buf, &len, err) < 0)
                 return ps_err_prefix(err, "load spec");
-        if (ps_spec_parse(buf, len, ret, err) < 0)
+        if (parse(buf, len, ret, ret_tree, err) < 0)
                 return ps_err_prefix(err, "%s", path);
         return 0;
+}
+
+int ps_spec_load(const char *bundle, struct ps_spec **ret, struct ps_err **err)
+{
+        return ps_spec_load_tree(bundle, ret, NULL, err);
 }
 
 const char *ps_spec_annotation(const struct ps_spec *s, const char *key)

@@ -32,6 +32,8 @@
 #include "base/error.h"
 #include "oci/idmap.h"
 
+struct cJSON;
+
 #define PS_SPEC_MAX_SIZE (4u << 20)
 
 /* Longest strings, in bytes without the NUL. Paths (root.path, process.cwd,
@@ -114,6 +116,12 @@ struct ps_spec {
 /* Loads and validates <bundle>/config.json (see above). A missing file is
  * NOT_FOUND, every other failure to read it what its errno says. */
 int ps_spec_load(const char *bundle, struct ps_spec **ret, struct ps_err **err);
+
+/* ps_spec_load, also giving the file's JSON tree (the caller's, cJSON_Delete
+ * or base/json.h) for edits that go back into the file before the OCI
+ * runtime reads it (oci/spec_binds.h): the file is read and parsed once. */
+int ps_spec_load_tree(const char *bundle, struct ps_spec **ret, struct cJSON **ret_tree,
+                      struct ps_err **err);
 
 /* Parses a spec from memory: `len` bytes, not necessarily NUL-terminated. */
 int ps_spec_parse(const char *json, size_t len, struct ps_spec **ret, struct ps_err **err);

@@ -5,16 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <cjson/cJSON.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/json.h"
 #include "oci/spec.h"
-
-static void cjson_deletep(cJSON **j)
-{
-        cJSON_Delete(*j);
-}
 
 static int no_memory(struct ps_err **err)
 {
@@ -126,22 +121,18 @@ static int apply(cJSON *root, const struct ps_spec_bind *binds, size_t n, size_t
         return 0;
 }
 
-int ps_spec_file_add_binds(const char *bundle, const struct ps_spec_bind *binds, size_t n,
-                           size_t *ret_added, struct ps_err **err)
+int ps_spec_tree_add_binds(const char *bundle, cJSON *tree, const struct ps_spec_bind *binds,
+                           size_t n, size_t *ret_added, struct ps_err **err)
 {
-        _cleanup_free_ char *path = NULL, *buf = NULL, *out = NULL;
-        __attribute__((cleanup(cjson_deletep))) cJSON *root = NULL;
+        _cleanup_free_ char *path = NULL, *out = NULL;
         struct stat st;
-        size_t len = 0, added = 0;
+        size_t added = 0;
 
         if (asprintf(&path, "%s/config.json", bundle) < 0)
                 return no_memory(err);
-        if (ps_read_file(path, PS_SPEC_MAX_SIZE, &buf, &len, err) < 0)
-                return ps_err_prefix(err, "spec binds");
-        root = cJSON_ParseWithLength(buf, len);
-        if (!cJSON_IsObject(root))
+        if (!cJSON_IsObject(tree))
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "%s: not a JSON object", path);
-        if (apply(root, binds, n, &added, err) < 0)
+        if (apply(tree, binds, n, &added, err) < 0)
                 return ps_err_prefix(err, "%s", path);
         if (ret_added)
                 *ret_added = added;
@@ -149,7 +140,7 @@ int ps_spec_file_add_binds(const char *bundle, const struct ps_spec_bind *binds,
                 return 0;
         if (stat(path, &st) < 0)
                 return ps_err_errno(err, errno, PS_UNKNOWN, "stat %s", path);
-        out = cJSON_PrintUnformatted(root);
+        out = cJSON_PrintUnformatted(tree);
         if (!out)
                 return no_memory(err);
         return ps_write_file_atomic(path, out, strlen(out), st.st_mode & 07777, err);

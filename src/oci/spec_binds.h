@@ -20,6 +20,8 @@
 
 #include "base/error.h"
 
+struct cJSON;
+
 struct ps_spec_bind {
         const char *destination;
         const char *source;
@@ -28,11 +30,12 @@ struct ps_spec_bind {
         const char *const *extra; /* NULL-terminated, or NULL */
 };
 
-/* Adds `binds` to <bundle>/config.json as said above, rewriting the file
- * atomically (same mode) only when something changed. *ret_added (may be
- * NULL) counts the binds that went in. A spec that is no JSON object, or
- * whose mounts are no array of objects, is INVALID_ARGUMENT. */
-int ps_spec_file_add_binds(const char *bundle, const struct ps_spec_bind *binds, size_t n,
-                           size_t *ret_added, struct ps_err **err);
+/* Adds `binds` to a bundle's spec as said above: `tree` is its config.json
+ * as ps_spec_load_tree gave it, which is then written back to
+ * <bundle>/config.json atomically (same mode), only when something changed.
+ * *ret_added (may be NULL) counts the binds that went in. A spec that is no
+ * JSON object, or whose mounts are no array of objects, is INVALID_ARGUMENT. */
+int ps_spec_tree_add_binds(const char *bundle, struct cJSON *tree, const struct ps_spec_bind *binds,
+                           size_t n, size_t *ret_added, struct ps_err **err);
 
 #endif

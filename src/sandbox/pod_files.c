@@ -13,6 +13,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "oci/spec_binds.h"
+#include "sandbox/linux/mount.h"
 
 /* Host files copied into the pod are small; a bound read keeps a huge or
  * endless file from filling the shim's memory. */
@@ -115,12 +116,14 @@ static int mount_shm(const char *dir, struct ps_err **err)
 static void unmount_shm(const char *dir)
 {
         _cleanup_free_ char *path = NULL;
+        _cleanup_err_ struct ps_err *e = NULL;
 
         if (asprintf(&path, "%s/shm", dir) < 0)
                 return;
-        /* Lazily: a member's mount namespace may still be going away. */
-        if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-                ps_log_warn("pod shm: unmount %s: %s", path, strerror(errno));
+        /* Every mount stacked there, detached if a member's mount namespace
+         * still holds it (sandbox/linux/mount.h). */
+        if (ps_unmount_all(path, &e) < 0)
+                ps_log_warn("pod shm: %s", ps_err_msg(e));
         if (rmdir(path) < 0 && errno != ENOENT)
                 ps_log_warn("pod shm: remove %s: %s", path, strerror(errno));
 }
@@ -155,8 +158,8 @@ int ps_pod_files_create(struct ps_pod_files *f, const char *dir, const struct ps
         return 0;
 }
 
-int ps_pod_files_bind(const struct ps_pod_files *f, const char *bundle, bool readonly,
-                      struct ps_err **err)
+int ps_pod_files_bind(const struct ps_pod_files *f, const char *bundle, struct cJSON *tree,
+                      bool readonly, struct ps_err **err)
 {
         static const char *const shm_opts[] = {"nosuid", "nodev", "noexec", NULL};
         _cleanup_free_ char *hostname = NULL, *hosts = NULL, *resolv = NULL, *shm = NULL;
@@ -178,7 +181,7 @@ int ps_pod_files_bind(const struct ps_pod_files *f, const char *bundle, bool rea
         b[n++] = (struct ps_spec_bind){"/etc/resolv.conf", resolv, readonly, false, NULL};
         if (shm)
                 b[n++] = (struct ps_spec_bind){"/dev/shm", shm, false, true, shm_opts};
-        return ps_spec_file_add_binds(bundle, b, n, NULL, err);
+        return ps_spec_tree_add_binds(bundle, tree, b, n, NULL, err);
 }
 
 void ps_pod_files_release(struct ps_pod_files *f)

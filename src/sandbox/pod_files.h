@@ -28,6 +28,8 @@
 #include "base/error.h"
 #include "sandbox/pod_spec.h"
 
+struct cJSON;
+
 /* CRI's defaultShmSize. */
 #define PS_POD_SHM_SIZE (64u << 20)
 
@@ -43,10 +45,11 @@ struct ps_pod_files {
 int ps_pod_files_create(struct ps_pod_files *f, const char *dir, const struct ps_pod_config *cfg,
                         struct ps_err **err);
 
-/* Binds the files into the spec in `bundle` (a member's). After the pod
- * has ended this is FAILED_PRECONDITION. */
-int ps_pod_files_bind(const struct ps_pod_files *f, const char *bundle, bool readonly,
-                      struct ps_err **err);
+/* Binds the files into the spec of a member's `bundle`, whose config.json
+ * is `tree` (oci/spec_binds.h). After the pod has ended this is
+ * FAILED_PRECONDITION. */
+int ps_pod_files_bind(const struct ps_pod_files *f, const char *bundle, struct cJSON *tree,
+                      bool readonly, struct ps_err **err);
 
 /* Unmounts the shm and removes the files: the pod has ended. Idempotent. */
 void ps_pod_files_release(struct ps_pod_files *f);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "oci/spec.h"
 
@@ -369,6 +370,7 @@ int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *r
                              void *data, struct ps_err **err)
 {
         _cleanup_spec_ struct ps_spec *spec = NULL;
+        _cleanup_json_ cJSON *tree = NULL;
         struct ps_sandbox *sb = NULL;
         const char *member_of;
         int r;
@@ -377,7 +379,7 @@ int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *r
                 return -1;
         if (ps_tasks_find(&s->tasks, req->id))
                 return ps_err_set(err, PS_ALREADY_EXISTS, "task %s: already exists", req->id);
-        if (ps_spec_load(req->bundle, &spec, err) < 0)
+        if (ps_spec_load_tree(req->bundle, &spec, &tree, err) < 0)
                 return -1;
         req->spec = spec;
         if (!wants_sandbox(spec)) {
@@ -386,7 +388,7 @@ int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *r
                 /* A pod the shim made itself gives its members the pod's
                  * files, as CRI does for a pod it made (pod_files.h). */
                 if (sb && sb->api &&
-                    ps_pod_files_bind(&sb->files, req->bundle, spec->root_readonly, err) < 0)
+                    ps_pod_files_bind(&sb->files, req->bundle, tree, spec->root_readonly, err) < 0)
                         return ps_err_prefix(err, "task %s", req->id);
                 return ps_container_create(&s->tasks, req, s->container_ops, s->be_ctx, sb, done,
                                            data, err);

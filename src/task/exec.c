@@ -6,23 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <cjson/cJSON.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "task/op.h"
-
-static void cjson_deletep(cJSON **j)
-{
-        cJSON_Delete(*j);
-}
 
 /* Validates the OCI Process JSON and forces "terminal" to the request's
  * value, as runc-v2 does; returns the JSON to hand to the runtime. */
 static char *exec_spec(const uint8_t *value, size_t len, bool terminal, struct ps_err **err)
 {
-        _cleanup_(cjson_deletep) cJSON *j = NULL;
+        _cleanup_json_ cJSON *j = NULL;
         const cJSON *args, *a;
         char *out;
 

@@ -15,6 +15,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/json.h"
 #include "check.h"
 #include "oci/spec_binds.h"
 #include "sandbox/pod_files.h"
@@ -76,6 +77,34 @@ static const char *mount_at(const char *bundle, const char *dest, int *ret_count
         return found;
 }
 
+/* The member's config.json as the shim's Create holds it (read once), then
+ * the binds. A file that is no JSON at all is NULL, which is refused. */
+static cJSON *tree_of(const char *bundle)
+{
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        size_t len = 0;
+
+        if (asprintf(&path, "%s/config.json", bundle) < 0 ||
+            ps_read_file(path, 1 << 20, &buf, &len, NULL) < 0)
+                return NULL;
+        return cJSON_ParseWithLength(buf, len);
+}
+
+static int add_binds(const char *bundle, const struct ps_spec_bind *b, size_t n, size_t *added,
+                     struct ps_err **e)
+{
+        _cleanup_json_ cJSON *tree = tree_of(bundle);
+
+        return ps_spec_tree_add_binds(bundle, tree, b, n, added, e);
+}
+
+static int bind_files(const struct ps_pod_files *f, const char *bundle, bool ro, struct ps_err **e)
+{
+        _cleanup_json_ cJSON *tree = tree_of(bundle);
+
+        return ps_pod_files_bind(f, bundle, tree, ro, e);
+}
+
 static void test_binds(void)
 {
         static const char *const extra[] = {"nosuid", NULL};
@@ -97,7 +126,7 @@ static void test_binds(void)
                         "{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\"},"
                         "{\"destination\":\"/etc/resolv.conf/\",\"type\":\"bind\","
                         "\"source\":\"/mine\"}]}");
-        CHECK(ps_spec_file_add_binds(dir, b, 3, &added, &e) == 0);
+        CHECK(add_binds(dir, b, 3, &added, &e) == 0);
         CHECK_INTEQ((int)added, 2);
         CHECK_STREQ(mount_at(dir, "/etc/hosts", &count), "/p/hosts bind rbind,rprivate,ro");
         CHECK_INTEQ(count, 1);
@@ -110,32 +139,38 @@ static void test_binds(void)
         CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640);
 
         /* a second pass changes nothing; a bind at /dev/shm is the user's */
-        CHECK(ps_spec_file_add_binds(dir, b, 3, &added, &e) == 0);
+        CHECK(add_binds(dir, b, 3, &added, &e) == 0);
         CHECK_INTEQ((int)added, 0);
 
         /* no mounts at all: they are made */
         write_spec(dir, "{\"ociVersion\":\"1.2.0\"}");
-        CHECK(ps_spec_file_add_binds(dir, b, 3, &added, &e) == 0);
+        CHECK(add_binds(dir, b, 3, &added, &e) == 0);
         CHECK_INTEQ((int)added, 3);
         CHECK_STREQ(mount_at(dir, "/etc/resolv.conf", NULL),
                     "/p/resolv.conf bind rbind,rprivate,rw");
 
         /* what is no spec is refused, and left as it was */
         write_spec(dir, "{\"mounts\":{}}");
-        CHECK(ps_spec_file_add_binds(dir, b, 3, NULL, &e) < 0);
+        CHECK(add_binds(dir, b, 3, NULL, &e) < 0);
         CHECK(e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), "array"));
         e = ps_err_free(e);
         write_spec(dir, "{\"mounts\":[1]}");
-        CHECK(ps_spec_file_add_binds(dir, b, 3, NULL, &e) < 0);
+        CHECK(add_binds(dir, b, 3, NULL, &e) < 0);
         CHECK(e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), "objects"));
         e = ps_err_free(e);
         write_spec(dir, "[]");
-        CHECK(ps_spec_file_add_binds(dir, b, 3, NULL, &e) < 0);
+        CHECK(add_binds(dir, b, 3, NULL, &e) < 0);
         CHECK(e && e->code == PS_INVALID_ARGUMENT);
         e = ps_err_free(e);
-        unlink(path);
-        CHECK(ps_spec_file_add_binds(dir, b, 3, NULL, &e) < 0);
-        CHECK(e && e->code == PS_NOT_FOUND);
+        /* the file went between the read and the write-back */
+        write_spec(dir, "{\"ociVersion\":\"1.2.0\"}");
+        {
+                _cleanup_json_ cJSON *tree = tree_of(dir);
+
+                unlink(path);
+                CHECK(ps_spec_tree_add_binds(dir, tree, b, 3, NULL, &e) < 0);
+                CHECK(e && e->code == PS_NOT_FOUND);
+        }
 }
 
 static bool is_tmpfs(const char *path)
@@ -178,7 +213,7 @@ static void test_files(void)
         write_spec(member,
                    "{\"ociVersion\":\"1.2.0\",\"mounts\":["
                    "{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\"}]}");
-        CHECK(ps_pod_files_bind(&f, member, true, &e) == 0);
+        CHECK(bind_files(&f, member, true, &e) == 0);
         CHECK(strstr(mount_at(member, "/etc/hostname", NULL),
                      "/pod/hostname bind rbind,rprivate,ro"));
         CHECK(strstr(mount_at(member, "/dev/shm", NULL),
@@ -189,7 +224,7 @@ static void test_files(void)
         CHECK(access(shm, F_OK) < 0 && access(pod, F_OK) == 0);
         free(name);
         CHECK((name = read_in(pod, "hostname")) == NULL);
-        CHECK(ps_pod_files_bind(&f, member, false, &e) < 0);
+        CHECK(bind_files(&f, member, false, &e) < 0);
         CHECK(e && e->code == PS_FAILED_PRECONDITION);
         ps_pod_files_clear(&f);
         CHECK(f.dir == NULL);
@@ -206,7 +241,7 @@ static void test_files(void)
         write_spec(member,
                    "{\"ociVersion\":\"1.2.0\",\"mounts\":["
                    "{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\"}]}");
-        CHECK(ps_pod_files_bind(&f, member, false, &e) == 0);
+        CHECK(bind_files(&f, member, false, &e) == 0);
         CHECK_STREQ(mount_at(member, "/dev/shm", NULL), "shm tmpfs");
         ps_pod_files_clear(&f);
 
