@@ -190,14 +190,24 @@ struct ps_oom_watch *ps_oom_watch_new(struct event_base *base, pid_t pid, ps_oom
                                       struct ps_err **err)
 {
         _cleanup_(ps_cgroup_paths_freep) struct ps_cgroup_paths *p = NULL;
-        _cleanup_(watch_freep) struct ps_oom_watch *w = NULL;
-        const char *dir;
+        struct ps_oom_watch *w;
 
         if (ps_cgroup_paths_of(pid, &p, err) < 0)
                 return NULL;
-        dir = ps_cgroup_paths_use_v1(p) ? p->v1[PS_CGROUP_MEMORY] : p->unified;
+        w = ps_oom_watch_new_at(base, p, fn, data, err);
+        if (!w)
+                ps_err_prefix(err, "pid %d", (int)pid);
+        return w;
+}
+
+struct ps_oom_watch *ps_oom_watch_new_at(struct event_base *base, const struct ps_cgroup_paths *p,
+                                         ps_oom_fn fn, void *data, struct ps_err **err)
+{
+        _cleanup_(watch_freep) struct ps_oom_watch *w = NULL;
+        const char *dir = ps_cgroup_paths_use_v1(p) ? p->v1[PS_CGROUP_MEMORY] : p->unified;
+
         if (!dir) {
-                ps_err_set(err, PS_NOT_FOUND, "memory cgroup of pid %d not visible", (int)pid);
+                ps_err_set(err, PS_NOT_FOUND, "memory cgroup not visible");
                 return NULL;
         }
         w = watch_alloc(fn, data);
@@ -207,7 +217,7 @@ struct ps_oom_watch *ps_oom_watch_new(struct event_base *base, pid_t pid, ps_oom
         }
         w->v2 = !ps_cgroup_paths_use_v1(p);
         if (watch_setup(w, base, dir, err) < 0) {
-                ps_err_prefix(err, "oom watch of pid %d", (int)pid);
+                ps_err_prefix(err, "oom watch of %s", dir);
                 return NULL;
         }
         return TAKE_PTR(w);

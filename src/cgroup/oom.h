@@ -15,11 +15,17 @@
 
 struct event_base;
 struct ps_oom_watch;
+struct ps_cgroup_paths;
 
 typedef void (*ps_oom_fn)(void *data);
 
 struct ps_oom_watch *ps_oom_watch_new(struct event_base *base, pid_t pid, ps_oom_fn fn, void *data,
                                       struct ps_err **err);
+
+/* The same for cgroup paths resolved already (cgroup/paths.h), which the
+ * watch does not keep. */
+struct ps_oom_watch *ps_oom_watch_new_at(struct event_base *base, const struct ps_cgroup_paths *p,
+                                         ps_oom_fn fn, void *data, struct ps_err **err);
 struct ps_oom_watch *ps_oom_watch_free(struct ps_oom_watch *w);
 
 #endif

@@ -123,6 +123,35 @@ static int apply_mount(struct ps_cgroup_paths *p, const struct ps_mountinfo_entr
         return 0;
 }
 
+int ps_cgroup_paths_from(const char *const *ctrls, const char *const *dirs, size_t n,
+                         struct ps_cgroup_paths **ret, struct ps_err **err)
+{
+        _cleanup_(ps_cgroup_paths_freep) struct ps_cgroup_paths *p = calloc(1, sizeof(*p));
+
+        if (!p)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup paths");
+        for (size_t i = 0; i < n; i++) {
+                char **slot = NULL;
+
+                if (ctrls[i][0] == '\0') {
+                        slot = p->unified ? NULL : &p->unified;
+                        if (slot && !(*slot = strdup(dirs[i])))
+                                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup paths");
+                        continue;
+                }
+                for (int c = 0; c < PS_CGROUP_CTRL_MAX; c++) {
+                        if (!list_has(ctrls[i], ctrl_names[c], ',') || p->v1[c])
+                                continue;
+                        if (c == PS_CGROUP_MEMORY)
+                                p->memory_v1 = true;
+                        if (!(p->v1[c] = strdup(dirs[i])))
+                                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "cgroup paths");
+                }
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
 struct ps_cgroup_paths *ps_cgroup_paths_free(struct ps_cgroup_paths *p)
 {
         if (!p)

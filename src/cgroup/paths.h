@@ -43,6 +43,13 @@ struct ps_cgroup_paths {
  * NOT_FOUND. On success the caller owns *ret (ps_cgroup_paths_free). */
 int ps_cgroup_paths_of(pid_t pid, struct ps_cgroup_paths **ret, struct ps_err **err);
 
+/* The paths of a cgroup whose directories the caller knows (it made them:
+ * cgroup/pod.h), without reading /proc: `dirs[i]` lies in the hierarchy
+ * whose controllers are `ctrls[i]` ("memory", "cpu,cpuacct"; "" for
+ * cgroup2). On success the caller owns *ret. */
+int ps_cgroup_paths_from(const char *const *ctrls, const char *const *dirs, size_t n,
+                         struct ps_cgroup_paths **ret, struct ps_err **err);
+
 /* True when metrics and OOM events come from v1 controllers: the memory
  * controller is mounted as v1 (containerd makes the same choice). */
 bool ps_cgroup_paths_use_v1(const struct ps_cgroup_paths *p);

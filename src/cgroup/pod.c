@@ -536,6 +536,18 @@ fail:
         return ps_err_prefix(err, "enter cgroup %s", cg->path);
 }
 
+int ps_pod_cgroup_paths(const struct ps_pod_cgroup *cg, struct ps_cgroup_paths **ret,
+                        struct ps_err **err)
+{
+        const char *ctrls[POD_MAX_HIER], *dirs[POD_MAX_HIER];
+
+        for (size_t k = 0; k < cg->nh; k++) {
+                ctrls[k] = cg->h[k].v2 ? "" : cg->h[k].ctrls;
+                dirs[k] = cg->h[k].dir;
+        }
+        return ps_cgroup_paths_from(ctrls, dirs, cg->nh, ret, err);
+}
+
 int ps_pod_cgroup_attach(struct ps_pod_cgroup *cg, pid_t pid, struct ps_err **err)
 {
         char buf[32];

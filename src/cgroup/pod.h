@@ -58,6 +58,7 @@
 #include "base/error.h"
 
 struct ps_pod_cgroup;
+struct ps_cgroup_paths;
 
 /* Creates (mkdir -p semantics) the cgroup named by `cgroups_path` (see above)
  * in every hierarchy, writing outside it only what the rule above allows:
@@ -105,6 +106,13 @@ struct ps_pod_cgroup_entry {
 int ps_pod_cgroup_entry_open(const struct ps_pod_cgroup *cg, struct ps_pod_cgroup_entry *e,
                              struct ps_err **err);
 void ps_pod_cgroup_entry_close(struct ps_pod_cgroup_entry *e);
+
+/* The pod cgroup's directories as cgroup/paths.h has them (for its metrics
+ * and OOM watch), from the handle, without reading /proc. On a hybrid host
+ * `unified` is the pod's membership-only cgroup2 directory. The caller owns
+ * *ret. */
+int ps_pod_cgroup_paths(const struct ps_pod_cgroup *cg, struct ps_cgroup_paths **ret,
+                        struct ps_err **err);
 
 /* Moves the whole process `pid` (all its threads) into the cgroup in every
  * hierarchy (cgroup.procs writes). A pid that does not exist: NOT_FOUND.

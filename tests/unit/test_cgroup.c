@@ -716,6 +716,38 @@ static void test_oom_quiet_on_removal(void)
         event_base_free(ctx.base);
 }
 
+/* Paths from known directories: combined v1 mounts share a string, the
+ * first cgroup2 directory is the unified one, memory decides v1, and an
+ * unnamed controller (net_cls) is not kept. */
+static void test_paths_from(void)
+{
+        const char *ctrls[] = {"cpu,cpuacct", "memory", "net_cls", "", ""};
+        const char *dirs[] = {"/c/cpu/p", "/c/memory/p", "/c/net_cls/p", "/c/unified/p", "/x"};
+        _cleanup_(ps_cgroup_paths_freep) struct ps_cgroup_paths *p = NULL, *v2 = NULL;
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        CHECK(ps_cgroup_paths_from(ctrls, dirs, 5, &p, &e) == 0);
+        CHECK(p && p->memory_v1 && ps_cgroup_paths_use_v1(p));
+        CHECK_STREQ(p ? p->v1[PS_CGROUP_CPU] : NULL, "/c/cpu/p");
+        CHECK_STREQ(p ? p->v1[PS_CGROUP_CPUACCT] : NULL, "/c/cpu/p");
+        CHECK_STREQ(p ? p->v1[PS_CGROUP_MEMORY] : NULL, "/c/memory/p");
+        CHECK(p && !p->v1[PS_CGROUP_PIDS] && !p->v1[PS_CGROUP_BLKIO]);
+        CHECK_STREQ(p ? p->unified : NULL, "/c/unified/p");
+        CHECK(ps_cgroup_paths_from(ctrls + 3, dirs + 3, 1, &v2, &e) == 0);
+        CHECK(v2 && !v2->memory_v1 && !v2->v1[PS_CGROUP_MEMORY]);
+        CHECK_STREQ(v2 ? v2->unified : NULL, "/c/unified/p");
+        /* no memory cgroup among them: no OOM watch */
+        {
+                _cleanup_(ps_cgroup_paths_freep) struct ps_cgroup_paths *none = NULL;
+                struct event_base *base = event_base_new();
+
+                CHECK(ps_cgroup_paths_from(ctrls + 2, dirs + 2, 1, &none, &e) == 0);
+                CHECK(none && ps_oom_watch_new_at(base, none, on_oom, NULL, &e) == NULL);
+                CHECK(e && e->code == PS_NOT_FOUND);
+                event_base_free(base);
+        }
+}
+
 static void test_oom_not_found(void)
 {
         struct event_base *base = event_base_new();
@@ -743,5 +775,6 @@ int main(void)
         RUN(test_oom_fires);
         RUN(test_oom_quiet_on_removal);
         RUN(test_oom_not_found);
+        RUN(test_paths_from);
         return check_summary();
 }

@@ -19,6 +19,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/spawn.h"
+#include "cgroup/paths.h"
 #include "check.h"
 #include "oci/idmap.h"
 #include "oci/spec.h"
@@ -293,6 +294,19 @@ static void check_enters_pod_cgroup(const char *helper)
         }
         /* a cgroup2 line is there on every host: hybrid or v2-only */
         CHECK(unified);
+        /* the paths the shim takes from the handle are those /proc gives */
+        if (pid > 0) {
+                _cleanup_(ps_cgroup_paths_freep) struct ps_cgroup_paths *mine = NULL, *proc = NULL;
+
+                CHECK(ps_pod_cgroup_paths(cg, &mine, &e) == 0);
+                CHECK(ps_cgroup_paths_of(pid, &proc, &e) == 0);
+                CHECK(mine && proc && mine->memory_v1 == proc->memory_v1);
+                for (int c = 0; mine && proc && c < PS_CGROUP_CTRL_MAX; c++)
+                        CHECK(mine->v1[c] && proc->v1[c] ? strcmp(mine->v1[c], proc->v1[c]) == 0
+                                                         : mine->v1[c] == proc->v1[c]);
+                CHECK(mine && proc && mine->unified && proc->unified &&
+                      strcmp(mine->unified, proc->unified) == 0);
+        }
         if (pid > 0) {
                 kill(pid, SIGKILL);
                 wait_exit(pid, 3000);

@@ -110,13 +110,13 @@ void ps_linux_watch_cgroup(struct ps_container *c)
 
         /* Resolved while the init surely lives, so that the metrics stay
          * readable after it exits, until the runtime deletes the cgroup (as
-         * with runc-v2). */
-        if (ps_cgroup_paths_of(c->init->pid, &lc->cgroup, &e) < 0) {
+         * with runc-v2); a pod's are known already (its pod cgroup). */
+        if (!lc->cgroup && ps_cgroup_paths_of(c->init->pid, &lc->cgroup, &e) < 0) {
                 ps_log_debug("%s: cgroup not resolved: %s", c->id, ps_err_msg(e));
                 e = ps_err_free(e);
         }
         /* A task without a memory cgroup of its own still runs. */
-        lc->oom = ps_oom_watch_new(lc->lx->base, c->init->pid, on_oom, c, &e);
+        lc->oom = lc->cgroup ? ps_oom_watch_new_at(lc->lx->base, lc->cgroup, on_oom, c, &e) : NULL;
         if (!lc->oom)
                 ps_log_debug("%s: no OOM watch: %s", c->id, ps_err_msg(e));
 }

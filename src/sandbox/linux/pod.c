@@ -112,6 +112,11 @@ static void on_report(evutil_socket_t fd, short what, void *arg)
                 return;
         }
         ps_log_debug("%s: infra process %d set up", c->id, pid);
+        /* Its cgroups are the pod cgroup's, whose cgroup2 membership on a
+         * hybrid host the process may not have made yet. */
+        if (lx_container(c)->pod_cgroup &&
+            ps_pod_cgroup_paths(lx_container(c)->pod_cgroup, &lx_container(c)->cgroup, &e) < 0)
+                e = ps_err_free(e);
         ps_linux_watch_cgroup(c);
         done(data, NULL, &res);
 }
