@@ -220,6 +220,26 @@ for src in tests/fuzz/fuzz_*.c; do
 done
 [ $fuzz_ok -eq 0 ] && echo "fuzzing: $fuzz_total executions in total"
 
+note "VM boot (tests/vm/test_vm_boot: two pod VMs, the vm backend's host side and podshim-agent)"
+# One short stage: scripts/vm-initramfs.sh builds the guest's initramfs once
+# (cached), qemu-accel.sh picks KVM or TCG, and the test boots one VM to
+# SIGKILL and one to stop through the agent's Shutdown, printing each boot
+# time and QEMU's PSS. The release build: the agent runs as the guest's pid 1.
+if [ $release_ok -eq 0 ]; then
+	(
+		set -e
+		read -r vm_kernel vm_initrd < <(bash scripts/vm-initramfs.sh)
+		read -r vm_accel vm_accel_args < <(bash scripts/qemu-accel.sh "$vm_kernel")
+		vm_cpu=$(sed -n 's/.*-cpu \([^ ]*\).*/\1/p' <<<"$vm_accel_args")
+		PODSHIM_VM_CONSOLE="$out" timeout 900 "$bdir/test_vm_boot" "$vm_kernel" "$vm_initrd" \
+			"$vm_accel" "$vm_cpu"
+	) 2>&1 | tee "$out/vm-boot.log"
+	count_stage "vm boot" "${PIPESTATUS[0]}"
+	grep -a 'boot .* PSS' "$out/vm-boot.log" >"$out/vm-boot-summary.txt" || true
+else
+	count_stage "vm boot" 1
+fi
+
 note "end-to-end under containerd 1.6 (ASan shim; podshim and runc-v2)"
 if [ $asan_ok -eq 0 ]; then
 	rm -rf "$out/asan"
@@ -333,6 +353,7 @@ echo "stage times: ${times}total $((SECONDS - t_begin))s"
 [ -n "${vm_end:-}" ] && echo "$vm_end"
 # the package stage's lintian result and the demo's last line
 sed 's/^/package: /' "$out/package-summary.txt" 2>/dev/null
+sed 's/^/vm: /' "$out/vm-boot-summary.txt" 2>/dev/null
 for f in "${failures[@]}"; do
 	echo "FAILED: $f"
 	case $f in

@@ -1,0 +1,255 @@
+/* Boots real pod VMs through the host side of the vm backend
+ * (sandbox/vm/vm.h) and talks to the real podshim-agent inside them.
+ *
+ *   test_vm_boot KERNEL INITRAMFS [ACCEL [CPU]]
+ *
+ * KERNEL and INITRAMFS are scripts/vm-initramfs.sh's line, ACCEL tcg (the
+ * default) or kvm and CPU the -cpu model (scripts/qemu-accel.sh's choice). The agent is the
+ * podshim-agent next to this binary. Not a ctest test (a boot under TCG
+ * takes seconds): scripts/test-all.sh runs it as the "vm boot" stage.
+ * PODSHIM_VM_CONSOLE=DIR keeps each guest's serial console there.
+ *
+ *  - boot_hello_sigkill: Hello answers from another kernel (its boot id is
+ *    not the host's) of the release we booted, with the agent as the
+ *    guest's pid 1; then SIGKILL of QEMU reaches us through the reaper and
+ *    the run directory and its socket are gone.
+ *  - shutdown_ends_vm: the agent exits on a real request (Shutdown), which
+ *    ends the guest and QEMU on its own (exit status 0, no signal).
+ * Each prints its boot time (spawn to Hello answered) and QEMU's PSS after
+ * the boot. */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/version.h"
+#include "check.h"
+#include "core/reaper.h"
+#include "sandbox/vm/vm.h"
+
+#define BOOT_TIMEOUT_MS 120000
+#define EXIT_TIMEOUT_S  60
+
+static struct ps_vm_config config;
+static char agent_path[PATH_MAX];
+static const char *kernel_release; /* from the kernel's file name */
+static char host_boot_id[64];
+static char scratch[] = "/tmp/podshim-vm-test.XXXXXX";
+
+struct seen {
+        struct event_base *base;
+        int ready, exited, status;
+        char boot_id[64], release[128], version[64];
+        uint32_t pid;
+        char why[256];
+};
+
+static void on_ready(void *data, struct ps_vm *vm, const struct ps_agent_hello *h)
+{
+        struct seen *s = data;
+
+        (void)vm;
+        s->ready++;
+        snprintf(s->boot_id, sizeof(s->boot_id), "%s", h->boot_id);
+        snprintf(s->release, sizeof(s->release), "%s", h->kernel_release);
+        snprintf(s->version, sizeof(s->version), "%s", h->version);
+        s->pid = h->pid;
+        event_base_loopbreak(s->base);
+}
+
+static void on_exited(void *data, struct ps_vm *vm, int status, const struct ps_err *why)
+{
+        struct seen *s = data;
+
+        (void)vm;
+        s->exited++;
+        s->status = status;
+        snprintf(s->why, sizeof(s->why), "%s", why ? ps_err_msg(why) : "");
+        event_base_loopbreak(s->base);
+}
+
+/* Runs the loop until a callback breaks it or `secs` pass. */
+static void run_until(struct event_base *base, int secs)
+{
+        struct timeval tv = {.tv_sec = secs};
+
+        event_base_loopexit(base, &tv);
+        event_base_dispatch(base);
+}
+
+/* QEMU's proportional set size, from smaps_rollup. */
+static long pss_kib(pid_t pid)
+{
+        _cleanup_free_ char *text = NULL;
+        char path[64];
+        const char *p;
+
+        snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+        if (ps_read_file(path, 1 << 16, &text, NULL, NULL) < 0)
+                return -1;
+        p = strstr(text, "\nPss:");
+        return p ? strtol(p + 5, NULL, 10) : -1;
+}
+
+static bool exists(const char *path)
+{
+        struct stat st;
+
+        return lstat(path, &st) == 0 || errno != ENOENT;
+}
+
+/* Boots one VM and waits for the agent's Hello. */
+static struct ps_vm *boot(struct event_base *base, struct ps_reaper *r, struct seen *s,
+                          const char *name, char *dir, size_t dir_len)
+{
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_vm_events ev = {.ready = on_ready, .exited = on_exited, .data = s};
+        const char *console_dir = getenv("PODSHIM_VM_CONSOLE");
+        char console[PATH_MAX];
+        struct ps_vm *vm;
+
+        snprintf(dir, dir_len, "%s/%s", scratch, name);
+        if (console_dir) {
+                snprintf(console, sizeof(console), "%s/%s.console", console_dir, name);
+                config.console = console;
+        }
+        vm = ps_vm_start(base, r, &config, dir, BOOT_TIMEOUT_MS, &ev, &err);
+        config.console = NULL;
+        if (!vm) {
+                fprintf(stderr, "%s: %s\n", name, ps_err_msg(err));
+                return NULL;
+        }
+        CHECK(exists(dir));
+        run_until(base, BOOT_TIMEOUT_MS / 1000 + 10);
+        if (!s->ready)
+                fprintf(stderr, "%s: no Hello (exited %d: %s)\n", name, s->exited, s->why);
+        else
+                printf("%s: boot %.2f s (spawn to Hello answered, %s), QEMU PSS %ld KiB\n", name,
+                       (double)ps_vm_boot_usec(vm) / 1e6, config.accel, pss_kib(ps_vm_pid(vm)));
+        return vm;
+}
+
+static void test_boot_hello_sigkill(void)
+{
+        struct event_base *base = event_base_new();
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_reaper *r = ps_reaper_new(base, &err);
+        struct seen s = {.base = base};
+        char dir[PATH_MAX], sock[PATH_MAX + 16];
+        struct ps_vm *vm = boot(base, r, &s, "sigkill", dir, sizeof(dir));
+
+        CHECK(vm != NULL);
+        if (!vm)
+                goto out;
+        CHECK_INTEQ(s.ready, 1);
+        CHECK(s.boot_id[0] != '\0');
+        CHECK(strcmp(s.boot_id, host_boot_id) != 0);
+        CHECK_STREQ(s.release, kernel_release);
+        CHECK_STREQ(s.version, ps_build_version);
+        CHECK_INTEQ(s.pid, 1);
+        snprintf(sock, sizeof(sock), "%s/%s", dir, PS_VM_AGENT_SOCKET);
+        CHECK(exists(sock));
+        CHECK(ps_vm_kill(vm, SIGKILL, &err) == 0);
+        run_until(base, EXIT_TIMEOUT_S);
+        CHECK_INTEQ(s.exited, 1);
+        CHECK(WIFSIGNALED(s.status) && WTERMSIG(s.status) == SIGKILL);
+        CHECK_STREQ(s.why, "");
+        CHECK_INTEQ(ps_vm_pid(vm), 0);
+        CHECK(!exists(sock));
+        CHECK(!exists(dir));
+        CHECK(ps_vm_kill(vm, SIGKILL, NULL) < 0); /* gone: nothing to signal */
+out:
+        ps_vm_free(vm);
+        ps_reaper_free(r);
+        event_base_free(base);
+}
+
+static void test_shutdown_ends_vm(void)
+{
+        struct event_base *base = event_base_new();
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_reaper *r = ps_reaper_new(base, &err);
+        struct seen s = {.base = base};
+        char dir[PATH_MAX];
+        struct ps_vm *vm = boot(base, r, &s, "shutdown", dir, sizeof(dir));
+
+        CHECK(vm != NULL);
+        if (!vm)
+                goto out;
+        CHECK_INTEQ(s.ready, 1);
+        CHECK(ps_vm_shutdown(vm, &err) == 0);
+        run_until(base, EXIT_TIMEOUT_S);
+        CHECK_INTEQ(s.exited, 1);
+        /* QEMU ended by itself: the guest's init exited, the kernel
+         * panicked and rebooted, and -no-reboot made that QEMU's exit */
+        CHECK(WIFEXITED(s.status) && WEXITSTATUS(s.status) == 0);
+        CHECK(!exists(dir));
+out:
+        ps_vm_free(vm);
+        ps_reaper_free(r);
+        event_base_free(base);
+}
+
+static int setup(int argc, char **argv)
+{
+        _cleanup_free_ char *id = NULL;
+        char self[PATH_MAX];
+        const char *base;
+        ssize_t n;
+
+        if (argc < 3 || argc > 5) {
+                fprintf(stderr, "usage: %s KERNEL INITRAMFS [tcg|kvm [CPU]]\n", argv[0]);
+                return -1;
+        }
+        base = strrchr(argv[1], '/');
+        base = base ? base + 1 : argv[1];
+        if (strncmp(base, "vmlinuz-", 8) != 0) {
+                fprintf(stderr, "%s: the kernel must be named vmlinuz-RELEASE\n", argv[1]);
+                return -1;
+        }
+        kernel_release = base + 8;
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n < 0)
+                return -1;
+        self[n] = '\0';
+        snprintf(agent_path, sizeof(agent_path), "%s/podshim-agent", dirname(self));
+        if (ps_read_file("/proc/sys/kernel/random/boot_id", 64, &id, NULL, NULL) < 0)
+                return -1;
+        id[strcspn(id, "\n")] = '\0';
+        snprintf(host_boot_id, sizeof(host_boot_id), "%s", id);
+        if (!mkdtemp(scratch))
+                return -1;
+        config = (struct ps_vm_config){.kernel = argv[1],
+                                       .initrd = argv[2],
+                                       .agent = agent_path,
+                                       .accel = argc > 3 ? argv[3] : "tcg",
+                                       .cpu = argc > 4 ? argv[4] : NULL,
+                                       .stderr_fd = 2};
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        int rc;
+
+        signal(SIGPIPE, SIG_IGN);
+        ps_log_setup(getenv("PODSHIM_VM_DEBUG") ? PS_LOG_DEBUG : PS_LOG_WARN, NULL, NULL);
+        if (setup(argc, argv) < 0)
+                return 2;
+        RUN(test_boot_hello_sigkill);
+        RUN(test_shutdown_ends_vm);
+        rc = check_summary();
+        rmdir(scratch);
+        return rc;
+}
