@@ -11,7 +11,8 @@
 # initramfs holds busybox (busybox-static), scripts/vm-guest-init as /init,
 # and the modules that mount the guest's root and carry the agent port,
 # with their dependencies (modprobe --show-depends, as cgroup-v2-vm.sh
-# does): virtio_pci, virtio_console, 9pnet_virtio, 9p, overlay.
+# does): virtio_pci, virtio_console, virtio_balloon (free page reporting),
+# 9pnet_virtio, 9p, overlay.
 #
 # The cache (PODSHIM_VM_CACHE, default /var/cache/podshim/vm) keys each
 # image by the kernel release and a hash of everything in it: the init, the
@@ -38,7 +39,7 @@ init=$here/vm-guest-init
 cache=${PODSHIM_VM_CACHE:-/var/cache/podshim/vm}
 mkdir -p "$cache"
 
-mods=$(for m in virtio_pci virtio_console 9pnet_virtio 9p overlay; do
+mods=$(for m in virtio_pci virtio_console virtio_balloon 9pnet_virtio 9p overlay; do
 	modprobe -S "$kver" --show-depends "$m"
 done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
 key=$({

@@ -41,7 +41,8 @@ static void test_argv(void)
         if (!argv)
                 return;
         CHECK_STREQ(argv[0], "qemu-system-x86_64");
-        CHECK_STREQ(opt_value(argv, "-accel"), "tcg,thread=multi");
+        CHECK_STREQ(opt_value(argv, "-accel"), "tcg,thread=multi,tb-size=32");
+        CHECK(has(argv, "virtio-balloon-pci,free-page-reporting=on"));
         CHECK_STREQ(opt_value(argv, "-cpu"), "max");
         CHECK_STREQ(opt_value(argv, "-m"), "256");
         CHECK_STREQ(opt_value(argv, "-smp"), "1");

@@ -81,9 +81,10 @@ char **ps_vm_qemu_argv(const struct ps_vm_config *cfg, const char *dir, struct p
         add(&b, "-machine");
         add(&b, "q35");
         add(&b, "-accel");
-        /* TCG's translated-code cache is mapped lazily: only what the guest
-         * runs becomes resident. */
-        add(&b, "%s", tcg ? "tcg,thread=multi" : "kvm");
+        /* TCG's translated-code cache defaults to 1 GiB, of which a booted
+         * guest had ~58 MiB resident; 32 MiB bounds it (measured: QEMU's PSS
+         * after boot 244 -> 216 MiB, the boot no slower). */
+        add(&b, "%s", tcg ? "tcg,thread=multi,tb-size=32" : "kvm");
         add(&b, "-cpu");
         add(&b, "%s", cfg->cpu ? cfg->cpu : tcg ? "max" : "host");
         add(&b, "-smp");
@@ -114,6 +115,12 @@ char **ps_vm_qemu_argv(const struct ps_vm_config *cfg, const char *dir, struct p
         add(&b, "local,id=hostroot,path=/,security_model=passthrough,readonly=on,multidevs=remap");
         add(&b, "-device");
         add(&b, "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot");
+        /* The guest hands pages it frees back to QEMU, which drops them:
+         * boot-time memory (the kernel's decompression, the initramfs) and
+         * later whatever the pod's containers free (measured after boot:
+         * 129 -> 106 MiB of guest RAM resident). */
+        add(&b, "-device");
+        add(&b, "virtio-balloon-pci,free-page-reporting=on");
         add(&b, "-device");
         add(&b, "virtio-serial-pci,id=vser");
         add(&b, "-chardev");

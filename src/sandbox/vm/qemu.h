@@ -5,8 +5,9 @@
  * (scripts/vm-initramfs.sh), the host's / shared read-only over 9p (the
  * guest's init lays a tmpfs overlay on it), one virtio-serial port
  * org.podshim.agent whose host end is a unix socket QEMU listens on
- * (`<dir>/agent.sock`, server=on,wait=off: QEMU does not wait for us), and
- * -no-reboot, so the guest's panic when its agent dies ends QEMU.
+ * (`<dir>/agent.sock`, server=on,wait=off: QEMU does not wait for us), a
+ * balloon device that only reports free pages (the guest gives back the
+ * memory it frees), and -no-reboot, so the guest's panic when its agent dies ends QEMU.
  *
  * Only argv: nothing here goes through a shell. QEMU's own option parser
  * splits values at ',' (and would need ",,"), and the kernel command line at
