@@ -15,6 +15,10 @@
  *    the run directory and its socket are gone.
  *  - shutdown_ends_vm: the agent exits on a real request (Shutdown), which
  *    ends the guest and QEMU on its own (exit status 0, no signal).
+ *  - vm_pod_task: the sandbox layer with Backend = "vm" in the options: the
+ *    pod's own task's Create boots the VM and answers with QEMU's pid, a
+ *    member is refused (UNIMPLEMENTED, slice 2), and SIGKILL of QEMU is
+ *    the pod task's exit (TaskExit 137) with the run directory gone.
  * Each prints its boot time (spawn to Hello answered) and QEMU's PSS after
  * the boot; the first also QEMU's PSS 5 s later, once the guest has given
  * back what it freed while booting. */
@@ -37,6 +41,9 @@
 #include "base/version.h"
 #include "check.h"
 #include "core/reaper.h"
+#include "fake_backend.h"
+#include "oci/options.h"
+#include "sandbox/sandbox.h"
 #include "sandbox/vm/vm.h"
 
 #define BOOT_TIMEOUT_MS 120000
@@ -207,6 +214,126 @@ out:
         event_base_free(base);
 }
 
+struct pod_seen {
+        int created, started;
+        pid_t pid;
+        char err[256];
+};
+
+static void on_pod_op(void *data, struct ps_err *err, const struct ps_op_result *res)
+{
+        struct pod_seen *s = data;
+
+        if (err)
+                snprintf(s->err, sizeof(s->err), "%s", ps_err_msg(err));
+        else
+                s->pid = res->pid;
+        s->created++;
+        ps_err_free(err);
+}
+
+static void on_member(void *data, struct ps_err *err, const struct ps_op_result *res)
+{
+        ps_err_free(err);
+        CHECK(!"a member of a vm pod must be refused at once");
+}
+
+/* Runs the loop in 100 ms slices until *flag is set or `secs` pass. */
+static void run_until_set(struct event_base *base, const int *flag, int secs)
+{
+        for (int i = 0; i < secs * 10 && !*flag; i++) {
+                struct timeval tv = {.tv_usec = 100000};
+
+                event_base_loopexit(base, &tv);
+                event_base_dispatch(base);
+        }
+}
+
+static void write_bundle(const char *bundle, const char *kind, const char *pod)
+{
+        char path[PATH_MAX];
+        FILE *f;
+
+        CHECK(mkdir(bundle, 0700) == 0);
+        snprintf(path, sizeof(path), "%s/config.json", bundle);
+        f = fopen(path, "w");
+        CHECK(f != NULL);
+        if (!f)
+                return;
+        fprintf(f,
+                "{\"process\":{\"args\":[\"x\"],\"cwd\":\"/\"},\"root\":{\"path\":\"rootfs\"},"
+                "\"annotations\":{\"io.kubernetes.cri.container-type\":\"%s\","
+                "\"io.kubernetes.cri.sandbox-id\":\"%s\"}}",
+                kind, pod);
+        fclose(f);
+}
+
+static void test_vm_pod_task(void)
+{
+        struct event_base *base = event_base_new();
+        _cleanup_err_ struct ps_err *err = NULL, *merr = NULL;
+        struct ps_reaper *r = ps_reaper_new(base, &err);
+        struct ps_options opts = {.backend = (char *)PS_BACKEND_VM,
+                                  .vm_kernel = (char *)config.kernel,
+                                  .vm_initrd = (char *)config.initrd,
+                                  .vm_agent = agent_path,
+                                  .vm_accel = (char *)config.accel,
+                                  .vm_cpu = (char *)config.cpu};
+        struct pod_seen created = {0}, started = {0};
+        char bundle[PATH_MAX], member[PATH_MAX], run_dir[PATH_MAX];
+        struct ps_create_request req;
+        struct fake_events ev;
+        struct ps_sandboxes sbs;
+        struct ps_container *c;
+        int exited = 0;
+
+        fake_events_init(&ev);
+        ps_sandboxes_init(&sbs, &ev.sink, NULL, base, r, "test", scratch);
+        snprintf(run_dir, sizeof(run_dir), "%s/run", scratch);
+        sbs.vm.run_dir = run_dir;
+        snprintf(bundle, sizeof(bundle), "%s/vmpod", scratch);
+        write_bundle(bundle, "sandbox", "vmpod");
+        req = fake_request("vmpod", bundle);
+        req.options = &opts;
+        CHECK(ps_sandboxes_create_task(&sbs, &req, on_pod_op, &created, &err) == 0);
+        c = ps_tasks_find(&sbs.tasks, "vmpod");
+        CHECK(c != NULL);
+        run_until_set(base, &created.created, BOOT_TIMEOUT_MS / 1000);
+        CHECK_STREQ(created.err, "");
+        CHECK(created.pid > 0 && kill(created.pid, 0) == 0);
+        printf("vm_pod_task: the pod task's Create answered with QEMU's pid %d\n",
+               (int)created.pid);
+
+        /* containers in a vm pod: slice 2 */
+        snprintf(member, sizeof(member), "%s/c1", scratch);
+        write_bundle(member, "container", "vmpod");
+        req = fake_request("c1", member);
+        req.options = &opts;
+        CHECK(ps_sandboxes_create_task(&sbs, &req, on_member, NULL, &merr) < 0);
+        CHECK(merr && merr->code == PS_UNIMPLEMENTED);
+
+        if (c && created.pid > 0) {
+                CHECK(ps_process_start(c->init, on_pod_op, &started, &err) == 0);
+                run_until_set(base, &started.created, 10);
+                CHECK_INTEQ(started.pid, created.pid);
+                CHECK(kill(created.pid, SIGKILL) == 0);
+                for (int i = 0; i < EXIT_TIMEOUT_S * 10 && !exited; i++) {
+                        run_until(base, 0);
+                        exited = ps_process_exited(c->init);
+                        if (!exited)
+                                usleep(100000);
+                }
+                CHECK(exited);
+                CHECK(strstr(ev.log, "exit vmpod 137") != NULL);
+                CHECK(!exists(run_dir) || rmdir(run_dir) == 0); /* only the empty parent */
+        }
+        if (!exited)
+                fprintf(stderr, "events: %s\n", ev.log);
+        ps_sandboxes_destroy(&sbs);
+        ps_reaper_free(r);
+        event_base_free(base);
+}
+
 static int setup(int argc, char **argv)
 {
         _cleanup_free_ char *id = NULL;
@@ -255,7 +382,14 @@ int main(int argc, char **argv)
                 return 2;
         RUN(test_boot_hello_sigkill);
         RUN(test_shutdown_ends_vm);
+        RUN(test_vm_pod_task);
         rc = check_summary();
-        rmdir(scratch);
+        {
+                char cmd[PATH_MAX + 16];
+
+                snprintf(cmd, sizeof(cmd), "rm -rf %s", scratch);
+                if (system(cmd) != 0)
+                        rc = 1;
+        }
         return rc;
 }
