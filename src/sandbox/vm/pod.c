@@ -19,6 +19,8 @@
 
 /* TCG boots in ~6 s here, ASan builds in ~12 s; a loaded CI host more. */
 #define BOOT_TIMEOUT_MS 120000
+#define SELF_MAX        4096
+#define AGENT_MAX       (SELF_MAX + 16) /* SELF_MAX + "/podshim-agent" */
 
 /* A vm pod's state (c->impl). */
 struct vm_pod {
@@ -73,10 +75,9 @@ static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struc
 
 /* The VM's settings from the runtime options (Backend = "vm" and VM*);
  * the agent defaults to the podshim-agent beside the shim's binary. */
-static void vm_config(const struct ps_options *o, struct ps_vm_config *cfg, char *agent,
-                      size_t agent_len)
+static void vm_config(const struct ps_options *o, struct ps_vm_config *cfg, char agent[AGENT_MAX])
 {
-        char self[4096];
+        char self[SELF_MAX];
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
         char *slash;
 
@@ -84,7 +85,7 @@ static void vm_config(const struct ps_options *o, struct ps_vm_config *cfg, char
         slash = strrchr(self, '/');
         if (slash)
                 *slash = '\0';
-        snprintf(agent, agent_len, "%s/podshim-agent", self);
+        snprintf(agent, AGENT_MAX, "%s/podshim-agent", self);
         *cfg = (struct ps_vm_config){.kernel = o->vm_kernel,
                                      .initrd = o->vm_initrd,
                                      .agent = o->vm_agent ? o->vm_agent : agent,
@@ -102,14 +103,14 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
         struct ps_vm_events ev = {.ready = on_ready, .exited = on_exited};
         const char *run_dir = be->run_dir ? be->run_dir : PS_VM_RUN_DIR;
         struct ps_vm_config cfg;
-        char agent[4096], hex[65], dir[4096];
+        char agent[AGENT_MAX], hex[65], dir[4096];
         struct vm_pod *pod;
 
         if (!req->options || !req->options->vm_kernel || !req->options->vm_initrd)
                 return ps_err_set(err, PS_INVALID_ARGUMENT,
                                   "vm: the runtime options name no VMKernel and VMInitrd "
                                   "(scripts/vm-initramfs.sh prints both)");
-        vm_config(req->options, &cfg, agent, sizeof(agent));
+        vm_config(req->options, &cfg, agent);
         /* Bundle paths are too long for a socket address: one short
          * directory per pod, named by its bundle. */
         ps_sha256_hex(c->bundle, strlen(c->bundle), hex);
