@@ -45,6 +45,7 @@ def vm_run_dir(bundle):
 
 def test_vm_pod_is_a_vm_and_qemu_death_ends_it(vm_pods, cri_env):
     pod = vm_pods.run()
+    print("RunPodSandbox of a VM pod took %.2f s" % vm_pods.run_latencies[-1])
     # the pod's own task is QEMU, a child of the pod's shim
     assert comm(pod.pid).startswith("qemu-system"), comm(pod.pid)
     shims = vm_pods.pod_shims(pod)
