@@ -4,12 +4,15 @@
 The layers, lowest first (README "Layout"); every include edge points down:
 
     base <- ttrpc <- core
+    base, ttrpc <- agent    (the guest agent's protocol, both ends: podshim-agent's
+                             service and the host side's typed client)
     base <- cgroup, net, oci
     cgroup, net <- task     (for the plain metrics types only: the task core
                              reaches the rest through task/backend.h)
-    core, cgroup, net, oci, infra, task <- sandbox <- api <- shim
+    core, cgroup, net, oci, infra, task, agent <- sandbox <- api <- shim
 
-Generated protobuf headers (containerd/, google/, cgroups/, runtimeoptions/, cri/)
+Generated protobuf headers (containerd/, google/, cgroups/, runtimeoptions/, cri/,
+and podshim/ for our own agent protocol)
 are wire formats: only the layers that speak the wire may include them.
 Usage: check-layers.py [SRC_DIR]; prints every offending include and exits 1.
 """
@@ -26,14 +29,15 @@ ALLOWED = {
     "net": {"base"},
     "oci": {"base"},
     "infra": set(),
+    "agent": {"base", "ttrpc"},
     "task": {"base", "cgroup", "net"},
-    "sandbox": {"base", "core", "cgroup", "net", "oci", "infra", "task"},
+    "sandbox": {"base", "core", "cgroup", "net", "oci", "infra", "task", "agent"},
     "api": {"base", "ttrpc", "core", "oci", "task", "sandbox"},
-    "shim": {"base", "ttrpc", "core", "cgroup", "net", "oci", "task", "sandbox", "api"},
+    "shim": {"base", "ttrpc", "core", "cgroup", "net", "oci", "task", "sandbox", "api", "agent"},
 }
-WIRE = {"containerd", "google", "cgroups", "runtimeoptions", "cri"}
+WIRE = {"containerd", "google", "cgroups", "runtimeoptions", "cri", "podshim"}
 # the generated ttrpc envelope lives under the same name as our ttrpc/ layer
-WIRE_SPEAKERS = {"ttrpc", "core", "api", "shim"}
+WIRE_SPEAKERS = {"ttrpc", "core", "agent", "api", "shim"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_0-9]+)/[^"]+"', re.M)
 
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../src"
 echo "| module | files | lines | includes |"
 echo "|---|---|---|---|"
-for d in base ttrpc core cgroup net oci task sandbox sandbox/linux infra api shim; do
+for d in base ttrpc core agent cgroup net oci task sandbox sandbox/linux sandbox/vm infra api shim; do
 	files=$(find "$d" -maxdepth 1 -name '*.[ch]' | sort)
 	n=$(echo "$files" | wc -l)
 	lines=$(cat $files | wc -l)

@@ -7,7 +7,8 @@
 # host-cgroup e2e tests on the host's boot cgroup state, host preparation,
 # release unit tests, the same under valgrind memcheck, ASan/UBSan unit
 # tests, the libFuzzer targets (clang, ASan+UBSan, a bounded time each on a
-# scratch copy of their seed corpus), then the end-to-end suite against the
+# scratch copy of their seed corpus), the VM boot stage (pod VMs of the vm
+# backend, tests/vm and the `vm` e2e tests), then the end-to-end suite against the
 # ASan shim under a private containerd, for podshim and for containerd's own
 # runc-v2 shim (the reference the suite is checked against): under the
 # system's containerd 1.6, all of it again under containerd 2.1.9 (podshim
@@ -90,7 +91,7 @@ count_junit() {
 }
 
 note "clang-format"
-mapfile -t cfiles < <(find src tests/unit tests/fuzz -name '*.[ch]' 2>/dev/null | sort)
+mapfile -t cfiles < <(find src tests/unit tests/fuzz tests/vm -name '*.[ch]' 2>/dev/null | sort)
 clang-format --dry-run --Werror "${cfiles[@]}"
 count_stage clang-format $?
 
@@ -220,13 +221,41 @@ for src in tests/fuzz/fuzz_*.c; do
 done
 [ $fuzz_ok -eq 0 ] && echo "fuzzing: $fuzz_total executions in total"
 
+note "VM boot (tests/vm/test_vm_boot, then tests/e2e/test_vm_pods.py: pod VMs through CRI)"
+# One short stage: scripts/vm-initramfs.sh builds the guest's initramfs once
+# (cached), qemu-accel.sh picks KVM or TCG, and the test boots one VM to
+# SIGKILL, one to stop through the agent's Shutdown and one as a pod's own
+# task through the sandbox layer, printing each boot time and QEMU's PSS
+# (the release build: the agent runs as the guest's pid 1); then the `vm`
+# e2e tests (marked, and left out of the other e2e stages) run CRI pods on
+# the podshim-vm handler under containerd 1.6 with the ASan shim.
+if [ $release_ok -eq 0 ]; then
+	(
+		set -e
+		read -r vm_kernel vm_initrd < <(bash scripts/vm-initramfs.sh)
+		read -r vm_accel vm_accel_args < <(bash scripts/qemu-accel.sh "$vm_kernel")
+		vm_cpu=$(sed -n 's/.*-cpu \([^ ]*\).*/\1/p' <<<"$vm_accel_args")
+		PODSHIM_VM_CONSOLE="$out" timeout 900 "$bdir/test_vm_boot" "$vm_kernel" "$vm_initrd" \
+			"$vm_accel" "$vm_cpu"
+	) 2>&1 | tee "$out/vm-boot.log"
+	count_stage "vm boot" "${PIPESTATUS[0]}"
+	grep -a 'boot .* PSS' "$out/vm-boot.log" >"$out/vm-boot-summary.txt" || true
+else
+	count_stage "vm boot" 1
+fi
+if [ $asan_ok -eq 0 ]; then
+	PODSHIM_CONTAINERD=1.6 PODSHIM_BIN_DIR="$repo/$adir" PODSHIM_ASAN_LOG_DIR="$out/asan-vm" \
+		"$py" -m pytest tests/e2e/test_vm_pods.py -m vm --junitxml="$out/e2e-vm.xml"
+	count_junit "end-to-end (vm pods)" $? "$out/e2e-vm.xml"
+fi
+
 note "end-to-end under containerd 1.6 (ASan shim; podshim and runc-v2)"
 if [ $asan_ok -eq 0 ]; then
 	rm -rf "$out/asan"
 	t0=$SECONDS
 	PODSHIM_CONTAINERD=1.6 PODSHIM_BIN_DIR="$repo/$adir" PODSHIM_ASAN_LOG_DIR="$out/asan" \
 		PODSHIM_E2E_RUNTIMES=${PODSHIM_E2E_RUNTIMES:-io.containerd.podshim.v2,io.containerd.runc.v2} \
-		"$py" -m pytest tests/e2e --ignore=tests/e2e/test_host_cgroups.py \
+		"$py" -m pytest tests/e2e --ignore=tests/e2e/test_host_cgroups.py -m "not vm" \
 		--junitxml="$out/e2e.xml" --durations=10
 	st=$?
 	echo "end-to-end (containerd 1.6): $((SECONDS - t0))s"
@@ -256,7 +285,7 @@ e2e_under() {
 note "end-to-end under containerd 2.1.9 (ASan shim; podshim and 2.1.9's runc-v2)"
 if [ $asan_ok -eq 0 ]; then
 	e2e_under 2.1.9 2.1.9 "end-to-end (containerd 2.1.9)" tests/e2e \
-		--ignore=tests/e2e/test_host_cgroups.py
+		--ignore=tests/e2e/test_host_cgroups.py -m "not vm"
 fi
 
 note "pods under containerd 2.1.9, podshim grouped (bootstrap version 3)"
@@ -333,6 +362,7 @@ echo "stage times: ${times}total $((SECONDS - t_begin))s"
 [ -n "${vm_end:-}" ] && echo "$vm_end"
 # the package stage's lintian result and the demo's last line
 sed 's/^/package: /' "$out/package-summary.txt" 2>/dev/null
+sed 's/^/vm: /' "$out/vm-boot-summary.txt" 2>/dev/null
 for f in "${failures[@]}"; do
 	echo "FAILED: $f"
 	case $f in

@@ -45,6 +45,14 @@ static const struct field fields[] = {
     F("NoNewKeyring", "no_new_keyring", FIELD_BOOL, no_new_keyring),
     F("IoUid", "io_uid", FIELD_U32, io_uid),
     F("IoGid", "io_gid", FIELD_U32, io_gid),
+    F("Backend", "backend", FIELD_STR, backend),
+    F("VMKernel", "vm_kernel", FIELD_STR, vm_kernel),
+    F("VMInitrd", "vm_initrd", FIELD_STR, vm_initrd),
+    F("VMAgent", "vm_agent", FIELD_STR, vm_agent),
+    F("VMAccel", "vm_accel", FIELD_STR, vm_accel),
+    F("VMCPU", "vm_cpu", FIELD_STR, vm_cpu),
+    F("VMDefaultCPUs", "vm_cpus", FIELD_U32, vm_cpus),
+    F("VMDefaultMemoryMiB", "vm_memory_mib", FIELD_U32, vm_memory_mib),
 };
 #undef F
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -216,6 +224,10 @@ static int toml_value(char *v, const struct field *f, struct ps_options *o, stru
                 s = parse_quoted(v, &rest);
                 if (!s || *skip_ws(rest))
                         return ps_err_set(err, PS_INVALID_ARGUMENT, "bad string for %s", f->toml);
+                if (f->offset == offsetof(struct ps_options, backend) &&
+                    strcmp(s, PS_BACKEND_LINUX) != 0 && strcmp(s, PS_BACKEND_VM) != 0)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                          "Backend is \"%s\", not \"linux\" or \"vm\"", s);
                 return ps_options_set_str(str_slot(o, f), s, err);
         case FIELD_BOOL:
                 if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)

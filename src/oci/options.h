@@ -4,7 +4,10 @@
  * podshim's own TOML-subset config file (flat `Key = "string" | true |
  * false | 123` lines, `#` comments; keys as in runc.v1 Options: BinaryName,
  * Root, CriuPath, SystemdCgroup, NoPivotRoot, NoNewKeyring, IoUid, IoGid,
- * ShimCgroup, CriuImagePath, CriuWorkPath) and the copy kept in the bundle.
+ * ShimCgroup, CriuImagePath, CriuWorkPath; and podshim's own: Backend,
+ * "linux" (the default) or "vm" (docs/vm-backend.md), and the VM's
+ * VMKernel, VMInitrd, VMAgent, VMAccel, VMCPU, VMDefaultCPUs,
+ * VMDefaultMemoryMiB) and the copy kept in the bundle.
  *
  * Create persists them in <bundle>/options.json (JSON) and <bundle>/runtime
  * (the binary name) so the `delete` action can clean up with the same
@@ -36,7 +39,15 @@ struct ps_options {
         bool no_new_keyring;
         uid_t io_uid;
         gid_t io_gid;
+        /* which backend runs a pod (its sandbox task); NULL means "linux" */
+        char *backend;
+        /* the vm backend's machine (sandbox/vm/qemu.h) */
+        char *vm_kernel, *vm_initrd, *vm_agent, *vm_accel, *vm_cpu;
+        uint32_t vm_cpus, vm_memory_mib;
 };
+
+#define PS_BACKEND_LINUX "linux"
+#define PS_BACKEND_VM    "vm"
 
 /* Every unset field to its default (binary "runc", root
  * PS_DEFAULT_RUNTIME_ROOT). */

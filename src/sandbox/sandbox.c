@@ -327,6 +327,14 @@ void ps_sandboxes_init(struct ps_sandboxes *s, const struct ps_task_events *even
         s->pod_ops = &ps_linux_pod_ops;
         s->container_ops = &ps_linux_runc_ops;
         s->be_ctx = &s->lx;
+        s->vm = (struct ps_vm_backend){.base = base, .reaper = reaper};
+}
+
+/* Backend = "vm" in the task's runtime options (oci/options.h). */
+static bool wants_vm(const struct ps_create_request *req)
+{
+        return req->options && req->options->backend &&
+               strcmp(req->options->backend, PS_BACKEND_VM) == 0;
 }
 
 void ps_sandboxes_destroy(struct ps_sandboxes *s)
@@ -390,6 +398,10 @@ int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *r
                 if (sb && sb->api &&
                     ps_pod_files_bind(&sb->files, req->bundle, tree, spec->root_readonly, err) < 0)
                         return ps_err_prefix(err, "task %s", req->id);
+                if (sb && sb->vm)
+                        return ps_err_set(err, PS_UNIMPLEMENTED,
+                                          "task %s: containers in a vm pod are not supported yet",
+                                          req->id);
                 return ps_container_create(&s->tasks, req, s->container_ops, s->be_ctx, sb, done,
                                            data, err);
         }
@@ -398,7 +410,12 @@ int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *r
         sb = ps_sandbox_new(s, req->id, err);
         if (!sb)
                 return -1;
-        r = ps_container_create(&s->tasks, req, s->pod_ops, s->be_ctx, sb, done, data, err);
+        sb->vm = wants_vm(req);
+        if (sb->vm)
+                r = ps_container_create(&s->tasks, req, &ps_vm_pod_ops, &s->vm, sb, done, data,
+                                        err);
+        else
+                r = ps_container_create(&s->tasks, req, s->pod_ops, s->be_ctx, sb, done, data, err);
         if (r < 0)
                 ps_sandbox_drop_unborn(s, req->id);
         return r;

@@ -37,6 +37,7 @@
 #include "oci/spec.h"
 #include "sandbox/linux/linux.h"
 #include "sandbox/pod_files.h"
+#include "sandbox/vm/pod.h"
 #include "task/container.h"
 
 #define PS_ANNOTATION_CONTAINER_TYPE "io.kubernetes.cri.container-type"
@@ -60,6 +61,7 @@ struct ps_sandbox {
         char *id;
         struct ps_container *task; /* its own task: the infra process */
         bool api;                  /* made by CreateSandbox (shim sandboxer) */
+        bool vm;                   /* its own task runs on the vm backend */
         bool exited;               /* its own task ended: the pod is gone */
         bool dead;                 /* freed; memory kept while `holds` */
         bool shutting_down;        /* a ShutdownSandbox is in progress */
@@ -83,6 +85,8 @@ struct ps_sandboxes {
          * init (a test may put another backend here). */
         const struct ps_backend_ops *pod_ops, *container_ops;
         void *be_ctx;
+        /* the vm backend's context: pods whose options say Backend = "vm" */
+        struct ps_vm_backend vm;
         struct event_base *base; /* StopSandbox's grace timers; NULL: no grace */
         /* The task core reports to `filter`, which passes everything on to
          * `events` except what an api sandbox's own task does: that goes

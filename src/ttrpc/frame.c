@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 void ttrpc_header_encode(uint8_t out[TTRPC_HEADER_SIZE], const struct ttrpc_header *h)
 {
@@ -209,6 +210,11 @@ int ttrpc_buf_send(struct ttrpc_buf *b, int fd)
 {
         while (b->len) {
                 ssize_t n = send(fd, b->data + b->off, b->len, MSG_NOSIGNAL);
+
+                /* A virtio-serial port is a character device, not a socket,
+                 * and no SIGPIPE can come from it. */
+                if (n < 0 && errno == ENOTSOCK)
+                        n = write(fd, b->data + b->off, b->len);
 
                 if (n < 0 && errno == EINTR)
                         continue;

@@ -44,7 +44,8 @@ struct ttrpc_buf {
  * returns a pointer to that room or NULL on allocation failure. */
 uint8_t *ttrpc_buf_reserve(struct ttrpc_buf *b, size_t n);
 void ttrpc_buf_consume(struct ttrpc_buf *b, size_t n);
-/* Sends as much of the buffer as the non-blocking socket takes (no SIGPIPE).
+/* Sends as much of the buffer as the non-blocking socket takes (no SIGPIPE;
+ * write(2) when fd is a character device such as a virtio-serial port).
  * Returns 0 when it is empty, 1 when the socket is full (wait for write
  * readiness), -1 with errno on a send error. */
 int ttrpc_buf_send(struct ttrpc_buf *b, int fd);

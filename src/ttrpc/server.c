@@ -25,6 +25,9 @@
  * a handful of connections per shim and one parked Wait per process. */
 #define SRV_MAX_CONNS  256
 #define CONN_MAX_CALLS 4096
+/* How often a port whose peer is away looks for it again (see
+ * ttrpc_server_adopt_port). */
+#define PORT_PEER_POLL_MS 20
 
 struct conn {
         struct ps_list link; /* in srv->conns */
@@ -39,6 +42,8 @@ struct conn {
         bool dispatching;              /* inside the frame loop: closing must wait */
         bool broken;                   /* close at the next safe point */
         bool closing;                  /* being torn down: output is dropped */
+        bool port;                     /* a character device: EOF is "peer away" */
+        struct event *ev_peer;         /* port only: look for the peer again */
 };
 
 struct ttrpc_call {
@@ -87,6 +92,8 @@ static void conn_destroy(struct conn *c)
         c->srv->n_conns--;
         event_free(c->ev_read);
         event_free(c->ev_write);
+        if (c->ev_peer)
+                event_free(c->ev_peer);
         c->fd = ps_close(c->fd);
         /* Pop one at a time: a cancel callback may answer other calls of this
          * connection, which unlinks them (their replies are dropped). */
@@ -386,6 +393,29 @@ static void conn_process(struct conn *c)
         }
 }
 
+/* A port reads EOF, and polls as readable (EPOLLHUP), for as long as
+ * nobody holds the host end: reading is paused and retried on a timer, so
+ * the loop does not spin, and the connection (with its calls) stays. */
+static void conn_port_peer_away(struct conn *c)
+{
+        struct timeval tv = {.tv_usec = PORT_PEER_POLL_MS * 1000};
+
+        /* a write also waits (EAGAIN) while the peer is away, and HUP
+         * would wake it up at once */
+        event_del(c->ev_read);
+        event_del(c->ev_write);
+        if (evtimer_add(c->ev_peer, &tv) < 0)
+                conn_break(c);
+}
+
+static void conn_on_peer_poll(evutil_socket_t fd, short what, void *arg)
+{
+        struct conn *c = arg;
+
+        if (event_add(c->ev_read, NULL) < 0 || (c->out.len && event_add(c->ev_write, NULL) < 0))
+                conn_destroy(c);
+}
+
 static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 {
         struct conn *c = arg;
@@ -413,7 +443,9 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
         c->dispatching = false;
         if (n > 0 && !event_pending(c->ev_write, EV_WRITE, NULL))
                 conn_flush(c);
-        if (n == 0 || c->broken)
+        if (n == 0 && c->port && !c->broken)
+                conn_port_peer_away(c);
+        else if (n == 0 || c->broken)
                 conn_destroy(c);
 }
 
@@ -452,13 +484,13 @@ static int check_peer(int fd, struct ps_err **err)
         return 0;
 }
 
-int ttrpc_server_adopt(struct ttrpc_server *srv, int fd, struct ps_err **err)
+static int conn_new(struct ttrpc_server *srv, int fd, bool port, struct ps_err **err)
 {
         _cleanup_close_ int cfd = fd;
         struct conn *c;
         int fl;
 
-        if (check_peer(cfd, err) < 0)
+        if (!port && check_peer(cfd, err) < 0)
                 return -1;
         fl = fcntl(cfd, F_GETFL);
         if (fl < 0 || fcntl(cfd, F_SETFL, fl | O_NONBLOCK) < 0 ||
@@ -469,15 +501,21 @@ int ttrpc_server_adopt(struct ttrpc_server *srv, int fd, struct ps_err **err)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "ttrpc connection");
         c->srv = srv;
         c->fd = cfd;
+        c->port = port;
         ps_list_init(&c->calls);
         ttrpc_reader_init(&c->rd, TTRPC_MAX_MESSAGE);
         c->ev_read = event_new(srv->base, cfd, EV_READ | EV_PERSIST, conn_on_read, c);
         c->ev_write = event_new(srv->base, cfd, EV_WRITE | EV_PERSIST, conn_on_write, c);
-        if (!c->ev_read || !c->ev_write || event_add(c->ev_read, NULL) < 0) {
+        if (port)
+                c->ev_peer = evtimer_new(srv->base, conn_on_peer_poll, c);
+        if (!c->ev_read || !c->ev_write || (port && !c->ev_peer) ||
+            event_add(c->ev_read, NULL) < 0) {
                 if (c->ev_read)
                         event_free(c->ev_read);
                 if (c->ev_write)
                         event_free(c->ev_write);
+                if (c->ev_peer)
+                        event_free(c->ev_peer);
                 free(c);
                 return ps_err_set(err, PS_RESOURCE_EXHAUSTED, "ttrpc connection events");
         }
@@ -485,6 +523,16 @@ int ttrpc_server_adopt(struct ttrpc_server *srv, int fd, struct ps_err **err)
         ps_list_add_tail(&srv->conns, &c->link);
         srv->n_conns++;
         return 0;
+}
+
+int ttrpc_server_adopt(struct ttrpc_server *srv, int fd, struct ps_err **err)
+{
+        return conn_new(srv, fd, false, err);
+}
+
+int ttrpc_server_adopt_port(struct ttrpc_server *srv, int fd, struct ps_err **err)
+{
+        return conn_new(srv, fd, true, err);
 }
 
 static void srv_on_retry(evutil_socket_t fd, short what, void *arg)
@@ -543,6 +591,8 @@ struct ttrpc_server *ttrpc_server_new(struct event_base *base, int listen_fd,
         srv->services = services;
         srv->n_services = n_services;
         ps_list_init(&srv->conns);
+        if (listen_fd < 0)
+                return srv; /* connections come through ttrpc_server_adopt*() only */
         srv->ev_listen = event_new(base, listen_fd, EV_READ | EV_PERSIST, srv_on_accept, srv);
         srv->ev_retry = evtimer_new(base, srv_on_retry, srv);
         if (!srv->ev_listen || !srv->ev_retry || event_add(srv->ev_listen, NULL) < 0) {

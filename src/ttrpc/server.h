@@ -64,7 +64,8 @@ struct ttrpc_service {
 };
 
 /* Starts serving on an already-listening socket; takes ownership of listen_fd.
- * `services` must outlive the server. */
+ * listen_fd -1: no listener, connections come through the adopt functions
+ * only (the guest agent). `services` must outlive the server. */
 struct ttrpc_server *ttrpc_server_new(struct event_base *base, int listen_fd,
                                       const struct ttrpc_service *services, size_t n_services,
                                       struct ps_err **err);
@@ -78,6 +79,16 @@ struct ttrpc_server *ttrpc_server_free(struct ttrpc_server *srv);
  * peer-credential check included); takes ownership of fd, also on failure.
  * For tests and fuzzers, and for a socket inherited from a parent. */
 int ttrpc_server_adopt(struct ttrpc_server *srv, int fd, struct ps_err **err);
+
+/* Serves an already-open character device that carries one byte stream to a
+ * single peer (a virtio-serial port in a guest) as a connection; takes
+ * ownership of fd, also on failure. There is no peer credential to check:
+ * whoever holds the host end of the port is the peer. A port reads EOF
+ * while that end is closed (the host has not connected yet, or reconnects),
+ * so EOF does not close this connection: reading pauses and resumes every
+ * 20 ms until data comes. Only a read error or ttrpc_server_free() closes
+ * it. */
+int ttrpc_server_adopt_port(struct ttrpc_server *srv, int fd, struct ps_err **err);
 
 /* Stops accepting new connections (closes the listener) but keeps serving
  * the existing ones, so a final Shutdown reply can still be written. */

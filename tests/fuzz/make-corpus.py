@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Writes the seed corpora of fuzz_spec, fuzz_runtime_log, fuzz_strings and
-fuzz_sandbox_service
+"""Writes the seed corpora of fuzz_spec, fuzz_runtime_log, fuzz_strings,
+fuzz_sandbox_service and fuzz_agent_service
 under tests/fuzz/corpus/<target>/. Run it again after changing a seed; the
 files are committed, so CI never needs to run it.
 
@@ -261,6 +261,32 @@ def sandbox_service_seeds():
     }
 
 
+def ttrpc_frame(stream, service, method, payload=b"", timeout=0, ftype=1):
+    """One whole ttrpc frame: the 10-byte header, then a Request envelope."""
+    fields = [(1, service), (2, method), (3, payload)]
+    if timeout:
+        fields.append((4, timeout))
+    body = msg(*fields)
+    return (len(body).to_bytes(4, "big") + stream.to_bytes(4, "big") + bytes([ftype, 0]) +
+            body)
+
+
+def agent_service_seeds():
+    """Inputs for fuzz_agent_service: a chunk-size byte, then raw bytes from
+    the host: whole frames of podshim.agent.v1.Agent calls."""
+    agent = "podshim.agent.v1.Agent"
+    hello = ttrpc_frame(1, agent, "Hello", msg((1, "0.1.0")), 2000000000)
+    return {
+        "hello": b"\x60" + hello,
+        "hello_bytewise": b"\x00" + hello,
+        "shutdown": b"\x60" + hello + ttrpc_frame(3, agent, "Shutdown"),
+        "unknown": b"\x60" + ttrpc_frame(1, agent, "CreateContainer", msg((1, "c1"))) +
+                   ttrpc_frame(3, "containerd.task.v2.Task", "Create"),
+        "bad_payload": b"\x60" + ttrpc_frame(1, agent, "Hello", b"\x0a\xff\x01"),
+        "even_stream": b"\x60" + ttrpc_frame(2, agent, "Hello"),
+    }
+
+
 def write(target, seeds):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -275,6 +301,7 @@ def main():
     write("runtime_log", runtime_seeds())
     write("strings", strings_seeds())
     write("sandbox_service", sandbox_service_seeds())
+    write("agent_service", agent_service_seeds())
     return 0
 
 

@@ -227,6 +227,32 @@ static void test_options_config_body(void)
         ps_options_clear(&o);
 }
 
+/* The vm backend's keys (docs/vm-backend.md): Backend is "linux" or "vm",
+ * nothing else; the VM's settings are plain strings and numbers. */
+static void test_options_vm_backend(void)
+{
+        struct ps_options o = {0};
+        struct ps_err *e = NULL;
+
+        CHECK_INTEQ(decode_body("Backend = 'vm'\nVMKernel = '/boot/vmlinuz-x'\n"
+                                "VMInitrd = '/i.gz'\nVMAccel = 'tcg'\nVMDefaultCPUs = 2\n"
+                                "VMDefaultMemoryMiB = 512\n",
+                                &o, &e),
+                    0);
+        CHECK(e == NULL);
+        CHECK_STREQ(o.backend, PS_BACKEND_VM);
+        CHECK_STREQ(o.vm_kernel, "/boot/vmlinuz-x");
+        CHECK_STREQ(o.vm_initrd, "/i.gz");
+        CHECK_STREQ(o.vm_accel, "tcg");
+        CHECK(o.vm_agent == NULL);
+        CHECK_INTEQ(o.vm_cpus, 2);
+        CHECK_INTEQ(o.vm_memory_mib, 512);
+        ps_options_clear(&o);
+        CHECK_INTEQ(decode_body("Backend = 'kata'\n", &o, &e), -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(e), "kata"));
+        e = ps_err_free(e);
+}
+
 static void test_options_save_load(void)
 {
         _cleanup_free_ char *dir = NULL, *rt = NULL;
@@ -247,6 +273,8 @@ static void test_options_save_load(void)
         o.criu_work_path = strdup("/w");
         o.systemd_cgroup = true;
         o.io_uid = 4294967295u;
+        o.backend = strdup("vm");
+        o.vm_memory_mib = 384;
         CHECK_INTEQ(ps_options_save(dir, &o, NULL), 0);
         CHECK_INTEQ(ps_options_load(dir, &l, NULL), 0);
         CHECK_STREQ(l.binary_name, "crun");
@@ -255,6 +283,8 @@ static void test_options_save_load(void)
         CHECK(l.criu_path == NULL);
         CHECK(l.systemd_cgroup && !l.no_pivot_root);
         CHECK_INTEQ(l.io_uid, 4294967295u);
+        CHECK_STREQ(l.backend, "vm");
+        CHECK_INTEQ(l.vm_memory_mib, 384);
         ps_options_clear(&l);
         ps_options_clear(&o);
 
@@ -422,6 +452,7 @@ int main(void)
         RUN(test_options_config_body);
         RUN(test_options_config_body_containerd);
         RUN(test_options_save_load);
+        RUN(test_options_vm_backend);
         test_rm_rf(tmpdir);
         return check_summary();
 }

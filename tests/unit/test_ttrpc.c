@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
@@ -823,6 +824,65 @@ static void test_client_unavailable_and_timeout(void)
         fx_teardown(&fx);
 }
 
+/* A guest agent's port is a character device: no peer credentials, and
+ * write(2) where send(2) fails with ENOTSOCK. A raw pty pair stands in for
+ * it: the server holds the master, the test speaks on the slave. */
+static void test_port_char_device(void)
+{
+        struct fixture fx;
+        struct termios t;
+        uint8_t buf[512];
+        size_t n;
+        int master, slave;
+
+        fx_setup(&fx);
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+        slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        CHECK(slave >= 0 && tcgetattr(slave, &t) == 0);
+        cfmakeraw(&t);
+        CHECK(tcsetattr(slave, TCSANOW, &t) == 0);
+        CHECK(ttrpc_server_adopt_port(fx.srv, master, NULL) == 0);
+        CHECK_INTEQ(ttrpc_server_connections(fx.srv), 1);
+        n = build_connect(buf, sizeof(buf), 1, "p1");
+        write_all(&fx, slave, buf, n);
+        expect_connect(&fx, slave, 1, 2);
+        close(slave);
+        fx_teardown(&fx);
+}
+
+/* EOF on a port means the host end is closed for now (a virtio-serial port
+ * reads EOF until the host connects): the connection and its parked calls
+ * stay, and an answer still goes out. A socket pair whose peer shuts down
+ * its writing half shows the same EOF. */
+static void test_port_survives_eof(void)
+{
+        struct fixture fx;
+        uint8_t buf[512];
+        size_t n;
+        int sv[2];
+
+        fx_setup(&fx);
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) == 0);
+        CHECK(ttrpc_server_adopt_port(fx.srv, sv[0], NULL) == 0);
+        n = build_connect(buf, sizeof(buf), 1, "park");
+        n += build_connect(buf + n, sizeof(buf) - n, 3, "p1");
+        write_all(&fx, sv[1], buf, n);
+        expect_connect(&fx, sv[1], 3, 2);
+        CHECK(fx.parked != NULL);
+        CHECK(shutdown(sv[1], SHUT_WR) == 0);
+        pump(&fx, 60); /* EOF read, and read again after the 20 ms pause */
+        CHECK_INTEQ(ttrpc_server_connections(fx.srv), 1);
+        CHECK_INTEQ(fx.cancelled, 0);
+        if (fx.parked) {
+                reply_connect(fx.parked, 7);
+                fx.parked = NULL;
+                expect_connect(&fx, sv[1], 1, 7);
+        }
+        fx_teardown(&fx);
+        close(sv[1]);
+}
+
 int main(void)
 {
         signal(SIGPIPE, SIG_IGN);
@@ -836,5 +896,7 @@ int main(void)
         RUN(test_peer_uid);
         RUN(test_client_roundtrip);
         RUN(test_client_unavailable_and_timeout);
+        RUN(test_port_char_device);
+        RUN(test_port_survives_eof);
         return check_summary();
 }

@@ -16,6 +16,11 @@ handler under test:
                 fails StartContainer on any other type (client/task.go
                 getRuncOptions), so the shim runs on its defaults (runc)
   podshim-noopts io.containerd.podshim.v2 without an options table
+  podshim-vm    io.containerd.podshim.v2 with a config file saying Backend = "vm"
+                (docs/vm-backend.md): each pod is a QEMU VM; its kernel and
+                initramfs from scripts/vm-initramfs.sh, the agent the
+                podshim-agent beside the shim, the accelerator
+                PODSHIM_VM_ACCEL (default tcg); always through ConfigPath
 
 The crun pair is for bench/: with runc, `runc exec` is most of an exec for
 either shim. The pod tests use runc and podshim (under 2.x podshim-sb too),
@@ -55,7 +60,7 @@ NAMESPACE = "k8s.io"
 CNI_BIN_DIR = "/usr/lib/cni"  # dpkg -L containernetworking-plugins
 HANDLERS = {"runc": "io.containerd.runc.v2", "podshim": "io.containerd.podshim.v2",
             "runc-crun": "io.containerd.runc.v2", "podshim-crun": "io.containerd.podshim.v2",
-            "podshim-noopts": "io.containerd.podshim.v2"}
+            "podshim-noopts": "io.containerd.podshim.v2", "podshim-vm": "io.containerd.podshim.v2"}
 # handlers only a 2.x containerd has (1.x has no sandboxer key)
 HANDLERS_V2 = {"podshim-sb": "io.containerd.podshim.v2"}
 # the handlers whose sandboxer is the shim itself (containerd's "shim" mode)
@@ -63,7 +68,7 @@ SHIM_SANDBOXER = ("podshim-sb",)
 # the OCI runtime each handler's shim runs (podshim-noopts and podshim-sb:
 # their default, runc)
 OCI_BINARY = {"runc": "runc", "podshim": "runc", "runc-crun": "crun", "podshim-crun": "crun",
-              "podshim-noopts": "runc", "podshim-sb": "runc"}
+              "podshim-noopts": "runc", "podshim-sb": "runc", "podshim-vm": "runc"}
 # where containerd 2.x keeps a shim-mode pod's bundle (the sandbox controller's
 # state dir: plugins/sandbox/controller.go, core/runtime/v2/bundle.go)
 SANDBOX_STATE = "io.containerd.sandbox.controller.v1.shim"
@@ -139,7 +144,8 @@ class CriEnv:
         # of deploy/podshim.toml
         self.snippet_file = deploy_snippet_file(self.cd.dist)
         self.podshim_configs = {"podshim": self.podshim_config,
-                                "podshim-crun": os.path.join(self.dir, "podshim-cri-crun.toml")}
+                                "podshim-crun": os.path.join(self.dir, "podshim-cri-crun.toml"),
+                                "podshim-vm": os.path.join(self.dir, "podshim-cri-vm.toml")}
         # every pod's cgroup_parent lives below this, so teardown finds them all
         self.cgroup_root = "pse2e-%d" % os.getpid()
         self.handlers = dict(HANDLERS, **(HANDLERS_V2 if self.cd.dist.v2 else {}))
@@ -250,7 +256,7 @@ class CriEnv:
         or that BinaryName inline (1.7+, podshim_inline)."""
         table = "%s.containerd.runtimes.%s" % (p, handler)
         lines = ["%s]" % table, "  runtime_type = %s" % q(self.handlers[handler]), ""]
-        if handler in self.podshim_configs and self.podshim_inline():
+        if handler in self.podshim_configs and self.podshim_inline() and handler != "podshim-vm":
             opt = "BinaryName = %s" % q(self.podshim_binary(handler))
         elif handler in self.podshim_configs:
             opt = "ConfigPath = %s" % q(self.podshim_configs[handler])
@@ -291,6 +297,23 @@ class CriEnv:
             with open(path, "w") as f:
                 f.write("# written by tests/e2e/cri/env.py\nBinaryName = \"%s\"\n"
                         % OCI_BINARY[handler])
+                if handler == "podshim-vm":
+                    f.write(self.vm_config())
+
+    def vm_config(self):
+        """The podshim-vm handler's VM settings (docs/vm-backend.md). Where
+        no guest can be built (no kernel in /boot, no busybox-static) the
+        handler has none, and its pods fail to start saying so: only the vm
+        tests use it."""
+        script = os.path.join(os.path.dirname(DEPLOY_DIR), "scripts", "vm-initramfs.sh")
+        r = harness.run(["bash", script], timeout=300, check=False)
+        if r.returncode != 0:
+            return "# no VM: %s\n" % r.stderr.strip().replace("\n", " ")
+        kernel, initrd = r.stdout.split()
+        return ('Backend = "vm"\nVMKernel = "%s"\nVMInitrd = "%s"\nVMAgent = "%s"\n'
+                'VMAccel = "%s"\n' % (kernel, initrd,
+                                      os.path.join(self.cd.bin_dir, "podshim-agent"),
+                                      os.environ.get("PODSHIM_VM_ACCEL", "tcg")))
 
     # ------------------------------------------------------------ network
 

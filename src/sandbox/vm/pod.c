@@ -1,0 +1,223 @@
+#include "sandbox/vm/pod.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/sha256.h"
+#include "core/reaper.h"
+#include "oci/options.h"
+#include "sandbox/vm/vm.h"
+#include "task/container.h"
+#include "task/process.h"
+
+/* TCG boots in ~6 s here, ASan builds in ~12 s; a loaded CI host more. */
+#define BOOT_TIMEOUT_MS 120000
+#define SELF_MAX        4096
+#define AGENT_MAX       (SELF_MAX + 16) /* SELF_MAX + "/podshim-agent" */
+
+/* A vm pod's state (c->impl). */
+struct vm_pod {
+        struct ps_container *c;
+        struct ps_vm *vm;
+        ps_backend_fn create_done; /* until the agent's Hello (or QEMU's end) */
+        void *create_data;
+};
+
+static struct vm_pod *vm_pod(const struct ps_container *c)
+{
+        return c->impl;
+}
+
+static void on_ready(void *data, struct ps_vm *vm, const struct ps_agent_hello *hello)
+{
+        struct vm_pod *pod = data;
+        struct ps_backend_result res = {.pid = ps_vm_pid(vm)};
+        ps_backend_fn done = pod->create_done;
+
+        ps_log_debug("%s: vm up in %llu ms, guest kernel %s, agent %s", pod->c->id,
+                     (unsigned long long)ps_vm_boot_usec(vm) / 1000, hello->kernel_release,
+                     hello->version);
+        pod->create_done = NULL;
+        if (done)
+                done(pod->create_data, NULL, &res);
+}
+
+static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struct ps_err *why)
+{
+        struct vm_pod *pod = data;
+        ps_backend_fn done = pod->create_done;
+
+        (void)vm;
+        pod->create_done = NULL;
+        if (done) {
+                /* Create fails: nothing of the pod runs any more. */
+                struct ps_err *e = NULL;
+
+                if (why)
+                        ps_err_set(&e, why->code, "%s", ps_err_msg(why));
+                else
+                        ps_err_set(&e, PS_UNAVAILABLE,
+                                   "vm: QEMU exited (status %u) before the agent answered",
+                                   ps_exit_code(wait_status));
+                done(pod->create_data, e, NULL);
+                ps_err_free(e);
+                return;
+        }
+        ps_task_process_exited(pod->c->init, ps_exit_code(wait_status));
+}
+
+/* The VM's settings from the runtime options (Backend = "vm" and VM*);
+ * the agent defaults to the podshim-agent beside the shim's binary. */
+static void vm_config(const struct ps_options *o, struct ps_vm_config *cfg, char agent[AGENT_MAX])
+{
+        char self[SELF_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        char *slash;
+
+        self[n > 0 ? n : 0] = '\0';
+        slash = strrchr(self, '/');
+        if (slash)
+                *slash = '\0';
+        snprintf(agent, AGENT_MAX, "%s/podshim-agent", self);
+        *cfg = (struct ps_vm_config){.kernel = o->vm_kernel,
+                                     .initrd = o->vm_initrd,
+                                     .agent = o->vm_agent ? o->vm_agent : agent,
+                                     .accel = o->vm_accel ? o->vm_accel : "tcg",
+                                     .cpu = o->vm_cpu,
+                                     .vcpus = o->vm_cpus,
+                                     .mem_mib = o->vm_memory_mib,
+                                     .stderr_fd = 2};
+}
+
+static int pod_create(struct ps_container *c, const struct ps_create_request *req,
+                      ps_backend_fn done, void *data, struct ps_err **err)
+{
+        struct ps_vm_backend *be = c->be_ctx;
+        struct ps_vm_events ev = {.ready = on_ready, .exited = on_exited};
+        const char *run_dir = be->run_dir ? be->run_dir : PS_VM_RUN_DIR;
+        struct ps_vm_config cfg;
+        char agent[AGENT_MAX], hex[65], dir[4096];
+        struct vm_pod *pod;
+
+        if (!req->options || !req->options->vm_kernel || !req->options->vm_initrd)
+                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                  "vm: the runtime options name no VMKernel and VMInitrd "
+                                  "(scripts/vm-initramfs.sh prints both)");
+        vm_config(req->options, &cfg, agent);
+        /* Bundle paths are too long for a socket address: one short
+         * directory per pod, named by its bundle. */
+        ps_sha256_hex(c->bundle, strlen(c->bundle), hex);
+        snprintf(dir, sizeof(dir), "%s/%.16s", run_dir, hex);
+        if (ps_mkdir_p(run_dir, 0700, err) < 0)
+                return -1;
+        pod = calloc(1, sizeof(*pod));
+        if (!pod)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod");
+        pod->c = c;
+        ev.data = pod;
+        pod->vm = ps_vm_start(be->base, be->reaper, &cfg, dir, BOOT_TIMEOUT_MS, &ev, err);
+        if (!pod->vm) {
+                free(pod);
+                return ps_err_prefix(err, "%s", c->id);
+        }
+        pod->create_done = done;
+        pod->create_data = data;
+        c->impl = pod;
+        c->private_pid_ns = true; /* nothing of the pod runs outside the VM */
+        return 0;
+}
+
+/* The VM runs from Create on: Start only reports it. */
+static int pod_start(struct ps_container *c, ps_backend_fn done, void *data, struct ps_err **err)
+{
+        struct ps_backend_result res = {.pid = c->init->pid};
+
+        done(data, NULL, &res);
+        return 0;
+}
+
+static int pod_signal(struct ps_process *p, int sig, bool all, ps_backend_fn done, void *data,
+                      struct ps_err **err)
+{
+        struct ps_backend_result res = {0};
+        struct vm_pod *pod = vm_pod(p->c);
+
+        /* QEMU is the task's only process on the host, `all` or not. */
+        if (ps_vm_kill(pod->vm, sig, err) < 0)
+                return -1;
+        done(data, NULL, &res);
+        return 0;
+}
+
+static int pod_delete(struct ps_container *c, bool force, ps_backend_fn done, void *data,
+                      struct ps_err **err)
+{
+        struct ps_backend_result res = {0};
+        struct vm_pod *pod = vm_pod(c);
+
+        if (force && pod && ps_vm_pid(pod->vm) > 0)
+                ps_vm_kill(pod->vm, SIGKILL, NULL);
+        done(data, NULL, &res);
+        return 0;
+}
+
+static int pod_pids(struct ps_container *c, ps_backend_pids_fn done, void *data,
+                    struct ps_err **err)
+{
+        pid_t qemu = vm_pod(c) ? ps_vm_pid(vm_pod(c)->vm) : 0;
+
+        done(data, NULL, &qemu, qemu > 0 ? 1 : 0);
+        return 0;
+}
+
+static int pod_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps_err **err)
+{
+        return 0; /* no terminal */
+}
+
+static void pod_close_stdin(struct ps_process *p)
+{
+}
+
+static void pod_drain(struct ps_process *p, void (*done)(void *data), void *data)
+{
+        done(data); /* no stdio on the host */
+}
+
+static void pod_process_free(struct ps_process *p)
+{
+}
+
+static void pod_free(struct ps_container *c)
+{
+        struct vm_pod *pod = vm_pod(c);
+
+        if (!pod)
+                return;
+        /* a Create still waiting is over: the task core frees it after
+         * its last busy call, so this runs only once done has run */
+        ps_vm_free(pod->vm);
+        free(pod);
+        c->impl = NULL;
+}
+
+const struct ps_backend_ops ps_vm_pod_ops = {
+    .name = "vm pod",
+    .create = pod_create,
+    .start = pod_start,
+    .signal = pod_signal,
+    .delete = pod_delete,
+    .pids = pod_pids,
+    .resize = pod_resize,
+    .close_stdin = pod_close_stdin,
+    .drain = pod_drain,
+    .process_free = pod_process_free,
+    .container_free = pod_free,
+};

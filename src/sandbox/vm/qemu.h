@@ -1,0 +1,42 @@
+/* QEMU's command line for one pod VM (docs/vm-backend.md, "The machine").
+ *
+ * q35 with virtio-pci devices, no firmware menu, no network, no default
+ * devices: the host's kernel and the cached initramfs
+ * (scripts/vm-initramfs.sh), the host's / shared read-only over 9p (the
+ * guest's init lays a tmpfs overlay on it), one virtio-serial port
+ * org.podshim.agent whose host end is a unix socket QEMU listens on
+ * (`<dir>/agent.sock`, server=on,wait=off: QEMU does not wait for us), a
+ * balloon device that only reports free pages (the guest gives back the
+ * memory it frees), and -no-reboot, so the guest's panic when its agent dies ends QEMU.
+ *
+ * Only argv: nothing here goes through a shell. QEMU's own option parser
+ * splits values at ',' (and would need ",,"), and the kernel command line at
+ * blanks, so such paths are refused rather than quoted.
+ */
+#ifndef PS_SANDBOX_VM_QEMU_H
+#define PS_SANDBOX_VM_QEMU_H
+
+#include "base/error.h"
+
+#define PS_VM_AGENT_SOCKET "agent.sock"
+#define PS_VM_AGENT_PORT   "org.podshim.agent"
+
+struct ps_vm_config {
+        const char *qemu;    /* NULL: qemu-system-x86_64 from $PATH */
+        const char *kernel;  /* e.g. /boot/vmlinuz-6.1.0-57-amd64 */
+        const char *initrd;  /* scripts/vm-initramfs.sh's image */
+        const char *agent;   /* podshim-agent's path on the host, which the guest shares */
+        const char *accel;   /* "tcg" or "kvm" (scripts/qemu-accel.sh decides) */
+        const char *cpu;     /* -cpu; NULL: "max" under TCG, "host" under KVM */
+        unsigned vcpus;      /* 0: 1 */
+        unsigned mem_mib;    /* 0: 256 */
+        const char *console; /* file for the guest's serial console; NULL: none */
+        int stderr_fd;       /* QEMU's stderr; -1: /dev/null */
+};
+
+/* QEMU's argv (argv[0] included, NULL-terminated; free with ps_strv_free)
+ * for a VM whose run directory is `dir`. INVALID_ARGUMENT for a missing or
+ * unusable setting. */
+char **ps_vm_qemu_argv(const struct ps_vm_config *cfg, const char *dir, struct ps_err **err);
+
+#endif

@@ -1,0 +1,82 @@
+/* libFuzzer target: hostile bytes from the host on the guest agent's
+ * connection, served by the real ttrpc server with the agent's real
+ * service (agent/service.h), exactly as podshim-agent serves its port.
+ *
+ * Each input goes through a real socket pair into a real server connection,
+ * in chunks whose size the first byte picks, with the event loop run
+ * between chunks; then the peer half-closes and the server must drop the
+ * connection. This covers the frame reader, the envelope and payload
+ * decoding of podshim.agent.v1 requests, Hello's answer (from this host's
+ * /proc) and Shutdown's callback, and UNIMPLEMENTED for everything else.
+ * The seeds (corpus/agent_service, written by make-corpus.py) are whole
+ * Hello, Shutdown and unknown-method frames. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "agent/service.h"
+#include "base/log.h"
+#include "fuzz_conn.h"
+#include "ttrpc/server.h"
+
+struct agent_fuzz {
+        struct event_base *base;
+        struct ps_agent_service svc;
+        struct ttrpc_server *srv;
+        unsigned shutdowns; /* Shutdown requests answered in this input */
+};
+
+static struct agent_fuzz *state;
+
+static void on_shutdown(void *data)
+{
+        struct agent_fuzz *st = data;
+
+        st->shutdowns++;
+}
+
+static struct agent_fuzz *fuzz_init(void)
+{
+        static struct agent_fuzz st;
+
+        ps_log_setup(PS_LOG_ERROR, NULL, NULL);
+        st.base = event_base_new();
+        ps_agent_service_init(&st.svc, on_shutdown, &st);
+        st.srv = fuzz_conn_server_new(st.base, &st.svc.svc, 1);
+        return &st;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        size_t chunk, off = 0;
+        int fd;
+
+        if (!state)
+                state = fuzz_init();
+        if (size < 1)
+                return 0;
+        chunk = 1 + data[0] % 97;
+        data++;
+        size--;
+        state->shutdowns = 0;
+        fd = fuzz_conn_open(state->srv);
+        while (off < size) {
+                size_t n = size - off < chunk ? size - off : chunk;
+                ssize_t w = write(fd, data + off, n);
+
+                if (w > 0)
+                        off += (size_t)w;
+                else if (w < 0 && errno != EAGAIN)
+                        break;
+                fuzz_conn_pump(state->base, fd);
+        }
+        fuzz_conn_hang_up(state->base, state->srv, fd);
+        /* a frame is at least its 10-byte header: no more Shutdowns than that */
+        if (state->shutdowns > size / 10)
+                abort();
+        close(fd);
+        return 0;
+}

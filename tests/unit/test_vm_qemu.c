@@ -1,0 +1,124 @@
+/* QEMU's argv for a pod VM (sandbox/vm/qemu.h): what the machine is made
+ * of, and the settings refused before anything runs. tests/vm boots it. */
+#include <stdbool.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "check.h"
+#include "sandbox/vm/qemu.h"
+
+static const struct ps_vm_config good = {
+    .kernel = "/boot/vmlinuz-6.1.0-57-amd64",
+    .initrd = "/var/cache/podshim/vm/initramfs.cpio.gz",
+    .agent = "/usr/libexec/podshim/podshim-agent",
+    .accel = "tcg",
+    .stderr_fd = -1,
+};
+
+/* The value after option `opt`, or NULL. */
+static const char *opt_value(char **argv, const char *opt)
+{
+        for (size_t i = 1; argv[i]; i++)
+                if (strcmp(argv[i], opt) == 0)
+                        return argv[i + 1];
+        return NULL;
+}
+
+static bool has(char **argv, const char *word)
+{
+        for (size_t i = 0; argv[i]; i++)
+                if (strcmp(argv[i], word) == 0)
+                        return true;
+        return false;
+}
+
+static void test_argv(void)
+{
+        _cleanup_err_ struct ps_err *err = NULL;
+        _cleanup_strv_ char **argv = ps_vm_qemu_argv(&good, "/run/podshim/vm/p1", &err);
+
+        CHECK(argv != NULL);
+        if (!argv)
+                return;
+        CHECK_STREQ(argv[0], "qemu-system-x86_64");
+        CHECK_STREQ(opt_value(argv, "-accel"), "tcg,thread=multi,tb-size=32");
+        CHECK(has(argv, "virtio-balloon-pci,free-page-reporting=on"));
+        CHECK_STREQ(opt_value(argv, "-cpu"), "max");
+        CHECK_STREQ(opt_value(argv, "-m"), "256");
+        CHECK_STREQ(opt_value(argv, "-smp"), "1");
+        CHECK_STREQ(opt_value(argv, "-kernel"), good.kernel);
+        CHECK_STREQ(opt_value(argv, "-initrd"), good.initrd);
+        CHECK_STREQ(opt_value(argv, "-serial"), "none");
+        CHECK(has(argv, "-no-reboot"));
+        CHECK(has(argv, "-nodefaults"));
+        CHECK_STREQ(
+            opt_value(argv, "-append"),
+            "console=ttyS0 panic=-1 quiet podshim.agent=/usr/libexec/podshim/podshim-agent");
+        CHECK_STREQ(opt_value(argv, "-chardev"),
+                    "socket,id=agent,path=/run/podshim/vm/p1/agent.sock,server=on,wait=off");
+        CHECK(has(argv, "virtserialport,bus=vser.0,chardev=agent,name=org.podshim.agent"));
+        CHECK(strstr(opt_value(argv, "-fsdev"), "path=/,") != NULL);
+        CHECK(strstr(opt_value(argv, "-fsdev"), "readonly=on") != NULL);
+}
+
+static void test_kvm_and_sizes(void)
+{
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_vm_config c = good;
+        _cleanup_strv_ char **argv = NULL;
+
+        c.accel = "kvm";
+        c.vcpus = 2;
+        c.mem_mib = 512;
+        c.console = "/tmp/console.log";
+        argv = ps_vm_qemu_argv(&c, "/run/p", &err);
+        CHECK(argv != NULL);
+        if (!argv)
+                return;
+        CHECK_STREQ(opt_value(argv, "-accel"), "kvm");
+        CHECK_STREQ(opt_value(argv, "-cpu"), "host");
+        CHECK_STREQ(opt_value(argv, "-smp"), "2");
+        CHECK_STREQ(opt_value(argv, "-m"), "512");
+        CHECK_STREQ(opt_value(argv, "-serial"), "file:/tmp/console.log");
+}
+
+/* QEMU would split a value at a comma, the kernel at a blank. */
+static void test_refused(void)
+{
+        struct {
+                const char *field, *value;
+        } bad[] = {
+            {"kernel", "/boot/a,b"}, {"initrd", "relative.gz"}, {"agent", "/x/my agent"},
+            {"accel", "hvf"},        {"dir", "/run/p,q"},       {"kernel", NULL},
+        };
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                _cleanup_err_ struct ps_err *err = NULL;
+                struct ps_vm_config c = good;
+                const char *dir = "/run/p";
+                char **argv;
+
+                if (strcmp(bad[i].field, "kernel") == 0)
+                        c.kernel = bad[i].value;
+                else if (strcmp(bad[i].field, "initrd") == 0)
+                        c.initrd = bad[i].value;
+                else if (strcmp(bad[i].field, "agent") == 0)
+                        c.agent = bad[i].value;
+                else if (strcmp(bad[i].field, "accel") == 0)
+                        c.accel = bad[i].value;
+                else
+                        dir = bad[i].value;
+                argv = ps_vm_qemu_argv(&c, dir, &err);
+                CHECK(argv == NULL);
+                CHECK(err && err->code == PS_INVALID_ARGUMENT);
+                ps_strv_free(argv);
+        }
+}
+
+int main(void)
+{
+        RUN(test_argv);
+        RUN(test_kvm_and_sizes);
+        RUN(test_refused);
+        return check_summary();
+}
