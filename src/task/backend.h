@@ -110,6 +110,11 @@ struct ps_backend_ops {
         void (*container_free)(struct ps_container *c);
 };
 
+/* A `start` for a backend whose init already runs from Create on (a pod's
+ * infra process, its VM): it answers at once with the init's pid. */
+int ps_backend_start_running_init(struct ps_container *c, ps_backend_fn done, void *data,
+                                  struct ps_err **err);
+
 /* ---- upcalls: the only way a backend changes task state ---------------- */
 
 /* p's process exited; exit_status as containerd reports it (the exit code,

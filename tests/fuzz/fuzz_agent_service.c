@@ -10,7 +10,6 @@
  * /proc) and Shutdown's callback, and UNIMPLEMENTED for everything else.
  * The seeds (corpus/agent_service, written by make-corpus.py) are whole
  * Hello, Shutdown and unknown-method frames. */
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -51,7 +50,7 @@ static struct agent_fuzz *fuzz_init(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        size_t chunk, off = 0;
+        size_t chunk;
         int fd;
 
         if (!state)
@@ -63,16 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size--;
         state->shutdowns = 0;
         fd = fuzz_conn_open(state->srv);
-        while (off < size) {
-                size_t n = size - off < chunk ? size - off : chunk;
-                ssize_t w = write(fd, data + off, n);
-
-                if (w > 0)
-                        off += (size_t)w;
-                else if (w < 0 && errno != EAGAIN)
-                        break;
-                fuzz_conn_pump(state->base, fd);
-        }
+        fuzz_conn_feed(state->base, fd, data, size, chunk);
         fuzz_conn_hang_up(state->base, state->srv, fd);
         /* a frame is at least its 10-byte header: no more Shutdowns than that */
         if (state->shutdowns > size / 10)

@@ -6,7 +6,6 @@
  * until the server has dropped the connection. This exercises the frame
  * reader, the envelope and payload decoding, dispatch, the reply path,
  * parked calls answered out of order, and cancellation on hang-up. */
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +107,7 @@ static struct fuzz_state *fuzz_init(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        size_t chunk, off = 0;
+        size_t chunk;
         int fd;
 
         if (!state)
@@ -119,16 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         data++;
         size--;
         fd = fuzz_conn_open(state->srv);
-        while (off < size) {
-                size_t n = size - off < chunk ? size - off : chunk;
-                ssize_t w = write(fd, data + off, n);
-
-                if (w > 0)
-                        off += (size_t)w;
-                else if (w < 0 && errno != EAGAIN)
-                        break;
-                fuzz_conn_pump(state->base, fd);
-        }
+        fuzz_conn_feed(state->base, fd, data, size, chunk);
         fuzz_conn_hang_up(state->base, state->srv, fd);
         for (int i = 0; i < MAX_PARKED; i++)
                 if (state->parked[i])

@@ -166,15 +166,6 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
         return 0;
 }
 
-/* The infra process runs from Create on: Start only reports it. */
-static int pod_start(struct ps_container *c, ps_backend_fn done, void *data, struct ps_err **err)
-{
-        struct ps_backend_result res = {.pid = c->init->pid};
-
-        done(data, NULL, &res);
-        return 0;
-}
-
 static int pod_signal(struct ps_process *p, int sig, bool all, ps_backend_fn done, void *data,
                       struct ps_err **err)
 {
@@ -260,7 +251,7 @@ static void pod_free(struct ps_container *c)
 const struct ps_backend_ops ps_linux_pod_ops = {
     .name = "pod infra",
     .create = pod_create,
-    .start = pod_start,
+    .start = ps_backend_start_running_init, /* it runs from Create on */
     .signal = pod_signal,
     .delete = pod_delete,
     .pids = pod_pids,

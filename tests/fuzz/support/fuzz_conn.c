@@ -1,5 +1,6 @@
 #include "fuzz_conn.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -44,6 +45,22 @@ void fuzz_conn_pump(struct event_base *base, int fd)
         event_base_loop(base, EVLOOP_NONBLOCK);
         while (read(fd, sink, sizeof(sink)) > 0)
                 ;
+}
+
+void fuzz_conn_feed(struct event_base *base, int fd, const uint8_t *data, size_t size, size_t chunk)
+{
+        size_t off = 0;
+
+        while (off < size) {
+                size_t n = size - off < chunk ? size - off : chunk;
+                ssize_t w = write(fd, data + off, n);
+
+                if (w > 0)
+                        off += (size_t)w;
+                else if (w < 0 && errno != EAGAIN)
+                        break;
+                fuzz_conn_pump(base, fd);
+        }
 }
 
 void fuzz_conn_hang_up(struct event_base *base, struct ttrpc_server *srv, int fd)

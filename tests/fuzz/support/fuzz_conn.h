@@ -7,6 +7,7 @@
 #define PS_FUZZ_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <event2/event.h>
 
 #include "ttrpc/server.h"
@@ -25,6 +26,12 @@ int fuzz_conn_open(struct ttrpc_server *srv);
  * server has written to the client fd, so its replies never fill the
  * socket. */
 void fuzz_conn_pump(struct event_base *base, int fd);
+
+/* Writes data[0..size) to fd in pieces of `chunk` bytes (the server must
+ * cope with frames split anywhere), pumping the loop after each; stops
+ * early if fd refuses more (the server dropped the connection). */
+void fuzz_conn_feed(struct event_base *base, int fd, const uint8_t *data, size_t size,
+                    size_t chunk);
 
 /* The client half-closes fd; the loop runs until srv has dropped the
  * connection, and the process aborts if it never does (the server must
