@@ -733,6 +733,16 @@ static int hier_remove(struct hier *h, const char *path, size_t depth, struct ps
         return 0;
 }
 
+void ps_pod_cgroup_inherit(struct ps_pod_cgroup *cg, const struct ps_pod_cgroup *old)
+{
+        if (strcmp(cg->path, old->path) != 0)
+                return;
+        for (size_t k = 0; k < cg->nh; k++)
+                for (size_t j = 0; j < old->nh; j++)
+                        if (strcmp(cg->h[k].root, old->h[j].root) == 0)
+                                cg->h[k].created |= old->h[j].created;
+}
+
 int ps_pod_cgroup_remove(struct ps_pod_cgroup *cg, struct ps_err **err)
 {
         bool busy = false;

@@ -157,6 +157,13 @@ int ps_pod_cgroup_remove(struct ps_pod_cgroup *cg, struct ps_err **err);
 /* The path relative to the hierarchy roots ("/kubepods/pod1/abc"). */
 const char *ps_pod_cgroup_path(const struct ps_pod_cgroup *cg);
 
+/* `cg` takes over what `old`, a handle on the same path whose removal was
+ * still pending (a pod of the same cgroups path made again at once), made
+ * and has not removed yet: `old` must then be freed without a removal, and
+ * cg's removal takes those directories too. Hierarchies are matched by
+ * mount point; a handle on another path is left alone. */
+void ps_pod_cgroup_inherit(struct ps_pod_cgroup *cg, const struct ps_pod_cgroup *old);
+
 /* Does not remove anything. Accepts NULL; returns NULL. */
 struct ps_pod_cgroup *ps_pod_cgroup_free(struct ps_pod_cgroup *cg);
 

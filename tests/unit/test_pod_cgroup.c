@@ -509,6 +509,51 @@ static void test_create_rollback(void)
  * directory on the path) and sets no resource there; the process is a
  * member of the cgroup there, as runc makes it; remove takes the
  * directories it made away and keeps the kubelet-made parent. */
+/* A pod made again on the path of one whose removal is pending: without
+ * taking over, the new handle (which found every directory there) would
+ * leave the parents the old one made; with ps_pod_cgroup_inherit its
+ * removal takes them too. A handle on another path changes nothing. */
+static void test_inherit(void)
+{
+        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *old = NULL, *cg = NULL, *other = NULL;
+        struct ps_err *e = NULL;
+        char path[256], parent[256], elsewhere[256];
+
+        snprintf(path, sizeof(path), "/%s/kubepods/pod2/sb", top);
+        snprintf(parent, sizeof(parent), "/%s/kubepods", top);
+        snprintf(elsewhere, sizeof(elsewhere), "/%s/kubepods/pod2/sb2", top);
+        /* without: the parents stay */
+        old = ps_pod_cgroup_create(path, false, &e);
+        cg = ps_pod_cgroup_create(path, false, &e);
+        CHECK(old && cg);
+        CHECK(cg && remove_settled(cg, &e) == 0);
+        CHECK(!exists("memory", path) && exists("memory", parent));
+        cg = ps_pod_cgroup_free(cg);
+        CHECK(old && remove_settled(old, &e) == 0); /* the old one's own removal */
+        CHECK(!exists("memory", parent) && !exists("pids", parent));
+        old = ps_pod_cgroup_free(old);
+
+        /* with: the new handle removes everything */
+        old = ps_pod_cgroup_create(path, false, &e);
+        cg = ps_pod_cgroup_create(path, false, &e);
+        other = ps_pod_cgroup_create(elsewhere, false, &e);
+        CHECK(old && cg && other);
+        if (old && cg && other) {
+                ps_pod_cgroup_inherit(other, old); /* another path: nothing */
+                ps_pod_cgroup_inherit(cg, old);
+                old = ps_pod_cgroup_free(old);
+                CHECK(remove_settled(other, &e) == 0);
+                CHECK(!exists("memory", elsewhere) && exists("memory", path));
+                CHECK(remove_settled(cg, &e) == 0);
+                CHECK(!exists("memory", path) && !exists("memory", parent) &&
+                      !exists("pids", parent) && !exists("cpuset", parent));
+        }
+        if (e)
+                fprintf(stderr, "  %s\n", ps_err_msg(e));
+        ps_err_free(e);
+        cleanup_top(top);
+}
+
 static void test_hybrid_unified(void)
 {
         _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
@@ -914,6 +959,7 @@ int main(void)
         RUN(test_systemd_create);
         RUN(test_foreign_children);
         RUN(test_create_rollback);
+        RUN(test_inherit);
         RUN(test_remove_busy);
         if (unified_mounted())
                 RUN(test_hybrid_unified);

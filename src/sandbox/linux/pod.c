@@ -27,6 +27,8 @@ static int place_in_cgroup(void *data, pid_t pid, struct ps_err **err)
         return lc->pod_cgroup ? ps_pod_cgroup_attach(lc->pod_cgroup, pid, err) : 0;
 }
 
+static void claim_pending_removal(struct ps_linux *lx, struct ps_pod_cgroup *cg);
+
 static int make_cgroup(struct ps_container *c, const struct ps_spec *spec, struct ps_err **err)
 {
         struct ps_linux_container *lc = lx_container(c);
@@ -37,6 +39,7 @@ static int make_cgroup(struct ps_container *c, const struct ps_spec *spec, struc
         lc->pod_cgroup = ps_pod_cgroup_create(spec->cgroups_path, lc->opts.systemd_cgroup, err);
         if (!lc->pod_cgroup)
                 return ps_err_prefix(err, "pod cgroup %s", spec->cgroups_path);
+        claim_pending_removal(c->be_ctx, lc->pod_cgroup);
         return ps_pod_cgroup_set_resources(lc->pod_cgroup, res->cpu_shares, res->cpu_quota,
                                            res->cpu_period, res->memory_limit, err);
 }
@@ -346,6 +349,26 @@ void ps_linux_remove_pod_cgroup(struct ps_linux *lx, struct ps_pod_cgroup *cg)
                 return;
         }
         removal_arm(r);
+}
+
+/* A pod made again on the cgroups path of one whose cgroup is still being
+ * removed (a failed create retried at once with the same id): that removal
+ * stops, or its next try would take the new pod's cgroup away (rmdir works
+ * until the new infra process is in it, and it enters it by itself, later),
+ * and the new handle removes what the old one made. */
+static void claim_pending_removal(struct ps_linux *lx, struct ps_pod_cgroup *cg)
+{
+        struct ps_list *pos, *tmp;
+
+        ps_list_for_each_safe(pos, tmp, &lx->cgroup_removals)
+        {
+                struct cgroup_removal *r = ps_list_entry(pos, struct cgroup_removal, link);
+
+                if (strcmp(ps_pod_cgroup_path(r->cg), ps_pod_cgroup_path(cg)) != 0)
+                        continue;
+                ps_pod_cgroup_inherit(cg, r->cg);
+                removal_free(r);
+        }
 }
 
 void ps_linux_fini(struct ps_linux *lx)
