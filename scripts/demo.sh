@@ -95,7 +95,7 @@ ctr_() { ctr -a "$sock" -n "$ns" "$@"; }
 our_shims() {
 	local f
 	for f in /proc/[0-9]*/cmdline; do
-		if tr '\0' ' ' 2>/dev/null <"$f" | grep -q "containerd-shim.* -address $sock "; then
+		if grep -q "containerd-shim.* -address $sock " < <(tr '\0' ' ' 2>/dev/null <"$f"); then
 			echo "${f//[!0-9]/}"
 		fi
 	done
@@ -166,7 +166,7 @@ step "$shim -v"
 subnet=
 for n in 77 78 79 80 81 82 83 84; do
 	cand=10.88.$n.0/24
-	if ! ip -4 route show | awk '{print $1}' | grep -q "^10\.88\.$n\."; then
+	if ! grep -q "^10\.88\.$n\." < <(ip -4 route show | awk '{print $1}'); then
 		subnet=$cand
 		break
 	fi

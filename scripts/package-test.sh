@@ -19,6 +19,15 @@
 # (seconds, default 240).
 set -euo pipefail
 
+# dpkg knows the package in any state but "not-installed" (its config files
+# count). A variable, not a pipe into grep -q: with pipefail, grep leaving
+# early can fail the pipe that found what it looked for.
+installed() {
+	local status
+	status=$(dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null || true)
+	[ -n "$status" ] && [[ $status != *not-installed* ]]
+}
+
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 bdir=${DEB_BUILD_DIR:-build-deb}
@@ -34,7 +43,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 [ "$(id -u)" -eq 0 ] || fail "run as root (dpkg -i)"
 command -v lintian >/dev/null || fail "lintian is not installed (scripts/install-deps.sh)"
-if dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -qv "not-installed"; then
+if installed; then
 	fail "$pkg is already installed or has config files here ($(dpkg-query -W -f '${Status}' $pkg)); not touching it"
 fi
 for f in /usr/bin/containerd-shim-podshim-v2 /usr/bin/podshim-infra /etc/podshim; do
@@ -74,18 +83,18 @@ for f in "$repo"/deploy/*; do
 	want+=("/usr/share/doc/podshim/examples/$(basename "$f")")
 done
 for f in "${want[@]}"; do
-	echo "$contents" | grep -qx "$f" || fail "the package lacks $f"
+	grep -qx "$f" <<<"$contents" || fail "the package lacks $f"
 done
 echo "${#want[@]} expected files present (every file of deploy/ among the examples)"
-dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/podshim/config.toml ||
+grep -qx /etc/podshim/config.toml <<<"$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)" ||
 	fail "/etc/podshim/config.toml is not a conffile"
 cmp -s <(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./etc/podshim/config.toml) deploy/podshim.toml ||
 	fail "/etc/podshim/config.toml is not deploy/podshim.toml"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-echo "$depends" | grep -q 'runc | crun' || fail "Depends lacks 'runc | crun'"
+grep -q 'runc | crun' <<<"$depends" || fail "Depends lacks 'runc | crun'"
 for lib in libprotobuf-c1 libevent-core libcjson1 libcgroup2 libc6; do
-	echo "$depends" | grep -q "$lib" || fail "Depends lacks $lib (dpkg-shlibdeps)"
+	grep -q "$lib" <<<"$depends" || fail "Depends lacks $lib (dpkg-shlibdeps)"
 done
 
 # What exists before the install: after the purge, exactly that remains.
@@ -96,7 +105,7 @@ for p in "${paths[@]}"; do
 done
 
 purge() {
-	if dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -qv "not-installed"; then
+	if installed; then
 		echo "package-test: purging $pkg"
 		dpkg -P "$pkg" >/dev/null || true
 	fi
@@ -119,10 +128,10 @@ fi
 step "/usr/bin/containerd-shim-podshim-v2 -v"
 v=$(/usr/bin/containerd-shim-podshim-v2 -v)
 echo "$v"
-echo "$v" | head -1 | grep -qx 'containerd-shim-podshim-v2:' || fail "-v: first line"
-echo "$v" | grep -qx "  Version:  $(sed -n 's/^project(podshim VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)" ||
+[ "${v%%$'\n'*}" = 'containerd-shim-podshim-v2:' ] || fail "-v: first line"
+grep -qx "  Version:  $(sed -n 's/^project(podshim VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)" <<<"$v" ||
 	fail "-v: Version is not CMakeLists.txt's"
-echo "$v" | grep -qxF "  Revision: $revision" || fail "-v: Revision is not the recorded $revision"
+grep -qxF "  Revision: $revision" <<<"$v" || fail "-v: Revision is not the recorded $revision"
 if [ -d .git ] || [ -f .git ]; then
 	head=$(git -c safe.directory='*' rev-parse HEAD)
 	case "$revision" in
@@ -130,7 +139,7 @@ if [ -d .git ] || [ -f .git ]; then
 	*) fail "the build recorded revision '$revision', the checkout is at $head" ;;
 	esac
 fi
-echo "$v" | grep -q '^  OCI runtime: .*/etc/podshim/config.toml)$' ||
+grep -q '^  OCI runtime: .*/etc/podshim/config.toml)$' <<<"$v" ||
 	fail "-v: the OCI runtime does not come from /etc/podshim/config.toml"
 
 step "scripts/demo.sh --installed"
@@ -153,12 +162,12 @@ echo "removed; the conffile stays"
 
 step "dpkg -P"
 dpkg -P "$pkg" >/dev/null
-if dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -qv "not-installed"; then
+if installed; then
 	fail "after dpkg -P: $(dpkg-query -W -f '${Status}' "$pkg")"
 fi
 left=()
 for p in "${paths[@]}"; do
-	if [ -e "$p" ] && ! printf '%s\n' "${before[@]}" | grep -qx "$p"; then
+	if [ -e "$p" ] && ! grep -qx "$p" < <(printf '%s\n' "${before[@]}"); then
 		left+=("$p")
 	fi
 done
