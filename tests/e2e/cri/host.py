@@ -29,6 +29,14 @@ def cmdline(pid):
         return []
 
 
+def is_shim(pid):
+    """True while pid runs a containerd shim binary. pid_max is 32768 on
+    these hosts: after a churn of thousands of processes a pid seen as a
+    shim may already belong to something else."""
+    argv = cmdline(pid)
+    return bool(argv) and os.path.basename(argv[0]).startswith("containerd-shim")
+
+
 def alive(pid):
     """True for a live, non-zombie pid."""
     try:

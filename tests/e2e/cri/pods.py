@@ -273,7 +273,8 @@ class PodFactory:
             pod_sandbox_id=pod.id))
         if code != "NOT_FOUND":
             left.append("PodSandboxStatus answers %s" % code)
-        shims = [p for p in rem.shim_pids if host.alive(p)] + self.env.all_shims(pod.id)
+        shims = [p for p in rem.shim_pids if host.alive(p) and host.is_shim(p)] + \
+            self.env.all_shims(pod.id)
         if shims:
             left.append("shim processes %s" % sorted(set(shims)))
         live = [p for p in rem.pids if host.alive(p)]
@@ -361,7 +362,7 @@ class Churn:
 
     def _left_now(self, extra):
         env, out = self.env, []
-        shims = [p for p in self.seen_shims if host.alive(p)] + \
+        shims = [p for p in self.seen_shims if host.alive(p) and host.is_shim(p)] + \
             sorted(set(env.all_shims()) - self.before)
         if shims:
             out.append("shim processes %s" % shims)
