@@ -67,19 +67,34 @@ static void launch_free(struct ps_infra_launch *l)
         free(l);
 }
 
+/* The delete action kills the pid in the bundle's init.pid if the shim
+ * itself is gone. */
+static int write_init_pid(const struct ps_container *c, pid_t pid, struct ps_err **err)
+{
+        _cleanup_free_ char *pidfile = NULL;
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%d", pid);
+        if (asprintf(&pidfile, "%s/init.pid", c->bundle) < 0)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "infra process");
+        return ps_write_file_atomic(pidfile, buf, strlen(buf), 0644, err);
+}
+
+/* A process that never ran the helper names no pid to kill. */
+static void remove_init_pid(const struct ps_container *c)
+{
+        _cleanup_free_ char *pidfile = NULL;
+
+        if (asprintf(&pidfile, "%s/init.pid", c->bundle) >= 0)
+                unlink(pidfile);
+}
+
 /* The process runs the helper: adopt it as the container's init. */
 static int adopt(struct ps_container *c, pid_t pid, bool new_net, struct ps_err **err)
 {
         struct ps_linux_container *lc = lx_container(c);
-        _cleanup_free_ char *pidfile = NULL;
-        char buf[32];
 
-        /* The delete action kills this pid if the shim itself is gone. */
-        snprintf(buf, sizeof(buf), "%d", pid);
-        if (asprintf(&pidfile, "%s/init.pid", c->bundle) < 0)
-                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "infra process");
-        if (ps_write_file_atomic(pidfile, buf, strlen(buf), 0644, err) < 0 ||
-            ps_linux_supervise(c->init, pid, err) < 0)
+        if (ps_linux_supervise(c->init, pid, err) < 0)
                 return ps_err_prefix(err, "infra process");
         c->init->pid = pid;
         /* A network namespace of our own making: nobody else (no CNI) will
@@ -95,6 +110,7 @@ static void on_report(evutil_socket_t fd, short what, void *arg)
 {
         struct ps_infra_launch *l = arg;
         struct ps_container *c = l->c;
+        struct ps_linux_container *lc;
         ps_backend_fn done = l->done;
         void *data = l->data;
         pid_t pid = l->pid;
@@ -111,14 +127,15 @@ static void on_report(evutil_socket_t fd, short what, void *arg)
                 r = -1;
         }
         if (r < 0) {
+                remove_init_pid(c);
                 done(data, e, NULL);
                 return;
         }
         ps_log_debug("%s: infra process %d set up", c->id, pid);
         /* Its cgroups are the pod cgroup's, whose cgroup2 membership on a
          * hybrid host the process may not have made yet. */
-        if (lx_container(c)->pod_cgroup &&
-            ps_pod_cgroup_paths(lx_container(c)->pod_cgroup, &lx_container(c)->cgroup, &e) < 0)
+        lc = lx_container(c);
+        if (lc->pod_cgroup && ps_pod_cgroup_paths(lc->pod_cgroup, &lc->cgroup, &e) < 0)
                 e = ps_err_free(e);
         ps_linux_watch_cgroup(c);
         done(data, NULL, &res);
@@ -138,8 +155,7 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
                 return -1;
         lc = lx_container(c);
         c->private_pid_ns = true; /* nothing to kill but the infra process */
-        if (ps_options_save(c->bundle, &lc->opts, err) < 0 ||
-            ps_infra_spec_from(req->spec, &is, err) < 0 || make_cgroup(c, req->spec, err) < 0)
+        if (ps_infra_spec_from(req->spec, &is, err) < 0 || make_cgroup(c, req->spec, err) < 0)
                 return -1;
         l = calloc(1, sizeof(*l));
         if (!l)
@@ -158,9 +174,18 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
                 free(l);
                 return -1;
         }
+        /* Written while the process sets itself up, on another CPU if
+         * there is one: CreateSandbox waits for the slower of the two. */
+        if (ps_options_save(c->bundle, &lc->opts, err) < 0 || write_init_pid(c, l->pid, err) < 0) {
+                kill(l->pid, SIGKILL); /* its exit goes to the reaper's unclaimed cache */
+                remove_init_pid(c);
+                launch_free(l);
+                return -1;
+        }
         l->ev = event_new(lx->base, l->report, EV_READ | EV_PERSIST, on_report, l);
         if (!l->ev || event_add(l->ev, NULL) < 0) {
                 kill(l->pid, SIGKILL);
+                remove_init_pid(c);
                 launch_free(l);
                 return ps_err_set(err, PS_INTERNAL, "infra process: event");
         }
