@@ -20,6 +20,7 @@ shim's own part of a shim-mode RunPodSandbox, measured on the shim alone
 over ttrpc, as test_sandbox_api.py drives them).
 """
 
+import argparse
 import json
 import os
 import statistics
@@ -87,10 +88,11 @@ def network_floor(env):
     return took
 
 
-def shim_part(env, n=10):
+def shim_part(env, kubelet_cgroups, n=10):
     """Medians (seconds) of the shim's own steps of a shim-mode
     RunPodSandbox: `start` in a spec-less bundle, CreateSandbox with a pod
     config and a fresh network namespace, StartSandbox."""
+    from cri import host
     import ttrpc_client
     import test_sandbox_api as sa
     from cri import client as cri_client
@@ -108,6 +110,8 @@ def shim_part(env, n=10):
             steps["start"].append(time.monotonic() - t)
             with s.client() as c:
                 cfg = sa.pod_config(cri, env.cgroup_root)
+                if kubelet_cgroups:
+                    host.make_cgroup_path(cfg.linux.cgroup_parent)
                 t = time.monotonic()
                 sa.ok(c.call("CreateSandbox", sa.create_request(
                     pb, s.id, s.bundle, cfg, netns_path="/var/run/netns/" + name)))
@@ -123,7 +127,19 @@ def shim_part(env, n=10):
 
 
 def main():
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("rounds", nargs="?", type=int, default=10)
+    ap.add_argument("--disk-state", action="store_true",
+                    help="leave containerd's state on the disk that holds /tmp instead of "
+                    "on a tmpfs (/run, where containerd keeps its state, is a tmpfs on "
+                    "production hosts)")
+    ap.add_argument("--no-kubelet-cgroups", action="store_true",
+                    help="do not make each pod's cgroup parent before RunPodSandbox "
+                    "(kubelet makes it before it calls CRI)")
+    args = ap.parse_args()
+    rounds = args.rounds
+    if not args.disk_state:
+        os.environ["PODSHIM_E2E_STATE_TMPFS"] = "1"
     env = cri_env.CriEnv(os.path.abspath(os.environ.get("PODSHIM_BIN_DIR", "build")))
     if not env.cd.dist.v2:
         sys.exit("needs containerd 2.x (PODSHIM_CONTAINERD=2.1.9)")
@@ -132,9 +148,11 @@ def main():
     try:
         env.start()
         factories = {h: cri_pods.PodFactory(env, h) for h in HANDLERS}
+        for f in factories.values():
+            f.kubelet_cgroups = not args.no_kubelet_cgroups
         for h in HANDLERS:  # warm-up: images, CNI, page cache
             one_round(factories[h])
-        part = shim_part(env)
+        part = shim_part(env, not args.no_kubelet_cgroups)
         for r in range(rounds):
             order = HANDLERS if r % 2 == 0 else list(reversed(HANDLERS))
             for h in order:
@@ -145,8 +163,12 @@ def main():
         problems = env.teardown()
         if problems:
             print("teardown: %s" % problems, file=sys.stderr)
-    print("containerd %s, bootstrap version %d, %d rounds, medians"
-          % (env.cd.dist.version_text, env.bootstrap_version, rounds))
+    print("containerd %s, bootstrap version %d, %d rounds, medians; containerd's state on %s; "
+          "pod cgroup parents %s"
+          % (env.cd.dist.version_text, env.bootstrap_version, rounds,
+             "the disk" if args.disk_state else "a tmpfs",
+             "made by the shim or runc" if args.no_kubelet_cgroups
+             else "made beforehand, as kubelet does"))
     print("| metric | runc-v2 + pause | podshim shim sandboxer | ratio | target "
           "| podshim podsandbox | ratio |")
     print("|---|---|---|---|---|---|---|")

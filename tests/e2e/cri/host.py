@@ -131,6 +131,27 @@ def cgroup_dirs_matching(needles, below=""):
     return found
 
 
+def make_cgroup_path(rel):
+    """mkdir -p rel (relative to each hierarchy), as kubelet makes a pod's
+    cgroup before RunPodSandbox: v1 cpuset directories get their parent's
+    cpus and mems (a new one starts empty and takes no process)."""
+    for h in cgroup_hierarchies():
+        cpuset = os.path.exists(os.path.join(h, "cpuset.cpus")) and h != CGROUP_ROOT
+        path = h
+        for comp in rel.strip("/").split("/"):
+            parent, path = path, os.path.join(path, comp)
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                continue
+            if cpuset:
+                for f in ("cpuset.cpus", "cpuset.mems"):
+                    with open(os.path.join(parent, f)) as src:
+                        value = src.read().strip()
+                    with open(os.path.join(path, f), "w") as dst:
+                        dst.write(value)
+
+
 def remove_cgroup_tree(rel):
     """rmdir rel (relative to each hierarchy) bottom-up; returns what stayed."""
     left = []
