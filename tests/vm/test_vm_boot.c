@@ -53,7 +53,7 @@
 
 static struct ps_vm_config config;
 static char agent_path[PATH_MAX];
-static const char *kernel_release; /* from the kernel's file name */
+static char kernel_release[128]; /* from the kernel's file name */
 static char host_boot_id[64];
 static char scratch[] = "/tmp/podshim-vm-test.XXXXXX";
 
@@ -339,6 +339,7 @@ static int setup(int argc, char **argv)
         _cleanup_free_ char *id = NULL;
         char self[PATH_MAX];
         const char *base;
+        size_t len;
         ssize_t n;
 
         if (argc < 3 || argc > 5) {
@@ -347,11 +348,20 @@ static int setup(int argc, char **argv)
         }
         base = strrchr(argv[1], '/');
         base = base ? base + 1 : argv[1];
-        if (strncmp(base, "vmlinuz-", 8) != 0) {
-                fprintf(stderr, "%s: the kernel must be named vmlinuz-RELEASE\n", argv[1]);
+        /* /boot's vmlinuz-RELEASE, or the ELF scripts/vm-initramfs.sh
+         * extracts from it, vmlinux-RELEASE-HASH (16 hex digits) */
+        len = strlen(base);
+        if (strncmp(base, "vmlinuz-", 8) == 0) {
+                snprintf(kernel_release, sizeof(kernel_release), "%s", base + 8);
+        } else if (strncmp(base, "vmlinux-", 8) == 0 && len > 8 + 17 && base[len - 17] == '-') {
+                snprintf(kernel_release, sizeof(kernel_release), "%.*s", (int)(len - 8 - 17),
+                         base + 8);
+        } else {
+                fprintf(stderr,
+                        "%s: the kernel must be named vmlinuz-RELEASE or vmlinux-RELEASE-HASH\n",
+                        argv[1]);
                 return -1;
         }
-        kernel_release = base + 8;
         n = readlink("/proc/self/exe", self, sizeof(self) - 1);
         if (n < 0)
                 return -1;
