@@ -11,9 +11,16 @@
 # rule for /usr), and cpack refuses a build tree configured otherwise.
 #
 # Layout (relative to the prefix):
-#   bin/containerd-shim-podshim-v2, bin/podshim-infra
+#   bin/containerd-shim-podshim-v2, bin/podshim-infra, bin/podshim-agent
 #       side by side: the shim runs the podshim-infra beside its own
-#       executable (sandbox/linux/infra_process.h)
+#       executable (sandbox/linux/infra_process.h), and a VM pod's guest
+#       runs the podshim-agent beside it unless VMAgent says otherwise
+#       (docs/vm-backend.md)
+#   sbin/podshim-vm-image              scripts/vm-initramfs.sh: prints a VM
+#       pod's kernel and initramfs (the VMKernel and VMInitrd keys), made
+#       once and cached in /var/cache/podshim/vm
+#   share/podshim/vm-guest-init        the initramfs's /init (not run on
+#       the host: podshim-vm-image copies it into the image)
 #   <sysconfdir>/podshim/config.toml   deploy/podshim.toml; a conffile
 #   share/doc/podshim/examples/        every file of deploy/
 #   share/man/man8/                    the man pages of docs/man/
@@ -25,9 +32,12 @@ set(PODSHIM_PKG_DIR ${CMAKE_SOURCE_DIR}/packaging/deb)
 # Components: "shim" is the two programs (`cmake --install build --component
 # shim`, as scripts/demo.sh installs them), "data" the rest; the package has
 # both.
-install(TARGETS containerd-shim-podshim-v2 podshim-infra RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
-        COMPONENT shim)
+install(TARGETS containerd-shim-podshim-v2 podshim-infra podshim-agent
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT shim)
 set(CMAKE_INSTALL_DEFAULT_COMPONENT_NAME data)
+install(PROGRAMS ${CMAKE_SOURCE_DIR}/scripts/vm-initramfs.sh DESTINATION ${CMAKE_INSTALL_SBINDIR}
+        RENAME podshim-vm-image)
+install(PROGRAMS ${CMAKE_SOURCE_DIR}/scripts/vm-guest-init DESTINATION ${CMAKE_INSTALL_DATADIR}/podshim)
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/podshim.toml DESTINATION ${PODSHIM_CONFIG_DIR}
         RENAME config.toml PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 # Whatever deploy/ holds (containerd snippets per config format, the
@@ -96,6 +106,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "runc | crun")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "containerd")
+# What VM pods need (docs/vm-backend.md): QEMU, Debian's kernel, busybox for
+# the initramfs, binutils and xz to boot the kernel's ELF at its PVH entry.
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "qemu-system-x86, linux-image-amd64, busybox-static, binutils, xz-utils")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_STRIP_FILES ON)
 configure_file(${PODSHIM_PKG_DIR}/conffiles.in ${CMAKE_BINARY_DIR}/pkg/conffiles @ONLY)

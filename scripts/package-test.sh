@@ -6,9 +6,11 @@
 #      each with its reason); warnings and overrides are printed;
 #   3. its contents: the programs, the conffile, every file of deploy/
 #      among the examples, the man pages, Depends;
-#   4. dpkg -i, then the installed shim's -v (version, the revision the
-#      build recorded, the OCI runtime from /etc/podshim/config.toml) and
-#      `scripts/demo.sh --installed`, the pod demo on the installed binaries;
+#   4. dpkg -i, then podshim-vm-image (a VM pod's kernel and initramfs,
+#      made from the installed files into a scratch cache), the installed
+#      shim's -v (version, the revision the build recorded, the OCI runtime
+#      from /etc/podshim/config.toml) and `scripts/demo.sh --installed`, the
+#      pod demo on the installed binaries;
 #   5. dpkg -r: the programs go, the conffile stays; dpkg -P: it goes too,
 #      and every path the package brought that was not there before is gone.
 # The package is never left installed: an EXIT trap purges it. It refuses
@@ -46,7 +48,8 @@ command -v lintian >/dev/null || fail "lintian is not installed (scripts/install
 if installed; then
 	fail "$pkg is already installed or has config files here ($(dpkg-query -W -f '${Status}' $pkg)); not touching it"
 fi
-for f in /usr/bin/containerd-shim-podshim-v2 /usr/bin/podshim-infra /etc/podshim; do
+for f in /usr/bin/containerd-shim-podshim-v2 /usr/bin/podshim-infra /usr/bin/podshim-agent \
+	/usr/sbin/podshim-vm-image /usr/share/podshim /etc/podshim; do
 	[ -e "$f" ] && fail "$f exists (installed by hand?); not overwriting it"
 done
 
@@ -76,16 +79,19 @@ echo "lintian: $errors errors, $warnings warnings, $overrides overridden"
 
 step "contents"
 contents=$(dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./|/|')
-want=(/usr/bin/containerd-shim-podshim-v2 /usr/bin/podshim-infra /etc/podshim/config.toml
-	/usr/share/man/man8/containerd-shim-podshim-v2.8.gz /usr/share/doc/podshim/copyright
-	/usr/share/doc/podshim/changelog.gz)
+want=(/usr/bin/containerd-shim-podshim-v2 /usr/bin/podshim-infra /usr/bin/podshim-agent
+	/usr/sbin/podshim-vm-image /usr/share/podshim/vm-guest-init /etc/podshim/config.toml
+	/usr/share/doc/podshim/copyright /usr/share/doc/podshim/changelog.gz)
+for f in "$repo"/docs/man/*.8; do
+	want+=("/usr/share/man/man8/$(basename "$f").gz")
+done
 for f in "$repo"/deploy/*; do
 	want+=("/usr/share/doc/podshim/examples/$(basename "$f")")
 done
 for f in "${want[@]}"; do
 	grep -qx "$f" <<<"$contents" || fail "the package lacks $f"
 done
-echo "${#want[@]} expected files present (every file of deploy/ among the examples)"
+echo "${#want[@]} expected files present (every file of deploy/ among the examples, every man page)"
 grep -qx /etc/podshim/config.toml <<<"$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)" ||
 	fail "/etc/podshim/config.toml is not a conffile"
 cmp -s <(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./etc/podshim/config.toml) deploy/podshim.toml ||
@@ -121,9 +127,29 @@ dpkg-query -W -f '${Status} ${Version}\n' "$pkg"
 [ "$(dpkg-query -W -f '${Status}' "$pkg")" = "install ok installed" ] || fail "not installed"
 [ -x /usr/bin/podshim-infra ] || fail "/usr/bin/podshim-infra missing"
 if command -v man >/dev/null; then
-	man -w containerd-shim-podshim-v2 >/dev/null || fail "man containerd-shim-podshim-v2 not found"
-	man -w podshim-infra >/dev/null || fail "man podshim-infra not found"
+	for f in "$repo"/docs/man/*.8; do
+		page=$(basename "$f" .8)
+		man -w "$page" >/dev/null || fail "man $page not found"
+	done
 fi
+
+step "/usr/sbin/podshim-vm-image (a VM pod's kernel and initramfs, from the installed files)"
+vmcache=$(mktemp -d)
+vmimg=$(PODSHIM_VM_CACHE=$vmcache /usr/sbin/podshim-vm-image) ||
+	{ rm -rf "$vmcache"; fail "podshim-vm-image failed (busybox-static and a /boot kernel with modules are needed)"; }
+echo "$vmimg"
+read -r vmkernel vminitrd <<<"$vmimg"
+for f in "$vmkernel" "$vminitrd"; do
+	[ -s "$f" ] || { rm -rf "$vmcache"; fail "podshim-vm-image printed $f, which is not there"; }
+done
+# the image's /init is the installed one
+if ! cmp -s <(zcat "$vminitrd" | (cd "$vmcache" && cpio -i --quiet --to-stdout init)) \
+	/usr/share/podshim/vm-guest-init; then
+	rm -rf "$vmcache"
+	fail "the initramfs's /init is not /usr/share/podshim/vm-guest-init"
+fi
+rm -rf "$vmcache"
+echo "kernel and initramfs made from the installed files"
 
 step "/usr/bin/containerd-shim-podshim-v2 -v"
 v=$(/usr/bin/containerd-shim-podshim-v2 -v)
@@ -154,7 +180,8 @@ step "dpkg -r"
 dpkg -r "$pkg" >/dev/null
 [ "$(dpkg-query -W -f '${Status}' "$pkg")" = "deinstall ok config-files" ] ||
 	fail "after dpkg -r: $(dpkg-query -W -f '${Status}' "$pkg")"
-for f in /usr/bin/containerd-shim-podshim-v2 /usr/bin/podshim-infra; do
+for f in /usr/bin/containerd-shim-podshim-v2 /usr/bin/podshim-infra /usr/bin/podshim-agent \
+	/usr/sbin/podshim-vm-image /usr/share/podshim/vm-guest-init; do
 	[ -e "$f" ] && fail "dpkg -r left $f"
 done
 [ -f /etc/podshim/config.toml ] || fail "dpkg -r removed the conffile"

@@ -3,6 +3,7 @@
 # initramfs built once and cached.
 #
 #   scripts/vm-initramfs.sh [KERNEL_RELEASE]
+#   podshim-vm-image [KERNEL_RELEASE]      (the same, as the package has it)
 #
 # Prints one line, "KERNEL INITRAMFS" (absolute paths, no blanks). The
 # kernel is /boot/vmlinuz-KERNEL_RELEASE; without the argument the running
@@ -43,9 +44,13 @@ if [ -z "$kver" ]; then
 	fi
 fi
 kernel=/boot/vmlinuz-$kver
-[ -n "$kver" ] && [ -r "$kernel" ] || { echo "vm-initramfs: no kernel /boot/vmlinuz-${kver:-*}" >&2; exit 2; }
-[ -x /bin/busybox ] || { echo "vm-initramfs: /bin/busybox missing (busybox-static)" >&2; exit 2; }
-init=$here/vm-guest-init
+[ -n "$kver" ] && [ -r "$kernel" ] || { echo "${0##*/}: no kernel /boot/vmlinuz-${kver:-*}" >&2; exit 2; }
+[ -x /bin/busybox ] || { echo "${0##*/}: /bin/busybox missing (busybox-static)" >&2; exit 2; }
+# the guest's /init: beside this script in the source tree, in
+# share/podshim when installed (as podshim-vm-image)
+init=${PODSHIM_VM_INIT:-$here/vm-guest-init}
+[ -r "$init" ] || init=$here/../share/podshim/vm-guest-init
+[ -r "$init" ] || { echo "${0##*/}: no vm-guest-init beside $0 or in ../share/podshim" >&2; exit 2; }
 cache=${PODSHIM_VM_CACHE:-/var/cache/podshim/vm}
 mkdir -p "$cache"
 tmp='' work=''
