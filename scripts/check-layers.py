@@ -4,8 +4,9 @@
 The layers, lowest first (README "Layout"); every include edge points down:
 
     base <- ttrpc <- core
-    base, ttrpc <- agent    (the guest agent's protocol, both ends: podshim-agent's
-                             service and the host side's typed client)
+    base, ttrpc, core, oci <- agent  (the guest agent's protocol, both ends:
+                             podshim-agent's service, which reaps and runs the OCI
+                             runtime in the guest, and the host side's typed client)
     base <- cgroup, net, oci
     cgroup, net <- task     (for the plain metrics types only: the task core
                              reaches the rest through task/backend.h)
@@ -29,7 +30,7 @@ ALLOWED = {
     "net": {"base"},
     "oci": {"base"},
     "infra": set(),
-    "agent": {"base", "ttrpc"},
+    "agent": {"base", "ttrpc", "core", "oci"},
     "task": {"base", "cgroup", "net"},
     "sandbox": {"base", "core", "cgroup", "net", "oci", "infra", "task", "agent"},
     "api": {"base", "ttrpc", "core", "oci", "task", "sandbox"},

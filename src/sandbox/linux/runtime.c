@@ -9,7 +9,6 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <cjson/cJSON.h>
 #include <event2/event.h>
 
 #include "base/cleanup.h"
@@ -19,7 +18,6 @@
 #include "core/reaper.h"
 
 #define CAPTURE_MAX (4u << 20)
-#define LOG_TAIL    (64u << 10)
 
 struct run {
         char *bundle;
@@ -43,51 +41,6 @@ static void run_free(struct run *r)
         free(r->bundle);
         free(r->op);
         free(r);
-}
-
-char *ps_runtime_last_error(const char *log_path)
-{
-        _cleanup_close_ int fd = open(log_path, O_RDONLY | O_CLOEXEC);
-        _cleanup_free_ char *buf = NULL;
-        char *msg = NULL;
-        off_t size;
-        ssize_t n;
-
-        if (fd < 0)
-                return NULL;
-        size = lseek(fd, 0, SEEK_END);
-        if (size < 0)
-                return NULL;
-        if (size > (off_t)LOG_TAIL && lseek(fd, size - (off_t)LOG_TAIL, SEEK_SET) < 0)
-                return NULL;
-        if (size <= (off_t)LOG_TAIL && lseek(fd, 0, SEEK_SET) < 0)
-                return NULL;
-        buf = malloc(LOG_TAIL + 1);
-        if (!buf)
-                return NULL;
-        n = read(fd, buf, LOG_TAIL);
-        if (n <= 0)
-                return NULL;
-        buf[n] = '\0';
-        for (char *line = buf, *next; line && *line; line = next) {
-                cJSON *j, *level, *m;
-
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                j = cJSON_Parse(line);
-                if (!j)
-                        continue;
-                level = cJSON_GetObjectItemCaseSensitive(j, "level");
-                m = cJSON_GetObjectItemCaseSensitive(j, "msg");
-                if (cJSON_IsString(level) && strcmp(level->valuestring, "error") == 0 &&
-                    cJSON_IsString(m)) {
-                        free(msg);
-                        msg = strdup(m->valuestring);
-                }
-                cJSON_Delete(j);
-        }
-        return msg;
 }
 
 struct ps_err *ps_runtime_error(const char *bundle, const char *op, int st)
@@ -170,30 +123,6 @@ static int input_fd(const char *data, size_t len, struct ps_err **err)
         if (ps_write_all(fd, data, len) < 0 || lseek(fd, 0, SEEK_SET) < 0)
                 return ps_err_errno(err, errno, PS_UNKNOWN, "write runtime input");
         return TAKE_FD(fd);
-}
-
-size_t ps_runtime_argv(const struct ps_options *o, char *root, char *log, char *const *args,
-                       char *argv[PS_RUNTIME_MAX_ARGS])
-{
-        size_t n = 0;
-
-        argv[n++] = o->binary_name;
-        argv[n++] = "--root";
-        argv[n++] = root;
-        argv[n++] = "--log";
-        argv[n++] = log;
-        argv[n++] = "--log-format";
-        argv[n++] = "json";
-        if (o->systemd_cgroup)
-                argv[n++] = "--systemd-cgroup";
-        if (o->criu_path && o->criu_path[0]) {
-                argv[n++] = "--criu";
-                argv[n++] = o->criu_path;
-        }
-        for (size_t i = 0; args[i] && n < PS_RUNTIME_MAX_ARGS - 1; i++)
-                argv[n++] = args[i];
-        argv[n] = NULL;
-        return n;
 }
 
 int ps_runtime_run(const struct ps_runtime *rt, const struct ps_runtime_req *req,

@@ -18,6 +18,7 @@
 
 #include "base/error.h"
 #include "oci/options.h"
+#include "oci/runtime_cli.h"
 
 struct event_base;
 struct ps_reaper;
@@ -49,22 +50,9 @@ struct ps_runtime_req {
 int ps_runtime_run(const struct ps_runtime *rt, const struct ps_runtime_req *req,
                    ps_runtime_done_fn done, void *data, struct ps_err **err);
 
-#define PS_RUNTIME_MAX_ARGS 48
-
-/* The runtime's argv: the binary, the global flags every command gets
- * (--root <root>, --log <log>, --log-format json, [--systemd-cgroup],
- * [--criu]), then `args` (NULL-terminated), truncated to fit. `root` is
- * <Root>/<ns> and `log` is <bundle>/log.json. Returns the argument count. */
-size_t ps_runtime_argv(const struct ps_options *o, char *root, char *log, char *const *args,
-                       char *argv[PS_RUNTIME_MAX_ARGS]);
-
 /* Builds the runtime's error for a failed `op`: "OCI runtime <op> failed:
  * <last log.json error>" (UNKNOWN), reading <bundle>/log.json. Exposed for
  * the delete action and tests. */
 struct ps_err *ps_runtime_error(const char *bundle, const char *op, int wait_status);
-
-/* Reads the message of the last "level":"error" line of a runc JSON log
- * (bounded to its last 64 KiB). Caller frees; NULL if none. */
-char *ps_runtime_last_error(const char *log_path);
 
 #endif
