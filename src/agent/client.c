@@ -17,6 +17,9 @@ struct pending {
         union {
                 ps_agent_hello_fn hello;
                 ps_agent_done_fn done;
+                ps_agent_pid_fn pid;
+                ps_agent_pids_fn pids;
+                ps_agent_exits_fn exits;
         } fn;
         void *data;
 };
@@ -129,4 +132,192 @@ int ps_agent_client_shutdown(struct ps_agent_client *c, unsigned timeout_ms, ps_
                 return -1;
         }
         return 0;
+}
+
+static const struct ps_err malformed = {.code = PS_INTERNAL,
+                                        .msg = (char *)(uintptr_t) "agent: malformed answer"};
+
+/* Queues method(req) with `p` as the pending call; frees p if it fails. */
+static int call(struct ps_agent_client *c, const char *method, const ProtobufCMessage *req,
+                unsigned timeout_ms, ttrpc_client_done_fn on_answer, struct pending *p,
+                struct ps_err **err)
+{
+        if (ttrpc_client_call(c->ttrpc, PS_AGENT_SERVICE_NAME, method, req, NULL, 0, timeout_ms,
+                              on_answer, p, err) < 0) {
+                free(p);
+                return ps_err_prefix(err, "agent %s", method);
+        }
+        return 0;
+}
+
+static void on_create(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+{
+        struct pending *p = data;
+        ps_agent_pid_fn fn = p->fn.pid;
+        void *fn_data = p->data;
+        Podshim__Agent__V1__CreateContainerResponse *resp = NULL;
+
+        free(p);
+        if (err)
+                return fn(fn_data, err, 0);
+        resp = podshim__agent__v1__create_container_response__unpack(NULL, len, payload);
+        if (!resp)
+                return fn(fn_data, &malformed, 0);
+        fn(fn_data, NULL, resp->pid);
+        podshim__agent__v1__create_container_response__free_unpacked(resp, NULL);
+}
+
+static void on_start(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+{
+        struct pending *p = data;
+        ps_agent_pid_fn fn = p->fn.pid;
+        void *fn_data = p->data;
+        Podshim__Agent__V1__StartContainerResponse *resp = NULL;
+
+        free(p);
+        if (err)
+                return fn(fn_data, err, 0);
+        resp = podshim__agent__v1__start_container_response__unpack(NULL, len, payload);
+        if (!resp)
+                return fn(fn_data, &malformed, 0);
+        fn(fn_data, NULL, resp->pid);
+        podshim__agent__v1__start_container_response__free_unpacked(resp, NULL);
+}
+
+int ps_agent_client_create(struct ps_agent_client *c, const struct ps_agent_container_spec *spec,
+                           unsigned timeout_ms, ps_agent_pid_fn fn, void *data,
+                           struct ps_err **err)
+{
+        Podshim__Agent__V1__CreateContainerRequest req =
+            PODSHIM__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
+        struct pending *p = pending_new(data, err);
+
+        if (!p)
+                return -1;
+        p->fn.pid = fn;
+        req.id = (char *)(uintptr_t)spec->id;
+        req.bundle = (char *)(uintptr_t)spec->bundle;
+        req.runtime = (char *)(uintptr_t)spec->runtime;
+        req.stdout = (char *)(uintptr_t)(spec->stdout_path ? spec->stdout_path : "");
+        req.stderr = (char *)(uintptr_t)(spec->stderr_path ? spec->stderr_path : "");
+        return call(c, "CreateContainer", &req.base, timeout_ms, on_create, p, err);
+}
+
+int ps_agent_client_start(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                          ps_agent_pid_fn fn, void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
+        struct pending *p = pending_new(data, err);
+
+        if (!p)
+                return -1;
+        p->fn.pid = fn;
+        req.id = (char *)(uintptr_t)id;
+        return call(c, "StartContainer", &req.base, timeout_ms, on_start, p, err);
+}
+
+int ps_agent_client_signal(struct ps_agent_client *c, const char *id, int sig, bool all,
+                           unsigned timeout_ms, ps_agent_done_fn fn, void *data,
+                           struct ps_err **err)
+{
+        Podshim__Agent__V1__SignalRequest req = PODSHIM__AGENT__V1__SIGNAL_REQUEST__INIT;
+        struct pending *p = pending_new(data, err);
+
+        if (!p)
+                return -1;
+        p->fn.done = fn;
+        req.id = (char *)(uintptr_t)id;
+        req.signal = (uint32_t)sig;
+        req.all = all;
+        return call(c, "Signal", &req.base, timeout_ms, on_done, p, err);
+}
+
+int ps_agent_client_delete(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                           ps_agent_done_fn fn, void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
+        struct pending *p = pending_new(data, err);
+
+        if (!p)
+                return -1;
+        p->fn.done = fn;
+        req.id = (char *)(uintptr_t)id;
+        return call(c, "DeleteContainer", &req.base, timeout_ms, on_done, p, err);
+}
+
+static void on_pids(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+{
+        struct pending *p = data;
+        ps_agent_pids_fn fn = p->fn.pids;
+        void *fn_data = p->data;
+        Podshim__Agent__V1__PidsResponse *resp = NULL;
+
+        free(p);
+        if (err)
+                return fn(fn_data, err, NULL, 0);
+        resp = podshim__agent__v1__pids_response__unpack(NULL, len, payload);
+        if (!resp)
+                return fn(fn_data, &malformed, NULL, 0);
+        fn(fn_data, NULL, resp->pids, resp->n_pids);
+        podshim__agent__v1__pids_response__free_unpacked(resp, NULL);
+}
+
+int ps_agent_client_pids(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                         ps_agent_pids_fn fn, void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
+        struct pending *p = pending_new(data, err);
+
+        if (!p)
+                return -1;
+        p->fn.pids = fn;
+        req.id = (char *)(uintptr_t)id;
+        return call(c, "Pids", &req.base, timeout_ms, on_pids, p, err);
+}
+
+#define EXITS_MAX 64 /* agent/service.h PS_AGENT_EXITS_PER_REPLY */
+
+static void on_exits(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+{
+        struct pending *p = data;
+        ps_agent_exits_fn fn = p->fn.exits;
+        void *fn_data = p->data;
+        Podshim__Agent__V1__WaitExitsResponse *resp = NULL;
+        struct ps_agent_exit_info out[EXITS_MAX];
+        size_t n = 0;
+
+        free(p);
+        if (err)
+                return fn(fn_data, err, NULL, 0);
+        resp = podshim__agent__v1__wait_exits_response__unpack(NULL, len, payload);
+        if (!resp || resp->n_exits == 0 || resp->n_exits > EXITS_MAX) {
+                if (resp)
+                        podshim__agent__v1__wait_exits_response__free_unpacked(resp, NULL);
+                return fn(fn_data, &malformed, NULL, 0);
+        }
+        for (; n < resp->n_exits; n++) {
+                const Podshim__Agent__V1__Exit *e = resp->exits[n];
+
+                out[n] = (struct ps_agent_exit_info){.seq = e->seq,
+                                                     .id = e->id,
+                                                     .exec_id = e->exec_id,
+                                                     .pid = e->pid,
+                                                     .exit_status = e->exit_status,
+                                                     .exited_at_ns = e->exited_at_unix_nano};
+        }
+        fn(fn_data, NULL, out, n);
+        podshim__agent__v1__wait_exits_response__free_unpacked(resp, NULL);
+}
+
+int ps_agent_client_wait_exits(struct ps_agent_client *c, uint64_t ack, ps_agent_exits_fn fn,
+                               void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__WaitExitsRequest req = PODSHIM__AGENT__V1__WAIT_EXITS_REQUEST__INIT;
+        struct pending *p = pending_new(data, err);
+
+        if (!p)
+                return -1;
+        p->fn.exits = fn;
+        req.ack = ack;
+        return call(c, "WaitExits", &req.base, 0, on_exits, p, err);
 }

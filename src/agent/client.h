@@ -14,6 +14,8 @@
 #ifndef PS_AGENT_CLIENT_H
 #define PS_AGENT_CLIENT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -34,6 +36,30 @@ typedef void (*ps_agent_hello_fn)(void *data, const struct ps_err *err,
                                   const struct ps_agent_hello *hello);
 typedef void (*ps_agent_done_fn)(void *data, const struct ps_err *err);
 
+/* A container to create in the guest (paths as the guest sees them). */
+struct ps_agent_container_spec {
+        const char *id, *bundle, *runtime;
+        const char *stdout_path, *stderr_path; /* NULL: /dev/null */
+};
+
+/* One exit as the agent reports it; valid during the callback only. */
+struct ps_agent_exit_info {
+        uint64_t seq;
+        const char *id;
+        const char *exec_id; /* "" for an init */
+        uint32_t pid;
+        unsigned exit_status;
+        uint64_t exited_at_ns; /* CLOCK_REALTIME of the guest */
+};
+
+/* pid is the container's init (a guest pid); 0 when err is set. */
+typedef void (*ps_agent_pid_fn)(void *data, const struct ps_err *err, uint32_t pid);
+typedef void (*ps_agent_pids_fn)(void *data, const struct ps_err *err, const uint32_t *pids,
+                                 size_t n);
+/* exits are in the agent's order (seq ascending); n > 0 unless err. */
+typedef void (*ps_agent_exits_fn)(void *data, const struct ps_err *err,
+                                  const struct ps_agent_exit_info *exits, size_t n);
+
 struct ps_agent_client *ps_agent_client_new(struct event_base *base, const char *socket_path,
                                             struct ps_err **err);
 
@@ -48,5 +74,24 @@ int ps_agent_client_hello(struct ps_agent_client *c, unsigned timeout_ms, ps_age
 /* Asks the agent to exit, which ends the VM. */
 int ps_agent_client_shutdown(struct ps_agent_client *c, unsigned timeout_ms, ps_agent_done_fn fn,
                              void *data, struct ps_err **err);
+
+/* The container methods (agent/service.h); every call as above. */
+int ps_agent_client_create(struct ps_agent_client *c, const struct ps_agent_container_spec *spec,
+                           unsigned timeout_ms, ps_agent_pid_fn fn, void *data,
+                           struct ps_err **err);
+int ps_agent_client_start(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                          ps_agent_pid_fn fn, void *data, struct ps_err **err);
+int ps_agent_client_signal(struct ps_agent_client *c, const char *id, int sig, bool all,
+                           unsigned timeout_ms, ps_agent_done_fn fn, void *data,
+                           struct ps_err **err);
+int ps_agent_client_delete(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                           ps_agent_done_fn fn, void *data, struct ps_err **err);
+int ps_agent_client_pids(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                         ps_agent_pids_fn fn, void *data, struct ps_err **err);
+/* Parks a WaitExits with no deadline: fn runs with the exits after `ack`
+ * once there are some (or with an error when the connection goes). The
+ * caller acknowledges them by the next call's ack. */
+int ps_agent_client_wait_exits(struct ps_agent_client *c, uint64_t ack, ps_agent_exits_fn fn,
+                               void *data, struct ps_err **err);
 
 #endif

@@ -22,19 +22,32 @@
 #include <string.h>
 #include <time.h>
 #include <dirent.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <event2/event.h>
+
+#include "agent/containers.h"
 
 #include "agent/service.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/version.h"
+#include "core/reaper.h"
 #include "ttrpc/server.h"
 
 #define DEFAULT_PORT  "org.podshim.agent"
 #define PORTS_DIR     "/sys/class/virtio-ports"
 #define PORT_WAIT_MS  10000
 #define PORT_RETRY_MS 10
+#define CMDLINE       "/proc/cmdline"
+#define BUNDLES_ARG   "podshim.bundles="
+#define BUNDLES_TAG   "bundles" /* sandbox/vm/qemu.h PS_VM_BUNDLES_TAG */
+#define CGROUP_DIR    "/sys/fs/cgroup"
+#define DEFAULT_PATH  "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* The /dev node of the virtio-serial port called `name`, or NULL. */
 static char *port_node(const char *name)
@@ -77,6 +90,47 @@ static int open_port(const char *port, struct ps_err **err)
         }
 }
 
+/* The value of podshim.bundles= on the kernel command line, or NULL. */
+static char *bundles_arg(void)
+{
+        _cleanup_free_ char *cmdline = NULL;
+        char *tok, *save = NULL;
+
+        if (ps_read_file(CMDLINE, 4096, &cmdline, NULL, NULL) < 0)
+                return NULL;
+        for (tok = strtok_r(cmdline, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+                if (strncmp(tok, BUNDLES_ARG, strlen(BUNDLES_ARG)) == 0 &&
+                    tok[strlen(BUNDLES_ARG)] == '/')
+                        return strdup(tok + strlen(BUNDLES_ARG));
+        return NULL;
+}
+
+/* What containers need of the guest; outside a VM (tests), nothing of it.
+ * *bundles is the shared bundle directory, mounted, or NULL. */
+static int ready_guest(char **bundles, struct ps_err **err)
+{
+        struct statfs fs;
+
+        setenv("PATH", getenv("PATH") ? getenv("PATH") : DEFAULT_PATH, 1);
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+                return ps_err_errno(err, errno, PS_INTERNAL, "PR_SET_CHILD_SUBREAPER");
+        if (getpid() != 1)
+                return 0;
+        if (statfs(CGROUP_DIR, &fs) == 0 && fs.f_type != CGROUP2_SUPER_MAGIC &&
+            mount("cgroup2", CGROUP_DIR, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                return ps_err_errno(err, errno, PS_INTERNAL, "mount cgroup2 on %s", CGROUP_DIR);
+        *bundles = bundles_arg();
+        if (!*bundles)
+                return 0;
+        if (ps_mkdir_p(*bundles, 0711, err) < 0)
+                return -1;
+        if (mount(BUNDLES_TAG, *bundles, "9p", MS_NOSUID | MS_NODEV,
+                  "trans=virtio,version=9p2000.L,msize=262144,cache=none,access=client") < 0)
+                return ps_err_errno(err, errno, PS_INTERNAL, "mount the bundles on %s", *bundles);
+        ps_log_info("podshim-agent: bundles at %s", *bundles);
+        return 0;
+}
+
 static void on_shutdown(void *data)
 {
         struct event_base *base = data;
@@ -88,14 +142,22 @@ static void on_shutdown(void *data)
 static int serve(const char *port, struct ps_err **err)
 {
         struct ps_agent_service svc;
+        struct ps_agent_containers *containers = NULL;
+        _cleanup_free_ char *bundles = NULL;
+        struct ps_reaper *reaper = NULL;
+        struct ttrpc_server *srv = NULL;
         struct event_base *base;
-        struct ttrpc_server *srv;
         int fd, r = -1;
 
         base = event_base_new();
         if (!base)
                 return ps_err_set(err, PS_INTERNAL, "cannot create the event loop");
         ps_agent_service_init(&svc, on_shutdown, base);
+        if (ready_guest(&bundles, err) < 0 || !(reaper = ps_reaper_new(base, err)) ||
+            !(containers = ps_agent_containers_new(base, reaper, bundles, NULL,
+                                                   ps_agent_service_exit_queued, &svc, err)))
+                goto out;
+        ps_agent_service_set_containers(&svc, containers);
         srv = ttrpc_server_new(base, -1, &svc.svc, 1, err);
         if (!srv)
                 goto out;
@@ -112,6 +174,8 @@ static int serve(const char *port, struct ps_err **err)
         r = 0;
 out:
         ttrpc_server_free(srv);
+        ps_agent_containers_free(containers);
+        ps_reaper_free(reaper);
         event_base_free(base);
         return r;
 }

@@ -1,12 +1,16 @@
 #include "agent/service.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "agent/containers.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/version.h"
 #include "podshim/agent/v1/agent.pb-c.h"
 
@@ -45,9 +49,244 @@ static void h_shutdown(void *data, struct ttrpc_call *call, const ProtobufCMessa
                 s->on_shutdown(s->data);
 }
 
+/* ---- containers ----------------------------------------------------------- */
+
+/* A call waiting for the runtime; the call is dropped if its connection
+ * goes first, the struct lives until the runtime is done. */
+struct pending {
+        struct ttrpc_call *call;
+        enum { ANSWER_EMPTY, ANSWER_CREATE, ANSWER_START } answer;
+};
+
+static void pending_cancelled(struct ttrpc_call *call, void *data)
+{
+        struct pending *p = data;
+
+        (void)call;
+        p->call = NULL;
+}
+
+static struct pending *pending_new(struct ttrpc_call *call, int answer)
+{
+        struct pending *p = calloc(1, sizeof(*p));
+
+        if (!p) {
+                ttrpc_call_failf(call, PS_RESOURCE_EXHAUSTED, "out of memory");
+                return NULL;
+        }
+        p->call = call;
+        p->answer = answer;
+        ttrpc_call_on_cancel(call, pending_cancelled, p);
+        return p;
+}
+
+static void pending_done(void *data, struct ps_err *err, pid_t pid)
+{
+        struct pending *p = data;
+        Podshim__Agent__V1__CreateContainerResponse cr =
+            PODSHIM__AGENT__V1__CREATE_CONTAINER_RESPONSE__INIT;
+        Podshim__Agent__V1__StartContainerResponse sr =
+            PODSHIM__AGENT__V1__START_CONTAINER_RESPONSE__INIT;
+
+        if (!p->call)
+                ps_log_debug("agent: an answer nobody waits for: %s", err ? ps_err_msg(err) : "ok");
+        else if (err)
+                ttrpc_call_fail(p->call, err);
+        else if (p->answer == ANSWER_CREATE)
+                cr.pid = (uint32_t)pid, ttrpc_call_reply(p->call, &cr.base);
+        else if (p->answer == ANSWER_START)
+                sr.pid = (uint32_t)pid, ttrpc_call_reply(p->call, &sr.base);
+        else
+                ttrpc_call_reply(p->call, NULL);
+        ps_err_free(err);
+        free(p);
+}
+
+/* Runs op (which took p), or answers its error at once. */
+static void pending_started(struct pending *p, int r, struct ps_err *err)
+{
+        if (r == 0)
+                return;
+        ttrpc_call_fail(p->call, err); /* also drops the cancel callback */
+        free(p);
+}
+
+#define NEED_CONTAINERS(s, call)                                                                   \
+        do {                                                                                       \
+                if (!(s)->containers)                                                              \
+                        return ttrpc_call_failf(call, PS_UNIMPLEMENTED, "no containers here");     \
+        } while (0)
+
+static void h_create(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__CreateContainerRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_agent_create c;
+        struct pending *p;
+
+        NEED_CONTAINERS(s, call);
+        c = (struct ps_agent_create){.id = req->id,
+                                     .bundle = req->bundle,
+                                     .runtime = req->runtime,
+                                     .stdout_path = req->stdout,
+                                     .stderr_path = req->stderr};
+        if (!(p = pending_new(call, ANSWER_CREATE)))
+                return;
+        pending_started(p, ps_agent_container_create(s->containers, &c, pending_done, p, &err),
+                        err);
+}
+
+static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct pending *p;
+
+        NEED_CONTAINERS(s, call);
+        if (!(p = pending_new(call, ANSWER_START)))
+                return;
+        pending_started(p, ps_agent_container_start(s->containers, req->id, pending_done, p, &err),
+                        err);
+}
+
+static void h_signal(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__SignalRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct pending *p;
+
+        NEED_CONTAINERS(s, call);
+        if (req->exec_id && req->exec_id[0])
+                return ttrpc_call_failf(call, PS_UNIMPLEMENTED, "exec processes: not yet");
+        if (req->signal > 64)
+                return ttrpc_call_failf(call, PS_INVALID_ARGUMENT, "signal %u", req->signal);
+        if (!(p = pending_new(call, ANSWER_EMPTY)))
+                return;
+        pending_started(p,
+                        ps_agent_container_signal(s->containers, req->id, (int)req->signal,
+                                                  req->all, pending_done, p, &err),
+                        err);
+}
+
+static void h_delete(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct pending *p;
+
+        NEED_CONTAINERS(s, call);
+        if (!(p = pending_new(call, ANSWER_EMPTY)))
+                return;
+        pending_started(p,
+                        ps_agent_container_delete(s->containers, req->id, pending_done, p, &err),
+                        err);
+}
+
+static void h_pids(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
+        Podshim__Agent__V1__PidsResponse resp = PODSHIM__AGENT__V1__PIDS_RESPONSE__INIT;
+        _cleanup_err_ struct ps_err *err = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        _cleanup_free_ uint32_t *out = NULL;
+        size_t n = 0;
+
+        NEED_CONTAINERS(s, call);
+        if (ps_agent_container_pids(s->containers, req->id, &pids, &n, &err) < 0)
+                return ttrpc_call_fail(call, err);
+        out = calloc(n ? n : 1, sizeof(*out));
+        if (!out)
+                return ttrpc_call_failf(call, PS_RESOURCE_EXHAUSTED, "out of memory");
+        for (size_t i = 0; i < n; i++)
+                out[i] = (uint32_t)pids[i];
+        resp.n_pids = n;
+        resp.pids = out;
+        ttrpc_call_reply(call, &resp.base);
+}
+
+/* ---- exits ------------------------------------------------------------------- */
+
+static void waiter_cancelled(struct ttrpc_call *call, void *data)
+{
+        struct ps_agent_service *s = data;
+
+        if (s->exit_waiter == call)
+                s->exit_waiter = NULL;
+}
+
+/* Answers the parked WaitExits if an exit after its ack is queued. */
+static void answer_waiter(struct ps_agent_service *s)
+{
+        Podshim__Agent__V1__Exit msgs[PS_AGENT_EXITS_PER_REPLY];
+        Podshim__Agent__V1__Exit *ptrs[PS_AGENT_EXITS_PER_REPLY];
+        Podshim__Agent__V1__WaitExitsResponse resp = PODSHIM__AGENT__V1__WAIT_EXITS_RESPONSE__INIT;
+        const struct ps_agent_exit *e;
+        struct ttrpc_call *call = s->exit_waiter;
+        size_t n = 0;
+
+        if (!call)
+                return;
+        for (e = ps_agent_exits_ack(s->containers, s->exit_ack);
+             e && n < PS_AGENT_EXITS_PER_REPLY; e = ps_agent_exit_next(s->containers, e)) {
+                podshim__agent__v1__exit__init(&msgs[n]);
+                msgs[n].seq = e->seq;
+                msgs[n].id = e->id;
+                msgs[n].pid = (uint32_t)e->pid;
+                msgs[n].exit_status = e->status;
+                msgs[n].exited_at_unix_nano = e->exited_at_ns;
+                ptrs[n] = &msgs[n];
+                n++;
+        }
+        if (n == 0)
+                return;
+        s->exit_waiter = NULL;
+        resp.n_exits = n;
+        resp.exits = ptrs;
+        ttrpc_call_reply(call, &resp.base);
+}
+
+static void h_wait_exits(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__WaitExitsRequest *req = (const void *)msg;
+
+        NEED_CONTAINERS(s, call);
+        if (s->exit_waiter) {
+                struct ttrpc_call *old = s->exit_waiter;
+
+                s->exit_waiter = NULL;
+                ttrpc_call_failf(old, PS_FAILED_PRECONDITION, "a newer WaitExits took over");
+        }
+        s->exit_waiter = call;
+        s->exit_ack = req->ack;
+        ttrpc_call_on_cancel(call, waiter_cancelled, s);
+        answer_waiter(s);
+}
+
+void ps_agent_service_exit_queued(void *data)
+{
+        answer_waiter(data);
+}
+
+void ps_agent_service_set_containers(struct ps_agent_service *s, struct ps_agent_containers *t)
+{
+        s->containers = t;
+}
+
 static const struct ttrpc_method agent_methods[] = {
     {"Hello", &podshim__agent__v1__hello_request__descriptor, h_hello},
     {"Shutdown", NULL, h_shutdown},
+    {"CreateContainer", &podshim__agent__v1__create_container_request__descriptor, h_create},
+    {"StartContainer", &podshim__agent__v1__container_request__descriptor, h_start},
+    {"Signal", &podshim__agent__v1__signal_request__descriptor, h_signal},
+    {"DeleteContainer", &podshim__agent__v1__container_request__descriptor, h_delete},
+    {"Pids", &podshim__agent__v1__container_request__descriptor, h_pids},
+    {"WaitExits", &podshim__agent__v1__wait_exits_request__descriptor, h_wait_exits},
 };
 
 void ps_agent_service_init(struct ps_agent_service *s, ps_agent_shutdown_fn on_shutdown, void *data)

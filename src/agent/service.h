@@ -7,8 +7,16 @@
  *    proof that it talks to another kernel than its own.
  *  - Shutdown answers, then asks the owner to stop (on_shutdown): the agent
  *    is the guest's init, so its exit ends the VM.
+ *  - CreateContainer, StartContainer, Signal, DeleteContainer and Pids run
+ *    the OCI runtime in the guest through the container table
+ *    (agent/containers.h) and answer once it has; without a table they
+ *    are UNIMPLEMENTED.
+ *  - WaitExits is parked until an exit after its `ack` is queued, then
+ *    answered with the exits in order (at most PS_AGENT_EXITS_PER_REPLY);
+ *    one call is parked at a time: a newer one ends the older with
+ *    FAILED_PRECONDITION. The exits stay queued until acknowledged.
  *  - Every other method is UNIMPLEMENTED (the ttrpc server's own answer for
- *    a method it does not know).
+ *    a method it does not know), exec included in this slice.
  *
  * Ownership: the owner keeps the struct alive as long as any server serves
  * it; the service holds no other state.
@@ -16,9 +24,14 @@
 #ifndef PS_AGENT_SERVICE_H
 #define PS_AGENT_SERVICE_H
 
+#include <stdint.h>
+
 #include "ttrpc/server.h"
 
-#define PS_AGENT_SERVICE_NAME "podshim.agent.v1.Agent"
+struct ps_agent_containers;
+
+#define PS_AGENT_SERVICE_NAME    "podshim.agent.v1.Agent"
+#define PS_AGENT_EXITS_PER_REPLY 64
 
 /* Runs once the Shutdown reply is queued; it must not free the server (the
  * handler is still on the stack): stopping the loop is what it is for. */
@@ -29,9 +42,20 @@ struct ps_agent_service {
         ps_agent_shutdown_fn on_shutdown;
         void *data;
         const char *boot_id_path; /* /proc/sys/kernel/random/boot_id */
+        struct ps_agent_containers *containers; /* NULL: no container methods */
+        struct ttrpc_call *exit_waiter;          /* the parked WaitExits */
+        uint64_t exit_ack;                       /* its ack */
 };
 
 void ps_agent_service_init(struct ps_agent_service *s, ps_agent_shutdown_fn on_shutdown,
                            void *data);
+
+/* Serves the container methods from `t` (borrowed; the owner frees it
+ * after the server). */
+void ps_agent_service_set_containers(struct ps_agent_service *s, struct ps_agent_containers *t);
+
+/* The container table's ps_agent_exit_queued_fn: answers a parked
+ * WaitExits. data is the service. */
+void ps_agent_service_exit_queued(void *data);
 
 #endif

@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "oci/spec.h"
+#include "sandbox/vm/container.h"
 
 struct ps_sandbox *ps_sandboxes_find(struct ps_sandboxes *s, const char *id)
 {
@@ -374,6 +375,20 @@ static bool wants_sandbox(const struct ps_spec *spec)
         return type && strcmp(type, "sandbox") == 0;
 }
 
+/* A container of a vm pod runs in the pod's VM (sandbox/vm/container.h). */
+static int create_vm_member(struct ps_sandboxes *s, struct ps_sandbox *sb,
+                            struct ps_create_request *req, cJSON *tree, ps_op_fn done, void *data,
+                            struct ps_err **err)
+{
+        if (sb->exited || !sb->task || !sb->task->impl)
+                return ps_err_set(err, PS_FAILED_PRECONDITION, "task %s: pod %s has ended",
+                                  req->id, sb->id);
+        if (ps_vm_guest_spec(req->bundle, tree, req->id, err) < 0)
+                return ps_err_prefix(err, "task %s", req->id);
+        return ps_container_create(&s->tasks, req, &ps_vm_container_ops, sb->task->impl, sb, done,
+                                   data, err);
+}
+
 int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *req, ps_op_fn done,
                              void *data, struct ps_err **err)
 {
@@ -399,9 +414,7 @@ int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *r
                     ps_pod_files_bind(&sb->files, req->bundle, tree, spec->root_readonly, err) < 0)
                         return ps_err_prefix(err, "task %s", req->id);
                 if (sb && sb->vm)
-                        return ps_err_set(err, PS_UNIMPLEMENTED,
-                                          "task %s: containers in a vm pod are not supported yet",
-                                          req->id);
+                        return create_vm_member(s, sb, req, tree, done, data, err);
                 return ps_container_create(&s->tasks, req, s->container_ops, s->be_ctx, sb, done,
                                            data, err);
         }

@@ -7,22 +7,37 @@
  * between chunks; then the peer half-closes and the server must drop the
  * connection. This covers the frame reader, the envelope and payload
  * decoding of podshim.agent.v1 requests, Hello's answer (from this host's
- * /proc) and Shutdown's callback, and UNIMPLEMENTED for everything else.
- * The seeds (corpus/agent_service, written by make-corpus.py) are whole
- * Hello, Shutdown and unknown-method frames. */
+ * /proc) and Shutdown's callback, the container methods on a real container
+ * table (agent/containers.h) whose bundle directory is BUNDLES
+ * and whose runtime directory holds no runtime, so a valid CreateContainer
+ * gets as far as spawning and answers NOT_FOUND (no program ever runs), and
+ * WaitExits parked and cancelled with its connection; UNIMPLEMENTED for
+ * everything else. The seeds (corpus/agent_service, written by
+ * make-corpus.py) are whole Hello, Shutdown, container and WaitExits frames
+ * and an unknown method. */
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <event2/event.h>
 
+#include "agent/containers.h"
 #include "agent/service.h"
 #include "base/log.h"
+#include "core/reaper.h"
 #include "fuzz_conn.h"
 #include "ttrpc/server.h"
+
+/* the seeds' bundles are BUNDLES/<id> (make-corpus.py) */
+#define BUNDLES "/tmp/podshim-fuzz-agent"
 
 struct agent_fuzz {
         struct event_base *base;
         struct ps_agent_service svc;
+        struct ps_reaper *reaper;
+        struct ps_agent_containers *containers;
         struct ttrpc_server *srv;
         unsigned shutdowns; /* Shutdown requests answered in this input */
 };
@@ -43,6 +58,14 @@ static struct agent_fuzz *fuzz_init(void)
         ps_log_setup(PS_LOG_ERROR, NULL, NULL);
         st.base = event_base_new();
         ps_agent_service_init(&st.svc, on_shutdown, &st);
+        if (mkdir(BUNDLES, 0700) < 0 && errno != EEXIST)
+                abort();
+        st.reaper = ps_reaper_new(st.base, NULL);
+        st.containers = ps_agent_containers_new(st.base, st.reaper, BUNDLES, "/nonexistent/podshim",
+                                                ps_agent_service_exit_queued, &st.svc, NULL);
+        if (!st.reaper || !st.containers)
+                abort();
+        ps_agent_service_set_containers(&st.svc, st.containers);
         st.srv = fuzz_conn_server_new(st.base, &st.svc.svc, 1);
         return &st;
 }

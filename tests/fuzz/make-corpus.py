@@ -276,12 +276,26 @@ def agent_service_seeds():
     the host: whole frames of podshim.agent.v1.Agent calls."""
     agent = "podshim.agent.v1.Agent"
     hello = ttrpc_frame(1, agent, "Hello", msg((1, "0.1.0")), 2000000000)
+    bundles = "/tmp/podshim-fuzz-agent"
     return {
         "hello": b"\x60" + hello,
         "hello_bytewise": b"\x00" + hello,
         "shutdown": b"\x60" + hello + ttrpc_frame(3, agent, "Shutdown"),
-        "unknown": b"\x60" + ttrpc_frame(1, agent, "CreateContainer", msg((1, "c1"))) +
+        "unknown": b"\x60" + ttrpc_frame(1, agent, "Exec", msg((1, "c1"))) +
                    ttrpc_frame(3, "containerd.task.v2.Task", "Create"),
+        # fuzz_agent_service's bundle directory and a runtime it cannot find
+        "create": b"\x60" + ttrpc_frame(1, agent, "CreateContainer", msg(
+            (1, "c1"), (2, bundles + "/c1"), (3, "runc"), (4, bundles + "/c1/out"),
+            (5, bundles + "/c1/err"))),
+        "create_outside": b"\x60" + ttrpc_frame(1, agent, "CreateContainer", msg(
+            (1, "c1"), (2, "/etc"), (3, "/bin/sh"), (4, "/etc/passwd"))),
+        "containers": b"\x60" + b"".join(
+            ttrpc_frame(2 * i + 1, agent, m, msg((1, "c1")))
+            for i, m in enumerate(["StartContainer", "Pids", "DeleteContainer"])) +
+            ttrpc_frame(7, agent, "Signal", msg((1, "c1"), (3, 9), (4, 1))) +
+            ttrpc_frame(9, agent, "Signal", msg((1, "c1"), (2, "e1"), (3, 15))),
+        "wait_exits": b"\x60" + ttrpc_frame(1, agent, "WaitExits", msg((1, 0))) +
+                      ttrpc_frame(3, agent, "WaitExits", msg((1, 5)), 1000000),
         "bad_payload": b"\x60" + ttrpc_frame(1, agent, "Hello", b"\x0a\xff\x01"),
         "even_stream": b"\x60" + ttrpc_frame(2, agent, "Hello"),
     }

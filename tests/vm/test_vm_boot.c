@@ -17,8 +17,10 @@
  *    ends the guest and QEMU on its own (exit status 0, no signal).
  *  - vm_pod_task: the sandbox layer with Backend = "vm" in the options: the
  *    pod's own task's Create boots the VM and answers with QEMU's pid, a
- *    member is refused (UNIMPLEMENTED, slice 2), and SIGKILL of QEMU is
- *    the pod task's exit (TaskExit 137) with the run directory gone.
+ *    member asking for a terminal is refused (UNIMPLEMENTED until slice 3;
+ *    real containers in the VM are tests/e2e/test_vm_pods.py's), and
+ *    SIGKILL of QEMU is the pod task's exit (TaskExit 137) with the run
+ *    directory gone.
  * Each prints its boot time (spawn to Hello answered) and QEMU's PSS after
  * the boot; the first also QEMU's PSS 5 s later, once the guest has given
  * back what it freed while booting. */
@@ -304,11 +306,12 @@ static void test_vm_pod_task(void)
         printf("vm_pod_task: the pod task's Create answered with QEMU's pid %d\n",
                (int)created.pid);
 
-        /* containers in a vm pod: slice 2 */
+        /* a terminal in a vm pod: slice 3 */
         snprintf(member, sizeof(member), "%s/c1", scratch);
         write_bundle(member, "container", "vmpod");
         req = fake_request("c1", member);
         req.options = &opts;
+        req.terminal = true;
         CHECK(ps_sandboxes_create_task(&sbs, &req, on_member, NULL, &merr) < 0);
         CHECK(merr && merr->code == PS_UNIMPLEMENTED);
 

@@ -22,22 +22,14 @@
 #define SELF_MAX        4096
 #define AGENT_MAX       (SELF_MAX + 16) /* SELF_MAX + "/podshim-agent" */
 
-/* A vm pod's state (c->impl). */
-struct vm_pod {
-        struct ps_container *c;
-        struct ps_vm *vm;
-        ps_backend_fn create_done; /* until the agent's Hello (or QEMU's end) */
-        void *create_data;
-};
-
-static struct vm_pod *vm_pod(const struct ps_container *c)
+static struct ps_vm_pod *vm_pod(const struct ps_container *c)
 {
         return c->impl;
 }
 
 static void on_ready(void *data, struct ps_vm *vm, const struct ps_agent_hello *hello)
 {
-        struct vm_pod *pod = data;
+        struct ps_vm_pod *pod = data;
         struct ps_backend_result res = {.pid = ps_vm_pid(vm)};
         ps_backend_fn done = pod->create_done;
 
@@ -49,9 +41,55 @@ static void on_ready(void *data, struct ps_vm *vm, const struct ps_agent_hello *
                 done(pod->create_data, NULL, &res);
 }
 
+static struct ps_vm_member *member(struct ps_vm_pod *pod, const char *id)
+{
+        struct ps_list *pos;
+
+        for (pos = pod->members.next; pos != &pod->members; pos = pos->next) {
+                struct ps_vm_member *m = ps_list_entry(pos, struct ps_vm_member, link);
+
+                if (!m->exited && strcmp(m->c->id, id) == 0)
+                        return m;
+        }
+        return NULL;
+}
+
+static void on_container_exit(void *data, struct ps_vm *vm, const struct ps_agent_exit_info *e)
+{
+        struct ps_vm_pod *pod = data;
+        struct ps_vm_member *m = member(pod, e->id);
+
+        (void)vm;
+        if (!m || (e->exec_id && e->exec_id[0])) {
+                ps_log_debug("%s: exit of %s/%s (guest pid %u): no such container", pod->c->id,
+                             e->id, e->exec_id ? e->exec_id : "", e->pid);
+                return;
+        }
+        m->exited = true;
+        ps_task_process_exited(m->c->init, e->exit_status);
+}
+
+/* QEMU is gone and with it everything that ran in the guest: every member
+ * whose init was created and has not exited is reported killed. */
+static void members_killed(struct ps_vm_pod *pod)
+{
+        struct ps_list *pos, *tmp;
+
+        ps_list_for_each_safe(pos, tmp, &pod->members)
+        {
+                struct ps_vm_member *m = ps_list_entry(pos, struct ps_vm_member, link);
+                const struct ps_process *p = m->c->init;
+
+                if (m->exited || !p || p->state == PS_PROC_CREATING || ps_process_exited(p))
+                        continue;
+                m->exited = true;
+                ps_task_process_exited(m->c->init, 128 + SIGKILL);
+        }
+}
+
 static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struct ps_err *why)
 {
-        struct vm_pod *pod = data;
+        struct ps_vm_pod *pod = data;
         ps_backend_fn done = pod->create_done;
 
         (void)vm;
@@ -70,6 +108,7 @@ static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struc
                 ps_err_free(e);
                 return;
         }
+        members_killed(pod);
         ps_task_process_exited(pod->c->init, ps_exit_code(wait_status));
 }
 
@@ -100,17 +139,29 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
                       ps_backend_fn done, void *data, struct ps_err **err)
 {
         struct ps_vm_backend *be = c->be_ctx;
-        struct ps_vm_events ev = {.ready = on_ready, .exited = on_exited};
+        struct ps_vm_events ev = {
+            .ready = on_ready, .exited = on_exited, .container_exit = on_container_exit};
         const char *run_dir = be->run_dir ? be->run_dir : PS_VM_RUN_DIR;
         struct ps_vm_config cfg;
         char agent[AGENT_MAX], hex[65], dir[4096];
-        struct vm_pod *pod;
+        _cleanup_free_ char *bundles = NULL;
+        struct ps_vm_pod *pod;
+        char *slash;
 
         if (!req->options || !req->options->vm_kernel || !req->options->vm_initrd)
                 return ps_err_set(err, PS_INVALID_ARGUMENT,
                                   "vm: the runtime options name no VMKernel and VMInitrd "
                                   "(scripts/vm-initramfs.sh prints both)");
         vm_config(req->options, &cfg, agent);
+        /* containerd keeps every bundle of a namespace in one directory
+         * (<state>/<namespace>/<id>): that directory is the guest's. */
+        bundles = strdup(c->bundle);
+        slash = bundles ? strrchr(bundles, '/') : NULL;
+        if (!slash || slash == bundles)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: bundle %s has no parent",
+                                  c->bundle);
+        *slash = '\0';
+        cfg.bundles = bundles;
         /* Bundle paths are too long for a socket address: one short
          * directory per pod, named by its bundle. */
         ps_sha256_hex(c->bundle, strlen(c->bundle), hex);
@@ -121,9 +172,17 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
         if (!pod)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod");
         pod->c = c;
+        ps_list_init(&pod->members);
+        pod->runtime = strdup(req->options->binary_name ? req->options->binary_name : "runc");
+        pod->bundles = TAKE_PTR(bundles);
         ev.data = pod;
-        pod->vm = ps_vm_start(be->base, be->reaper, &cfg, dir, BOOT_TIMEOUT_MS, &ev, err);
+        if (pod->runtime)
+                pod->vm = ps_vm_start(be->base, be->reaper, &cfg, dir, BOOT_TIMEOUT_MS, &ev, err);
+        else
+                ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod");
         if (!pod->vm) {
+                free(pod->runtime);
+                free(pod->bundles);
                 free(pod);
                 return ps_err_prefix(err, "%s", c->id);
         }
@@ -138,7 +197,7 @@ static int pod_signal(struct ps_process *p, int sig, bool all, ps_backend_fn don
                       struct ps_err **err)
 {
         struct ps_backend_result res = {0};
-        struct vm_pod *pod = vm_pod(p->c);
+        struct ps_vm_pod *pod = vm_pod(p->c);
 
         /* QEMU is the task's only process on the host, `all` or not. */
         if (ps_vm_kill(pod->vm, sig, err) < 0)
@@ -151,7 +210,7 @@ static int pod_delete(struct ps_container *c, bool force, ps_backend_fn done, vo
                       struct ps_err **err)
 {
         struct ps_backend_result res = {0};
-        struct vm_pod *pod = vm_pod(c);
+        struct ps_vm_pod *pod = vm_pod(c);
 
         if (force && pod && ps_vm_pid(pod->vm) > 0)
                 ps_vm_kill(pod->vm, SIGKILL, NULL);
@@ -188,13 +247,23 @@ static void pod_process_free(struct ps_process *p)
 
 static void pod_free(struct ps_container *c)
 {
-        struct vm_pod *pod = vm_pod(c);
+        struct ps_vm_pod *pod = vm_pod(c);
 
         if (!pod)
                 return;
         /* a Create still waiting is over: the task core frees it after
          * its last busy call, so this runs only once done has run */
         ps_vm_free(pod->vm);
+        while (!ps_list_empty(&pod->members)) {
+                struct ps_vm_member *m =
+                    ps_list_first(&pod->members, struct ps_vm_member, link);
+
+                ps_list_remove(&m->link);
+                ps_list_init(&m->link);
+                m->pod = NULL; /* it runs on alone: its calls fail */
+        }
+        free(pod->runtime);
+        free(pod->bundles);
         free(pod);
         c->impl = NULL;
 }

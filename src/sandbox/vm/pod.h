@@ -5,8 +5,11 @@
  * (ps_task_process_exited with its status), after which the sandbox layer
  * ends the pod's members as for the Linux backend's infra death.
  *
- * Slice 1: the pod only. Containers in a vm pod, exec, pause, stats and
- * the rest are not offered yet (UNIMPLEMENTED).
+ * Its members (sandbox/vm/container.h) run in the VM through the agent; the
+ * pod keeps their list, hands each exit the agent reports to its member,
+ * and when QEMU exits reports every member still running exited (137, as
+ * runc-v2 reports a container killed with its pod) before the pod's own
+ * exit. Exec, pause, stats and the rest are not offered yet (UNIMPLEMENTED).
  *
  * Ownership: the shim root owns the ps_vm_backend context (c->be_ctx of
  * every vm pod); each pod's VM hangs on c->impl and goes with the
@@ -15,6 +18,9 @@
 #ifndef PS_SANDBOX_VM_POD_H
 #define PS_SANDBOX_VM_POD_H
 
+#include <stdbool.h>
+
+#include "base/list.h"
 #include "task/backend.h"
 
 struct event_base;
@@ -26,6 +32,26 @@ struct ps_vm_backend {
         struct event_base *base;
         struct ps_reaper *reaper;
         const char *run_dir; /* where each VM's run directory goes; NULL: PS_VM_RUN_DIR */
+};
+
+/* A vm pod's state (c->impl of its own task; be_ctx of its members). */
+struct ps_vm_pod {
+        struct ps_container *c;
+        struct ps_vm *vm;
+        char *runtime;     /* the OCI runtime the guest runs (BinaryName) */
+        char *bundles;     /* the directory of the bundles, shared with the guest */
+        struct ps_list members; /* struct ps_vm_member */
+        ps_backend_fn create_done; /* until the agent's Hello (or QEMU's end) */
+        void *create_data;
+};
+
+/* A container of a vm pod (c->impl). */
+struct ps_vm_member {
+        struct ps_list link; /* in pod->members while the pod lives */
+        struct ps_container *c;
+        struct ps_vm_pod *pod; /* NULL once the pod's task is freed */
+        bool exited;           /* its exit went to the task core */
+        bool rootfs_mounted;   /* <bundle>/rootfs, by us, on the host */
 };
 
 extern const struct ps_backend_ops ps_vm_pod_ops;

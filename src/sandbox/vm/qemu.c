@@ -54,7 +54,8 @@ static int check_config(const struct ps_vm_config *cfg, const char *dir, struct 
         if (check_path("kernel", cfg->kernel, err) < 0 ||
             check_path("initrd", cfg->initrd, err) < 0 ||
             check_path("agent", cfg->agent, err) < 0 || check_path("run directory", dir, err) < 0 ||
-            (cfg->console && check_path("console", cfg->console, err) < 0))
+            (cfg->console && check_path("console", cfg->console, err) < 0) ||
+            (cfg->bundles && check_path("bundle directory", cfg->bundles, err) < 0))
                 return -1;
         if (!cfg->accel || (strcmp(cfg->accel, "tcg") != 0 && strcmp(cfg->accel, "kvm") != 0))
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: accel must be tcg or kvm");
@@ -110,11 +111,22 @@ char **ps_vm_qemu_argv(const struct ps_vm_config *cfg, const char *dir, struct p
         add(&b, "-initrd");
         add(&b, "%s", cfg->initrd);
         add(&b, "-append");
-        add(&b, "console=ttyS0 panic=-1 quiet podshim.agent=%s", cfg->agent);
+        add(&b, "console=ttyS0 panic=-1 quiet podshim.agent=%s%s%s", cfg->agent,
+            cfg->bundles ? " podshim.bundles=" : "", cfg->bundles ? cfg->bundles : "");
         add(&b, "-fsdev");
         add(&b, "local,id=hostroot,path=/,security_model=passthrough,readonly=on,multidevs=remap");
         add(&b, "-device");
         add(&b, "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot");
+        if (cfg->bundles) {
+                /* Read-write, and passthrough so that the guest's runtime
+                 * sees the rootfs's owners and modes as they are. */
+                add(&b, "-fsdev");
+                add(&b, "local,id=%s,path=%s,security_model=passthrough,multidevs=remap",
+                    PS_VM_BUNDLES_TAG, cfg->bundles);
+                add(&b, "-device");
+                add(&b, "virtio-9p-pci,fsdev=%s,mount_tag=%s", PS_VM_BUNDLES_TAG,
+                    PS_VM_BUNDLES_TAG);
+        }
         /* The guest hands pages it frees back to QEMU, which drops them:
          * boot-time memory (the kernel's decompression, the initramfs) and
          * later whatever the pod's containers free (measured after boot:

@@ -6,6 +6,8 @@
  * guest's init lays a tmpfs overlay on it), one virtio-serial port
  * org.podshim.agent whose host end is a unix socket QEMU listens on
  * (`<dir>/agent.sock`, server=on,wait=off: QEMU does not wait for us), a
+ * second 9p share, read-write, of the directory holding the pod's bundles
+ * (the agent mounts it at the same path), a
  * balloon device that only reports free pages (the guest gives back the
  * memory it frees), and -no-reboot, so the guest's panic when its agent dies ends QEMU.
  *
@@ -20,6 +22,7 @@
 
 #define PS_VM_AGENT_SOCKET "agent.sock"
 #define PS_VM_AGENT_PORT   "org.podshim.agent"
+#define PS_VM_BUNDLES_TAG  "bundles" /* the agent mounts it (agent/main.c) */
 
 struct ps_vm_config {
         const char *qemu;    /* NULL: qemu-system-x86_64 from $PATH */
@@ -31,6 +34,9 @@ struct ps_vm_config {
         unsigned vcpus;      /* 0: 1 */
         unsigned mem_mib;    /* 0: 256 */
         const char *console; /* file for the guest's serial console; NULL: none */
+        /* the directory of the pod's bundles, shared read-write at the same
+         * path in the guest (podshim.bundles= on its command line); NULL: none */
+        const char *bundles;
         int stderr_fd;       /* QEMU's stderr; -1: /dev/null */
 };
 

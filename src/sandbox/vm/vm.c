@@ -22,6 +22,7 @@
 #define HELLO_ATTEMPT_MS 2000
 #define HELLO_RETRY_MS   20
 #define SHUTDOWN_MS      5000
+#define EXITS_RETRY_MS   100
 
 enum vm_state {
         VM_BOOTING,  /* saying Hello until the agent answers */
@@ -39,7 +40,9 @@ struct ps_vm {
         enum vm_state state;
         struct ps_agent_client *agent;
         bool hello_pending;
-        struct event *ev_retry, *ev_deadline;
+        struct event *ev_retry, *ev_deadline, *ev_exits;
+        uint64_t exit_ack; /* the highest exit seq handed to container_exit */
+        bool exits_pending; /* a WaitExits is parked at the agent */
         unsigned boot_timeout_ms;
         struct ps_err *boot_err;
         uint64_t t_spawn, t_ready; /* CLOCK_MONOTONIC, microseconds */
@@ -60,6 +63,54 @@ static void retry_in(struct ps_vm *vm, unsigned ms)
         evtimer_add(vm->ev_retry, &tv);
 }
 
+static void wait_exits(struct ps_vm *vm);
+
+static void on_exits(void *data, const struct ps_err *err, const struct ps_agent_exit_info *exits,
+                     size_t n)
+{
+        struct ps_vm *vm = data;
+        struct timeval tv = {.tv_usec = EXITS_RETRY_MS * 1000};
+
+        vm->exits_pending = false;
+        if (vm->state != VM_READY)
+                return; /* QEMU is gone: the client was freed */
+        if (err) {
+                ps_log_debug("vm %s: WaitExits: %s", vm->dir, ps_err_msg(err));
+                evtimer_add(vm->ev_exits, &tv);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (exits[i].seq <= vm->exit_ack)
+                        continue; /* seen already (an answer asked for twice) */
+                vm->exit_ack = exits[i].seq;
+                if (vm->ev.container_exit)
+                        vm->ev.container_exit(vm->ev.data, vm, &exits[i]);
+                if (vm->state != VM_READY)
+                        return;
+        }
+        wait_exits(vm);
+}
+
+static void wait_exits(struct ps_vm *vm)
+{
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct timeval tv = {.tv_usec = EXITS_RETRY_MS * 1000};
+
+        if (vm->state != VM_READY || vm->exits_pending)
+                return;
+        if (ps_agent_client_wait_exits(vm->agent, vm->exit_ack, on_exits, vm, &err) < 0) {
+                ps_log_debug("vm %s: WaitExits: %s", vm->dir, ps_err_msg(err));
+                evtimer_add(vm->ev_exits, &tv);
+                return;
+        }
+        vm->exits_pending = true;
+}
+
+static void on_exits_retry(evutil_socket_t fd, short what, void *arg)
+{
+        wait_exits(arg);
+}
+
 static void on_hello(void *data, const struct ps_err *err, const struct ps_agent_hello *hello)
 {
         struct ps_vm *vm = data;
@@ -77,6 +128,7 @@ static void on_hello(void *data, const struct ps_err *err, const struct ps_agent
         evtimer_del(vm->ev_deadline);
         ps_log_debug("vm %s: agent %s up after %llu ms, guest kernel %s", vm->dir, hello->version,
                      (unsigned long long)(vm->t_ready - vm->t_spawn) / 1000, hello->kernel_release);
+        wait_exits(vm);
         if (vm->ev.ready)
                 vm->ev.ready(vm->ev.data, vm, hello);
 }
@@ -128,6 +180,7 @@ static void on_qemu_exit(void *data, pid_t pid, int wait_status)
         vm->state = VM_EXITED;
         evtimer_del(vm->ev_retry);
         evtimer_del(vm->ev_deadline);
+        evtimer_del(vm->ev_exits);
         /* pending calls fail with CANCELLED; their callbacks see EXITED */
         vm->agent = ps_agent_client_free(vm->agent);
         remove_run_dir(vm);
@@ -177,9 +230,10 @@ static int vm_init(struct ps_vm *vm, const struct ps_vm_config *cfg, const char 
         vm->agent = ps_agent_client_new(vm->base, vm->sock, err);
         vm->ev_retry = evtimer_new(vm->base, on_retry, vm);
         vm->ev_deadline = evtimer_new(vm->base, on_deadline, vm);
+        vm->ev_exits = evtimer_new(vm->base, on_exits_retry, vm);
         if (!vm->agent)
                 return -1;
-        if (!vm->ev_retry || !vm->ev_deadline)
+        if (!vm->ev_retry || !vm->ev_deadline || !vm->ev_exits)
                 return ps_err_set(err, PS_RESOURCE_EXHAUSTED, "vm: timers");
         if (mkdir(dir, 0700) < 0)
                 return ps_err_errno(err, errno, PS_UNKNOWN, "vm: mkdir %s", dir);
@@ -199,6 +253,8 @@ static void vm_release(struct ps_vm *vm)
                 event_free(vm->ev_retry);
         if (vm->ev_deadline)
                 event_free(vm->ev_deadline);
+        if (vm->ev_exits)
+                event_free(vm->ev_exits);
         ps_err_free(vm->boot_err);
         free(vm->sock);
         free(vm->dir);
@@ -231,6 +287,7 @@ struct ps_vm *ps_vm_free(struct ps_vm *vm)
 {
         if (!vm)
                 return NULL;
+        vm->state = VM_EXITED; /* for the callbacks of the calls cancelled here */
         vm->agent = ps_agent_client_free(vm->agent);
         if (vm->pid > 0) {
                 kill(vm->pid, SIGKILL);
@@ -239,6 +296,11 @@ struct ps_vm *ps_vm_free(struct ps_vm *vm)
         }
         vm_release(vm);
         return NULL;
+}
+
+struct ps_agent_client *ps_vm_agent(const struct ps_vm *vm)
+{
+        return vm->state == VM_READY ? vm->agent : NULL;
 }
 
 pid_t ps_vm_pid(const struct ps_vm *vm)

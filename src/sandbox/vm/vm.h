@@ -14,6 +14,12 @@
  * like every child's: the agent connection is dropped, the run directory
  * and its socket removed, and then `exited` runs, last.
  *
+ * Once ready, the VM keeps one WaitExits parked at the agent and hands each
+ * container exit to `container_exit`, in the agent's order, each once: the
+ * next WaitExits acknowledges what the last one brought. A failed
+ * WaitExits (the connection broke) is asked again shortly from the same
+ * acknowledgement, so an exit is never lost while QEMU lives.
+ *
  * Ownership: the caller owns the VM and frees it with ps_vm_free(), which
  * SIGKILLs a QEMU still running (its exit then lands in the reaper's cache
  * of unclaimed exits). ps_vm_free() may be called from `exited`, not from
@@ -40,6 +46,8 @@ struct ps_vm_events {
          * the VM did wrong when it never became ready (the boot deadline),
          * else NULL; wait_status is QEMU's. */
         void (*exited)(void *data, struct ps_vm *vm, int wait_status, const struct ps_err *why);
+        /* A container in the guest exited (valid during the call only). */
+        void (*container_exit)(void *data, struct ps_vm *vm, const struct ps_agent_exit_info *e);
         void *data;
 };
 
@@ -56,6 +64,9 @@ pid_t ps_vm_pid(const struct ps_vm *vm);
 
 /* Microseconds from spawn to the agent's Hello answer; 0 before. */
 uint64_t ps_vm_boot_usec(const struct ps_vm *vm);
+
+/* The agent's client once the VM is ready (for container calls), else NULL. */
+struct ps_agent_client *ps_vm_agent(const struct ps_vm *vm);
 
 /* Signals QEMU. FAILED_PRECONDITION once it has exited. */
 int ps_vm_kill(struct ps_vm *vm, int sig, struct ps_err **err);

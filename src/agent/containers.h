@@ -1,0 +1,106 @@
+/* The guest agent's containers (docs/vm-backend.md, slice 2): the OCI
+ * runtime run inside the VM, the containers' inits reaped, their exits
+ * queued in order for the host.
+ *
+ * Every runtime call is asynchronous: the runtime (runc or crun, the
+ * host's binary seen through the guest's 9p root) runs with the same
+ * argv as on the host (oci/runtime_cli.h) under --root
+ * PS_AGENT_RUNTIME_ROOT, its exit reaches the reaper, and `done` runs once,
+ * later, from the loop. A container's init, which the runtime leaves
+ * behind, is the agent's own child once runc exits (the agent is the
+ * guest's pid 1, and a subreaper when it is not), so the reaper sees its
+ * exit; one that exits before its pid file is read waits in the reaper's
+ * cache.
+ *
+ * Exits: each init's exit becomes a numbered ps_agent_exit (seq 1, 2, ...)
+ * kept in a FIFO until the host acknowledges it (ps_agent_exits_ack):
+ * a host that loses an answer asks again from the same ack and gets the
+ * same exits, so none is lost and none is reported twice.
+ *
+ * Limits: at most PS_AGENT_MAX_CONTAINERS containers and
+ * PS_AGENT_MAX_EXITS unacknowledged exits (beyond that the oldest is
+ * dropped with an error in the log: a host that never acknowledges must not
+ * exhaust the guest). Ids are 1-128 characters of [A-Za-z0-9_.-].
+ *
+ * Ownership: the caller owns the table; freeing it fails nothing (the
+ * pending calls' `done` never runs), and leaves the containers running.
+ */
+#ifndef PS_AGENT_CONTAINERS_H
+#define PS_AGENT_CONTAINERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "base/list.h"
+
+struct event_base;
+struct ps_reaper;
+struct ps_agent_containers;
+
+#define PS_AGENT_RUNTIME_ROOT  "/run/podshim-agent/runtime"
+#define PS_AGENT_CGROUP_PARENT "podshim"
+#define PS_AGENT_MAX_CONTAINERS 1024
+#define PS_AGENT_MAX_EXITS      4096
+
+struct ps_agent_create {
+        const char *id;
+        const char *bundle;  /* absolute, in the guest */
+        const char *runtime; /* "runc", "crun", or an absolute path ending in either */
+        const char *stdout_path, *stderr_path; /* NULL or "": /dev/null */
+};
+
+struct ps_agent_exit {
+        struct ps_list link;
+        uint64_t seq;
+        char *id;
+        pid_t pid;
+        unsigned status;      /* exit code or 128 + signal */
+        uint64_t exited_at_ns; /* CLOCK_REALTIME */
+};
+
+/* err is owned by the callee; pid is the init's (create, start), else 0. */
+typedef void (*ps_agent_run_fn)(void *data, struct ps_err *err, pid_t pid);
+/* An exit was queued. */
+typedef void (*ps_agent_exit_queued_fn)(void *data);
+
+/* bundles_dir: the shared directory of bundles; a container's bundle must
+ * be <bundles_dir>/<id> and its stdout/stderr files directly in it, so the
+ * host names nothing else of the guest (NULL: no container can be made).
+ * runtime_dir: where the runtime binary is looked up by its base name
+ * (NULL: as named, $PATH for a bare name): tests point it elsewhere. */
+struct ps_agent_containers *ps_agent_containers_new(struct event_base *base,
+                                                    struct ps_reaper *reaper,
+                                                    const char *bundles_dir,
+                                                    const char *runtime_dir,
+                                                    ps_agent_exit_queued_fn on_exit, void *data,
+                                                    struct ps_err **err);
+struct ps_agent_containers *ps_agent_containers_free(struct ps_agent_containers *t);
+
+/* `runtime create`, the init's stdout/stderr to the given files. Returns 0
+ * when done will run, -1 with err (ALREADY_EXISTS, INVALID_ARGUMENT,
+ * NOT_FOUND for a missing runtime). */
+int ps_agent_container_create(struct ps_agent_containers *t, const struct ps_agent_create *req,
+                              ps_agent_run_fn done, void *data, struct ps_err **err);
+int ps_agent_container_start(struct ps_agent_containers *t, const char *id, ps_agent_run_fn done,
+                             void *data, struct ps_err **err);
+/* kill(2) of the init, or `runtime kill --all` with all. */
+int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, int sig, bool all,
+                              ps_agent_run_fn done, void *data, struct ps_err **err);
+/* `runtime delete --force`, then the container is forgotten. */
+int ps_agent_container_delete(struct ps_agent_containers *t, const char *id,
+                              ps_agent_run_fn done, void *data, struct ps_err **err);
+/* The container's processes (its cgroup's cgroup.procs), guest pids;
+ * synchronous. *ret_pids is the caller's to free. */
+int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t **ret_pids,
+                            size_t *ret_n, struct ps_err **err);
+
+/* Forgets the exits up to and including `ack`, then returns the first
+ * unacknowledged one (NULL if none); walk on with ps_agent_exit_next. */
+const struct ps_agent_exit *ps_agent_exits_ack(struct ps_agent_containers *t, uint64_t ack);
+const struct ps_agent_exit *ps_agent_exit_next(struct ps_agent_containers *t,
+                                               const struct ps_agent_exit *e);
+
+#endif
