@@ -185,8 +185,7 @@ static void on_start(void *data, const struct ps_err *err, const uint8_t *payloa
 }
 
 int ps_agent_client_create(struct ps_agent_client *c, const struct ps_agent_container_spec *spec,
-                           unsigned timeout_ms, ps_agent_pid_fn fn, void *data,
-                           struct ps_err **err)
+                           unsigned timeout_ms, ps_agent_pid_fn fn, void *data, struct ps_err **err)
 {
         Podshim__Agent__V1__CreateContainerRequest req =
             PODSHIM__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;

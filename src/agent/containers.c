@@ -17,9 +17,9 @@
 #include "core/reaper.h"
 #include "oci/runtime_cli.h"
 
-#define ID_MAX    128
-#define PIDS_MAX  (1u << 20)
-#define CG_ROOT   "/sys/fs/cgroup/" PS_AGENT_CGROUP_PARENT
+#define ID_MAX   128
+#define PIDS_MAX (1u << 20)
+#define CG_ROOT  "/sys/fs/cgroup/" PS_AGENT_CGROUP_PARENT
 
 struct container {
         struct ps_list link; /* in t->containers */
@@ -55,12 +55,10 @@ struct ps_agent_containers {
 
 static const char *const run_op[] = {"create", "start", "kill", "delete"};
 
-struct ps_agent_containers *ps_agent_containers_new(struct event_base *base,
-                                                    struct ps_reaper *reaper,
-                                                    const char *bundles_dir,
-                                                    const char *runtime_dir,
-                                                    ps_agent_exit_queued_fn on_exit, void *data,
-                                                    struct ps_err **err)
+struct ps_agent_containers *
+ps_agent_containers_new(struct event_base *base, struct ps_reaper *reaper, const char *bundles_dir,
+                        const char *runtime_dir, ps_agent_exit_queued_fn on_exit, void *data,
+                        struct ps_err **err)
 {
         struct ps_agent_containers *t = calloc(1, sizeof(*t));
 
@@ -133,8 +131,9 @@ static int check_id(const char *id, struct ps_err **err)
 {
         size_t n = id ? strlen(id) : 0;
 
-        if (n == 0 || n > ID_MAX || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                               "0123456789_.-") != n ||
+        if (n == 0 || n > ID_MAX ||
+            strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                       "0123456789_.-") != n ||
             id[0] == '.')
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "bad container id '%.*s'", ID_MAX,
                                   id ? id : "");
@@ -316,8 +315,8 @@ static void on_run_exit(void *data, pid_t pid, int status)
 
 /* Runs `<runtime> --root ... --log <bundle>/log.json ... args` for ct;
  * out_fd/err_fd become its stdout/stderr (-1: /dev/null). */
-static int run(struct container *ct, enum run_kind kind, char *const *args, int out_fd,
-               int err_fd, ps_agent_run_fn done, void *data, struct ps_err **err)
+static int run(struct container *ct, enum run_kind kind, char *const *args, int out_fd, int err_fd,
+               ps_agent_run_fn done, void *data, struct ps_err **err)
 {
         struct ps_agent_containers *t = ct->t;
         _cleanup_free_ char *log = NULL;
@@ -397,8 +396,10 @@ static struct container *container_new(struct ps_agent_containers *t,
                            req->id, t->bundles_dir, req->id);
                 return NULL;
         }
-        if ((req->stdout_path && req->stdout_path[0] && !in_dir(req->stdout_path, req->bundle, NULL)) ||
-            (req->stderr_path && req->stderr_path[0] && !in_dir(req->stderr_path, req->bundle, NULL))) {
+        if ((req->stdout_path && req->stdout_path[0] &&
+             !in_dir(req->stdout_path, req->bundle, NULL)) ||
+            (req->stderr_path && req->stderr_path[0] &&
+             !in_dir(req->stderr_path, req->bundle, NULL))) {
                 ps_err_set(err, PS_INVALID_ARGUMENT,
                            "container %s: stdout and stderr must be files of its bundle", req->id);
                 return NULL;
@@ -497,8 +498,8 @@ int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, int
         return run(ct, RUN_KILL, args, -1, -1, done, data, err);
 }
 
-int ps_agent_container_delete(struct ps_agent_containers *t, const char *id,
-                              ps_agent_run_fn done, void *data, struct ps_err **err)
+int ps_agent_container_delete(struct ps_agent_containers *t, const char *id, ps_agent_run_fn done,
+                              void *data, struct ps_err **err)
 {
         struct container *ct = get(t, id, err);
         char *args[] = {"delete", "--force", NULL, NULL};

@@ -40,8 +40,8 @@ struct event_base;
 struct ps_reaper;
 struct ps_agent_containers;
 
-#define PS_AGENT_RUNTIME_ROOT  "/run/podshim-agent/runtime"
-#define PS_AGENT_CGROUP_PARENT "podshim"
+#define PS_AGENT_RUNTIME_ROOT   "/run/podshim-agent/runtime"
+#define PS_AGENT_CGROUP_PARENT  "podshim"
 #define PS_AGENT_MAX_CONTAINERS 1024
 #define PS_AGENT_MAX_EXITS      4096
 
@@ -57,7 +57,7 @@ struct ps_agent_exit {
         uint64_t seq;
         char *id;
         pid_t pid;
-        unsigned status;      /* exit code or 128 + signal */
+        unsigned status;       /* exit code or 128 + signal */
         uint64_t exited_at_ns; /* CLOCK_REALTIME */
 };
 
@@ -71,12 +71,10 @@ typedef void (*ps_agent_exit_queued_fn)(void *data);
  * host names nothing else of the guest (NULL: no container can be made).
  * runtime_dir: where the runtime binary is looked up by its base name
  * (NULL: as named, $PATH for a bare name): tests point it elsewhere. */
-struct ps_agent_containers *ps_agent_containers_new(struct event_base *base,
-                                                    struct ps_reaper *reaper,
-                                                    const char *bundles_dir,
-                                                    const char *runtime_dir,
-                                                    ps_agent_exit_queued_fn on_exit, void *data,
-                                                    struct ps_err **err);
+struct ps_agent_containers *
+ps_agent_containers_new(struct event_base *base, struct ps_reaper *reaper, const char *bundles_dir,
+                        const char *runtime_dir, ps_agent_exit_queued_fn on_exit, void *data,
+                        struct ps_err **err);
 struct ps_agent_containers *ps_agent_containers_free(struct ps_agent_containers *t);
 
 /* `runtime create`, the init's stdout/stderr to the given files. Returns 0
@@ -90,8 +88,8 @@ int ps_agent_container_start(struct ps_agent_containers *t, const char *id, ps_a
 int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, int sig, bool all,
                               ps_agent_run_fn done, void *data, struct ps_err **err);
 /* `runtime delete --force`, then the container is forgotten. */
-int ps_agent_container_delete(struct ps_agent_containers *t, const char *id,
-                              ps_agent_run_fn done, void *data, struct ps_err **err);
+int ps_agent_container_delete(struct ps_agent_containers *t, const char *id, ps_agent_run_fn done,
+                              void *data, struct ps_err **err);
 /* The container's processes (its cgroup's cgroup.procs), guest pids;
  * synchronous. *ret_pids is the caller's to free. */
 int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t **ret_pids,

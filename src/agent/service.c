@@ -181,8 +181,7 @@ static void h_delete(void *data, struct ttrpc_call *call, const ProtobufCMessage
         NEED_CONTAINERS(s, call);
         if (!(p = pending_new(call, ANSWER_EMPTY)))
                 return;
-        pending_started(p,
-                        ps_agent_container_delete(s->containers, req->id, pending_done, p, &err),
+        pending_started(p, ps_agent_container_delete(s->containers, req->id, pending_done, p, &err),
                         err);
 }
 
@@ -231,8 +230,8 @@ static void answer_waiter(struct ps_agent_service *s)
 
         if (!call)
                 return;
-        for (e = ps_agent_exits_ack(s->containers, s->exit_ack);
-             e && n < PS_AGENT_EXITS_PER_REPLY; e = ps_agent_exit_next(s->containers, e)) {
+        for (e = ps_agent_exits_ack(s->containers, s->exit_ack); e && n < PS_AGENT_EXITS_PER_REPLY;
+             e = ps_agent_exit_next(s->containers, e)) {
                 podshim__agent__v1__exit__init(&msgs[n]);
                 msgs[n].seq = e->seq;
                 msgs[n].id = e->id;

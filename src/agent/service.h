@@ -41,10 +41,10 @@ struct ps_agent_service {
         struct ttrpc_service svc; /* pass &svc to ttrpc_server_new() */
         ps_agent_shutdown_fn on_shutdown;
         void *data;
-        const char *boot_id_path; /* /proc/sys/kernel/random/boot_id */
+        const char *boot_id_path;               /* /proc/sys/kernel/random/boot_id */
         struct ps_agent_containers *containers; /* NULL: no container methods */
-        struct ttrpc_call *exit_waiter;          /* the parked WaitExits */
-        uint64_t exit_ack;                       /* its ack */
+        struct ttrpc_call *exit_waiter;         /* the parked WaitExits */
+        uint64_t exit_ack;                      /* its ack */
 };
 
 void ps_agent_service_init(struct ps_agent_service *s, ps_agent_shutdown_fn on_shutdown,

@@ -381,8 +381,8 @@ static int create_vm_member(struct ps_sandboxes *s, struct ps_sandbox *sb,
                             struct ps_err **err)
 {
         if (sb->exited || !sb->task || !sb->task->impl)
-                return ps_err_set(err, PS_FAILED_PRECONDITION, "task %s: pod %s has ended",
-                                  req->id, sb->id);
+                return ps_err_set(err, PS_FAILED_PRECONDITION, "task %s: pod %s has ended", req->id,
+                                  sb->id);
         if (ps_vm_guest_spec(req->bundle, tree, req->id, err) < 0)
                 return ps_err_prefix(err, "task %s", req->id);
         return ps_container_create(&s->tasks, req, &ps_vm_container_ops, sb->task->impl, sb, done,

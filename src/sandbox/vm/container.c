@@ -215,8 +215,7 @@ static int member_create(struct ps_container *c, const struct ps_create_request 
         return 0;
 }
 
-static int member_start(struct ps_container *c, ps_backend_fn done, void *data,
-                        struct ps_err **err)
+static int member_start(struct ps_container *c, ps_backend_fn done, void *data, struct ps_err **err)
 {
         struct ps_agent_client *a = agent_of(c, err);
         struct call *k = a ? call_new(done, data, err) : NULL;

@@ -23,8 +23,8 @@
 
 #include "task/backend.h"
 
-#define PS_VM_STDOUT_FILE "vm-stdout.log"
-#define PS_VM_STDERR_FILE "vm-stderr.log"
+#define PS_VM_STDOUT_FILE   "vm-stdout.log"
+#define PS_VM_STDERR_FILE   "vm-stderr.log"
 #define PS_VM_CGROUP_PARENT "/podshim" /* agent/containers.h PS_AGENT_CGROUP_PARENT */
 
 extern const struct ps_backend_ops ps_vm_container_ops;

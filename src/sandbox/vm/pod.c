@@ -255,8 +255,7 @@ static void pod_free(struct ps_container *c)
          * its last busy call, so this runs only once done has run */
         ps_vm_free(pod->vm);
         while (!ps_list_empty(&pod->members)) {
-                struct ps_vm_member *m =
-                    ps_list_first(&pod->members, struct ps_vm_member, link);
+                struct ps_vm_member *m = ps_list_first(&pod->members, struct ps_vm_member, link);
 
                 ps_list_remove(&m->link);
                 ps_list_init(&m->link);

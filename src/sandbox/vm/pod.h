@@ -38,9 +38,9 @@ struct ps_vm_backend {
 struct ps_vm_pod {
         struct ps_container *c;
         struct ps_vm *vm;
-        char *runtime;     /* the OCI runtime the guest runs (BinaryName) */
-        char *bundles;     /* the directory of the bundles, shared with the guest */
-        struct ps_list members; /* struct ps_vm_member */
+        char *runtime;             /* the OCI runtime the guest runs (BinaryName) */
+        char *bundles;             /* the directory of the bundles, shared with the guest */
+        struct ps_list members;    /* struct ps_vm_member */
         ps_backend_fn create_done; /* until the agent's Hello (or QEMU's end) */
         void *create_data;
 };

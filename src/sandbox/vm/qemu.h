@@ -37,7 +37,7 @@ struct ps_vm_config {
         /* the directory of the pod's bundles, shared read-write at the same
          * path in the guest (podshim.bundles= on its command line); NULL: none */
         const char *bundles;
-        int stderr_fd;       /* QEMU's stderr; -1: /dev/null */
+        int stderr_fd; /* QEMU's stderr; -1: /dev/null */
 };
 
 /* QEMU's argv (argv[0] included, NULL-terminated; free with ps_strv_free)

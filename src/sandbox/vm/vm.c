@@ -41,7 +41,7 @@ struct ps_vm {
         struct ps_agent_client *agent;
         bool hello_pending;
         struct event *ev_retry, *ev_deadline, *ev_exits;
-        uint64_t exit_ack; /* the highest exit seq handed to container_exit */
+        uint64_t exit_ack;  /* the highest exit seq handed to container_exit */
         bool exits_pending; /* a WaitExits is parked at the agent */
         unsigned boot_timeout_ms;
         struct ps_err *boot_err;
