@@ -197,8 +197,8 @@ int ps_agent_client_create(struct ps_agent_client *c, const struct ps_agent_cont
         req.id = (char *)(uintptr_t)spec->id;
         req.bundle = (char *)(uintptr_t)spec->bundle;
         req.runtime = (char *)(uintptr_t)spec->runtime;
-        req.stdout = (char *)(uintptr_t)(spec->stdout_path ? spec->stdout_path : "");
-        req.stderr = (char *)(uintptr_t)(spec->stderr_path ? spec->stderr_path : "");
+        req.stdout_path = (char *)(uintptr_t)(spec->stdout_path ? spec->stdout_path : "");
+        req.stderr_path = (char *)(uintptr_t)(spec->stderr_path ? spec->stderr_path : "");
         return call(c, "CreateContainer", &req.base, timeout_ms, on_create, p, err);
 }
 

@@ -88,26 +88,28 @@ static void pending_done(void *data, struct ps_err *err, pid_t pid)
         Podshim__Agent__V1__StartContainerResponse sr =
             PODSHIM__AGENT__V1__START_CONTAINER_RESPONSE__INIT;
 
+        cr.pid = sr.pid = (uint32_t)pid;
         if (!p->call)
                 ps_log_debug("agent: an answer nobody waits for: %s", err ? ps_err_msg(err) : "ok");
         else if (err)
                 ttrpc_call_fail(p->call, err);
         else if (p->answer == ANSWER_CREATE)
-                cr.pid = (uint32_t)pid, ttrpc_call_reply(p->call, &cr.base);
+                ttrpc_call_reply(p->call, &cr.base);
         else if (p->answer == ANSWER_START)
-                sr.pid = (uint32_t)pid, ttrpc_call_reply(p->call, &sr.base);
+                ttrpc_call_reply(p->call, &sr.base);
         else
                 ttrpc_call_reply(p->call, NULL);
         ps_err_free(err);
         free(p);
 }
 
-/* Runs op (which took p), or answers its error at once. */
-static void pending_started(struct pending *p, int r, struct ps_err *err)
+/* After the operation that took p: r < 0 means it failed at once (p's
+ * done never runs), so the call is answered with err here. */
+static void pending_started(struct pending *p, int r, const struct ps_err *err)
 {
         if (r == 0)
                 return;
-        ttrpc_call_fail(p->call, err); /* also drops the cancel callback */
+        ttrpc_call_fail(p->call, err); /* the cancel callback goes with the call */
         free(p);
 }
 
@@ -124,17 +126,18 @@ static void h_create(void *data, struct ttrpc_call *call, const ProtobufCMessage
         _cleanup_err_ struct ps_err *err = NULL;
         struct ps_agent_create c;
         struct pending *p;
+        int r;
 
         NEED_CONTAINERS(s, call);
         c = (struct ps_agent_create){.id = req->id,
                                      .bundle = req->bundle,
                                      .runtime = req->runtime,
-                                     .stdout_path = req->stdout,
-                                     .stderr_path = req->stderr};
+                                     .stdout_path = req->stdout_path,
+                                     .stderr_path = req->stderr_path};
         if (!(p = pending_new(call, ANSWER_CREATE)))
                 return;
-        pending_started(p, ps_agent_container_create(s->containers, &c, pending_done, p, &err),
-                        err);
+        r = ps_agent_container_create(s->containers, &c, pending_done, p, &err);
+        pending_started(p, r, err);
 }
 
 static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -143,12 +146,13 @@ static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage 
         const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
         struct pending *p;
+        int r;
 
         NEED_CONTAINERS(s, call);
         if (!(p = pending_new(call, ANSWER_START)))
                 return;
-        pending_started(p, ps_agent_container_start(s->containers, req->id, pending_done, p, &err),
-                        err);
+        r = ps_agent_container_start(s->containers, req->id, pending_done, p, &err);
+        pending_started(p, r, err);
 }
 
 static void h_signal(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -157,6 +161,7 @@ static void h_signal(void *data, struct ttrpc_call *call, const ProtobufCMessage
         const Podshim__Agent__V1__SignalRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
         struct pending *p;
+        int r;
 
         NEED_CONTAINERS(s, call);
         if (req->exec_id && req->exec_id[0])
@@ -165,10 +170,9 @@ static void h_signal(void *data, struct ttrpc_call *call, const ProtobufCMessage
                 return ttrpc_call_failf(call, PS_INVALID_ARGUMENT, "signal %u", req->signal);
         if (!(p = pending_new(call, ANSWER_EMPTY)))
                 return;
-        pending_started(p,
-                        ps_agent_container_signal(s->containers, req->id, (int)req->signal,
-                                                  req->all, pending_done, p, &err),
-                        err);
+        r = ps_agent_container_signal(s->containers, req->id, (int)req->signal, req->all,
+                                      pending_done, p, &err);
+        pending_started(p, r, err);
 }
 
 static void h_delete(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -177,12 +181,13 @@ static void h_delete(void *data, struct ttrpc_call *call, const ProtobufCMessage
         const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
         struct pending *p;
+        int r;
 
         NEED_CONTAINERS(s, call);
         if (!(p = pending_new(call, ANSWER_EMPTY)))
                 return;
-        pending_started(p, ps_agent_container_delete(s->containers, req->id, pending_done, p, &err),
-                        err);
+        r = ps_agent_container_delete(s->containers, req->id, pending_done, p, &err);
+        pending_started(p, r, err);
 }
 
 static void h_pids(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
