@@ -82,6 +82,40 @@ static void test_kvm_and_sizes(void)
         CHECK_STREQ(opt_value(argv, "-serial"), "file:/tmp/console.log");
 }
 
+/* The pod's bundle directory: a second, writable 9p share the agent finds
+ * on the kernel command line; a path with a comma is refused. */
+static void test_bundles_share(void)
+{
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_vm_config c = good;
+        _cleanup_strv_ char **argv = NULL;
+        char **bad;
+        bool rw_share = false;
+
+        c.bundles = "/run/containerd/io.containerd.runtime.v2.task/k8s.io";
+        argv = ps_vm_qemu_argv(&c, "/run/p", &err);
+        CHECK(argv != NULL);
+        if (!argv)
+                return;
+        CHECK_STREQ(opt_value(argv, "-append"),
+                    "console=ttyS0 panic=-1 quiet podshim.agent=/usr/libexec/podshim/podshim-agent "
+                    "podshim.bundles=/run/containerd/io.containerd.runtime.v2.task/k8s.io");
+        for (size_t i = 1; argv[i]; i++)
+                if (strcmp(argv[i - 1], "-fsdev") == 0 &&
+                    strcmp(argv[i], "local,id=bundles,path=/run/containerd/"
+                                    "io.containerd.runtime.v2.task/k8s.io,security_model="
+                                    "passthrough,multidevs=remap") == 0)
+                        rw_share = true;
+        CHECK(rw_share);
+        CHECK(has(argv, "virtio-9p-pci,fsdev=bundles,mount_tag=bundles"));
+
+        c.bundles = "/run/a,b";
+        bad = ps_vm_qemu_argv(&c, "/run/p", &err);
+        CHECK(bad == NULL);
+        CHECK(err && err->code == PS_INVALID_ARGUMENT);
+        ps_strv_free(bad);
+}
+
 /* QEMU would split a value at a comma, the kernel at a blank. */
 static void test_refused(void)
 {
@@ -119,6 +153,7 @@ int main(void)
 {
         RUN(test_argv);
         RUN(test_kvm_and_sizes);
+        RUN(test_bundles_share);
         RUN(test_refused);
         return check_summary();
 }
