@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <dirent.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -30,7 +31,6 @@
 #include <event2/event.h>
 
 #include "agent/containers.h"
-
 #include "agent/service.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -111,7 +111,7 @@ static int ready_guest(char **bundles, struct ps_err **err)
 {
         struct statfs fs;
 
-        setenv("PATH", getenv("PATH") ? getenv("PATH") : DEFAULT_PATH, 1);
+        setenv("PATH", DEFAULT_PATH, 0); /* the kernel gives init none */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 return ps_err_errno(err, errno, PS_INTERNAL, "PR_SET_CHILD_SUBREAPER");
         if (getpid() != 1)
