@@ -19,6 +19,7 @@ import time
 
 import pytest
 
+import harness
 from cri import host
 from cri import pods as cri_pods
 
@@ -74,39 +75,67 @@ def boot_id_of(text):
     return text
 
 
+def read_boot_id(path, timeout=60):
+    """The boot id a container wrote to its vm-stdout.log, once it is there."""
+    def line():
+        try:
+            with open(path) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return None
+        return text if text.endswith("\n") else None
+    harness.wait_until(line, timeout, 0.1, "a boot id in %s" % path)
+    return boot_id_of(line())
+
+
 def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env):
-    """One boot: a container that prints its boot id and exits 3 ran under
-    the guest's kernel and its exit code reaches ContainerStatus; a
-    long-running one is killed by StopContainer with its exit reported; a
-    third is reported exited when QEMU is SIGKILLed, and nothing is left."""
+    """One boot: a container that exits 3 ran in the VM and its exit code
+    reaches ContainerStatus; a long-running one reads its boot id under the
+    guest's kernel (not the host's), its exec is UNIMPLEMENTED (slice 3),
+    and StopContainer kills it with its exit reported; two more are both
+    reported exited when QEMU is SIGKILLed, and nothing is left."""
     with open("/proc/sys/kernel/random/boot_id") as f:
         host_boot = boot_id_of(f.read())
     pod = vm_pods.run()
+    # before any container: a container's pid is a guest pid, meaningless here
     rem = vm_pods.snapshot(pod)
 
-    once = vm_pods.add_container(
-        pod, "once", cmd=("sh", "-c", "cat /proc/sys/kernel/random/boot_id; exit 3"))
+    once = vm_pods.add_container(pod, "once", cmd=("sh", "-c", "exit 3"))
     vm_pods.wait_container_state(once, "CONTAINER_EXITED", timeout=60)
     assert vm_pods.cri.container_status(once).status.exit_code == 3
-    with open(os.path.join(cri_env.bundle(once), "vm-stdout.log")) as f:
-        guest_boot = boot_id_of(f.read())
-    assert guest_boot != host_boot, guest_boot
 
-    long = vm_pods.add_container(pod, "long")
+    # containerd removes a bundle with its task, so the boot id is read
+    # while the container runs
+    long = vm_pods.add_container(
+        pod, "long", cmd=("sh", "-c", "cat /proc/sys/kernel/random/boot_id; exec sleep 1000"))
     vm_pods.wait_container_state(long, "CONTAINER_RUNNING", timeout=60)
+    guest_boot = read_boot_id(os.path.join(cri_env.bundle(long), "vm-stdout.log"))
+    assert guest_boot != host_boot, guest_boot
+    print("guest boot id %s, host boot id %s" % (guest_boot, host_boot))
+    assert vm_pods.cri.code_of("ExecSync", vm_pods.pb.ExecSyncRequest(
+        container_id=long, cmd=["true"], timeout=10), 30) == "UNIMPLEMENTED"
+    assert vm_pods.cri.container_state(long) == "CONTAINER_RUNNING"
     t0 = time.monotonic()
     vm_pods.cri.stop_container(long, grace=0)
     print("StopContainer in the VM took %.2f s" % (time.monotonic() - t0))
     assert vm_pods.cri.container_state(long) == "CONTAINER_EXITED"
     assert vm_pods.cri.container_status(long).status.exit_code == 137
 
-    victim = vm_pods.add_container(pod, "victim")
-    vm_pods.wait_container_state(victim, "CONTAINER_RUNNING", timeout=60)
+    victims = [vm_pods.add_container(pod, "victim%d" % i) for i in range(2)]
+    for v in victims:
+        vm_pods.wait_container_state(v, "CONTAINER_RUNNING", timeout=60)
     run_dir = vm_run_dir(cri_env.bundle(pod.id))
-    os.kill(pod.pid, signal.SIGKILL)
+    qemu = pod.pid
+    os.kill(qemu, signal.SIGKILL)
     vm_pods.wait_pod_state(pod, "SANDBOX_NOTREADY", timeout=30)
-    vm_pods.wait_container_state(victim, "CONTAINER_EXITED", timeout=30)
-    assert vm_pods.cri.container_status(victim).status.exit_code == 137
+    for v in victims:
+        vm_pods.wait_container_state(v, "CONTAINER_EXITED", timeout=30)
+        assert vm_pods.cri.container_status(v).status.exit_code == 137
     assert not os.path.exists(run_dir), "%s outlived QEMU" % run_dir
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []
+    # what is the VM's own: its run directory, its agent socket, QEMU
+    assert not os.path.exists(run_dir), run_dir
+    assert not host.alive(qemu), "QEMU %d" % qemu
+    for c in pod.containers:
+        assert not os.path.exists(os.path.join(cri_env.bundle(c), "rootfs")), c
