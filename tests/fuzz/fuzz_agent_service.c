@@ -58,7 +58,9 @@ static struct agent_fuzz *fuzz_init(void)
         ps_log_setup(PS_LOG_ERROR, NULL, NULL);
         st.base = event_base_new();
         ps_agent_service_init(&st.svc, on_shutdown, &st);
-        if (mkdir(BUNDLES, 0700) < 0 && errno != EEXIST)
+        /* the seeds' bundle: their CreateContainer opens its output files */
+        if ((mkdir(BUNDLES, 0700) < 0 && errno != EEXIST) ||
+            (mkdir(BUNDLES "/c1", 0700) < 0 && errno != EEXIST))
                 abort();
         st.reaper = ps_reaper_new(st.base, NULL);
         st.containers = ps_agent_containers_new(st.base, st.reaper, BUNDLES, "/nonexistent/podshim",
