@@ -20,6 +20,7 @@ import time
 import pytest
 
 import harness
+import ttrpc_client
 from cri import host
 from cri import pods as cri_pods
 
@@ -106,9 +107,24 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env):
 
     # containerd removes a bundle with its task, so the boot id is read
     # while the container runs
-    long = vm_pods.add_container(
-        pod, "long", cmd=("sh", "-c", "cat /proc/sys/kernel/random/boot_id; exec sleep 1000"))
-    vm_pods.wait_container_state(long, "CONTAINER_RUNNING", timeout=60)
+    cfg = vm_pods.container_config(
+        pod, "long", ("sh", "-c", "cat /proc/sys/kernel/random/boot_id; exec sleep 1000"))
+    t0 = time.monotonic()
+    long = vm_pods.cri.create_container(pod.id, cfg, pod.config)
+    pod.containers.append(long)
+    t1 = time.monotonic()
+    vm_pods.cri.start_container(long)
+    t2 = time.monotonic()
+    print("VM pod start through CRI: RunPodSandbox %.2f s, CreateContainer %.2f s, "
+          "StartContainer %.2f s" % (vm_pods.run_latencies[-1], t1 - t0, t2 - t1))
+    assert vm_pods.cri.container_state(long) == "CONTAINER_RUNNING"
+    # the Task API's Pids: the guest's pids of the container's cgroup there
+    guest_pid = vm_pods.container_pid(long)
+    with ttrpc_client.Client(cri_env.socket(pod.id), timeout=30) as c:
+        r = c.call("Pids", c.protos.task.PidsRequest(id=long))
+        assert r.code == ttrpc_client.OK, r
+        pids = [p.pid for p in r.decode(c.protos.task.PidsResponse).processes]
+    assert pids == [guest_pid], (pids, guest_pid)
     guest_boot = read_boot_id(os.path.join(cri_env.bundle(long), "vm-stdout.log"))
     assert guest_boot != host_boot, guest_boot
     print("guest boot id %s, host boot id %s" % (guest_boot, host_boot))
