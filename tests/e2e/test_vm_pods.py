@@ -12,6 +12,7 @@ its own short stage (tests/vm/test_vm_boot.c covers the agent's own death).
 """
 
 import hashlib
+import json
 import os
 import re
 import signal
@@ -27,6 +28,7 @@ from cri import pods as cri_pods
 pytestmark = pytest.mark.vm
 
 VM_RUN_DIR = "/run/podshim/vm"  # src/sandbox/vm/pod.h
+PROCESS_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process"
 
 
 @pytest.fixture
@@ -124,6 +126,12 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env):
         r = c.call("Pids", c.protos.task.PidsRequest(id=long))
         assert r.code == ttrpc_client.OK, r
         pids = [p.pid for p in r.decode(c.protos.task.PidsResponse).processes]
+        # a well-formed exec: UNIMPLEMENTED (slice 3), and saying why
+        spec = json.dumps({"args": ["true"], "cwd": "/", "env": ["PATH=/bin"]}).encode()
+        r = c.call("Exec", c.protos.task.ExecProcessRequest(
+            id=long, exec_id="e1", spec=ttrpc_client.any_msg(c.protos, PROCESS_URL, spec)))
+        assert r.code == ttrpc_client.UNIMPLEMENTED, r
+        assert "exec" in r.message, r
     assert pids == [guest_pid], (pids, guest_pid)
     guest_boot = read_boot_id(os.path.join(cri_env.bundle(long), "vm-stdout.log"))
     assert guest_boot != host_boot, guest_boot
@@ -155,3 +163,25 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env):
     assert not host.alive(qemu), "QEMU %d" % qemu
     for c in pod.containers:
         assert not os.path.exists(os.path.join(cri_env.bundle(c), "rootfs")), c
+
+
+def test_vm_pod_removed_with_a_running_container(vm_pods, cri_env):
+    """The usual end of a pod: StopPodSandbox with a container still
+    running in the VM stops it through the agent (its exit reported), then
+    QEMU; nothing is left after RemovePodSandbox."""
+    pod = vm_pods.run()
+    rem = vm_pods.snapshot(pod)
+    run_dir = vm_run_dir(cri_env.bundle(pod.id))
+    qemu = pod.pid
+    c = vm_pods.add_container(pod, "runner")
+    vm_pods.wait_container_state(c, "CONTAINER_RUNNING", timeout=60)
+    t0 = time.monotonic()
+    vm_pods.cri.stop_pod(pod.id)
+    print("StopPodSandbox of a VM pod took %.2f s" % (time.monotonic() - t0))
+    assert vm_pods.cri.container_state(c) == "CONTAINER_EXITED"
+    assert vm_pods.cri.container_status(c).status.exit_code == 137
+    assert vm_pods.cri.pod_state(pod.id) == "SANDBOX_NOTREADY"
+    vm_pods.remove(pod)
+    assert vm_pods.leftovers(rem) == []
+    assert not os.path.exists(run_dir), run_dir
+    assert not host.alive(qemu), "QEMU %d" % qemu
