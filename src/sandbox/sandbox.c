@@ -408,6 +408,14 @@ int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *r
         if (!wants_sandbox(spec)) {
                 member_of = ps_spec_annotation(spec, PS_ANNOTATION_SANDBOX_ID);
                 sb = member_of ? ps_sandboxes_find(s, member_of) : NULL;
+                /* A handler that promises VM isolation never runs a
+                 * container on the host instead. */
+                if (wants_vm(req) && !(sb && sb->vm))
+                        return ps_err_set(err, PS_UNIMPLEMENTED,
+                                          "task %s: Backend = \"vm\" runs containers only in the "
+                                          "VM of a vm pod of this shim; %s: not yet",
+                                          req->id,
+                                          sb ? "a pod on the host" : "a container on its own");
                 /* A pod the shim made itself gives its members the pod's
                  * files, as CRI does for a pod it made (pod_files.h). */
                 if (sb && sb->api &&

@@ -12,6 +12,7 @@
 #include "base/cleanup.h"
 #include "check.h"
 #include "fake_backend.h"
+#include "oci/options.h"
 #include "sandbox/sandbox.h"
 
 static char dir[64];
@@ -25,16 +26,16 @@ static void on_done(void *data, struct ps_err *err, const struct ps_op_result *r
         ps_err_free(err);
 }
 
-/* Writes <dir>/<id>/config.json with the CRI annotations and creates the
- * task (kind "sandbox" or "container", pod the sandbox id). */
-static struct ps_container *create(const char *id, const char *kind, const char *pod)
+/* Makes the bundle <dir>/<id> (its path in `bundle`) with a config.json
+ * carrying the CRI annotations (kind "sandbox" or "container", pod the
+ * sandbox id). */
+static void write_bundle(char *bundle, size_t size, const char *id, const char *kind,
+                         const char *pod)
 {
-        char bundle[128], path[160];
-        struct ps_create_request req;
-        _cleanup_err_ struct ps_err *e = NULL;
+        char path[160];
         FILE *f;
 
-        snprintf(bundle, sizeof(bundle), "%s/%s", dir, id);
+        snprintf(bundle, size, "%s/%s", dir, id);
         CHECK(mkdir(bundle, 0700) == 0);
         snprintf(path, sizeof(path), "%s/config.json", bundle);
         f = fopen(path, "w");
@@ -45,6 +46,16 @@ static struct ps_container *create(const char *id, const char *kind, const char 
                 kind, pod ? ",\"io.kubernetes.cri.sandbox-id\":\"" : "", pod ? pod : "",
                 pod ? "\"" : "");
         fclose(f);
+}
+
+/* Creates the task of write_bundle's bundle. */
+static struct ps_container *create(const char *id, const char *kind, const char *pod)
+{
+        char bundle[128];
+        struct ps_create_request req;
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        write_bundle(bundle, sizeof(bundle), id, kind, pod);
         req = fake_request(id, bundle);
         CHECK(ps_sandboxes_create_task(&sbs, &req, on_done, NULL, &e) == 0);
         if (e)
@@ -140,10 +151,38 @@ static void test_sandbox_goes_with_its_task(void)
         teardown();
 }
 
+/* A container of a handler whose options say Backend = "vm" runs only in
+ * a vm pod's VM: on its own, in a pod the shim does not know or in a pod
+ * on the host it is refused (UNIMPLEMENTED), never run on the host. */
+static void test_vm_member_outside_a_vm_pod(void)
+{
+        static char vm[] = "vm";
+        struct ps_options opts = {.backend = vm};
+        const char *const pods[] = {NULL, "nosuchpod", "hostpod"};
+
+        setup();
+        CHECK(create("hostpod", "sandbox", "hostpod") != NULL);
+        for (size_t i = 0; i < sizeof(pods) / sizeof(pods[0]); i++) {
+                _cleanup_err_ struct ps_err *e = NULL;
+                struct ps_create_request req;
+                char bundle[128], id[16];
+
+                snprintf(id, sizeof(id), "vmc%zu", i);
+                write_bundle(bundle, sizeof(bundle), id, "container", pods[i]);
+                req = fake_request(id, bundle);
+                req.options = &opts;
+                CHECK(ps_sandboxes_create_task(&sbs, &req, on_done, NULL, &e) < 0);
+                CHECK(e && e->code == PS_UNIMPLEMENTED && strstr(ps_err_msg(e), "vm"));
+                CHECK(ps_tasks_find(&sbs.tasks, id) == NULL);
+        }
+        teardown();
+}
+
 int main(void)
 {
         RUN(test_membership);
         RUN(test_teardown_touches_only_its_pod);
         RUN(test_sandbox_goes_with_its_task);
+        RUN(test_vm_member_outside_a_vm_pod);
         return check_summary();
 }
