@@ -166,13 +166,20 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env):
 
 
 def test_vm_pod_removed_with_a_running_container(vm_pods, cri_env):
-    """The usual end of a pod: StopPodSandbox with a container still
-    running in the VM stops it through the agent (its exit reported), then
-    QEMU; nothing is left after RemovePodSandbox."""
+    """A terminal in the VM is UNIMPLEMENTED (slice 3) and the pod goes on;
+    the usual end of a pod: StopPodSandbox with a container still running
+    in the VM stops it through the agent (its exit reported), then QEMU;
+    nothing is left after RemovePodSandbox."""
     pod = vm_pods.run()
     rem = vm_pods.snapshot(pod)
     run_dir = vm_run_dir(cri_env.bundle(pod.id))
     qemu = pod.pid
+    cfg = vm_pods.container_config(pod, "tty")
+    cfg.tty = True
+    tty = vm_pods.cri.create_container(pod.id, cfg, pod.config)
+    pod.containers.append(tty)
+    assert vm_pods.cri.code_of("StartContainer", vm_pods.pb.StartContainerRequest(
+        container_id=tty), 60) == "UNIMPLEMENTED"
     c = vm_pods.add_container(pod, "runner")
     vm_pods.wait_container_state(c, "CONTAINER_RUNNING", timeout=60)
     t0 = time.monotonic()
