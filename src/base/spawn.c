@@ -90,6 +90,9 @@ __attribute__((no_sanitize("address"))) static int child_exec(void *arg)
         }
         if (o->cwd && chdir(o->cwd) < 0)
                 goto fail;
+        for (size_t i = 0; i < o->n_enter_fds; i++)
+                if (write(o->enter_fds[i], "0", 1) != 1)
+                        goto fail;
         execvpe(o->path, o->argv, o->envp ? o->envp : environ);
 fail:
         e = errno;

@@ -27,6 +27,12 @@ struct ps_spawn_opts {
         const char *cwd;  /* NULL: inherit */
         bool pdeathsig;   /* SIGKILL the child if the shim dies */
         bool new_session; /* setsid() in the child */
+        /* fds the child writes "0" to just before it execs: a cgroup's
+         * `tasks` or `cgroup.procs`, so that the program runs in that cgroup
+         * from its first instruction and its memory is charged there. A
+         * failed write fails the spawn with its errno. */
+        const int *enter_fds;
+        size_t n_enter_fds;
 };
 
 pid_t ps_spawn(const struct ps_spawn_opts *opts, struct ps_err **err);

@@ -52,13 +52,36 @@ def vm_run_dir(bundle):
     return os.path.join(VM_RUN_DIR, hashlib.sha256(bundle.encode()).hexdigest()[:16])
 
 
+def qemu_option(pid, opt):
+    with open("/proc/%d/cmdline" % pid) as f:
+        argv = f.read().split("\0")
+    return argv[argv.index(opt) + 1]
+
+
 def test_vm_pod_is_a_vm_and_qemu_death_ends_it(vm_pods, cri_env):
-    pod = vm_pods.run()
+    """The pod's task is QEMU, the shim's child, in the pod's cgroup, its
+    VM sized from the pod's resources (sandbox/vm/sizing.h: the handler's
+    base of 1 vCPU and 256 MiB, plus 1 CPU and 128 MiB of limits); QEMU's
+    SIGKILL ends the pod with nothing left, its cgroup included."""
+    cfg = vm_pods.pod_config()
+    cfg.linux.resources.cpu_period = 100000
+    cfg.linux.resources.cpu_quota = 100000
+    cfg.linux.resources.memory_limit_in_bytes = 128 << 20
+    pod = vm_pods.run_config(cfg)
     print("RunPodSandbox of a VM pod took %.2f s" % vm_pods.run_latencies[-1])
     # the pod's own task is QEMU, a child of the pod's shim
     assert comm(pod.pid).startswith("qemu-system"), comm(pod.pid)
     shims = vm_pods.pod_shims(pod)
     assert ppid(pod.pid) in shims, (ppid(pod.pid), shims)
+    assert qemu_option(pod.pid, "-m") == "384", qemu_option(pod.pid, "-m")
+    assert qemu_option(pod.pid, "-smp") == str(min(2, os.cpu_count())), \
+        qemu_option(pod.pid, "-smp")
+    # in the pod cgroup CRI named (cgroup_parent/<sandbox id>), every
+    # hierarchy, from before its first instruction: its memory is the pod's
+    want = "%s/%s" % (cfg.linux.cgroup_parent, pod.id)
+    cgs = host.proc_cgroups(pod.pid)
+    assert cgs and all(path == want for ctrl, path in cgs.items()
+                       if "name=" not in ctrl), (want, cgs)
     run_dir = vm_run_dir(cri_env.bundle(pod.id))
     assert os.path.exists(os.path.join(run_dir, "agent.sock")), run_dir
     assert vm_pods.cri.pod_state(pod.id) == "SANDBOX_READY"

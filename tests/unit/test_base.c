@@ -123,6 +123,37 @@ static void test_spawn_fds(void)
                 ;
 }
 
+/* enter_fds are written "0" by the child before its exec (what makes a
+ * program start in a cgroup); one that cannot be written fails the spawn. */
+static void test_spawn_enter_fds(void)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        char *argv[] = {"true", NULL}, buf[8] = {0};
+        int p[2], st = 0, ro;
+        struct ps_spawn_opts o = {.path = "/bin/true", .argv = argv, .stdio = {-1, -1, -1}};
+        pid_t c;
+
+        CHECK(pipe2(p, O_CLOEXEC) == 0);
+        o.enter_fds = &p[1];
+        o.n_enter_fds = 1;
+        c = ps_spawn(&o, &e);
+        CHECK(c > 0);
+        close(p[1]);
+        CHECK(read(p[0], buf, sizeof(buf) - 1) == 1);
+        CHECK_STREQ(buf, "0");
+        close(p[0]);
+        CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+        ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        CHECK(ro >= 0);
+        o.enter_fds = &ro;
+        CHECK(ps_spawn(&o, &e) < 0);
+        CHECK(e && strstr(ps_err_msg(e), "Bad file descriptor") != NULL);
+        close(ro);
+        while (waitpid(-1, &st, WNOHANG) > 0)
+                ;
+}
+
 static void on_usr2(int sig)
 {
         (void)sig;
@@ -212,6 +243,7 @@ int main(void)
         RUN(test_errors);
         RUN(test_files);
         RUN(test_spawn_fds);
+        RUN(test_spawn_enter_fds);
         RUN(test_spawn_signals);
         return check_summary();
 }

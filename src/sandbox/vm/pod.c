@@ -11,8 +11,11 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/sha256.h"
+#include "cgroup/pod.h"
 #include "core/reaper.h"
 #include "oci/options.h"
+#include "oci/spec.h"
+#include "sandbox/vm/sizing.h"
 #include "sandbox/vm/vm.h"
 #include "task/container.h"
 #include "task/process.h"
@@ -87,12 +90,33 @@ static void members_killed(struct ps_vm_pod *pod)
         }
 }
 
+/* Removes the pod cgroup once QEMU is gone (reaped: nothing is left in
+ * it); 0 when it is gone or there was none. A cgroup still busy is tried
+ * again when the pod is freed. */
+static int remove_cgroup(struct ps_vm_pod *pod)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+        int r;
+
+        if (!pod->cgroup)
+                return 0;
+        r = ps_pod_cgroup_remove(pod->cgroup, &e);
+        if (r < 0)
+                ps_log_warn("%s: vm: remove the pod cgroup %s: %s", pod->c->id,
+                            ps_pod_cgroup_path(pod->cgroup), ps_err_msg(e));
+        if (r != 0)
+                return -1;
+        pod->cgroup = ps_pod_cgroup_free(pod->cgroup);
+        return 0;
+}
+
 static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struct ps_err *why)
 {
         struct ps_vm_pod *pod = data;
         ps_backend_fn done = pod->create_done;
 
         (void)vm;
+        remove_cgroup(pod);
         pod->create_done = NULL;
         if (done) {
                 /* Create fails: nothing of the pod runs any more. */
@@ -135,6 +159,39 @@ static void vm_config(const struct ps_options *o, struct ps_vm_config *cfg, char
                                      .stderr_fd = 2};
 }
 
+/* Makes the pod cgroup (when the spec names one) and boots the VM with
+ * QEMU entering it before its exec: every v1 hierarchy's `tasks`, the
+ * cgroup2 one's `cgroup.procs` (on a hybrid host its membership-only one
+ * too: the child's write waits for the kernel's threadgroup lock, a few
+ * milliseconds against a boot of seconds). */
+static int enter_cgroup_and_start(struct ps_vm_backend *be, struct ps_vm_pod *pod,
+                                  const struct ps_spec *spec, const struct ps_options *o,
+                                  struct ps_vm_config *cfg, const char *dir,
+                                  const struct ps_vm_events *ev, struct ps_err **err)
+{
+        struct ps_pod_cgroup_entry entry;
+        int fds[PS_POD_CGROUP_MAX_HIER + 1];
+        size_t n = 0;
+
+        if (spec && spec->cgroups_path) {
+                pod->cgroup = ps_pod_cgroup_create(spec->cgroups_path, o->systemd_cgroup, err);
+                if (!pod->cgroup || ps_pod_cgroup_entry_open(pod->cgroup, &entry, err) < 0)
+                        return -1;
+                for (size_t i = 0; i < entry.n_self; i++)
+                        fds[n++] = entry.self[i];
+                if (entry.later >= 0)
+                        fds[n++] = entry.later;
+                cfg->cgroup_fds = fds;
+                cfg->n_cgroup_fds = n;
+        }
+        pod->vm = ps_vm_start(be->base, be->reaper, cfg, dir, BOOT_TIMEOUT_MS, ev, err);
+        if (pod->cgroup)
+                ps_pod_cgroup_entry_close(&entry);
+        cfg->cgroup_fds = NULL;
+        cfg->n_cgroup_fds = 0;
+        return pod->vm ? 0 : -1;
+}
+
 static int pod_create(struct ps_container *c, const struct ps_create_request *req,
                       ps_backend_fn done, void *data, struct ps_err **err)
 {
@@ -143,6 +200,7 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
             .ready = on_ready, .exited = on_exited, .container_exit = on_container_exit};
         const char *run_dir = be->run_dir ? be->run_dir : PS_VM_RUN_DIR;
         struct ps_vm_config cfg;
+        struct ps_vm_size size;
         char agent[AGENT_MAX], hex[65], dir[4096];
         _cleanup_free_ char *bundles = NULL;
         struct ps_vm_pod *pod;
@@ -153,6 +211,10 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
                                   "vm: the runtime options name no VMKernel and VMInitrd "
                                   "(scripts/vm-initramfs.sh prints both)");
         vm_config(req->options, &cfg, agent);
+        if (ps_vm_size_for_pod(req->spec, cfg.vcpus, cfg.mem_mib, &size, err) < 0)
+                return ps_err_prefix(err, "%s", c->id);
+        cfg.vcpus = size.vcpus;
+        cfg.mem_mib = size.mem_mib;
         /* containerd keeps every bundle of a namespace in one directory
          * (<state>/<namespace>/<id>): that directory is the guest's. */
         bundles = strdup(c->bundle);
@@ -176,15 +238,17 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
         pod->runtime = strdup(req->options->binary_name ? req->options->binary_name : "runc");
         pod->bundles = TAKE_PTR(bundles);
         ev.data = pod;
-        if (pod->runtime)
-                pod->vm = ps_vm_start(be->base, be->reaper, &cfg, dir, BOOT_TIMEOUT_MS, &ev, err);
-        else
+        if (!pod->runtime)
                 ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod");
+        else if (enter_cgroup_and_start(be, pod, req->spec, req->options, &cfg, dir, &ev, err) < 0)
+                ps_err_prefix(err, "%s", c->id);
         if (!pod->vm) {
+                if (pod->cgroup && remove_cgroup(pod) < 0)
+                        pod->cgroup = ps_pod_cgroup_free(pod->cgroup);
                 free(pod->runtime);
                 free(pod->bundles);
                 free(pod);
-                return ps_err_prefix(err, "%s", c->id);
+                return -1;
         }
         pod->create_done = done;
         pod->create_data = data;
@@ -254,6 +318,8 @@ static void pod_free(struct ps_container *c)
         /* a Create still waiting is over: the task core frees it after
          * its last busy call, so this runs only once done has run */
         ps_vm_free(pod->vm);
+        if (pod->cgroup && remove_cgroup(pod) < 0)
+                pod->cgroup = ps_pod_cgroup_free(pod->cgroup);
         while (!ps_list_empty(&pod->members)) {
                 struct ps_vm_member *m = ps_list_first(&pod->members, struct ps_vm_member, link);
 

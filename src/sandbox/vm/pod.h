@@ -11,8 +11,14 @@
  * runc-v2 reports a container killed with its pod) before the pod's own
  * exit. Exec, pause, stats and the rest are not offered yet (UNIMPLEMENTED).
  *
+ * QEMU runs in the pod cgroup (the sandbox spec's cgroupsPath, made as the
+ * Linux backend makes it for its infra process), entered by QEMU's process
+ * before it execs, so the guest's memory is the pod's; and the VM is sized
+ * from the pod's resources (sandbox/vm/sizing.h). The cgroup is removed
+ * once QEMU is gone.
+ *
  * Ownership: the shim root owns the ps_vm_backend context (c->be_ctx of
- * every vm pod); each pod's VM hangs on c->impl and goes with the
+ * every vm pod); each pod's VM and cgroup hang on c->impl and go with the
  * container (container_free), QEMU SIGKILLed if still running.
  */
 #ifndef PS_SANDBOX_VM_POD_H
@@ -24,6 +30,7 @@
 #include "task/backend.h"
 
 struct event_base;
+struct ps_pod_cgroup;
 struct ps_reaper;
 
 #define PS_VM_RUN_DIR "/run/podshim/vm"
@@ -38,10 +45,11 @@ struct ps_vm_backend {
 struct ps_vm_pod {
         struct ps_container *c;
         struct ps_vm *vm;
-        char *runtime;             /* the OCI runtime the guest runs (BinaryName) */
-        char *bundles;             /* the directory of the bundles, shared with the guest */
-        struct ps_list members;    /* struct ps_vm_member */
-        ps_backend_fn create_done; /* until the agent's Hello (or QEMU's end) */
+        struct ps_pod_cgroup *cgroup; /* QEMU's, the spec's cgroupsPath; NULL: none */
+        char *runtime;                /* the OCI runtime the guest runs (BinaryName) */
+        char *bundles;                /* the directory of the bundles, shared with the guest */
+        struct ps_list members;       /* struct ps_vm_member */
+        ps_backend_fn create_done;    /* until the agent's Hello (or QEMU's end) */
         void *create_data;
 };
 

@@ -18,6 +18,8 @@
 #ifndef PS_SANDBOX_VM_QEMU_H
 #define PS_SANDBOX_VM_QEMU_H
 
+#include <stddef.h>
+
 #include "base/error.h"
 
 #define PS_VM_AGENT_SOCKET "agent.sock"
@@ -38,6 +40,10 @@ struct ps_vm_config {
          * path in the guest (podshim.bundles= on its command line); NULL: none */
         const char *bundles;
         int stderr_fd; /* QEMU's stderr; -1: /dev/null */
+        /* written "0" by QEMU's process before it execs (base/spawn.h
+         * enter_fds): the pod cgroup's files (sandbox/vm/pod.c) */
+        const int *cgroup_fds;
+        size_t n_cgroup_fds;
 };
 
 /* QEMU's argv (argv[0] included, NULL-terminated; free with ps_strv_free)

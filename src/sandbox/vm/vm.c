@@ -193,8 +193,12 @@ static void on_qemu_exit(void *data, pid_t pid, int wait_status)
 static int vm_spawn(struct ps_vm *vm, const struct ps_vm_config *cfg, char **argv,
                     struct ps_err **err)
 {
-        struct ps_spawn_opts o = {
-            .path = argv[0], .argv = argv, .stdio = {-1, -1, cfg->stderr_fd}, .pdeathsig = true};
+        struct ps_spawn_opts o = {.path = argv[0],
+                                  .argv = argv,
+                                  .stdio = {-1, -1, cfg->stderr_fd},
+                                  .pdeathsig = true,
+                                  .enter_fds = cfg->cgroup_fds,
+                                  .n_enter_fds = cfg->n_cgroup_fds};
         pid_t pid = ps_spawn(&o, err);
 
         if (pid < 0)
