@@ -61,8 +61,9 @@ def qemu_option(pid, opt):
 def test_vm_pod_is_a_vm_and_qemu_death_ends_it(vm_pods, cri_env):
     """The pod's task is QEMU, the shim's child, in the pod's cgroup, its
     VM sized from the pod's resources (sandbox/vm/sizing.h: the handler's
-    base of 1 vCPU and 256 MiB, plus 1 CPU and 128 MiB of limits); QEMU's
-    SIGKILL ends the pod with nothing left, its cgroup included."""
+    base of 1 vCPU and 256 MiB, plus 1 CPU and 128 MiB of limits), the
+    pod's stats that cgroup's; QEMU's SIGKILL ends the pod with nothing
+    left, its cgroup included."""
     cfg = vm_pods.pod_config()
     cfg.linux.resources.cpu_period = 100000
     cfg.linux.resources.cpu_quota = 100000
@@ -82,6 +83,11 @@ def test_vm_pod_is_a_vm_and_qemu_death_ends_it(vm_pods, cri_env):
     cgs = host.proc_cgroups(pod.pid)
     assert cgs and all(path == want for ctrl, path in cgs.items()
                        if "name=" not in ctrl), (want, cgs)
+    # the pod's stats are that cgroup's: the whole VM as the host sees it
+    # (the guest's kernel alone keeps tens of MiB of its RAM touched)
+    st = vm_pods.cri.pod_stats(pod.id).linux
+    assert st.memory.working_set_bytes.value > 64 << 20, st.memory
+    assert st.cpu.usage_core_nano_seconds.value > 10**8, st.cpu
     run_dir = vm_run_dir(cri_env.bundle(pod.id))
     assert os.path.exists(os.path.join(run_dir, "agent.sock")), run_dir
     assert vm_pods.cri.pod_state(pod.id) == "SANDBOX_READY"

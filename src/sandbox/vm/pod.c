@@ -11,13 +11,16 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/sha256.h"
+#include "cgroup/paths.h"
 #include "cgroup/pod.h"
+#include "cgroup/stats.h"
 #include "core/reaper.h"
 #include "oci/options.h"
 #include "oci/spec.h"
 #include "sandbox/vm/sizing.h"
 #include "sandbox/vm/vm.h"
 #include "task/container.h"
+#include "task/metrics.h"
 #include "task/process.h"
 
 /* TCG boots in ~6 s here, ASan builds in ~12 s; a loaded CI host more. */
@@ -291,6 +294,27 @@ static int pod_pids(struct ps_container *c, ps_backend_pids_fn done, void *data,
         return 0;
 }
 
+/* The whole VM as the host sees it: the pod cgroup QEMU runs in (guest
+ * memory the guest has touched, QEMU's own, every vCPU thread). No
+ * interfaces: the pod's network namespace is not the VM's (not yet). */
+static int pod_stats(struct ps_container *c, struct ps_metrics *ret, struct ps_err **err)
+{
+        struct ps_vm_pod *pod = vm_pod(c);
+        _cleanup_(ps_cgroup_paths_freep) struct ps_cgroup_paths *paths = NULL;
+        _cleanup_(ps_metrics_clear) struct ps_metrics m = {0};
+
+        if (!pod || !pod->cgroup)
+                return ps_err_set(err, PS_FAILED_PRECONDITION,
+                                  "vm: %s has no pod cgroup (its spec names none, or QEMU is gone)",
+                                  c->id);
+        if (ps_pod_cgroup_paths(pod->cgroup, &paths, err) < 0 ||
+            ps_cgroup_stats_of(paths, &m.cgroup, err) < 0)
+                return -1;
+        *ret = m;
+        m = (struct ps_metrics){0}; /* moved */
+        return 0;
+}
+
 static int pod_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps_err **err)
 {
         return 0; /* no terminal */
@@ -340,6 +364,7 @@ const struct ps_backend_ops ps_vm_pod_ops = {
     .signal = pod_signal,
     .delete = pod_delete,
     .pids = pod_pids,
+    .stats = pod_stats,
     .resize = pod_resize,
     .close_stdin = pod_close_stdin,
     .drain = pod_drain,

@@ -9,7 +9,8 @@
  * pod keeps their list, hands each exit the agent reports to its member,
  * and when QEMU exits reports every member still running exited (137, as
  * runc-v2 reports a container killed with its pod) before the pod's own
- * exit. Exec, pause, stats and the rest are not offered yet (UNIMPLEMENTED).
+ * exit. Its stats are the pod cgroup's, i.e. the whole VM's as the host sees it;
+ * exec, pause and the rest are not offered yet (UNIMPLEMENTED).
  *
  * QEMU runs in the pod cgroup (the sandbox spec's cgroupsPath, made as the
  * Linux backend makes it for its infra process), entered by QEMU's process
