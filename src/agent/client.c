@@ -20,6 +20,8 @@ struct pending {
                 ps_agent_pid_fn pid;
                 ps_agent_pids_fn pids;
                 ps_agent_exits_fn exits;
+                ps_agent_output_fn output;
+                ps_agent_taken_fn taken;
         } fn;
         void *data;
 };
@@ -197,8 +199,9 @@ int ps_agent_client_create(struct ps_agent_client *c, const struct ps_agent_cont
         req.id = (char *)(uintptr_t)spec->id;
         req.bundle = (char *)(uintptr_t)spec->bundle;
         req.runtime = (char *)(uintptr_t)spec->runtime;
-        req.stdout_path = (char *)(uintptr_t)(spec->stdout_path ? spec->stdout_path : "");
-        req.stderr_path = (char *)(uintptr_t)(spec->stderr_path ? spec->stderr_path : "");
+        req.stdin_pipe = spec->stdin_pipe;
+        req.stdout_pipe = spec->stdout_pipe;
+        req.stderr_pipe = spec->stderr_pipe;
         return call(c, "CreateContainer", &req.base, timeout_ms, on_create, p, err);
 }
 
@@ -319,4 +322,86 @@ int ps_agent_client_wait_exits(struct ps_agent_client *c, uint64_t ack, ps_agent
         p->fn.exits = fn;
         req.ack = ack;
         return call(c, "WaitExits", &req.base, 0, on_exits, p, err);
+}
+
+static void on_output(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+{
+        struct pending *p = data;
+        ps_agent_output_fn fn = p->fn.output;
+        void *fn_data = p->data;
+        Podshim__Agent__V1__ReadOutputResponse *resp = NULL;
+
+        free(p);
+        if (err)
+                return fn(fn_data, err, NULL, 0, 0, false);
+        resp = podshim__agent__v1__read_output_response__unpack(NULL, len, payload);
+        if (!resp)
+                return fn(fn_data, &malformed, NULL, 0, 0, false);
+        fn(fn_data, NULL, resp->data.data, resp->data.len, resp->next_offset, resp->eof);
+        podshim__agent__v1__read_output_response__free_unpacked(resp, NULL);
+}
+
+int ps_agent_client_read_output(struct ps_agent_client *c, const char *id, int stream,
+                                uint64_t offset, uint32_t max_bytes, ps_agent_output_fn fn,
+                                void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__ReadOutputRequest req = PODSHIM__AGENT__V1__READ_OUTPUT_REQUEST__INIT;
+        struct pending *p = pending_new(data, err);
+
+        if (!p)
+                return -1;
+        p->fn.output = fn;
+        req.id = (char *)(uintptr_t)id;
+        req.stream = stream == 1 ? PODSHIM__AGENT__V1__OUTPUT_STREAM__STDERR
+                                 : PODSHIM__AGENT__V1__OUTPUT_STREAM__STDOUT;
+        req.offset = offset;
+        req.max_bytes = max_bytes;
+        return call(c, "ReadOutput", &req.base, 0, on_output, p, err);
+}
+
+static void on_taken(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+{
+        struct pending *p = data;
+        ps_agent_taken_fn fn = p->fn.taken;
+        void *fn_data = p->data;
+        Podshim__Agent__V1__WriteStdinResponse *resp = NULL;
+
+        free(p);
+        if (err)
+                return fn(fn_data, err, 0);
+        resp = podshim__agent__v1__write_stdin_response__unpack(NULL, len, payload);
+        if (!resp)
+                return fn(fn_data, &malformed, 0);
+        fn(fn_data, NULL, resp->taken);
+        podshim__agent__v1__write_stdin_response__free_unpacked(resp, NULL);
+}
+
+int ps_agent_client_write_stdin(struct ps_agent_client *c, const char *id, uint64_t offset,
+                                const uint8_t *bytes, size_t n, ps_agent_taken_fn fn, void *data,
+                                struct ps_err **err)
+{
+        Podshim__Agent__V1__WriteStdinRequest req = PODSHIM__AGENT__V1__WRITE_STDIN_REQUEST__INIT;
+        struct pending *p = pending_new(data, err);
+
+        if (!p)
+                return -1;
+        p->fn.taken = fn;
+        req.id = (char *)(uintptr_t)id;
+        req.offset = offset;
+        req.data.data = (uint8_t *)(uintptr_t)bytes;
+        req.data.len = n;
+        return call(c, "WriteStdin", &req.base, 0, on_taken, p, err);
+}
+
+int ps_agent_client_close_stdin(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                                ps_agent_done_fn fn, void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
+        struct pending *p = pending_new(data, err);
+
+        if (!p)
+                return -1;
+        p->fn.done = fn;
+        req.id = (char *)(uintptr_t)id;
+        return call(c, "CloseStdin", &req.base, timeout_ms, on_done, p, err);
 }

@@ -39,7 +39,7 @@ typedef void (*ps_agent_done_fn)(void *data, const struct ps_err *err);
 /* A container to create in the guest (paths as the guest sees them). */
 struct ps_agent_container_spec {
         const char *id, *bundle, *runtime;
-        const char *stdout_path, *stderr_path; /* NULL: /dev/null */
+        bool stdin_pipe, stdout_pipe, stderr_pipe; /* false: /dev/null */
 };
 
 /* One exit as the agent reports it; valid during the callback only. */
@@ -93,5 +93,24 @@ int ps_agent_client_pids(struct ps_agent_client *c, const char *id, unsigned tim
  * caller acknowledges them by the next call's ack. */
 int ps_agent_client_wait_exits(struct ps_agent_client *c, uint64_t ack, ps_agent_exits_fn fn,
                                void *data, struct ps_err **err);
+
+/* Output of a container (agent/streams.h): fn runs once bytes at `offset`
+ * exist or the stream ended (no deadline: it waits as long as that takes),
+ * with at most max_bytes; bytes are valid during the call only. Asking from
+ * `offset` acknowledges every byte below it. stream: 0 stdout, 1 stderr. */
+typedef void (*ps_agent_output_fn)(void *data, const struct ps_err *err, const uint8_t *bytes,
+                                   size_t n, uint64_t next_offset, bool eof);
+int ps_agent_client_read_output(struct ps_agent_client *c, const char *id, int stream,
+                                uint64_t offset, uint32_t max_bytes, ps_agent_output_fn fn,
+                                void *data, struct ps_err **err);
+
+/* Writes bytes at `offset` of the container's stdin; fn gets how many the
+ * agent took (>= 1, counting those taken before), once the pipe took any. */
+typedef void (*ps_agent_taken_fn)(void *data, const struct ps_err *err, size_t taken);
+int ps_agent_client_write_stdin(struct ps_agent_client *c, const char *id, uint64_t offset,
+                                const uint8_t *bytes, size_t n, ps_agent_taken_fn fn, void *data,
+                                struct ps_err **err);
+int ps_agent_client_close_stdin(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                                ps_agent_done_fn fn, void *data, struct ps_err **err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/streams.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -28,6 +29,7 @@ struct container {
         pid_t pid;     /* the init while it runs; 0 before create and after its exit */
         bool deleted;  /* removed by the host: kept only until its init's exit is in */
         unsigned runs; /* runtime calls in flight */
+        struct ps_agent_streams *streams;
 };
 
 enum run_kind { RUN_CREATE, RUN_START, RUN_KILL, RUN_DELETE };
@@ -86,6 +88,7 @@ static void container_free(struct ps_agent_containers *t, struct container *ct)
                 ps_reaper_unwatch(t->reaper, ct->pid);
         ps_list_remove(&ct->link);
         t->n_containers--;
+        ps_agent_streams_free(ct->streams); /* answers the waiting calls */
         free(ct->id);
         free(ct->bundle);
         free(ct->runtime);
@@ -299,9 +302,11 @@ static void on_run_exit(void *data, pid_t pid, int status)
         ct->runs--;
         if (status != 0)
                 e = runtime_error(ct, run_op[r->kind], status);
-        else if (r->kind == RUN_CREATE && !(e = created(ct)))
+        else if (r->kind == RUN_CREATE && !(e = created(ct))) {
                 ret = ct->pid;
-        else if (r->kind == RUN_START)
+                /* the init has them: our copies would hold off EOF */
+                ps_agent_streams_started(ct->streams);
+        } else if (r->kind == RUN_START)
                 ret = ct->pid;
         else if (r->kind == RUN_DELETE)
                 ct->deleted = true;
@@ -314,20 +319,22 @@ static void on_run_exit(void *data, pid_t pid, int status)
 }
 
 /* Runs `<runtime> --root ... --log <bundle>/log.json ... args` for ct;
- * out_fd/err_fd become its stdout/stderr (-1: /dev/null). */
-static int run(struct container *ct, enum run_kind kind, char *const *args, int out_fd, int err_fd,
+ * stdio[] become its 0, 1, 2 (NULL or -1: /dev/null). */
+static int run(struct container *ct, enum run_kind kind, char *const *args, const int *stdio,
                ps_agent_run_fn done, void *data, struct ps_err **err)
 {
         struct ps_agent_containers *t = ct->t;
         _cleanup_free_ char *log = NULL;
         struct ps_options o = {.binary_name = ct->runtime};
-        struct ps_spawn_opts so = {.cwd = ct->bundle, .stdio = {-1, out_fd, err_fd}};
+        struct ps_spawn_opts so = {.cwd = ct->bundle, .stdio = {-1, -1, -1}};
         char *argv[PS_RUNTIME_MAX_ARGS];
         struct run *r;
 
         if (asprintf(&log, "%s/log.json", ct->bundle) < 0)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "runtime");
         ps_runtime_argv(&o, (char *)(uintptr_t)PS_AGENT_RUNTIME_ROOT, log, args, argv);
+        if (stdio)
+                memcpy(so.stdio, stdio, sizeof(so.stdio));
         r = calloc(1, sizeof(*r));
         if (!r)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "runtime");
@@ -350,21 +357,6 @@ static int run(struct container *ct, enum run_kind kind, char *const *args, int 
 }
 
 /* ---- the operations ------------------------------------------------------- */
-
-/* An fd for the file at path; -1 for none (/dev/null), -2 on error. */
-static int open_output(const char *path, struct ps_err **err)
-{
-        int fd;
-
-        if (!path || !path[0])
-                return -1;
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
-        if (fd < 0) {
-                ps_err_errno(err, errno, PS_INVALID_ARGUMENT, "open %s", path);
-                return -2;
-        }
-        return fd;
-}
 
 /* path is <dir>/<name> (name: `name`, or any plain file name) */
 static bool in_dir(const char *path, const char *dir, const char *name)
@@ -394,14 +386,6 @@ static struct container *container_new(struct ps_agent_containers *t,
         if (!in_dir(req->bundle, t->bundles_dir, req->id)) {
                 ps_err_set(err, PS_INVALID_ARGUMENT, "container %s: the bundle must be %s/%s",
                            req->id, t->bundles_dir, req->id);
-                return NULL;
-        }
-        if ((req->stdout_path && req->stdout_path[0] &&
-             !in_dir(req->stdout_path, req->bundle, NULL)) ||
-            (req->stderr_path && req->stderr_path[0] &&
-             !in_dir(req->stderr_path, req->bundle, NULL))) {
-                ps_err_set(err, PS_INVALID_ARGUMENT,
-                           "container %s: stdout and stderr must be files of its bundle", req->id);
                 return NULL;
         }
         if (find(t, req->id)) {
@@ -435,10 +419,11 @@ static struct container *container_new(struct ps_agent_containers *t,
 int ps_agent_container_create(struct ps_agent_containers *t, const struct ps_agent_create *req,
                               ps_agent_run_fn done, void *data, struct ps_err **err)
 {
-        _cleanup_close_ int out_fd = -1, err_fd = -1;
         _cleanup_free_ char *pid_file = NULL;
         struct container *ct = container_new(t, req, err);
         char *args[] = {"create", "--bundle", NULL, "--pid-file", NULL, NULL, NULL};
+        const bool want[3] = {req->stdin_pipe, req->stdout_pipe, req->stderr_pipe};
+        int fds[3];
 
         if (!ct)
                 return -1;
@@ -450,9 +435,10 @@ int ps_agent_container_create(struct ps_agent_containers *t, const struct ps_age
         args[2] = ct->bundle;
         args[4] = pid_file;
         args[5] = ct->id;
-        out_fd = open_output(req->stdout_path, err);
-        if (out_fd < -1 || (err_fd = open_output(req->stderr_path, err)) < -1 ||
-            run(ct, RUN_CREATE, args, out_fd, err_fd, done, data, err) < 0) {
+        ct->streams = ps_agent_streams_new(t->base, want, err);
+        if (ct->streams)
+                ps_agent_streams_fds(ct->streams, fds);
+        if (!ct->streams || run(ct, RUN_CREATE, args, fds, done, data, err) < 0) {
                 container_free(t, ct);
                 return ps_err_prefix(err, "container %s", req->id);
         }
@@ -470,7 +456,7 @@ int ps_agent_container_start(struct ps_agent_containers *t, const char *id, ps_a
         if (ct->pid <= 0)
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "container %s: not created", id);
         args[1] = ct->id;
-        return run(ct, RUN_START, args, -1, -1, done, data, err);
+        return run(ct, RUN_START, args, NULL, done, data, err);
 }
 
 int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, int sig, bool all,
@@ -495,7 +481,7 @@ int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, int
         }
         snprintf(num, sizeof(num), "%d", sig);
         args[2] = ct->id;
-        return run(ct, RUN_KILL, args, -1, -1, done, data, err);
+        return run(ct, RUN_KILL, args, NULL, done, data, err);
 }
 
 int ps_agent_container_delete(struct ps_agent_containers *t, const char *id, ps_agent_run_fn done,
@@ -507,7 +493,7 @@ int ps_agent_container_delete(struct ps_agent_containers *t, const char *id, ps_
         if (!ct)
                 return -1;
         args[2] = ct->id;
-        return run(ct, RUN_DELETE, args, -1, -1, done, data, err);
+        return run(ct, RUN_DELETE, args, NULL, done, data, err);
 }
 
 int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t **ret_pids,
@@ -543,4 +529,12 @@ int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t
         *ret_pids = TAKE_PTR(pids);
         *ret_n = n;
         return 0;
+}
+
+struct ps_agent_streams *ps_agent_container_streams(struct ps_agent_containers *t, const char *id,
+                                                    struct ps_err **err)
+{
+        struct container *ct = get(t, id, err);
+
+        return ct ? ct->streams : NULL;
 }

@@ -12,6 +12,9 @@
  * exit; one that exits before its pid file is read waits in the reaper's
  * cache.
  *
+ * Stdio: pipes in the guest (agent/streams.h), read and written by the host
+ * through the agent; they go with the container.
+ *
  * Exits: each init's exit becomes a numbered ps_agent_exit (seq 1, 2, ...)
  * kept in a FIFO until the host acknowledges it (ps_agent_exits_ack):
  * a host that loses an answer asks again from the same ack and gets the
@@ -39,6 +42,7 @@
 struct event_base;
 struct ps_reaper;
 struct ps_agent_containers;
+struct ps_agent_streams;
 
 #define PS_AGENT_RUNTIME_ROOT   "/run/podshim-agent/runtime"
 #define PS_AGENT_CGROUP_PARENT  "podshim"
@@ -49,7 +53,7 @@ struct ps_agent_create {
         const char *id;
         const char *bundle;  /* absolute, in the guest */
         const char *runtime; /* "runc", "crun", or an absolute path ending in either */
-        const char *stdout_path, *stderr_path; /* NULL or "": /dev/null */
+        bool stdin_pipe, stdout_pipe, stderr_pipe; /* false: /dev/null */
 };
 
 struct ps_agent_exit {
@@ -67,8 +71,8 @@ typedef void (*ps_agent_run_fn)(void *data, struct ps_err *err, pid_t pid);
 typedef void (*ps_agent_exit_queued_fn)(void *data);
 
 /* bundles_dir: the shared directory of bundles; a container's bundle must
- * be <bundles_dir>/<id> and its stdout/stderr files directly in it, so the
- * host names nothing else of the guest (NULL: no container can be made).
+ * be <bundles_dir>/<id>, so the host names nothing else of the guest (NULL:
+ * no container can be made).
  * runtime_dir: where the runtime binary is looked up by its base name
  * (NULL: as named, $PATH for a bare name): tests point it elsewhere. */
 struct ps_agent_containers *
@@ -77,7 +81,8 @@ ps_agent_containers_new(struct event_base *base, struct ps_reaper *reaper, const
                         struct ps_err **err);
 struct ps_agent_containers *ps_agent_containers_free(struct ps_agent_containers *t);
 
-/* `runtime create`, the init's stdout/stderr to the given files. Returns 0
+/* `runtime create`, the init's stdio the pipes asked for (agent/streams.h),
+ * whose container ends are closed here once the runtime is done. Returns 0
  * when done will run, -1 with err (ALREADY_EXISTS, INVALID_ARGUMENT,
  * NOT_FOUND for a missing runtime). */
 int ps_agent_container_create(struct ps_agent_containers *t, const struct ps_agent_create *req,
@@ -94,6 +99,12 @@ int ps_agent_container_delete(struct ps_agent_containers *t, const char *id, ps_
  * synchronous. *ret_pids is the caller's to free. */
 int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t **ret_pids,
                             size_t *ret_n, struct ps_err **err);
+
+/* The container's stdio, for ReadOutput, WriteStdin and CloseStdin
+ * (NOT_FOUND for an unknown or deleted container). Owned by the container:
+ * valid until the next call into the table. */
+struct ps_agent_streams *ps_agent_container_streams(struct ps_agent_containers *t, const char *id,
+                                                    struct ps_err **err);
 
 /* Forgets the exits up to and including `ack`, then returns the first
  * unacknowledged one (NULL if none); walk on with ps_agent_exit_next. */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent/containers.h"
+#include "agent/streams.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -132,8 +133,9 @@ static void h_create(void *data, struct ttrpc_call *call, const ProtobufCMessage
         c = (struct ps_agent_create){.id = req->id,
                                      .bundle = req->bundle,
                                      .runtime = req->runtime,
-                                     .stdout_path = req->stdout_path,
-                                     .stderr_path = req->stderr_path};
+                                     .stdin_pipe = req->stdin_pipe,
+                                     .stdout_pipe = req->stdout_pipe,
+                                     .stderr_pipe = req->stderr_pipe};
         if (!(p = pending_new(call, ANSWER_CREATE)))
                 return;
         r = ps_agent_container_create(s->containers, &c, pending_done, p, &err);
@@ -211,6 +213,151 @@ static void h_pids(void *data, struct ttrpc_call *call, const ProtobufCMessage *
         resp.n_pids = n;
         resp.pids = out;
         ttrpc_call_reply(call, &resp.base);
+}
+
+/* ---- stdio ---------------------------------------------------------------- */
+
+/* A ReadOutput or WriteStdin waiting in the container's streams: the call
+ * is dropped if its connection goes first, the struct lives until the
+ * streams answer (they always do, at the latest when they are freed). */
+struct io_wait {
+        struct ttrpc_call *call;
+};
+
+static void io_cancelled(struct ttrpc_call *call, void *data)
+{
+        struct io_wait *w = data;
+
+        (void)call;
+        w->call = NULL;
+}
+
+static struct io_wait *io_wait_new(struct ttrpc_call *call)
+{
+        struct io_wait *w = calloc(1, sizeof(*w));
+
+        if (!w) {
+                ttrpc_call_failf(call, PS_RESOURCE_EXHAUSTED, "out of memory");
+                return NULL;
+        }
+        w->call = call;
+        ttrpc_call_on_cancel(call, io_cancelled, w);
+        return w;
+}
+
+/* After the streams took w: r < 0 means they did not (w's callback never
+ * runs), so the call is answered with err here. */
+static void io_wait_started(struct io_wait *w, int r, const struct ps_err *err)
+{
+        if (r == 0)
+                return;
+        ttrpc_call_fail(w->call, err);
+        free(w);
+}
+
+/* How many bytes an output answer may carry now: the connection's output
+ * is bounded (16 MiB, then it is closed), and every container's streams may
+ * answer at once, so a large backlog shrinks the answers. Bytes left out
+ * are not lost: they stay buffered until acknowledged. */
+static size_t output_budget(const struct ttrpc_call *call)
+{
+        size_t backlog = ttrpc_call_backlog(call);
+
+        if (backlog + PS_AGENT_READ_MIN >= PS_AGENT_BACKLOG_MAX)
+                return PS_AGENT_READ_MIN;
+        return PS_AGENT_BACKLOG_MAX - backlog;
+}
+
+static void on_output(void *data, const struct ps_err *err, const uint8_t *bytes, size_t n,
+                      uint64_t next, bool eof)
+{
+        struct io_wait *w = data;
+        Podshim__Agent__V1__ReadOutputResponse resp =
+            PODSHIM__AGENT__V1__READ_OUTPUT_RESPONSE__INIT;
+        size_t budget = w->call ? output_budget(w->call) : 0;
+
+        if (w->call && !err && n > budget) {
+                next -= n - budget;
+                n = budget;
+                eof = false;
+        }
+        if (w->call && err) {
+                ttrpc_call_fail(w->call, err);
+        } else if (w->call) {
+                resp.data.data = (uint8_t *)(uintptr_t)bytes;
+                resp.data.len = n;
+                resp.next_offset = next;
+                resp.eof = eof;
+                ttrpc_call_reply(w->call, &resp.base);
+        }
+        free(w);
+}
+
+static void h_read_output(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__ReadOutputRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_agent_streams *st;
+        struct io_wait *w;
+
+        NEED_CONTAINERS(s, call);
+        if (!(st = ps_agent_container_streams(s->containers, req->id, &err)))
+                return ttrpc_call_fail(call, err);
+        if (!(w = io_wait_new(call)))
+                return;
+        io_wait_started(w,
+                        ps_agent_streams_read(st, (enum ps_agent_stream)req->stream, req->offset,
+                                              req->max_bytes, on_output, w, &err),
+                        err);
+}
+
+static void on_written(void *data, const struct ps_err *err, size_t taken)
+{
+        struct io_wait *w = data;
+        Podshim__Agent__V1__WriteStdinResponse resp =
+            PODSHIM__AGENT__V1__WRITE_STDIN_RESPONSE__INIT;
+
+        if (w->call && err) {
+                ttrpc_call_fail(w->call, err);
+        } else if (w->call) {
+                resp.taken = (uint32_t)taken;
+                ttrpc_call_reply(w->call, &resp.base);
+        }
+        free(w);
+}
+
+static void h_write_stdin(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__WriteStdinRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_agent_streams *st;
+        struct io_wait *w;
+
+        NEED_CONTAINERS(s, call);
+        if (!(st = ps_agent_container_streams(s->containers, req->id, &err)))
+                return ttrpc_call_fail(call, err);
+        if (!(w = io_wait_new(call)))
+                return;
+        io_wait_started(w,
+                        ps_agent_streams_write(st, req->offset, req->data.data, req->data.len,
+                                               on_written, w, &err),
+                        err);
+}
+
+static void h_close_stdin(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_agent_streams *st;
+
+        NEED_CONTAINERS(s, call);
+        if (!(st = ps_agent_container_streams(s->containers, req->id, &err)) ||
+            ps_agent_streams_close_stdin(st, &err) < 0)
+                return ttrpc_call_fail(call, err);
+        ttrpc_call_reply(call, NULL);
 }
 
 /* ---- exits ------------------------------------------------------------------- */
@@ -291,6 +438,9 @@ static const struct ttrpc_method agent_methods[] = {
     {"DeleteContainer", &podshim__agent__v1__container_request__descriptor, h_delete},
     {"Pids", &podshim__agent__v1__container_request__descriptor, h_pids},
     {"WaitExits", &podshim__agent__v1__wait_exits_request__descriptor, h_wait_exits},
+    {"ReadOutput", &podshim__agent__v1__read_output_request__descriptor, h_read_output},
+    {"WriteStdin", &podshim__agent__v1__write_stdin_request__descriptor, h_write_stdin},
+    {"CloseStdin", &podshim__agent__v1__container_request__descriptor, h_close_stdin},
 };
 
 void ps_agent_service_init(struct ps_agent_service *s, ps_agent_shutdown_fn on_shutdown, void *data)

@@ -15,6 +15,10 @@
  *    answered with the exits in order (at most PS_AGENT_EXITS_PER_REPLY);
  *    one call is parked at a time: a newer one ends the older with
  *    FAILED_PRECONDITION. The exits stay queued until acknowledged.
+ *  - ReadOutput, WriteStdin and CloseStdin reach the container's stdio
+ *    (agent/streams.h): a read waits for bytes at its offset (or EOF), a
+ *    write for room in the stdin pipe; a call whose connection goes while
+ *    it waits is dropped when the streams answer it.
  *  - Every other method is UNIMPLEMENTED (the ttrpc server's own answer for
  *    a method it does not know), exec included in this slice.
  *

@@ -693,6 +693,11 @@ const char *ttrpc_call_metadata(const struct ttrpc_call *call, const char *key)
         return NULL;
 }
 
+size_t ttrpc_call_backlog(const struct ttrpc_call *call)
+{
+        return call->conn ? call->conn->out.len : 0;
+}
+
 const char *ttrpc_call_method(const struct ttrpc_call *call)
 {
         return call->method->name;

@@ -111,6 +111,11 @@ void ttrpc_call_failf(struct ttrpc_call *call, enum ps_code code, const char *fm
 /* Metadata value of the request for `key`, or NULL. */
 const char *ttrpc_call_metadata(const struct ttrpc_call *call, const char *key);
 
+/* Bytes of replies the call's connection has not sent yet (0 once it is
+ * gone): a service answering with large replies sizes them by it, so that
+ * many answers at once stay under the connection's bound on its output. */
+size_t ttrpc_call_backlog(const struct ttrpc_call *call);
+
 /* The method name ("Create"), for logging. */
 const char *ttrpc_call_method(const struct ttrpc_call *call);
 

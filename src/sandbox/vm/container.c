@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "sandbox/linux/mount.h"
 #include "sandbox/vm/pod.h"
+#include "sandbox/vm/stdio.h"
 #include "sandbox/vm/vm.h"
 #include "task/container.h"
 #include "task/process.h"
@@ -166,17 +167,89 @@ static int same_dir(const char *bundle, const char *dir)
         return strncmp(bundle, dir, n) == 0 && bundle[n] == '/' && !strchr(bundle + n + 1, '/');
 }
 
+/* The agent of m's pod right now (ps_vm_agent_fn), NULL once it is gone. */
+static struct ps_agent_client *member_agent(void *data)
+{
+        const struct ps_vm_member *m = data;
+
+        return m->pod ? ps_vm_agent(m->pod->vm) : NULL;
+}
+
+struct create_call {
+        struct call k; /* first: call_finish frees the whole */
+        struct ps_vm_member *m;
+};
+
+static void on_ignored(void *data, const struct ps_err *err)
+{
+        if (err)
+                ps_log_debug("vm: removing a container after its failed create: %s",
+                             ps_err_msg(err));
+}
+
+static void on_created(void *data, const struct ps_err *err, uint32_t pid)
+{
+        struct create_call *cc = data;
+        struct ps_vm_member *m = cc->m;
+        _cleanup_err_ struct ps_err *e = NULL;
+        struct ps_agent_client *a;
+
+        if (!err && ps_vm_stdio_start(m->stdio, m->c->id, member_agent, m, &e) < 0) {
+                /* Create fails: nothing may run in the guest that nobody
+                 * would ever delete. */
+                ps_err_prefix(&e, "%s: stdio", m->c->id);
+                a = member_agent(m);
+                if (a)
+                        ps_agent_client_delete(a, m->c->id, CALL_MS, on_ignored, NULL, NULL);
+                err = e;
+        }
+        call_finish(&cc->k, err, (pid_t)pid);
+}
+
+/* The host's end of the stdio is ready (a binary:// logger has started):
+ * the guest's container is made with the pipes the host needs. */
+static void on_stdio_ready(void *data, struct ps_err *e)
+{
+        struct create_call *cc = data;
+        struct ps_vm_member *m = cc->m;
+        struct ps_agent_client *a = member_agent(m);
+        struct ps_agent_container_spec spec;
+        bool want[3];
+
+        if (!e && !a)
+                ps_err_set(&e, PS_FAILED_PRECONDITION, "%s: the pod's VM is not running", m->c->id);
+        if (e) {
+                call_finish(&cc->k, e, 0);
+                ps_err_free(e);
+                return;
+        }
+        ps_vm_stdio_wants(m->stdio, want);
+        spec = (struct ps_agent_container_spec){.id = m->c->id,
+                                                .bundle = m->c->bundle,
+                                                .runtime = m->pod->runtime,
+                                                .stdin_pipe = want[0],
+                                                .stdout_pipe = want[1],
+                                                .stderr_pipe = want[2]};
+        if (ps_agent_client_create(a, &spec, CALL_MS, on_created, cc, &e) < 0) {
+                call_finish(&cc->k, e, 0);
+                ps_err_free(e);
+        }
+}
+
 static int member_create(struct ps_container *c, const struct ps_create_request *req,
                          ps_backend_fn done, void *data, struct ps_err **err)
 {
         struct ps_vm_pod *pod = c->be_ctx;
-        _cleanup_free_ char *out = NULL, *errf = NULL;
-        struct ps_agent_container_spec spec;
-        struct ps_agent_client *a = pod ? ps_vm_agent(pod->vm) : NULL;
+        const struct ps_vm_backend *be = pod ? pod->c->be_ctx : NULL;
+        struct ps_stdio_config cfg = {.stdin_path = req->stdin_path,
+                                      .stdout_path = req->stdout_path,
+                                      .stderr_path = req->stderr_path,
+                                      .container_id = c->id,
+                                      .ns = be ? be->ns : NULL};
         struct ps_vm_member *m;
-        struct call *k;
+        struct create_call *cc;
 
-        if (!a)
+        if (!pod || !ps_vm_agent(pod->vm))
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "%s: the pod's VM is not running",
                                   c->id);
         if (req->terminal || (req->checkpoint && req->checkpoint[0]))
@@ -186,26 +259,20 @@ static int member_create(struct ps_container *c, const struct ps_create_request 
                 return ps_err_set(err, PS_FAILED_PRECONDITION,
                                   "%s: bundle %s is not in the pod's bundle directory %s", c->id,
                                   c->bundle, pod->bundles);
-        if (asprintf(&out, "%s/%s", c->bundle, PS_VM_STDOUT_FILE) < 0 ||
-            asprintf(&errf, "%s/%s", c->bundle, PS_VM_STDERR_FILE) < 0)
-                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "%s", c->id);
-        spec = (struct ps_agent_container_spec){.id = c->id,
-                                                .bundle = c->bundle,
-                                                .runtime = pod->runtime,
-                                                .stdout_path = out,
-                                                .stderr_path = errf};
         m = calloc(1, sizeof(*m));
-        if (!m)
-                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "%s", c->id);
-        m->c = c;
-        if (mount_rootfs(m, req, err) < 0) {
+        cc = calloc(1, sizeof(*cc));
+        if (!m || !cc) {
                 free(m);
-                return ps_err_prefix(err, "%s", c->id);
+                free(cc);
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "%s", c->id);
         }
-        k = call_new(done, data, err);
-        if (!k || sent(k, ps_agent_client_create(a, &spec, CALL_MS, on_pid, k, err)) < 0) {
+        m->c = c;
+        *cc = (struct create_call){.k = {.done = done, .data = data}, .m = m};
+        if (mount_rootfs(m, req, err) < 0 ||
+            !(m->stdio = ps_vm_stdio_new(be->base, be->reaper, &cfg, on_stdio_ready, cc, err))) {
                 unmount_rootfs(m, NULL);
                 free(m);
+                free(cc);
                 return ps_err_prefix(err, "%s", c->id);
         }
         m->pod = pod;
@@ -333,16 +400,52 @@ static int member_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps
 
 static void member_close_stdin(struct ps_process *p)
 {
-        /* stdin is /dev/null in the guest until slice 3 */
+        struct ps_vm_member *m = member_of(p->c);
+
+        if (m && m->stdio && !p->exec_id)
+                ps_vm_stdio_close_stdin(m->stdio);
 }
 
 static void member_drain(struct ps_process *p, void (*done)(void *data), void *data)
 {
-        done(data); /* the output is in files of the bundle, not on the host's FIFOs */
+        struct ps_vm_member *m = member_of(p->c);
+
+        if (m && m->stdio && !p->exec_id)
+                ps_vm_stdio_drain(m->stdio, done, data);
+        else
+                done(data);
 }
 
 static void member_process_free(struct ps_process *p)
 {
+        struct ps_vm_member *m = member_of(p->c);
+
+        if (m && !p->exec_id)
+                m->stdio = ps_vm_stdio_free(m->stdio); /* cancels a drain or a held exit */
+}
+
+static void report_exit(void *data)
+{
+        struct ps_vm_member *m = data;
+
+        ps_task_process_exited(m->c->init, m->exit_status);
+}
+
+void ps_vm_member_exited(struct ps_vm_member *m, unsigned exit_status)
+{
+        m->exited = true;
+        m->exit_status = exit_status;
+        if (m->stdio)
+                ps_vm_stdio_on_output_end(m->stdio, report_exit, m);
+        else
+                report_exit(m);
+}
+
+void ps_vm_member_vm_gone(struct ps_vm_member *m)
+{
+        /* a held exit is reported now, from here: before the pod's own */
+        if (m->stdio)
+                ps_vm_stdio_cut(m->stdio);
 }
 
 static void member_free(struct ps_container *c)
@@ -352,6 +455,7 @@ static void member_free(struct ps_container *c)
 
         if (!m)
                 return;
+        m->stdio = ps_vm_stdio_free(m->stdio);
         if (unmount_rootfs(m, &e) < 0)
                 ps_log_warn("%s", ps_err_msg(e));
         ps_list_remove(&m->link); /* a node of its own once the pod is gone */

@@ -7,10 +7,9 @@
  * The bundle is the same path in the guest: the pod shares containerd's
  * bundle directory of the namespace with the VM, so a member must live
  * there (FAILED_PRECONDITION otherwise). Before Create the sandbox layer
- * adapts config.json to the guest (ps_vm_guest_spec). Stdio in this slice:
- * the container's stdout and stderr go to files in its bundle
- * (PS_VM_STDOUT_FILE, PS_VM_STDERR_FILE), containerd's FIFOs get nothing
- * and stdin is /dev/null; the relay to the FIFOs is slice 3. A terminal,
+ * adapts config.json to the guest (ps_vm_guest_spec). Stdio: containerd's
+ * FIFOs relayed to and from pipes in the guest (sandbox/vm/stdio.h); a
+ * member's exit is reported once its output is on the host. A terminal,
  * exec, pause, resume, update, checkpoint and stats are UNIMPLEMENTED.
  *
  * Pids are guest pids. Once the pod's VM is gone, what ran in it is gone
@@ -23,11 +22,20 @@
 
 #include "task/backend.h"
 
-#define PS_VM_STDOUT_FILE   "vm-stdout.log"
-#define PS_VM_STDERR_FILE   "vm-stderr.log"
 #define PS_VM_CGROUP_PARENT "/podshim" /* agent/containers.h PS_AGENT_CGROUP_PARENT */
 
+struct ps_vm_member;
+
 extern const struct ps_backend_ops ps_vm_container_ops;
+
+/* The agent reported m's init exited: the task core hears of it once m's
+ * output ended in the guest and is on the host (bounded: see
+ * ps_vm_stdio_on_output_end). */
+void ps_vm_member_exited(struct ps_vm_member *m, unsigned exit_status);
+
+/* m's VM is gone: its streams end, and an exit held for them is reported
+ * now, before this returns. */
+void ps_vm_member_vm_gone(struct ps_vm_member *m);
 
 /* Adapts a member's config.json (its parsed `tree`, edited here) to the
  * guest and writes it back to <bundle>/config.json: namespaces created

@@ -17,6 +17,7 @@
 #include "core/reaper.h"
 #include "oci/options.h"
 #include "oci/spec.h"
+#include "sandbox/vm/container.h"
 #include "sandbox/vm/sizing.h"
 #include "sandbox/vm/vm.h"
 #include "task/container.h"
@@ -71,8 +72,7 @@ static void on_container_exit(void *data, struct ps_vm *vm, const struct ps_agen
                              e->id, e->exec_id ? e->exec_id : "", e->pid);
                 return;
         }
-        m->exited = true;
-        ps_task_process_exited(m->c->init, e->exit_status);
+        ps_vm_member_exited(m, e->exit_status);
 }
 
 /* QEMU is gone and with it everything that ran in the guest: every member
@@ -86,6 +86,7 @@ static void members_killed(struct ps_vm_pod *pod)
                 struct ps_vm_member *m = ps_list_entry(pos, struct ps_vm_member, link);
                 const struct ps_process *p = m->c->init;
 
+                ps_vm_member_vm_gone(m);
                 if (m->exited || !p || p->state == PS_PROC_CREATING || ps_process_exited(p))
                         continue;
                 m->exited = true;

@@ -33,6 +33,7 @@
 struct event_base;
 struct ps_pod_cgroup;
 struct ps_reaper;
+struct ps_vm_stdio;
 
 #define PS_VM_RUN_DIR "/run/podshim/vm"
 
@@ -40,6 +41,7 @@ struct ps_vm_backend {
         struct event_base *base;
         struct ps_reaper *reaper;
         const char *run_dir; /* where each VM's run directory goes; NULL: PS_VM_RUN_DIR */
+        const char *ns;      /* containerd's namespace, for binary:// loggers */
 };
 
 /* A vm pod's state (c->impl of its own task; be_ctx of its members). */
@@ -58,9 +60,11 @@ struct ps_vm_pod {
 struct ps_vm_member {
         struct ps_list link; /* in pod->members while the pod lives */
         struct ps_container *c;
-        struct ps_vm_pod *pod; /* NULL once the pod's task is freed */
-        bool exited;           /* its exit went to the task core */
-        bool rootfs_mounted;   /* <bundle>/rootfs, by us, on the host */
+        struct ps_vm_pod *pod;     /* NULL once the pod's task is freed */
+        bool exited;               /* the agent reported its exit (or the VM ended) */
+        bool rootfs_mounted;       /* <bundle>/rootfs, by us, on the host */
+        struct ps_vm_stdio *stdio; /* sandbox/vm/stdio.h; NULL once its init is freed */
+        unsigned exit_status;      /* held until its output is on the host */
 };
 
 extern const struct ps_backend_ops ps_vm_pod_ops;
