@@ -1,12 +1,12 @@
-"""VM-isolated pods through containerd's CRI (docs/vm-backend.md, slices 1-2).
+"""VM-isolated pods through containerd's CRI (docs/vm-backend.md, slices 1-3).
 
 The podshim-vm handler's config says Backend = "vm": the pod's sandbox task
 is a QEMU virtual machine (TCG on these hosts) running podshim-agent as its
 init. Its Create boots the VM and answers once the agent said Hello, and
 QEMU's exit, for any reason, is the pod task's exit. The pod's containers
 run inside the VM: the agent runs runc there on the bundle the host shares;
-their stdout goes to vm-stdout.log in the bundle until the relay to
-containerd's FIFOs (slice 3).
+their stdio reaches containerd's FIFOs through the agent (ReadOutput,
+WriteStdin), so CRI's container log has their output.
 Marked `vm`: one boot per test, seconds under TCG, so CI runs this file as
 its own short stage (tests/vm/test_vm_boot.c covers the agent's own death).
 """
@@ -15,7 +15,9 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
+import threading
 import time
 
 import pytest
@@ -107,20 +109,32 @@ def boot_id_of(text):
     return text
 
 
+def cri_log(path):
+    """A CRI container log ('<time> <stream> <P|F> <bytes>' lines) as the
+    bytes each stream carried: a P entry is part of a line, an F entry ends
+    one."""
+    got = {b"stdout": bytearray(), b"stderr": bytearray()}
+    try:
+        with open(path, "rb") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return got
+    for entry in text.split(b"\n")[:-1]:
+        _, stream, tag, content = entry.split(b" ", 3)
+        got[stream] += content + (b"\n" if tag == b"F" else b"")
+    return got
+
+
 def read_boot_id(path, timeout=60):
-    """The boot id a container wrote to its vm-stdout.log, once it is there."""
+    """The boot id a container wrote to its CRI log, once it is there."""
     def line():
-        try:
-            with open(path) as f:
-                text = f.read()
-        except FileNotFoundError:
-            return None
-        return text if text.endswith("\n") else None
+        out = bytes(cri_log(path)[b"stdout"])
+        return out.decode() if out.endswith(b"\n") else None
     harness.wait_until(line, timeout, 0.1, "a boot id in %s" % path)
     return boot_id_of(line())
 
 
-def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env):
+def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
     """One boot: a container that exits 3 ran in the VM and its exit code
     reaches ContainerStatus; a long-running one reads its boot id under the
     guest's kernel (not the host's), its exec is UNIMPLEMENTED (slice 3),
@@ -128,7 +142,7 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env):
     reported exited when QEMU is SIGKILLed, and nothing is left."""
     with open("/proc/sys/kernel/random/boot_id") as f:
         host_boot = boot_id_of(f.read())
-    pod = vm_pods.run()
+    pod = vm_pods.run(log_directory=str(tmp_path))
     # before any container: a container's pid is a guest pid, meaningless here
     rem = vm_pods.snapshot(pod)
 
@@ -136,10 +150,9 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env):
     vm_pods.wait_container_state(once, "CONTAINER_EXITED", timeout=60)
     assert vm_pods.cri.container_status(once).status.exit_code == 3
 
-    # containerd removes a bundle with its task, so the boot id is read
-    # while the container runs
     cfg = vm_pods.container_config(
         pod, "long", ("sh", "-c", "cat /proc/sys/kernel/random/boot_id; exec sleep 1000"))
+    cfg.log_path = "long.log"
     t0 = time.monotonic()
     long = vm_pods.cri.create_container(pod.id, cfg, pod.config)
     pod.containers.append(long)
@@ -162,7 +175,7 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env):
         assert r.code == ttrpc_client.UNIMPLEMENTED, r
         assert "exec" in r.message, r
     assert pids == [guest_pid], (pids, guest_pid)
-    guest_boot = read_boot_id(os.path.join(cri_env.bundle(long), "vm-stdout.log"))
+    guest_boot = read_boot_id(str(tmp_path / "long.log"))
     assert guest_boot != host_boot, guest_boot
     print("guest boot id %s, host boot id %s" % (guest_boot, host_boot))
     assert vm_pods.cri.code_of("ExecSync", vm_pods.pb.ExecSyncRequest(
@@ -221,3 +234,127 @@ def test_vm_pod_removed_with_a_running_container(vm_pods, cri_env):
     assert vm_pods.leftovers(rem) == []
     assert not os.path.exists(run_dir), run_dir
     assert not host.alive(qemu), "QEMU %d" % qemu
+
+
+def seq_bytes(n):
+    return b"".join(b"%d\n" % i for i in range(1, n + 1))
+
+
+class FifoReader(threading.Thread):
+    """Reads a FIFO to its EOF (the shim's writer closed it) in the background."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path, self.data = path, bytearray()
+
+    def run(self):
+        with open(self.path, "rb", buffering=0) as f:
+            while True:
+                b = f.read(1 << 16)
+                if not b:
+                    return
+                self.data += b
+
+
+def raw_member(cri_env, pod, template_cid, tid, args, fifo_dir):
+    """A CreateTaskRequest for a member of the pod, as CRI would make one:
+    its bundle beside the pod's (the directory the VM shares), config.json
+    from a running member's with other args, a busybox root unpacked into
+    the bundle, and FIFOs of our own for its stdio."""
+    import rawtask
+
+    bundle = os.path.join(os.path.dirname(cri_env.bundle(pod.id)), tid)
+    with open(os.path.join(cri_env.bundle(template_cid), "config.json")) as f:
+        spec = json.load(f)
+    spec["process"]["args"] = list(args)
+    spec["root"] = {"path": "rootfs", "readonly": False}
+    os.makedirs(bundle)
+    rawtask.unpack_rootfs(os.path.join(bundle, "rootfs"))
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(spec, f)
+    paths = {}
+    for name in ("stdin", "stdout", "stderr"):
+        paths[name] = os.path.join(fifo_dir, "%s-%s" % (tid, name))
+        os.mkfifo(paths[name])
+    return bundle, paths
+
+
+def test_vm_pod_stdio(vm_pods, cri_env, tmp_path):
+    """One boot: a VM container's stdout and stderr lines reach its CRI log;
+    a large stdout (seq's 6.9 MB) arrives whole through CRI's log, complete
+    when the container is first seen exited; through the Task API, stdin
+    written to the FIFO reaches the container, CloseIO is its EOF, and the
+    exit (Wait) is reported only once the output is on the host: QEMU
+    SIGKILLed the moment Wait returns loses none of it."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    pod = vm_pods.run(log_directory=str(logs))
+    rem = vm_pods.snapshot(pod)
+
+    lines = vm_pods.add_container(pod, "lines", ("sh", "-c", "echo hello from the vm; "
+                                                 "echo to stderr >&2; echo bye"),
+                                  log_path="lines.log")
+    vm_pods.wait_container_state(lines, "CONTAINER_EXITED", timeout=60)
+    got = cri_log(str(logs / "lines.log"))
+    assert got[b"stdout"] == b"hello from the vm\nbye\n", got
+    assert got[b"stderr"] == b"to stderr\n", got
+
+    n = 1000000
+    want = seq_bytes(n)
+    t0 = time.monotonic()
+    big = vm_pods.add_container(pod, "big", ("seq", "1", str(n)), log_path="big.log")
+    vm_pods.wait_container_state(big, "CONTAINER_EXITED", timeout=300)
+    took = time.monotonic() - t0
+    got = cri_log(str(logs / "big.log"))
+    assert vm_pods.cri.container_status(big).status.exit_code == 0
+    assert len(got[b"stdout"]) == len(want), (len(got[b"stdout"]), len(want))
+    assert hashlib.sha256(got[b"stdout"]).hexdigest() == hashlib.sha256(want).hexdigest()
+    assert got[b"stderr"] == b""
+    print("%d bytes of stdout from the VM through CRI's log in %.2f s (%.1f MiB/s, "
+          "StartContainer included)" % (len(want), took, len(want) / took / (1 << 20)))
+
+    # the Task API on the pod's shim, with FIFOs of our own
+    tmpl = vm_pods.add_container(pod, "template")
+    vm_pods.wait_container_state(tmpl, "CONTAINER_RUNNING", timeout=60)
+    data = os.urandom(300 * 1024)
+    tid = "raw-stdin-%d" % os.getpid()
+    bundle, fifos = raw_member(cri_env, pod, tmpl, tid,
+                               ("sh", "-c", "md5sum; echo stdin ended; seq 1 20000; exit 5"),
+                               str(tmp_path))
+    try:
+        with ttrpc_client.Client(cri_env.socket(pod.id), timeout=60) as c:
+            pb = c.protos.task
+            r = c.call("Create", pb.CreateTaskRequest(
+                id=tid, bundle=bundle, stdin=fifos["stdin"], stdout=fifos["stdout"],
+                stderr=fifos["stderr"]))
+            assert r.code == ttrpc_client.OK, r
+            readers = [FifoReader(fifos["stdout"]), FifoReader(fifos["stderr"])]
+            for t in readers:
+                t.start()
+            r = c.call("Start", pb.StartRequest(id=tid))
+            assert r.code == ttrpc_client.OK, r
+            with open(fifos["stdin"], "wb") as w:
+                w.write(data)
+            r = c.call("CloseIO", pb.CloseIORequest(id=tid, stdin=True))
+            assert r.code == ttrpc_client.OK, r
+            r = c.call("Wait", pb.WaitRequest(id=tid), timeout=120)
+            assert r.code == ttrpc_client.OK, r
+            # the exit is out: whatever the container wrote is on the host
+            os.kill(pod.pid, signal.SIGKILL)
+            assert r.decode(pb.WaitResponse).exit_status == 5
+            for t in readers:
+                t.join(30)
+                assert not t.is_alive(), "no EOF on %s" % t.path
+            out, err = bytes(readers[0].data), bytes(readers[1].data)
+            want = (b"%s  -\nstdin ended\n" % hashlib.md5(data).hexdigest().encode()
+                    + seq_bytes(20000))
+            assert out == want, (len(out), len(want), out[:80])
+            assert err == b"", err
+            r = c.call("Delete", pb.DeleteRequest(id=tid))
+            assert r.code == ttrpc_client.OK, r
+    finally:
+        shutil.rmtree(bundle, ignore_errors=True)
+    vm_pods.wait_pod_state(pod, "SANDBOX_NOTREADY", timeout=30)
+    vm_pods.wait_container_state(tmpl, "CONTAINER_EXITED", timeout=30)
+    vm_pods.remove(pod)
+    assert vm_pods.leftovers(rem) == []

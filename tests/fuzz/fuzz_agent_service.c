@@ -11,10 +11,13 @@
  * table (agent/containers.h) whose bundle directory is BUNDLES
  * and whose runtime directory holds no runtime, so a valid CreateContainer
  * gets as far as spawning and answers NOT_FOUND (no program ever runs), and
- * WaitExits parked and cancelled with its connection; UNIMPLEMENTED for
- * everything else. The seeds (corpus/agent_service, written by
- * make-corpus.py) are whole Hello, Shutdown, container and WaitExits frames
- * and an unknown method. */
+ * WaitExits parked and cancelled with its connection; ReadOutput,
+ * WriteStdin and CloseStdin decoded and looked up (no container outlives its
+ * failed create here, so they end at NOT_FOUND; the streams' own logic is
+ * tests/unit/test_agent_streams.c's); UNIMPLEMENTED for everything else.
+ * The seeds (corpus/agent_service, written by make-corpus.py) are whole
+ * Hello, Shutdown, container, stdio and WaitExits frames and an unknown
+ * method. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,7 +61,7 @@ static struct agent_fuzz *fuzz_init(void)
         ps_log_setup(PS_LOG_ERROR, NULL, NULL);
         st.base = event_base_new();
         ps_agent_service_init(&st.svc, on_shutdown, &st);
-        /* the seeds' bundle: their CreateContainer opens its output files */
+        /* the seeds' bundle */
         if ((mkdir(BUNDLES, 0700) < 0 && errno != EEXIST) ||
             (mkdir(BUNDLES "/c1", 0700) < 0 && errno != EEXIST))
                 abort();

@@ -285,8 +285,8 @@ def agent_service_seeds():
                    ttrpc_frame(3, "containerd.task.v2.Task", "Create"),
         # fuzz_agent_service's bundle directory and a runtime it cannot find
         "create": b"\x60" + ttrpc_frame(1, agent, "CreateContainer", msg(
-            (1, "c1"), (2, bundles + "/c1"), (3, "runc"), (4, bundles + "/c1/out"),
-            (5, bundles + "/c1/err"))),
+            (1, "c1"), (2, bundles + "/c1"), (3, "runc"), (6, True), (7, True),
+            (8, True))),
         "create_outside": b"\x60" + ttrpc_frame(1, agent, "CreateContainer", msg(
             (1, "c1"), (2, "/etc"), (3, "/bin/sh"), (4, "/etc/passwd"))),
         "containers": b"\x60" + b"".join(
@@ -296,6 +296,19 @@ def agent_service_seeds():
             ttrpc_frame(9, agent, "Signal", msg((1, "c1"), (2, "e1"), (3, 15))),
         "wait_exits": b"\x60" + ttrpc_frame(1, agent, "WaitExits", msg((1, 0))) +
                       ttrpc_frame(3, agent, "WaitExits", msg((1, 5)), 1000000),
+        # stdio: a read from offset 0 and one acknowledging bytes, stderr,
+        # a stream that does not exist; a write, one sent again, CloseStdin
+        "stdio": b"\x60" + ttrpc_frame(1, agent, "ReadOutput", msg(
+            (1, "c1"), (3, 0), (4, 65536))) +
+            ttrpc_frame(3, agent, "ReadOutput", msg((1, "c1"), (2, 1), (3, 5))) +
+            ttrpc_frame(5, agent, "ReadOutput", msg((1, "c1"), (2, 7))) +
+            ttrpc_frame(7, agent, "WriteStdin", msg((1, "c1"), (2, "hello\n"))) +
+            ttrpc_frame(9, agent, "WriteStdin", msg((1, "c1"), (2, "lo\n"), (3, 3))) +
+            ttrpc_frame(11, agent, "CloseStdin", msg((1, "c1"))),
+        "create_then_stdio": b"\x60" + ttrpc_frame(1, agent, "CreateContainer", msg(
+            (1, "c1"), (2, bundles + "/c1"), (3, "runc"), (7, True))) +
+            ttrpc_frame(3, agent, "ReadOutput", msg((1, "c1"))) +
+            ttrpc_frame(5, agent, "WriteStdin", msg((1, "c1"), (2, b"\x00" * 64))),
         "bad_payload": b"\x60" + ttrpc_frame(1, agent, "Hello", b"\x0a\xff\x01"),
         "even_stream": b"\x60" + ttrpc_frame(2, agent, "Hello"),
     }
