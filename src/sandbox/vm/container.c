@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <event2/event.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -307,48 +308,80 @@ static int member_signal(struct ps_process *p, int sig, bool all, ps_backend_fn 
         return sent(k, ps_agent_client_signal(a, p->c->id, sig, all, CALL_MS, on_done, k, err));
 }
 
+/* A Delete whose connection broke is asked again: QEMU may be dying with
+ * its exit not reaped yet (the answer then is the VM's end), or the link
+ * had a hiccup. */
+#define DELETE_RETRY_MS 100
+#define DELETE_TRIES    100
+
 struct delete_call {
-        struct call k;
+        struct call k; /* first: call_finish frees the whole */
         struct ps_vm_member *m;
+        struct event_base *base;
+        unsigned tries;
 };
+
+static void delete_done(struct delete_call *d, const struct ps_err *err)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        if (!err && unmount_rootfs(d->m, &e) < 0)
+                err = e;
+        call_finish(&d->k, err, 0);
+}
+
+static void delete_send(struct delete_call *d);
+
+static void on_delete_retry(evutil_socket_t fd, short what, void *arg)
+{
+        delete_send(arg);
+}
 
 static void on_deleted(void *data, const struct ps_err *err)
 {
         struct delete_call *d = data;
-        _cleanup_err_ struct ps_err *e = NULL;
+        struct timeval tv = {.tv_usec = DELETE_RETRY_MS * 1000};
 
         /* never created in the guest (its create failed): nothing to remove */
         if (err && err->code == PS_NOT_FOUND)
                 err = NULL;
-        if (!err && unmount_rootfs(d->m, &e) < 0)
-                err = e;
-        call_finish(&d->k, err, 0); /* frees d: k is its first member */
+        if (err && (err->code == PS_UNAVAILABLE || err->code == PS_CANCELLED) &&
+            d->tries++ < DELETE_TRIES &&
+            event_base_once(d->base, -1, EV_TIMEOUT, on_delete_retry, d, &tv) == 0)
+                return;
+        delete_done(d, err);
+}
+
+static void delete_send(struct delete_call *d)
+{
+        struct ps_agent_client *a = member_agent(d->m);
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        if (!a)
+                return delete_done(d, NULL); /* the VM is gone, and all that ran in it */
+        if (ps_agent_client_delete(a, d->m->c->id, CALL_MS, on_deleted, d, &e) < 0)
+                delete_done(d, e);
 }
 
 static int member_delete(struct ps_container *c, bool force, ps_backend_fn done, void *data,
                          struct ps_err **err)
 {
         struct ps_vm_member *m = member_of(c);
-        struct ps_agent_client *a = m && m->pod ? ps_vm_agent(m->pod->vm) : NULL;
         struct ps_backend_result res = {0};
         struct delete_call *d;
 
         (void)force; /* the agent's delete is always --force */
-        if (!a) {
-                /* the VM is gone, and everything that ran in it */
-                if (m && unmount_rootfs(m, err) < 0)
-                        return -1;
-                done(data, NULL, &res);
+        if (!m) {
+                done(data, NULL, &res); /* its create never got as far */
                 return 0;
         }
         d = calloc(1, sizeof(*d));
         if (!d)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm delete");
         *d = (struct delete_call){.k = {.done = done, .data = data}, .m = m};
-        if (ps_agent_client_delete(a, c->id, CALL_MS, on_deleted, d, err) < 0) {
-                free(d);
-                return -1;
-        }
+        if (m->pod)
+                d->base = ((const struct ps_vm_backend *)m->pod->c->be_ctx)->base;
+        delete_send(d);
         return 0;
 }
 
