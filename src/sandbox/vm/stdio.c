@@ -47,7 +47,7 @@ struct vm_in {
         struct event *ev, *retry;
         struct ticket *t;
         uint64_t offset; /* of buf[0] in the guest's stdin */
-        uint8_t buf[STDIN_MAX];
+        uint8_t *buf;    /* STDIN_MAX bytes, only with a stdin */
         size_t len;
         bool eof, closed; /* the pipe's EOF; CloseStdin answered */
 };
@@ -391,7 +391,7 @@ static void in_send(struct vm_in *in)
 static void on_in_readable(evutil_socket_t fd, short what, void *arg)
 {
         struct vm_in *in = arg;
-        ssize_t n = read(in->fd, in->buf, sizeof(in->buf));
+        ssize_t n = read(in->fd, in->buf, STDIN_MAX);
 
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
@@ -449,9 +449,10 @@ static int events_new(struct ps_vm_stdio *s)
                         return -1;
         }
         if (in->fd >= 0) {
+                in->buf = malloc(STDIN_MAX);
                 in->ev = event_new(s->base, in->fd, EV_READ | EV_PERSIST, on_in_readable, in);
                 in->retry = evtimer_new(s->base, on_in_retry, in);
-                if (!in->ev || !in->retry)
+                if (!in->buf || !in->ev || !in->retry)
                         return -1;
         }
         return 0;
@@ -581,6 +582,7 @@ struct ps_vm_stdio *ps_vm_stdio_free(struct ps_vm_stdio *s)
                 event_free(s->in.ev);
         if (s->in.retry)
                 event_free(s->in.retry);
+        free(s->in.buf);
         if (s->end_check)
                 event_free(s->end_check);
         if (s->end_fire)
