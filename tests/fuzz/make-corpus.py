@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes the seed corpora of fuzz_spec, fuzz_runtime_log, fuzz_strings,
-fuzz_sandbox_service and fuzz_agent_service
+fuzz_sandbox_service, fuzz_agent_service and fuzz_agent_streams
 under tests/fuzz/corpus/<target>/. Run it again after changing a seed; the
 files are committed, so CI never needs to run it.
 
@@ -314,6 +314,25 @@ def agent_service_seeds():
     }
 
 
+def agent_streams_seeds():
+    """Inputs for fuzz_agent_streams: (operation, argument) byte pairs --
+    0 the container writes (arg odd: stderr), 1 closes an output, 2/3 a
+    read around what was acknowledged (arg >> 5: 0 below, 1 at, more
+    beyond), 4 a stdin write around what was taken, 5 CloseStdin, 6 the
+    container reads its stdin, 7 a turn of the loop."""
+    def ops(*pairs):
+        return bytes(b for pair in pairs for b in pair)
+    return {
+        "output": ops((0, 40), (7, 0), (2, 0x20), (7, 0), (3, 0x2f), (7, 0), (2, 0x20),
+                      (0, 41), (7, 0), (3, 0x21), (1, 0), (7, 0), (2, 0x20), (7, 0)),
+        "bad_offsets": ops((0, 10), (7, 0), (2, 0x00), (2, 0xe0), (2, 0x20), (2, 0x00)),
+        "full": ops(*([(0, 255), (7, 0)] * 40), (2, 0x20), (7, 0), (2, 0x20), (7, 0)),
+        "stdin": ops((4, 0x10), (6, 0), (4, 0x48), (4, 0x08), (6, 0), (5, 0), (6, 0),
+                     (4, 0x10)),
+        "stdin_full": ops(*([(4, 0xff)] * 40), (7, 0), (6, 0), (7, 0), (6, 0), (5, 0)),
+    }
+
+
 def write(target, seeds):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -329,6 +348,7 @@ def main():
     write("strings", strings_seeds())
     write("sandbox_service", sandbox_service_seeds())
     write("agent_service", agent_service_seeds())
+    write("agent_streams", agent_streams_seeds())
     return 0
 
 
