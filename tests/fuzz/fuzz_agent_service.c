@@ -14,7 +14,8 @@
  * WaitExits parked and cancelled with its connection; ReadOutput,
  * WriteStdin and CloseStdin decoded and looked up (no container outlives its
  * failed create here, so they end at NOT_FOUND; the streams' own logic is
- * fuzz_agent_streams's and tests/unit/test_agent_streams.c's); UNIMPLEMENTED for everything else.
+ * fuzz_agent_streams's and tests/unit/test_agent_streams.c's);
+ * UNIMPLEMENTED for everything else.
  * The seeds (corpus/agent_service, written by make-corpus.py) are whole
  * Hello, Shutdown, container, stdio and WaitExits frames and an unknown
  * method. */
