@@ -162,4 +162,4 @@ def test_pod_churn_leaves_nothing(pods, record_property):
                                                             problems)
     # one shim per pod, each gone: podshim never ran a second shim for a pod
     if pods.handler == "podshim":
-        assert len(churn.seen_shims) == n_pods, (len(churn.seen_shims), n_pods)
+        assert len(churn.shim_processes) == n_pods, (len(churn.shim_processes), n_pods)

@@ -503,7 +503,7 @@ def test_churn_leaves_nothing(sb_pods, record_property):
 
     problems = churn.leftovers(pause)
     assert not problems, "after %d pods: %s" % (CHURN_PODS, problems)
-    assert len(churn.seen_shims) == CHURN_PODS, (len(churn.seen_shims), CHURN_PODS)
+    assert len(churn.shim_processes) == CHURN_PODS, (len(churn.shim_processes), CHURN_PODS)
 
 
 def test_pod_info_is_the_shims(sb_pods):

@@ -37,6 +37,17 @@ def is_shim(pid):
     return bool(argv) and os.path.basename(argv[0]).startswith("containerd-shim")
 
 
+def start_time(pid):
+    """The process's start time (clock ticks after boot, /proc/PID/stat
+    field 22), or None when it is gone: with the pid, it names one process
+    even after pid_max wrapped and the pid was given out again."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def alive(pid):
     """True for a live, non-zombie pid."""
     try:

@@ -356,16 +356,19 @@ class Churn:
         self.seconds = time.monotonic() - t0
         self.ids = [i for pod_ids, _ in done for i in pod_ids]
         self.pod_ids = [pod_ids[0] for pod_ids, _ in done]
-        self.shims_per_pod = [shims for _, shims in done]
+        self.shims_per_pod = [[pid for pid, _ in procs] for _, procs in done]
         self.seen_shims = set(s for shims in self.shims_per_pod for s in shims)
+        # distinct shim processes: pid_max is 32768 here and a churn wraps
+        # it, so two pods' shims may have had the same pid at different times
+        self.shim_processes = set(p for _, procs in done for p in procs)
 
     def _one(self, i, containers):
         pod = self.factory.run(containers=containers)
         for cid in pod.containers:
             assert self.factory.cri.container_state(cid) == "CONTAINER_RUNNING", (i, cid)
-        shims = self.factory.pod_shims(pod)
+        procs = [(pid, host.start_time(pid)) for pid in self.factory.pod_shims(pod)]
         self.factory.remove(pod)
-        return pod.ids, shims
+        return pod.ids, procs
 
     def _left_now(self, extra):
         env, out = self.env, []
