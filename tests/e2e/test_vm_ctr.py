@@ -8,6 +8,7 @@ everything gone once the task is deleted. Marked `vm`: one boot per test.
 """
 
 import hashlib
+import json
 import os
 import signal
 
@@ -164,7 +165,8 @@ def test_vm_ctr_run_output_and_exit_code(vm):
 
 
 def test_vm_ctr_task_kill_and_qemu_death(vm):
-    """A detached VM container sized from its own limits: `ctr task kill`
+    """A detached VM container sized from its own limits, its stats the
+    guest's cgroup's: `ctr task kill`
     of an exec-less init reaches the guest (137), and after `ctr task rm`
     nothing is left; a second one dies with its QEMU (SIGKILL): reported
     exited 137, and again nothing is left."""
@@ -181,6 +183,13 @@ def test_vm_ctr_task_kill_and_qemu_death(vm):
         assert [int(line.split()[0]) for line in lines[1:]] == [pid], lines
         # a guest pid: no process of the host runs the container's sleep
         assert not host_processes(b"sleep\x00600\x00"), "the container runs on the host"
+        # its stats are its cgroup's in the guest: v2 Metrics (the guest
+        # runs cgroup2), its own memory limit, its one process
+        out = rt.ctr("task", "metrics", "--format", "json", killed).stdout
+        m = json.loads(out)
+        assert m["memory"]["usage_limit"] == 128 << 20, out
+        assert m["memory"]["usage"] > 0 and m["cpu"]["usage_usec"] > 0, out
+        assert m["pids"]["current"] == 1, out
         rt.ctr("task", "kill", "-s", "SIGKILL", killed)
         rt.ctr.wait_status(killed, "STOPPED", timeout=20)
         rt.events.wait_for(lambda evs: any(e.topic == "/tasks/exit" and

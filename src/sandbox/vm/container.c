@@ -62,8 +62,7 @@ static void call_finish(struct call *k, const struct ps_err *err, pid_t pid)
 
         if (err)
                 ps_err_set(&e, err->code, "vm: %s", ps_err_msg(err));
-        k->done(k->data, e, e ? NULL : &res);
-        ps_err_free(e);
+        k->done(k->data, e, e ? NULL : &res); /* e is done's (task/backend.h) */
         free(k);
 }
 
@@ -428,8 +427,7 @@ static void on_pids(void *data, const struct ps_err *err, const uint32_t *pids, 
                 ps_err_errno(&e, ENOMEM, PS_RESOURCE_EXHAUSTED, "pids");
         for (size_t i = 0; !e && i < n; i++)
                 out[i] = (pid_t)pids[i];
-        k->done(k->data, e, e ? NULL : out, e ? 0 : n);
-        ps_err_free(e);
+        k->done(k->data, e, e ? NULL : out, e ? 0 : n); /* e is done's */
         free(k);
 }
 
@@ -446,6 +444,47 @@ static int member_pids(struct ps_container *c, ps_backend_pids_fn done, void *da
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "pids");
         *k = (struct pids_call){.done = done, .data = data};
         if (ps_agent_client_pids(a, c->id, CALL_MS, on_pids, k, err) < 0) {
+                free(k);
+                return -1;
+        }
+        return 0;
+}
+
+struct stats_call {
+        ps_backend_stats_fn done;
+        void *data;
+};
+
+static void on_stats(void *data, const struct ps_err *err, const struct ps_cgroup_metrics *cg)
+{
+        struct stats_call k = *(struct stats_call *)data;
+        struct ps_metrics m = {0};
+        struct ps_err *e = NULL;
+
+        free(data);
+        if (err) {
+                ps_err_set(&e, err->code, "vm: %s", ps_err_msg(err));
+                return k.done(k.data, e, NULL); /* e is done's */
+        }
+        m.cgroup = *cg; /* owns nothing: no io or hugetlb lists from the agent */
+        k.done(k.data, NULL, &m);
+}
+
+/* The container's cgroup in the guest, as the agent reads it: cgroup v2
+ * Metrics whatever the host runs. */
+static int member_stats(struct ps_container *c, ps_backend_stats_fn done, void *data,
+                        struct ps_err **err)
+{
+        struct ps_agent_client *a = agent_of(c, err);
+        struct stats_call *k;
+
+        if (!a)
+                return -1;
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "stats");
+        *k = (struct stats_call){.done = done, .data = data};
+        if (ps_agent_client_stats(a, c->id, CALL_MS, on_stats, k, err) < 0) {
                 free(k);
                 return -1;
         }
@@ -544,6 +583,7 @@ const struct ps_backend_ops ps_vm_container_ops = {
     .signal = member_signal,
     .delete = member_delete,
     .pids = member_pids,
+    .stats_async = member_stats,
     .resize = member_resize,
     .close_stdin = member_close_stdin,
     .drain = member_drain,

@@ -149,8 +149,7 @@ static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struc
                         ps_err_set(&e, PS_UNAVAILABLE,
                                    "vm: QEMU exited (status %u) before the agent answered",
                                    ps_exit_code(wait_status));
-                done(pod->create_data, e, NULL);
-                ps_err_free(e);
+                done(pod->create_data, e, NULL); /* e is done's (task/backend.h) */
                 return;
         }
         members_killed(pod);

@@ -95,8 +95,7 @@ static void on_finish(evutil_socket_t fd, short what, void *arg)
                 ps_vm_container_ops.container_free(c);
         ps_vm_pod_free(s->pod);
         solo_release(s);
-        done(data, err, NULL);
-        ps_err_free(err);
+        done(data, err, NULL); /* err is done's */
 }
 
 static void on_kill(evutil_socket_t fd, short what, void *arg)
@@ -110,10 +109,11 @@ static void on_kill(evutil_socket_t fd, short what, void *arg)
         ps_vm_kill(s->pod->vm, SIGKILL, NULL);
 }
 
-/* The create failed: it is answered once nothing of the VM is left. */
-static void create_failed(struct solo *s, const struct ps_err *err)
+/* The create failed (takes err): it is answered once nothing of the VM is
+ * left. */
+static void create_failed(struct solo *s, struct ps_err *err)
 {
-        ps_err_set(&s->err, err->code, "%s", ps_err_msg(err));
+        s->err = err;
         if (s->gone)
                 finish_soon(s);
         else
@@ -160,7 +160,7 @@ static int solo_create(struct ps_container *c, const struct ps_create_request *r
         s->create_data = data;
         /* From here on a failure is answered once QEMU is gone. */
         if (ps_vm_member_create(s->pod, c, req, on_created, s, &e) < 0)
-                create_failed(s, e);
+                create_failed(s, TAKE_PTR(e));
         return 0;
 }
 
@@ -232,6 +232,12 @@ static int solo_pids(struct ps_container *c, ps_backend_pids_fn done, void *data
         return ps_vm_container_ops.pids(c, done, data, err);
 }
 
+static int solo_stats(struct ps_container *c, ps_backend_stats_fn done, void *data,
+                      struct ps_err **err)
+{
+        return ps_vm_container_ops.stats_async(c, done, data, err);
+}
+
 static int solo_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps_err **err)
 {
         return ps_vm_container_ops.resize(p, w, h, err);
@@ -259,6 +265,7 @@ const struct ps_backend_ops ps_vm_solo_ops = {
     .signal = solo_signal,
     .delete = solo_delete,
     .pids = solo_pids,
+    .stats_async = solo_stats,
     .resize = solo_resize,
     .close_stdin = solo_close_stdin,
     .drain = solo_drain,
