@@ -32,10 +32,11 @@ def vm_kernel_initrd():
 
 
 @pytest.fixture
-def vm(rt, bin_dir, vm_kernel_initrd):
+def vm(request, flavor, bin_dir, vm_kernel_initrd):
     """rt, with the arguments of `ctr run` for a VM container."""
-    if not rt.podshim or rt.flavor.oci != "runc":
+    if not flavor.podshim or flavor.oci != "runc":
         pytest.skip("a VM container is podshim's; one OCI runtime is enough for its boots")
+    rt = request.getfixturevalue("rt")
     kernel, initrd = vm_kernel_initrd
     path = os.path.join(rt.containerd.dir, "podshim-vm-ctr.toml")
     with open(path, "w") as f:
