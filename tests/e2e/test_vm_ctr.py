@@ -46,6 +46,12 @@ def vm(request, flavor, bin_dir, vm_kernel_initrd):
                 % (kernel, initrd, os.path.join(bin_dir, "podshim-agent"),
                    os.environ.get("PODSHIM_VM_ACCEL", "tcg")))
     rt.vm_args = ["--runtime", rt.runtime, "--runtime-config-path", path]
+    # the same VM, whose guest has no such runtime: the container's create
+    # fails in the guest, after the boot
+    bad = os.path.join(rt.containerd.dir, "podshim-vm-ctr-bad.toml")
+    with open(path) as f, open(bad, "w") as g:
+        g.write(f.read().replace('BinaryName = "runc"', 'BinaryName = "/nonexistent/runc"'))
+    rt.vm_bad_args = ["--runtime", rt.runtime, "--runtime-config-path", bad]
     return rt
 
 
@@ -86,6 +92,19 @@ def host_processes(cmdline):
         try:
             with open("/proc/%s/cmdline" % d, "rb") as f:
                 if d.isdigit() and f.read() == cmdline:
+                    found.append(int(d))
+        except OSError:
+            pass
+    return found
+
+
+def processes_mentioning(text):
+    """Pids whose argv mentions text (a VM's run directory: its QEMU's)."""
+    found = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                if d.isdigit() and text.encode() in f.read():
                     found.append(int(d))
         except OSError:
             pass
@@ -169,60 +188,70 @@ def test_vm_ctr_run_output_and_exit_code(vm):
         rt.remove(cid)
 
 
-def test_vm_ctr_task_kill_and_qemu_death(vm):
-    """A detached VM container sized from its own limits, its stats the
-    guest's cgroup's: `ctr task kill`
-    of an exec-less init reaches the guest (137), and after `ctr task rm`
-    nothing is left; a second one dies with its QEMU (SIGKILL): reported
-    exited 137, and again nothing is left."""
+def test_vm_ctr_qemu_death(vm):
+    """A detached VM container sized from its own memory limit, in the
+    container's cgroupsPath on the host, whose pids are the guest's and
+    whose stats are its cgroup's in the guest; SIGKILL of its QEMU reports
+    it exited 137 at once, and after `ctr task rm` nothing is left. (A
+    `ctr task kill` goes through the agent as a vm pod member's
+    StopContainer does, test_vm_pods.py.)"""
     rt = vm
-    killed, crashed = rt.new_id("vmkill"), rt.new_id("vmcrash")
+    cid = rt.new_id("vmcrash")
     try:
         rt.ctr("run", "-d", "--fifo-dir", rt.fifo_dir, "--memory-limit", str(128 << 20),
-               *rt.vm_args, rt.image, killed, "sleep", "600", timeout=120)
-        rt.ctr.wait_status(killed, "RUNNING")
-        qemu = qemu_of(rt, killed)
+               *rt.vm_args, rt.image, cid, "sleep", "600", timeout=120)
+        rt.ctr.wait_status(cid, "RUNNING")
+        qemu = qemu_of(rt, cid)
         assert qemu_option(qemu, "-m") == "384", qemu_option(qemu, "-m")  # 256 + 128
-        lines = rt.ctr("task", "ps", killed).stdout.splitlines()
-        pid = rt.ctr.task_list()[killed][0]
+        assert os.path.isdir(run_dir_of(rt, cid))
+        assert processes_mentioning(run_dir_of(rt, cid)) == [qemu]
+        assert host_cgroups(rt, cid), "QEMU runs in the container's cgroupsPath"
+        lines = rt.ctr("task", "ps", cid).stdout.splitlines()
+        pid = rt.ctr.task_list()[cid][0]
         assert [int(line.split()[0]) for line in lines[1:]] == [pid], lines
         # a guest pid: no process of the host runs the container's sleep
         assert not host_processes(b"sleep\x00600\x00"), "the container runs on the host"
         # its stats are its cgroup's in the guest: v2 Metrics (the guest
         # runs cgroup2), its own memory limit, its one process
-        out = rt.ctr("task", "metrics", "--format", "json", killed).stdout
+        out = rt.ctr("task", "metrics", "--format", "json", cid).stdout
         m = json.loads(out)
         assert m["memory"]["usage_limit"] == 128 << 20, out
         assert m["memory"]["usage"] > 0 and m["cpu"]["usage_usec"] > 0, out
         assert m["pids"]["current"] == 1, out
-        rt.ctr("task", "kill", "-s", "SIGKILL", killed)
-        rt.ctr.wait_status(killed, "STOPPED", timeout=20)
-        rt.events.wait_for(lambda evs: any(e.topic == "/tasks/exit" and
-                                           e.get("exit_status") == 137
-                                           for e in events_of(rt, killed)), 10,
-                           what="TaskExit 137 of %s" % killed)
-        assert comm(qemu).startswith("qemu-system")  # the VM outlives its container
-        rt.ctr("task", "rm", killed, timeout=30)
-        assert not os.path.exists("/proc/%d" % qemu) or comm(qemu) != "qemu-system-x86"
-        rt.ctr("containers", "rm", killed)
-        assert_nothing_left(rt, killed)
 
-        rt.ctr("run", "-d", "--fifo-dir", rt.fifo_dir, *rt.vm_args, rt.image, crashed,
-               "sleep", "600", timeout=120)
-        rt.ctr.wait_status(crashed, "RUNNING")
-        qemu = qemu_of(rt, crashed)
-        assert os.path.isdir(run_dir_of(rt, crashed))
-        assert host_cgroups(rt, crashed), "QEMU runs in the container's cgroupsPath"
         os.kill(qemu, signal.SIGKILL)
-        rt.ctr.wait_status(crashed, "STOPPED", timeout=20)
+        rt.ctr.wait_status(cid, "STOPPED", timeout=20)
         rt.events.wait_for(lambda evs: any(e.topic == "/tasks/exit" and
                                            e.get("exit_status") == 137
-                                           for e in events_of(rt, crashed)), 10,
-                           what="TaskExit 137 of %s" % crashed)
-        assert not os.path.exists(run_dir_of(rt, crashed))
-        rt.ctr("task", "rm", crashed, timeout=30)
-        rt.ctr("containers", "rm", crashed)
-        assert_nothing_left(rt, crashed)
+                                           for e in events_of(rt, cid)), 10,
+                           what="TaskExit 137 of %s" % cid)
+        assert not os.path.exists(run_dir_of(rt, cid))
+        rt.ctr("task", "rm", cid, timeout=30)
+        rt.ctr("containers", "rm", cid)
+        assert_nothing_left(rt, cid)
     finally:
-        rt.remove(killed)
-        rt.remove(crashed)
+        rt.remove(cid)
+
+
+def test_vm_ctr_failed_create_leaves_nothing(vm):
+    """A create that fails in the guest (no such runtime there) fails
+    `ctr run` with the agent's error, and answers only once its VM is gone:
+    no QEMU, run directory, mount or cgroup is left, and no event but none
+    of the task's."""
+    rt = vm
+    cid = rt.new_id("vmbad")
+    try:
+        p = rt.ctr("run", "--rm", *rt.vm_bad_args, rt.image, cid, "true", timeout=120,
+                   check=False)
+        assert p.returncode != 0, p
+        print("ctr run with no runtime in the guest: %s" % p.stderr.strip()[-300:])
+        assert "runc" in p.stderr and "not found" in p.stderr.lower(), p.stderr
+        assert not os.path.exists(run_dir_of(rt, cid))
+        assert not host_cgroups(rt, cid), host_cgroups(rt, cid)
+        assert not harness.mounts_under(bundle_of(rt, cid))
+        assert not processes_mentioning(run_dir_of(rt, cid)), "its QEMU is left"
+        rt.ctr("containers", "rm", cid, check=False)
+        rt.assert_gone(cid)
+        assert not [e for e in events_of(rt, cid) if e.topic == "/tasks/create"]
+    finally:
+        rt.remove(cid)
