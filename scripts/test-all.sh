@@ -221,14 +221,15 @@ for src in tests/fuzz/fuzz_*.c; do
 done
 [ $fuzz_ok -eq 0 ] && echo "fuzzing: $fuzz_total executions in total"
 
-note "VM boot (tests/vm/test_vm_boot, then tests/e2e/test_vm_pods.py: pod VMs through CRI)"
+note "VM boot (tests/vm/test_vm_boot, then tests/e2e/test_vm_pods.py and test_vm_ctr.py: pod VMs through CRI, VM containers through ctr run)"
 # One short stage: scripts/vm-initramfs.sh builds the guest's initramfs once
 # (cached), qemu-accel.sh picks KVM or TCG, and the test boots one VM to
 # SIGKILL, one to stop through the agent's Shutdown and one as a pod's own
 # task through the sandbox layer, printing each boot time and QEMU's PSS
 # (the release build: the agent runs as the guest's pid 1); then the `vm`
 # e2e tests (marked, and left out of the other e2e stages) run CRI pods on
-# the podshim-vm handler under containerd 1.6 with the ASan shim.
+# the podshim-vm handler and `ctr run` VM containers under containerd 1.6
+# with the ASan shim.
 if [ $release_ok -eq 0 ]; then
 	(
 		set -e
@@ -245,7 +246,8 @@ else
 fi
 if [ $asan_ok -eq 0 ]; then
 	PODSHIM_CONTAINERD=1.6 PODSHIM_BIN_DIR="$repo/$adir" PODSHIM_ASAN_LOG_DIR="$out/asan-vm" \
-		"$py" -m pytest tests/e2e/test_vm_pods.py -m vm --junitxml="$out/e2e-vm.xml"
+		"$py" -m pytest tests/e2e/test_vm_pods.py tests/e2e/test_vm_ctr.py -m vm \
+		--junitxml="$out/e2e-vm.xml"
 	count_junit "end-to-end (vm pods)" $? "$out/e2e-vm.xml"
 fi
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "agent/service.h"
+#include "agent/stats_wire.h"
 #include "base/version.h"
 #include "podshim/agent/v1/agent.pb-c.h"
 #include "ttrpc/client.h"
@@ -404,4 +405,62 @@ int ps_agent_client_close_stdin(struct ps_agent_client *c, const char *id, unsig
         p->fn.done = fn;
         req.id = (char *)(uintptr_t)id;
         return call(c, "CloseStdin", &req.base, timeout_ms, on_done, p, err);
+}
+
+/* ---- stats ----------------------------------------------------------------- */
+
+struct stats_call {
+        ps_agent_stats_fn fn;
+        void *data;
+};
+
+static void on_stats(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+{
+        struct stats_call k = *(struct stats_call *)data;
+        Podshim__Agent__V1__StatsResponse *resp = NULL;
+        struct ps_cgroup_metrics m = {.version = PS_CGROUP_METRICS_V2};
+
+        free(data);
+        if (err)
+                return k.fn(k.data, err, NULL);
+        resp = podshim__agent__v1__stats_response__unpack(NULL, len, payload);
+        if (!resp || !resp->cpu || !resp->memory) {
+                if (resp)
+                        podshim__agent__v1__stats_response__free_unpacked(resp, NULL);
+                return k.fn(k.data, &malformed, NULL);
+        }
+#define CPU(f) m.v2.cpu.f = resp->cpu->f;
+#define MEM(f) m.v2.memory.f = resp->memory->f;
+#define EV(f)  m.v2.memory_events.f = resp->memory_events->f;
+        PS_AGENT_STATS_CPU(CPU)
+        PS_AGENT_STATS_MEMORY(MEM)
+        if (resp->memory_events) {
+                m.v2.has_memory_events = true;
+                PS_AGENT_STATS_MEMORY_EVENTS(EV)
+        }
+#undef CPU
+#undef MEM
+#undef EV
+        m.v2.pids.current = resp->pids_current;
+        m.v2.pids.limit = resp->pids_limit;
+        k.fn(k.data, NULL, &m);
+        podshim__agent__v1__stats_response__free_unpacked(resp, NULL);
+}
+
+int ps_agent_client_stats(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                          ps_agent_stats_fn fn, void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
+        struct stats_call *k = calloc(1, sizeof(*k));
+
+        if (!k)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "agent call");
+        *k = (struct stats_call){.fn = fn, .data = data};
+        req.id = (char *)(uintptr_t)id;
+        if (ttrpc_client_call(c->ttrpc, PS_AGENT_SERVICE_NAME, "Stats", &req.base, NULL, 0,
+                              timeout_ms, on_stats, k, err) < 0) {
+                free(k);
+                return ps_err_prefix(err, "agent Stats");
+        }
+        return 0;
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "cgroup/stats.h"
 
 struct event_base;
 struct ps_agent_client;
@@ -112,5 +113,13 @@ int ps_agent_client_write_stdin(struct ps_agent_client *c, const char *id, uint6
                                 struct ps_err **err);
 int ps_agent_client_close_stdin(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
                                 ps_agent_done_fn fn, void *data, struct ps_err **err);
+
+/* The v2 metrics of the container's cgroup in the guest (no io or hugetlb
+ * lists: the agent does not send them); m is valid during the callback
+ * only and owns nothing. m is NULL exactly when err is set. */
+typedef void (*ps_agent_stats_fn)(void *data, const struct ps_err *err,
+                                  const struct ps_cgroup_metrics *m);
+int ps_agent_client_stats(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                          ps_agent_stats_fn fn, void *data, struct ps_err **err);
 
 #endif

@@ -15,6 +15,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/spawn.h"
+#include "cgroup/stats.h"
 #include "core/reaper.h"
 #include "oci/runtime_cli.h"
 
@@ -537,4 +538,21 @@ struct ps_agent_streams *ps_agent_container_streams(struct ps_agent_containers *
         struct container *ct = get(t, id, err);
 
         return ct ? ct->streams : NULL;
+}
+
+int ps_agent_container_stats(struct ps_agent_containers *t, const char *id,
+                             struct ps_cgroup_metrics *ret, struct ps_err **err)
+{
+        _cleanup_free_ char *dir = NULL;
+        struct container *ct = get(t, id, err);
+
+        if (!ct)
+                return -1;
+        if (asprintf(&dir, CG_ROOT "/%s", ct->id) < 0) {
+                dir = NULL;
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "stats");
+        }
+        if (ps_cgroup_stats_v2_dir(dir, ret, err) < 0)
+                return ps_err_prefix(err, "container %s", id);
+        return 0;
 }

@@ -43,6 +43,7 @@ struct event_base;
 struct ps_reaper;
 struct ps_agent_containers;
 struct ps_agent_streams;
+struct ps_cgroup_metrics;
 
 #define PS_AGENT_RUNTIME_ROOT   "/run/podshim-agent/runtime"
 #define PS_AGENT_CGROUP_PARENT  "podshim"
@@ -99,6 +100,11 @@ int ps_agent_container_delete(struct ps_agent_containers *t, const char *id, ps_
  * synchronous. *ret_pids is the caller's to free. */
 int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t **ret_pids,
                             size_t *ret_n, struct ps_err **err);
+
+/* The v2 metrics of the container's cgroup in the guest (cgroup/stats.h);
+ * synchronous: a few small files. *ret is the caller's to clear. */
+int ps_agent_container_stats(struct ps_agent_containers *t, const char *id,
+                             struct ps_cgroup_metrics *ret, struct ps_err **err);
 
 /* The container's stdio, for ReadOutput, WriteStdin and CloseStdin
  * (NOT_FOUND for an unknown or deleted container). Owned by the container:

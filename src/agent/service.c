@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include "agent/containers.h"
+#include "agent/stats_wire.h"
 #include "agent/streams.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/version.h"
+#include "cgroup/stats.h"
 #include "podshim/agent/v1/agent.pb-c.h"
 
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
@@ -429,6 +431,40 @@ void ps_agent_service_set_containers(struct ps_agent_service *s, struct ps_agent
         s->containers = t;
 }
 
+/* ---- stats ----------------------------------------------------------------- */
+
+static void h_stats(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
+        Podshim__Agent__V1__StatsResponse resp = PODSHIM__AGENT__V1__STATS_RESPONSE__INIT;
+        Podshim__Agent__V1__StatsCPU cpu = PODSHIM__AGENT__V1__STATS_CPU__INIT;
+        Podshim__Agent__V1__StatsMemory mem = PODSHIM__AGENT__V1__STATS_MEMORY__INIT;
+        Podshim__Agent__V1__StatsMemoryEvents ev = PODSHIM__AGENT__V1__STATS_MEMORY_EVENTS__INIT;
+        _cleanup_(ps_cgroup_metrics_clear) struct ps_cgroup_metrics m = {0};
+        _cleanup_err_ struct ps_err *err = NULL;
+
+        NEED_CONTAINERS(s, call);
+        if (ps_agent_container_stats(s->containers, req->id, &m, &err) < 0)
+                return ttrpc_call_fail(call, err);
+#define CPU(f) cpu.f = m.v2.cpu.f;
+#define MEM(f) mem.f = m.v2.memory.f;
+#define EV(f)  ev.f = m.v2.memory_events.f;
+        PS_AGENT_STATS_CPU(CPU)
+        PS_AGENT_STATS_MEMORY(MEM)
+        PS_AGENT_STATS_MEMORY_EVENTS(EV)
+#undef CPU
+#undef MEM
+#undef EV
+        resp.pids_current = m.v2.pids.current;
+        resp.pids_limit = m.v2.pids.limit;
+        resp.cpu = &cpu;
+        resp.memory = &mem;
+        if (m.v2.has_memory_events)
+                resp.memory_events = &ev;
+        ttrpc_call_reply(call, &resp.base);
+}
+
 static const struct ttrpc_method agent_methods[] = {
     {"Hello", &podshim__agent__v1__hello_request__descriptor, h_hello},
     {"Shutdown", NULL, h_shutdown},
@@ -441,6 +477,7 @@ static const struct ttrpc_method agent_methods[] = {
     {"ReadOutput", &podshim__agent__v1__read_output_request__descriptor, h_read_output},
     {"WriteStdin", &podshim__agent__v1__write_stdin_request__descriptor, h_write_stdin},
     {"CloseStdin", &podshim__agent__v1__container_request__descriptor, h_close_stdin},
+    {"Stats", &podshim__agent__v1__container_request__descriptor, h_stats},
 };
 
 void ps_agent_service_init(struct ps_agent_service *s, ps_agent_shutdown_fn on_shutdown, void *data)

@@ -490,23 +490,22 @@ static void h_close_io(void *data, struct ttrpc_call *call, const ProtobufCMessa
         ttrpc_call_reply(call, NULL);
 }
 
-static void h_stats(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
+static void stats_reply(void *data, struct ps_err *e, struct ps_metrics *m)
 {
-        const Containerd__Task__V2__StatsRequest *req = (const void *)m;
-        struct ps_process *p = find(data, call, req->id, NULL);
+        struct ps_rpc *r = data;
+        struct ttrpc_call *call = r->call;
         Containerd__Task__V2__StatsResponse resp = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
         Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
-        _cleanup_(ps_metrics_clear) struct ps_metrics metrics = {0};
         _cleanup_free_ uint8_t *value = NULL;
         const char *type_url = NULL;
-        struct ps_err *e = NULL;
         size_t len = 0;
 
-        if (!p)
-                return;
-        if (ps_container_stats(p->c, &metrics, &e) < 0 ||
-            ps_api_metrics_pack(&metrics, &type_url, &value, &len, &e) < 0) {
-                ps_rpc_fail(call, e);
+        ps_rpc_free(r);
+        if (call && !e)
+                ps_api_metrics_pack(m, &type_url, &value, &len, &e);
+        if (!call || e) {
+                if (call)
+                        ps_rpc_fail(call, e);
                 ps_err_free(e);
                 return;
         }
@@ -515,6 +514,22 @@ static void h_stats(void *data, struct ttrpc_call *call, const ProtobufCMessage 
         any.value.len = len;
         resp.stats = &any;
         ttrpc_call_reply(call, &resp.base);
+}
+
+static void h_stats(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
+{
+        const Containerd__Task__V2__StatsRequest *req = (const void *)m;
+        struct ps_process *p = find(data, call, req->id, NULL);
+        struct ps_err *e = NULL;
+        struct ps_rpc *r;
+
+        if (!p || !(r = ps_rpc_new(call, RPC_EMPTY)))
+                return;
+        if (ps_container_stats_async(p->c, stats_reply, r, &e) < 0) {
+                ps_rpc_free(r);
+                ps_rpc_fail(call, e);
+                ps_err_free(e);
+        }
 }
 
 static void h_connect(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "oci/spec.h"
 #include "sandbox/vm/container.h"
+#include "sandbox/vm/solo.h"
 
 struct ps_sandbox *ps_sandboxes_find(struct ps_sandboxes *s, const char *id)
 {
@@ -375,16 +376,21 @@ static bool wants_sandbox(const struct ps_spec *spec)
         return type && strcmp(type, "sandbox") == 0;
 }
 
-/* A container of a vm pod runs in the pod's VM (sandbox/vm/container.h). */
+/* A container of a vm pod runs in the pod's VM (sandbox/vm/container.h);
+ * one outside any pod (member_of NULL) in a VM of its own
+ * (sandbox/vm/solo.h). */
 static int create_vm_member(struct ps_sandboxes *s, struct ps_sandbox *sb,
                             struct ps_create_request *req, cJSON *tree, ps_op_fn done, void *data,
                             struct ps_err **err)
 {
-        if (sb->exited || !sb->task || !sb->task->impl)
+        if (sb && (sb->exited || !sb->task || !sb->task->impl))
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "task %s: pod %s has ended", req->id,
                                   sb->id);
         if (ps_vm_guest_spec(req->bundle, tree, req->id, err) < 0)
                 return ps_err_prefix(err, "task %s", req->id);
+        if (!sb)
+                return ps_container_create(&s->tasks, req, &ps_vm_solo_ops, &s->vm, NULL, done,
+                                           data, err);
         return ps_container_create(&s->tasks, req, &ps_vm_container_ops, sb->task->impl, sb, done,
                                    data, err);
 }
@@ -409,19 +415,20 @@ int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *r
                 member_of = ps_spec_annotation(spec, PS_ANNOTATION_SANDBOX_ID);
                 sb = member_of ? ps_sandboxes_find(s, member_of) : NULL;
                 /* A handler that promises VM isolation never runs a
-                 * container on the host instead. */
-                if (wants_vm(req) && !(sb && sb->vm))
+                 * container on the host instead: a container on its own
+                 * gets a VM of its own, one of a pod the shim does not
+                 * know (or of a pod on the host) none. */
+                if (wants_vm(req) && member_of && !(sb && sb->vm))
                         return ps_err_set(err, PS_UNIMPLEMENTED,
-                                          "task %s: Backend = \"vm\" runs containers only in the "
-                                          "VM of a vm pod of this shim; %s: not yet",
-                                          req->id,
-                                          sb ? "a pod on the host" : "a container on its own");
+                                          "task %s: Backend = \"vm\" runs a pod's containers only "
+                                          "in the VM of a vm pod of this shim; %s: not yet",
+                                          req->id, sb ? "a pod on the host" : "an unknown pod");
                 /* A pod the shim made itself gives its members the pod's
                  * files, as CRI does for a pod it made (pod_files.h). */
                 if (sb && sb->api &&
                     ps_pod_files_bind(&sb->files, req->bundle, tree, spec->root_readonly, err) < 0)
                         return ps_err_prefix(err, "task %s", req->id);
-                if (sb && sb->vm)
+                if (wants_vm(req) || (sb && sb->vm))
                         return create_vm_member(s, sb, req, tree, done, data, err);
                 return ps_container_create(&s->tasks, req, s->container_ops, s->be_ctx, sb, done,
                                            data, err);

@@ -11,7 +11,8 @@
  * Calling rules for every operation that takes `done`: it returns -1 with
  * err set when it failed at once (done never runs), or 0, after which done
  * runs exactly once, with an error or with a result, never neither, either
- * before the call returns or later from the event loop. Until done has run
+ * before the call returns or later from the event loop; an error passed to
+ * done is done's to free (so for every callback type below). Until done has run
  * the core keeps the container alive (its `busy` count).
  *
  * Requests are plain C structs with borrowed strings: valid during the
@@ -68,6 +69,9 @@ struct ps_backend_result {
 
 typedef void (*ps_backend_fn)(void *data, struct ps_err *err, const struct ps_backend_result *res);
 typedef void (*ps_backend_pids_fn)(void *data, struct ps_err *err, const pid_t *pids, size_t n);
+/* m is NULL exactly when err is set; the callee owns it during the call
+ * and may move what it holds out (zeroing it); the rest is cleared after. */
+typedef void (*ps_backend_stats_fn)(void *data, struct ps_err *err, struct ps_metrics *m);
 
 struct ps_backend_ops {
         const char *name;
@@ -98,6 +102,10 @@ struct ps_backend_ops {
          * written only on success, and the caller then owns it
          * (ps_metrics_clear). Synchronous and bounded. */
         int (*stats)(struct ps_container *c, struct ps_metrics *ret, struct ps_err **err);
+        /* The same, answered through done (a backend that must ask
+         * elsewhere: a VM's agent); used instead of `stats` when set. */
+        int (*stats_async)(struct ps_container *c, ps_backend_stats_fn done, void *data,
+                           struct ps_err **err);
         int (*resize)(struct ps_process *p, uint32_t width, uint32_t height, struct ps_err **err);
         void (*close_stdin)(struct ps_process *p);
         /* After p exited: relay what it wrote until every writer is gone

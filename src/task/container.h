@@ -129,6 +129,11 @@ int ps_container_pids(struct ps_container *c, ps_pids_fn done, void *data, struc
  * from create until delete. *ret is written only on success; the caller
  * then owns it (ps_metrics_clear). */
 int ps_container_stats(struct ps_container *c, struct ps_metrics *ret, struct ps_err **err);
+/* The same for every backend, answered through done (at once for one with
+ * a synchronous `stats`; later for one whose metrics come from elsewhere):
+ * done gets the metrics (task/backend.h's ownership rule) or an error. */
+int ps_container_stats_async(struct ps_container *c, ps_backend_stats_fn done, void *data,
+                             struct ps_err **err);
 
 /* ResizePty and CloseIO(stdin) of a process, checked against its state. */
 int ps_process_resize(struct ps_process *p, uint32_t width, uint32_t height, struct ps_err **err);

@@ -233,3 +233,47 @@ int ps_container_stats(struct ps_container *c, struct ps_metrics *ret, struct ps
                 return -1;
         return c->be->stats(c, ret, err);
 }
+
+struct stats_op {
+        struct ps_container *c;
+        ps_backend_stats_fn done;
+        void *data;
+};
+
+static void stats_done(void *data, struct ps_err *e, struct ps_metrics *m)
+{
+        struct stats_op *op = data;
+        struct ps_container *c = op->c;
+
+        c->busy--;
+        op->done(op->data, e, e ? NULL : m);
+        free(op);
+        ps_container_exit_ready(c);
+}
+
+int ps_container_stats_async(struct ps_container *c, ps_backend_stats_fn done, void *data,
+                             struct ps_err **err)
+{
+        _cleanup_(ps_metrics_clear) struct ps_metrics m = {0};
+        struct stats_op *op;
+
+        if (!c->be->stats_async) {
+                if (ps_container_stats(c, &m, err) < 0)
+                        return -1;
+                done(data, NULL, &m);
+                return 0;
+        }
+        if (ps_process_check(c->init, PS_OP_STATS, err) < 0)
+                return -1;
+        op = calloc(1, sizeof(*op));
+        if (!op)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "stats");
+        *op = (struct stats_op){.c = c, .done = done, .data = data};
+        c->busy++;
+        if (c->be->stats_async(c, stats_done, op, err) < 0) {
+                c->busy--;
+                free(op);
+                return -1;
+        }
+        return 0;
+}

@@ -309,6 +309,12 @@ def agent_service_seeds():
             (1, "c1"), (2, bundles + "/c1"), (3, "runc"), (7, True))) +
             ttrpc_frame(3, agent, "ReadOutput", msg((1, "c1"))) +
             ttrpc_frame(5, agent, "WriteStdin", msg((1, "c1"), (2, b"\x00" * 64))),
+        # stats of a container that does not exist, of one just created
+        "stats": b"\x60" + ttrpc_frame(1, agent, "Stats", msg((1, "c1"))) +
+                 ttrpc_frame(3, agent, "CreateContainer", msg(
+                     (1, "c2"), (2, bundles + "/c2"), (3, "runc"))) +
+                 ttrpc_frame(5, agent, "Stats", msg((1, "c2"))) +
+                 ttrpc_frame(7, agent, "Stats", msg((1, "../c2"))),
         "bad_payload": b"\x60" + ttrpc_frame(1, agent, "Hello", b"\x0a\xff\x01"),
         "even_stream": b"\x60" + ttrpc_frame(2, agent, "Hello"),
     }

@@ -112,6 +112,37 @@ static void test_refused(void)
         }
 }
 
+/* A container outside any pod: its own linux.resources on top of the base;
+ * unlimited (negative) or unset adds nothing. */
+static void test_container_resources(void)
+{
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_vm_size sz;
+        struct ps_spec *s = NULL, *unlimited = NULL;
+        const char *json =
+            "{\"ociVersion\": \"1.0.2\", \"process\": {\"args\": [\"sh\"], \"cwd\": \"/\"}, "
+            "\"root\": {\"path\": \"rootfs\"}, \"linux\": {\"resources\": {\"cpu\": "
+            "{\"quota\": 150000, \"period\": 100000}, \"memory\": {\"limit\": 134217729}}}}";
+        const char *json_unlimited =
+            "{\"ociVersion\": \"1.0.2\", \"process\": {\"args\": [\"sh\"], \"cwd\": \"/\"}, "
+            "\"root\": {\"path\": \"rootfs\"}, \"linux\": {\"resources\": {\"cpu\": "
+            "{\"quota\": -1, \"period\": 100000}, \"memory\": {\"limit\": -1}}}}";
+
+        CHECK_INTEQ(ps_spec_parse(json, strlen(json), &s, &err), 0);
+        CHECK_INTEQ(ps_spec_parse(json_unlimited, strlen(json_unlimited), &unlimited, &err), 0);
+        CHECK_INTEQ(ps_vm_size_for_container(s, 1, 200, &sz, &err), 0);
+        CHECK_INTEQ(sz.vcpus, min_u(3, online()));
+        CHECK_INTEQ(sz.mem_mib, 200 + 129);
+        CHECK_INTEQ(ps_vm_size_for_container(unlimited, 0, 0, &sz, &err), 0);
+        CHECK_INTEQ(sz.vcpus, PS_VM_BASE_VCPUS);
+        CHECK_INTEQ(sz.mem_mib, PS_VM_BASE_MEM_MIB);
+        CHECK_INTEQ(ps_vm_size_for_container(NULL, 2, 300, &sz, &err), 0);
+        CHECK_INTEQ(sz.vcpus, min_u(2, online()));
+        CHECK_INTEQ(sz.mem_mib, 300);
+        ps_spec_free(s);
+        ps_spec_free(unlimited);
+}
+
 int main(void)
 {
         RUN(test_base_only);
@@ -119,5 +150,6 @@ int main(void)
         RUN(test_capped_at_host_cpus);
         RUN(test_no_limit);
         RUN(test_refused);
+        RUN(test_container_resources);
         return check_summary();
 }

@@ -62,8 +62,7 @@ static void call_finish(struct call *k, const struct ps_err *err, pid_t pid)
 
         if (err)
                 ps_err_set(&e, err->code, "vm: %s", ps_err_msg(err));
-        k->done(k->data, e, e ? NULL : &res);
-        ps_err_free(e);
+        k->done(k->data, e, e ? NULL : &res); /* e is done's (task/backend.h) */
         free(k);
 }
 
@@ -207,8 +206,10 @@ static void on_created(void *data, const struct ps_err *err, uint32_t pid)
         call_finish(&cc->k, err, (pid_t)pid);
 }
 
-/* The host's end of the stdio is ready (a binary:// logger has started):
- * the guest's container is made with the pipes the host needs. */
+/* The host's end of the stdio is ready (a binary:// logger has started)
+ * and the VM is up: the guest's container is made with the pipes the host
+ * needs. While the VM still boots (a solo container's) the create parks
+ * until ps_vm_member_vm_ready. */
 static void on_stdio_ready(void *data, struct ps_err *e)
 {
         struct create_call *cc = data;
@@ -217,6 +218,10 @@ static void on_stdio_ready(void *data, struct ps_err *e)
         struct ps_agent_container_spec spec;
         bool want[3];
 
+        if (!e && !a && m->pod && ps_vm_pid(m->pod->vm) > 0) {
+                m->create_parked = cc;
+                return;
+        }
         if (!e && !a)
                 ps_err_set(&e, PS_FAILED_PRECONDITION, "%s: the pod's VM is not running", m->c->id);
         if (e) {
@@ -237,11 +242,20 @@ static void on_stdio_ready(void *data, struct ps_err *e)
         }
 }
 
-static int member_create(struct ps_container *c, const struct ps_create_request *req,
-                         ps_backend_fn done, void *data, struct ps_err **err)
+void ps_vm_member_vm_ready(struct ps_vm_member *m)
 {
-        struct ps_vm_pod *pod = c->be_ctx;
-        const struct ps_vm_backend *be = pod ? pod->c->be_ctx : NULL;
+        struct create_call *cc = m->create_parked;
+
+        m->create_parked = NULL;
+        if (cc)
+                on_stdio_ready(cc, NULL);
+}
+
+int ps_vm_member_create(struct ps_vm_pod *pod, struct ps_container *c,
+                        const struct ps_create_request *req, ps_backend_fn done, void *data,
+                        struct ps_err **err)
+{
+        const struct ps_vm_backend *be = pod ? pod->be : NULL;
         struct ps_stdio_config cfg = {.stdin_path = req->stdin_path,
                                       .stdout_path = req->stdout_path,
                                       .stderr_path = req->stderr_path,
@@ -250,12 +264,12 @@ static int member_create(struct ps_container *c, const struct ps_create_request 
         struct ps_vm_member *m;
         struct create_call *cc;
 
-        if (!pod || !ps_vm_agent(pod->vm))
+        if (!pod || !pod->vm || ps_vm_pid(pod->vm) <= 0)
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "%s: the pod's VM is not running",
                                   c->id);
         if (req->terminal || (req->checkpoint && req->checkpoint[0]))
                 return ps_err_set(err, PS_UNIMPLEMENTED,
-                                  "%s: a terminal or a restore in a vm pod: not yet", c->id);
+                                  "%s: a terminal or a restore in a VM: not yet", c->id);
         if (!same_dir(c->bundle, pod->bundles))
                 return ps_err_set(err, PS_FAILED_PRECONDITION,
                                   "%s: bundle %s is not in the pod's bundle directory %s", c->id,
@@ -281,6 +295,17 @@ static int member_create(struct ps_container *c, const struct ps_create_request 
         c->impl = m;
         c->private_pid_ns = true; /* its own pid namespace in the guest */
         return 0;
+}
+
+static int member_create(struct ps_container *c, const struct ps_create_request *req,
+                         ps_backend_fn done, void *data, struct ps_err **err)
+{
+        struct ps_vm_pod *pod = c->be_ctx;
+
+        if (pod && !ps_vm_agent(pod->vm))
+                return ps_err_set(err, PS_FAILED_PRECONDITION, "%s: the pod's VM is not running",
+                                  c->id);
+        return ps_vm_member_create(pod, c, req, done, data, err);
 }
 
 static int member_start(struct ps_container *c, ps_backend_fn done, void *data, struct ps_err **err)
@@ -380,7 +405,7 @@ static int member_delete(struct ps_container *c, bool force, ps_backend_fn done,
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm delete");
         *d = (struct delete_call){.k = {.done = done, .data = data}, .m = m};
         if (m->pod)
-                d->base = ((const struct ps_vm_backend *)m->pod->c->be_ctx)->base;
+                d->base = m->pod->be->base;
         delete_send(d);
         return 0;
 }
@@ -402,8 +427,7 @@ static void on_pids(void *data, const struct ps_err *err, const uint32_t *pids, 
                 ps_err_errno(&e, ENOMEM, PS_RESOURCE_EXHAUSTED, "pids");
         for (size_t i = 0; !e && i < n; i++)
                 out[i] = (pid_t)pids[i];
-        k->done(k->data, e, e ? NULL : out, e ? 0 : n);
-        ps_err_free(e);
+        k->done(k->data, e, e ? NULL : out, e ? 0 : n); /* e is done's */
         free(k);
 }
 
@@ -420,6 +444,47 @@ static int member_pids(struct ps_container *c, ps_backend_pids_fn done, void *da
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "pids");
         *k = (struct pids_call){.done = done, .data = data};
         if (ps_agent_client_pids(a, c->id, CALL_MS, on_pids, k, err) < 0) {
+                free(k);
+                return -1;
+        }
+        return 0;
+}
+
+struct stats_call {
+        ps_backend_stats_fn done;
+        void *data;
+};
+
+static void on_stats(void *data, const struct ps_err *err, const struct ps_cgroup_metrics *cg)
+{
+        struct stats_call k = *(struct stats_call *)data;
+        struct ps_metrics m = {0};
+        struct ps_err *e = NULL;
+
+        free(data);
+        if (err) {
+                ps_err_set(&e, err->code, "vm: %s", ps_err_msg(err));
+                return k.done(k.data, e, NULL); /* e is done's */
+        }
+        m.cgroup = *cg; /* owns nothing: no io or hugetlb lists from the agent */
+        k.done(k.data, NULL, &m);
+}
+
+/* The container's cgroup in the guest, as the agent reads it: cgroup v2
+ * Metrics whatever the host runs. */
+static int member_stats(struct ps_container *c, ps_backend_stats_fn done, void *data,
+                        struct ps_err **err)
+{
+        struct ps_agent_client *a = agent_of(c, err);
+        struct stats_call *k;
+
+        if (!a)
+                return -1;
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "stats");
+        *k = (struct stats_call){.done = done, .data = data};
+        if (ps_agent_client_stats(a, c->id, CALL_MS, on_stats, k, err) < 0) {
                 free(k);
                 return -1;
         }
@@ -476,6 +541,20 @@ void ps_vm_member_exited(struct ps_vm_member *m, unsigned exit_status)
 
 void ps_vm_member_vm_gone(struct ps_vm_member *m)
 {
+        struct create_call *cc = m->create_parked;
+
+        /* a create waiting for the boot fails: there will be none */
+        m->create_parked = NULL;
+        if (cc) {
+                const struct ps_err *why = m->pod ? m->pod->exit_err : NULL;
+                _cleanup_err_ struct ps_err *e = NULL;
+
+                if (!why) {
+                        ps_err_set(&e, PS_UNAVAILABLE, "the VM is gone");
+                        why = e;
+                }
+                call_finish(&cc->k, why, 0);
+        }
         /* a held exit is reported now, from here: before the pod's own */
         if (m->stdio)
                 ps_vm_stdio_cut(m->stdio);
@@ -489,6 +568,7 @@ static void member_free(struct ps_container *c)
         if (!m)
                 return;
         m->stdio = ps_vm_stdio_free(m->stdio);
+        free(m->create_parked); /* the shim is going: nobody waits for it */
         if (unmount_rootfs(m, &e) < 0)
                 ps_log_warn("%s", ps_err_msg(e));
         ps_list_remove(&m->link); /* a node of its own once the pod is gone */
@@ -503,6 +583,7 @@ const struct ps_backend_ops ps_vm_container_ops = {
     .signal = member_signal,
     .delete = member_delete,
     .pids = member_pids,
+    .stats_async = member_stats,
     .resize = member_resize,
     .close_stdin = member_close_stdin,
     .drain = member_drain,

@@ -25,16 +25,30 @@
 #define PS_VM_CGROUP_PARENT "/podshim" /* agent/containers.h PS_AGENT_CGROUP_PARENT */
 
 struct ps_vm_member;
+struct ps_vm_pod;
 
 extern const struct ps_backend_ops ps_vm_container_ops;
+
+/* The create of c as a member of pod (the ops' create, with the pod named:
+ * a vm pod's members have it as be_ctx, a solo container has its own,
+ * sandbox/vm/solo.h). The VM may still be booting: the guest's part of the
+ * create then waits for ps_vm_member_vm_ready (or fails with
+ * ps_vm_member_vm_gone). */
+int ps_vm_member_create(struct ps_vm_pod *pod, struct ps_container *c,
+                        const struct ps_create_request *req, ps_backend_fn done, void *data,
+                        struct ps_err **err);
+
+/* m's VM is up (its agent answered): a create waiting for it goes on. */
+void ps_vm_member_vm_ready(struct ps_vm_member *m);
 
 /* The agent reported m's init exited: the task core hears of it once m's
  * output ended in the guest and is on the host (bounded: see
  * ps_vm_stdio_on_output_end). */
 void ps_vm_member_exited(struct ps_vm_member *m, unsigned exit_status);
 
-/* m's VM is gone: its streams end, and an exit held for them is reported
- * now, before this returns. */
+/* m's VM is gone: a create waiting for the boot fails (with the pod's
+ * exit_err), its streams end, and an exit held for them is reported now,
+ * before this returns. */
 void ps_vm_member_vm_gone(struct ps_vm_member *m);
 
 /* Adapts a member's config.json (its parsed `tree`, edited here) to the

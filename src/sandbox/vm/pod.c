@@ -34,6 +34,17 @@ static struct ps_vm_pod *vm_pod(const struct ps_container *c)
         return c->impl;
 }
 
+/* Members created while the VM booted (a solo container's) go on now. */
+static void resume_parked(struct ps_vm_pod *pod)
+{
+        struct ps_list *pos, *tmp;
+
+        ps_list_for_each_safe(pos, tmp, &pod->members)
+        {
+                ps_vm_member_vm_ready(ps_list_entry(pos, struct ps_vm_member, link));
+        }
+}
+
 static void on_ready(void *data, struct ps_vm *vm, const struct ps_agent_hello *hello)
 {
         struct ps_vm_pod *pod = data;
@@ -46,6 +57,7 @@ static void on_ready(void *data, struct ps_vm *vm, const struct ps_agent_hello *
         pod->create_done = NULL;
         if (done)
                 done(pod->create_data, NULL, &res);
+        resume_parked(pod);
 }
 
 static struct ps_vm_member *member(struct ps_vm_pod *pod, const char *id)
@@ -121,6 +133,11 @@ static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struc
 
         (void)vm;
         remove_cgroup(pod);
+        if (why)
+                ps_err_set(&pod->exit_err, why->code, "%s", ps_err_msg(why));
+        else
+                ps_err_set(&pod->exit_err, PS_UNAVAILABLE, "vm: QEMU exited (status %u)",
+                           ps_exit_code(wait_status));
         pod->create_done = NULL;
         if (done) {
                 /* Create fails: nothing of the pod runs any more. */
@@ -132,12 +149,14 @@ static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struc
                         ps_err_set(&e, PS_UNAVAILABLE,
                                    "vm: QEMU exited (status %u) before the agent answered",
                                    ps_exit_code(wait_status));
-                done(pod->create_data, e, NULL);
-                ps_err_free(e);
+                done(pod->create_data, e, NULL); /* e is done's (task/backend.h) */
                 return;
         }
         members_killed(pod);
-        ps_task_process_exited(pod->c->init, ps_exit_code(wait_status));
+        if (!pod->solo)
+                ps_task_process_exited(pod->c->init, ps_exit_code(wait_status));
+        else if (pod->gone)
+                pod->gone(pod->gone_data); /* last: it may free the pod */
 }
 
 /* The VM's settings from the runtime options (Backend = "vm" and VM*);
@@ -196,10 +215,10 @@ static int enter_cgroup_and_start(struct ps_vm_backend *be, struct ps_vm_pod *po
         return pod->vm ? 0 : -1;
 }
 
-static int pod_create(struct ps_container *c, const struct ps_create_request *req,
-                      ps_backend_fn done, void *data, struct ps_err **err)
+struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *c,
+                                 const struct ps_create_request *req, bool solo,
+                                 struct ps_err **err)
 {
-        struct ps_vm_backend *be = c->be_ctx;
         struct ps_vm_events ev = {
             .ready = on_ready, .exited = on_exited, .container_exit = on_container_exit};
         const char *run_dir = be->run_dir ? be->run_dir : PS_VM_RUN_DIR;
@@ -209,14 +228,20 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
         _cleanup_free_ char *bundles = NULL;
         struct ps_vm_pod *pod;
         char *slash;
+        int r;
 
         if (!req->options || !req->options->vm_kernel || !req->options->vm_initrd)
                 return ps_err_set(err, PS_INVALID_ARGUMENT,
                                   "vm: the runtime options name no VMKernel and VMInitrd "
-                                  "(scripts/vm-initramfs.sh prints both)");
+                                  "(scripts/vm-initramfs.sh prints both)"),
+                       NULL;
         vm_config(req->options, &cfg, agent);
-        if (ps_vm_size_for_pod(req->spec, cfg.vcpus, cfg.mem_mib, &size, err) < 0)
-                return ps_err_prefix(err, "%s", c->id);
+        if (solo)
+                r = ps_vm_size_for_container(req->spec, cfg.vcpus, cfg.mem_mib, &size, err);
+        else
+                r = ps_vm_size_for_pod(req->spec, cfg.vcpus, cfg.mem_mib, &size, err);
+        if (r < 0)
+                return ps_err_prefix(err, "%s", c->id), NULL;
         cfg.vcpus = size.vcpus;
         cfg.mem_mib = size.mem_mib;
         /* containerd keeps every bundle of a namespace in one directory
@@ -225,7 +250,8 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
         slash = bundles ? strrchr(bundles, '/') : NULL;
         if (!slash || slash == bundles)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: bundle %s has no parent",
-                                  c->bundle);
+                                  c->bundle),
+                       NULL;
         *slash = '\0';
         cfg.bundles = bundles;
         /* Bundle paths are too long for a socket address: one short
@@ -233,11 +259,13 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
         ps_sha256_hex(c->bundle, strlen(c->bundle), hex);
         snprintf(dir, sizeof(dir), "%s/%.16s", run_dir, hex);
         if (ps_mkdir_p(run_dir, 0700, err) < 0)
-                return -1;
+                return NULL;
         pod = calloc(1, sizeof(*pod));
         if (!pod)
-                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod");
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod"), NULL;
         pod->c = c;
+        pod->be = be;
+        pod->solo = solo;
         ps_list_init(&pod->members);
         pod->runtime = strdup(req->options->binary_name ? req->options->binary_name : "runc");
         pod->bundles = TAKE_PTR(bundles);
@@ -247,13 +275,19 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
         else if (enter_cgroup_and_start(be, pod, req->spec, req->options, &cfg, dir, &ev, err) < 0)
                 ps_err_prefix(err, "%s", c->id);
         if (!pod->vm) {
-                if (pod->cgroup && remove_cgroup(pod) < 0)
-                        pod->cgroup = ps_pod_cgroup_free(pod->cgroup);
-                free(pod->runtime);
-                free(pod->bundles);
-                free(pod);
-                return -1;
+                ps_vm_pod_free(pod);
+                return NULL;
         }
+        return pod;
+}
+
+static int pod_create(struct ps_container *c, const struct ps_create_request *req,
+                      ps_backend_fn done, void *data, struct ps_err **err)
+{
+        struct ps_vm_pod *pod = ps_vm_pod_boot(c->be_ctx, c, req, false, err);
+
+        if (!pod)
+                return -1;
         pod->create_done = done;
         pod->create_data = data;
         c->impl = pod;
@@ -334,10 +368,8 @@ static void pod_process_free(struct ps_process *p)
 {
 }
 
-static void pod_free(struct ps_container *c)
+void ps_vm_pod_free(struct ps_vm_pod *pod)
 {
-        struct ps_vm_pod *pod = vm_pod(c);
-
         if (!pod)
                 return;
         /* a Create still waiting is over: the task core frees it after
@@ -352,9 +384,15 @@ static void pod_free(struct ps_container *c)
                 ps_list_init(&m->link);
                 m->pod = NULL; /* it runs on alone: its calls fail */
         }
+        ps_err_free(pod->exit_err);
         free(pod->runtime);
         free(pod->bundles);
         free(pod);
+}
+
+static void pod_free(struct ps_container *c)
+{
+        ps_vm_pod_free(vm_pod(c));
         c->impl = NULL;
 }
 

@@ -44,9 +44,13 @@ struct ps_vm_backend {
         const char *ns;      /* containerd's namespace, for binary:// loggers */
 };
 
-/* A vm pod's state (c->impl of its own task; be_ctx of its members). */
+/* A vm pod's state (c->impl of its own task; be_ctx of its members), or
+ * the implicit VM of a container outside any pod (`solo`, sandbox/vm/solo.h:
+ * then c is that container, and the pod has it as its only member). */
 struct ps_vm_pod {
         struct ps_container *c;
+        struct ps_vm_backend *be;
+        bool solo;
         struct ps_vm *vm;
         struct ps_pod_cgroup *cgroup; /* QEMU's, the spec's cgroupsPath; NULL: none */
         char *runtime;                /* the OCI runtime the guest runs (BinaryName) */
@@ -54,6 +58,11 @@ struct ps_vm_pod {
         struct ps_list members;       /* struct ps_vm_member */
         ps_backend_fn create_done;    /* until the agent's Hello (or QEMU's end) */
         void *create_data;
+        /* solo: runs last when QEMU has exited (its members were told); it
+         * may free the pod. */
+        void (*gone)(void *data);
+        void *gone_data;
+        struct ps_err *exit_err; /* why QEMU is gone, once it is (for parked creates) */
 };
 
 /* A container of a vm pod (c->impl). */
@@ -65,8 +74,22 @@ struct ps_vm_member {
         bool rootfs_mounted;       /* <bundle>/rootfs, by us, on the host */
         struct ps_vm_stdio *stdio; /* sandbox/vm/stdio.h; NULL once its init is freed */
         unsigned exit_status;      /* held until its output is on the host */
+        void *create_parked;       /* its create, waiting for the VM's boot */
 };
 
 extern const struct ps_backend_ops ps_vm_pod_ops;
+
+/* Boots the VM of c (a vm pod's own task, or with `solo` a container
+ * outside any pod: sized from its own resources then) from req's options
+ * and spec, in the spec's cgroupsPath on the host. Returns the pod with
+ * QEMU started and its boot under way; NULL with err, nothing left. */
+struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *c,
+                                 const struct ps_create_request *req, bool solo,
+                                 struct ps_err **err);
+
+/* SIGKILLs a QEMU still running, removes the cgroup (once QEMU is gone),
+ * detaches the members (their calls fail from then on) and frees. Not from
+ * the VM's `ready`; from its `exited` (the `gone` hook) it may. NULL ok. */
+void ps_vm_pod_free(struct ps_vm_pod *pod);
 
 #endif

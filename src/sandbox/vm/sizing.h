@@ -34,4 +34,11 @@ struct ps_vm_size {
 int ps_vm_size_for_pod(const struct ps_spec *spec, unsigned base_vcpus, unsigned base_mem_mib,
                        struct ps_vm_size *ret, struct ps_err **err);
 
+/* The VM of a container outside any pod (sandbox/vm/solo.h): the same base
+ * plus the container's own linux.resources (cpu quota / period, the memory
+ * limit), with the same rounding and caps; an unlimited (negative) or unset
+ * value adds nothing. spec may be NULL (base size). */
+int ps_vm_size_for_container(const struct ps_spec *spec, unsigned base_vcpus, unsigned base_mem_mib,
+                             struct ps_vm_size *ret, struct ps_err **err);
+
 #endif

@@ -1,0 +1,257 @@
+"""`ctr run` of a VM container (docs/vm-backend.md, "A container on its own").
+
+`ctr run --runtime io.containerd.podshim.v2 --runtime-config-path <file>`
+with a config file saying Backend = "vm" makes a container outside any pod:
+it gets a VM of its own (src/sandbox/vm/solo.h), booted at Create, the
+container run in it through the agent, the task's exit the container's, and
+everything gone once the task is deleted. Marked `vm`: one boot per test.
+"""
+
+import hashlib
+import json
+import os
+import signal
+import time
+
+import pytest
+
+import harness
+
+pytestmark = pytest.mark.vm
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VM_RUN_DIR = "/run/podshim/vm"  # src/sandbox/vm/pod.h
+
+
+@pytest.fixture(scope="module")
+def vm_kernel_initrd():
+    r = harness.run(["bash", os.path.join(REPO, "scripts", "vm-initramfs.sh")], timeout=300,
+                    check=False)
+    if r.returncode != 0:
+        pytest.skip("no VM guest can be built here: %s" % r.stderr.strip()[-300:])
+    return r.stdout.split()
+
+
+@pytest.fixture
+def vm(request, flavor, bin_dir, vm_kernel_initrd):
+    """rt, with the arguments of `ctr run` for a VM container."""
+    if not flavor.podshim or flavor.oci != "runc":
+        pytest.skip("a VM container is podshim's; one OCI runtime is enough for its boots")
+    rt = request.getfixturevalue("rt")
+    kernel, initrd = vm_kernel_initrd
+    path = os.path.join(rt.containerd.dir, "podshim-vm-ctr.toml")
+    with open(path, "w") as f:
+        f.write('# written by tests/e2e/test_vm_ctr.py\nBinaryName = "runc"\nBackend = "vm"\n'
+                'VMKernel = "%s"\nVMInitrd = "%s"\nVMAgent = "%s"\nVMAccel = "%s"\n'
+                % (kernel, initrd, os.path.join(bin_dir, "podshim-agent"),
+                   os.environ.get("PODSHIM_VM_ACCEL", "tcg")))
+    rt.vm_args = ["--runtime", rt.runtime, "--runtime-config-path", path]
+    # the same VM, whose guest has no such runtime: the container's create
+    # fails in the guest, after the boot
+    bad = os.path.join(rt.containerd.dir, "podshim-vm-ctr-bad.toml")
+    with open(path) as f, open(bad, "w") as g:
+        g.write(f.read().replace('BinaryName = "runc"', 'BinaryName = "/nonexistent/runc"'))
+    rt.vm_bad_args = ["--runtime", rt.runtime, "--runtime-config-path", bad]
+    return rt
+
+
+def host_boot_id():
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        return f.read().strip()
+
+
+def bundle_of(rt, cid):
+    return os.path.join(rt.containerd.state, "io.containerd.runtime.v2.task",
+                        rt.ctr.namespace, cid)
+
+
+def run_dir_of(rt, cid):
+    """The VM's run directory, named by the bundle (sandbox/vm/pod.c)."""
+    digest = hashlib.sha256(bundle_of(rt, cid).encode()).hexdigest()[:16]
+    return os.path.join(VM_RUN_DIR, digest)
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(d))
+    return out
+
+
+def host_processes(cmdline):
+    found = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                if d.isdigit() and f.read() == cmdline:
+                    found.append(int(d))
+        except OSError:
+            pass
+    return found
+
+
+def processes_mentioning(text):
+    """Pids whose argv mentions text (a VM's run directory: its QEMU's)."""
+    found = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                if d.isdigit() and text.encode() in f.read():
+                    found.append(int(d))
+        except OSError:
+            pass
+    return found
+
+
+def comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
+def qemu_of(rt, cid):
+    shims = rt.shims(cid)
+    assert len(shims) == 1, shims
+    qemus = [p for p in children(shims[0]) if comm(p).startswith("qemu-system")]
+    assert len(qemus) == 1, qemus
+    return qemus[0]
+
+
+def qemu_option(pid, opt):
+    with open("/proc/%d/cmdline" % pid) as f:
+        argv = f.read().split("\0")
+    return argv[argv.index(opt) + 1]
+
+
+def host_cgroups(rt, cid):
+    """The container's cgroupsPath (ctr's /<namespace>/<id>) in every
+    hierarchy that has it."""
+    found = []
+    for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        if not os.path.isdir(root):
+            continue
+        for h in os.listdir(root):
+            d = os.path.join(root, h, rt.ctr.namespace, cid)
+            if os.path.isdir(d):
+                found.append(d)
+        d = os.path.join(root, rt.ctr.namespace, cid)
+        if os.path.isdir(d):
+            found.append(d)
+    return found
+
+
+def events_of(rt, cid):
+    return [e for e in rt.events.for_container(cid) if e.topic.startswith("/tasks/")]
+
+
+def assert_nothing_left(rt, cid):
+    rt.assert_gone(cid)  # no shim, no shim socket, no mounts
+    assert not os.path.exists(run_dir_of(rt, cid)), os.listdir(run_dir_of(rt, cid))
+    assert not os.path.exists(bundle_of(rt, cid))
+    assert not host_cgroups(rt, cid), host_cgroups(rt, cid)
+    assert not harness.mounts_under(bundle_of(rt, cid))
+
+
+def test_vm_ctr_run_output_and_exit_code(vm):
+    """`ctr run --rm`: the guest's boot id and both streams arrive, the exit
+    code is ctr's, the events are in order, and nothing is left."""
+    rt = vm
+    cid = rt.new_id("vmrun")
+    try:
+        t0 = time.monotonic()
+        p = rt.ctr("run", "--rm", *rt.vm_args, rt.image, cid, "sh", "-c",
+                   "cat /proc/sys/kernel/random/boot_id; echo out-line; echo err-line >&2; "
+                   "exit 5", timeout=120, check=False)
+        print("ctr run --rm of a VM container: %.2f s (boot, create, run, delete)"
+              % (time.monotonic() - t0))
+        assert p.returncode == 5, p
+        lines = p.stdout.split()
+        assert len(lines) == 2 and lines[1] == "out-line", p.stdout
+        assert len(lines[0]) == 36 and lines[0] != host_boot_id(), (lines[0], host_boot_id())
+        assert p.stderr.strip().endswith("err-line"), p.stderr
+        rt.events.wait_for(lambda evs: any(e.topic == "/tasks/delete" for e in events_of(rt, cid)),
+                           15, what="TaskDelete of %s" % cid)
+        topics = [e.topic for e in events_of(rt, cid)]
+        assert topics == ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"], topics
+        ex = [e for e in events_of(rt, cid) if e.topic == "/tasks/exit"][0]
+        assert ex.get("exit_status") == 5, ex
+        rt.ctr("containers", "rm", cid, check=False)
+        assert_nothing_left(rt, cid)
+    finally:
+        rt.remove(cid)
+
+
+def test_vm_ctr_qemu_death(vm):
+    """A detached VM container sized from its own memory limit, in the
+    container's cgroupsPath on the host, whose pids are the guest's and
+    whose stats are its cgroup's in the guest; SIGKILL of its QEMU reports
+    it exited 137 at once, and after `ctr task rm` nothing is left. (A
+    `ctr task kill` goes through the agent as a vm pod member's
+    StopContainer does, test_vm_pods.py.)"""
+    rt = vm
+    cid = rt.new_id("vmcrash")
+    try:
+        rt.ctr("run", "-d", "--fifo-dir", rt.fifo_dir, "--memory-limit", str(128 << 20),
+               *rt.vm_args, rt.image, cid, "sleep", "600", timeout=120)
+        rt.ctr.wait_status(cid, "RUNNING")
+        qemu = qemu_of(rt, cid)
+        assert qemu_option(qemu, "-m") == "384", qemu_option(qemu, "-m")  # 256 + 128
+        assert os.path.isdir(run_dir_of(rt, cid))
+        assert processes_mentioning(run_dir_of(rt, cid)) == [qemu]
+        assert host_cgroups(rt, cid), "QEMU runs in the container's cgroupsPath"
+        lines = rt.ctr("task", "ps", cid).stdout.splitlines()
+        pid = rt.ctr.task_list()[cid][0]
+        assert [int(line.split()[0]) for line in lines[1:]] == [pid], lines
+        # a guest pid: no process of the host runs the container's sleep
+        assert not host_processes(b"sleep\x00600\x00"), "the container runs on the host"
+        # its stats are its cgroup's in the guest: v2 Metrics (the guest
+        # runs cgroup2), its own memory limit, its one process
+        out = rt.ctr("task", "metrics", "--format", "json", cid).stdout
+        m = json.loads(out)
+        assert m["memory"]["usage_limit"] == 128 << 20, out
+        assert m["memory"]["usage"] > 0 and m["cpu"]["usage_usec"] > 0, out
+        assert m["pids"]["current"] == 1, out
+
+        os.kill(qemu, signal.SIGKILL)
+        rt.ctr.wait_status(cid, "STOPPED", timeout=20)
+        rt.events.wait_for(lambda evs: any(e.topic == "/tasks/exit" and
+                                           e.get("exit_status") == 137
+                                           for e in events_of(rt, cid)), 10,
+                           what="TaskExit 137 of %s" % cid)
+        assert not os.path.exists(run_dir_of(rt, cid))
+        rt.ctr("task", "rm", cid, timeout=30)
+        rt.ctr("containers", "rm", cid)
+        assert_nothing_left(rt, cid)
+    finally:
+        rt.remove(cid)
+
+
+def test_vm_ctr_failed_create_leaves_nothing(vm):
+    """A create that fails in the guest (no such runtime there) fails
+    `ctr run` with the agent's error, and answers only once its VM is gone:
+    no QEMU, run directory, mount or cgroup is left, and no event but none
+    of the task's."""
+    rt = vm
+    cid = rt.new_id("vmbad")
+    try:
+        p = rt.ctr("run", "--rm", *rt.vm_bad_args, rt.image, cid, "true", timeout=120,
+                   check=False)
+        assert p.returncode != 0, p
+        print("ctr run with no runtime in the guest: %s" % p.stderr.strip()[-300:])
+        assert "exec /nonexistent/runc" in p.stderr, p.stderr
+        assert not os.path.exists(run_dir_of(rt, cid))
+        assert not host_cgroups(rt, cid), host_cgroups(rt, cid)
+        assert not harness.mounts_under(bundle_of(rt, cid))
+        assert not processes_mentioning(run_dir_of(rt, cid)), "its QEMU is left"
+        rt.ctr("containers", "rm", cid, check=False)
+        rt.assert_gone(cid)
+        assert not [e for e in events_of(rt, cid) if e.topic == "/tasks/create"]
+    finally:
+        rt.remove(cid)
