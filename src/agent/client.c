@@ -1,6 +1,7 @@
 #include "agent/client.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "agent/service.h"
@@ -12,7 +13,15 @@ struct ps_agent_client {
         struct ttrpc_client *ttrpc;
 };
 
-/* One call in flight: the caller's callback, freed when it has run. */
+struct pending;
+
+/* Hands a decoded reply (NULL exactly when err is set) to the caller's
+ * callback in the plain types of agent/client.h. */
+typedef void (*deliver_fn)(const struct pending *p, const struct ps_err *err,
+                           const ProtobufCMessage *reply);
+
+/* One call in flight: the caller's callback and how its reply is decoded;
+ * freed when it has run. */
 struct pending {
         union {
                 ps_agent_hello_fn hello;
@@ -24,6 +33,8 @@ struct pending {
                 ps_agent_taken_fn taken;
         } fn;
         void *data;
+        const ProtobufCMessageDescriptor *reply; /* NULL: an Empty reply */
+        deliver_fn deliver;
 };
 
 struct ps_agent_client *ps_agent_client_new(struct event_base *base, const char *socket_path,
@@ -52,253 +63,121 @@ struct ps_agent_client *ps_agent_client_free(struct ps_agent_client *c)
         return NULL;
 }
 
-static struct pending *pending_new(void *data, struct ps_err **err)
-{
-        struct pending *p = calloc(1, sizeof(*p));
-
-        if (!p) {
-                ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "agent call");
-                return NULL;
-        }
-        p->data = data;
-        return p;
-}
-
-static void on_hello(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+/* Every answer comes here: the reply is decoded by the method's
+ * descriptor, a transport error or a reply that does not decode becomes
+ * the callback's error, and the pending call is freed after it ran. */
+static void on_reply(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
 {
         struct pending *p = data;
-        ps_agent_hello_fn fn = p->fn.hello;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__HelloResponse *resp = NULL;
-        struct ps_agent_hello h;
+        ProtobufCMessage *reply = NULL;
+        struct ps_err bad = {.code = PS_INTERNAL};
+        char msg[160];
 
+        if (!err && p->reply) {
+                reply = protobuf_c_message_unpack(p->reply, NULL, len, payload);
+                if (!reply) {
+                        snprintf(msg, sizeof(msg), "agent: malformed %s", p->reply->name);
+                        bad.msg = msg;
+                        err = &bad;
+                }
+        }
+        p->deliver(p, err, reply);
+        if (reply)
+                protobuf_c_message_free_unpacked(reply, NULL);
         free(p);
-        if (err)
-                return fn(fn_data, err, NULL);
-        resp = podshim__agent__v1__hello_response__unpack(NULL, len, payload);
-        if (!resp) {
-                struct ps_err bad = {.code = PS_INTERNAL,
-                                     .msg = (char *)(uintptr_t) "agent: malformed HelloResponse"};
-
-                return fn(fn_data, &bad, NULL);
-        }
-        h = (struct ps_agent_hello){.version = resp->version,
-                                    .kernel_release = resp->kernel_release,
-                                    .boot_id = resp->boot_id,
-                                    .pid = resp->pid};
-        fn(fn_data, NULL, &h);
-        podshim__agent__v1__hello_response__free_unpacked(resp, NULL);
 }
 
-int ps_agent_client_hello(struct ps_agent_client *c, unsigned timeout_ms, ps_agent_hello_fn fn,
-                          void *data, struct ps_err **err)
-{
-        Podshim__Agent__V1__HelloRequest req = PODSHIM__AGENT__V1__HELLO_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
-
-        if (!p)
-                return -1;
-        p->fn.hello = fn;
-        req.host_version = (char *)(uintptr_t)ps_build_version;
-        if (ttrpc_client_call(c->ttrpc, PS_AGENT_SERVICE_NAME, "Hello", &req.base, NULL, 0,
-                              timeout_ms, on_hello, p, err) < 0) {
-                free(p);
-                return -1;
-        }
-        return 0;
-}
-
-static void on_done(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
-{
-        struct pending *p = data;
-        ps_agent_done_fn fn = p->fn.done;
-        void *fn_data = p->data;
-
-        (void)payload;
-        (void)len;
-        free(p);
-        fn(fn_data, err);
-}
-
-int ps_agent_client_shutdown(struct ps_agent_client *c, unsigned timeout_ms, ps_agent_done_fn fn,
-                             void *data, struct ps_err **err)
-{
-        struct pending *p = pending_new(data, err);
-
-        if (!p)
-                return -1;
-        p->fn.done = fn;
-        if (ttrpc_client_call(c->ttrpc, PS_AGENT_SERVICE_NAME, "Shutdown", NULL, NULL, 0,
-                              timeout_ms, on_done, p, err) < 0) {
-                free(p);
-                return -1;
-        }
-        return 0;
-}
-
-static const struct ps_err malformed = {.code = PS_INTERNAL,
-                                        .msg = (char *)(uintptr_t) "agent: malformed answer"};
-
-/* Queues method(req) with `p` as the pending call; frees p if it fails. */
+/* Queues method(req) whose reply `reply` (NULL: Empty) goes to deliver,
+ * then to fn(data); -1 with err when it could not be queued (fn never
+ * runs). */
 static int call(struct ps_agent_client *c, const char *method, const ProtobufCMessage *req,
-                unsigned timeout_ms, ttrpc_client_done_fn on_answer, struct pending *p,
-                struct ps_err **err)
+                unsigned timeout_ms, const ProtobufCMessageDescriptor *reply, deliver_fn deliver,
+                struct pending proto, struct ps_err **err)
 {
+        struct pending *p = malloc(sizeof(*p));
+
+        if (!p)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "agent %s", method);
+        *p = proto;
+        p->reply = reply;
+        p->deliver = deliver;
         if (ttrpc_client_call(c->ttrpc, PS_AGENT_SERVICE_NAME, method, req, NULL, 0, timeout_ms,
-                              on_answer, p, err) < 0) {
+                              on_reply, p, err) < 0) {
                 free(p);
                 return ps_err_prefix(err, "agent %s", method);
         }
         return 0;
 }
 
-static void on_create(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
-{
-        struct pending *p = data;
-        ps_agent_pid_fn fn = p->fn.pid;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__CreateContainerResponse *resp = NULL;
+#define PENDING(member, f, d) ((struct pending){.fn.member = (f), .data = (d)})
 
-        free(p);
-        if (err)
-                return fn(fn_data, err, 0);
-        resp = podshim__agent__v1__create_container_response__unpack(NULL, len, payload);
-        if (!resp)
-                return fn(fn_data, &malformed, 0);
-        fn(fn_data, NULL, resp->pid);
-        podshim__agent__v1__create_container_response__free_unpacked(resp, NULL);
+/* ---- the replies, each in the caller's plain types -------------------------- */
+
+static void deliver_done(const struct pending *p, const struct ps_err *err,
+                         const ProtobufCMessage *reply)
+{
+        (void)reply;
+        p->fn.done(p->data, err);
 }
 
-static void on_start(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+static void deliver_hello(const struct pending *p, const struct ps_err *err,
+                          const ProtobufCMessage *reply)
 {
-        struct pending *p = data;
-        ps_agent_pid_fn fn = p->fn.pid;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__StartContainerResponse *resp = NULL;
+        const Podshim__Agent__V1__HelloResponse *r = (const void *)reply;
+        struct ps_agent_hello h;
 
-        free(p);
-        if (err)
-                return fn(fn_data, err, 0);
-        resp = podshim__agent__v1__start_container_response__unpack(NULL, len, payload);
-        if (!resp)
-                return fn(fn_data, &malformed, 0);
-        fn(fn_data, NULL, resp->pid);
-        podshim__agent__v1__start_container_response__free_unpacked(resp, NULL);
+        if (!r)
+                return p->fn.hello(p->data, err, NULL);
+        h = (struct ps_agent_hello){.version = r->version,
+                                    .kernel_release = r->kernel_release,
+                                    .boot_id = r->boot_id,
+                                    .pid = r->pid};
+        p->fn.hello(p->data, NULL, &h);
 }
 
-int ps_agent_client_create(struct ps_agent_client *c, const struct ps_agent_container_spec *spec,
-                           unsigned timeout_ms, ps_agent_pid_fn fn, void *data, struct ps_err **err)
+/* CreateContainerResponse, StartContainerResponse and ExecProcessResponse
+ * all carry one `uint32 pid`: read it through the reply's descriptor. */
+static uint32_t pid_of(const ProtobufCMessage *reply)
 {
-        Podshim__Agent__V1__CreateContainerRequest req =
-            PODSHIM__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(reply->descriptor, "pid");
 
-        if (!p)
-                return -1;
-        p->fn.pid = fn;
-        req.id = (char *)(uintptr_t)spec->id;
-        req.bundle = (char *)(uintptr_t)spec->bundle;
-        req.runtime = (char *)(uintptr_t)spec->runtime;
-        req.stdin_pipe = spec->stdin_pipe;
-        req.stdout_pipe = spec->stdout_pipe;
-        req.stderr_pipe = spec->stderr_pipe;
-        return call(c, "CreateContainer", &req.base, timeout_ms, on_create, p, err);
+        if (!f || f->type != PROTOBUF_C_TYPE_UINT32 || f->label != PROTOBUF_C_LABEL_NONE)
+                return 0;
+        return *(const uint32_t *)(const void *)((const char *)reply + f->offset);
 }
 
-int ps_agent_client_start(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
-                          ps_agent_pid_fn fn, void *data, struct ps_err **err)
+static void deliver_pid(const struct pending *p, const struct ps_err *err,
+                        const ProtobufCMessage *reply)
 {
-        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
-
-        if (!p)
-                return -1;
-        p->fn.pid = fn;
-        req.id = (char *)(uintptr_t)id;
-        return call(c, "StartContainer", &req.base, timeout_ms, on_start, p, err);
+        p->fn.pid(p->data, err, reply ? pid_of(reply) : 0);
 }
 
-int ps_agent_client_signal(struct ps_agent_client *c, const char *id, int sig, bool all,
-                           unsigned timeout_ms, ps_agent_done_fn fn, void *data,
-                           struct ps_err **err)
+static void deliver_pids(const struct pending *p, const struct ps_err *err,
+                         const ProtobufCMessage *reply)
 {
-        Podshim__Agent__V1__SignalRequest req = PODSHIM__AGENT__V1__SIGNAL_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
+        const Podshim__Agent__V1__PidsResponse *r = (const void *)reply;
 
-        if (!p)
-                return -1;
-        p->fn.done = fn;
-        req.id = (char *)(uintptr_t)id;
-        req.signal = (uint32_t)sig;
-        req.all = all;
-        return call(c, "Signal", &req.base, timeout_ms, on_done, p, err);
-}
-
-int ps_agent_client_delete(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
-                           ps_agent_done_fn fn, void *data, struct ps_err **err)
-{
-        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
-
-        if (!p)
-                return -1;
-        p->fn.done = fn;
-        req.id = (char *)(uintptr_t)id;
-        return call(c, "DeleteContainer", &req.base, timeout_ms, on_done, p, err);
-}
-
-static void on_pids(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
-{
-        struct pending *p = data;
-        ps_agent_pids_fn fn = p->fn.pids;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__PidsResponse *resp = NULL;
-
-        free(p);
-        if (err)
-                return fn(fn_data, err, NULL, 0);
-        resp = podshim__agent__v1__pids_response__unpack(NULL, len, payload);
-        if (!resp)
-                return fn(fn_data, &malformed, NULL, 0);
-        fn(fn_data, NULL, resp->pids, resp->n_pids);
-        podshim__agent__v1__pids_response__free_unpacked(resp, NULL);
-}
-
-int ps_agent_client_pids(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
-                         ps_agent_pids_fn fn, void *data, struct ps_err **err)
-{
-        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
-
-        if (!p)
-                return -1;
-        p->fn.pids = fn;
-        req.id = (char *)(uintptr_t)id;
-        return call(c, "Pids", &req.base, timeout_ms, on_pids, p, err);
+        p->fn.pids(p->data, err, r ? r->pids : NULL, r ? r->n_pids : 0);
 }
 
 #define EXITS_MAX 64 /* agent/service.h PS_AGENT_EXITS_PER_REPLY */
 
-static void on_exits(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+static void deliver_exits(const struct pending *p, const struct ps_err *err,
+                          const ProtobufCMessage *reply)
 {
-        struct pending *p = data;
-        ps_agent_exits_fn fn = p->fn.exits;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__WaitExitsResponse *resp = NULL;
+        static const struct ps_err bad = {.code = PS_INTERNAL,
+                                          .msg = (char *)(uintptr_t) "agent: malformed answer"};
+        const Podshim__Agent__V1__WaitExitsResponse *r = (const void *)reply;
         struct ps_agent_exit_info out[EXITS_MAX];
         size_t n = 0;
 
-        free(p);
+        if (r && (r->n_exits == 0 || r->n_exits > EXITS_MAX))
+                err = &bad;
         if (err)
-                return fn(fn_data, err, NULL, 0);
-        resp = podshim__agent__v1__wait_exits_response__unpack(NULL, len, payload);
-        if (!resp || resp->n_exits == 0 || resp->n_exits > EXITS_MAX) {
-                if (resp)
-                        podshim__agent__v1__wait_exits_response__free_unpacked(resp, NULL);
-                return fn(fn_data, &malformed, NULL, 0);
-        }
-        for (; n < resp->n_exits; n++) {
-                const Podshim__Agent__V1__Exit *e = resp->exits[n];
+                return p->fn.exits(p->data, err, NULL, 0);
+        for (; n < r->n_exits; n++) {
+                const Podshim__Agent__V1__Exit *e = r->exits[n];
 
                 out[n] = (struct ps_agent_exit_info){.seq = e->seq,
                                                      .id = e->id,
@@ -307,38 +186,120 @@ static void on_exits(void *data, const struct ps_err *err, const uint8_t *payloa
                                                      .exit_status = e->exit_status,
                                                      .exited_at_ns = e->exited_at_unix_nano};
         }
-        fn(fn_data, NULL, out, n);
-        podshim__agent__v1__wait_exits_response__free_unpacked(resp, NULL);
+        p->fn.exits(p->data, NULL, out, n);
+}
+
+static void deliver_output(const struct pending *p, const struct ps_err *err,
+                           const ProtobufCMessage *reply)
+{
+        const Podshim__Agent__V1__ReadOutputResponse *r = (const void *)reply;
+
+        if (!r)
+                return p->fn.output(p->data, err, NULL, 0, 0, false);
+        p->fn.output(p->data, NULL, r->data.data, r->data.len, r->next_offset, r->eof);
+}
+
+static void deliver_taken(const struct pending *p, const struct ps_err *err,
+                          const ProtobufCMessage *reply)
+{
+        const Podshim__Agent__V1__WriteStdinResponse *r = (const void *)reply;
+
+        p->fn.taken(p->data, err, r ? r->taken : 0);
+}
+
+/* ---- the calls ------------------------------------------------------------ */
+
+int ps_agent_client_hello(struct ps_agent_client *c, unsigned timeout_ms, ps_agent_hello_fn fn,
+                          void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__HelloRequest req = PODSHIM__AGENT__V1__HELLO_REQUEST__INIT;
+
+        req.host_version = (char *)(uintptr_t)ps_build_version;
+        return call(c, "Hello", &req.base, timeout_ms,
+                    &podshim__agent__v1__hello_response__descriptor, deliver_hello,
+                    PENDING(hello, fn, data), err);
+}
+
+int ps_agent_client_shutdown(struct ps_agent_client *c, unsigned timeout_ms, ps_agent_done_fn fn,
+                             void *data, struct ps_err **err)
+{
+        return call(c, "Shutdown", NULL, timeout_ms, NULL, deliver_done, PENDING(done, fn, data),
+                    err);
+}
+
+int ps_agent_client_create(struct ps_agent_client *c, const struct ps_agent_container_spec *spec,
+                           unsigned timeout_ms, ps_agent_pid_fn fn, void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__CreateContainerRequest req =
+            PODSHIM__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
+
+        req.id = (char *)(uintptr_t)spec->id;
+        req.bundle = (char *)(uintptr_t)spec->bundle;
+        req.runtime = (char *)(uintptr_t)spec->runtime;
+        req.stdin_pipe = spec->stdin_pipe;
+        req.stdout_pipe = spec->stdout_pipe;
+        req.stderr_pipe = spec->stderr_pipe;
+        return call(c, "CreateContainer", &req.base, timeout_ms,
+                    &podshim__agent__v1__create_container_response__descriptor, deliver_pid,
+                    PENDING(pid, fn, data), err);
+}
+
+/* A method taking a ContainerRequest. */
+static int container_call(struct ps_agent_client *c, const char *method, const char *id,
+                          unsigned timeout_ms, const ProtobufCMessageDescriptor *reply,
+                          deliver_fn deliver, struct pending proto, struct ps_err **err)
+{
+        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
+
+        req.id = (char *)(uintptr_t)id;
+        return call(c, method, &req.base, timeout_ms, reply, deliver, proto, err);
+}
+
+int ps_agent_client_start(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                          ps_agent_pid_fn fn, void *data, struct ps_err **err)
+{
+        return container_call(c, "StartContainer", id, timeout_ms,
+                              &podshim__agent__v1__start_container_response__descriptor,
+                              deliver_pid, PENDING(pid, fn, data), err);
+}
+
+int ps_agent_client_signal(struct ps_agent_client *c, const char *id, int sig, bool all,
+                           unsigned timeout_ms, ps_agent_done_fn fn, void *data,
+                           struct ps_err **err)
+{
+        Podshim__Agent__V1__SignalRequest req = PODSHIM__AGENT__V1__SIGNAL_REQUEST__INIT;
+
+        req.id = (char *)(uintptr_t)id;
+        req.signal = (uint32_t)sig;
+        req.all = all;
+        return call(c, "Signal", &req.base, timeout_ms, NULL, deliver_done, PENDING(done, fn, data),
+                    err);
+}
+
+int ps_agent_client_delete(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                           ps_agent_done_fn fn, void *data, struct ps_err **err)
+{
+        return container_call(c, "DeleteContainer", id, timeout_ms, NULL, deliver_done,
+                              PENDING(done, fn, data), err);
+}
+
+int ps_agent_client_pids(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                         ps_agent_pids_fn fn, void *data, struct ps_err **err)
+{
+        return container_call(c, "Pids", id, timeout_ms,
+                              &podshim__agent__v1__pids_response__descriptor, deliver_pids,
+                              PENDING(pids, fn, data), err);
 }
 
 int ps_agent_client_wait_exits(struct ps_agent_client *c, uint64_t ack, ps_agent_exits_fn fn,
                                void *data, struct ps_err **err)
 {
         Podshim__Agent__V1__WaitExitsRequest req = PODSHIM__AGENT__V1__WAIT_EXITS_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
 
-        if (!p)
-                return -1;
-        p->fn.exits = fn;
         req.ack = ack;
-        return call(c, "WaitExits", &req.base, 0, on_exits, p, err);
-}
-
-static void on_output(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
-{
-        struct pending *p = data;
-        ps_agent_output_fn fn = p->fn.output;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__ReadOutputResponse *resp = NULL;
-
-        free(p);
-        if (err)
-                return fn(fn_data, err, NULL, 0, 0, false);
-        resp = podshim__agent__v1__read_output_response__unpack(NULL, len, payload);
-        if (!resp)
-                return fn(fn_data, &malformed, NULL, 0, 0, false);
-        fn(fn_data, NULL, resp->data.data, resp->data.len, resp->next_offset, resp->eof);
-        podshim__agent__v1__read_output_response__free_unpacked(resp, NULL);
+        return call(c, "WaitExits", &req.base, 0,
+                    &podshim__agent__v1__wait_exits_response__descriptor, deliver_exits,
+                    PENDING(exits, fn, data), err);
 }
 
 int ps_agent_client_read_output(struct ps_agent_client *c, const char *id, int stream,
@@ -346,34 +307,15 @@ int ps_agent_client_read_output(struct ps_agent_client *c, const char *id, int s
                                 void *data, struct ps_err **err)
 {
         Podshim__Agent__V1__ReadOutputRequest req = PODSHIM__AGENT__V1__READ_OUTPUT_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
 
-        if (!p)
-                return -1;
-        p->fn.output = fn;
         req.id = (char *)(uintptr_t)id;
         req.stream = stream == 1 ? PODSHIM__AGENT__V1__OUTPUT_STREAM__STDERR
                                  : PODSHIM__AGENT__V1__OUTPUT_STREAM__STDOUT;
         req.offset = offset;
         req.max_bytes = max_bytes;
-        return call(c, "ReadOutput", &req.base, 0, on_output, p, err);
-}
-
-static void on_taken(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
-{
-        struct pending *p = data;
-        ps_agent_taken_fn fn = p->fn.taken;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__WriteStdinResponse *resp = NULL;
-
-        free(p);
-        if (err)
-                return fn(fn_data, err, 0);
-        resp = podshim__agent__v1__write_stdin_response__unpack(NULL, len, payload);
-        if (!resp)
-                return fn(fn_data, &malformed, 0);
-        fn(fn_data, NULL, resp->taken);
-        podshim__agent__v1__write_stdin_response__free_unpacked(resp, NULL);
+        return call(c, "ReadOutput", &req.base, 0,
+                    &podshim__agent__v1__read_output_response__descriptor, deliver_output,
+                    PENDING(output, fn, data), err);
 }
 
 int ps_agent_client_write_stdin(struct ps_agent_client *c, const char *id, uint64_t offset,
@@ -381,27 +323,19 @@ int ps_agent_client_write_stdin(struct ps_agent_client *c, const char *id, uint6
                                 struct ps_err **err)
 {
         Podshim__Agent__V1__WriteStdinRequest req = PODSHIM__AGENT__V1__WRITE_STDIN_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
 
-        if (!p)
-                return -1;
-        p->fn.taken = fn;
         req.id = (char *)(uintptr_t)id;
         req.offset = offset;
         req.data.data = (uint8_t *)(uintptr_t)bytes;
         req.data.len = n;
-        return call(c, "WriteStdin", &req.base, 0, on_taken, p, err);
+        return call(c, "WriteStdin", &req.base, 0,
+                    &podshim__agent__v1__write_stdin_response__descriptor, deliver_taken,
+                    PENDING(taken, fn, data), err);
 }
 
 int ps_agent_client_close_stdin(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
                                 ps_agent_done_fn fn, void *data, struct ps_err **err)
 {
-        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
-
-        if (!p)
-                return -1;
-        p->fn.done = fn;
-        req.id = (char *)(uintptr_t)id;
-        return call(c, "CloseStdin", &req.base, timeout_ms, on_done, p, err);
+        return container_call(c, "CloseStdin", id, timeout_ms, NULL, deliver_done,
+                              PENDING(done, fn, data), err);
 }

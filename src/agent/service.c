@@ -120,26 +120,34 @@ static void pending_started(struct pending *p, int r, const struct ps_err *err)
                         return ttrpc_call_failf(call, PS_UNIMPLEMENTED, "no containers here");     \
         } while (0)
 
+/* The pending call for a runtime operation: NULL when the call was
+ * answered already (no containers here, no memory). */
+static struct pending *run_begin(const struct ps_agent_service *s, struct ttrpc_call *call,
+                                 int answer)
+{
+        if (!s->containers) {
+                ttrpc_call_failf(call, PS_UNIMPLEMENTED, "no containers here");
+                return NULL;
+        }
+        return pending_new(call, answer);
+}
+
 static void h_create(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
 {
         struct ps_agent_service *s = data;
         const Podshim__Agent__V1__CreateContainerRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
-        struct ps_agent_create c;
-        struct pending *p;
-        int r;
+        struct ps_agent_create c = {.id = req->id,
+                                    .bundle = req->bundle,
+                                    .runtime = req->runtime,
+                                    .stdin_pipe = req->stdin_pipe,
+                                    .stdout_pipe = req->stdout_pipe,
+                                    .stderr_pipe = req->stderr_pipe};
+        struct pending *p = run_begin(s, call, ANSWER_CREATE);
 
-        NEED_CONTAINERS(s, call);
-        c = (struct ps_agent_create){.id = req->id,
-                                     .bundle = req->bundle,
-                                     .runtime = req->runtime,
-                                     .stdin_pipe = req->stdin_pipe,
-                                     .stdout_pipe = req->stdout_pipe,
-                                     .stderr_pipe = req->stderr_pipe};
-        if (!(p = pending_new(call, ANSWER_CREATE)))
-                return;
-        r = ps_agent_container_create(s->containers, &c, pending_done, p, &err);
-        pending_started(p, r, err);
+        if (p)
+                pending_started(
+                    p, ps_agent_container_create(s->containers, &c, pending_done, p, &err), err);
 }
 
 static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -147,14 +155,12 @@ static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage 
         struct ps_agent_service *s = data;
         const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
-        struct pending *p;
-        int r;
+        struct pending *p = run_begin(s, call, ANSWER_START);
 
-        NEED_CONTAINERS(s, call);
-        if (!(p = pending_new(call, ANSWER_START)))
-                return;
-        r = ps_agent_container_start(s->containers, req->id, pending_done, p, &err);
-        pending_started(p, r, err);
+        if (p)
+                pending_started(
+                    p, ps_agent_container_start(s->containers, req->id, pending_done, p, &err),
+                    err);
 }
 
 static void h_signal(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -163,18 +169,16 @@ static void h_signal(void *data, struct ttrpc_call *call, const ProtobufCMessage
         const Podshim__Agent__V1__SignalRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
         struct pending *p;
-        int r;
 
-        NEED_CONTAINERS(s, call);
         if (req->exec_id && req->exec_id[0])
                 return ttrpc_call_failf(call, PS_UNIMPLEMENTED, "exec processes: not yet");
         if (req->signal > 64)
                 return ttrpc_call_failf(call, PS_INVALID_ARGUMENT, "signal %u", req->signal);
-        if (!(p = pending_new(call, ANSWER_EMPTY)))
-                return;
-        r = ps_agent_container_signal(s->containers, req->id, (int)req->signal, req->all,
-                                      pending_done, p, &err);
-        pending_started(p, r, err);
+        if ((p = run_begin(s, call, ANSWER_EMPTY)))
+                pending_started(p,
+                                ps_agent_container_signal(s->containers, req->id, (int)req->signal,
+                                                          req->all, pending_done, p, &err),
+                                err);
 }
 
 static void h_delete(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -182,14 +186,12 @@ static void h_delete(void *data, struct ttrpc_call *call, const ProtobufCMessage
         struct ps_agent_service *s = data;
         const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
-        struct pending *p;
-        int r;
+        struct pending *p = run_begin(s, call, ANSWER_EMPTY);
 
-        NEED_CONTAINERS(s, call);
-        if (!(p = pending_new(call, ANSWER_EMPTY)))
-                return;
-        r = ps_agent_container_delete(s->containers, req->id, pending_done, p, &err);
-        pending_started(p, r, err);
+        if (p)
+                pending_started(
+                    p, ps_agent_container_delete(s->containers, req->id, pending_done, p, &err),
+                    err);
 }
 
 static void h_pids(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -255,6 +257,38 @@ static void io_wait_started(struct io_wait *w, int r, const struct ps_err *err)
         free(w);
 }
 
+/* The streams of the request's container, and the call parked on them:
+ * NULL when the call was answered already (no containers, no such
+ * container, no memory). */
+static struct io_wait *io_begin(struct ps_agent_service *s, struct ttrpc_call *call, const char *id,
+                                struct ps_agent_streams **ret_streams)
+{
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_agent_streams *st;
+
+        if (!s->containers) {
+                ttrpc_call_failf(call, PS_UNIMPLEMENTED, "no containers here");
+                return NULL;
+        }
+        if (!(st = ps_agent_container_streams(s->containers, id, &err))) {
+                ttrpc_call_fail(call, err);
+                return NULL;
+        }
+        *ret_streams = st;
+        return io_wait_new(call);
+}
+
+/* The streams' answer to w: err or reply to its call, if that is still
+ * there; w is freed. */
+static void io_answer(struct io_wait *w, const struct ps_err *err, const ProtobufCMessage *reply)
+{
+        if (w->call && err)
+                ttrpc_call_fail(w->call, err);
+        else if (w->call)
+                ttrpc_call_reply(w->call, reply);
+        free(w);
+}
+
 /* How many bytes an output answer may carry now: the connection's output
  * is bounded (16 MiB, then it is closed), and every container's streams may
  * answer at once, so a large backlog shrinks the answers. Bytes left out
@@ -281,69 +315,49 @@ static void on_output(void *data, const struct ps_err *err, const uint8_t *bytes
                 n = budget;
                 eof = false;
         }
-        if (w->call && err) {
-                ttrpc_call_fail(w->call, err);
-        } else if (w->call) {
-                resp.data.data = (uint8_t *)(uintptr_t)bytes;
-                resp.data.len = n;
-                resp.next_offset = next;
-                resp.eof = eof;
-                ttrpc_call_reply(w->call, &resp.base);
-        }
-        free(w);
+        resp.data.data = (uint8_t *)(uintptr_t)bytes;
+        resp.data.len = n;
+        resp.next_offset = next;
+        resp.eof = eof;
+        io_answer(w, err, &resp.base);
 }
 
 static void h_read_output(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
 {
-        struct ps_agent_service *s = data;
         const Podshim__Agent__V1__ReadOutputRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
         struct ps_agent_streams *st;
-        struct io_wait *w;
+        struct io_wait *w = io_begin(data, call, req->id, &st);
 
-        NEED_CONTAINERS(s, call);
-        if (!(st = ps_agent_container_streams(s->containers, req->id, &err)))
-                return ttrpc_call_fail(call, err);
-        if (!(w = io_wait_new(call)))
-                return;
-        io_wait_started(w,
-                        ps_agent_streams_read(st, (enum ps_agent_stream)req->stream, req->offset,
-                                              req->max_bytes, on_output, w, &err),
-                        err);
+        if (w)
+                io_wait_started(w,
+                                ps_agent_streams_read(st, (enum ps_agent_stream)req->stream,
+                                                      req->offset, req->max_bytes, on_output, w,
+                                                      &err),
+                                err);
 }
 
 static void on_written(void *data, const struct ps_err *err, size_t taken)
 {
-        struct io_wait *w = data;
         Podshim__Agent__V1__WriteStdinResponse resp =
             PODSHIM__AGENT__V1__WRITE_STDIN_RESPONSE__INIT;
 
-        if (w->call && err) {
-                ttrpc_call_fail(w->call, err);
-        } else if (w->call) {
-                resp.taken = (uint32_t)taken;
-                ttrpc_call_reply(w->call, &resp.base);
-        }
-        free(w);
+        resp.taken = (uint32_t)taken;
+        io_answer(data, err, &resp.base);
 }
 
 static void h_write_stdin(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
 {
-        struct ps_agent_service *s = data;
         const Podshim__Agent__V1__WriteStdinRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
         struct ps_agent_streams *st;
-        struct io_wait *w;
+        struct io_wait *w = io_begin(data, call, req->id, &st);
 
-        NEED_CONTAINERS(s, call);
-        if (!(st = ps_agent_container_streams(s->containers, req->id, &err)))
-                return ttrpc_call_fail(call, err);
-        if (!(w = io_wait_new(call)))
-                return;
-        io_wait_started(w,
-                        ps_agent_streams_write(st, req->offset, req->data.data, req->data.len,
-                                               on_written, w, &err),
-                        err);
+        if (w)
+                io_wait_started(w,
+                                ps_agent_streams_write(st, req->offset, req->data.data,
+                                                       req->data.len, on_written, w, &err),
+                                err);
 }
 
 static void h_close_stdin(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
