@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agent/service.h"
 #include "base/version.h"
@@ -246,30 +247,35 @@ int ps_agent_client_create(struct ps_agent_client *c, const struct ps_agent_cont
 
 /* A method taking a ContainerRequest. */
 static int container_call(struct ps_agent_client *c, const char *method, const char *id,
-                          unsigned timeout_ms, const ProtobufCMessageDescriptor *reply,
-                          deliver_fn deliver, struct pending proto, struct ps_err **err)
+                          const char *exec_id, unsigned timeout_ms,
+                          const ProtobufCMessageDescriptor *reply, deliver_fn deliver,
+                          struct pending proto, struct ps_err **err)
 {
         Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
 
         req.id = (char *)(uintptr_t)id;
+        if (exec_id)
+                req.exec_id = (char *)(uintptr_t)exec_id;
         return call(c, method, &req.base, timeout_ms, reply, deliver, proto, err);
 }
 
 int ps_agent_client_start(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
                           ps_agent_pid_fn fn, void *data, struct ps_err **err)
 {
-        return container_call(c, "StartContainer", id, timeout_ms,
+        return container_call(c, "StartContainer", id, NULL, timeout_ms,
                               &podshim__agent__v1__start_container_response__descriptor,
                               deliver_pid, PENDING(pid, fn, data), err);
 }
 
-int ps_agent_client_signal(struct ps_agent_client *c, const char *id, int sig, bool all,
-                           unsigned timeout_ms, ps_agent_done_fn fn, void *data,
+int ps_agent_client_signal(struct ps_agent_client *c, const char *id, const char *exec_id, int sig,
+                           bool all, unsigned timeout_ms, ps_agent_done_fn fn, void *data,
                            struct ps_err **err)
 {
         Podshim__Agent__V1__SignalRequest req = PODSHIM__AGENT__V1__SIGNAL_REQUEST__INIT;
 
         req.id = (char *)(uintptr_t)id;
+        if (exec_id)
+                req.exec_id = (char *)(uintptr_t)exec_id;
         req.signal = (uint32_t)sig;
         req.all = all;
         return call(c, "Signal", &req.base, timeout_ms, NULL, deliver_done, PENDING(done, fn, data),
@@ -279,16 +285,41 @@ int ps_agent_client_signal(struct ps_agent_client *c, const char *id, int sig, b
 int ps_agent_client_delete(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
                            ps_agent_done_fn fn, void *data, struct ps_err **err)
 {
-        return container_call(c, "DeleteContainer", id, timeout_ms, NULL, deliver_done,
+        return container_call(c, "DeleteContainer", id, NULL, timeout_ms, NULL, deliver_done,
                               PENDING(done, fn, data), err);
 }
 
 int ps_agent_client_pids(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
                          ps_agent_pids_fn fn, void *data, struct ps_err **err)
 {
-        return container_call(c, "Pids", id, timeout_ms,
+        return container_call(c, "Pids", id, NULL, timeout_ms,
                               &podshim__agent__v1__pids_response__descriptor, deliver_pids,
                               PENDING(pids, fn, data), err);
+}
+
+int ps_agent_client_exec(struct ps_agent_client *c, const struct ps_agent_exec_spec *spec,
+                         unsigned timeout_ms, ps_agent_pid_fn fn, void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__ExecProcessRequest req = PODSHIM__AGENT__V1__EXEC_PROCESS_REQUEST__INIT;
+
+        req.id = (char *)(uintptr_t)spec->id;
+        req.exec_id = (char *)(uintptr_t)spec->exec_id;
+        req.process.data = (uint8_t *)(uintptr_t)spec->process;
+        req.process.len = strlen(spec->process);
+        req.stdin_pipe = spec->stdin_pipe;
+        req.stdout_pipe = spec->stdout_pipe;
+        req.stderr_pipe = spec->stderr_pipe;
+        return call(c, "ExecProcess", &req.base, timeout_ms,
+                    &podshim__agent__v1__exec_process_response__descriptor, deliver_pid,
+                    PENDING(pid, fn, data), err);
+}
+
+int ps_agent_client_delete_exec(struct ps_agent_client *c, const char *id, const char *exec_id,
+                                unsigned timeout_ms, ps_agent_done_fn fn, void *data,
+                                struct ps_err **err)
+{
+        return container_call(c, "DeleteExec", id, exec_id, timeout_ms, NULL, deliver_done,
+                              PENDING(done, fn, data), err);
 }
 
 int ps_agent_client_wait_exits(struct ps_agent_client *c, uint64_t ack, ps_agent_exits_fn fn,
@@ -302,13 +333,15 @@ int ps_agent_client_wait_exits(struct ps_agent_client *c, uint64_t ack, ps_agent
                     PENDING(exits, fn, data), err);
 }
 
-int ps_agent_client_read_output(struct ps_agent_client *c, const char *id, int stream,
-                                uint64_t offset, uint32_t max_bytes, ps_agent_output_fn fn,
-                                void *data, struct ps_err **err)
+int ps_agent_client_read_output(struct ps_agent_client *c, const char *id, const char *exec_id,
+                                int stream, uint64_t offset, uint32_t max_bytes,
+                                ps_agent_output_fn fn, void *data, struct ps_err **err)
 {
         Podshim__Agent__V1__ReadOutputRequest req = PODSHIM__AGENT__V1__READ_OUTPUT_REQUEST__INIT;
 
         req.id = (char *)(uintptr_t)id;
+        if (exec_id)
+                req.exec_id = (char *)(uintptr_t)exec_id;
         req.stream = stream == 1 ? PODSHIM__AGENT__V1__OUTPUT_STREAM__STDERR
                                  : PODSHIM__AGENT__V1__OUTPUT_STREAM__STDOUT;
         req.offset = offset;
@@ -318,13 +351,15 @@ int ps_agent_client_read_output(struct ps_agent_client *c, const char *id, int s
                     PENDING(output, fn, data), err);
 }
 
-int ps_agent_client_write_stdin(struct ps_agent_client *c, const char *id, uint64_t offset,
-                                const uint8_t *bytes, size_t n, ps_agent_taken_fn fn, void *data,
-                                struct ps_err **err)
+int ps_agent_client_write_stdin(struct ps_agent_client *c, const char *id, const char *exec_id,
+                                uint64_t offset, const uint8_t *bytes, size_t n,
+                                ps_agent_taken_fn fn, void *data, struct ps_err **err)
 {
         Podshim__Agent__V1__WriteStdinRequest req = PODSHIM__AGENT__V1__WRITE_STDIN_REQUEST__INIT;
 
         req.id = (char *)(uintptr_t)id;
+        if (exec_id)
+                req.exec_id = (char *)(uintptr_t)exec_id;
         req.offset = offset;
         req.data.data = (uint8_t *)(uintptr_t)bytes;
         req.data.len = n;
@@ -333,9 +368,10 @@ int ps_agent_client_write_stdin(struct ps_agent_client *c, const char *id, uint6
                     PENDING(taken, fn, data), err);
 }
 
-int ps_agent_client_close_stdin(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
-                                ps_agent_done_fn fn, void *data, struct ps_err **err)
+int ps_agent_client_close_stdin(struct ps_agent_client *c, const char *id, const char *exec_id,
+                                unsigned timeout_ms, ps_agent_done_fn fn, void *data,
+                                struct ps_err **err)
 {
-        return container_call(c, "CloseStdin", id, timeout_ms, NULL, deliver_done,
+        return container_call(c, "CloseStdin", id, exec_id, timeout_ms, NULL, deliver_done,
                               PENDING(done, fn, data), err);
 }

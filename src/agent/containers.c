@@ -13,6 +13,7 @@
 #include "agent/streams.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/spawn.h"
 #include "core/reaper.h"
@@ -30,14 +31,29 @@ struct container {
         bool deleted;  /* removed by the host: kept only until its init's exit is in */
         unsigned runs; /* runtime calls in flight */
         struct ps_agent_streams *streams;
+        struct ps_list execs; /* struct exec */
 };
 
-enum run_kind { RUN_CREATE, RUN_START, RUN_KILL, RUN_DELETE };
+/* An exec of a container: from ExecProcess until DeleteExec (or its
+ * container's end). */
+struct exec {
+        struct ps_list link; /* in ct->execs */
+        struct container *ct;
+        char *id;
+        char *spec_path, *pid_path; /* <bundle>/.exec-<id>.json, .exec-<id>.pid */
+        pid_t pid;                  /* while it runs */
+        bool starting;              /* runtime exec in flight */
+        bool deleted;               /* kept only until its exit (or its exec's end) is in */
+        struct ps_agent_streams *streams;
+};
+
+enum run_kind { RUN_CREATE, RUN_START, RUN_KILL, RUN_DELETE, RUN_EXEC };
 
 struct run {
         struct ps_list link; /* in t->runs */
         struct ps_agent_containers *t;
         struct container *ct;
+        struct exec *ex; /* RUN_EXEC */
         enum run_kind kind;
         pid_t pid;
         ps_agent_run_fn done;
@@ -51,11 +67,11 @@ struct ps_agent_containers {
         ps_agent_exit_queued_fn on_exit;
         void *data;
         struct ps_list containers, runs, exits;
-        size_t n_containers, n_exits;
+        size_t n_containers, n_exits, n_execs;
         uint64_t seq;
 };
 
-static const char *const run_op[] = {"create", "start", "kill", "delete"};
+static const char *const run_op[] = {"create", "start", "kill", "delete", "exec"};
 
 struct ps_agent_containers *
 ps_agent_containers_new(struct event_base *base, struct ps_reaper *reaper, const char *bundles_dir,
@@ -82,8 +98,29 @@ ps_agent_containers_new(struct event_base *base, struct ps_reaper *reaper, const
         return t;
 }
 
+static void exec_free(struct exec *ex)
+{
+        struct ps_agent_containers *t = ex->ct->t;
+
+        if (ex->pid > 0)
+                ps_reaper_unwatch(t->reaper, ex->pid);
+        ps_list_remove(&ex->link);
+        t->n_execs--;
+        ps_agent_streams_free(ex->streams); /* answers the waiting calls */
+        if (ex->spec_path)
+                unlink(ex->spec_path);
+        if (ex->pid_path)
+                unlink(ex->pid_path);
+        free(ex->spec_path);
+        free(ex->pid_path);
+        free(ex->id);
+        free(ex);
+}
+
 static void container_free(struct ps_agent_containers *t, struct container *ct)
 {
+        while (!ps_list_empty(&ct->execs))
+                exec_free(ps_list_first(&ct->execs, struct exec, link));
         if (ct->pid > 0)
                 ps_reaper_unwatch(t->reaper, ct->pid);
         ps_list_remove(&ct->link);
@@ -99,6 +136,7 @@ static void exit_free(struct ps_agent_exit *e)
 {
         ps_list_remove(&e->link);
         free(e->id);
+        free(e->exec_id);
         free(e);
 }
 
@@ -130,7 +168,7 @@ struct ps_agent_containers *ps_agent_containers_free(struct ps_agent_containers 
         return NULL;
 }
 
-static int check_id(const char *id, struct ps_err **err)
+static int check_id(const char *id, const char *what, struct ps_err **err)
 {
         size_t n = id ? strlen(id) : 0;
 
@@ -138,7 +176,7 @@ static int check_id(const char *id, struct ps_err **err)
             strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                        "0123456789_.-") != n ||
             id[0] == '.')
-                return ps_err_set(err, PS_INVALID_ARGUMENT, "bad container id '%.*s'", ID_MAX,
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "bad %s id '%.*s'", what, ID_MAX,
                                   id ? id : "");
         return 0;
 }
@@ -160,7 +198,7 @@ static struct container *get(struct ps_agent_containers *t, const char *id, stru
 {
         struct container *ct;
 
-        if (check_id(id, err) < 0)
+        if (check_id(id, "container", err) < 0)
                 return NULL;
         ct = find(t, id);
         if (!ct)
@@ -194,12 +232,15 @@ static char *runtime_path(const struct ps_agent_containers *t, const char *name,
 
 /* ---- exits ---------------------------------------------------------------- */
 
-static void queue_exit(struct ps_agent_containers *t, const char *id, pid_t pid, int status)
+static void queue_exit(struct ps_agent_containers *t, const char *id, const char *exec_id,
+                       pid_t pid, int status)
 {
         struct ps_agent_exit *e = calloc(1, sizeof(*e));
         struct timespec ts;
 
-        if (!e || !(e->id = strdup(id))) {
+        if (!e || !(e->id = strdup(id)) || (exec_id && !(e->exec_id = strdup(exec_id)))) {
+                if (e)
+                        free(e->id);
                 free(e);
                 ps_log_error("agent: out of memory: the exit of %s (pid %d) is lost", id, pid);
                 return;
@@ -248,7 +289,7 @@ static void on_init_exit(void *data, pid_t pid, int status)
 
         ct->pid = 0;
         ps_log_debug("agent: container %s (pid %d) exited, status %d", ct->id, pid, status);
-        queue_exit(t, ct->id, pid, status);
+        queue_exit(t, ct->id, NULL, pid, status);
         if (ct->deleted && ct->runs == 0)
                 container_free(t, ct);
 }
@@ -289,6 +330,8 @@ static struct ps_err *created(struct container *ct)
         return NULL;
 }
 
+static void exec_ran(struct run *r, int status);
+
 static void on_run_exit(void *data, pid_t pid, int status)
 {
         struct run *r = data;
@@ -300,6 +343,8 @@ static void on_run_exit(void *data, pid_t pid, int status)
         (void)pid;
         ps_list_remove(&r->link);
         ct->runs--;
+        if (r->kind == RUN_EXEC)
+                return exec_ran(r, status);
         if (status != 0)
                 e = runtime_error(ct, run_op[r->kind], status);
         else if (r->kind == RUN_CREATE && !(e = created(ct))) {
@@ -320,8 +365,8 @@ static void on_run_exit(void *data, pid_t pid, int status)
 
 /* Runs `<runtime> --root ... --log <bundle>/log.json ... args` for ct;
  * stdio[] become its 0, 1, 2 (NULL or -1: /dev/null). */
-static int run(struct container *ct, enum run_kind kind, char *const *args, const int *stdio,
-               ps_agent_run_fn done, void *data, struct ps_err **err)
+static int run(struct container *ct, struct exec *ex, enum run_kind kind, char *const *args,
+               const int *stdio, ps_agent_run_fn done, void *data, struct ps_err **err)
 {
         struct ps_agent_containers *t = ct->t;
         _cleanup_free_ char *log = NULL;
@@ -338,7 +383,7 @@ static int run(struct container *ct, enum run_kind kind, char *const *args, cons
         r = calloc(1, sizeof(*r));
         if (!r)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "runtime");
-        *r = (struct run){.t = t, .ct = ct, .kind = kind, .done = done, .data = data};
+        *r = (struct run){.t = t, .ct = ct, .ex = ex, .kind = kind, .done = done, .data = data};
         so.path = argv[0];
         so.argv = argv;
         r->pid = ps_spawn(&so, err);
@@ -377,7 +422,7 @@ static struct container *container_new(struct ps_agent_containers *t,
 {
         struct container *ct;
 
-        if (check_id(req->id, err) < 0)
+        if (check_id(req->id, "container", err) < 0)
                 return NULL;
         if (!t->bundles_dir) {
                 ps_err_set(err, PS_FAILED_PRECONDITION, "no bundle directory shared");
@@ -406,6 +451,7 @@ static struct container *container_new(struct ps_agent_containers *t,
                 return NULL;
         }
         ct->t = t;
+        ps_list_init(&ct->execs);
         ps_list_add_tail(&t->containers, &ct->link);
         t->n_containers++;
         ct->runtime = runtime_path(t, req->runtime, err);
@@ -438,7 +484,7 @@ int ps_agent_container_create(struct ps_agent_containers *t, const struct ps_age
         ct->streams = ps_agent_streams_new(t->base, want, err);
         if (ct->streams)
                 ps_agent_streams_fds(ct->streams, fds);
-        if (!ct->streams || run(ct, RUN_CREATE, args, fds, done, data, err) < 0) {
+        if (!ct->streams || run(ct, NULL, RUN_CREATE, args, fds, done, data, err) < 0) {
                 container_free(t, ct);
                 return ps_err_prefix(err, "container %s", req->id);
         }
@@ -456,32 +502,46 @@ int ps_agent_container_start(struct ps_agent_containers *t, const char *id, ps_a
         if (ct->pid <= 0)
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "container %s: not created", id);
         args[1] = ct->id;
-        return run(ct, RUN_START, args, NULL, done, data, err);
+        return run(ct, NULL, RUN_START, args, NULL, done, data, err);
 }
 
-int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, int sig, bool all,
-                              ps_agent_run_fn done, void *data, struct ps_err **err)
+static struct exec *get_exec(struct ps_agent_containers *t, const char *id, const char *exec_id,
+                             struct ps_err **err);
+
+int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, const char *exec_id,
+                              int sig, bool all, ps_agent_run_fn done, void *data,
+                              struct ps_err **err)
 {
         struct container *ct = get(t, id, err);
+        const struct exec *ex = NULL;
         char num[16];
         char *args[] = {"kill", "--all", NULL, num, NULL};
+        pid_t pid;
 
         if (!ct)
                 return -1;
         if (sig <= 0 || sig >= NSIG)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "signal %d", sig);
+        if (exec_id && exec_id[0]) {
+                if (all)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                          "exec %s: `all` is for a container's init", exec_id);
+                if (!(ex = get_exec(t, id, exec_id, err)))
+                        return -1;
+        }
         if (!all) {
-                if (ct->pid <= 0)
-                        return ps_err_set(err, PS_NOT_FOUND, "container %s: process not running",
-                                          id);
-                if (kill(ct->pid, sig) < 0)
-                        return ps_err_errno(err, errno, PS_UNKNOWN, "kill %d", ct->pid);
+                pid = ex ? ex->pid : ct->pid;
+                if (pid <= 0)
+                        return ps_err_set(err, PS_NOT_FOUND, "%s %s: process not running",
+                                          ex ? "exec" : "container", ex ? exec_id : id);
+                if (kill(pid, sig) < 0)
+                        return ps_err_errno(err, errno, PS_UNKNOWN, "kill %d", pid);
                 done(data, NULL, 0);
                 return 0;
         }
         snprintf(num, sizeof(num), "%d", sig);
         args[2] = ct->id;
-        return run(ct, RUN_KILL, args, NULL, done, data, err);
+        return run(ct, NULL, RUN_KILL, args, NULL, done, data, err);
 }
 
 int ps_agent_container_delete(struct ps_agent_containers *t, const char *id, ps_agent_run_fn done,
@@ -493,7 +553,7 @@ int ps_agent_container_delete(struct ps_agent_containers *t, const char *id, ps_
         if (!ct)
                 return -1;
         args[2] = ct->id;
-        return run(ct, RUN_DELETE, args, NULL, done, data, err);
+        return run(ct, NULL, RUN_DELETE, args, NULL, done, data, err);
 }
 
 int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t **ret_pids,
@@ -532,9 +592,233 @@ int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t
 }
 
 struct ps_agent_streams *ps_agent_container_streams(struct ps_agent_containers *t, const char *id,
-                                                    struct ps_err **err)
+                                                    const char *exec_id, struct ps_err **err)
+{
+        struct container *ct;
+        struct exec *ex;
+
+        if (exec_id && exec_id[0])
+                return (ex = get_exec(t, id, exec_id, err)) ? ex->streams : NULL;
+        ct = get(t, id, err);
+        return ct ? ct->streams : NULL;
+}
+
+/* ---- execs ------------------------------------------------------------------- */
+
+static struct exec *find_exec(struct container *ct, const char *exec_id)
+{
+        struct ps_list *pos;
+
+        for (pos = ct->execs.next; pos != &ct->execs; pos = pos->next) {
+                struct exec *ex = ps_list_entry(pos, struct exec, link);
+
+                if (!ex->deleted && strcmp(ex->id, exec_id) == 0)
+                        return ex;
+        }
+        return NULL;
+}
+
+static struct exec *get_exec(struct ps_agent_containers *t, const char *id, const char *exec_id,
+                             struct ps_err **err)
 {
         struct container *ct = get(t, id, err);
+        struct exec *ex;
 
-        return ct ? ct->streams : NULL;
+        if (!ct || check_id(exec_id, "exec", err) < 0)
+                return NULL;
+        ex = find_exec(ct, exec_id);
+        if (!ex)
+                ps_err_set(err, PS_NOT_FOUND, "exec %s of container %s: not found", exec_id, id);
+        return ex;
+}
+
+static void on_exec_exit(void *data, pid_t pid, int status)
+{
+        struct exec *ex = data;
+
+        ex->pid = 0;
+        ps_log_debug("agent: exec %s/%s (pid %d) exited, status %d", ex->ct->id, ex->id, pid,
+                     status);
+        queue_exit(ex->ct->t, ex->ct->id, ex->id, pid, status);
+        if (ex->deleted)
+                exec_free(ex);
+}
+
+/* The runtime ran the exec: its pid from the pid file, watched from now
+ * on (an exit before this waits in the reaper's cache). */
+static struct ps_err *exec_watch(struct exec *ex)
+{
+        struct ps_err *e = NULL;
+        pid_t pid;
+
+        if (ps_read_pid_file(ex->pid_path, &pid, &e) < 0)
+                return e;
+        if (ps_reaper_watch(ex->ct->t->reaper, pid, on_exec_exit, ex, &e) < 0) {
+                kill(pid, SIGKILL); /* nobody would report it: it must not run */
+                return e;
+        }
+        ex->pid = pid;
+        return NULL;
+}
+
+static void exec_ran(struct run *r, int status)
+{
+        struct exec *ex = r->ex;
+        struct container *ct = r->ct;
+        struct ps_err *e = NULL;
+        pid_t pid = 0;
+
+        ex->starting = false;
+        unlink(ex->spec_path);
+        if (status != 0)
+                e = runtime_error(ct, run_op[RUN_EXEC], status);
+        else if (!(e = exec_watch(ex))) {
+                pid = ex->pid;
+                if (ex->streams) /* the exec has its ends */
+                        ps_agent_streams_started(ex->streams);
+                if (ex->deleted) /* deleted while it started: nobody wants it */
+                        kill(ex->pid, SIGKILL);
+        }
+        if (e)
+                ex->deleted = true; /* a failed exec leaves nothing */
+        if (ex->deleted && ex->pid == 0)
+                exec_free(ex);
+        if (ct->deleted && ct->runs == 0 && ct->pid == 0)
+                container_free(ct->t, ct);
+        r->done(r->data, e, pid);
+        free(r);
+}
+
+/* The process JSON the host sent: an object with non-empty string args and
+ * no terminal (the exec has pipes). */
+static int check_process(const struct ps_agent_exec *req, struct ps_err **err)
+{
+        _cleanup_json_ cJSON *j = NULL;
+        const cJSON *args, *a;
+
+        if (req->process_len == 0 || req->process_len > PS_AGENT_EXEC_SPEC_MAX)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "exec %s: process must be 1..%u bytes",
+                                  req->exec_id, PS_AGENT_EXEC_SPEC_MAX);
+        j = cJSON_ParseWithLength((const char *)req->process, req->process_len);
+        if (!cJSON_IsObject(j))
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "exec %s: process is no JSON object",
+                                  req->exec_id);
+        args = cJSON_GetObjectItemCaseSensitive(j, "args");
+        if (!cJSON_IsArray(args) || cJSON_GetArraySize(args) == 0)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "exec %s: process has no args",
+                                  req->exec_id);
+        cJSON_ArrayForEach(a, args)
+        {
+                if (!cJSON_IsString(a))
+                        return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                          "exec %s: process args must be strings", req->exec_id);
+        }
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "terminal")))
+                return ps_err_set(
+                    err, PS_INVALID_ARGUMENT,
+                    "exec %s: process.terminal is true, but no terminal was asked for",
+                    req->exec_id);
+        return 0;
+}
+
+static struct exec *exec_new(struct container *ct, const char *exec_id, struct ps_err **err)
+{
+        struct ps_agent_containers *t = ct->t;
+        struct exec *ex = calloc(1, sizeof(*ex));
+
+        if (!ex || !(ex->id = strdup(exec_id)) ||
+            asprintf(&ex->spec_path, "%s/.exec-%s.json", ct->bundle, exec_id) < 0 ||
+            asprintf(&ex->pid_path, "%s/.exec-%s.pid", ct->bundle, exec_id) < 0) {
+                if (ex) {
+                        free(ex->id);
+                        free(ex->spec_path);
+                }
+                free(ex);
+                ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "exec %s", exec_id);
+                return NULL;
+        }
+        ex->ct = ct;
+        ps_list_add_tail(&ct->execs, &ex->link);
+        t->n_execs++;
+        return ex;
+}
+
+/* The checks of ps_agent_exec_create: the request's own fields first
+ * (ids, terminal, the process), then the container's state. */
+static struct container *exec_target(struct ps_agent_containers *t, const struct ps_agent_exec *req,
+                                     struct ps_err **err)
+{
+        struct container *ct;
+
+        if (check_id(req->id, "container", err) < 0 || check_id(req->exec_id, "exec", err) < 0)
+                return NULL;
+        if (req->terminal) {
+                ps_err_set(err, PS_UNIMPLEMENTED,
+                           "exec %s: a terminal in a vm pod is not served yet (the pty would be "
+                           "the guest's, its output one stream, resize a call)",
+                           req->exec_id);
+                return NULL;
+        }
+        if (check_process(req, err) < 0 || !(ct = get(t, req->id, err)))
+                return NULL;
+        if (ct->pid <= 0) {
+                ps_err_set(err, PS_FAILED_PRECONDITION, "container %s: not running", req->id);
+                return NULL;
+        }
+        if (find_exec(ct, req->exec_id)) {
+                ps_err_set(err, PS_ALREADY_EXISTS, "exec %s of container %s: already exists",
+                           req->exec_id, req->id);
+                return NULL;
+        }
+        if (t->n_execs >= PS_AGENT_MAX_EXECS) {
+                ps_err_set(err, PS_RESOURCE_EXHAUSTED, "%u execs already", PS_AGENT_MAX_EXECS);
+                return NULL;
+        }
+        return ct;
+}
+
+int ps_agent_exec_create(struct ps_agent_containers *t, const struct ps_agent_exec *req,
+                         ps_agent_run_fn done, void *data, struct ps_err **err)
+{
+        struct container *ct = exec_target(t, req, err);
+        const bool want[3] = {req->stdin_pipe, req->stdout_pipe, req->stderr_pipe};
+        char *args[] = {"exec", "--process", NULL, "--detach", "--pid-file", NULL, NULL, NULL};
+        struct exec *ex;
+        int fds[3];
+
+        if (!ct || !(ex = exec_new(ct, req->exec_id, err)))
+                return -1;
+        args[2] = ex->spec_path;
+        args[5] = ex->pid_path;
+        args[6] = ct->id;
+        if (ps_write_file_atomic(ex->spec_path, req->process, req->process_len, 0600, err) < 0)
+                goto fail;
+        ex->streams = ps_agent_streams_new(t->base, want, err);
+        if (!ex->streams)
+                goto fail;
+        ps_agent_streams_fds(ex->streams, fds);
+        if (run(ct, ex, RUN_EXEC, args, fds, done, data, err) < 0)
+                goto fail;
+        ex->starting = true;
+        return 0;
+fail:
+        exec_free(ex);
+        return ps_err_prefix(err, "exec %s", req->exec_id);
+}
+
+int ps_agent_exec_delete(struct ps_agent_containers *t, const char *id, const char *exec_id,
+                         struct ps_err **err)
+{
+        struct exec *ex = get_exec(t, id, exec_id, err);
+
+        if (!ex)
+                return -1;
+        ex->deleted = true;
+        /* its parked reads and writes end now (NOT_FOUND) */
+        ex->streams = ps_agent_streams_free(ex->streams);
+        if (ex->pid > 0)
+                kill(ex->pid, SIGKILL); /* freed once its exit is in */
+        else if (!ex->starting)
+                exec_free(ex);
+        return 0;
 }

@@ -56,7 +56,7 @@ static void h_shutdown(void *data, struct ttrpc_call *call, const ProtobufCMessa
  * goes first, the struct lives until the runtime is done. */
 struct pending {
         struct ttrpc_call *call;
-        enum { ANSWER_EMPTY, ANSWER_CREATE, ANSWER_START } answer;
+        enum { ANSWER_EMPTY, ANSWER_CREATE, ANSWER_START, ANSWER_EXEC } answer;
 };
 
 static void pending_cancelled(struct ttrpc_call *call, void *data)
@@ -88,8 +88,10 @@ static void pending_done(void *data, struct ps_err *err, pid_t pid)
             PODSHIM__AGENT__V1__CREATE_CONTAINER_RESPONSE__INIT;
         Podshim__Agent__V1__StartContainerResponse sr =
             PODSHIM__AGENT__V1__START_CONTAINER_RESPONSE__INIT;
+        Podshim__Agent__V1__ExecProcessResponse er =
+            PODSHIM__AGENT__V1__EXEC_PROCESS_RESPONSE__INIT;
 
-        cr.pid = sr.pid = (uint32_t)pid;
+        cr.pid = sr.pid = er.pid = (uint32_t)pid;
         if (!p->call)
                 ps_log_debug("agent: an answer nobody waits for: %s", err ? ps_err_msg(err) : "ok");
         else if (err)
@@ -98,6 +100,8 @@ static void pending_done(void *data, struct ps_err *err, pid_t pid)
                 ttrpc_call_reply(p->call, &cr.base);
         else if (p->answer == ANSWER_START)
                 ttrpc_call_reply(p->call, &sr.base);
+        else if (p->answer == ANSWER_EXEC)
+                ttrpc_call_reply(p->call, &er.base);
         else
                 ttrpc_call_reply(p->call, NULL);
         ps_err_free(err);
@@ -112,6 +116,17 @@ static void pending_started(struct pending *p, int r, const struct ps_err *err)
                 return;
         ttrpc_call_fail(p->call, err); /* the cancel callback goes with the call */
         free(p);
+}
+
+/* The methods whose ContainerRequest names a container only: an exec id
+ * there is a mistake of the host, never ignored. */
+static int no_exec_id(struct ttrpc_call *call, const char *exec_id)
+{
+        if (!exec_id || !exec_id[0])
+                return 0;
+        ttrpc_call_failf(call, PS_INVALID_ARGUMENT, "%s takes no exec id (got '%.128s')",
+                         ttrpc_call_method(call), exec_id);
+        return -1;
 }
 
 #define NEED_CONTAINERS(s, call)                                                                   \
@@ -155,7 +170,8 @@ static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage 
         struct ps_agent_service *s = data;
         const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
-        struct pending *p = run_begin(s, call, ANSWER_START);
+        struct pending *p =
+            no_exec_id(call, req->exec_id) < 0 ? NULL : run_begin(s, call, ANSWER_START);
 
         if (p)
                 pending_started(
@@ -170,14 +186,13 @@ static void h_signal(void *data, struct ttrpc_call *call, const ProtobufCMessage
         _cleanup_err_ struct ps_err *err = NULL;
         struct pending *p;
 
-        if (req->exec_id && req->exec_id[0])
-                return ttrpc_call_failf(call, PS_UNIMPLEMENTED, "exec processes: not yet");
         if (req->signal > 64)
                 return ttrpc_call_failf(call, PS_INVALID_ARGUMENT, "signal %u", req->signal);
         if ((p = run_begin(s, call, ANSWER_EMPTY)))
                 pending_started(p,
-                                ps_agent_container_signal(s->containers, req->id, (int)req->signal,
-                                                          req->all, pending_done, p, &err),
+                                ps_agent_container_signal(s->containers, req->id, req->exec_id,
+                                                          (int)req->signal, req->all, pending_done,
+                                                          p, &err),
                                 err);
 }
 
@@ -186,7 +201,8 @@ static void h_delete(void *data, struct ttrpc_call *call, const ProtobufCMessage
         struct ps_agent_service *s = data;
         const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
-        struct pending *p = run_begin(s, call, ANSWER_EMPTY);
+        struct pending *p =
+            no_exec_id(call, req->exec_id) < 0 ? NULL : run_begin(s, call, ANSWER_EMPTY);
 
         if (p)
                 pending_started(
@@ -205,6 +221,8 @@ static void h_pids(void *data, struct ttrpc_call *call, const ProtobufCMessage *
         size_t n = 0;
 
         NEED_CONTAINERS(s, call);
+        if (no_exec_id(call, req->exec_id) < 0)
+                return;
         if (ps_agent_container_pids(s->containers, req->id, &pids, &n, &err) < 0)
                 return ttrpc_call_fail(call, err);
         out = calloc(n ? n : 1, sizeof(*out));
@@ -261,7 +279,7 @@ static void io_wait_started(struct io_wait *w, int r, const struct ps_err *err)
  * NULL when the call was answered already (no containers, no such
  * container, no memory). */
 static struct io_wait *io_begin(struct ps_agent_service *s, struct ttrpc_call *call, const char *id,
-                                struct ps_agent_streams **ret_streams)
+                                const char *exec_id, struct ps_agent_streams **ret_streams)
 {
         _cleanup_err_ struct ps_err *err = NULL;
         struct ps_agent_streams *st;
@@ -270,7 +288,7 @@ static struct io_wait *io_begin(struct ps_agent_service *s, struct ttrpc_call *c
                 ttrpc_call_failf(call, PS_UNIMPLEMENTED, "no containers here");
                 return NULL;
         }
-        if (!(st = ps_agent_container_streams(s->containers, id, &err))) {
+        if (!(st = ps_agent_container_streams(s->containers, id, exec_id, &err))) {
                 ttrpc_call_fail(call, err);
                 return NULL;
         }
@@ -327,7 +345,7 @@ static void h_read_output(void *data, struct ttrpc_call *call, const ProtobufCMe
         const Podshim__Agent__V1__ReadOutputRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
         struct ps_agent_streams *st;
-        struct io_wait *w = io_begin(data, call, req->id, &st);
+        struct io_wait *w = io_begin(data, call, req->id, req->exec_id, &st);
 
         if (w)
                 io_wait_started(w,
@@ -351,7 +369,7 @@ static void h_write_stdin(void *data, struct ttrpc_call *call, const ProtobufCMe
         const Podshim__Agent__V1__WriteStdinRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
         struct ps_agent_streams *st;
-        struct io_wait *w = io_begin(data, call, req->id, &st);
+        struct io_wait *w = io_begin(data, call, req->id, req->exec_id, &st);
 
         if (w)
                 io_wait_started(w,
@@ -368,8 +386,42 @@ static void h_close_stdin(void *data, struct ttrpc_call *call, const ProtobufCMe
         struct ps_agent_streams *st;
 
         NEED_CONTAINERS(s, call);
-        if (!(st = ps_agent_container_streams(s->containers, req->id, &err)) ||
+        if (!(st = ps_agent_container_streams(s->containers, req->id, req->exec_id, &err)) ||
             ps_agent_streams_close_stdin(st, &err) < 0)
+                return ttrpc_call_fail(call, err);
+        ttrpc_call_reply(call, NULL);
+}
+
+/* ---- execs ------------------------------------------------------------------- */
+
+static void h_exec(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__ExecProcessRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_agent_exec x = {.id = req->id,
+                                  .exec_id = req->exec_id,
+                                  .process = req->process.data,
+                                  .process_len = req->process.len,
+                                  .stdin_pipe = req->stdin_pipe,
+                                  .stdout_pipe = req->stdout_pipe,
+                                  .stderr_pipe = req->stderr_pipe,
+                                  .terminal = req->terminal};
+        struct pending *p = run_begin(s, call, ANSWER_EXEC);
+
+        if (p)
+                pending_started(p, ps_agent_exec_create(s->containers, &x, pending_done, p, &err),
+                                err);
+}
+
+static void h_delete_exec(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+
+        NEED_CONTAINERS(s, call);
+        if (ps_agent_exec_delete(s->containers, req->id, req->exec_id, &err) < 0)
                 return ttrpc_call_fail(call, err);
         ttrpc_call_reply(call, NULL);
 }
@@ -401,6 +453,8 @@ static void answer_waiter(struct ps_agent_service *s)
                 podshim__agent__v1__exit__init(&msgs[n]);
                 msgs[n].seq = e->seq;
                 msgs[n].id = e->id;
+                if (e->exec_id)
+                        msgs[n].exec_id = e->exec_id;
                 msgs[n].pid = (uint32_t)e->pid;
                 msgs[n].exit_status = e->status;
                 msgs[n].exited_at_unix_nano = e->exited_at_ns;
@@ -455,6 +509,8 @@ static const struct ttrpc_method agent_methods[] = {
     {"ReadOutput", &podshim__agent__v1__read_output_request__descriptor, h_read_output},
     {"WriteStdin", &podshim__agent__v1__write_stdin_request__descriptor, h_write_stdin},
     {"CloseStdin", &podshim__agent__v1__container_request__descriptor, h_close_stdin},
+    {"ExecProcess", &podshim__agent__v1__exec_process_request__descriptor, h_exec},
+    {"DeleteExec", &podshim__agent__v1__container_request__descriptor, h_delete_exec},
 };
 
 void ps_agent_service_init(struct ps_agent_service *s, ps_agent_shutdown_fn on_shutdown, void *data)
