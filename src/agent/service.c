@@ -109,12 +109,14 @@ static void pending_done(void *data, struct ps_err *err, pid_t pid)
 }
 
 /* After the operation that took p: r < 0 means it failed at once (p's
- * done never runs), so the call is answered with err here. */
-static void pending_started(struct pending *p, int r, const struct ps_err *err)
+ * done never runs), so the call is answered with *err here. err is a
+ * pointer because the operation that sets it is an argument of this very
+ * call, and C leaves the order in which arguments are evaluated open. */
+static void pending_started(struct pending *p, int r, struct ps_err *const *err)
 {
         if (r == 0)
                 return;
-        ttrpc_call_fail(p->call, err); /* the cancel callback goes with the call */
+        ttrpc_call_fail(p->call, *err); /* the cancel callback goes with the call */
         free(p);
 }
 
@@ -162,7 +164,7 @@ static void h_create(void *data, struct ttrpc_call *call, const ProtobufCMessage
 
         if (p)
                 pending_started(
-                    p, ps_agent_container_create(s->containers, &c, pending_done, p, &err), err);
+                    p, ps_agent_container_create(s->containers, &c, pending_done, p, &err), &err);
 }
 
 static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -176,7 +178,7 @@ static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage 
         if (p)
                 pending_started(
                     p, ps_agent_container_start(s->containers, req->id, pending_done, p, &err),
-                    err);
+                    &err);
 }
 
 static void h_signal(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -193,7 +195,7 @@ static void h_signal(void *data, struct ttrpc_call *call, const ProtobufCMessage
                                 ps_agent_container_signal(s->containers, req->id, req->exec_id,
                                                           (int)req->signal, req->all, pending_done,
                                                           p, &err),
-                                err);
+                                &err);
 }
 
 static void h_delete(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -207,7 +209,7 @@ static void h_delete(void *data, struct ttrpc_call *call, const ProtobufCMessage
         if (p)
                 pending_started(
                     p, ps_agent_container_delete(s->containers, req->id, pending_done, p, &err),
-                    err);
+                    &err);
 }
 
 static void h_pids(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -267,11 +269,11 @@ static struct io_wait *io_wait_new(struct ttrpc_call *call)
 
 /* After the streams took w: r < 0 means they did not (w's callback never
  * runs), so the call is answered with err here. */
-static void io_wait_started(struct io_wait *w, int r, const struct ps_err *err)
+static void io_wait_started(struct io_wait *w, int r, struct ps_err *const *err)
 {
         if (r == 0)
                 return;
-        ttrpc_call_fail(w->call, err);
+        ttrpc_call_fail(w->call, *err); /* as pending_started: err set by r's call */
         free(w);
 }
 
@@ -352,7 +354,7 @@ static void h_read_output(void *data, struct ttrpc_call *call, const ProtobufCMe
                                 ps_agent_streams_read(st, (enum ps_agent_stream)req->stream,
                                                       req->offset, req->max_bytes, on_output, w,
                                                       &err),
-                                err);
+                                &err);
 }
 
 static void on_written(void *data, const struct ps_err *err, size_t taken)
@@ -375,7 +377,7 @@ static void h_write_stdin(void *data, struct ttrpc_call *call, const ProtobufCMe
                 io_wait_started(w,
                                 ps_agent_streams_write(st, req->offset, req->data.data,
                                                        req->data.len, on_written, w, &err),
-                                err);
+                                &err);
 }
 
 static void h_close_stdin(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -411,7 +413,7 @@ static void h_exec(void *data, struct ttrpc_call *call, const ProtobufCMessage *
 
         if (p)
                 pending_started(p, ps_agent_exec_create(s->containers, &x, pending_done, p, &err),
-                                err);
+                                &err);
 }
 
 static void h_delete_exec(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)

@@ -139,7 +139,8 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
     reaches ContainerStatus; a long-running one reads its boot id under the
     guest's kernel (not the host's), and StopContainer kills it with its
     exit reported (exec: test_vm_pod_exec); two more are both
-    reported exited when QEMU is SIGKILLed, and nothing is left."""
+    reported exited when QEMU is SIGKILLed, an exec running in one of them
+    too (before its container), and nothing is left."""
     with open("/proc/sys/kernel/random/boot_id") as f:
         host_boot = boot_id_of(f.read())
     pod = vm_pods.run(log_directory=str(tmp_path))
@@ -182,6 +183,14 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
     victims = [vm_pods.add_container(pod, "victim%d" % i) for i in range(2)]
     for v in victims:
         vm_pods.wait_container_state(v, "CONTAINER_RUNNING", timeout=60)
+    # an exec still running in one of them when the VM dies
+    seen = len(cri_env.events.snapshot())
+    with ttrpc_client.Client(cri_env.socket(pod.id), timeout=60) as c:
+        r = c.call("Exec", c.protos.task.ExecProcessRequest(
+            id=victims[0], exec_id="doomed", spec=exec_spec(c, ["sleep", "1000"])))
+        assert r.code == ttrpc_client.OK, r
+        r = c.call("Start", c.protos.task.StartRequest(id=victims[0], exec_id="doomed"))
+        assert r.code == ttrpc_client.OK, r
     run_dir = vm_run_dir(cri_env.bundle(pod.id))
     qemu = pod.pid
     os.kill(qemu, signal.SIGKILL)
@@ -189,6 +198,10 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
     for v in victims:
         vm_pods.wait_container_state(v, "CONTAINER_EXITED", timeout=30)
         assert vm_pods.cri.container_status(v).status.exit_code == 137
+    # the exec's TaskExit (137) went out before its container's
+    exits = [(e.get("id"), e.get("exit_status")) for e in cri_env.events.snapshot()[seen:]
+             if e.topic == "/tasks/exit" and e.get("container_id") == victims[0]]
+    assert exits == [("doomed", 137), (victims[0], 137)], exits
     assert not os.path.exists(run_dir), "%s outlived QEMU" % run_dir
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []
