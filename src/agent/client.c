@@ -309,6 +309,7 @@ int ps_agent_client_exec(struct ps_agent_client *c, const struct ps_agent_exec_s
         req.stdin_pipe = spec->stdin_pipe;
         req.stdout_pipe = spec->stdout_pipe;
         req.stderr_pipe = spec->stderr_pipe;
+        req.terminal = spec->terminal;
         return call(c, "ExecProcess", &req.base, timeout_ms,
                     &podshim__agent__v1__exec_process_response__descriptor, deliver_pid,
                     PENDING(pid, fn, data), err);
@@ -320,6 +321,21 @@ int ps_agent_client_delete_exec(struct ps_agent_client *c, const char *id, const
 {
         return container_call(c, "DeleteExec", id, exec_id, timeout_ms, NULL, deliver_done,
                               PENDING(done, fn, data), err);
+}
+
+int ps_agent_client_resize(struct ps_agent_client *c, const char *id, const char *exec_id,
+                           uint32_t width, uint32_t height, unsigned timeout_ms,
+                           ps_agent_done_fn fn, void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__ResizeRequest req = PODSHIM__AGENT__V1__RESIZE_REQUEST__INIT;
+
+        req.id = (char *)(uintptr_t)id;
+        if (exec_id)
+                req.exec_id = (char *)(uintptr_t)exec_id;
+        req.width = width;
+        req.height = height;
+        return call(c, "Resize", &req.base, timeout_ms, NULL, deliver_done, PENDING(done, fn, data),
+                    err);
 }
 
 int ps_agent_client_wait_exits(struct ps_agent_client *c, uint64_t ack, ps_agent_exits_fn fn,

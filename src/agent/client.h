@@ -47,6 +47,7 @@ struct ps_agent_exec_spec {
         const char *id, *exec_id;
         const char *process;
         bool stdin_pipe, stdout_pipe, stderr_pipe; /* false: /dev/null */
+        bool terminal; /* a pty in the guest: its output is stdout, the pipes are ignored */
 };
 
 /* One exit as the agent reports it; valid during the callback only. */
@@ -102,6 +103,10 @@ int ps_agent_client_exec(struct ps_agent_client *c, const struct ps_agent_exec_s
 int ps_agent_client_delete_exec(struct ps_agent_client *c, const char *id, const char *exec_id,
                                 unsigned timeout_ms, ps_agent_done_fn fn, void *data,
                                 struct ps_err **err);
+/* The window size of an exec's terminal. */
+int ps_agent_client_resize(struct ps_agent_client *c, const char *id, const char *exec_id,
+                           uint32_t width, uint32_t height, unsigned timeout_ms,
+                           ps_agent_done_fn fn, void *data, struct ps_err **err);
 /* Parks a WaitExits with no deadline: fn runs with the exits after `ack`
  * once there are some (or with an error when the connection goes). The
  * caller acknowledges them by the next call's ack. */

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/spawn.h"
 #include "core/reaper.h"
+#include "oci/console_socket.h"
 #include "oci/runtime_cli.h"
 
 #define ID_MAX   128
@@ -44,6 +45,8 @@ struct exec {
         pid_t pid;                  /* while it runs */
         bool starting;              /* runtime exec in flight */
         bool deleted;               /* kept only until its exit (or its exec's end) is in */
+        bool terminal;              /* its stdio is a pty: the master from the console socket */
+        struct ps_console_socket console; /* until runc exec handed the master over */
         struct ps_agent_streams *streams;
 };
 
@@ -107,6 +110,7 @@ static void exec_free(struct exec *ex)
         ps_list_remove(&ex->link);
         t->n_execs--;
         ps_agent_streams_free(ex->streams); /* answers the waiting calls */
+        ps_console_socket_close(&ex->console);
         if (ex->spec_path)
                 unlink(ex->spec_path);
         if (ex->pid_path)
@@ -597,8 +601,13 @@ struct ps_agent_streams *ps_agent_container_streams(struct ps_agent_containers *
         struct container *ct;
         struct exec *ex;
 
-        if (exec_id && exec_id[0])
-                return (ex = get_exec(t, id, exec_id, err)) ? ex->streams : NULL;
+        if (exec_id && exec_id[0]) {
+                if (!(ex = get_exec(t, id, exec_id, err)))
+                        return NULL;
+                if (!ex->streams) /* a terminal's, until runc handed its master over */
+                        ps_err_set(err, PS_FAILED_PRECONDITION, "exec %s: not started", exec_id);
+                return ex->streams;
+        }
         ct = get(t, id, err);
         return ct ? ct->streams : NULL;
 }
@@ -661,6 +670,21 @@ static struct ps_err *exec_watch(struct exec *ex)
         return NULL;
 }
 
+/* A terminal exec's pty master, which runc sent before it exited, as its
+ * streams. */
+static struct ps_err *exec_pty(struct exec *ex)
+{
+        struct ps_err *e = NULL;
+        int master;
+
+        if (ps_console_socket_recv(&ex->console, &master, &e) == 0)
+                ex->streams = ps_agent_streams_new_pty(ex->ct->t->base, master, &e);
+        ps_console_socket_close(&ex->console);
+        if (e)
+                ps_err_prefix(&e, "exec %s: terminal", ex->id);
+        return e;
+}
+
 static void exec_ran(struct run *r, int status)
 {
         struct exec *ex = r->ex;
@@ -673,11 +697,15 @@ static void exec_ran(struct run *r, int status)
         if (status != 0)
                 e = runtime_error(ct, run_op[RUN_EXEC], status);
         else if (!(e = exec_watch(ex))) {
-                pid = ex->pid;
-                if (ex->streams) /* the exec has its ends */
+                if (ex->terminal && !ex->deleted)
+                        e = exec_pty(ex);
+                else if (ex->streams) /* the exec has its ends */
                         ps_agent_streams_started(ex->streams);
-                if (ex->deleted) /* deleted while it started: nobody wants it */
+                /* deleted while it started, or no terminal for it: nobody
+                 * wants it (its exit is queued, then it is freed) */
+                if (e || ex->deleted)
                         kill(ex->pid, SIGKILL);
+                pid = e ? 0 : ex->pid;
         }
         if (e)
                 ex->deleted = true; /* a failed exec leaves nothing */
@@ -689,8 +717,8 @@ static void exec_ran(struct run *r, int status)
         free(r);
 }
 
-/* The process JSON the host sent: an object with non-empty string args and
- * no terminal (the exec has pipes). */
+/* The process JSON the host sent: an object with non-empty string args
+ * whose terminal is the request's. */
 static int check_process(const struct ps_agent_exec *req, struct ps_err **err)
 {
         _cleanup_json_ cJSON *j = NULL;
@@ -713,11 +741,11 @@ static int check_process(const struct ps_agent_exec *req, struct ps_err **err)
                         return ps_err_set(err, PS_INVALID_ARGUMENT,
                                           "exec %s: process args must be strings", req->exec_id);
         }
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "terminal")))
-                return ps_err_set(
-                    err, PS_INVALID_ARGUMENT,
-                    "exec %s: process.terminal is true, but no terminal was asked for",
-                    req->exec_id);
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "terminal")) != req->terminal)
+                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                  "exec %s: process.terminal disagrees with the request's "
+                                  "terminal (%s)",
+                                  req->exec_id, req->terminal ? "true" : "false");
         return 0;
 }
 
@@ -738,13 +766,14 @@ static struct exec *exec_new(struct container *ct, const char *exec_id, struct p
                 return NULL;
         }
         ex->ct = ct;
+        ex->console.fd = -1;
         ps_list_add_tail(&ct->execs, &ex->link);
         t->n_execs++;
         return ex;
 }
 
 /* The checks of ps_agent_exec_create: the request's own fields first
- * (ids, terminal, the process), then the container's state. */
+ * (ids, the process), then the container's state. */
 static struct container *exec_target(struct ps_agent_containers *t, const struct ps_agent_exec *req,
                                      struct ps_err **err)
 {
@@ -752,13 +781,6 @@ static struct container *exec_target(struct ps_agent_containers *t, const struct
 
         if (check_id(req->id, "container", err) < 0 || check_id(req->exec_id, "exec", err) < 0)
                 return NULL;
-        if (req->terminal) {
-                ps_err_set(err, PS_UNIMPLEMENTED,
-                           "exec %s: a terminal in a vm pod is not served yet (the pty would be "
-                           "the guest's, its output one stream, resize a call)",
-                           req->exec_id);
-                return NULL;
-        }
         if (check_process(req, err) < 0 || !(ct = get(t, req->id, err)))
                 return NULL;
         if (ct->pid <= 0) {
@@ -782,21 +804,31 @@ int ps_agent_exec_create(struct ps_agent_containers *t, const struct ps_agent_ex
 {
         struct container *ct = exec_target(t, req, err);
         const bool want[3] = {req->stdin_pipe, req->stdout_pipe, req->stderr_pipe};
-        char *args[] = {"exec", "--process", NULL, "--detach", "--pid-file", NULL, NULL, NULL};
+        char *args[10] = {"exec", "--process", NULL, "--detach", "--pid-file", NULL};
         struct exec *ex;
-        int fds[3];
+        int fds[3] = {-1, -1, -1}, n = 6;
 
         if (!ct || !(ex = exec_new(ct, req->exec_id, err)))
                 return -1;
         args[2] = ex->spec_path;
         args[5] = ex->pid_path;
-        args[6] = ct->id;
+        ex->terminal = req->terminal;
         if (ps_write_file_atomic(ex->spec_path, req->process, req->process_len, 0600, err) < 0)
                 goto fail;
-        ex->streams = ps_agent_streams_new(t->base, want, err);
-        if (!ex->streams)
-                goto fail;
-        ps_agent_streams_fds(ex->streams, fds);
+        if (ex->terminal) {
+                /* the pty is made by runc; its master comes back here */
+                if (ps_console_socket_open(NULL, &ex->console, err) < 0)
+                        goto fail;
+                args[n++] = "--console-socket";
+                args[n++] = ex->console.path;
+        } else {
+                ex->streams = ps_agent_streams_new(t->base, want, err);
+                if (!ex->streams)
+                        goto fail;
+                ps_agent_streams_fds(ex->streams, fds);
+        }
+        args[n++] = ct->id;
+        args[n] = NULL;
         if (run(ct, ex, RUN_EXEC, args, fds, done, data, err) < 0)
                 goto fail;
         ex->starting = true;

@@ -16,7 +16,7 @@
  * through the agent; they go with the container.
  *
  * Execs (slice 4): `runtime exec --detach --pid-file` in a running
- * container, with pipes of their own as streams; the exec's process is the
+ * container, with pipes of their own as streams (or a pty); the exec's process is the
  * agent's child once the runtime exits (as a container's init is), its
  * exit is queued with its exec id like an init's. An exec stays until the
  * host deletes it (ps_agent_exec_delete) or its container goes.
@@ -70,7 +70,7 @@ struct ps_agent_exec {
         const uint8_t *process;
         size_t process_len;
         bool stdin_pipe, stdout_pipe, stderr_pipe;
-        bool terminal; /* not served yet: UNIMPLEMENTED */
+        bool terminal; /* a pty (runc --console-socket) instead of the pipes */
 };
 
 struct ps_agent_exit {
@@ -128,10 +128,12 @@ struct ps_agent_streams *ps_agent_container_streams(struct ps_agent_containers *
                                                     const char *exec_id, struct ps_err **err);
 
 /* `runtime exec --detach` of req->process in the running container
- * req->id, with the pipes asked for; done gets the exec's pid. -1 with
+ * req->id, with the pipes asked for, or a terminal (its master, which
+ * runc hands over through a console socket, the exec's streams: agent/
+ * streams.h ps_agent_streams_new_pty); done gets the exec's pid. -1 with
  * err, the request's own mistakes first: INVALID_ARGUMENT (an id, or a
  * process that is no JSON object with non-empty string args, or whose
- * terminal is true), UNIMPLEMENTED (a terminal); then NOT_FOUND (no such
+ * terminal is not the request's); then NOT_FOUND (no such
  * container), FAILED_PRECONDITION (its init does not run), ALREADY_EXISTS
  * (the exec id is taken), RESOURCE_EXHAUSTED. A failed exec leaves
  * nothing behind. */

@@ -499,6 +499,20 @@ void ps_agent_service_set_containers(struct ps_agent_service *s, struct ps_agent
         s->containers = t;
 }
 
+static void h_resize(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__ResizeRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_agent_streams *st;
+
+        NEED_CONTAINERS(s, call);
+        if (!(st = ps_agent_container_streams(s->containers, req->id, req->exec_id, &err)) ||
+            ps_agent_streams_resize(st, req->width, req->height, &err) < 0)
+                return ttrpc_call_fail(call, err);
+        ttrpc_call_reply(call, NULL);
+}
+
 static const struct ttrpc_method agent_methods[] = {
     {"Hello", &podshim__agent__v1__hello_request__descriptor, h_hello},
     {"Shutdown", NULL, h_shutdown},
@@ -513,6 +527,7 @@ static const struct ttrpc_method agent_methods[] = {
     {"CloseStdin", &podshim__agent__v1__container_request__descriptor, h_close_stdin},
     {"ExecProcess", &podshim__agent__v1__exec_process_request__descriptor, h_exec},
     {"DeleteExec", &podshim__agent__v1__container_request__descriptor, h_delete_exec},
+    {"Resize", &podshim__agent__v1__resize_request__descriptor, h_resize},
 };
 
 void ps_agent_service_init(struct ps_agent_service *s, ps_agent_shutdown_fn on_shutdown, void *data)

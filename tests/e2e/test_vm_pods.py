@@ -400,8 +400,8 @@ def test_vm_pod_exec(vm_pods, cri_env, tmp_path):
     the guest); in a stopped container it is refused. Through the Task API
     with FIFOs of our own: an exec's stdin, CloseIO as its EOF, its output
     and exit status, Kill of an exec, a duplicate exec id, a terminal
-    refused at Start, the events containerd gets, and Exec in a stopped
-    task refused."""
+    (the guest's pty, ResizePty, its echo and output), the events
+    containerd gets, and Exec in a stopped task refused."""
     with open("/proc/sys/kernel/random/boot_id") as f:
         host_boot = boot_id_of(f.read())
     pod = vm_pods.run()
@@ -505,7 +505,7 @@ def raw_execs(vm_pods, cri_env, pod, template, tmp_path):
             assert r.decode(pb.DeleteResponse).exit_status == 3
             assert c.state(tid, "x1").code == ttrpc_client.NOT_FOUND
 
-            # Kill of an exec; a duplicate exec id; a terminal refused at Start
+            # Kill of an exec; a duplicate exec id
             r = c.call("Exec", pb.ExecProcessRequest(id=tid, exec_id="x2",
                                                      spec=exec_spec(c, ["sleep", "1000"])))
             assert r.code == ttrpc_client.OK, r
@@ -523,11 +523,30 @@ def raw_execs(vm_pods, cri_env, pod, template, tmp_path):
             r = c.call("Delete", pb.DeleteRequest(id=tid, exec_id="x2"))
             assert r.code == ttrpc_client.OK, r
             assert guest_pids(c, tid) == [init_pid]
-            r = c.call("Exec", pb.ExecProcessRequest(id=tid, exec_id="tty", terminal=True,
-                                                     spec=exec_spec(c, ["true"])))
+
+            # a terminal: the guest's pty, sized by ResizePty, its stdin and
+            # output through the FIFOs (the pty echoes the input, ends lines
+            # with CRLF)
+            r = c.call("Exec", pb.ExecProcessRequest(
+                id=tid, exec_id="tty", terminal=True, stdin=fifos["stdin"],
+                stdout=fifos["stdout"],
+                spec=exec_spec(c, ["sh", "-c", "read l; stty size; tty; echo got $l"])))
             assert r.code == ttrpc_client.OK, r
+            reader = FifoReader(fifos["stdout"])
+            reader.start()
             r = c.call("Start", pb.StartRequest(id=tid, exec_id="tty"))
-            assert r.code == ttrpc_client.UNIMPLEMENTED and "terminal" in r.message, r
+            assert r.code == ttrpc_client.OK, r
+            r = c.call("ResizePty", pb.ResizePtyRequest(id=tid, exec_id="tty", width=100,
+                                                        height=40))
+            assert r.code == ttrpc_client.OK, r
+            with open(fifos["stdin"], "wb") as w:
+                w.write(b"hi\n")
+            r = c.call("Wait", pb.WaitRequest(id=tid, exec_id="tty"), timeout=60)
+            assert r.code == ttrpc_client.OK and r.decode(pb.WaitResponse).exit_status == 0, r
+            reader.join(30)
+            assert not reader.is_alive(), "no EOF on the terminal's output"
+            tty_out = bytes(reader.data)
+            assert re.fullmatch(rb"hi\r\n40 100\r\n/dev/pts/\d+\r\ngot hi\r\n", tty_out), tty_out
             r = c.call("Delete", pb.DeleteRequest(id=tid, exec_id="tty"))
             assert r.code == ttrpc_client.OK, r
 

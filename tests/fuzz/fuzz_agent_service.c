@@ -15,8 +15,9 @@
  * WriteStdin and CloseStdin decoded and looked up (no container outlives its
  * failed create here, so they end at NOT_FOUND; the streams' own logic is
  * fuzz_agent_streams's and tests/unit/test_agent_streams.c's);
- * ExecProcess and DeleteExec decoded and checked (ids, the process JSON, a
- * terminal, then the container lookup, NOT_FOUND here), and the exec id on
+ * ExecProcess, DeleteExec and Resize decoded and checked (ids, the process
+ * JSON and its terminal, then the container lookup, NOT_FOUND here), and
+ * the exec id on
  * Signal, the stdio methods and the methods that refuse one;
  * UNIMPLEMENTED for everything else.
  * The seeds (corpus/agent_service, written by make-corpus.py) are whole

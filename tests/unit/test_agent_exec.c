@@ -144,7 +144,7 @@ static void write_text(const char *path, const char *text)
 /* <bundles>/<id>: busybox as the rootfs, `sleep` as the init. */
 static void make_bundle(const struct fixture *fx, const char *id)
 {
-        char path[PATH_MAX], spec[1024];
+        char path[PATH_MAX], spec[1536];
 
         snprintf(path, sizeof(path), "%s/%s/rootfs/bin", fx->bundles, id);
         CHECK(ps_mkdir_p(path, 0755, NULL) == 0);
@@ -156,7 +156,10 @@ static void make_bundle(const struct fixture *fx, const char *id)
                  "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,"
                  "\"user\":{\"uid\":0,\"gid\":0},\"args\":[\"/bin/busybox\",\"sleep\",\"1000\"],"
                  "\"env\":[\"PATH=/bin\"],\"cwd\":\"/\"},\"root\":{\"path\":\"rootfs\"},"
-                 "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"}],"
+                 "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+                 "{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"},"
+                 "{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\","
+                 "\"options\":[\"newinstance\",\"ptmxmode=0666\",\"mode=0620\"]}],"
                  "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},"
                  "{\"type\":\"ipc\"},{\"type\":\"uts\"}],\"cgroupsPath\":\"/podshim-unit-%d-%s\"}}",
                  (int)getpid(), id);
@@ -205,6 +208,58 @@ static struct reply exec_call(struct fixture *fx, const char *id, const char *ex
         CHECK(ps_agent_client_exec(fx->client, &spec, CALL_MS, on_pid, &r, NULL) == 0);
         wait_for(fx, &r, 30);
         return r;
+}
+
+static void on_taken(void *data, const struct ps_err *err, size_t taken)
+{
+        struct reply *r = data;
+
+        take_err(r, err);
+        r->n = taken;
+}
+
+/* A terminal exec: the pty is runc's, its master the agent's one output
+ * stream and its stdin; Resize sizes it before the shell asks. */
+static void check_terminal(struct fixture *fx)
+{
+        struct ps_agent_exec_spec spec = {
+            .id = "c1",
+            .exec_id = "tty",
+            .process = "{\"args\":[\"/bin/busybox\",\"sh\",\"-c\",\"read l; stty size; echo "
+                       "got $l\"],\"cwd\":\"/\",\"env\":[\"PATH=/bin\"],\"terminal\":true}",
+            .terminal = true};
+        char got[1024];
+        size_t len = 0;
+        struct reply r = {0};
+
+        CHECK(ps_agent_client_exec(fx->client, &spec, CALL_MS, on_pid, &r, NULL) == 0);
+        wait_for(fx, &r, 30);
+        CHECK_STREQ(r.msg, "");
+        r = (struct reply){0};
+        CHECK(ps_agent_client_resize(fx->client, "c1", "tty", 100, 40, CALL_MS, on_done, &r,
+                                     NULL) == 0);
+        wait_for(fx, &r, 10);
+        CHECK_STREQ(r.msg, "");
+        r = (struct reply){0};
+        CHECK(ps_agent_client_write_stdin(fx->client, "c1", "tty", 0, (const uint8_t *)"hi\n", 3,
+                                          on_taken, &r, NULL) == 0);
+        wait_for(fx, &r, 10);
+        CHECK_INTEQ(r.n, 3);
+        for (int i = 0; i < 50; i++) {
+                r = (struct reply){0};
+                CHECK(ps_agent_client_read_output(fx->client, "c1", "tty", 0, len, 0, on_output, &r,
+                                                  NULL) == 0);
+                wait_for(fx, &r, 10);
+                if (r.code != PS_OK || len + r.n >= sizeof(got))
+                        break;
+                memcpy(got + len, r.out, r.n);
+                len += r.n;
+                if (r.eof)
+                        break;
+        }
+        got[len] = '\0';
+        CHECK(r.eof);
+        CHECK_STREQ(got, "hi\r\n40 100\r\ngot hi\r\n");
 }
 
 static struct reply wait_exits(struct fixture *fx, uint64_t ack)
@@ -361,6 +416,12 @@ static void test_exec_in_a_container(void)
         }
         r = simple(&fx, SIGNAL, "c1", "e2", SIGTERM, false);
         CHECK_INTEQ(r.code, PS_NOT_FOUND); /* it has exited */
+        r = (struct reply){0};
+        CHECK(ps_agent_client_resize(fx.client, "c1", "e2", 80, 24, CALL_MS, on_done, &r, NULL) ==
+              0);
+        wait_for(&fx, &r, 10);
+        CHECK_INTEQ(r.code, PS_FAILED_PRECONDITION); /* pipes: no terminal */
+        check_terminal(&fx);
 
         /* deleted: gone, its streams too, and its id free again */
         r = simple(&fx, DELETE_EXEC, "c1", "e1", 0, false);

@@ -376,7 +376,8 @@ static void on_exec_stdio_ready(void *data, struct ps_err *e)
                                                    .process = x->p->spec_json,
                                                    .stdin_pipe = want[0],
                                                    .stdout_pipe = want[1],
-                                                   .stderr_pipe = want[2]};
+                                                   .stderr_pipe = want[2],
+                                                   .terminal = x->p->terminal};
                 if (ps_agent_client_exec(a, &spec, CALL_MS, on_exec_started, ec, &e) == 0)
                         return;
         }
@@ -396,13 +397,11 @@ static int member_exec(struct ps_process *p, ps_backend_fn done, void *data, str
         struct vm_exec *x;
         struct exec_call *ec;
 
+        /* A terminal's pty is the guest's: the host relays its one output
+         * stream to the stdout FIFO and the stdin FIFO to it, through pipes
+         * as for any exec (cfg.terminal stays false). */
         if (!agent_of(c, err))
                 return -1;
-        if (p->terminal)
-                return ps_err_set(err, PS_UNIMPLEMENTED,
-                                  "exec %s: a terminal in a vm pod is not served yet (the pty "
-                                  "would be the guest's, its output one stream, resize a call)",
-                                  p->exec_id);
         be = m->pod->c->be_ctx;
         cfg.ns = be->ns;
         x = calloc(1, sizeof(*x));
@@ -596,9 +595,34 @@ static int member_pids(struct ps_container *c, ps_backend_pids_fn done, void *da
         return 0;
 }
 
+static void on_resized(void *data, const struct ps_err *err)
+{
+        if (err)
+                ps_log_warn("vm: resize a terminal: %s", ps_err_msg(err));
+}
+
+/* An exec's terminal is sized by the agent; the call is not waited for
+ * (the backend's resize answers at once), a failure is logged. A process
+ * without a terminal has nothing to size, as with runc-v2. */
 static int member_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps_err **err)
 {
-        return ps_err_set(err, PS_UNIMPLEMENTED, "%s: no terminal in a vm pod yet", p->c->id);
+        const struct vm_exec *x = p->exec_id ? p->impl : NULL;
+        struct ps_agent_client *a;
+
+        if (!p->terminal)
+                return 0;
+        if (!x)
+                return ps_err_set(err, PS_UNIMPLEMENTED,
+                                  "%s: a terminal container in a vm pod: "
+                                  "not yet",
+                                  p->c->id);
+        if (!x->in_guest)
+                return ps_err_set(err, PS_FAILED_PRECONDITION, "exec %s: not running", p->exec_id);
+        a = agent_of(p->c, err);
+        if (!a)
+                return -1;
+        return ps_agent_client_resize(a, p->c->id, p->exec_id, w, h, CALL_MS, on_resized, NULL,
+                                      err);
 }
 
 /* The stdio of p: its member's (the init) or its own (an exec). */

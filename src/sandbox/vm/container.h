@@ -11,9 +11,10 @@
  * FIFOs relayed to and from pipes in the guest (sandbox/vm/stdio.h); a
  * member's exit is reported once its output is on the host. Execs (slice
  * 4) run in the guest through the agent (ExecProcess) with stdio of their
- * own, relayed the same way, and their exits held for their output as the
- * init's; deleting one deletes it in the guest. A terminal (a container's
- * or an exec's), pause, resume, update, checkpoint and stats are
+ * own, relayed the same way (an exec's terminal is a pty in the guest,
+ * sized by the agent), and their exits held for their output as the
+ * init's; deleting one deletes it in the guest. A container's own
+ * terminal, pause, resume, update, checkpoint and stats are
  * UNIMPLEMENTED.
  *
  * Pids are guest pids. Once the pod's VM is gone, what ran in it is gone
