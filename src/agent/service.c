@@ -277,11 +277,11 @@ static void io_wait_started(struct io_wait *w, int r, struct ps_err *const *err)
         free(w);
 }
 
-/* The streams of the request's container, and the call parked on them:
- * NULL when the call was answered already (no containers, no such
- * container, no memory). */
-static struct io_wait *io_begin(struct ps_agent_service *s, struct ttrpc_call *call, const char *id,
-                                const char *exec_id, struct ps_agent_streams **ret_streams)
+/* The streams of the request's container (or exec): NULL when the call
+ * was answered already (no containers here, no such container or exec). */
+static struct ps_agent_streams *streams_of(const struct ps_agent_service *s,
+                                           struct ttrpc_call *call, const char *id,
+                                           const char *exec_id)
 {
         _cleanup_err_ struct ps_err *err = NULL;
         struct ps_agent_streams *st;
@@ -290,10 +290,20 @@ static struct io_wait *io_begin(struct ps_agent_service *s, struct ttrpc_call *c
                 ttrpc_call_failf(call, PS_UNIMPLEMENTED, "no containers here");
                 return NULL;
         }
-        if (!(st = ps_agent_container_streams(s->containers, id, exec_id, &err))) {
+        if (!(st = ps_agent_container_streams(s->containers, id, exec_id, &err)))
                 ttrpc_call_fail(call, err);
+        return st;
+}
+
+/* The streams, and the call parked on them: NULL when the call was
+ * answered already (as streams_of, or no memory). */
+static struct io_wait *io_begin(struct ps_agent_service *s, struct ttrpc_call *call, const char *id,
+                                const char *exec_id, struct ps_agent_streams **ret_streams)
+{
+        struct ps_agent_streams *st = streams_of(s, call, id, exec_id);
+
+        if (!st)
                 return NULL;
-        }
         *ret_streams = st;
         return io_wait_new(call);
 }
@@ -382,16 +392,26 @@ static void h_write_stdin(void *data, struct ttrpc_call *call, const ProtobufCMe
 
 static void h_close_stdin(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
 {
-        struct ps_agent_service *s = data;
         const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
-        struct ps_agent_streams *st;
+        struct ps_agent_streams *st = streams_of(data, call, req->id, req->exec_id);
 
-        NEED_CONTAINERS(s, call);
-        if (!(st = ps_agent_container_streams(s->containers, req->id, req->exec_id, &err)) ||
-            ps_agent_streams_close_stdin(st, &err) < 0)
+        if (st && ps_agent_streams_close_stdin(st, &err) < 0)
                 return ttrpc_call_fail(call, err);
-        ttrpc_call_reply(call, NULL);
+        if (st)
+                ttrpc_call_reply(call, NULL);
+}
+
+static void h_resize(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        const Podshim__Agent__V1__ResizeRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_agent_streams *st = streams_of(data, call, req->id, req->exec_id);
+
+        if (st && ps_agent_streams_resize(st, req->width, req->height, &err) < 0)
+                return ttrpc_call_fail(call, err);
+        if (st)
+                ttrpc_call_reply(call, NULL);
 }
 
 /* ---- execs ------------------------------------------------------------------- */
@@ -497,20 +517,6 @@ void ps_agent_service_exit_queued(void *data)
 void ps_agent_service_set_containers(struct ps_agent_service *s, struct ps_agent_containers *t)
 {
         s->containers = t;
-}
-
-static void h_resize(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
-{
-        struct ps_agent_service *s = data;
-        const Podshim__Agent__V1__ResizeRequest *req = (const void *)msg;
-        _cleanup_err_ struct ps_err *err = NULL;
-        struct ps_agent_streams *st;
-
-        NEED_CONTAINERS(s, call);
-        if (!(st = ps_agent_container_streams(s->containers, req->id, req->exec_id, &err)) ||
-            ps_agent_streams_resize(st, req->width, req->height, &err) < 0)
-                return ttrpc_call_fail(call, err);
-        ttrpc_call_reply(call, NULL);
 }
 
 static const struct ttrpc_method agent_methods[] = {

@@ -28,6 +28,7 @@
 #include "check.h"
 #include "core/reaper.h"
 #include "support/scratch.h"
+#include "support/sock.h"
 #include "ttrpc/server.h"
 
 #define RUNTIME_DIR "/usr/sbin" /* where Debian's runc is */
@@ -123,19 +124,6 @@ static void wait_for(struct fixture *fx, const struct reply *r, int secs)
         CHECK(r->done);
 }
 
-static int listen_at(const char *path)
-{
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
-                perror("listen_at");
-                abort();
-        }
-        return fd;
-}
-
 static void write_text(const char *path, const char *text)
 {
         CHECK(ps_write_file_atomic(path, text, strlen(text), 0644, NULL) == 0);
@@ -183,7 +171,7 @@ static void fx_setup(struct fixture *fx)
                                             ps_agent_service_exit_queued, &fx->svc, NULL);
         CHECK(fx->reaper && fx->table);
         ps_agent_service_set_containers(&fx->svc, fx->table);
-        fx->srv = ttrpc_server_new(fx->base, listen_at(fx->sock), &fx->svc.svc, 1, NULL);
+        fx->srv = ttrpc_server_new(fx->base, test_listen_at(fx->sock), &fx->svc.svc, 1, NULL);
         fx->client = ps_agent_client_new(fx->base, fx->sock, NULL);
         CHECK(fx->srv && fx->client);
 }
