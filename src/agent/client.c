@@ -240,6 +240,7 @@ int ps_agent_client_create(struct ps_agent_client *c, const struct ps_agent_cont
         req.stdin_pipe = spec->stdin_pipe;
         req.stdout_pipe = spec->stdout_pipe;
         req.stderr_pipe = spec->stderr_pipe;
+        req.terminal = spec->terminal;
         return call(c, "CreateContainer", &req.base, timeout_ms,
                     &podshim__agent__v1__create_container_response__descriptor, deliver_pid,
                     PENDING(pid, fn, data), err);

@@ -40,6 +40,7 @@ typedef void (*ps_agent_done_fn)(void *data, const struct ps_err *err);
 struct ps_agent_container_spec {
         const char *id, *bundle, *runtime;
         bool stdin_pipe, stdout_pipe, stderr_pipe; /* false: /dev/null */
+        bool terminal; /* a pty in the guest: its output is stdout, the pipes are ignored */
 };
 
 /* An exec to run in a running container; process is the OCI Process JSON. */

@@ -31,8 +31,10 @@ struct container {
         pid_t pid;     /* the init while it runs; 0 before create and after its exit */
         bool deleted;  /* removed by the host: kept only until its init's exit is in */
         unsigned runs; /* runtime calls in flight */
-        struct ps_agent_streams *streams;
-        struct ps_list execs; /* struct exec */
+        bool terminal; /* its stdio is a pty: the master from the console socket */
+        struct ps_console_socket console; /* until runc create handed the master over */
+        struct ps_agent_streams *streams; /* NULL for a terminal until created */
+        struct ps_list execs;             /* struct exec */
 };
 
 /* An exec of a container: from ExecProcess until DeleteExec (or its
@@ -130,6 +132,7 @@ static void container_free(struct ps_agent_containers *t, struct container *ct)
         ps_list_remove(&ct->link);
         t->n_containers--;
         ps_agent_streams_free(ct->streams); /* answers the waiting calls */
+        ps_console_socket_close(&ct->console);
         free(ct->id);
         free(ct->bundle);
         free(ct->runtime);
@@ -315,6 +318,22 @@ static struct ps_err *runtime_error(const struct container *ct, const char *op, 
         return e;
 }
 
+/* A terminal's pty master, which runc sent through cs before it exited
+ * (queued by then), as the process's streams (agent/streams.h). */
+static struct ps_err *pty_streams(struct ps_agent_containers *t, struct ps_console_socket *cs,
+                                  struct ps_agent_streams **ret)
+{
+        struct ps_err *e = NULL;
+        int master;
+
+        if (ps_console_socket_recv(cs, &master, &e) == 0)
+                *ret = ps_agent_streams_new_pty(t->base, master, &e);
+        ps_console_socket_close(cs);
+        if (e)
+                ps_err_prefix(&e, "terminal");
+        return e;
+}
+
 /* A created init: its pid from the pid file, watched from now on. */
 static struct ps_err *created(struct container *ct)
 {
@@ -352,9 +371,11 @@ static void on_run_exit(void *data, pid_t pid, int status)
         if (status != 0)
                 e = runtime_error(ct, run_op[r->kind], status);
         else if (r->kind == RUN_CREATE && !(e = created(ct))) {
-                ret = ct->pid;
-                /* the init has them: our copies would hold off EOF */
-                ps_agent_streams_started(ct->streams);
+                if (ct->terminal && (e = pty_streams(t, &ct->console, &ct->streams)))
+                        kill(ct->pid, SIGKILL); /* no terminal, no container */
+                else if (!ct->terminal)         /* the init has them: ours would hold off EOF */
+                        ps_agent_streams_started(ct->streams);
+                ret = e ? 0 : ct->pid;
         } else if (r->kind == RUN_START)
                 ret = ct->pid;
         else if (r->kind == RUN_DELETE)
@@ -455,6 +476,7 @@ static struct container *container_new(struct ps_agent_containers *t,
                 return NULL;
         }
         ct->t = t;
+        ct->console.fd = -1;
         ps_list_init(&ct->execs);
         ps_list_add_tail(&t->containers, &ct->link);
         t->n_containers++;
@@ -471,9 +493,9 @@ int ps_agent_container_create(struct ps_agent_containers *t, const struct ps_age
 {
         _cleanup_free_ char *pid_file = NULL;
         struct container *ct = container_new(t, req, err);
-        char *args[] = {"create", "--bundle", NULL, "--pid-file", NULL, NULL, NULL};
+        char *args[9] = {"create", "--bundle", NULL, "--pid-file", NULL};
         const bool want[3] = {req->stdin_pipe, req->stdout_pipe, req->stderr_pipe};
-        int fds[3];
+        int fds[3] = {-1, -1, -1}, n = 5, r = -1;
 
         if (!ct)
                 return -1;
@@ -484,11 +506,19 @@ int ps_agent_container_create(struct ps_agent_containers *t, const struct ps_age
         }
         args[2] = ct->bundle;
         args[4] = pid_file;
-        args[5] = ct->id;
-        ct->streams = ps_agent_streams_new(t->base, want, err);
-        if (ct->streams)
+        ct->terminal = req->terminal;
+        /* a terminal's pty is made by runc, its master comes back here */
+        if (ct->terminal && ps_console_socket_open(NULL, &ct->console, err) == 0) {
+                args[n++] = "--console-socket";
+                args[n++] = ct->console.path;
+                r = 0;
+        } else if (!ct->terminal && (ct->streams = ps_agent_streams_new(t->base, want, err))) {
                 ps_agent_streams_fds(ct->streams, fds);
-        if (!ct->streams || run(ct, NULL, RUN_CREATE, args, fds, done, data, err) < 0) {
+                r = 0;
+        }
+        args[n++] = ct->id;
+        args[n] = NULL;
+        if (r < 0 || run(ct, NULL, RUN_CREATE, args, fds, done, data, err) < 0) {
                 container_free(t, ct);
                 return ps_err_prefix(err, "container %s", req->id);
         }
@@ -609,6 +639,8 @@ struct ps_agent_streams *ps_agent_container_streams(struct ps_agent_containers *
                 return ex->streams;
         }
         ct = get(t, id, err);
+        if (ct && !ct->streams) /* a terminal's, until runc handed its master over */
+                ps_err_set(err, PS_FAILED_PRECONDITION, "container %s: not created", id);
         return ct ? ct->streams : NULL;
 }
 
@@ -670,21 +702,6 @@ static struct ps_err *exec_watch(struct exec *ex)
         return NULL;
 }
 
-/* A terminal exec's pty master, which runc sent before it exited, as its
- * streams. */
-static struct ps_err *exec_pty(struct exec *ex)
-{
-        struct ps_err *e = NULL;
-        int master;
-
-        if (ps_console_socket_recv(&ex->console, &master, &e) == 0)
-                ex->streams = ps_agent_streams_new_pty(ex->ct->t->base, master, &e);
-        ps_console_socket_close(&ex->console);
-        if (e)
-                ps_err_prefix(&e, "exec %s: terminal", ex->id);
-        return e;
-}
-
 static void exec_ran(struct run *r, int status)
 {
         struct exec *ex = r->ex;
@@ -698,7 +715,7 @@ static void exec_ran(struct run *r, int status)
                 e = runtime_error(ct, run_op[RUN_EXEC], status);
         else if (!(e = exec_watch(ex))) {
                 if (ex->terminal && !ex->deleted)
-                        e = exec_pty(ex);
+                        e = pty_streams(ct->t, &ex->console, &ex->streams);
                 else if (ex->streams) /* the exec has its ends */
                         ps_agent_streams_started(ex->streams);
                 /* deleted while it started, or no terminal for it: nobody

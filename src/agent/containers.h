@@ -62,6 +62,7 @@ struct ps_agent_create {
         const char *bundle;  /* absolute, in the guest */
         const char *runtime; /* "runc", "crun", or an absolute path ending in either */
         bool stdin_pipe, stdout_pipe, stderr_pipe; /* false: /dev/null */
+        bool terminal; /* a pty (runc --console-socket) instead of the pipes */
 };
 
 /* An exec: process is the OCI Process JSON (not NUL-terminated). */

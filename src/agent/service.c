@@ -159,7 +159,8 @@ static void h_create(void *data, struct ttrpc_call *call, const ProtobufCMessage
                                     .runtime = req->runtime,
                                     .stdin_pipe = req->stdin_pipe,
                                     .stdout_pipe = req->stdout_pipe,
-                                    .stderr_pipe = req->stderr_pipe};
+                                    .stderr_pipe = req->stderr_pipe,
+                                    .terminal = req->terminal};
         struct pending *p = run_begin(s, call, ANSWER_CREATE);
 
         if (p)

@@ -212,28 +212,35 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
         assert not os.path.exists(os.path.join(cri_env.bundle(c), "rootfs")), c
 
 
-def test_vm_pod_removed_with_a_running_container(vm_pods, cri_env):
-    """A terminal in the VM is UNIMPLEMENTED (slice 3) and the pod goes on;
-    the usual end of a pod: StopPodSandbox with a container still running
-    in the VM stops it through the agent (its exit reported), then QEMU;
-    nothing is left after RemovePodSandbox."""
-    pod = vm_pods.run()
+def test_vm_pod_removed_with_a_running_container(vm_pods, cri_env, tmp_path):
+    """A container with a terminal (CRI tty) runs on the guest's pty, its
+    output in CRI's log; the usual end of a pod: StopPodSandbox with
+    containers still running in the VM stops them through the agent (their
+    exits reported), then QEMU; nothing is left after RemovePodSandbox."""
+    pod = vm_pods.run(log_directory=str(tmp_path))
     rem = vm_pods.snapshot(pod)
     run_dir = vm_run_dir(cri_env.bundle(pod.id))
     qemu = pod.pid
-    cfg = vm_pods.container_config(pod, "tty")
+    cfg = vm_pods.container_config(pod, "tty", ("sh", "-c", "tty; echo done; exec sleep 1000"))
     cfg.tty = True
+    cfg.log_path = "tty.log"
     tty = vm_pods.cri.create_container(pod.id, cfg, pod.config)
     pod.containers.append(tty)
-    assert vm_pods.cri.code_of("StartContainer", vm_pods.pb.StartContainerRequest(
-        container_id=tty), 60) == "UNIMPLEMENTED"
+    vm_pods.cri.start_container(tty)
+
+    def tty_out():
+        out = bytes(cri_log(str(tmp_path / "tty.log"))[b"stdout"])
+        return out if b"done" in out else None
+    out = harness.wait_until(tty_out, 60, 0.1, "the terminal's output in CRI's log")
+    assert re.match(rb"/dev/pts/\d+\r?\ndone", out), out
     c = vm_pods.add_container(pod, "runner")
     vm_pods.wait_container_state(c, "CONTAINER_RUNNING", timeout=60)
     t0 = time.monotonic()
     vm_pods.cri.stop_pod(pod.id)
     print("StopPodSandbox of a VM pod took %.2f s" % (time.monotonic() - t0))
-    assert vm_pods.cri.container_state(c) == "CONTAINER_EXITED"
-    assert vm_pods.cri.container_status(c).status.exit_code == 137
+    for x in (c, tty):
+        assert vm_pods.cri.container_state(x) == "CONTAINER_EXITED"
+        assert vm_pods.cri.container_status(x).status.exit_code == 137
     assert vm_pods.cri.pod_state(pod.id) == "SANDBOX_NOTREADY"
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []

@@ -231,7 +231,8 @@ static void on_stdio_ready(void *data, struct ps_err *e)
                                                 .runtime = m->pod->runtime,
                                                 .stdin_pipe = want[0],
                                                 .stdout_pipe = want[1],
-                                                .stderr_pipe = want[2]};
+                                                .stderr_pipe = want[2],
+                                                .terminal = m->c->init->terminal};
         if (ps_agent_client_create(a, &spec, CALL_MS, on_created, cc, &e) < 0) {
                 call_finish(&cc->k, e, 0);
                 ps_err_free(e);
@@ -254,9 +255,9 @@ static int member_create(struct ps_container *c, const struct ps_create_request 
         if (!pod || !ps_vm_agent(pod->vm))
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "%s: the pod's VM is not running",
                                   c->id);
-        if (req->terminal || (req->checkpoint && req->checkpoint[0]))
-                return ps_err_set(err, PS_UNIMPLEMENTED,
-                                  "%s: a terminal or a restore in a vm pod: not yet", c->id);
+        if (req->checkpoint && req->checkpoint[0])
+                return ps_err_set(err, PS_UNIMPLEMENTED, "%s: a restore in a vm pod: not yet",
+                                  c->id);
         if (!same_dir(c->bundle, pod->bundles))
                 return ps_err_set(err, PS_FAILED_PRECONDITION,
                                   "%s: bundle %s is not in the pod's bundle directory %s", c->id,
@@ -601,9 +602,10 @@ static void on_resized(void *data, const struct ps_err *err)
                 ps_log_warn("vm: resize a terminal: %s", ps_err_msg(err));
 }
 
-/* An exec's terminal is sized by the agent; the call is not waited for
- * (the backend's resize answers at once), a failure is logged. A process
- * without a terminal has nothing to size, as with runc-v2. */
+/* A terminal (the guest's pty, a container's or an exec's) is sized by
+ * the agent; the call is not waited for (the backend's resize answers at
+ * once), a failure is logged. A process without a terminal has nothing to
+ * size, as with runc-v2. */
 static int member_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps_err **err)
 {
         const struct vm_exec *x = p->exec_id ? p->impl : NULL;
@@ -611,12 +613,7 @@ static int member_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps
 
         if (!p->terminal)
                 return 0;
-        if (!x)
-                return ps_err_set(err, PS_UNIMPLEMENTED,
-                                  "%s: a terminal container in a vm pod: "
-                                  "not yet",
-                                  p->c->id);
-        if (!x->in_guest)
+        if (p->exec_id && (!x || !x->in_guest))
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "exec %s: not running", p->exec_id);
         a = agent_of(p->c, err);
         if (!a)

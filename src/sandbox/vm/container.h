@@ -11,11 +11,11 @@
  * FIFOs relayed to and from pipes in the guest (sandbox/vm/stdio.h); a
  * member's exit is reported once its output is on the host. Execs (slice
  * 4) run in the guest through the agent (ExecProcess) with stdio of their
- * own, relayed the same way (an exec's terminal is a pty in the guest,
- * sized by the agent), and their exits held for their output as the
- * init's; deleting one deletes it in the guest. A container's own
- * terminal, pause, resume, update, checkpoint and stats are
- * UNIMPLEMENTED.
+ * own, relayed the same way, and their exits held for their output as the
+ * init's; deleting one deletes it in the guest. A terminal (a container's
+ * or an exec's) is a pty in the guest, sized by the agent; the host relays
+ * it through pipes as any stdio. A restore, pause, resume, update,
+ * checkpoint and stats are UNIMPLEMENTED.
  *
  * Pids are guest pids. Once the pod's VM is gone, what ran in it is gone
  * too: delete succeeds with nothing to do, the rest is FAILED_PRECONDITION.
