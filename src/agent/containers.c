@@ -10,71 +10,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/containers_impl.h"
 #include "agent/streams.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
-#include "base/json.h"
 #include "base/log.h"
 #include "base/spawn.h"
 #include "core/reaper.h"
 #include "oci/console_socket.h"
 #include "oci/runtime_cli.h"
 
-#define ID_MAX   128
 #define PIDS_MAX (1u << 20)
 #define CG_ROOT  "/sys/fs/cgroup/" PS_AGENT_CGROUP_PARENT
-
-struct container {
-        struct ps_list link; /* in t->containers */
-        struct ps_agent_containers *t;
-        char *id, *bundle, *runtime;
-        pid_t pid;     /* the init while it runs; 0 before create and after its exit */
-        bool deleted;  /* removed by the host: kept only until its init's exit is in */
-        unsigned runs; /* runtime calls in flight */
-        bool terminal; /* its stdio is a pty: the master from the console socket */
-        struct ps_console_socket console; /* until runc create handed the master over */
-        struct ps_agent_streams *streams; /* NULL for a terminal until created */
-        struct ps_list execs;             /* struct exec */
-};
-
-/* An exec of a container: from ExecProcess until DeleteExec (or its
- * container's end). */
-struct exec {
-        struct ps_list link; /* in ct->execs */
-        struct container *ct;
-        char *id;
-        char *spec_path, *pid_path; /* <bundle>/.exec-<id>.json, .exec-<id>.pid */
-        pid_t pid;                  /* while it runs */
-        bool starting;              /* runtime exec in flight */
-        bool deleted;               /* kept only until its exit (or its exec's end) is in */
-        bool terminal;              /* its stdio is a pty: the master from the console socket */
-        struct ps_console_socket console; /* until runc exec handed the master over */
-        struct ps_agent_streams *streams;
-};
-
-enum run_kind { RUN_CREATE, RUN_START, RUN_KILL, RUN_DELETE, RUN_EXEC };
-
-struct run {
-        struct ps_list link; /* in t->runs */
-        struct ps_agent_containers *t;
-        struct container *ct;
-        struct exec *ex; /* RUN_EXEC */
-        enum run_kind kind;
-        pid_t pid;
-        ps_agent_run_fn done;
-        void *data;
-};
-
-struct ps_agent_containers {
-        struct event_base *base;
-        struct ps_reaper *reaper;
-        char *bundles_dir, *runtime_dir;
-        ps_agent_exit_queued_fn on_exit;
-        void *data;
-        struct ps_list containers, runs, exits;
-        size_t n_containers, n_exits, n_execs;
-        uint64_t seq;
-};
 
 static const char *const run_op[] = {"create", "start", "kill", "delete", "exec"};
 
@@ -103,30 +50,10 @@ ps_agent_containers_new(struct event_base *base, struct ps_reaper *reaper, const
         return t;
 }
 
-static void exec_free(struct exec *ex)
-{
-        struct ps_agent_containers *t = ex->ct->t;
-
-        if (ex->pid > 0)
-                ps_reaper_unwatch(t->reaper, ex->pid);
-        ps_list_remove(&ex->link);
-        t->n_execs--;
-        ps_agent_streams_free(ex->streams); /* answers the waiting calls */
-        ps_console_socket_close(&ex->console);
-        if (ex->spec_path)
-                unlink(ex->spec_path);
-        if (ex->pid_path)
-                unlink(ex->pid_path);
-        free(ex->spec_path);
-        free(ex->pid_path);
-        free(ex->id);
-        free(ex);
-}
-
-static void container_free(struct ps_agent_containers *t, struct container *ct)
+void ps_agent_ct_free(struct ps_agent_containers *t, struct container *ct)
 {
         while (!ps_list_empty(&ct->execs))
-                exec_free(ps_list_first(&ct->execs, struct exec, link));
+                ps_agent_exec_free(ps_list_first(&ct->execs, struct exec, link));
         if (ct->pid > 0)
                 ps_reaper_unwatch(t->reaper, ct->pid);
         ps_list_remove(&ct->link);
@@ -163,7 +90,7 @@ struct ps_agent_containers *ps_agent_containers_free(struct ps_agent_containers 
         }
         ps_list_for_each_safe(pos, tmp, &t->containers)
         {
-                container_free(t, ps_list_entry(pos, struct container, link));
+                ps_agent_ct_free(t, ps_list_entry(pos, struct container, link));
         }
         ps_list_for_each_safe(pos, tmp, &t->exits)
         {
@@ -175,16 +102,16 @@ struct ps_agent_containers *ps_agent_containers_free(struct ps_agent_containers 
         return NULL;
 }
 
-static int check_id(const char *id, const char *what, struct ps_err **err)
+int ps_agent_ct_check_id(const char *id, const char *what, struct ps_err **err)
 {
         size_t n = id ? strlen(id) : 0;
 
-        if (n == 0 || n > ID_MAX ||
+        if (n == 0 || n > PS_AGENT_ID_MAX ||
             strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                        "0123456789_.-") != n ||
             id[0] == '.')
-                return ps_err_set(err, PS_INVALID_ARGUMENT, "bad %s id '%.*s'", what, ID_MAX,
-                                  id ? id : "");
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "bad %s id '%.*s'", what,
+                                  PS_AGENT_ID_MAX, id ? id : "");
         return 0;
 }
 
@@ -201,11 +128,12 @@ static struct container *find(struct ps_agent_containers *t, const char *id)
         return NULL;
 }
 
-static struct container *get(struct ps_agent_containers *t, const char *id, struct ps_err **err)
+struct container *ps_agent_ct_get(struct ps_agent_containers *t, const char *id,
+                                  struct ps_err **err)
 {
         struct container *ct;
 
-        if (check_id(id, "container", err) < 0)
+        if (ps_agent_ct_check_id(id, "container", err) < 0)
                 return NULL;
         ct = find(t, id);
         if (!ct)
@@ -239,8 +167,8 @@ static char *runtime_path(const struct ps_agent_containers *t, const char *name,
 
 /* ---- exits ---------------------------------------------------------------- */
 
-static void queue_exit(struct ps_agent_containers *t, const char *id, const char *exec_id,
-                       pid_t pid, int status)
+void ps_agent_ct_queue_exit(struct ps_agent_containers *t, const char *id, const char *exec_id,
+                            pid_t pid, int status)
 {
         struct ps_agent_exit *e = calloc(1, sizeof(*e));
         struct timespec ts;
@@ -296,14 +224,14 @@ static void on_init_exit(void *data, pid_t pid, int status)
 
         ct->pid = 0;
         ps_log_debug("agent: container %s (pid %d) exited, status %d", ct->id, pid, status);
-        queue_exit(t, ct->id, NULL, pid, status);
+        ps_agent_ct_queue_exit(t, ct->id, NULL, pid, status);
         if (ct->deleted && ct->runs == 0)
-                container_free(t, ct);
+                ps_agent_ct_free(t, ct);
 }
 
 /* ---- the runtime ---------------------------------------------------------- */
 
-static struct ps_err *runtime_error(const struct container *ct, const char *op, int st)
+struct ps_err *ps_agent_ct_runtime_error(const struct container *ct, const char *op, int st)
 {
         _cleanup_free_ char *log = NULL, *msg = NULL;
         struct ps_err *e = NULL;
@@ -320,8 +248,8 @@ static struct ps_err *runtime_error(const struct container *ct, const char *op, 
 
 /* A terminal's pty master, which runc sent through cs before it exited
  * (queued by then), as the process's streams (agent/streams.h). */
-static struct ps_err *pty_streams(struct ps_agent_containers *t, struct ps_console_socket *cs,
-                                  struct ps_agent_streams **ret)
+struct ps_err *ps_agent_ct_pty_streams(struct ps_agent_containers *t, struct ps_console_socket *cs,
+                                       struct ps_agent_streams **ret)
 {
         struct ps_err *e = NULL;
         int master;
@@ -353,8 +281,6 @@ static struct ps_err *created(struct container *ct)
         return NULL;
 }
 
-static void exec_ran(struct run *r, int status);
-
 static void on_run_exit(void *data, pid_t pid, int status)
 {
         struct run *r = data;
@@ -367,11 +293,11 @@ static void on_run_exit(void *data, pid_t pid, int status)
         ps_list_remove(&r->link);
         ct->runs--;
         if (r->kind == RUN_EXEC)
-                return exec_ran(r, status);
+                return ps_agent_exec_ran(r, status);
         if (status != 0)
-                e = runtime_error(ct, run_op[r->kind], status);
+                e = ps_agent_ct_runtime_error(ct, run_op[r->kind], status);
         else if (r->kind == RUN_CREATE && !(e = created(ct))) {
-                if (ct->terminal && (e = pty_streams(t, &ct->console, &ct->streams)))
+                if (ct->terminal && (e = ps_agent_ct_pty_streams(t, &ct->console, &ct->streams)))
                         kill(ct->pid, SIGKILL); /* no terminal, no container */
                 else if (!ct->terminal)         /* the init has them: ours would hold off EOF */
                         ps_agent_streams_started(ct->streams);
@@ -383,15 +309,15 @@ static void on_run_exit(void *data, pid_t pid, int status)
         if (r->kind == RUN_CREATE && e)
                 ct->deleted = true; /* a failed create leaves no container */
         if (ct->deleted && ct->runs == 0 && ct->pid == 0)
-                container_free(t, ct);
+                ps_agent_ct_free(t, ct);
         r->done(r->data, e, ret);
         free(r);
 }
 
 /* Runs `<runtime> --root ... --log <bundle>/log.json ... args` for ct;
  * stdio[] become its 0, 1, 2 (NULL or -1: /dev/null). */
-static int run(struct container *ct, struct exec *ex, enum run_kind kind, char *const *args,
-               const int *stdio, ps_agent_run_fn done, void *data, struct ps_err **err)
+int ps_agent_ct_run(struct container *ct, struct exec *ex, enum run_kind kind, char *const *args,
+                    const int *stdio, ps_agent_run_fn done, void *data, struct ps_err **err)
 {
         struct ps_agent_containers *t = ct->t;
         _cleanup_free_ char *log = NULL;
@@ -447,7 +373,7 @@ static struct container *container_new(struct ps_agent_containers *t,
 {
         struct container *ct;
 
-        if (check_id(req->id, "container", err) < 0)
+        if (ps_agent_ct_check_id(req->id, "container", err) < 0)
                 return NULL;
         if (!t->bundles_dir) {
                 ps_err_set(err, PS_FAILED_PRECONDITION, "no bundle directory shared");
@@ -482,7 +408,7 @@ static struct container *container_new(struct ps_agent_containers *t,
         t->n_containers++;
         ct->runtime = runtime_path(t, req->runtime, err);
         if (!ct->runtime) {
-                container_free(t, ct);
+                ps_agent_ct_free(t, ct);
                 return NULL;
         }
         return ct;
@@ -501,7 +427,7 @@ int ps_agent_container_create(struct ps_agent_containers *t, const struct ps_age
                 return -1;
         if (asprintf(&pid_file, "%s/init.pid", ct->bundle) < 0) {
                 pid_file = NULL;
-                container_free(t, ct);
+                ps_agent_ct_free(t, ct);
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "container");
         }
         args[2] = ct->bundle;
@@ -518,8 +444,8 @@ int ps_agent_container_create(struct ps_agent_containers *t, const struct ps_age
         }
         args[n++] = ct->id;
         args[n] = NULL;
-        if (r < 0 || run(ct, NULL, RUN_CREATE, args, fds, done, data, err) < 0) {
-                container_free(t, ct);
+        if (r < 0 || ps_agent_ct_run(ct, NULL, RUN_CREATE, args, fds, done, data, err) < 0) {
+                ps_agent_ct_free(t, ct);
                 return ps_err_prefix(err, "container %s", req->id);
         }
         return 0;
@@ -528,7 +454,7 @@ int ps_agent_container_create(struct ps_agent_containers *t, const struct ps_age
 int ps_agent_container_start(struct ps_agent_containers *t, const char *id, ps_agent_run_fn done,
                              void *data, struct ps_err **err)
 {
-        struct container *ct = get(t, id, err);
+        struct container *ct = ps_agent_ct_get(t, id, err);
         char *args[] = {"start", NULL, NULL};
 
         if (!ct)
@@ -536,17 +462,14 @@ int ps_agent_container_start(struct ps_agent_containers *t, const char *id, ps_a
         if (ct->pid <= 0)
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "container %s: not created", id);
         args[1] = ct->id;
-        return run(ct, NULL, RUN_START, args, NULL, done, data, err);
+        return ps_agent_ct_run(ct, NULL, RUN_START, args, NULL, done, data, err);
 }
-
-static struct exec *get_exec(struct ps_agent_containers *t, const char *id, const char *exec_id,
-                             struct ps_err **err);
 
 int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, const char *exec_id,
                               int sig, bool all, ps_agent_run_fn done, void *data,
                               struct ps_err **err)
 {
-        struct container *ct = get(t, id, err);
+        struct container *ct = ps_agent_ct_get(t, id, err);
         const struct exec *ex = NULL;
         char num[16];
         char *args[] = {"kill", "--all", NULL, num, NULL};
@@ -560,7 +483,7 @@ int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, con
                 if (all)
                         return ps_err_set(err, PS_INVALID_ARGUMENT,
                                           "exec %s: `all` is for a container's init", exec_id);
-                if (!(ex = get_exec(t, id, exec_id, err)))
+                if (!(ex = ps_agent_exec_get(t, id, exec_id, err)))
                         return -1;
         }
         if (!all) {
@@ -575,19 +498,19 @@ int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, con
         }
         snprintf(num, sizeof(num), "%d", sig);
         args[2] = ct->id;
-        return run(ct, NULL, RUN_KILL, args, NULL, done, data, err);
+        return ps_agent_ct_run(ct, NULL, RUN_KILL, args, NULL, done, data, err);
 }
 
 int ps_agent_container_delete(struct ps_agent_containers *t, const char *id, ps_agent_run_fn done,
                               void *data, struct ps_err **err)
 {
-        struct container *ct = get(t, id, err);
+        struct container *ct = ps_agent_ct_get(t, id, err);
         char *args[] = {"delete", "--force", NULL, NULL};
 
         if (!ct)
                 return -1;
         args[2] = ct->id;
-        return run(ct, NULL, RUN_DELETE, args, NULL, done, data, err);
+        return ps_agent_ct_run(ct, NULL, RUN_DELETE, args, NULL, done, data, err);
 }
 
 int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t **ret_pids,
@@ -595,7 +518,7 @@ int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t
 {
         _cleanup_free_ char *path = NULL, *text = NULL;
         _cleanup_free_ pid_t *pids = NULL;
-        struct container *ct = get(t, id, err);
+        struct container *ct = ps_agent_ct_get(t, id, err);
         size_t n = 0, cap = 0;
 
         if (!ct)
@@ -632,242 +555,14 @@ struct ps_agent_streams *ps_agent_container_streams(struct ps_agent_containers *
         struct exec *ex;
 
         if (exec_id && exec_id[0]) {
-                if (!(ex = get_exec(t, id, exec_id, err)))
+                if (!(ex = ps_agent_exec_get(t, id, exec_id, err)))
                         return NULL;
                 if (!ex->streams) /* a terminal's, until runc handed its master over */
                         ps_err_set(err, PS_FAILED_PRECONDITION, "exec %s: not started", exec_id);
                 return ex->streams;
         }
-        ct = get(t, id, err);
+        ct = ps_agent_ct_get(t, id, err);
         if (ct && !ct->streams) /* a terminal's, until runc handed its master over */
                 ps_err_set(err, PS_FAILED_PRECONDITION, "container %s: not created", id);
         return ct ? ct->streams : NULL;
-}
-
-/* ---- execs ------------------------------------------------------------------- */
-
-static struct exec *find_exec(struct container *ct, const char *exec_id)
-{
-        struct ps_list *pos;
-
-        for (pos = ct->execs.next; pos != &ct->execs; pos = pos->next) {
-                struct exec *ex = ps_list_entry(pos, struct exec, link);
-
-                if (!ex->deleted && strcmp(ex->id, exec_id) == 0)
-                        return ex;
-        }
-        return NULL;
-}
-
-static struct exec *get_exec(struct ps_agent_containers *t, const char *id, const char *exec_id,
-                             struct ps_err **err)
-{
-        struct container *ct = get(t, id, err);
-        struct exec *ex;
-
-        if (!ct || check_id(exec_id, "exec", err) < 0)
-                return NULL;
-        ex = find_exec(ct, exec_id);
-        if (!ex)
-                ps_err_set(err, PS_NOT_FOUND, "exec %s of container %s: not found", exec_id, id);
-        return ex;
-}
-
-static void on_exec_exit(void *data, pid_t pid, int status)
-{
-        struct exec *ex = data;
-
-        ex->pid = 0;
-        ps_log_debug("agent: exec %s/%s (pid %d) exited, status %d", ex->ct->id, ex->id, pid,
-                     status);
-        queue_exit(ex->ct->t, ex->ct->id, ex->id, pid, status);
-        if (ex->deleted)
-                exec_free(ex);
-}
-
-/* The runtime ran the exec: its pid from the pid file, watched from now
- * on (an exit before this waits in the reaper's cache). */
-static struct ps_err *exec_watch(struct exec *ex)
-{
-        struct ps_err *e = NULL;
-        pid_t pid;
-
-        if (ps_read_pid_file(ex->pid_path, &pid, &e) < 0)
-                return e;
-        if (ps_reaper_watch(ex->ct->t->reaper, pid, on_exec_exit, ex, &e) < 0) {
-                kill(pid, SIGKILL); /* nobody would report it: it must not run */
-                return e;
-        }
-        ex->pid = pid;
-        return NULL;
-}
-
-static void exec_ran(struct run *r, int status)
-{
-        struct exec *ex = r->ex;
-        struct container *ct = r->ct;
-        struct ps_err *e = NULL;
-        pid_t pid = 0;
-
-        ex->starting = false;
-        unlink(ex->spec_path);
-        if (status != 0)
-                e = runtime_error(ct, run_op[RUN_EXEC], status);
-        else if (!(e = exec_watch(ex))) {
-                if (ex->terminal && !ex->deleted)
-                        e = pty_streams(ct->t, &ex->console, &ex->streams);
-                else if (ex->streams) /* the exec has its ends */
-                        ps_agent_streams_started(ex->streams);
-                /* deleted while it started, or no terminal for it: nobody
-                 * wants it (its exit is queued, then it is freed) */
-                if (e || ex->deleted)
-                        kill(ex->pid, SIGKILL);
-                pid = e ? 0 : ex->pid;
-        }
-        if (e)
-                ex->deleted = true; /* a failed exec leaves nothing */
-        if (ex->deleted && ex->pid == 0)
-                exec_free(ex);
-        if (ct->deleted && ct->runs == 0 && ct->pid == 0)
-                container_free(ct->t, ct);
-        r->done(r->data, e, pid);
-        free(r);
-}
-
-/* The process JSON the host sent: an object with non-empty string args
- * whose terminal is the request's. */
-static int check_process(const struct ps_agent_exec *req, struct ps_err **err)
-{
-        _cleanup_json_ cJSON *j = NULL;
-        const cJSON *args, *a;
-
-        if (req->process_len == 0 || req->process_len > PS_AGENT_EXEC_SPEC_MAX)
-                return ps_err_set(err, PS_INVALID_ARGUMENT, "exec %s: process must be 1..%u bytes",
-                                  req->exec_id, PS_AGENT_EXEC_SPEC_MAX);
-        j = cJSON_ParseWithLength((const char *)req->process, req->process_len);
-        if (!cJSON_IsObject(j))
-                return ps_err_set(err, PS_INVALID_ARGUMENT, "exec %s: process is no JSON object",
-                                  req->exec_id);
-        args = cJSON_GetObjectItemCaseSensitive(j, "args");
-        if (!cJSON_IsArray(args) || cJSON_GetArraySize(args) == 0)
-                return ps_err_set(err, PS_INVALID_ARGUMENT, "exec %s: process has no args",
-                                  req->exec_id);
-        cJSON_ArrayForEach(a, args)
-        {
-                if (!cJSON_IsString(a))
-                        return ps_err_set(err, PS_INVALID_ARGUMENT,
-                                          "exec %s: process args must be strings", req->exec_id);
-        }
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "terminal")) != req->terminal)
-                return ps_err_set(err, PS_INVALID_ARGUMENT,
-                                  "exec %s: process.terminal disagrees with the request's "
-                                  "terminal (%s)",
-                                  req->exec_id, req->terminal ? "true" : "false");
-        return 0;
-}
-
-static struct exec *exec_new(struct container *ct, const char *exec_id, struct ps_err **err)
-{
-        struct ps_agent_containers *t = ct->t;
-        struct exec *ex = calloc(1, sizeof(*ex));
-
-        if (!ex || !(ex->id = strdup(exec_id)) ||
-            asprintf(&ex->spec_path, "%s/.exec-%s.json", ct->bundle, exec_id) < 0 ||
-            asprintf(&ex->pid_path, "%s/.exec-%s.pid", ct->bundle, exec_id) < 0) {
-                if (ex) {
-                        free(ex->id);
-                        free(ex->spec_path);
-                }
-                free(ex);
-                ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "exec %s", exec_id);
-                return NULL;
-        }
-        ex->ct = ct;
-        ex->console.fd = -1;
-        ps_list_add_tail(&ct->execs, &ex->link);
-        t->n_execs++;
-        return ex;
-}
-
-/* The checks of ps_agent_exec_create: the request's own fields first
- * (ids, the process), then the container's state. */
-static struct container *exec_target(struct ps_agent_containers *t, const struct ps_agent_exec *req,
-                                     struct ps_err **err)
-{
-        struct container *ct;
-
-        if (check_id(req->id, "container", err) < 0 || check_id(req->exec_id, "exec", err) < 0)
-                return NULL;
-        if (check_process(req, err) < 0 || !(ct = get(t, req->id, err)))
-                return NULL;
-        if (ct->pid <= 0) {
-                ps_err_set(err, PS_FAILED_PRECONDITION, "container %s: not running", req->id);
-                return NULL;
-        }
-        if (find_exec(ct, req->exec_id)) {
-                ps_err_set(err, PS_ALREADY_EXISTS, "exec %s of container %s: already exists",
-                           req->exec_id, req->id);
-                return NULL;
-        }
-        if (t->n_execs >= PS_AGENT_MAX_EXECS) {
-                ps_err_set(err, PS_RESOURCE_EXHAUSTED, "%u execs already", PS_AGENT_MAX_EXECS);
-                return NULL;
-        }
-        return ct;
-}
-
-int ps_agent_exec_create(struct ps_agent_containers *t, const struct ps_agent_exec *req,
-                         ps_agent_run_fn done, void *data, struct ps_err **err)
-{
-        struct container *ct = exec_target(t, req, err);
-        const bool want[3] = {req->stdin_pipe, req->stdout_pipe, req->stderr_pipe};
-        char *args[10] = {"exec", "--process", NULL, "--detach", "--pid-file", NULL};
-        struct exec *ex;
-        int fds[3] = {-1, -1, -1}, n = 6;
-
-        if (!ct || !(ex = exec_new(ct, req->exec_id, err)))
-                return -1;
-        args[2] = ex->spec_path;
-        args[5] = ex->pid_path;
-        ex->terminal = req->terminal;
-        if (ps_write_file_atomic(ex->spec_path, req->process, req->process_len, 0600, err) < 0)
-                goto fail;
-        if (ex->terminal) {
-                /* the pty is made by runc; its master comes back here */
-                if (ps_console_socket_open(NULL, &ex->console, err) < 0)
-                        goto fail;
-                args[n++] = "--console-socket";
-                args[n++] = ex->console.path;
-        } else {
-                ex->streams = ps_agent_streams_new(t->base, want, err);
-                if (!ex->streams)
-                        goto fail;
-                ps_agent_streams_fds(ex->streams, fds);
-        }
-        args[n++] = ct->id;
-        args[n] = NULL;
-        if (run(ct, ex, RUN_EXEC, args, fds, done, data, err) < 0)
-                goto fail;
-        ex->starting = true;
-        return 0;
-fail:
-        exec_free(ex);
-        return ps_err_prefix(err, "exec %s", req->exec_id);
-}
-
-int ps_agent_exec_delete(struct ps_agent_containers *t, const char *id, const char *exec_id,
-                         struct ps_err **err)
-{
-        struct exec *ex = get_exec(t, id, exec_id, err);
-
-        if (!ex)
-                return -1;
-        ex->deleted = true;
-        /* its parked reads and writes end now (NOT_FOUND) */
-        ex->streams = ps_agent_streams_free(ex->streams);
-        if (ex->pid > 0)
-                kill(ex->pid, SIGKILL); /* freed once its exit is in */
-        else if (!ex->starting)
-                exec_free(ex);
-        return 0;
 }
