@@ -1,7 +1,9 @@
 #include "agent/client.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agent/service.h"
 #include "agent/stats_wire.h"
@@ -13,7 +15,15 @@ struct ps_agent_client {
         struct ttrpc_client *ttrpc;
 };
 
-/* One call in flight: the caller's callback, freed when it has run. */
+struct pending;
+
+/* Hands a decoded reply (NULL exactly when err is set) to the caller's
+ * callback in the plain types of agent/client.h. */
+typedef void (*deliver_fn)(const struct pending *p, const struct ps_err *err,
+                           const ProtobufCMessage *reply);
+
+/* One call in flight: the caller's callback and how its reply is decoded;
+ * freed when it has run. */
 struct pending {
         union {
                 ps_agent_hello_fn hello;
@@ -23,8 +33,11 @@ struct pending {
                 ps_agent_exits_fn exits;
                 ps_agent_output_fn output;
                 ps_agent_taken_fn taken;
+                ps_agent_stats_fn stats;
         } fn;
         void *data;
+        const ProtobufCMessageDescriptor *reply; /* NULL: an Empty reply */
+        deliver_fn deliver;
 };
 
 struct ps_agent_client *ps_agent_client_new(struct event_base *base, const char *socket_path,
@@ -53,253 +66,121 @@ struct ps_agent_client *ps_agent_client_free(struct ps_agent_client *c)
         return NULL;
 }
 
-static struct pending *pending_new(void *data, struct ps_err **err)
-{
-        struct pending *p = calloc(1, sizeof(*p));
-
-        if (!p) {
-                ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "agent call");
-                return NULL;
-        }
-        p->data = data;
-        return p;
-}
-
-static void on_hello(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+/* Every answer comes here: the reply is decoded by the method's
+ * descriptor, a transport error or a reply that does not decode becomes
+ * the callback's error, and the pending call is freed after it ran. */
+static void on_reply(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
 {
         struct pending *p = data;
-        ps_agent_hello_fn fn = p->fn.hello;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__HelloResponse *resp = NULL;
-        struct ps_agent_hello h;
+        ProtobufCMessage *reply = NULL;
+        struct ps_err bad = {.code = PS_INTERNAL};
+        char msg[160];
 
+        if (!err && p->reply) {
+                reply = protobuf_c_message_unpack(p->reply, NULL, len, payload);
+                if (!reply) {
+                        snprintf(msg, sizeof(msg), "agent: malformed %s", p->reply->name);
+                        bad.msg = msg;
+                        err = &bad;
+                }
+        }
+        p->deliver(p, err, reply);
+        if (reply)
+                protobuf_c_message_free_unpacked(reply, NULL);
         free(p);
-        if (err)
-                return fn(fn_data, err, NULL);
-        resp = podshim__agent__v1__hello_response__unpack(NULL, len, payload);
-        if (!resp) {
-                struct ps_err bad = {.code = PS_INTERNAL,
-                                     .msg = (char *)(uintptr_t) "agent: malformed HelloResponse"};
-
-                return fn(fn_data, &bad, NULL);
-        }
-        h = (struct ps_agent_hello){.version = resp->version,
-                                    .kernel_release = resp->kernel_release,
-                                    .boot_id = resp->boot_id,
-                                    .pid = resp->pid};
-        fn(fn_data, NULL, &h);
-        podshim__agent__v1__hello_response__free_unpacked(resp, NULL);
 }
 
-int ps_agent_client_hello(struct ps_agent_client *c, unsigned timeout_ms, ps_agent_hello_fn fn,
-                          void *data, struct ps_err **err)
-{
-        Podshim__Agent__V1__HelloRequest req = PODSHIM__AGENT__V1__HELLO_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
-
-        if (!p)
-                return -1;
-        p->fn.hello = fn;
-        req.host_version = (char *)(uintptr_t)ps_build_version;
-        if (ttrpc_client_call(c->ttrpc, PS_AGENT_SERVICE_NAME, "Hello", &req.base, NULL, 0,
-                              timeout_ms, on_hello, p, err) < 0) {
-                free(p);
-                return -1;
-        }
-        return 0;
-}
-
-static void on_done(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
-{
-        struct pending *p = data;
-        ps_agent_done_fn fn = p->fn.done;
-        void *fn_data = p->data;
-
-        (void)payload;
-        (void)len;
-        free(p);
-        fn(fn_data, err);
-}
-
-int ps_agent_client_shutdown(struct ps_agent_client *c, unsigned timeout_ms, ps_agent_done_fn fn,
-                             void *data, struct ps_err **err)
-{
-        struct pending *p = pending_new(data, err);
-
-        if (!p)
-                return -1;
-        p->fn.done = fn;
-        if (ttrpc_client_call(c->ttrpc, PS_AGENT_SERVICE_NAME, "Shutdown", NULL, NULL, 0,
-                              timeout_ms, on_done, p, err) < 0) {
-                free(p);
-                return -1;
-        }
-        return 0;
-}
-
-static const struct ps_err malformed = {.code = PS_INTERNAL,
-                                        .msg = (char *)(uintptr_t) "agent: malformed answer"};
-
-/* Queues method(req) with `p` as the pending call; frees p if it fails. */
+/* Queues method(req) whose reply `reply` (NULL: Empty) goes to deliver,
+ * then to fn(data); -1 with err when it could not be queued (fn never
+ * runs). */
 static int call(struct ps_agent_client *c, const char *method, const ProtobufCMessage *req,
-                unsigned timeout_ms, ttrpc_client_done_fn on_answer, struct pending *p,
-                struct ps_err **err)
+                unsigned timeout_ms, const ProtobufCMessageDescriptor *reply, deliver_fn deliver,
+                struct pending proto, struct ps_err **err)
 {
+        struct pending *p = malloc(sizeof(*p));
+
+        if (!p)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "agent %s", method);
+        *p = proto;
+        p->reply = reply;
+        p->deliver = deliver;
         if (ttrpc_client_call(c->ttrpc, PS_AGENT_SERVICE_NAME, method, req, NULL, 0, timeout_ms,
-                              on_answer, p, err) < 0) {
+                              on_reply, p, err) < 0) {
                 free(p);
                 return ps_err_prefix(err, "agent %s", method);
         }
         return 0;
 }
 
-static void on_create(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
-{
-        struct pending *p = data;
-        ps_agent_pid_fn fn = p->fn.pid;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__CreateContainerResponse *resp = NULL;
+#define PENDING(member, f, d) ((struct pending){.fn.member = (f), .data = (d)})
 
-        free(p);
-        if (err)
-                return fn(fn_data, err, 0);
-        resp = podshim__agent__v1__create_container_response__unpack(NULL, len, payload);
-        if (!resp)
-                return fn(fn_data, &malformed, 0);
-        fn(fn_data, NULL, resp->pid);
-        podshim__agent__v1__create_container_response__free_unpacked(resp, NULL);
+/* ---- the replies, each in the caller's plain types -------------------------- */
+
+static void deliver_done(const struct pending *p, const struct ps_err *err,
+                         const ProtobufCMessage *reply)
+{
+        (void)reply;
+        p->fn.done(p->data, err);
 }
 
-static void on_start(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+static void deliver_hello(const struct pending *p, const struct ps_err *err,
+                          const ProtobufCMessage *reply)
 {
-        struct pending *p = data;
-        ps_agent_pid_fn fn = p->fn.pid;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__StartContainerResponse *resp = NULL;
+        const Podshim__Agent__V1__HelloResponse *r = (const void *)reply;
+        struct ps_agent_hello h;
 
-        free(p);
-        if (err)
-                return fn(fn_data, err, 0);
-        resp = podshim__agent__v1__start_container_response__unpack(NULL, len, payload);
-        if (!resp)
-                return fn(fn_data, &malformed, 0);
-        fn(fn_data, NULL, resp->pid);
-        podshim__agent__v1__start_container_response__free_unpacked(resp, NULL);
+        if (!r)
+                return p->fn.hello(p->data, err, NULL);
+        h = (struct ps_agent_hello){.version = r->version,
+                                    .kernel_release = r->kernel_release,
+                                    .boot_id = r->boot_id,
+                                    .pid = r->pid};
+        p->fn.hello(p->data, NULL, &h);
 }
 
-int ps_agent_client_create(struct ps_agent_client *c, const struct ps_agent_container_spec *spec,
-                           unsigned timeout_ms, ps_agent_pid_fn fn, void *data, struct ps_err **err)
+/* CreateContainerResponse, StartContainerResponse and ExecProcessResponse
+ * all carry one `uint32 pid`: read it through the reply's descriptor. */
+static uint32_t pid_of(const ProtobufCMessage *reply)
 {
-        Podshim__Agent__V1__CreateContainerRequest req =
-            PODSHIM__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(reply->descriptor, "pid");
 
-        if (!p)
-                return -1;
-        p->fn.pid = fn;
-        req.id = (char *)(uintptr_t)spec->id;
-        req.bundle = (char *)(uintptr_t)spec->bundle;
-        req.runtime = (char *)(uintptr_t)spec->runtime;
-        req.stdin_pipe = spec->stdin_pipe;
-        req.stdout_pipe = spec->stdout_pipe;
-        req.stderr_pipe = spec->stderr_pipe;
-        return call(c, "CreateContainer", &req.base, timeout_ms, on_create, p, err);
+        if (!f || f->type != PROTOBUF_C_TYPE_UINT32 || f->label != PROTOBUF_C_LABEL_NONE)
+                return 0;
+        return *(const uint32_t *)(const void *)((const char *)reply + f->offset);
 }
 
-int ps_agent_client_start(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
-                          ps_agent_pid_fn fn, void *data, struct ps_err **err)
+static void deliver_pid(const struct pending *p, const struct ps_err *err,
+                        const ProtobufCMessage *reply)
 {
-        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
-
-        if (!p)
-                return -1;
-        p->fn.pid = fn;
-        req.id = (char *)(uintptr_t)id;
-        return call(c, "StartContainer", &req.base, timeout_ms, on_start, p, err);
+        p->fn.pid(p->data, err, reply ? pid_of(reply) : 0);
 }
 
-int ps_agent_client_signal(struct ps_agent_client *c, const char *id, int sig, bool all,
-                           unsigned timeout_ms, ps_agent_done_fn fn, void *data,
-                           struct ps_err **err)
+static void deliver_pids(const struct pending *p, const struct ps_err *err,
+                         const ProtobufCMessage *reply)
 {
-        Podshim__Agent__V1__SignalRequest req = PODSHIM__AGENT__V1__SIGNAL_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
+        const Podshim__Agent__V1__PidsResponse *r = (const void *)reply;
 
-        if (!p)
-                return -1;
-        p->fn.done = fn;
-        req.id = (char *)(uintptr_t)id;
-        req.signal = (uint32_t)sig;
-        req.all = all;
-        return call(c, "Signal", &req.base, timeout_ms, on_done, p, err);
-}
-
-int ps_agent_client_delete(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
-                           ps_agent_done_fn fn, void *data, struct ps_err **err)
-{
-        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
-
-        if (!p)
-                return -1;
-        p->fn.done = fn;
-        req.id = (char *)(uintptr_t)id;
-        return call(c, "DeleteContainer", &req.base, timeout_ms, on_done, p, err);
-}
-
-static void on_pids(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
-{
-        struct pending *p = data;
-        ps_agent_pids_fn fn = p->fn.pids;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__PidsResponse *resp = NULL;
-
-        free(p);
-        if (err)
-                return fn(fn_data, err, NULL, 0);
-        resp = podshim__agent__v1__pids_response__unpack(NULL, len, payload);
-        if (!resp)
-                return fn(fn_data, &malformed, NULL, 0);
-        fn(fn_data, NULL, resp->pids, resp->n_pids);
-        podshim__agent__v1__pids_response__free_unpacked(resp, NULL);
-}
-
-int ps_agent_client_pids(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
-                         ps_agent_pids_fn fn, void *data, struct ps_err **err)
-{
-        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
-
-        if (!p)
-                return -1;
-        p->fn.pids = fn;
-        req.id = (char *)(uintptr_t)id;
-        return call(c, "Pids", &req.base, timeout_ms, on_pids, p, err);
+        p->fn.pids(p->data, err, r ? r->pids : NULL, r ? r->n_pids : 0);
 }
 
 #define EXITS_MAX 64 /* agent/service.h PS_AGENT_EXITS_PER_REPLY */
 
-static void on_exits(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+static void deliver_exits(const struct pending *p, const struct ps_err *err,
+                          const ProtobufCMessage *reply)
 {
-        struct pending *p = data;
-        ps_agent_exits_fn fn = p->fn.exits;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__WaitExitsResponse *resp = NULL;
+        static const struct ps_err bad = {.code = PS_INTERNAL,
+                                          .msg = (char *)(uintptr_t) "agent: malformed answer"};
+        const Podshim__Agent__V1__WaitExitsResponse *r = (const void *)reply;
         struct ps_agent_exit_info out[EXITS_MAX];
         size_t n = 0;
 
-        free(p);
+        if (r && (r->n_exits == 0 || r->n_exits > EXITS_MAX))
+                err = &bad;
         if (err)
-                return fn(fn_data, err, NULL, 0);
-        resp = podshim__agent__v1__wait_exits_response__unpack(NULL, len, payload);
-        if (!resp || resp->n_exits == 0 || resp->n_exits > EXITS_MAX) {
-                if (resp)
-                        podshim__agent__v1__wait_exits_response__free_unpacked(resp, NULL);
-                return fn(fn_data, &malformed, NULL, 0);
-        }
-        for (; n < resp->n_exits; n++) {
-                const Podshim__Agent__V1__Exit *e = resp->exits[n];
+                return p->fn.exits(p->data, err, NULL, 0);
+        for (; n < r->n_exits; n++) {
+                const Podshim__Agent__V1__Exit *e = r->exits[n];
 
                 out[n] = (struct ps_agent_exit_info){.seq = e->seq,
                                                      .id = e->id,
@@ -308,159 +189,247 @@ static void on_exits(void *data, const struct ps_err *err, const uint8_t *payloa
                                                      .exit_status = e->exit_status,
                                                      .exited_at_ns = e->exited_at_unix_nano};
         }
-        fn(fn_data, NULL, out, n);
-        podshim__agent__v1__wait_exits_response__free_unpacked(resp, NULL);
+        p->fn.exits(p->data, NULL, out, n);
+}
+
+static void deliver_output(const struct pending *p, const struct ps_err *err,
+                           const ProtobufCMessage *reply)
+{
+        const Podshim__Agent__V1__ReadOutputResponse *r = (const void *)reply;
+
+        if (!r)
+                return p->fn.output(p->data, err, NULL, 0, 0, false);
+        p->fn.output(p->data, NULL, r->data.data, r->data.len, r->next_offset, r->eof);
+}
+
+static void deliver_taken(const struct pending *p, const struct ps_err *err,
+                          const ProtobufCMessage *reply)
+{
+        const Podshim__Agent__V1__WriteStdinResponse *r = (const void *)reply;
+
+        p->fn.taken(p->data, err, r ? r->taken : 0);
+}
+
+/* ---- the calls ------------------------------------------------------------ */
+
+int ps_agent_client_hello(struct ps_agent_client *c, unsigned timeout_ms, ps_agent_hello_fn fn,
+                          void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__HelloRequest req = PODSHIM__AGENT__V1__HELLO_REQUEST__INIT;
+
+        req.host_version = (char *)(uintptr_t)ps_build_version;
+        return call(c, "Hello", &req.base, timeout_ms,
+                    &podshim__agent__v1__hello_response__descriptor, deliver_hello,
+                    PENDING(hello, fn, data), err);
+}
+
+int ps_agent_client_shutdown(struct ps_agent_client *c, unsigned timeout_ms, ps_agent_done_fn fn,
+                             void *data, struct ps_err **err)
+{
+        return call(c, "Shutdown", NULL, timeout_ms, NULL, deliver_done, PENDING(done, fn, data),
+                    err);
+}
+
+int ps_agent_client_create(struct ps_agent_client *c, const struct ps_agent_container_spec *spec,
+                           unsigned timeout_ms, ps_agent_pid_fn fn, void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__CreateContainerRequest req =
+            PODSHIM__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
+
+        req.id = (char *)(uintptr_t)spec->id;
+        req.bundle = (char *)(uintptr_t)spec->bundle;
+        req.runtime = (char *)(uintptr_t)spec->runtime;
+        req.stdin_pipe = spec->stdin_pipe;
+        req.stdout_pipe = spec->stdout_pipe;
+        req.stderr_pipe = spec->stderr_pipe;
+        req.terminal = spec->terminal;
+        return call(c, "CreateContainer", &req.base, timeout_ms,
+                    &podshim__agent__v1__create_container_response__descriptor, deliver_pid,
+                    PENDING(pid, fn, data), err);
+}
+
+/* A method taking a ContainerRequest. */
+static int container_call(struct ps_agent_client *c, const char *method, const char *id,
+                          const char *exec_id, unsigned timeout_ms,
+                          const ProtobufCMessageDescriptor *reply, deliver_fn deliver,
+                          struct pending proto, struct ps_err **err)
+{
+        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
+
+        req.id = (char *)(uintptr_t)id;
+        if (exec_id)
+                req.exec_id = (char *)(uintptr_t)exec_id;
+        return call(c, method, &req.base, timeout_ms, reply, deliver, proto, err);
+}
+
+int ps_agent_client_start(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                          ps_agent_pid_fn fn, void *data, struct ps_err **err)
+{
+        return container_call(c, "StartContainer", id, NULL, timeout_ms,
+                              &podshim__agent__v1__start_container_response__descriptor,
+                              deliver_pid, PENDING(pid, fn, data), err);
+}
+
+int ps_agent_client_signal(struct ps_agent_client *c, const char *id, const char *exec_id, int sig,
+                           bool all, unsigned timeout_ms, ps_agent_done_fn fn, void *data,
+                           struct ps_err **err)
+{
+        Podshim__Agent__V1__SignalRequest req = PODSHIM__AGENT__V1__SIGNAL_REQUEST__INIT;
+
+        req.id = (char *)(uintptr_t)id;
+        if (exec_id)
+                req.exec_id = (char *)(uintptr_t)exec_id;
+        req.signal = (uint32_t)sig;
+        req.all = all;
+        return call(c, "Signal", &req.base, timeout_ms, NULL, deliver_done, PENDING(done, fn, data),
+                    err);
+}
+
+int ps_agent_client_delete(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                           ps_agent_done_fn fn, void *data, struct ps_err **err)
+{
+        return container_call(c, "DeleteContainer", id, NULL, timeout_ms, NULL, deliver_done,
+                              PENDING(done, fn, data), err);
+}
+
+int ps_agent_client_pids(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
+                         ps_agent_pids_fn fn, void *data, struct ps_err **err)
+{
+        return container_call(c, "Pids", id, NULL, timeout_ms,
+                              &podshim__agent__v1__pids_response__descriptor, deliver_pids,
+                              PENDING(pids, fn, data), err);
+}
+
+int ps_agent_client_exec(struct ps_agent_client *c, const struct ps_agent_exec_spec *spec,
+                         unsigned timeout_ms, ps_agent_pid_fn fn, void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__ExecProcessRequest req = PODSHIM__AGENT__V1__EXEC_PROCESS_REQUEST__INIT;
+
+        req.id = (char *)(uintptr_t)spec->id;
+        req.exec_id = (char *)(uintptr_t)spec->exec_id;
+        req.process.data = (uint8_t *)(uintptr_t)spec->process;
+        req.process.len = strlen(spec->process);
+        req.stdin_pipe = spec->stdin_pipe;
+        req.stdout_pipe = spec->stdout_pipe;
+        req.stderr_pipe = spec->stderr_pipe;
+        req.terminal = spec->terminal;
+        return call(c, "ExecProcess", &req.base, timeout_ms,
+                    &podshim__agent__v1__exec_process_response__descriptor, deliver_pid,
+                    PENDING(pid, fn, data), err);
+}
+
+int ps_agent_client_delete_exec(struct ps_agent_client *c, const char *id, const char *exec_id,
+                                unsigned timeout_ms, ps_agent_done_fn fn, void *data,
+                                struct ps_err **err)
+{
+        return container_call(c, "DeleteExec", id, exec_id, timeout_ms, NULL, deliver_done,
+                              PENDING(done, fn, data), err);
+}
+
+int ps_agent_client_resize(struct ps_agent_client *c, const char *id, const char *exec_id,
+                           uint32_t width, uint32_t height, unsigned timeout_ms,
+                           ps_agent_done_fn fn, void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__ResizeRequest req = PODSHIM__AGENT__V1__RESIZE_REQUEST__INIT;
+
+        req.id = (char *)(uintptr_t)id;
+        if (exec_id)
+                req.exec_id = (char *)(uintptr_t)exec_id;
+        req.width = width;
+        req.height = height;
+        return call(c, "Resize", &req.base, timeout_ms, NULL, deliver_done, PENDING(done, fn, data),
+                    err);
 }
 
 int ps_agent_client_wait_exits(struct ps_agent_client *c, uint64_t ack, ps_agent_exits_fn fn,
                                void *data, struct ps_err **err)
 {
         Podshim__Agent__V1__WaitExitsRequest req = PODSHIM__AGENT__V1__WAIT_EXITS_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
 
-        if (!p)
-                return -1;
-        p->fn.exits = fn;
         req.ack = ack;
-        return call(c, "WaitExits", &req.base, 0, on_exits, p, err);
+        return call(c, "WaitExits", &req.base, 0,
+                    &podshim__agent__v1__wait_exits_response__descriptor, deliver_exits,
+                    PENDING(exits, fn, data), err);
 }
 
-static void on_output(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
-{
-        struct pending *p = data;
-        ps_agent_output_fn fn = p->fn.output;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__ReadOutputResponse *resp = NULL;
-
-        free(p);
-        if (err)
-                return fn(fn_data, err, NULL, 0, 0, false);
-        resp = podshim__agent__v1__read_output_response__unpack(NULL, len, payload);
-        if (!resp)
-                return fn(fn_data, &malformed, NULL, 0, 0, false);
-        fn(fn_data, NULL, resp->data.data, resp->data.len, resp->next_offset, resp->eof);
-        podshim__agent__v1__read_output_response__free_unpacked(resp, NULL);
-}
-
-int ps_agent_client_read_output(struct ps_agent_client *c, const char *id, int stream,
-                                uint64_t offset, uint32_t max_bytes, ps_agent_output_fn fn,
-                                void *data, struct ps_err **err)
+int ps_agent_client_read_output(struct ps_agent_client *c, const char *id, const char *exec_id,
+                                int stream, uint64_t offset, uint32_t max_bytes,
+                                ps_agent_output_fn fn, void *data, struct ps_err **err)
 {
         Podshim__Agent__V1__ReadOutputRequest req = PODSHIM__AGENT__V1__READ_OUTPUT_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
 
-        if (!p)
-                return -1;
-        p->fn.output = fn;
         req.id = (char *)(uintptr_t)id;
+        if (exec_id)
+                req.exec_id = (char *)(uintptr_t)exec_id;
         req.stream = stream == 1 ? PODSHIM__AGENT__V1__OUTPUT_STREAM__STDERR
                                  : PODSHIM__AGENT__V1__OUTPUT_STREAM__STDOUT;
         req.offset = offset;
         req.max_bytes = max_bytes;
-        return call(c, "ReadOutput", &req.base, 0, on_output, p, err);
+        return call(c, "ReadOutput", &req.base, 0,
+                    &podshim__agent__v1__read_output_response__descriptor, deliver_output,
+                    PENDING(output, fn, data), err);
 }
 
-static void on_taken(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
-{
-        struct pending *p = data;
-        ps_agent_taken_fn fn = p->fn.taken;
-        void *fn_data = p->data;
-        Podshim__Agent__V1__WriteStdinResponse *resp = NULL;
-
-        free(p);
-        if (err)
-                return fn(fn_data, err, 0);
-        resp = podshim__agent__v1__write_stdin_response__unpack(NULL, len, payload);
-        if (!resp)
-                return fn(fn_data, &malformed, 0);
-        fn(fn_data, NULL, resp->taken);
-        podshim__agent__v1__write_stdin_response__free_unpacked(resp, NULL);
-}
-
-int ps_agent_client_write_stdin(struct ps_agent_client *c, const char *id, uint64_t offset,
-                                const uint8_t *bytes, size_t n, ps_agent_taken_fn fn, void *data,
-                                struct ps_err **err)
+int ps_agent_client_write_stdin(struct ps_agent_client *c, const char *id, const char *exec_id,
+                                uint64_t offset, const uint8_t *bytes, size_t n,
+                                ps_agent_taken_fn fn, void *data, struct ps_err **err)
 {
         Podshim__Agent__V1__WriteStdinRequest req = PODSHIM__AGENT__V1__WRITE_STDIN_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
 
-        if (!p)
-                return -1;
-        p->fn.taken = fn;
         req.id = (char *)(uintptr_t)id;
+        if (exec_id)
+                req.exec_id = (char *)(uintptr_t)exec_id;
         req.offset = offset;
         req.data.data = (uint8_t *)(uintptr_t)bytes;
         req.data.len = n;
-        return call(c, "WriteStdin", &req.base, 0, on_taken, p, err);
+        return call(c, "WriteStdin", &req.base, 0,
+                    &podshim__agent__v1__write_stdin_response__descriptor, deliver_taken,
+                    PENDING(taken, fn, data), err);
 }
 
-int ps_agent_client_close_stdin(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
-                                ps_agent_done_fn fn, void *data, struct ps_err **err)
+int ps_agent_client_close_stdin(struct ps_agent_client *c, const char *id, const char *exec_id,
+                                unsigned timeout_ms, ps_agent_done_fn fn, void *data,
+                                struct ps_err **err)
 {
-        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
-        struct pending *p = pending_new(data, err);
-
-        if (!p)
-                return -1;
-        p->fn.done = fn;
-        req.id = (char *)(uintptr_t)id;
-        return call(c, "CloseStdin", &req.base, timeout_ms, on_done, p, err);
+        return container_call(c, "CloseStdin", id, exec_id, timeout_ms, NULL, deliver_done,
+                              PENDING(done, fn, data), err);
 }
 
 /* ---- stats ----------------------------------------------------------------- */
 
-struct stats_call {
-        ps_agent_stats_fn fn;
-        void *data;
-};
-
-static void on_stats(void *data, const struct ps_err *err, const uint8_t *payload, size_t len)
+static void deliver_stats(const struct pending *p, const struct ps_err *err,
+                          const ProtobufCMessage *reply)
 {
-        struct stats_call k = *(struct stats_call *)data;
-        Podshim__Agent__V1__StatsResponse *resp = NULL;
+        const Podshim__Agent__V1__StatsResponse *r = (const void *)reply;
         struct ps_cgroup_metrics m = {.version = PS_CGROUP_METRICS_V2};
+        const struct ps_err no_figures = {.code = PS_INTERNAL,
+                                          .msg = (char *)"agent: Stats without cpu or memory"};
 
-        free(data);
-        if (err)
-                return k.fn(k.data, err, NULL);
-        resp = podshim__agent__v1__stats_response__unpack(NULL, len, payload);
-        if (!resp || !resp->cpu || !resp->memory) {
-                if (resp)
-                        podshim__agent__v1__stats_response__free_unpacked(resp, NULL);
-                return k.fn(k.data, &malformed, NULL);
-        }
-#define CPU(f) m.v2.cpu.f = resp->cpu->f;
-#define MEM(f) m.v2.memory.f = resp->memory->f;
-#define EV(f)  m.v2.memory_events.f = resp->memory_events->f;
+        if (!r)
+                return p->fn.stats(p->data, err, NULL);
+        if (!r->cpu || !r->memory)
+                return p->fn.stats(p->data, &no_figures, NULL);
+#define CPU(f) m.v2.cpu.f = r->cpu->f;
+#define MEM(f) m.v2.memory.f = r->memory->f;
+#define EV(f)  m.v2.memory_events.f = r->memory_events->f;
         PS_AGENT_STATS_CPU(CPU)
         PS_AGENT_STATS_MEMORY(MEM)
-        if (resp->memory_events) {
+        if (r->memory_events) {
                 m.v2.has_memory_events = true;
                 PS_AGENT_STATS_MEMORY_EVENTS(EV)
         }
 #undef CPU
 #undef MEM
 #undef EV
-        m.v2.pids.current = resp->pids_current;
-        m.v2.pids.limit = resp->pids_limit;
-        k.fn(k.data, NULL, &m);
-        podshim__agent__v1__stats_response__free_unpacked(resp, NULL);
+        m.v2.pids.current = r->pids_current;
+        m.v2.pids.limit = r->pids_limit;
+        p->fn.stats(p->data, NULL, &m);
 }
 
 int ps_agent_client_stats(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
                           ps_agent_stats_fn fn, void *data, struct ps_err **err)
 {
-        Podshim__Agent__V1__ContainerRequest req = PODSHIM__AGENT__V1__CONTAINER_REQUEST__INIT;
-        struct stats_call *k = calloc(1, sizeof(*k));
-
-        if (!k)
-                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "agent call");
-        *k = (struct stats_call){.fn = fn, .data = data};
-        req.id = (char *)(uintptr_t)id;
-        if (ttrpc_client_call(c->ttrpc, PS_AGENT_SERVICE_NAME, "Stats", &req.base, NULL, 0,
-                              timeout_ms, on_stats, k, err) < 0) {
-                free(k);
-                return ps_err_prefix(err, "agent Stats");
-        }
-        return 0;
+        return container_call(c, "Stats", id, NULL, timeout_ms,
+                              &podshim__agent__v1__stats_response__descriptor, deliver_stats,
+                              PENDING(stats, fn, data), err);
 }

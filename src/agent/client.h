@@ -41,6 +41,15 @@ typedef void (*ps_agent_done_fn)(void *data, const struct ps_err *err);
 struct ps_agent_container_spec {
         const char *id, *bundle, *runtime;
         bool stdin_pipe, stdout_pipe, stderr_pipe; /* false: /dev/null */
+        bool terminal; /* a pty in the guest: its output is stdout, the pipes are ignored */
+};
+
+/* An exec to run in a running container; process is the OCI Process JSON. */
+struct ps_agent_exec_spec {
+        const char *id, *exec_id;
+        const char *process;
+        bool stdin_pipe, stdout_pipe, stderr_pipe; /* false: /dev/null */
+        bool terminal; /* a pty in the guest: its output is stdout, the pipes are ignored */
 };
 
 /* One exit as the agent reports it; valid during the callback only. */
@@ -82,37 +91,51 @@ int ps_agent_client_create(struct ps_agent_client *c, const struct ps_agent_cont
                            struct ps_err **err);
 int ps_agent_client_start(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
                           ps_agent_pid_fn fn, void *data, struct ps_err **err);
-int ps_agent_client_signal(struct ps_agent_client *c, const char *id, int sig, bool all,
-                           unsigned timeout_ms, ps_agent_done_fn fn, void *data,
+/* exec_id NULL or "": the container's init (or, with all, every process). */
+int ps_agent_client_signal(struct ps_agent_client *c, const char *id, const char *exec_id, int sig,
+                           bool all, unsigned timeout_ms, ps_agent_done_fn fn, void *data,
                            struct ps_err **err);
 int ps_agent_client_delete(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
                            ps_agent_done_fn fn, void *data, struct ps_err **err);
 int ps_agent_client_pids(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
                          ps_agent_pids_fn fn, void *data, struct ps_err **err);
+/* An exec (fn gets its guest pid once it runs), and its removal. */
+int ps_agent_client_exec(struct ps_agent_client *c, const struct ps_agent_exec_spec *spec,
+                         unsigned timeout_ms, ps_agent_pid_fn fn, void *data, struct ps_err **err);
+int ps_agent_client_delete_exec(struct ps_agent_client *c, const char *id, const char *exec_id,
+                                unsigned timeout_ms, ps_agent_done_fn fn, void *data,
+                                struct ps_err **err);
+/* The window size of an exec's terminal. */
+int ps_agent_client_resize(struct ps_agent_client *c, const char *id, const char *exec_id,
+                           uint32_t width, uint32_t height, unsigned timeout_ms,
+                           ps_agent_done_fn fn, void *data, struct ps_err **err);
 /* Parks a WaitExits with no deadline: fn runs with the exits after `ack`
  * once there are some (or with an error when the connection goes). The
  * caller acknowledges them by the next call's ack. */
 int ps_agent_client_wait_exits(struct ps_agent_client *c, uint64_t ack, ps_agent_exits_fn fn,
                                void *data, struct ps_err **err);
 
-/* Output of a container (agent/streams.h): fn runs once bytes at `offset`
+/* The stdio calls take the container's id and an exec id (NULL or "": the
+ * container's init).
+ * Output of a container (agent/streams.h): fn runs once bytes at `offset`
  * exist or the stream ended (no deadline: it waits as long as that takes),
  * with at most max_bytes; bytes are valid during the call only. Asking from
  * `offset` acknowledges every byte below it. stream: 0 stdout, 1 stderr. */
 typedef void (*ps_agent_output_fn)(void *data, const struct ps_err *err, const uint8_t *bytes,
                                    size_t n, uint64_t next_offset, bool eof);
-int ps_agent_client_read_output(struct ps_agent_client *c, const char *id, int stream,
-                                uint64_t offset, uint32_t max_bytes, ps_agent_output_fn fn,
-                                void *data, struct ps_err **err);
+int ps_agent_client_read_output(struct ps_agent_client *c, const char *id, const char *exec_id,
+                                int stream, uint64_t offset, uint32_t max_bytes,
+                                ps_agent_output_fn fn, void *data, struct ps_err **err);
 
 /* Writes bytes at `offset` of the container's stdin; fn gets how many the
  * agent took (>= 1, counting those taken before), once the pipe took any. */
 typedef void (*ps_agent_taken_fn)(void *data, const struct ps_err *err, size_t taken);
-int ps_agent_client_write_stdin(struct ps_agent_client *c, const char *id, uint64_t offset,
-                                const uint8_t *bytes, size_t n, ps_agent_taken_fn fn, void *data,
+int ps_agent_client_write_stdin(struct ps_agent_client *c, const char *id, const char *exec_id,
+                                uint64_t offset, const uint8_t *bytes, size_t n,
+                                ps_agent_taken_fn fn, void *data, struct ps_err **err);
+int ps_agent_client_close_stdin(struct ps_agent_client *c, const char *id, const char *exec_id,
+                                unsigned timeout_ms, ps_agent_done_fn fn, void *data,
                                 struct ps_err **err);
-int ps_agent_client_close_stdin(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
-                                ps_agent_done_fn fn, void *data, struct ps_err **err);
 
 /* The v2 metrics of the container's cgroup in the guest (no io or hugetlb
  * lists: the agent does not send them); m is valid during the callback

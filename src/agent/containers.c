@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/containers_impl.h"
 #include "agent/streams.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -17,46 +18,13 @@
 #include "base/spawn.h"
 #include "cgroup/stats.h"
 #include "core/reaper.h"
+#include "oci/console_socket.h"
 #include "oci/runtime_cli.h"
 
-#define ID_MAX   128
 #define PIDS_MAX (1u << 20)
 #define CG_ROOT  "/sys/fs/cgroup/" PS_AGENT_CGROUP_PARENT
 
-struct container {
-        struct ps_list link; /* in t->containers */
-        struct ps_agent_containers *t;
-        char *id, *bundle, *runtime;
-        pid_t pid;     /* the init while it runs; 0 before create and after its exit */
-        bool deleted;  /* removed by the host: kept only until its init's exit is in */
-        unsigned runs; /* runtime calls in flight */
-        struct ps_agent_streams *streams;
-};
-
-enum run_kind { RUN_CREATE, RUN_START, RUN_KILL, RUN_DELETE };
-
-struct run {
-        struct ps_list link; /* in t->runs */
-        struct ps_agent_containers *t;
-        struct container *ct;
-        enum run_kind kind;
-        pid_t pid;
-        ps_agent_run_fn done;
-        void *data;
-};
-
-struct ps_agent_containers {
-        struct event_base *base;
-        struct ps_reaper *reaper;
-        char *bundles_dir, *runtime_dir;
-        ps_agent_exit_queued_fn on_exit;
-        void *data;
-        struct ps_list containers, runs, exits;
-        size_t n_containers, n_exits;
-        uint64_t seq;
-};
-
-static const char *const run_op[] = {"create", "start", "kill", "delete"};
+static const char *const run_op[] = {"create", "start", "kill", "delete", "exec"};
 
 struct ps_agent_containers *
 ps_agent_containers_new(struct event_base *base, struct ps_reaper *reaper, const char *bundles_dir,
@@ -83,13 +51,16 @@ ps_agent_containers_new(struct event_base *base, struct ps_reaper *reaper, const
         return t;
 }
 
-static void container_free(struct ps_agent_containers *t, struct container *ct)
+void ps_agent_ct_free(struct ps_agent_containers *t, struct container *ct)
 {
+        while (!ps_list_empty(&ct->execs))
+                ps_agent_exec_free(ps_list_first(&ct->execs, struct exec, link));
         if (ct->pid > 0)
                 ps_reaper_unwatch(t->reaper, ct->pid);
         ps_list_remove(&ct->link);
         t->n_containers--;
         ps_agent_streams_free(ct->streams); /* answers the waiting calls */
+        ps_console_socket_close(&ct->console);
         free(ct->id);
         free(ct->bundle);
         free(ct->runtime);
@@ -100,6 +71,7 @@ static void exit_free(struct ps_agent_exit *e)
 {
         ps_list_remove(&e->link);
         free(e->id);
+        free(e->exec_id);
         free(e);
 }
 
@@ -119,7 +91,7 @@ struct ps_agent_containers *ps_agent_containers_free(struct ps_agent_containers 
         }
         ps_list_for_each_safe(pos, tmp, &t->containers)
         {
-                container_free(t, ps_list_entry(pos, struct container, link));
+                ps_agent_ct_free(t, ps_list_entry(pos, struct container, link));
         }
         ps_list_for_each_safe(pos, tmp, &t->exits)
         {
@@ -131,16 +103,16 @@ struct ps_agent_containers *ps_agent_containers_free(struct ps_agent_containers 
         return NULL;
 }
 
-static int check_id(const char *id, struct ps_err **err)
+int ps_agent_ct_check_id(const char *id, const char *what, struct ps_err **err)
 {
         size_t n = id ? strlen(id) : 0;
 
-        if (n == 0 || n > ID_MAX ||
+        if (n == 0 || n > PS_AGENT_ID_MAX ||
             strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                        "0123456789_.-") != n ||
             id[0] == '.')
-                return ps_err_set(err, PS_INVALID_ARGUMENT, "bad container id '%.*s'", ID_MAX,
-                                  id ? id : "");
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "bad %s id '%.*s'", what,
+                                  PS_AGENT_ID_MAX, id ? id : "");
         return 0;
 }
 
@@ -157,11 +129,12 @@ static struct container *find(struct ps_agent_containers *t, const char *id)
         return NULL;
 }
 
-static struct container *get(struct ps_agent_containers *t, const char *id, struct ps_err **err)
+struct container *ps_agent_ct_get(struct ps_agent_containers *t, const char *id,
+                                  struct ps_err **err)
 {
         struct container *ct;
 
-        if (check_id(id, err) < 0)
+        if (ps_agent_ct_check_id(id, "container", err) < 0)
                 return NULL;
         ct = find(t, id);
         if (!ct)
@@ -195,12 +168,15 @@ static char *runtime_path(const struct ps_agent_containers *t, const char *name,
 
 /* ---- exits ---------------------------------------------------------------- */
 
-static void queue_exit(struct ps_agent_containers *t, const char *id, pid_t pid, int status)
+void ps_agent_ct_queue_exit(struct ps_agent_containers *t, const char *id, const char *exec_id,
+                            pid_t pid, int status)
 {
         struct ps_agent_exit *e = calloc(1, sizeof(*e));
         struct timespec ts;
 
-        if (!e || !(e->id = strdup(id))) {
+        if (!e || !(e->id = strdup(id)) || (exec_id && !(e->exec_id = strdup(exec_id)))) {
+                if (e)
+                        free(e->id);
                 free(e);
                 ps_log_error("agent: out of memory: the exit of %s (pid %d) is lost", id, pid);
                 return;
@@ -249,14 +225,14 @@ static void on_init_exit(void *data, pid_t pid, int status)
 
         ct->pid = 0;
         ps_log_debug("agent: container %s (pid %d) exited, status %d", ct->id, pid, status);
-        queue_exit(t, ct->id, pid, status);
+        ps_agent_ct_queue_exit(t, ct->id, NULL, pid, status);
         if (ct->deleted && ct->runs == 0)
-                container_free(t, ct);
+                ps_agent_ct_free(t, ct);
 }
 
 /* ---- the runtime ---------------------------------------------------------- */
 
-static struct ps_err *runtime_error(const struct container *ct, const char *op, int st)
+struct ps_err *ps_agent_ct_runtime_error(const struct container *ct, const char *op, int st)
 {
         _cleanup_free_ char *log = NULL, *msg = NULL;
         struct ps_err *e = NULL;
@@ -268,6 +244,22 @@ static struct ps_err *runtime_error(const struct container *ct, const char *op, 
         else
                 ps_err_set(&e, PS_UNKNOWN, "OCI runtime %s failed: status %u", op,
                            ps_exit_code(st));
+        return e;
+}
+
+/* A terminal's pty master, which runc sent through cs before it exited
+ * (queued by then), as the process's streams (agent/streams.h). */
+struct ps_err *ps_agent_ct_pty_streams(struct ps_agent_containers *t, struct ps_console_socket *cs,
+                                       struct ps_agent_streams **ret)
+{
+        struct ps_err *e = NULL;
+        int master;
+
+        if (ps_console_socket_recv(cs, &master, &e) == 0)
+                *ret = ps_agent_streams_new_pty(t->base, master, &e);
+        ps_console_socket_close(cs);
+        if (e)
+                ps_err_prefix(&e, "terminal");
         return e;
 }
 
@@ -301,12 +293,16 @@ static void on_run_exit(void *data, pid_t pid, int status)
         (void)pid;
         ps_list_remove(&r->link);
         ct->runs--;
+        if (r->kind == RUN_EXEC)
+                return ps_agent_exec_ran(r, status);
         if (status != 0)
-                e = runtime_error(ct, run_op[r->kind], status);
+                e = ps_agent_ct_runtime_error(ct, run_op[r->kind], status);
         else if (r->kind == RUN_CREATE && !(e = created(ct))) {
-                ret = ct->pid;
-                /* the init has them: our copies would hold off EOF */
-                ps_agent_streams_started(ct->streams);
+                if (ct->terminal && (e = ps_agent_ct_pty_streams(t, &ct->console, &ct->streams)))
+                        kill(ct->pid, SIGKILL); /* no terminal, no container */
+                else if (!ct->terminal)         /* the init has them: ours would hold off EOF */
+                        ps_agent_streams_started(ct->streams);
+                ret = e ? 0 : ct->pid;
         } else if (r->kind == RUN_START)
                 ret = ct->pid;
         else if (r->kind == RUN_DELETE)
@@ -314,15 +310,15 @@ static void on_run_exit(void *data, pid_t pid, int status)
         if (r->kind == RUN_CREATE && e)
                 ct->deleted = true; /* a failed create leaves no container */
         if (ct->deleted && ct->runs == 0 && ct->pid == 0)
-                container_free(t, ct);
+                ps_agent_ct_free(t, ct);
         r->done(r->data, e, ret);
         free(r);
 }
 
 /* Runs `<runtime> --root ... --log <bundle>/log.json ... args` for ct;
  * stdio[] become its 0, 1, 2 (NULL or -1: /dev/null). */
-static int run(struct container *ct, enum run_kind kind, char *const *args, const int *stdio,
-               ps_agent_run_fn done, void *data, struct ps_err **err)
+int ps_agent_ct_run(struct container *ct, struct exec *ex, enum run_kind kind, char *const *args,
+                    const int *stdio, ps_agent_run_fn done, void *data, struct ps_err **err)
 {
         struct ps_agent_containers *t = ct->t;
         _cleanup_free_ char *log = NULL;
@@ -339,7 +335,7 @@ static int run(struct container *ct, enum run_kind kind, char *const *args, cons
         r = calloc(1, sizeof(*r));
         if (!r)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "runtime");
-        *r = (struct run){.t = t, .ct = ct, .kind = kind, .done = done, .data = data};
+        *r = (struct run){.t = t, .ct = ct, .ex = ex, .kind = kind, .done = done, .data = data};
         so.path = argv[0];
         so.argv = argv;
         r->pid = ps_spawn(&so, err);
@@ -378,7 +374,7 @@ static struct container *container_new(struct ps_agent_containers *t,
 {
         struct container *ct;
 
-        if (check_id(req->id, err) < 0)
+        if (ps_agent_ct_check_id(req->id, "container", err) < 0)
                 return NULL;
         if (!t->bundles_dir) {
                 ps_err_set(err, PS_FAILED_PRECONDITION, "no bundle directory shared");
@@ -407,11 +403,13 @@ static struct container *container_new(struct ps_agent_containers *t,
                 return NULL;
         }
         ct->t = t;
+        ct->console.fd = -1;
+        ps_list_init(&ct->execs);
         ps_list_add_tail(&t->containers, &ct->link);
         t->n_containers++;
         ct->runtime = runtime_path(t, req->runtime, err);
         if (!ct->runtime) {
-                container_free(t, ct);
+                ps_agent_ct_free(t, ct);
                 return NULL;
         }
         return ct;
@@ -422,25 +420,33 @@ int ps_agent_container_create(struct ps_agent_containers *t, const struct ps_age
 {
         _cleanup_free_ char *pid_file = NULL;
         struct container *ct = container_new(t, req, err);
-        char *args[] = {"create", "--bundle", NULL, "--pid-file", NULL, NULL, NULL};
+        char *args[9] = {"create", "--bundle", NULL, "--pid-file", NULL};
         const bool want[3] = {req->stdin_pipe, req->stdout_pipe, req->stderr_pipe};
-        int fds[3];
+        int fds[3] = {-1, -1, -1}, n = 5, r = -1;
 
         if (!ct)
                 return -1;
         if (asprintf(&pid_file, "%s/init.pid", ct->bundle) < 0) {
                 pid_file = NULL;
-                container_free(t, ct);
+                ps_agent_ct_free(t, ct);
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "container");
         }
         args[2] = ct->bundle;
         args[4] = pid_file;
-        args[5] = ct->id;
-        ct->streams = ps_agent_streams_new(t->base, want, err);
-        if (ct->streams)
+        ct->terminal = req->terminal;
+        /* a terminal's pty is made by runc, its master comes back here */
+        if (ct->terminal && ps_console_socket_open(NULL, &ct->console, err) == 0) {
+                args[n++] = "--console-socket";
+                args[n++] = ct->console.path;
+                r = 0;
+        } else if (!ct->terminal && (ct->streams = ps_agent_streams_new(t->base, want, err))) {
                 ps_agent_streams_fds(ct->streams, fds);
-        if (!ct->streams || run(ct, RUN_CREATE, args, fds, done, data, err) < 0) {
-                container_free(t, ct);
+                r = 0;
+        }
+        args[n++] = ct->id;
+        args[n] = NULL;
+        if (r < 0 || ps_agent_ct_run(ct, NULL, RUN_CREATE, args, fds, done, data, err) < 0) {
+                ps_agent_ct_free(t, ct);
                 return ps_err_prefix(err, "container %s", req->id);
         }
         return 0;
@@ -449,7 +455,7 @@ int ps_agent_container_create(struct ps_agent_containers *t, const struct ps_age
 int ps_agent_container_start(struct ps_agent_containers *t, const char *id, ps_agent_run_fn done,
                              void *data, struct ps_err **err)
 {
-        struct container *ct = get(t, id, err);
+        struct container *ct = ps_agent_ct_get(t, id, err);
         char *args[] = {"start", NULL, NULL};
 
         if (!ct)
@@ -457,44 +463,55 @@ int ps_agent_container_start(struct ps_agent_containers *t, const char *id, ps_a
         if (ct->pid <= 0)
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "container %s: not created", id);
         args[1] = ct->id;
-        return run(ct, RUN_START, args, NULL, done, data, err);
+        return ps_agent_ct_run(ct, NULL, RUN_START, args, NULL, done, data, err);
 }
 
-int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, int sig, bool all,
-                              ps_agent_run_fn done, void *data, struct ps_err **err)
+int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, const char *exec_id,
+                              int sig, bool all, ps_agent_run_fn done, void *data,
+                              struct ps_err **err)
 {
-        struct container *ct = get(t, id, err);
+        struct container *ct = ps_agent_ct_get(t, id, err);
+        const struct exec *ex = NULL;
         char num[16];
         char *args[] = {"kill", "--all", NULL, num, NULL};
+        pid_t pid;
 
         if (!ct)
                 return -1;
         if (sig <= 0 || sig >= NSIG)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "signal %d", sig);
+        if (exec_id && exec_id[0]) {
+                if (all)
+                        return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                          "exec %s: `all` is for a container's init", exec_id);
+                if (!(ex = ps_agent_exec_get(t, id, exec_id, err)))
+                        return -1;
+        }
         if (!all) {
-                if (ct->pid <= 0)
-                        return ps_err_set(err, PS_NOT_FOUND, "container %s: process not running",
-                                          id);
-                if (kill(ct->pid, sig) < 0)
-                        return ps_err_errno(err, errno, PS_UNKNOWN, "kill %d", ct->pid);
+                pid = ex ? ex->pid : ct->pid;
+                if (pid <= 0)
+                        return ps_err_set(err, PS_NOT_FOUND, "%s %s: process not running",
+                                          ex ? "exec" : "container", ex ? exec_id : id);
+                if (kill(pid, sig) < 0)
+                        return ps_err_errno(err, errno, PS_UNKNOWN, "kill %d", pid);
                 done(data, NULL, 0);
                 return 0;
         }
         snprintf(num, sizeof(num), "%d", sig);
         args[2] = ct->id;
-        return run(ct, RUN_KILL, args, NULL, done, data, err);
+        return ps_agent_ct_run(ct, NULL, RUN_KILL, args, NULL, done, data, err);
 }
 
 int ps_agent_container_delete(struct ps_agent_containers *t, const char *id, ps_agent_run_fn done,
                               void *data, struct ps_err **err)
 {
-        struct container *ct = get(t, id, err);
+        struct container *ct = ps_agent_ct_get(t, id, err);
         char *args[] = {"delete", "--force", NULL, NULL};
 
         if (!ct)
                 return -1;
         args[2] = ct->id;
-        return run(ct, RUN_DELETE, args, NULL, done, data, err);
+        return ps_agent_ct_run(ct, NULL, RUN_DELETE, args, NULL, done, data, err);
 }
 
 int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t **ret_pids,
@@ -502,7 +519,7 @@ int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t
 {
         _cleanup_free_ char *path = NULL, *text = NULL;
         _cleanup_free_ pid_t *pids = NULL;
-        struct container *ct = get(t, id, err);
+        struct container *ct = ps_agent_ct_get(t, id, err);
         size_t n = 0, cap = 0;
 
         if (!ct)
@@ -533,10 +550,21 @@ int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t
 }
 
 struct ps_agent_streams *ps_agent_container_streams(struct ps_agent_containers *t, const char *id,
-                                                    struct ps_err **err)
+                                                    const char *exec_id, struct ps_err **err)
 {
-        struct container *ct = get(t, id, err);
+        struct container *ct;
+        struct exec *ex;
 
+        if (exec_id && exec_id[0]) {
+                if (!(ex = ps_agent_exec_get(t, id, exec_id, err)))
+                        return NULL;
+                if (!ex->streams) /* a terminal's, until runc handed its master over */
+                        ps_err_set(err, PS_FAILED_PRECONDITION, "exec %s: not started", exec_id);
+                return ex->streams;
+        }
+        ct = ps_agent_ct_get(t, id, err);
+        if (ct && !ct->streams) /* a terminal's, until runc handed its master over */
+                ps_err_set(err, PS_FAILED_PRECONDITION, "container %s: not created", id);
         return ct ? ct->streams : NULL;
 }
 
@@ -544,7 +572,7 @@ int ps_agent_container_stats(struct ps_agent_containers *t, const char *id,
                              struct ps_cgroup_metrics *ret, struct ps_err **err)
 {
         _cleanup_free_ char *dir = NULL;
-        struct container *ct = get(t, id, err);
+        struct container *ct = ps_agent_ct_get(t, id, err);
 
         if (!ct)
                 return -1;

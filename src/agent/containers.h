@@ -15,6 +15,12 @@
  * Stdio: pipes in the guest (agent/streams.h), read and written by the host
  * through the agent; they go with the container.
  *
+ * Execs (slice 4): `runtime exec --detach --pid-file` in a running
+ * container, with pipes of their own as streams (or a pty); the exec's process is the
+ * agent's child once the runtime exits (as a container's init is), its
+ * exit is queued with its exec id like an init's. An exec stays until the
+ * host deletes it (ps_agent_exec_delete) or its container goes.
+ *
  * Exits: each init's exit becomes a numbered ps_agent_exit (seq 1, 2, ...)
  * kept in a FIFO until the host acknowledges it (ps_agent_exits_ack):
  * a host that loses an answer asks again from the same ack and gets the
@@ -49,18 +55,31 @@ struct ps_cgroup_metrics;
 #define PS_AGENT_CGROUP_PARENT  "podshim"
 #define PS_AGENT_MAX_CONTAINERS 1024
 #define PS_AGENT_MAX_EXITS      4096
+#define PS_AGENT_MAX_EXECS      4096 /* in all containers together */
+#define PS_AGENT_EXEC_SPEC_MAX  (1u << 20)
 
 struct ps_agent_create {
         const char *id;
         const char *bundle;  /* absolute, in the guest */
         const char *runtime; /* "runc", "crun", or an absolute path ending in either */
         bool stdin_pipe, stdout_pipe, stderr_pipe; /* false: /dev/null */
+        bool terminal; /* a pty (runc --console-socket) instead of the pipes */
+};
+
+/* An exec: process is the OCI Process JSON (not NUL-terminated). */
+struct ps_agent_exec {
+        const char *id, *exec_id;
+        const uint8_t *process;
+        size_t process_len;
+        bool stdin_pipe, stdout_pipe, stderr_pipe;
+        bool terminal; /* a pty (runc --console-socket) instead of the pipes */
 };
 
 struct ps_agent_exit {
         struct ps_list link;
         uint64_t seq;
         char *id;
+        char *exec_id; /* NULL for an init */
         pid_t pid;
         unsigned status;       /* exit code or 128 + signal */
         uint64_t exited_at_ns; /* CLOCK_REALTIME */
@@ -90,9 +109,11 @@ int ps_agent_container_create(struct ps_agent_containers *t, const struct ps_age
                               ps_agent_run_fn done, void *data, struct ps_err **err);
 int ps_agent_container_start(struct ps_agent_containers *t, const char *id, ps_agent_run_fn done,
                              void *data, struct ps_err **err);
-/* kill(2) of the init, or `runtime kill --all` with all. */
-int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, int sig, bool all,
-                              ps_agent_run_fn done, void *data, struct ps_err **err);
+/* kill(2) of the init (exec_id NULL or "") or of an exec, or `runtime kill
+ * --all` with all (not with an exec: INVALID_ARGUMENT). */
+int ps_agent_container_signal(struct ps_agent_containers *t, const char *id, const char *exec_id,
+                              int sig, bool all, ps_agent_run_fn done, void *data,
+                              struct ps_err **err);
 /* `runtime delete --force`, then the container is forgotten. */
 int ps_agent_container_delete(struct ps_agent_containers *t, const char *id, ps_agent_run_fn done,
                               void *data, struct ps_err **err);
@@ -106,11 +127,29 @@ int ps_agent_container_pids(struct ps_agent_containers *t, const char *id, pid_t
 int ps_agent_container_stats(struct ps_agent_containers *t, const char *id,
                              struct ps_cgroup_metrics *ret, struct ps_err **err);
 
-/* The container's stdio, for ReadOutput, WriteStdin and CloseStdin
- * (NOT_FOUND for an unknown or deleted container). Owned by the container:
+/* The stdio of the container's init (exec_id NULL or "") or of one of its
+ * execs, for ReadOutput, WriteStdin and CloseStdin (NOT_FOUND for an
+ * unknown or deleted container or exec). Owned by the container or exec:
  * valid until the next call into the table. */
 struct ps_agent_streams *ps_agent_container_streams(struct ps_agent_containers *t, const char *id,
-                                                    struct ps_err **err);
+                                                    const char *exec_id, struct ps_err **err);
+
+/* `runtime exec --detach` of req->process in the running container
+ * req->id, with the pipes asked for, or a terminal (its master, which
+ * runc hands over through a console socket, the exec's streams: agent/
+ * streams.h ps_agent_streams_new_pty); done gets the exec's pid. -1 with
+ * err, the request's own mistakes first: INVALID_ARGUMENT (an id, or a
+ * process that is no JSON object with non-empty string args, or whose
+ * terminal is not the request's); then NOT_FOUND (no such
+ * container), FAILED_PRECONDITION (its init does not run), ALREADY_EXISTS
+ * (the exec id is taken), RESOURCE_EXHAUSTED. A failed exec leaves
+ * nothing behind. */
+int ps_agent_exec_create(struct ps_agent_containers *t, const struct ps_agent_exec *req,
+                         ps_agent_run_fn done, void *data, struct ps_err **err);
+/* Forgets an exec: SIGKILLed if it runs (its exit is still queued), its
+ * streams freed. Synchronous; NOT_FOUND for an unknown exec. */
+int ps_agent_exec_delete(struct ps_agent_containers *t, const char *id, const char *exec_id,
+                         struct ps_err **err);
 
 /* Forgets the exits up to and including `ack`, then returns the first
  * unacknowledged one (NULL if none); walk on with ps_agent_exit_next. */

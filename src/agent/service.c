@@ -58,7 +58,7 @@ static void h_shutdown(void *data, struct ttrpc_call *call, const ProtobufCMessa
  * goes first, the struct lives until the runtime is done. */
 struct pending {
         struct ttrpc_call *call;
-        enum { ANSWER_EMPTY, ANSWER_CREATE, ANSWER_START } answer;
+        enum { ANSWER_EMPTY, ANSWER_CREATE, ANSWER_START, ANSWER_EXEC } answer;
 };
 
 static void pending_cancelled(struct ttrpc_call *call, void *data)
@@ -90,8 +90,10 @@ static void pending_done(void *data, struct ps_err *err, pid_t pid)
             PODSHIM__AGENT__V1__CREATE_CONTAINER_RESPONSE__INIT;
         Podshim__Agent__V1__StartContainerResponse sr =
             PODSHIM__AGENT__V1__START_CONTAINER_RESPONSE__INIT;
+        Podshim__Agent__V1__ExecProcessResponse er =
+            PODSHIM__AGENT__V1__EXEC_PROCESS_RESPONSE__INIT;
 
-        cr.pid = sr.pid = (uint32_t)pid;
+        cr.pid = sr.pid = er.pid = (uint32_t)pid;
         if (!p->call)
                 ps_log_debug("agent: an answer nobody waits for: %s", err ? ps_err_msg(err) : "ok");
         else if (err)
@@ -100,6 +102,8 @@ static void pending_done(void *data, struct ps_err *err, pid_t pid)
                 ttrpc_call_reply(p->call, &cr.base);
         else if (p->answer == ANSWER_START)
                 ttrpc_call_reply(p->call, &sr.base);
+        else if (p->answer == ANSWER_EXEC)
+                ttrpc_call_reply(p->call, &er.base);
         else
                 ttrpc_call_reply(p->call, NULL);
         ps_err_free(err);
@@ -107,13 +111,26 @@ static void pending_done(void *data, struct ps_err *err, pid_t pid)
 }
 
 /* After the operation that took p: r < 0 means it failed at once (p's
- * done never runs), so the call is answered with err here. */
-static void pending_started(struct pending *p, int r, const struct ps_err *err)
+ * done never runs), so the call is answered with *err here. err is a
+ * pointer because the operation that sets it is an argument of this very
+ * call, and C leaves the order in which arguments are evaluated open. */
+static void pending_started(struct pending *p, int r, struct ps_err *const *err)
 {
         if (r == 0)
                 return;
-        ttrpc_call_fail(p->call, err); /* the cancel callback goes with the call */
+        ttrpc_call_fail(p->call, *err); /* the cancel callback goes with the call */
         free(p);
+}
+
+/* The methods whose ContainerRequest names a container only: an exec id
+ * there is a mistake of the host, never ignored. */
+static int no_exec_id(struct ttrpc_call *call, const char *exec_id)
+{
+        if (!exec_id || !exec_id[0])
+                return 0;
+        ttrpc_call_failf(call, PS_INVALID_ARGUMENT, "%s takes no exec id (got '%.128s')",
+                         ttrpc_call_method(call), exec_id);
+        return -1;
 }
 
 #define NEED_CONTAINERS(s, call)                                                                   \
@@ -122,26 +139,35 @@ static void pending_started(struct pending *p, int r, const struct ps_err *err)
                         return ttrpc_call_failf(call, PS_UNIMPLEMENTED, "no containers here");     \
         } while (0)
 
+/* The pending call for a runtime operation: NULL when the call was
+ * answered already (no containers here, no memory). */
+static struct pending *run_begin(const struct ps_agent_service *s, struct ttrpc_call *call,
+                                 int answer)
+{
+        if (!s->containers) {
+                ttrpc_call_failf(call, PS_UNIMPLEMENTED, "no containers here");
+                return NULL;
+        }
+        return pending_new(call, answer);
+}
+
 static void h_create(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
 {
         struct ps_agent_service *s = data;
         const Podshim__Agent__V1__CreateContainerRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
-        struct ps_agent_create c;
-        struct pending *p;
-        int r;
+        struct ps_agent_create c = {.id = req->id,
+                                    .bundle = req->bundle,
+                                    .runtime = req->runtime,
+                                    .stdin_pipe = req->stdin_pipe,
+                                    .stdout_pipe = req->stdout_pipe,
+                                    .stderr_pipe = req->stderr_pipe,
+                                    .terminal = req->terminal};
+        struct pending *p = run_begin(s, call, ANSWER_CREATE);
 
-        NEED_CONTAINERS(s, call);
-        c = (struct ps_agent_create){.id = req->id,
-                                     .bundle = req->bundle,
-                                     .runtime = req->runtime,
-                                     .stdin_pipe = req->stdin_pipe,
-                                     .stdout_pipe = req->stdout_pipe,
-                                     .stderr_pipe = req->stderr_pipe};
-        if (!(p = pending_new(call, ANSWER_CREATE)))
-                return;
-        r = ps_agent_container_create(s->containers, &c, pending_done, p, &err);
-        pending_started(p, r, err);
+        if (p)
+                pending_started(
+                    p, ps_agent_container_create(s->containers, &c, pending_done, p, &err), &err);
 }
 
 static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -149,14 +175,13 @@ static void h_start(void *data, struct ttrpc_call *call, const ProtobufCMessage 
         struct ps_agent_service *s = data;
         const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
-        struct pending *p;
-        int r;
+        struct pending *p =
+            no_exec_id(call, req->exec_id) < 0 ? NULL : run_begin(s, call, ANSWER_START);
 
-        NEED_CONTAINERS(s, call);
-        if (!(p = pending_new(call, ANSWER_START)))
-                return;
-        r = ps_agent_container_start(s->containers, req->id, pending_done, p, &err);
-        pending_started(p, r, err);
+        if (p)
+                pending_started(
+                    p, ps_agent_container_start(s->containers, req->id, pending_done, p, &err),
+                    &err);
 }
 
 static void h_signal(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -165,18 +190,15 @@ static void h_signal(void *data, struct ttrpc_call *call, const ProtobufCMessage
         const Podshim__Agent__V1__SignalRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
         struct pending *p;
-        int r;
 
-        NEED_CONTAINERS(s, call);
-        if (req->exec_id && req->exec_id[0])
-                return ttrpc_call_failf(call, PS_UNIMPLEMENTED, "exec processes: not yet");
         if (req->signal > 64)
                 return ttrpc_call_failf(call, PS_INVALID_ARGUMENT, "signal %u", req->signal);
-        if (!(p = pending_new(call, ANSWER_EMPTY)))
-                return;
-        r = ps_agent_container_signal(s->containers, req->id, (int)req->signal, req->all,
-                                      pending_done, p, &err);
-        pending_started(p, r, err);
+        if ((p = run_begin(s, call, ANSWER_EMPTY)))
+                pending_started(p,
+                                ps_agent_container_signal(s->containers, req->id, req->exec_id,
+                                                          (int)req->signal, req->all, pending_done,
+                                                          p, &err),
+                                &err);
 }
 
 static void h_delete(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -184,14 +206,13 @@ static void h_delete(void *data, struct ttrpc_call *call, const ProtobufCMessage
         struct ps_agent_service *s = data;
         const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
-        struct pending *p;
-        int r;
+        struct pending *p =
+            no_exec_id(call, req->exec_id) < 0 ? NULL : run_begin(s, call, ANSWER_EMPTY);
 
-        NEED_CONTAINERS(s, call);
-        if (!(p = pending_new(call, ANSWER_EMPTY)))
-                return;
-        r = ps_agent_container_delete(s->containers, req->id, pending_done, p, &err);
-        pending_started(p, r, err);
+        if (p)
+                pending_started(
+                    p, ps_agent_container_delete(s->containers, req->id, pending_done, p, &err),
+                    &err);
 }
 
 static void h_pids(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
@@ -205,6 +226,8 @@ static void h_pids(void *data, struct ttrpc_call *call, const ProtobufCMessage *
         size_t n = 0;
 
         NEED_CONTAINERS(s, call);
+        if (no_exec_id(call, req->exec_id) < 0)
+                return;
         if (ps_agent_container_pids(s->containers, req->id, &pids, &n, &err) < 0)
                 return ttrpc_call_fail(call, err);
         out = calloc(n ? n : 1, sizeof(*out));
@@ -249,11 +272,53 @@ static struct io_wait *io_wait_new(struct ttrpc_call *call)
 
 /* After the streams took w: r < 0 means they did not (w's callback never
  * runs), so the call is answered with err here. */
-static void io_wait_started(struct io_wait *w, int r, const struct ps_err *err)
+static void io_wait_started(struct io_wait *w, int r, struct ps_err *const *err)
 {
         if (r == 0)
                 return;
-        ttrpc_call_fail(w->call, err);
+        ttrpc_call_fail(w->call, *err); /* as pending_started: err set by r's call */
+        free(w);
+}
+
+/* The streams of the request's container (or exec): NULL when the call
+ * was answered already (no containers here, no such container or exec). */
+static struct ps_agent_streams *streams_of(const struct ps_agent_service *s,
+                                           struct ttrpc_call *call, const char *id,
+                                           const char *exec_id)
+{
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_agent_streams *st;
+
+        if (!s->containers) {
+                ttrpc_call_failf(call, PS_UNIMPLEMENTED, "no containers here");
+                return NULL;
+        }
+        if (!(st = ps_agent_container_streams(s->containers, id, exec_id, &err)))
+                ttrpc_call_fail(call, err);
+        return st;
+}
+
+/* The streams, and the call parked on them: NULL when the call was
+ * answered already (as streams_of, or no memory). */
+static struct io_wait *io_begin(struct ps_agent_service *s, struct ttrpc_call *call, const char *id,
+                                const char *exec_id, struct ps_agent_streams **ret_streams)
+{
+        struct ps_agent_streams *st = streams_of(s, call, id, exec_id);
+
+        if (!st)
+                return NULL;
+        *ret_streams = st;
+        return io_wait_new(call);
+}
+
+/* The streams' answer to w: err or reply to its call, if that is still
+ * there; w is freed. */
+static void io_answer(struct io_wait *w, const struct ps_err *err, const ProtobufCMessage *reply)
+{
+        if (w->call && err)
+                ttrpc_call_fail(w->call, err);
+        else if (w->call)
+                ttrpc_call_reply(w->call, reply);
         free(w);
 }
 
@@ -283,81 +348,105 @@ static void on_output(void *data, const struct ps_err *err, const uint8_t *bytes
                 n = budget;
                 eof = false;
         }
-        if (w->call && err) {
-                ttrpc_call_fail(w->call, err);
-        } else if (w->call) {
-                resp.data.data = (uint8_t *)(uintptr_t)bytes;
-                resp.data.len = n;
-                resp.next_offset = next;
-                resp.eof = eof;
-                ttrpc_call_reply(w->call, &resp.base);
-        }
-        free(w);
+        resp.data.data = (uint8_t *)(uintptr_t)bytes;
+        resp.data.len = n;
+        resp.next_offset = next;
+        resp.eof = eof;
+        io_answer(w, err, &resp.base);
 }
 
 static void h_read_output(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
 {
-        struct ps_agent_service *s = data;
         const Podshim__Agent__V1__ReadOutputRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
         struct ps_agent_streams *st;
-        struct io_wait *w;
+        struct io_wait *w = io_begin(data, call, req->id, req->exec_id, &st);
 
-        NEED_CONTAINERS(s, call);
-        if (!(st = ps_agent_container_streams(s->containers, req->id, &err)))
-                return ttrpc_call_fail(call, err);
-        if (!(w = io_wait_new(call)))
-                return;
-        io_wait_started(w,
-                        ps_agent_streams_read(st, (enum ps_agent_stream)req->stream, req->offset,
-                                              req->max_bytes, on_output, w, &err),
-                        err);
+        if (w)
+                io_wait_started(w,
+                                ps_agent_streams_read(st, (enum ps_agent_stream)req->stream,
+                                                      req->offset, req->max_bytes, on_output, w,
+                                                      &err),
+                                &err);
 }
 
 static void on_written(void *data, const struct ps_err *err, size_t taken)
 {
-        struct io_wait *w = data;
         Podshim__Agent__V1__WriteStdinResponse resp =
             PODSHIM__AGENT__V1__WRITE_STDIN_RESPONSE__INIT;
 
-        if (w->call && err) {
-                ttrpc_call_fail(w->call, err);
-        } else if (w->call) {
-                resp.taken = (uint32_t)taken;
-                ttrpc_call_reply(w->call, &resp.base);
-        }
-        free(w);
+        resp.taken = (uint32_t)taken;
+        io_answer(data, err, &resp.base);
 }
 
 static void h_write_stdin(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
 {
-        struct ps_agent_service *s = data;
         const Podshim__Agent__V1__WriteStdinRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
         struct ps_agent_streams *st;
-        struct io_wait *w;
+        struct io_wait *w = io_begin(data, call, req->id, req->exec_id, &st);
 
-        NEED_CONTAINERS(s, call);
-        if (!(st = ps_agent_container_streams(s->containers, req->id, &err)))
-                return ttrpc_call_fail(call, err);
-        if (!(w = io_wait_new(call)))
-                return;
-        io_wait_started(w,
-                        ps_agent_streams_write(st, req->offset, req->data.data, req->data.len,
-                                               on_written, w, &err),
-                        err);
+        if (w)
+                io_wait_started(w,
+                                ps_agent_streams_write(st, req->offset, req->data.data,
+                                                       req->data.len, on_written, w, &err),
+                                &err);
 }
 
 static void h_close_stdin(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
 {
+        const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_agent_streams *st = streams_of(data, call, req->id, req->exec_id);
+
+        if (st && ps_agent_streams_close_stdin(st, &err) < 0)
+                return ttrpc_call_fail(call, err);
+        if (st)
+                ttrpc_call_reply(call, NULL);
+}
+
+static void h_resize(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        const Podshim__Agent__V1__ResizeRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_agent_streams *st = streams_of(data, call, req->id, req->exec_id);
+
+        if (st && ps_agent_streams_resize(st, req->width, req->height, &err) < 0)
+                return ttrpc_call_fail(call, err);
+        if (st)
+                ttrpc_call_reply(call, NULL);
+}
+
+/* ---- execs ------------------------------------------------------------------- */
+
+static void h_exec(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__ExecProcessRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_agent_exec x = {.id = req->id,
+                                  .exec_id = req->exec_id,
+                                  .process = req->process.data,
+                                  .process_len = req->process.len,
+                                  .stdin_pipe = req->stdin_pipe,
+                                  .stdout_pipe = req->stdout_pipe,
+                                  .stderr_pipe = req->stderr_pipe,
+                                  .terminal = req->terminal};
+        struct pending *p = run_begin(s, call, ANSWER_EXEC);
+
+        if (p)
+                pending_started(p, ps_agent_exec_create(s->containers, &x, pending_done, p, &err),
+                                &err);
+}
+
+static void h_delete_exec(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
         struct ps_agent_service *s = data;
         const Podshim__Agent__V1__ContainerRequest *req = (const void *)msg;
         _cleanup_err_ struct ps_err *err = NULL;
-        struct ps_agent_streams *st;
 
         NEED_CONTAINERS(s, call);
-        if (!(st = ps_agent_container_streams(s->containers, req->id, &err)) ||
-            ps_agent_streams_close_stdin(st, &err) < 0)
+        if (ps_agent_exec_delete(s->containers, req->id, req->exec_id, &err) < 0)
                 return ttrpc_call_fail(call, err);
         ttrpc_call_reply(call, NULL);
 }
@@ -389,6 +478,8 @@ static void answer_waiter(struct ps_agent_service *s)
                 podshim__agent__v1__exit__init(&msgs[n]);
                 msgs[n].seq = e->seq;
                 msgs[n].id = e->id;
+                if (e->exec_id)
+                        msgs[n].exec_id = e->exec_id;
                 msgs[n].pid = (uint32_t)e->pid;
                 msgs[n].exit_status = e->status;
                 msgs[n].exited_at_unix_nano = e->exited_at_ns;
@@ -478,6 +569,9 @@ static const struct ttrpc_method agent_methods[] = {
     {"WriteStdin", &podshim__agent__v1__write_stdin_request__descriptor, h_write_stdin},
     {"CloseStdin", &podshim__agent__v1__container_request__descriptor, h_close_stdin},
     {"Stats", &podshim__agent__v1__container_request__descriptor, h_stats},
+    {"ExecProcess", &podshim__agent__v1__exec_process_request__descriptor, h_exec},
+    {"DeleteExec", &podshim__agent__v1__container_request__descriptor, h_delete_exec},
+    {"Resize", &podshim__agent__v1__resize_request__descriptor, h_resize},
 };
 
 void ps_agent_service_init(struct ps_agent_service *s, ps_agent_shutdown_fn on_shutdown, void *data)

@@ -19,8 +19,14 @@
  *    (agent/streams.h): a read waits for bytes at its offset (or EOF), a
  *    write for room in the stdin pipe; a call whose connection goes while
  *    it waits is dropped when the streams answer it.
+ *  - ExecProcess runs `runtime exec --detach` in a running container
+ *    (agent/containers.h) and answers the exec's pid; its streams are
+ *    reached by the stdio methods with its exec id, Signal with its exec id
+ *    signals it, its exit comes through WaitExits with its exec id, and
+ *    DeleteExec forgets it. StartContainer, DeleteContainer and Pids refuse
+ *    an exec id (INVALID_ARGUMENT).
  *  - Every other method is UNIMPLEMENTED (the ttrpc server's own answer for
- *    a method it does not know), exec included in this slice.
+ *    a method it does not know).
  *
  * Ownership: the owner keeps the struct alive as long as any server serves
  * it; the service holds no other state.

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 #include <event2/event.h>
 
@@ -27,6 +29,7 @@ struct out {
         ps_agent_read_fn fn; /* the waiting read: its offset is base */
         void *data;
         size_t max;
+        bool s_pty; /* reads a pty master, whose end is EIO */
 };
 
 struct ps_agent_streams {
@@ -40,6 +43,7 @@ struct ps_agent_streams {
         size_t wlen, wprefix;  /* and how many of its request were taken before */
         ps_agent_write_fn wfn; /* the waiting write */
         void *wdata;
+        int pty; /* a terminal's master (resize); -1 for pipes */
 };
 
 static const struct ps_err not_found = {.code = PS_NOT_FOUND,
@@ -132,6 +136,8 @@ static void on_out(evutil_socket_t fd, short what, void *arg)
                         out_ended(o, NULL);
                 } else if (errno == EAGAIN) {
                         break;
+                } else if (errno == EIO && o->s_pty) {
+                        out_ended(o, NULL); /* a pty master: the last slave fd closed */
                 } else if (errno != EINTR) {
                         out_ended(o, strerror(errno));
                 }
@@ -312,7 +318,8 @@ struct ps_agent_streams *ps_agent_streams_new(struct event_base *base, const boo
         *s = (struct ps_agent_streams){.cfds = {-1, -1, -1},
                                        .out = {{.fd = -1}, {.fd = -1}},
                                        .in_fd = -1,
-                                       .in_present = want[IN]};
+                                       .in_present = want[IN],
+                                       .pty = -1};
         if (want[IN] && (make_pipe(true, &s->cfds[IN], &s->in_fd, err) < 0 ||
                          !(s->in_ev = event_new(base, s->in_fd, EV_WRITE | EV_PERSIST, on_in, s))))
                 goto fail;
@@ -332,6 +339,53 @@ fail:
         if (err && !*err)
                 ps_err_set(err, PS_RESOURCE_EXHAUSTED, "stdio events");
         return ps_agent_streams_free(s);
+}
+
+struct ps_agent_streams *ps_agent_streams_new_pty(struct event_base *base, int master,
+                                                  struct ps_err **err)
+{
+        struct ps_agent_streams *s = calloc(1, sizeof(*s));
+        struct out *o = s ? &s->out[0] : NULL;
+
+        if (!s) {
+                ps_close(master);
+                ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "stdio");
+                return NULL;
+        }
+        *s = (struct ps_agent_streams){.cfds = {-1, -1, -1},
+                                       .out = {{.fd = -1}, {.fd = -1}},
+                                       .in_present = true,
+                                       .pty = master};
+        /* one open file description: O_NONBLOCK is set for all three */
+        s->in_fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+        o->fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+        o->present = o->s_pty = true;
+        if (s->in_fd < 0 || o->fd < 0 || set_nonblock(master) < 0) {
+                ps_err_errno(err, errno, PS_RESOURCE_EXHAUSTED, "pty");
+                return ps_agent_streams_free(s);
+        }
+        s->in_ev = event_new(base, s->in_fd, EV_WRITE | EV_PERSIST, on_in, s);
+        o->ev = event_new(base, o->fd, EV_READ | EV_PERSIST, on_out, o);
+        if (!s->in_ev || !o->ev) {
+                ps_err_set(err, PS_RESOURCE_EXHAUSTED, "stdio events");
+                return ps_agent_streams_free(s);
+        }
+        out_set_reading(o);
+        return s;
+}
+
+int ps_agent_streams_resize(struct ps_agent_streams *s, uint32_t width, uint32_t height,
+                            struct ps_err **err)
+{
+        struct winsize ws = {.ws_row = (unsigned short)height, .ws_col = (unsigned short)width};
+
+        if (s->pty < 0)
+                return ps_err_set(err, PS_FAILED_PRECONDITION, "no terminal");
+        if (width > 0xffff || height > 0xffff)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "%ux%u: too large", width, height);
+        if (ioctl(s->pty, TIOCSWINSZ, &ws) < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "resize the terminal");
+        return 0;
 }
 
 void ps_agent_streams_fds(const struct ps_agent_streams *s, int fds[3])
@@ -366,6 +420,7 @@ struct ps_agent_streams *ps_agent_streams_free(struct ps_agent_streams *s)
         if (s->in_ev)
                 event_free(s->in_ev);
         ps_close(s->in_fd);
+        ps_close(s->pty);
         for (int i = 0; i < 3; i++)
                 ps_close(s->cfds[i]);
         free(s);

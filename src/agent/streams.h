@@ -61,6 +61,16 @@ struct ps_agent_streams *ps_agent_streams_new(struct event_base *base, const boo
 /* Answers the waiting calls with NOT_FOUND, closes every pipe. NULL ok. */
 struct ps_agent_streams *ps_agent_streams_free(struct ps_agent_streams *s);
 
+/* A terminal's streams: output (PS_AGENT_STDOUT, the only one) read from
+ * the pty master, stdin written to it; takes ownership of master. Its
+ * output ends when the last slave fd is closed (EIO on the master). */
+struct ps_agent_streams *ps_agent_streams_new_pty(struct event_base *base, int master,
+                                                  struct ps_err **err);
+
+/* The terminal's window size; FAILED_PRECONDITION for pipes. */
+int ps_agent_streams_resize(struct ps_agent_streams *s, uint32_t width, uint32_t height,
+                            struct ps_err **err);
+
 /* The container ends for the runtime's 0, 1, 2 (-1: /dev/null); owned by
  * the streams until ps_agent_streams_started. */
 void ps_agent_streams_fds(const struct ps_agent_streams *s, int fds[3]);

@@ -138,9 +138,10 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
     """One boot: a container that exits 3 ran in the VM and its exit code
     reaches ContainerStatus; a long-running one reads its boot id under the
     guest's kernel (not the host's), its ContainerStats are its cgroup's in
-    the guest, its exec is UNIMPLEMENTED (slice 3),
-    and StopContainer kills it with its exit reported; two more are both
-    reported exited when QEMU is SIGKILLed, and nothing is left."""
+    the guest, and StopContainer kills it with its exit reported (exec:
+    test_vm_pod_exec); two more are both reported exited when QEMU is
+    SIGKILLed, an exec running in one of them too (before its container),
+    and nothing is left."""
     with open("/proc/sys/kernel/random/boot_id") as f:
         host_boot = boot_id_of(f.read())
     pod = vm_pods.run(log_directory=str(tmp_path))
@@ -170,12 +171,6 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
         r = c.call("Pids", c.protos.task.PidsRequest(id=long))
         assert r.code == ttrpc_client.OK, r
         pids = [p.pid for p in r.decode(c.protos.task.PidsResponse).processes]
-        # a well-formed exec: UNIMPLEMENTED (slice 3), and saying why
-        spec = json.dumps({"args": ["true"], "cwd": "/", "env": ["PATH=/bin"]}).encode()
-        r = c.call("Exec", c.protos.task.ExecProcessRequest(
-            id=long, exec_id="e1", spec=ttrpc_client.any_msg(c.protos, PROCESS_URL, spec)))
-        assert r.code == ttrpc_client.UNIMPLEMENTED, r
-        assert "exec" in r.message, r
     assert pids == [guest_pid], (pids, guest_pid)
     guest_boot = read_boot_id(str(tmp_path / "long.log"))
     assert guest_boot != host_boot, guest_boot
@@ -188,8 +183,6 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
     assert 0 < avail and ws + avail == 64 << 20, st
     print("ContainerStats in the VM: working set %d, CPU %d ns" %
           (ws, st.cpu.usage_core_nano_seconds.value))
-    assert vm_pods.cri.code_of("ExecSync", vm_pods.pb.ExecSyncRequest(
-        container_id=long, cmd=["true"], timeout=10), 30) == "UNIMPLEMENTED"
     assert vm_pods.cri.container_state(long) == "CONTAINER_RUNNING"
     t0 = time.monotonic()
     vm_pods.cri.stop_container(long, grace=0)
@@ -200,6 +193,14 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
     victims = [vm_pods.add_container(pod, "victim%d" % i) for i in range(2)]
     for v in victims:
         vm_pods.wait_container_state(v, "CONTAINER_RUNNING", timeout=60)
+    # an exec still running in one of them when the VM dies
+    seen = len(cri_env.events.snapshot())
+    with ttrpc_client.Client(cri_env.socket(pod.id), timeout=60) as c:
+        r = c.call("Exec", c.protos.task.ExecProcessRequest(
+            id=victims[0], exec_id="doomed", spec=exec_spec(c, ["sleep", "1000"])))
+        assert r.code == ttrpc_client.OK, r
+        r = c.call("Start", c.protos.task.StartRequest(id=victims[0], exec_id="doomed"))
+        assert r.code == ttrpc_client.OK, r
     run_dir = vm_run_dir(cri_env.bundle(pod.id))
     qemu = pod.pid
     os.kill(qemu, signal.SIGKILL)
@@ -207,6 +208,10 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
     for v in victims:
         vm_pods.wait_container_state(v, "CONTAINER_EXITED", timeout=30)
         assert vm_pods.cri.container_status(v).status.exit_code == 137
+    # the exec's TaskExit (137) went out before its container's
+    exits = [(e.get("id"), e.get("exit_status")) for e in cri_env.events.snapshot()[seen:]
+             if e.topic == "/tasks/exit" and e.get("container_id") == victims[0]]
+    assert exits == [("doomed", 137), (victims[0], 137)], exits
     assert not os.path.exists(run_dir), "%s outlived QEMU" % run_dir
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []
@@ -217,28 +222,35 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
         assert not os.path.exists(os.path.join(cri_env.bundle(c), "rootfs")), c
 
 
-def test_vm_pod_removed_with_a_running_container(vm_pods, cri_env):
-    """A terminal in the VM is UNIMPLEMENTED (slice 3) and the pod goes on;
-    the usual end of a pod: StopPodSandbox with a container still running
-    in the VM stops it through the agent (its exit reported), then QEMU;
-    nothing is left after RemovePodSandbox."""
-    pod = vm_pods.run()
+def test_vm_pod_removed_with_a_running_container(vm_pods, cri_env, tmp_path):
+    """A container with a terminal (CRI tty) runs on the guest's pty, its
+    output in CRI's log; the usual end of a pod: StopPodSandbox with
+    containers still running in the VM stops them through the agent (their
+    exits reported), then QEMU; nothing is left after RemovePodSandbox."""
+    pod = vm_pods.run(log_directory=str(tmp_path))
     rem = vm_pods.snapshot(pod)
     run_dir = vm_run_dir(cri_env.bundle(pod.id))
     qemu = pod.pid
-    cfg = vm_pods.container_config(pod, "tty")
+    cfg = vm_pods.container_config(pod, "tty", ("sh", "-c", "tty; echo done; exec sleep 1000"))
     cfg.tty = True
+    cfg.log_path = "tty.log"
     tty = vm_pods.cri.create_container(pod.id, cfg, pod.config)
     pod.containers.append(tty)
-    assert vm_pods.cri.code_of("StartContainer", vm_pods.pb.StartContainerRequest(
-        container_id=tty), 60) == "UNIMPLEMENTED"
+    vm_pods.cri.start_container(tty)
+
+    def tty_out():
+        out = bytes(cri_log(str(tmp_path / "tty.log"))[b"stdout"])
+        return out if b"done" in out else None
+    out = harness.wait_until(tty_out, 60, 0.1, "the terminal's output in CRI's log")
+    assert re.match(rb"/dev/pts/\d+\r?\ndone", out), out
     c = vm_pods.add_container(pod, "runner")
     vm_pods.wait_container_state(c, "CONTAINER_RUNNING", timeout=60)
     t0 = time.monotonic()
     vm_pods.cri.stop_pod(pod.id)
     print("StopPodSandbox of a VM pod took %.2f s" % (time.monotonic() - t0))
-    assert vm_pods.cri.container_state(c) == "CONTAINER_EXITED"
-    assert vm_pods.cri.container_status(c).status.exit_code == 137
+    for x in (c, tty):
+        assert vm_pods.cri.container_state(x) == "CONTAINER_EXITED"
+        assert vm_pods.cri.container_status(x).status.exit_code == 137
     assert vm_pods.cri.pod_state(pod.id) == "SANDBOX_NOTREADY"
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []
@@ -389,3 +401,194 @@ def test_vm_pod_stdio(vm_pods, cri_env, tmp_path):
     vm_pods.wait_container_state(tmpl, "CONTAINER_EXITED", timeout=30)
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []
+
+
+def exec_spec(c, args):
+    spec = json.dumps({"args": list(args), "cwd": "/", "env": ["PATH=/bin:/usr/bin"]})
+    return ttrpc_client.any_msg(c.protos, PROCESS_URL, spec.encode())
+
+
+def guest_pids(c, tid):
+    r = c.call("Pids", c.protos.task.PidsRequest(id=tid))
+    assert r.code == ttrpc_client.OK, r
+    return sorted(p.pid for p in r.decode(c.protos.task.PidsResponse).processes)
+
+
+def test_vm_pod_exec(vm_pods, cri_env, tmp_path):
+    """One boot, execs in the VM's containers (agent ExecProcess, `runc exec`
+    in the guest): CRI's ExecSync gets stdout, stderr and the exit code, the
+    guest's boot id (not the host's), 1.6 MB of output whole, and an exec
+    killed at its timeout (its exit 137 in the events, nothing of it left in
+    the guest); in a stopped container it is refused. Through the Task API
+    with FIFOs of our own: an exec's stdin, CloseIO as its EOF, its output
+    and exit status, Kill of an exec, a duplicate exec id, a terminal
+    (the guest's pty, ResizePty, its echo and output), the events
+    containerd gets, and Exec in a stopped task refused."""
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        host_boot = boot_id_of(f.read())
+    pod = vm_pods.run()
+    rem = vm_pods.snapshot(pod)
+    cri = vm_pods.cri
+    ctr = vm_pods.add_container(pod, "execs")
+    vm_pods.wait_container_state(ctr, "CONTAINER_RUNNING", timeout=60)
+    init_pid = vm_pods.container_pid(ctr)
+
+    t0 = time.monotonic()
+    got = cri.exec_sync(ctr, ["sh", "-c", "echo out; echo err >&2; exit 7"], 60)
+    print("ExecSync in the VM took %.2f s" % (time.monotonic() - t0))
+    assert got == ("out\n", "err\n", 7), got
+    out, err, code = cri.exec_sync(ctr, ["cat", "/proc/sys/kernel/random/boot_id"], 60)
+    assert (err, code) == ("", 0), (err, code)
+    assert boot_id_of(out) != host_boot, out
+
+    n = 250000
+    want = seq_bytes(n)
+    t0 = time.monotonic()
+    r = cri.call("ExecSync", cri.pb.ExecSyncRequest(container_id=ctr, cmd=["seq", "1", str(n)],
+                                                    timeout=120), 150)
+    t1 = time.monotonic()
+    assert r.exit_code == 0 and r.stderr == b"", (r.exit_code, r.stderr[:200])
+    assert len(r.stdout) == len(want), (len(r.stdout), len(want))
+    assert hashlib.sha256(r.stdout).hexdigest() == hashlib.sha256(want).hexdigest()
+    print("ExecSync of %d bytes of output from the VM: %.2f s" % (len(want), t1 - t0))
+
+    # killed at its timeout: containerd SIGKILLs the exec and says so
+    seen = len(cri_env.events.snapshot())
+    t0 = time.monotonic()
+    with pytest.raises(cri.grpc.RpcError) as ei:
+        cri.call("ExecSync", cri.pb.ExecSyncRequest(container_id=ctr, cmd=["sleep", "1000"],
+                                                    timeout=2), 60)
+    took = time.monotonic() - t0
+    assert "timeout" in ei.value.details(), ei.value
+    assert 2 <= took < 30, took
+    exits = cri_env.events.wait_for(
+        lambda evs: [e for e in evs[seen:] if e.topic == "/tasks/exit"
+                     and e.get("container_id") == ctr and e.get("id") != ctr],
+        30, what="the timed-out exec's exit")
+    assert [e.get("exit_status") for e in exits] == [137], exits
+    with ttrpc_client.Client(cri_env.socket(pod.id), timeout=30) as c:
+        assert guest_pids(c, ctr) == [init_pid]
+    assert cri.container_state(ctr) == "CONTAINER_RUNNING"
+
+    raw_execs(vm_pods, cri_env, pod, ctr, tmp_path)
+
+    cri.stop_container(ctr, grace=0)
+    with pytest.raises(cri.grpc.RpcError) as ei:
+        cri.call("ExecSync", cri.pb.ExecSyncRequest(container_id=ctr, cmd=["true"], timeout=10),
+                 30)
+    assert "CONTAINER_EXITED" in ei.value.details(), ei.value
+    vm_pods.remove(pod)
+    assert vm_pods.leftovers(rem) == []
+
+
+def raw_execs(vm_pods, cri_env, pod, template, tmp_path):
+    """The Task API's exec calls on the pod's shim, on a member of our own."""
+    tid = "raw-exec-%d" % os.getpid()
+    bundle, fifos = raw_member(cri_env, pod, template, tid, ("sleep", "1000"), str(tmp_path))
+    try:
+        with ttrpc_client.Client(cri_env.socket(pod.id), timeout=60) as c:
+            pb = c.protos.task
+            r = c.call("Create", pb.CreateTaskRequest(id=tid, bundle=bundle))
+            assert r.code == ttrpc_client.OK, r
+            r = c.call("Start", pb.StartRequest(id=tid))
+            assert r.code == ttrpc_client.OK, r
+            init_pid = r.decode(pb.StartResponse).pid
+
+            # stdin to EOF (CloseIO), stdout and stderr, the exit status
+            seen = len(cri_env.events.snapshot())
+            r = c.call("Exec", pb.ExecProcessRequest(
+                id=tid, exec_id="x1", stdin=fifos["stdin"], stdout=fifos["stdout"],
+                stderr=fifos["stderr"],
+                spec=exec_spec(c, ["sh", "-c", "read l; echo got $l; cat; echo bye >&2; "
+                                   "exit 3"])))
+            assert r.code == ttrpc_client.OK, r
+            readers = [FifoReader(fifos["stdout"]), FifoReader(fifos["stderr"])]
+            for t in readers:
+                t.start()
+            r = c.call("Start", pb.StartRequest(id=tid, exec_id="x1"))
+            assert r.code == ttrpc_client.OK, r
+            x1_pid = r.decode(pb.StartResponse).pid
+            assert x1_pid > 0 and x1_pid != init_pid
+            data = os.urandom(100 * 1024)
+            with open(fifos["stdin"], "wb") as w:
+                w.write(b"hi\n" + data)
+            r = c.call("CloseIO", pb.CloseIORequest(id=tid, exec_id="x1", stdin=True))
+            assert r.code == ttrpc_client.OK, r
+            r = c.call("Wait", pb.WaitRequest(id=tid, exec_id="x1"), timeout=60)
+            assert r.code == ttrpc_client.OK, r
+            assert r.decode(pb.WaitResponse).exit_status == 3
+            for t in readers:
+                t.join(30)
+                assert not t.is_alive(), "no EOF on %s" % t.path
+            assert bytes(readers[0].data) == b"got hi\n" + data, len(readers[0].data)
+            assert bytes(readers[1].data) == b"bye\n", readers[1].data
+            r = c.call("Delete", pb.DeleteRequest(id=tid, exec_id="x1"))
+            assert r.code == ttrpc_client.OK, r
+            assert r.decode(pb.DeleteResponse).exit_status == 3
+            assert c.state(tid, "x1").code == ttrpc_client.NOT_FOUND
+
+            # Kill of an exec; a duplicate exec id
+            r = c.call("Exec", pb.ExecProcessRequest(id=tid, exec_id="x2",
+                                                     spec=exec_spec(c, ["sleep", "1000"])))
+            assert r.code == ttrpc_client.OK, r
+            r = c.call("Exec", pb.ExecProcessRequest(id=tid, exec_id="x2",
+                                                     spec=exec_spec(c, ["true"])))
+            assert r.code == ttrpc_client.ALREADY_EXISTS, r
+            r = c.call("Start", pb.StartRequest(id=tid, exec_id="x2"))
+            assert r.code == ttrpc_client.OK, r
+            x2_pid = r.decode(pb.StartResponse).pid
+            assert guest_pids(c, tid) == sorted([init_pid, x2_pid])
+            r = c.call("Kill", pb.KillRequest(id=tid, exec_id="x2", signal=15))
+            assert r.code == ttrpc_client.OK, r
+            r = c.call("Wait", pb.WaitRequest(id=tid, exec_id="x2"), timeout=60)
+            assert r.code == ttrpc_client.OK and r.decode(pb.WaitResponse).exit_status == 143, r
+            r = c.call("Delete", pb.DeleteRequest(id=tid, exec_id="x2"))
+            assert r.code == ttrpc_client.OK, r
+            assert guest_pids(c, tid) == [init_pid]
+
+            # a terminal: the guest's pty, sized by ResizePty, its stdin and
+            # output through the FIFOs (the pty echoes the input, ends lines
+            # with CRLF)
+            r = c.call("Exec", pb.ExecProcessRequest(
+                id=tid, exec_id="tty", terminal=True, stdin=fifos["stdin"],
+                stdout=fifos["stdout"],
+                spec=exec_spec(c, ["sh", "-c", "read l; stty size; tty; echo got $l"])))
+            assert r.code == ttrpc_client.OK, r
+            reader = FifoReader(fifos["stdout"])
+            reader.start()
+            r = c.call("Start", pb.StartRequest(id=tid, exec_id="tty"))
+            assert r.code == ttrpc_client.OK, r
+            r = c.call("ResizePty", pb.ResizePtyRequest(id=tid, exec_id="tty", width=100,
+                                                        height=40))
+            assert r.code == ttrpc_client.OK, r
+            with open(fifos["stdin"], "wb") as w:
+                w.write(b"hi\n")
+            r = c.call("Wait", pb.WaitRequest(id=tid, exec_id="tty"), timeout=60)
+            assert r.code == ttrpc_client.OK and r.decode(pb.WaitResponse).exit_status == 0, r
+            reader.join(30)
+            assert not reader.is_alive(), "no EOF on the terminal's output"
+            tty_out = bytes(reader.data)
+            assert re.fullmatch(rb"hi\r\n40 100\r\n/dev/pts/\d+\r\ngot hi\r\n", tty_out), tty_out
+            r = c.call("Delete", pb.DeleteRequest(id=tid, exec_id="tty"))
+            assert r.code == ttrpc_client.OK, r
+
+            # the task's end: Exec in a stopped task is refused
+            r = c.call("Kill", pb.KillRequest(id=tid, signal=9))
+            assert r.code == ttrpc_client.OK, r
+            r = c.call("Wait", pb.WaitRequest(id=tid), timeout=60)
+            assert r.code == ttrpc_client.OK and r.decode(pb.WaitResponse).exit_status == 137, r
+            r = c.call("Exec", pb.ExecProcessRequest(id=tid, exec_id="late",
+                                                     spec=exec_spec(c, ["true"])))
+            assert r.code == ttrpc_client.FAILED_PRECONDITION, r
+            r = c.call("Delete", pb.DeleteRequest(id=tid))
+            assert r.code == ttrpc_client.OK, r
+    finally:
+        shutil.rmtree(bundle, ignore_errors=True)
+
+    # the events containerd got for x1, as the Linux backend publishes them
+    evs = [e for e in cri_env.events.snapshot()[seen:] if e.get("container_id") == tid]
+    x1 = [e for e in evs if e.get("exec_id") == "x1" or e.get("id") == "x1"]
+    assert [e.topic for e in x1] == ["/tasks/exec-added", "/tasks/exec-started", "/tasks/exit",
+                                     "/tasks/delete"], x1
+    assert x1[1].get("pid") == x1_pid and x1[2].get("pid") == x1_pid, x1
+    assert x1[2].get("exit_status") == 3 and x1[3].get("exit_status") == 3, x1

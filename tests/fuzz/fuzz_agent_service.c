@@ -15,10 +15,14 @@
  * WriteStdin and CloseStdin decoded and looked up (no container outlives its
  * failed create here, so they end at NOT_FOUND; the streams' own logic is
  * fuzz_agent_streams's and tests/unit/test_agent_streams.c's);
+ * ExecProcess, DeleteExec and Resize decoded and checked (ids, the process
+ * JSON and its terminal, then the container lookup, NOT_FOUND here), and
+ * the exec id on
+ * Signal, the stdio methods and the methods that refuse one;
  * UNIMPLEMENTED for everything else.
  * The seeds (corpus/agent_service, written by make-corpus.py) are whole
- * Hello, Shutdown, container, stdio and WaitExits frames and an unknown
- * method. */
+ * Hello, Shutdown, container, stdio, exec and WaitExits frames and an
+ * unknown method. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -315,6 +315,30 @@ def agent_service_seeds():
                      (1, "c2"), (2, bundles + "/c2"), (3, "runc"))) +
                  ttrpc_frame(5, agent, "Stats", msg((1, "c2"))) +
                  ttrpc_frame(7, agent, "Stats", msg((1, "../c2"))),
+        # exec: a well-formed one (its container is gone: NOT_FOUND), bad
+        # process JSON, a terminal, an exec id on methods that take none,
+        # the exec's stdio and signal, DeleteExec, Resize
+        "exec": b"\x60" + ttrpc_frame(1, agent, "ExecProcess", msg(
+            (1, "c1"), (2, "e1"), (3, '{"args":["sh","-c","echo hi"],"cwd":"/"}'),
+            (4, True), (5, True), (6, True))) +
+            ttrpc_frame(3, agent, "ExecProcess", msg((1, "c1"), (2, "e2"), (3, '{"args":[1]'))) +
+            ttrpc_frame(5, agent, "ExecProcess", msg(
+                (1, "c1"), (2, "e3"), (3, '{"args":["true"],"terminal":true}'), (7, True))) +
+            ttrpc_frame(7, agent, "ExecProcess", msg((1, "c1"), (2, "../x"), (3, "{}"))) +
+            ttrpc_frame(9, agent, "StartContainer", msg((1, "c1"), (2, "e1"))) +
+            ttrpc_frame(11, agent, "ReadOutput", msg((1, "c1"), (3, 0), (5, "e1"))) +
+            ttrpc_frame(13, agent, "WriteStdin", msg((1, "c1"), (2, "x"), (4, "e1"))) +
+            ttrpc_frame(15, agent, "CloseStdin", msg((1, "c1"), (2, "e1"))) +
+            ttrpc_frame(17, agent, "Signal", msg((1, "c1"), (2, "e1"), (3, 9), (4, 1))) +
+            ttrpc_frame(19, agent, "DeleteExec", msg((1, "c1"), (2, "e1"))) +
+            ttrpc_frame(21, agent, "Resize", msg((1, "c1"), (2, "e3"), (3, 80), (4, 24))) +
+            ttrpc_frame(23, agent, "Resize", msg((1, "c1"), (3, 1 << 20), (4, 0))),
+        "create_then_exec": b"\x60" + ttrpc_frame(1, agent, "CreateContainer", msg(
+            (1, "c1"), (2, bundles + "/c1"), (3, "runc"), (7, True))) +
+            ttrpc_frame(3, agent, "ExecProcess", msg(
+                (1, "c1"), (2, "e1"), (3, '{"args":["true"]}'), (5, True))) +
+            ttrpc_frame(5, agent, "ExecProcess", msg(
+                (1, "c1"), (2, "e1"), (3, '{"args":["true"]}'))),
         "bad_payload": b"\x60" + ttrpc_frame(1, agent, "Hello", b"\x0a\xff\x01"),
         "even_stream": b"\x60" + ttrpc_frame(2, agent, "Hello"),
     }

@@ -18,6 +18,7 @@
 
 #include "base/cleanup.h"
 #include "check.h"
+#include "support/sock.h"
 #include "containerd/task/v2/task.pb-c.h"
 #include "ttrpc/client.h"
 #include "ttrpc/frame.h"
@@ -98,19 +99,6 @@ static const struct ttrpc_method task_methods[] = {
 
 /* --- plumbing -------------------------------------------------------------- */
 
-static int listen_at(const char *path)
-{
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
-                perror("listen_at");
-                abort();
-        }
-        return fd;
-}
-
 static struct ttrpc_service svc;
 
 static void fx_setup(struct fixture *fx)
@@ -121,7 +109,7 @@ static void fx_setup(struct fixture *fx)
         snprintf(fx->path, sizeof(fx->path), "%s/s.sock", fx->dir);
         fx->base = event_base_new();
         svc = (struct ttrpc_service){TASK, task_methods, 3, fx};
-        fx->srv = ttrpc_server_new(fx->base, listen_at(fx->path), &svc, 1, NULL);
+        fx->srv = ttrpc_server_new(fx->base, test_listen_at(fx->path), &svc, 1, NULL);
         CHECK(fx->srv != NULL);
 }
 
@@ -760,7 +748,7 @@ static void test_client_roundtrip(void)
         wait_result(&fx, &r5, 1);
         CHECK_INTEQ(r5.code, PS_UNAVAILABLE);
         unlink(fx.path);
-        fx.srv = ttrpc_server_new(fx.base, listen_at(fx.path), &svc, 1, NULL);
+        fx.srv = ttrpc_server_new(fx.base, test_listen_at(fx.path), &svc, 1, NULL);
         CHECK(call_connect(c, "again", 0, &r6) == 0);
         wait_result(&fx, &r6, 1);
         CHECK_INTEQ(r6.code, 0);
@@ -788,7 +776,7 @@ static void test_client_unavailable_and_timeout(void)
         c = ttrpc_client_free(c);
 
         /* A socket file nobody listens on: connection refused. */
-        close(listen_at(gone));
+        close(test_listen_at(gone));
         c = ttrpc_client_new(fx.base, gone, NULL);
         CHECK(call_connect(c, "x", 0, &r2) == 0);
         wait_result(&fx, &r2, 1);

@@ -17,7 +17,7 @@
  *    ends the guest and QEMU on its own (exit status 0, no signal).
  *  - vm_pod_task: the sandbox layer with Backend = "vm" in the options: the
  *    pod's own task's Create boots the VM and answers with QEMU's pid, a
- *    member asking for a terminal is refused (UNIMPLEMENTED, not built yet;
+ *    member asking for a restore is refused (UNIMPLEMENTED, not built yet;
  *    real containers in the VM are tests/e2e/test_vm_pods.py's), and
  *    SIGKILL of QEMU is the pod task's exit (TaskExit 137) with the run
  *    directory gone.
@@ -306,12 +306,12 @@ static void test_vm_pod_task(void)
         printf("vm_pod_task: the pod task's Create answered with QEMU's pid %d\n",
                (int)created.pid);
 
-        /* a terminal in a vm pod: not built yet */
+        /* a restore in a vm pod: not built yet */
         snprintf(member, sizeof(member), "%s/c1", scratch);
         write_bundle(member, "container", "vmpod");
         req = fake_request("c1", member);
         req.options = &opts;
-        req.terminal = true;
+        req.checkpoint = "/nonexistent/podshim-checkpoint";
         CHECK(ps_sandboxes_create_task(&sbs, &req, on_member, NULL, &merr) < 0);
         CHECK(merr && merr->code == PS_UNIMPLEMENTED);
 

@@ -13,7 +13,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
-#include "sandbox/linux/stdio_console.h"
+#include "oci/console_socket.h"
 #include "sandbox/linux/stdio_logger.h"
 #include "sandbox/linux/stdio_relay.h"
 

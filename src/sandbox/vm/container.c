@@ -1,6 +1,7 @@
 #include "sandbox/vm/container.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,7 +195,7 @@ static void on_created(void *data, const struct ps_err *err, uint32_t pid)
         _cleanup_err_ struct ps_err *e = NULL;
         struct ps_agent_client *a;
 
-        if (!err && ps_vm_stdio_start(m->stdio, m->c->id, member_agent, m, &e) < 0) {
+        if (!err && ps_vm_stdio_start(m->stdio, m->c->id, NULL, member_agent, m, &e) < 0) {
                 /* Create fails: nothing may run in the guest that nobody
                  * would ever delete. */
                 ps_err_prefix(&e, "%s: stdio", m->c->id);
@@ -235,7 +236,8 @@ static void on_stdio_ready(void *data, struct ps_err *e)
                                                 .runtime = m->pod->runtime,
                                                 .stdin_pipe = want[0],
                                                 .stdout_pipe = want[1],
-                                                .stderr_pipe = want[2]};
+                                                .stderr_pipe = want[2],
+                                                .terminal = m->c->init->terminal};
         if (ps_agent_client_create(a, &spec, CALL_MS, on_created, cc, &e) < 0) {
                 call_finish(&cc->k, e, 0);
                 ps_err_free(e);
@@ -267,9 +269,9 @@ int ps_vm_member_create(struct ps_vm_pod *pod, struct ps_container *c,
         if (!pod || !pod->vm || ps_vm_pid(pod->vm) <= 0)
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "%s: the pod's VM is not running",
                                   c->id);
-        if (req->terminal || (req->checkpoint && req->checkpoint[0]))
-                return ps_err_set(err, PS_UNIMPLEMENTED,
-                                  "%s: a terminal or a restore in a VM: not yet", c->id);
+        if (req->checkpoint && req->checkpoint[0])
+                return ps_err_set(err, PS_UNIMPLEMENTED, "%s: a restore in a vm pod: not yet",
+                                  c->id);
         if (!same_dir(c->bundle, pod->bundles))
                 return ps_err_set(err, PS_FAILED_PRECONDITION,
                                   "%s: bundle %s is not in the pod's bundle directory %s", c->id,
@@ -321,16 +323,184 @@ static int member_start(struct ps_container *c, ps_backend_fn done, void *data, 
 static int member_signal(struct ps_process *p, int sig, bool all, ps_backend_fn done, void *data,
                          struct ps_err **err)
 {
-        struct ps_agent_client *a;
-        struct call *k;
+        struct ps_agent_client *a = agent_of(p->c, err);
+        struct call *k = a ? call_new(done, data, err) : NULL;
 
-        if (p->exec_id)
-                return ps_err_set(err, PS_UNIMPLEMENTED, "exec in a vm pod: not yet");
-        a = agent_of(p->c, err);
-        k = a ? call_new(done, data, err) : NULL;
         if (!k)
                 return -1;
-        return sent(k, ps_agent_client_signal(a, p->c->id, sig, all, CALL_MS, on_done, k, err));
+        return sent(k, ps_agent_client_signal(a, p->c->id, p->exec_id, sig, all && !p->exec_id,
+                                              CALL_MS, on_done, k, err));
+}
+
+/* ---- execs ------------------------------------------------------------------ */
+
+/* An exec of a member (p->impl): its stdio, and its exit while it is held
+ * for its output. */
+struct vm_exec {
+        struct ps_process *p;
+        struct ps_vm_member *m;
+        struct ps_vm_stdio *stdio; /* NULL once its start failed */
+        bool in_guest;             /* ExecProcess succeeded: DeleteExec when freed */
+        bool exited;
+        unsigned exit_status;
+};
+
+struct exec_call {
+        struct call k; /* first: call_finish frees the whole */
+        struct vm_exec *x;
+};
+
+/* A failed start leaves nothing open (task/backend.h): the client's FIFO
+ * readers see EOF at once. */
+static void exec_finish(struct exec_call *ec, const struct ps_err *err, pid_t pid)
+{
+        if (err)
+                ec->x->stdio = ps_vm_stdio_free(ec->x->stdio);
+        call_finish(&ec->k, err, pid);
+}
+
+static void on_exec_started(void *data, const struct ps_err *err, uint32_t pid)
+{
+        struct exec_call *ec = data;
+        struct vm_exec *x = ec->x;
+        _cleanup_err_ struct ps_err *e = NULL;
+        struct ps_agent_client *a;
+
+        if (!err)
+                x->in_guest = true;
+        if (!err &&
+            ps_vm_stdio_start(x->stdio, x->m->c->id, x->p->exec_id, member_agent, x->m, &e) < 0) {
+                /* nothing may run in the guest that nobody would report */
+                ps_err_prefix(&e, "exec %s: stdio", x->p->exec_id);
+                a = member_agent(x->m);
+                if (a)
+                        ps_agent_client_delete_exec(a, x->m->c->id, x->p->exec_id, CALL_MS,
+                                                    on_ignored, NULL, NULL);
+                x->in_guest = false;
+                err = e;
+        }
+        exec_finish(ec, err, (pid_t)pid);
+}
+
+/* The host's end of the exec's stdio is ready: the exec runs in the guest
+ * with the pipes the host needs. */
+static void on_exec_stdio_ready(void *data, struct ps_err *e)
+{
+        struct exec_call *ec = data;
+        struct vm_exec *x = ec->x;
+        struct ps_agent_client *a = member_agent(x->m);
+        struct ps_agent_exec_spec spec;
+        bool want[3];
+
+        if (!e && !a)
+                ps_err_set(&e, PS_FAILED_PRECONDITION, "%s: the pod's VM is not running",
+                           x->m->c->id);
+        if (!e) {
+                ps_vm_stdio_wants(x->stdio, want);
+                spec = (struct ps_agent_exec_spec){.id = x->m->c->id,
+                                                   .exec_id = x->p->exec_id,
+                                                   .process = x->p->spec_json,
+                                                   .stdin_pipe = want[0],
+                                                   .stdout_pipe = want[1],
+                                                   .stderr_pipe = want[2],
+                                                   .terminal = x->p->terminal};
+                if (ps_agent_client_exec(a, &spec, CALL_MS, on_exec_started, ec, &e) == 0)
+                        return;
+        }
+        exec_finish(ec, e, 0);
+        ps_err_free(e);
+}
+
+static int member_exec(struct ps_process *p, ps_backend_fn done, void *data, struct ps_err **err)
+{
+        struct ps_container *c = p->c;
+        struct ps_vm_member *m = member_of(c);
+        const struct ps_vm_backend *be;
+        struct ps_stdio_config cfg = {.stdin_path = p->stdin_path,
+                                      .stdout_path = p->stdout_path,
+                                      .stderr_path = p->stderr_path,
+                                      .container_id = c->id};
+        struct vm_exec *x;
+        struct exec_call *ec;
+
+        /* A terminal's pty is the guest's: the host relays its one output
+         * stream to the stdout FIFO and the stdin FIFO to it, through pipes
+         * as for any exec (cfg.terminal stays false). */
+        if (!agent_of(c, err))
+                return -1;
+        be = m->pod->c->be_ctx;
+        cfg.ns = be->ns;
+        x = calloc(1, sizeof(*x));
+        ec = calloc(1, sizeof(*ec));
+        if (!x || !ec) {
+                free(x);
+                free(ec);
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "exec %s", p->exec_id);
+        }
+        *x = (struct vm_exec){.p = p, .m = m};
+        *ec = (struct exec_call){.k = {.done = done, .data = data}, .x = x};
+        x->stdio = ps_vm_stdio_new(be->base, be->reaper, &cfg, on_exec_stdio_ready, ec, err);
+        if (!x->stdio) {
+                free(x);
+                free(ec);
+                return ps_err_prefix(err, "exec %s", p->exec_id);
+        }
+        p->impl = x;
+        return 0;
+}
+
+static void report_exec_exit(void *data)
+{
+        struct vm_exec *x = data;
+
+        ps_task_process_exited(x->p, x->exit_status);
+}
+
+static void exec_exited(struct vm_exec *x, unsigned exit_status)
+{
+        x->exited = true;
+        x->exit_status = exit_status;
+        if (x->stdio)
+                ps_vm_stdio_on_output_end(x->stdio, report_exec_exit, x);
+        else
+                report_exec_exit(x);
+}
+
+void ps_vm_member_exec_exited(struct ps_vm_member *m, const char *exec_id, unsigned exit_status)
+{
+        struct ps_list *pos;
+
+        for (pos = m->c->execs.next; pos != &m->c->execs; pos = pos->next) {
+                struct ps_process *p = ps_list_entry(pos, struct ps_process, link);
+                struct vm_exec *x = p->impl;
+
+                if (x && x->in_guest && !x->exited && strcmp(p->exec_id, exec_id) == 0)
+                        return exec_exited(x, exit_status);
+        }
+        ps_log_debug("%s: exit of exec %s: no such exec", m->c->id, exec_id);
+}
+
+/* The VM is gone: every exec that ran there is reported killed (its held
+ * exit first, as it was). */
+static void execs_vm_gone(struct ps_vm_member *m)
+{
+        struct ps_list *pos, *tmp;
+
+        ps_list_for_each_safe(pos, tmp, &m->c->execs)
+        {
+                struct ps_process *p = ps_list_entry(pos, struct ps_process, link);
+                struct vm_exec *x = p->impl;
+
+                if (!x)
+                        continue;
+                if (x->stdio)
+                        ps_vm_stdio_cut(x->stdio);
+                if (x->in_guest && !x->exited && ps_process_live(p) &&
+                    p->state != PS_PROC_STARTING) {
+                        x->exited = true;
+                        ps_task_process_exited(p, 128 + SIGKILL);
+                }
+        }
 }
 
 /* A Delete whose connection broke is asked again: QEMU may be dying with
@@ -491,25 +661,57 @@ static int member_stats(struct ps_container *c, ps_backend_stats_fn done, void *
         return 0;
 }
 
+static void on_resized(void *data, const struct ps_err *err)
+{
+        if (err)
+                ps_log_warn("vm: resize a terminal: %s", ps_err_msg(err));
+}
+
+/* A terminal (the guest's pty, a container's or an exec's) is sized by
+ * the agent; the call is not waited for (the backend's resize answers at
+ * once), a failure is logged. A process without a terminal has nothing to
+ * size, as with runc-v2. */
 static int member_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps_err **err)
 {
-        return ps_err_set(err, PS_UNIMPLEMENTED, "%s: no terminal in a vm pod yet", p->c->id);
+        const struct vm_exec *x = p->exec_id ? p->impl : NULL;
+        struct ps_agent_client *a;
+
+        if (!p->terminal)
+                return 0;
+        if (p->exec_id && (!x || !x->in_guest))
+                return ps_err_set(err, PS_FAILED_PRECONDITION, "exec %s: not running", p->exec_id);
+        a = agent_of(p->c, err);
+        if (!a)
+                return -1;
+        return ps_agent_client_resize(a, p->c->id, p->exec_id, w, h, CALL_MS, on_resized, NULL,
+                                      err);
+}
+
+/* The stdio of p: its member's (the init) or its own (an exec). */
+static struct ps_vm_stdio *stdio_of(const struct ps_process *p)
+{
+        const struct ps_vm_member *m = member_of(p->c);
+        const struct vm_exec *x = p->impl;
+
+        if (p->exec_id)
+                return x ? x->stdio : NULL;
+        return m ? m->stdio : NULL;
 }
 
 static void member_close_stdin(struct ps_process *p)
 {
-        struct ps_vm_member *m = member_of(p->c);
+        struct ps_vm_stdio *s = stdio_of(p);
 
-        if (m && m->stdio && !p->exec_id)
-                ps_vm_stdio_close_stdin(m->stdio);
+        if (s)
+                ps_vm_stdio_close_stdin(s);
 }
 
 static void member_drain(struct ps_process *p, void (*done)(void *data), void *data)
 {
-        struct ps_vm_member *m = member_of(p->c);
+        struct ps_vm_stdio *s = stdio_of(p);
 
-        if (m && m->stdio && !p->exec_id)
-                ps_vm_stdio_drain(m->stdio, done, data);
+        if (s)
+                ps_vm_stdio_drain(s, done, data);
         else
                 done(data);
 }
@@ -517,9 +719,24 @@ static void member_drain(struct ps_process *p, void (*done)(void *data), void *d
 static void member_process_free(struct ps_process *p)
 {
         struct ps_vm_member *m = member_of(p->c);
+        struct vm_exec *x = p->impl;
+        struct ps_agent_client *a;
 
-        if (m && !p->exec_id)
-                m->stdio = ps_vm_stdio_free(m->stdio); /* cancels a drain or a held exit */
+        if (!p->exec_id) {
+                if (m)
+                        m->stdio = ps_vm_stdio_free(m->stdio); /* cancels a drain or a held exit */
+                return;
+        }
+        if (!x)
+                return;
+        /* the exec is deleted: so is all the guest kept of it */
+        a = x->in_guest ? member_agent(x->m) : NULL;
+        if (a)
+                ps_agent_client_delete_exec(a, x->m->c->id, p->exec_id, CALL_MS, on_ignored, NULL,
+                                            NULL);
+        ps_vm_stdio_free(x->stdio);
+        free(x);
+        p->impl = NULL;
 }
 
 static void report_exit(void *data)
@@ -556,6 +773,7 @@ void ps_vm_member_vm_gone(struct ps_vm_member *m)
                 call_finish(&cc->k, why, 0);
         }
         /* a held exit is reported now, from here: before the pod's own */
+        execs_vm_gone(m);
         if (m->stdio)
                 ps_vm_stdio_cut(m->stdio);
 }
@@ -580,6 +798,7 @@ const struct ps_backend_ops ps_vm_container_ops = {
     .name = "vm container",
     .create = member_create,
     .start = member_start,
+    .exec = member_exec,
     .signal = member_signal,
     .delete = member_delete,
     .pids = member_pids,

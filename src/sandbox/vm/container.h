@@ -9,8 +9,13 @@
  * there (FAILED_PRECONDITION otherwise). Before Create the sandbox layer
  * adapts config.json to the guest (ps_vm_guest_spec). Stdio: containerd's
  * FIFOs relayed to and from pipes in the guest (sandbox/vm/stdio.h); a
- * member's exit is reported once its output is on the host. A terminal,
- * exec, pause, resume, update, checkpoint and stats are UNIMPLEMENTED.
+ * member's exit is reported once its output is on the host. Execs (slice
+ * 4) run in the guest through the agent (ExecProcess) with stdio of their
+ * own, relayed the same way, and their exits held for their output as the
+ * init's; deleting one deletes it in the guest. A terminal (a container's
+ * or an exec's) is a pty in the guest, sized by the agent; the host relays
+ * it through pipes as any stdio. A restore, pause, resume, update,
+ * checkpoint and stats are UNIMPLEMENTED.
  *
  * Pids are guest pids. Once the pod's VM is gone, what ran in it is gone
  * too: delete succeeds with nothing to do, the rest is FAILED_PRECONDITION.
@@ -46,9 +51,14 @@ void ps_vm_member_vm_ready(struct ps_vm_member *m);
  * ps_vm_stdio_on_output_end). */
 void ps_vm_member_exited(struct ps_vm_member *m, unsigned exit_status);
 
+/* The agent reported m's exec `exec_id` exited: reported to the task core
+ * as the init's (held for its output). Unknown execs are ignored. */
+void ps_vm_member_exec_exited(struct ps_vm_member *m, const char *exec_id, unsigned exit_status);
+
 /* m's VM is gone: a create waiting for the boot fails (with the pod's
- * exit_err), its streams end, and an exit held for them is reported now,
- * before this returns. */
+ * exit_err), its streams end, an exit held for them is reported now,
+ * before this returns, and every exec that ran there is reported killed
+ * (137). */
 void ps_vm_member_vm_gone(struct ps_vm_member *m);
 
 /* Adapts a member's config.json (its parsed `tree`, edited here) to the

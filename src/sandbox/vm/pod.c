@@ -60,14 +60,16 @@ static void on_ready(void *data, struct ps_vm *vm, const struct ps_agent_hello *
         resume_parked(pod);
 }
 
-static struct ps_vm_member *member(struct ps_vm_pod *pod, const char *id)
+/* The member `id`; with live_only, only while its init has not exited (an
+ * exec's exit may come after its init's: the task core orders them). */
+static struct ps_vm_member *member(struct ps_vm_pod *pod, const char *id, bool live_only)
 {
         struct ps_list *pos;
 
         for (pos = pod->members.next; pos != &pod->members; pos = pos->next) {
                 struct ps_vm_member *m = ps_list_entry(pos, struct ps_vm_member, link);
 
-                if (!m->exited && strcmp(m->c->id, id) == 0)
+                if ((!live_only || !m->exited) && strcmp(m->c->id, id) == 0)
                         return m;
         }
         return NULL;
@@ -76,15 +78,19 @@ static struct ps_vm_member *member(struct ps_vm_pod *pod, const char *id)
 static void on_container_exit(void *data, struct ps_vm *vm, const struct ps_agent_exit_info *e)
 {
         struct ps_vm_pod *pod = data;
-        struct ps_vm_member *m = member(pod, e->id);
+        bool exec = e->exec_id && e->exec_id[0];
+        struct ps_vm_member *m = member(pod, e->id, !exec);
 
         (void)vm;
-        if (!m || (e->exec_id && e->exec_id[0])) {
+        if (!m) {
                 ps_log_debug("%s: exit of %s/%s (guest pid %u): no such container", pod->c->id,
-                             e->id, e->exec_id ? e->exec_id : "", e->pid);
+                             e->id, exec ? e->exec_id : "", e->pid);
                 return;
         }
-        ps_vm_member_exited(m, e->exit_status);
+        if (exec)
+                ps_vm_member_exec_exited(m, e->exec_id, e->exit_status);
+        else
+                ps_vm_member_exited(m, e->exit_status);
 }
 
 /* QEMU is gone and with it everything that ran in the guest: every member

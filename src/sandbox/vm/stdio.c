@@ -56,6 +56,7 @@ struct ps_vm_stdio {
         struct event_base *base;
         struct ps_stdio *local; /* the Linux backend's: FIFOs, relays, drain */
         char *id;
+        char *exec_id; /* NULL: the container's init */
         ps_vm_agent_fn agent;
         void *agent_data;
         bool started, cut;
@@ -288,8 +289,8 @@ static void out_ask(struct vm_out *o)
         if (!a)
                 return out_end(o); /* the VM is gone: so is the guest's end */
         o->t = ticket_new(o);
-        if (!o->t || ps_agent_client_read_output(a, o->s->id, o->stream, o->offset, READ_MAX,
-                                                 on_output, o->t, &err) < 0) {
+        if (!o->t || ps_agent_client_read_output(a, o->s->id, o->s->exec_id, o->stream, o->offset,
+                                                 READ_MAX, on_output, o->t, &err) < 0) {
                 ps_log_debug("%s: ReadOutput: %s", o->s->id, err ? ps_err_msg(err) : "no memory");
                 free(o->t);
                 o->t = NULL;
@@ -377,10 +378,11 @@ static void in_send(struct vm_in *in)
         if (!in->t)
                 r = ps_err_set(&err, PS_RESOURCE_EXHAUSTED, "out of memory");
         else if (in->len > 0)
-                r = ps_agent_client_write_stdin(a, in->s->id, in->offset, in->buf, in->len,
-                                                on_taken, in->t, &err);
+                r = ps_agent_client_write_stdin(a, in->s->id, in->s->exec_id, in->offset, in->buf,
+                                                in->len, on_taken, in->t, &err);
         else
-                r = ps_agent_client_close_stdin(a, in->s->id, CLOSE_MS, on_closed, in->t, &err);
+                r = ps_agent_client_close_stdin(a, in->s->id, in->s->exec_id, CLOSE_MS, on_closed,
+                                                in->t, &err);
         if (r < 0) {
                 free(in->t);
                 in->t = NULL;
@@ -499,13 +501,15 @@ void ps_vm_stdio_wants(const struct ps_vm_stdio *s, bool want[3])
         want[2] = s->out[1].fd >= 0;
 }
 
-int ps_vm_stdio_start(struct ps_vm_stdio *s, const char *id, ps_vm_agent_fn agent_fn,
-                      void *agent_data, struct ps_err **err)
+int ps_vm_stdio_start(struct ps_vm_stdio *s, const char *id, const char *exec_id,
+                      ps_vm_agent_fn agent_fn, void *agent_data, struct ps_err **err)
 {
         if (s->started)
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "vm stdio already started");
         s->id = strdup(id);
-        if (!s->id)
+        if (s->id && exec_id)
+                s->exec_id = strdup(exec_id);
+        if (!s->id || (exec_id && !s->exec_id))
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm stdio");
         /* The host's relays between its pipes and the FIFOs; its copies of
          * our ends are closed there, ours stay. */
@@ -589,6 +593,7 @@ struct ps_vm_stdio *ps_vm_stdio_free(struct ps_vm_stdio *s)
                 event_free(s->end_fire);
         ps_stdio_free(s->local);
         free(s->id);
+        free(s->exec_id);
         free(s);
         return NULL;
 }

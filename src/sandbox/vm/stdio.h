@@ -62,10 +62,11 @@ struct ps_vm_stdio *ps_vm_stdio_free(struct ps_vm_stdio *s);
 /* Which of stdin, stdout, stderr the guest needs a pipe for. */
 void ps_vm_stdio_wants(const struct ps_vm_stdio *s, bool want[3]);
 
-/* The container exists in the guest: start moving bytes for container
- * `id` (copied) through agent(agent_data). */
-int ps_vm_stdio_start(struct ps_vm_stdio *s, const char *id, ps_vm_agent_fn agent, void *agent_data,
-                      struct ps_err **err);
+/* The process exists in the guest: start moving bytes for container `id`'s
+ * init (exec_id NULL) or its exec `exec_id` (both copied) through
+ * agent(agent_data). */
+int ps_vm_stdio_start(struct ps_vm_stdio *s, const char *id, const char *exec_id,
+                      ps_vm_agent_fn agent, void *agent_data, struct ps_err **err);
 
 /* CloseIO: as on the host, the client's EOF on the stdin FIFO counts from
  * now on, and reaches the guest as CloseStdin. */

@@ -1,4 +1,4 @@
-#include "sandbox/linux/stdio_console.h"
+#include "oci/console_socket.h"
 
 #include <errno.h>
 #include <fcntl.h>

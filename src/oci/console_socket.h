@@ -1,13 +1,15 @@
-/* Private to the stdio module: the --console-socket through which the OCI
- * runtime hands over the pty master of a terminal process.
+/* The OCI runtime's --console-socket, through which it hands over the pty
+ * master of a terminal process: the Linux backend's stdio (sandbox/linux/
+ * stdio.c) and the guest agent's execs (agent/containers.c) use it.
  *
  * A fresh private directory <tmp>/pty-XXXXXX holds one listening unix socket
  * pty.sock. runc connects, sends one SCM_RIGHTS message carrying the master
- * (the data part is the pty name) and exits; by the time the shim looks, the
- * connection and the message are queued, so receiving never waits.
+ * (the data part is the pty name) and exits; by the time the caller looks
+ * (once the runtime exited), the connection and the message are queued, so
+ * receiving never waits.
  */
-#ifndef PS_SANDBOX_LINUX_STDIO_CONSOLE_H
-#define PS_SANDBOX_LINUX_STDIO_CONSOLE_H
+#ifndef PS_OCI_CONSOLE_SOCKET_H
+#define PS_OCI_CONSOLE_SOCKET_H
 
 #include "base/error.h"
 
