@@ -184,6 +184,10 @@ static void fx_teardown(struct fixture *fx)
         fx->reaper = ps_reaper_free(fx->reaper);
         event_base_free(fx->base);
         test_rm_rf(fx->dir);
+        /* the agent's runc root (a guest path, here on the host): empty
+         * once every container is deleted; its parent is the agent's only */
+        if (rmdir(PS_AGENT_RUNTIME_ROOT) == 0)
+                rmdir("/run/podshim-agent");
 }
 
 static struct reply exec_call(struct fixture *fx, const char *id, const char *exec_id,
