@@ -403,7 +403,8 @@ def pytest_runtest_makereport(item, call):
 #                          sandboxer, whose host-network tests skip below 2.3:
 #                          they crash containerd 2.1, containerd#12983)
 #   PODSHIM_CRI_BRIDGE     bridge the CNI plugin creates (default psbr<pid>)
-#   PODSHIM_CRI_SUBNET     pod subnet on that bridge (default 10.88.77.0/24)
+#   PODSHIM_CRI_SUBNET     pod subnet on that bridge (default: the first of
+#                          10.88.77-126.0/24 that no host route overlaps)
 
 
 @pytest.fixture(scope="session")

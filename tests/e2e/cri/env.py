@@ -133,6 +133,10 @@ class CriEnv:
         # host routes to none of them)
         self.bridge = bridge or os.environ.get("PODSHIM_CRI_BRIDGE",
                                                "psbr%d" % (os.getpid() % 10**7))
+        # an explicit subnet must be free; the default is the first of
+        # 10.88.77-126.0/24 no host route overlaps when the run starts (a
+        # concurrent run's bridge with a gateway address routes its own)
+        self.subnet_explicit = bool(subnet or os.environ.get("PODSHIM_CRI_SUBNET"))
         self.subnet = ipaddress.ip_network(
             subnet or os.environ.get("PODSHIM_CRI_SUBNET", "10.88.77.0/24"))
         self.cni_conf_dir = os.path.join(self.dir, "cni", "net.d")
@@ -332,18 +336,24 @@ class CriEnv:
                 raise AssertionError("bridge %s exists and is in use (%s); set "
                                      "PODSHIM_CRI_BRIDGE" % (self.bridge, ports))
             harness.run(["ip", "link", "del", "dev", self.bridge], timeout=10)
-        routes = harness.run(["ip", "-4", "route", "show"], timeout=10).stdout
-        for line in routes.splitlines():
+        routes = []
+        for line in harness.run(["ip", "-4", "route", "show"], timeout=10).stdout.splitlines():
             dst = line.split()[0]
             if dst == "default":
                 continue
             try:
-                net = ipaddress.ip_network(dst, strict=False)
+                routes.append((ipaddress.ip_network(dst, strict=False), line))
             except ValueError:
                 continue
-            if net.overlaps(self.subnet):
-                raise AssertionError("subnet %s overlaps host route %r; set "
-                                     "PODSHIM_CRI_SUBNET" % (self.subnet, line))
+        candidates = [self.subnet] if self.subnet_explicit else [
+            ipaddress.ip_network("10.88.%d.0/24" % i) for i in range(77, 127)]
+        for subnet in candidates:
+            taken = [line for net, line in routes if net.overlaps(subnet)]
+            if not taken:
+                self.subnet = subnet
+                return
+        raise AssertionError("subnet %s overlaps host route %r; set PODSHIM_CRI_SUBNET"
+                             % (candidates[-1], taken[0]))
 
     # ----------------------------------------------------------- lifecycle
 
