@@ -19,6 +19,10 @@
  *    (agent/streams.h): a read waits for bytes at its offset (or EOF), a
  *    write for room in the stdin pipe; a call whose connection goes while
  *    it waits is dropped when the streams answer it.
+ *  - SetupNetwork configures the guest's interfaces and routes
+ *    (agent/network.h) when `network` is set (the real agent, the guest's
+ *    init); a request that is well formed otherwise is FAILED_PRECONDITION
+ *    (a test or fuzz target must not reconfigure its host).
  *  - Every other method is UNIMPLEMENTED (the ttrpc server's own answer for
  *    a method it does not know), exec included in this slice.
  *
@@ -28,6 +32,7 @@
 #ifndef PS_AGENT_SERVICE_H
 #define PS_AGENT_SERVICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ttrpc/server.h"
@@ -49,6 +54,7 @@ struct ps_agent_service {
         struct ps_agent_containers *containers; /* NULL: no container methods */
         struct ttrpc_call *exit_waiter;         /* the parked WaitExits */
         uint64_t exit_ack;                      /* its ack */
+        bool network;                           /* SetupNetwork may change this namespace */
 };
 
 void ps_agent_service_init(struct ps_agent_service *s, ps_agent_shutdown_fn on_shutdown,

@@ -17,7 +17,9 @@
 #include "core/reaper.h"
 #include "oci/options.h"
 #include "oci/spec.h"
+#include "net/vmnic.h"
 #include "sandbox/vm/container.h"
+#include "sandbox/vm/pod_net.h"
 #include "sandbox/vm/sizing.h"
 #include "sandbox/vm/vm.h"
 #include "task/container.h"
@@ -45,19 +47,50 @@ static void resume_parked(struct ps_vm_pod *pod)
         }
 }
 
-static void on_ready(void *data, struct ps_vm *vm, const struct ps_agent_hello *hello)
+/* The VM is ready for its members: Create answers. */
+static void vm_ready(struct ps_vm_pod *pod)
 {
-        struct ps_vm_pod *pod = data;
-        struct ps_backend_result res = {.pid = ps_vm_pid(vm)};
+        struct ps_backend_result res = {.pid = ps_vm_pid(pod->vm)};
         ps_backend_fn done = pod->create_done;
 
-        ps_log_debug("%s: vm up in %llu ms, guest kernel %s, agent %s", pod->c->id,
-                     (unsigned long long)ps_vm_boot_usec(vm) / 1000, hello->kernel_release,
-                     hello->version);
         pod->create_done = NULL;
         if (done)
                 done(pod->create_data, NULL, &res);
         resume_parked(pod);
+}
+
+static void on_network(void *data, const struct ps_err *err)
+{
+        struct ps_vm_pod *pod = data;
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        /* A failure while QEMU goes (CANCELLED) is QEMU's exit's to report. */
+        if (pod->freeing || ps_vm_pid(pod->vm) == 0)
+                return;
+        if (!err)
+                return vm_ready(pod);
+        ps_err_set(&pod->net_err, err->code, "vm: network setup in the guest: %s",
+                   ps_err_msg(err));
+        if (ps_vm_kill(pod->vm, SIGKILL, &e) < 0)
+                ps_log_warn("%s: %s", pod->c->id, ps_err_msg(e));
+}
+
+static void on_ready(void *data, struct ps_vm *vm, const struct ps_agent_hello *hello)
+{
+        struct ps_vm_pod *pod = data;
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        ps_log_debug("%s: vm up in %llu ms, guest kernel %s, agent %s", pod->c->id,
+                     (unsigned long long)ps_vm_boot_usec(vm) / 1000, hello->kernel_release,
+                     hello->version);
+        if (!pod->nic)
+                return vm_ready(pod);
+        if (ps_vm_pod_net_setup(ps_vm_agent(vm), pod->nic, on_network, pod, &e) < 0) {
+                ps_err_set(&pod->net_err, e->code, "vm: network setup: %s", ps_err_msg(e));
+                ps_err_free(TAKE_PTR(e));
+                if (ps_vm_kill(vm, SIGKILL, &e) < 0)
+                        ps_log_warn("%s: %s", pod->c->id, ps_err_msg(e));
+        }
 }
 
 static struct ps_vm_member *member(struct ps_vm_pod *pod, const char *id)
@@ -133,6 +166,9 @@ static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struc
 
         (void)vm;
         remove_cgroup(pod);
+        pod->nic = ps_vmnic_free(pod->nic); /* the tap went with QEMU */
+        if (!why && pod->net_err)
+                why = pod->net_err;
         if (why)
                 ps_err_set(&pod->exit_err, why->code, "%s", ps_err_msg(why));
         else
@@ -272,8 +308,11 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
         ev.data = pod;
         if (!pod->runtime)
                 ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod");
-        else if (enter_cgroup_and_start(be, pod, req->spec, req->options, &cfg, dir, &ev, err) < 0)
+        else if ((!solo && ps_vm_pod_net_open(req->spec, &cfg, &pod->nic, err) < 0) ||
+                 enter_cgroup_and_start(be, pod, req->spec, req->options, &cfg, dir, &ev, err) < 0)
                 ps_err_prefix(err, "%s", c->id);
+        if (pod->nic) /* QEMU has its own copy now (or never will) */
+                ps_vmnic_close_tap(pod->nic);
         if (!pod->vm) {
                 ps_vm_pod_free(pod);
                 return NULL;
@@ -374,7 +413,10 @@ void ps_vm_pod_free(struct ps_vm_pod *pod)
                 return;
         /* a Create still waiting is over: the task core frees it after
          * its last busy call, so this runs only once done has run */
+        pod->freeing = true;
         ps_vm_free(pod->vm);
+        pod->nic = ps_vmnic_free(pod->nic);
+        ps_err_free(pod->net_err);
         if (pod->cgroup && remove_cgroup(pod) < 0)
                 pod->cgroup = ps_pod_cgroup_free(pod->cgroup);
         while (!ps_list_empty(&pod->members)) {
