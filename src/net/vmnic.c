@@ -26,7 +26,7 @@
 #include "base/cleanup.h"
 #include "net/netns.h"
 
-#define INGRESS_HANDLE TC_HANDLE(0xffff, 0)
+#define INGRESS_HANDLE 0xffff0000U /* ffff: (libnl's TC_HANDLE shifts an int) */
 
 struct ps_vmnic {
         struct ps_netns *ns;

@@ -389,3 +389,110 @@ def test_vm_pod_stdio(vm_pods, cri_env, tmp_path):
     vm_pods.wait_container_state(tmpl, "CONTAINER_EXITED", timeout=30)
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []
+
+
+def in_netns(path, *argv):
+    import subprocess
+
+    return subprocess.run(["nsenter", "--net=" + path, *argv], check=True, capture_output=True,
+                          text=True, timeout=10).stdout
+
+
+def test_vm_pod_network(vm_pods, cri_env, tmp_path):
+    """One boot: the pod's CNI network reaches the VM (sandbox/vm/pod_net.h).
+    In the pod's netns a tap joined to eth0 by tc redirects; in the guest a
+    container sees eth0 with the pod IP CRI reports, eth0's MAC and MTU,
+    CRI's resolv.conf and hosts; the host (given an address on the CNI
+    bridge by the test) pings the pod IP and reads a TCP answer from a
+    container in the VM, and 16 MiB from it (timed); a container of a Linux
+    pod on the same bridge reaches it too; after QEMU's SIGKILL the netns
+    (CNI's, still there) has no tap and no ingress qdisc left."""
+    import ipaddress
+    import socket
+    import subprocess
+
+    pod = vm_pods.run(log_directory=str(tmp_path))
+    ip = vm_pods.cri.pod_status(pod.id).status.network.ip
+    assert ip and ipaddress.ip_address(ip) in cri_env.subnet, ip
+    ns = pod.netns_path
+    assert ns and os.path.exists(ns), ns
+    rem = vm_pods.snapshot(pod)
+    # the host end: the tap, and eth0's traffic redirected to it and back
+    links = in_netns(ns, "ip", "-o", "link", "show")
+    assert "tap0_podshim" in links, links
+    eth0 = in_netns(ns, "ip", "-o", "link", "show", "eth0")
+    mac = re.search(r"link/ether ([0-9a-f:]{17})", eth0).group(1)
+    mtu = re.search(r" mtu (\d+)", eth0).group(1)
+    for dev, to in (("eth0", "tap0_podshim"), ("tap0_podshim", "eth0")):
+        f = in_netns(ns, "tc", "filter", "show", "dev", dev, "ingress")
+        assert "mirred" in f and "Redirect to device %s" % to in f, (dev, f)
+
+    cfg = vm_pods.container_config(pod, "net", (
+        "sh", "-c", "ip -o link show eth0; ip -4 -o addr show eth0; echo RESOLV; "
+        "cat /etc/resolv.conf; echo HOSTS; cat /etc/hosts; echo END; "
+        "(while true; do nc -l -p 8081 -e head -c 16777216 /dev/zero; done) & "
+        "while true; do nc -l -p 8080 -e echo hi; done"))
+    cfg.log_path = "net.log"
+    cid = vm_pods.cri.create_container(pod.id, cfg, pod.config)
+    pod.containers.append(cid)
+    vm_pods.cri.start_container(cid)
+
+    def report():
+        out = bytes(cri_log(str(tmp_path / "net.log"))[b"stdout"]).decode()
+        return out if "END\n" in out else None
+    harness.wait_until(report, 60, 0.1, "the container's network report")
+    out = report()
+    print(out)
+    assert (" %s/" % ip) in out, out
+    assert mac in out and (" mtu %s " % mtu) in out, (mac, mtu, out)
+    resolv = out.split("RESOLV\n")[1].split("HOSTS\n")[0]
+    with open("/etc/resolv.conf") as f:  # CRI copies the host's without DNSConfig
+        assert resolv.split() == f.read().split(), resolv
+    assert "localhost" in out.split("HOSTS\n")[1], out
+
+    # the host on the bridge: an address of the subnet's, the test's own
+    host_ip = "%s/%d" % (cri_env.subnet.network_address + cri_env.subnet.num_addresses - 2,
+                         cri_env.subnet.prefixlen)
+    subprocess.run(["ip", "addr", "add", host_ip, "dev", cri_env.bridge], check=True)
+    other = cri_pods.factory_for_test(cri_env, "runc")
+    try:
+        subprocess.run(["busybox", "ping", "-c", "2", "-W", "5", ip], check=True, capture_output=True,
+                       timeout=30)
+
+        def answer(port, timeout=30):
+            with socket.create_connection((ip, port), timeout=timeout) as s:
+                data = bytearray()
+                while True:
+                    b = s.recv(1 << 16)
+                    if not b:
+                        return bytes(data)
+                    data += b
+        def hi():
+            try:
+                return answer(8080, timeout=10) == b"hi\n"
+            except OSError:  # between two of nc's listens
+                return False
+        harness.wait_until(hi, 30, 0.2, "hi from the VM on port 8080")
+        t0 = time.monotonic()
+        data = answer(8081, timeout=120)
+        dt = time.monotonic() - t0
+        assert data == bytes(16 << 20), len(data)
+        print("16 MiB over TCP from the VM (TCG) to the host: %.2f s, %.1f MiB/s" %
+              (dt, 16 / dt))
+        # a Linux pod on the same bridge reaches the VM pod
+        with other as f:
+            lp = f.run(containers=1)
+            out, _, code = f.cri.exec_sync(lp.containers[0], ["nc", "-w", "10", ip, "8080"])
+            assert (out, code) == ("hi\n", 0), (out, code)
+            f.remove(lp)
+    finally:
+        subprocess.run(["ip", "addr", "del", host_ip, "dev", cri_env.bridge])
+
+    os.kill(pod.pid, signal.SIGKILL)
+    vm_pods.wait_pod_state(pod, "SANDBOX_NOTREADY", timeout=30)
+    # the netns is CNI's until StopPodSandbox: nothing of ours in it
+    harness.wait_until(lambda: "tap0_podshim" not in in_netns(ns, "ip", "-o", "link", "show"),
+                       10, 0.1, "the tap gone with QEMU")
+    assert "ingress" not in in_netns(ns, "tc", "qdisc", "show", "dev", "eth0"), "qdisc left"
+    vm_pods.remove(pod)
+    assert vm_pods.leftovers(rem) == []
