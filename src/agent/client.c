@@ -475,7 +475,8 @@ int ps_agent_client_setup_network(struct ps_agent_client *c, const struct ps_age
                                   size_t n_routes, unsigned timeout_ms, ps_agent_done_fn fn,
                                   void *data, struct ps_err **err)
 {
-        Podshim__Agent__V1__SetupNetworkRequest req = PODSHIM__AGENT__V1__SETUP_NETWORK_REQUEST__INIT;
+        Podshim__Agent__V1__SetupNetworkRequest req =
+            PODSHIM__AGENT__V1__SETUP_NETWORK_REQUEST__INIT;
         Podshim__Agent__V1__NetworkInterface im[NET_MAX_IFS], *ip[NET_MAX_IFS];
         Podshim__Agent__V1__NetworkRoute rm[NET_MAX_ROUTES], *rp[NET_MAX_ROUTES];
         struct pending *p;

@@ -101,8 +101,7 @@ struct ps_netns *ps_netns_open_path(const char *path, struct ps_err **err);
  * helper child (TUNSETIFF makes the device in the caller's namespace), and
  * gives its fd (O_CLOEXEC), which works from any namespace. EBUSY when a
  * device of that name exists. */
-int ps_netns_tap_create(struct ps_netns *ns, const char *ifname, int *ret_fd,
-                        struct ps_err **err);
+int ps_netns_tap_create(struct ps_netns *ns, const char *ifname, int *ret_fd, struct ps_err **err);
 
 /* For other modules of this layer (net/vmnic.c): the handle's libnl socket,
  * made if needed, with the exchange's message count reset; NULL with err.

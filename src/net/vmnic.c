@@ -130,6 +130,7 @@ static void order_routes(struct ps_vmnic_info *i)
         struct ps_vmnic_route tmp[PS_VMNIC_MAX_ROUTES];
         size_t n = 0;
 
+        memset(tmp, 0, sizeof(tmp));
         for (int pass = 0; pass < 2; pass++)
                 for (size_t k = 0; k < i->n_routes; k++)
                         if ((i->routes[k].gw[0] != '\0') == (pass == 1))
@@ -237,8 +238,7 @@ static struct rtnl_cls *redirect_filter(int from, int to, int *ret_nlerr)
         return cls;
 }
 
-static int redirect(struct ps_vmnic *nic, int from, int to, bool *added_qdisc,
-                    struct ps_err **err)
+static int redirect(struct ps_vmnic *nic, int from, int to, bool *added_qdisc, struct ps_err **err)
 {
         struct rtnl_qdisc *q = ingress_qdisc(from);
         struct rtnl_cls *cls = NULL;

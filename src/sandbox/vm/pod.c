@@ -69,8 +69,7 @@ static void on_network(void *data, const struct ps_err *err)
                 return;
         if (!err)
                 return vm_ready(pod);
-        ps_err_set(&pod->net_err, err->code, "vm: network setup in the guest: %s",
-                   ps_err_msg(err));
+        ps_err_set(&pod->net_err, err->code, "vm: network setup in the guest: %s", ps_err_msg(err));
         if (ps_vm_kill(pod->vm, SIGKILL, &e) < 0)
                 ps_log_warn("%s: %s", pod->c->id, ps_err_msg(e));
 }

@@ -9,8 +9,8 @@
  * under load takes longer. */
 #define SETUP_TIMEOUT_MS 20000
 
-int ps_vm_pod_net_open(const struct ps_spec *spec, struct ps_vm_config *cfg,
-                       struct ps_vmnic **ret, struct ps_err **err)
+int ps_vm_pod_net_open(const struct ps_spec *spec, struct ps_vm_config *cfg, struct ps_vmnic **ret,
+                       struct ps_err **err)
 {
         const struct ps_spec_ns *ns = spec ? &spec->ns[PS_SPEC_NS_NETWORK] : NULL;
         struct ps_vmnic *nic;

@@ -19,8 +19,8 @@ struct ps_vmnic;
 
 /* The nic for the spec's network namespace (NULL in *ret when the spec
  * names none), with cfg's nic_mac and tap_fd set for QEMU. */
-int ps_vm_pod_net_open(const struct ps_spec *spec, struct ps_vm_config *cfg,
-                       struct ps_vmnic **ret, struct ps_err **err);
+int ps_vm_pod_net_open(const struct ps_spec *spec, struct ps_vm_config *cfg, struct ps_vmnic **ret,
+                       struct ps_err **err);
 
 /* Sends SetupNetwork for nic to the agent; fn runs once with its answer. */
 int ps_vm_pod_net_setup(struct ps_agent_client *agent, const struct ps_vmnic *nic,

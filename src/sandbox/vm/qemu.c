@@ -61,8 +61,8 @@ static int check_config(const struct ps_vm_config *cfg, const char *dir, struct 
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: accel must be tcg or kvm");
         if (cfg->cpu && strpbrk(cfg->cpu, " \t\n"))
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: bad cpu model '%s'", cfg->cpu);
-        if (cfg->nic_mac && (strlen(cfg->nic_mac) != 17 ||
-                             strspn(cfg->nic_mac, "0123456789abcdefABCDEF:") != 17))
+        if (cfg->nic_mac &&
+            (strlen(cfg->nic_mac) != 17 || strspn(cfg->nic_mac, "0123456789abcdefABCDEF:") != 17))
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: bad MAC address '%s'",
                                   cfg->nic_mac);
         if (cfg->mem_mib && cfg->mem_mib < 64)
