@@ -82,7 +82,9 @@ static void on_ready(void *data, struct ps_vm *vm, const struct ps_agent_hello *
         ps_log_debug("%s: vm up in %llu ms, guest kernel %s, agent %s", pod->c->id,
                      (unsigned long long)ps_vm_boot_usec(vm) / 1000, hello->kernel_release,
                      hello->version);
-        if (!pod->nic)
+        /* A solo VM's container has namespaces of its own; a pod without
+         * a NIC (host network) still gets the guest's lo up. */
+        if (pod->solo)
                 return vm_ready(pod);
         if (ps_vm_pod_net_setup(ps_vm_agent(vm), pod->nic, on_network, pod, &e) < 0) {
                 ps_err_set(&pod->net_err, e->code, "vm: network setup: %s", ps_err_msg(e));

@@ -33,7 +33,8 @@ int ps_vm_pod_net_setup(struct ps_agent_client *agent, const struct ps_vmnic *ni
                         void (*fn)(void *data, const struct ps_err *err), void *data,
                         struct ps_err **err)
 {
-        const struct ps_vmnic_info *i = ps_vmnic_info(nic);
+        static const struct ps_vmnic_info no_nic;
+        const struct ps_vmnic_info *i = nic ? ps_vmnic_info(nic) : &no_nic;
         const char *addrs[PS_VMNIC_MAX_ADDRS];
         struct ps_agent_net_route routes[PS_VMNIC_MAX_ROUTES];
         struct ps_agent_net_iface iface = {
@@ -44,6 +45,7 @@ int ps_vm_pod_net_setup(struct ps_agent_client *agent, const struct ps_vmnic *ni
         for (size_t k = 0; k < i->n_routes; k++)
                 routes[k] = (struct ps_agent_net_route){
                     .dst = i->routes[k].dst, .gw = i->routes[k].gw, .dev = i->name};
-        return ps_agent_client_setup_network(agent, &iface, 1, routes, i->n_routes,
+        /* no nic: no interface, which sets the guest's lo up only */
+        return ps_agent_client_setup_network(agent, &iface, nic ? 1 : 0, routes, i->n_routes,
                                              SETUP_TIMEOUT_MS, fn, data, err);
 }

@@ -5,7 +5,9 @@
  * pod's Create answers).
  *
  * A pod whose sandbox spec names no network namespace path (a host-network
- * pod) or a container in a VM of its own gets no NIC, as before.
+ * pod) gets no NIC, as before, but its guest's lo is set up all the same;
+ * a container in a VM of its own (solo) gets neither: its spec asks for
+ * namespaces of its own in the guest.
  */
 #ifndef PS_SANDBOX_VM_POD_NET_H
 #define PS_SANDBOX_VM_POD_NET_H
@@ -22,7 +24,8 @@ struct ps_vmnic;
 int ps_vm_pod_net_open(const struct ps_spec *spec, struct ps_vm_config *cfg, struct ps_vmnic **ret,
                        struct ps_err **err);
 
-/* Sends SetupNetwork for nic to the agent; fn runs once with its answer. */
+/* Sends SetupNetwork for nic to the agent (nic NULL: no interface, which
+ * sets the guest's lo up only); fn runs once with its answer. */
 int ps_vm_pod_net_setup(struct ps_agent_client *agent, const struct ps_vmnic *nic,
                         void (*fn)(void *data, const struct ps_err *err), void *data,
                         struct ps_err **err);
