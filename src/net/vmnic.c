@@ -316,6 +316,22 @@ int ps_vmnic_tap_fd(const struct ps_vmnic *nic)
         return nic->tap_fd;
 }
 
+int ps_vmnic_link_stats(struct ps_vmnic *nic, struct ps_link_stats **ret, size_t *ret_n,
+                        struct ps_err **err)
+{
+        struct ps_link_stats *v = NULL;
+        size_t n = 0, kept = 0;
+
+        if (ps_netns_link_stats(nic->ns, &v, &n, err) < 0)
+                return -1;
+        for (size_t k = 0; k < n; k++)
+                if (strcmp(v[k].name, PS_VMNIC_POD_IF) == 0)
+                        v[kept++] = v[k];
+        *ret = v;
+        *ret_n = kept;
+        return 0;
+}
+
 void ps_vmnic_close_tap(struct ps_vmnic *nic)
 {
         nic->tap_fd = ps_close(nic->tap_fd);

@@ -34,6 +34,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "net/netns.h"
 
 #define PS_VMNIC_TAP        "tap0_podshim"
 #define PS_VMNIC_POD_IF     "eth0" /* CRI's interface name for CNI */
@@ -74,6 +75,12 @@ int ps_vmnic_tap_fd(const struct ps_vmnic *nic);
 /* Closes the nic's copy of the tap fd (once QEMU holds its own: the tap
  * then goes when QEMU exits). */
 void ps_vmnic_close_tap(struct ps_vmnic *nic);
+
+/* Statistics of eth0 in the namespace (the VM's traffic, since every
+ * packet of the tap crosses it; the tap itself is left out, not to count
+ * it twice): *ret a malloc'ed array of *ret_n (0 or 1) entries. */
+int ps_vmnic_link_stats(struct ps_vmnic *nic, struct ps_link_stats **ret, size_t *ret_n,
+                        struct ps_err **err);
 
 /* Removes eth0's ingress qdisc when eth0 is still there, closes the tap fd
  * and the namespace handle. Accepts NULL, returns NULL. */

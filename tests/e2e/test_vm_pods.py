@@ -479,6 +479,12 @@ def test_vm_pod_network(vm_pods, cri_env, tmp_path):
         assert data == bytes(16 << 20), len(data)
         print("16 MiB over TCP from the VM (TCG) to the host: %.2f s, %.1f MiB/s" %
               (dt, 16 / dt))
+        # the pod's stats: the netns's eth0 (v1 Metrics on this host), whose
+        # traffic is the VM's: at least the 16 MiB just sent
+        type_url, metrics = vm_pods.own_task_metrics(pod)
+        if type_url == "io.containerd.cgroups.v1.Metrics":
+            assert [n.name for n in metrics.network] == ["eth0"], metrics.network
+            assert metrics.network[0].tx_bytes >= 16 << 20, metrics.network
         # a Linux pod on the same bridge reaches the VM pod
         with other as f:
             lp = f.run(containers=1)

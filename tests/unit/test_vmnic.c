@@ -130,6 +130,18 @@ static void test_open_and_free(void)
         CHECK(OUT(out, "tc", "-n", fx.ns, "filter", "show", "dev", PS_VMNIC_TAP, "ingress") == 0);
         CHECK(HAS(out, "mirred") && HAS(out, "Redirect to device eth0"));
 
+        /* eth0's statistics only (the tap carries the same packets) */
+        {
+                _cleanup_err_ struct ps_err *e2 = NULL;
+                _cleanup_free_ struct ps_link_stats *v = NULL;
+                size_t n = 9;
+
+                CHECK(ps_vmnic_link_stats(nic, &v, &n, &e2) == 0);
+                CHECK_INTEQ(n, 1);
+                if (n == 1)
+                        CHECK_STREQ(v[0].name, "eth0");
+        }
+
         /* A second VM on the same netns: refused (the tap's name is
          * taken), and the first one's redirects are left alone. */
         {

@@ -370,8 +370,8 @@ static int pod_pids(struct ps_container *c, ps_backend_pids_fn done, void *data,
 }
 
 /* The whole VM as the host sees it: the pod cgroup QEMU runs in (guest
- * memory the guest has touched, QEMU's own, every vCPU thread). No
- * interfaces: the pod's network namespace is not the VM's (not yet). */
+ * memory the guest has touched, QEMU's own, every vCPU thread), and the
+ * pod netns's eth0, whose traffic is the VM's. */
 static int pod_stats(struct ps_container *c, struct ps_metrics *ret, struct ps_err **err)
 {
         struct ps_vm_pod *pod = vm_pod(c);
@@ -384,6 +384,11 @@ static int pod_stats(struct ps_container *c, struct ps_metrics *ret, struct ps_e
                                   c->id);
         if (ps_pod_cgroup_paths(pod->cgroup, &paths, err) < 0 ||
             ps_cgroup_stats_of(paths, &m.cgroup, err) < 0)
+                return -1;
+        /* The pod's eth0 carries every packet of the VM (net/vmnic.h); as
+         * for the Linux backend, v1 Metrics only have a field for it. */
+        if (pod->nic && m.cgroup.version == PS_CGROUP_METRICS_V1 &&
+            ps_vmnic_link_stats(pod->nic, &m.links, &m.n_links, err) < 0)
                 return -1;
         *ret = m;
         m = (struct ps_metrics){0}; /* moved */
