@@ -502,3 +502,34 @@ def test_vm_pod_network(vm_pods, cri_env, tmp_path):
     assert "ingress" not in in_netns(ns, "tc", "qdisc", "show", "dev", "eth0"), "qdisc left"
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []
+
+
+def test_vm_pod_host_network(vm_pods, cri_env, tmp_path):
+    """A host-network pod on the vm handler: no NIC (the host's network is
+    not the VM's to take), QEMU without -netdev, and its containers share
+    the guest's namespace with lo up and nothing else."""
+    pod = vm_pods.run(host_network=True, log_directory=str(tmp_path))
+    assert pod.netns_path is None
+    with open("/proc/%d/cmdline" % pod.pid) as f:
+        argv = f.read().split("\0")
+    assert "-netdev" not in argv and qemu_option(pod.pid, "-nic") == "none", argv
+    rem = vm_pods.snapshot(pod)
+    cfg = vm_pods.container_config(pod, "links", (
+        "sh", "-c", "ip -o link show; ip -4 -o addr show; echo END; exec sleep 1000"))
+    cfg.log_path = "links.log"
+    cid = vm_pods.cri.create_container(pod.id, cfg, pod.config)
+    pod.containers.append(cid)
+    vm_pods.cri.start_container(cid)
+
+    def report():
+        out = bytes(cri_log(str(tmp_path / "links.log"))[b"stdout"]).decode()
+        return out if "END\n" in out else None
+    harness.wait_until(report, 60, 0.1, "the container's link report")
+    out = report()
+    links = [ln.split(":")[1].strip() for ln in out.splitlines() if re.match(r"\d+: ", ln)
+             and "link/" in ln]
+    assert links == ["lo"], out
+    assert "LOOPBACK,UP" in out and "inet 127.0.0.1/8" in out, out
+    vm_pods.cri.stop_pod(pod.id)
+    vm_pods.remove(pod)
+    assert vm_pods.leftovers(rem) == []
