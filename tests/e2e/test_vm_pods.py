@@ -412,6 +412,7 @@ def test_vm_pod_network(vm_pods, cri_env, tmp_path):
     import subprocess
 
     pod = vm_pods.run(log_directory=str(tmp_path))
+    print("RunPodSandbox of a VM pod with a CNI network took %.2f s" % vm_pods.run_latencies[-1])
     ip = vm_pods.cri.pod_status(pod.id).status.network.ip
     assert ip and ipaddress.ip_address(ip) in cri_env.subnet, ip
     ns = pod.netns_path

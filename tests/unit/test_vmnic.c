@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -98,9 +99,17 @@ static int fixture_setup(struct fixture *f)
 static void test_open_and_free(void)
 {
         _cleanup_err_ struct ps_err *e = NULL;
-        struct ps_vmnic *nic = ps_vmnic_open(fx.path, &e);
+        struct timespec t0, t1;
+        struct ps_vmnic *nic;
         const struct ps_vmnic_info *i;
         char out[4096], want[64];
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        nic = ps_vmnic_open(fx.path, &e);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        fprintf(stderr,
+                "  ps_vmnic_open (helper child, tap, 2 dumps, 2 qdiscs, 2 filters): %ld us\n",
+                (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
 
         CHECK(nic != NULL);
         if (!nic) {
