@@ -432,6 +432,7 @@ def test_vm_pod_network(vm_pods, cri_env, tmp_path):
         "sh", "-c", "ip -o link show eth0; ip -4 -o addr show eth0; echo RESOLV; "
         "cat /etc/resolv.conf; echo HOSTS; cat /etc/hosts; echo END; "
         "(while true; do nc -l -p 8081 -e head -c 16777216 /dev/zero; done) & "
+        "(while true; do nc -l -p 8082 -e md5sum; done) & "
         "while true; do nc -l -p 8080 -e echo hi; done"))
     cfg.log_path = "net.log"
     cid = vm_pods.cri.create_container(pod.id, cfg, pod.config)
@@ -485,12 +486,29 @@ def test_vm_pod_network(vm_pods, cri_env, tmp_path):
         assert data == bytes(16 << 20), len(data)
         print("16 MiB over TCP from the VM (TCG) to the host: %.2f s, %.1f MiB/s" %
               (dt, 16 / dt))
+        # and the other way: 8 MiB of random bytes into md5sum in the VM
+        blob = os.urandom(8 << 20)
+        t0 = time.monotonic()
+        with socket.create_connection((ip, 8082), timeout=120) as s:
+            s.sendall(blob)
+            s.shutdown(socket.SHUT_WR)
+            digest = b""
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    break
+                digest += b
+        dt = time.monotonic() - t0
+        assert digest.split()[0].decode() == hashlib.md5(blob).hexdigest(), digest
+        print("8 MiB over TCP from the host into the VM (TCG), md5 checked: %.2f s, %.1f MiB/s" %
+              (dt, 8 / dt))
         # the pod's stats: the netns's eth0 (v1 Metrics on this host), whose
         # traffic is the VM's: at least the 16 MiB just sent
         type_url, metrics = vm_pods.own_task_metrics(pod)
         if type_url == "io.containerd.cgroups.v1.Metrics":
             assert [n.name for n in metrics.network] == ["eth0"], metrics.network
             assert metrics.network[0].tx_bytes >= 16 << 20, metrics.network
+            assert metrics.network[0].rx_bytes >= 8 << 20, metrics.network
         # a Linux pod on the same bridge reaches the VM pod
         with other as f:
             lp = f.run(containers=1)
