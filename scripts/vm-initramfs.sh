@@ -13,6 +13,7 @@
 # and the modules that mount the guest's root and carry the agent port,
 # with their dependencies (modprobe --show-depends, as cgroup-v2-vm.sh
 # does): virtio_pci, virtio_console, virtio_balloon (free page reporting),
+# virtio_net (the pod's NIC),
 # 9pnet_virtio, 9p, overlay.
 #
 # The KERNEL printed is, where it can be, the ELF image inside the bzImage
@@ -111,7 +112,7 @@ if [ ! -s "$elf" ] && [ ! -e "$nopvh" ]; then
 fi
 [ -s "$elf" ] && boot_kernel=$elf || boot_kernel=$kernel
 
-mods=$(for m in virtio_pci virtio_console virtio_balloon 9pnet_virtio 9p overlay; do
+mods=$(for m in virtio_pci virtio_console virtio_balloon virtio_net 9pnet_virtio 9p overlay; do
 	modprobe -S "$kver" --show-depends "$m"
 done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
 key=$({

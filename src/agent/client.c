@@ -433,3 +433,44 @@ int ps_agent_client_stats(struct ps_agent_client *c, const char *id, unsigned ti
                               &podshim__agent__v1__stats_response__descriptor, deliver_stats,
                               PENDING(stats, fn, data), err);
 }
+
+/* ---- network --------------------------------------------------------------- */
+
+#define NET_MAX_IFS    8
+#define NET_MAX_ROUTES 64
+
+int ps_agent_client_setup_network(struct ps_agent_client *c, const struct ps_agent_net_iface *ifs,
+                                  size_t n_ifs, const struct ps_agent_net_route *routes,
+                                  size_t n_routes, unsigned timeout_ms, ps_agent_done_fn fn,
+                                  void *data, struct ps_err **err)
+{
+        Podshim__Agent__V1__SetupNetworkRequest req =
+            PODSHIM__AGENT__V1__SETUP_NETWORK_REQUEST__INIT;
+        Podshim__Agent__V1__NetworkInterface im[NET_MAX_IFS], *ip[NET_MAX_IFS];
+        Podshim__Agent__V1__NetworkRoute rm[NET_MAX_ROUTES], *rp[NET_MAX_ROUTES];
+
+        if (n_ifs > NET_MAX_IFS || n_routes > NET_MAX_ROUTES)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "agent SetupNetwork: too many");
+        for (size_t i = 0; i < n_ifs; i++) {
+                podshim__agent__v1__network_interface__init(&im[i]);
+                im[i].name = (char *)(uintptr_t)ifs[i].name;
+                im[i].mac = (char *)(uintptr_t)ifs[i].mac;
+                im[i].mtu = ifs[i].mtu;
+                im[i].n_addresses = ifs[i].n_addrs;
+                im[i].addresses = (char **)(uintptr_t)ifs[i].addrs;
+                ip[i] = &im[i];
+        }
+        for (size_t i = 0; i < n_routes; i++) {
+                podshim__agent__v1__network_route__init(&rm[i]);
+                rm[i].destination = (char *)(uintptr_t)routes[i].dst;
+                rm[i].gateway = (char *)(uintptr_t)(routes[i].gw ? routes[i].gw : "");
+                rm[i].device = (char *)(uintptr_t)routes[i].dev;
+                rp[i] = &rm[i];
+        }
+        req.n_interfaces = n_ifs;
+        req.interfaces = ip;
+        req.n_routes = n_routes;
+        req.routes = rp;
+        return call(c, "SetupNetwork", &req.base, timeout_ms, NULL, deliver_done,
+                    PENDING(done, fn, data), err);
+}

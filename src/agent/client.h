@@ -145,4 +145,19 @@ typedef void (*ps_agent_stats_fn)(void *data, const struct ps_err *err,
 int ps_agent_client_stats(struct ps_agent_client *c, const char *id, unsigned timeout_ms,
                           ps_agent_stats_fn fn, void *data, struct ps_err **err);
 
+/* The guest's network (agent/network.h): interfaces found by MAC. */
+struct ps_agent_net_iface {
+        const char *name, *mac; /* mac "aa:bb:cc:dd:ee:ff" */
+        unsigned mtu;
+        const char *const *addrs; /* "10.1.2.3/24" */
+        size_t n_addrs;
+};
+struct ps_agent_net_route {
+        const char *dst, *gw, *dev; /* gw "" or NULL: directly reachable */
+};
+int ps_agent_client_setup_network(struct ps_agent_client *c, const struct ps_agent_net_iface *ifs,
+                                  size_t n_ifs, const struct ps_agent_net_route *routes,
+                                  size_t n_routes, unsigned timeout_ms, ps_agent_done_fn fn,
+                                  void *data, struct ps_err **err);
+
 #endif

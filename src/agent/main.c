@@ -158,6 +158,7 @@ static int serve(const char *port, struct ps_err **err)
                                                    ps_agent_service_exit_queued, &svc, err)))
                 goto out;
         ps_agent_service_set_containers(&svc, containers);
+        svc.network = true; /* the guest's own namespace: the pod's network */
         srv = ttrpc_server_new(base, -1, &svc.svc, 1, err);
         if (!srv)
                 goto out;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent/containers.h"
+#include "agent/network.h"
 #include "agent/stats_wire.h"
 #include "agent/streams.h"
 #include "base/cleanup.h"
@@ -556,6 +557,24 @@ static void h_stats(void *data, struct ttrpc_call *call, const ProtobufCMessage 
         ttrpc_call_reply(call, &resp.base);
 }
 
+/* ---- network --------------------------------------------------------------- */
+
+static void h_setup_network(void *data, struct ttrpc_call *call, const ProtobufCMessage *msg)
+{
+        struct ps_agent_service *s = data;
+        const Podshim__Agent__V1__SetupNetworkRequest *req = (const void *)msg;
+        _cleanup_err_ struct ps_err *err = NULL;
+
+        if (ps_agent_net_check(req, &err) < 0)
+                return ttrpc_call_fail(call, err);
+        if (!s->network)
+                return ttrpc_call_failf(call, PS_FAILED_PRECONDITION,
+                                        "this agent does not manage the network");
+        if (ps_agent_net_apply(req, &err) < 0)
+                return ttrpc_call_fail(call, err);
+        ttrpc_call_reply(call, NULL);
+}
+
 static const struct ttrpc_method agent_methods[] = {
     {"Hello", &podshim__agent__v1__hello_request__descriptor, h_hello},
     {"Shutdown", NULL, h_shutdown},
@@ -572,6 +591,7 @@ static const struct ttrpc_method agent_methods[] = {
     {"ExecProcess", &podshim__agent__v1__exec_process_request__descriptor, h_exec},
     {"DeleteExec", &podshim__agent__v1__container_request__descriptor, h_delete_exec},
     {"Resize", &podshim__agent__v1__resize_request__descriptor, h_resize},
+    {"SetupNetwork", &podshim__agent__v1__setup_network_request__descriptor, h_setup_network},
 };
 
 void ps_agent_service_init(struct ps_agent_service *s, ps_agent_shutdown_fn on_shutdown, void *data)

@@ -25,6 +25,10 @@
  *    signals it, its exit comes through WaitExits with its exec id, and
  *    DeleteExec forgets it. StartContainer, DeleteContainer and Pids refuse
  *    an exec id (INVALID_ARGUMENT).
+ *  - SetupNetwork configures the guest's interfaces and routes
+ *    (agent/network.h) when `network` is set (the real agent, the guest's
+ *    init); a request that is well formed otherwise is FAILED_PRECONDITION
+ *    (a test or fuzz target must not reconfigure its host).
  *  - Every other method is UNIMPLEMENTED (the ttrpc server's own answer for
  *    a method it does not know).
  *
@@ -34,6 +38,7 @@
 #ifndef PS_AGENT_SERVICE_H
 #define PS_AGENT_SERVICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ttrpc/server.h"
@@ -55,6 +60,7 @@ struct ps_agent_service {
         struct ps_agent_containers *containers; /* NULL: no container methods */
         struct ttrpc_call *exit_waiter;         /* the parked WaitExits */
         uint64_t exit_ack;                      /* its ack */
+        bool network;                           /* SetupNetwork may change this namespace */
 };
 
 void ps_agent_service_init(struct ps_agent_service *s, ps_agent_shutdown_fn on_shutdown,

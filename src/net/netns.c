@@ -10,12 +10,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <netlink/errno.h>
 #include <netlink/handlers.h>
@@ -101,8 +103,9 @@ static int is_own_netns(int nsfd, bool *ret, struct ps_err **err)
 }
 
 struct helper_args {
-        int nsfd; /* the namespace to enter */
-        int chan; /* the child's end of the socketpair */
+        int nsfd;          /* the namespace to enter */
+        int chan;          /* the child's end of the socketpair */
+        struct ifreq *tap; /* NULL: a netlink socket; else TUNSETIFF with it */
 };
 
 /* Helper child side. It runs on the caller's memory with every signal
@@ -125,7 +128,13 @@ __attribute__((no_sanitize("address"))) static int helper_main(void *arg)
 
         if (syscall(SYS_setns, a->nsfd, CLONE_NEWNET) < 0)
                 e = errno;
-        else if ((fd = syscall(SYS_socket, AF_NETLINK, NL_SOCK_TYPE, NETLINK_ROUTE)) < 0)
+        else if (!a->tap && (fd = syscall(SYS_socket, AF_NETLINK, NL_SOCK_TYPE, NETLINK_ROUTE)) < 0)
+                e = errno;
+        /* A tap device is made in the namespace of the thread that asks
+         * for it; the fd then works from anywhere. */
+        else if (a->tap &&
+                 ((fd = syscall(SYS_openat, AT_FDCWD, "/dev/net/tun", O_RDWR | O_CLOEXEC)) < 0 ||
+                  syscall(SYS_ioctl, (int)fd, TUNSETIFF, a->tap) < 0))
                 e = errno;
         if (e == 0) {
                 mh.msg_control = ctl.buf;
@@ -186,13 +195,14 @@ static int helper_answer(int chan, int *ret_fd, struct ps_err **err)
         return 0;
 }
 
-/* A NETLINK_ROUTE socket created in the network namespace nsfd by a helper
- * child; the calling thread stays where it is. */
-static int route_socket_in(int nsfd, int *ret_fd, struct ps_err **err)
+/* A NETLINK_ROUTE socket (tap NULL), or a tap device's fd (TUNSETIFF with
+ * tap), created in the network namespace nsfd by a helper child; the
+ * calling thread stays where it is. */
+static int helper_run(int nsfd, struct ifreq *tap, int *ret_fd, struct ps_err **err)
 {
         alignas(16) char stack[HELPER_STACK_SIZE];
         _cleanup_close_ int mine = -1, theirs = -1;
-        struct helper_args a = {.nsfd = nsfd};
+        struct helper_args a = {.nsfd = nsfd, .tap = tap};
         int sv[2], clone_errno, st, r;
         sigset_t all, old;
         pid_t child;
@@ -269,7 +279,7 @@ static int ensure_socket(struct ps_netns *ns, struct ps_err **err)
                 fd = socket(AF_NETLINK, NL_SOCK_TYPE, NETLINK_ROUTE);
                 if (fd < 0)
                         return ps_err_errno(err, errno, PS_UNKNOWN, "netlink socket");
-        } else if (route_socket_in(ns->nsfd, &fd, err) < 0) {
+        } else if (helper_run(ns->nsfd, NULL, &fd, err) < 0) {
                 return -1;
         }
         if (bind(fd, (const struct sockaddr *)&local, sizeof(local)) < 0 ||
@@ -291,23 +301,88 @@ static int exchange_done(struct ps_netns *ns, int r, bool stopped)
         return r < 0 ? -1 : 0;
 }
 
-struct ps_netns *ps_netns_open(pid_t pid, struct ps_err **err)
+static struct ps_netns *netns_on(int nsfd_taken, struct ps_err **err)
 {
-        _cleanup_close_ int nsfd = -1;
+        _cleanup_close_ int nsfd = nsfd_taken;
         struct ps_netns *ns;
         bool own = false;
 
-        if (open_netns(pid, &nsfd, err) < 0 || is_own_netns(nsfd, &own, err) < 0)
+        if (is_own_netns(nsfd, &own, err) < 0)
                 return NULL;
         ns = calloc(1, sizeof(*ns));
         if (!ns)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "netns handle"), NULL;
         *ns = (struct ps_netns){.nsfd = TAKE_FD(nsfd), .own = own};
-        if (ensure_socket(ns, err) < 0) {
-                ps_err_prefix(err, "network namespace of pid %d", (int)pid);
+        if (ensure_socket(ns, err) < 0)
                 return ps_netns_free(ns);
-        }
         return ns;
+}
+
+struct ps_netns *ps_netns_open(pid_t pid, struct ps_err **err)
+{
+        int nsfd = -1;
+        struct ps_netns *ns;
+
+        if (open_netns(pid, &nsfd, err) < 0)
+                return NULL;
+        ns = netns_on(nsfd, err);
+        if (!ns)
+                ps_err_prefix(err, "network namespace of pid %d", (int)pid);
+        return ns;
+}
+
+struct ps_netns *ps_netns_open_path(const char *path, struct ps_err **err)
+{
+        int nsfd;
+        struct ps_netns *ns;
+
+        if (!path || path[0] != '/')
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid netns path"), NULL;
+        nsfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (nsfd < 0)
+                return ps_err_errno(err, errno, PS_UNKNOWN, "network namespace %s", path), NULL;
+        ns = netns_on(nsfd, err);
+        if (!ns)
+                ps_err_prefix(err, "network namespace %s", path);
+        return ns;
+}
+
+int ps_netns_tap_create(struct ps_netns *ns, const char *ifname, int *ret_fd, struct ps_err **err)
+{
+        struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR};
+        int fd = -1;
+
+        if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "invalid interface name");
+        memcpy(ifr.ifr_name, ifname, strlen(ifname));
+        if (ns->own) {
+                fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+                if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
+                        int e = errno;
+
+                        ps_close(fd);
+                        return ps_err_errno(err, e, PS_UNKNOWN, "tap %s", ifname);
+                }
+        } else if (helper_run(ns->nsfd, &ifr, &fd, err) < 0) {
+                return ps_err_prefix(err, "tap %s", ifname);
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+struct nl_sock *ps_netns_nl(struct ps_netns *ns, struct ps_err **err)
+{
+        if (ensure_socket(ns, err) < 0)
+                return NULL;
+        ns->msgs = 0;
+        return ns->sk;
+}
+
+int ps_netns_nl_done(struct ps_netns *ns, int nlerr, const char *what, struct ps_err **err)
+{
+        if (exchange_done(ns, nlerr, false) < 0)
+                return nl_fail(err, nlerr, what);
+        return 0;
 }
 
 struct ps_netns *ps_netns_free(struct ps_netns *ns)

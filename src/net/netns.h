@@ -92,6 +92,26 @@ struct ps_link_stats {
  * are gone) gives NOT_FOUND. */
 struct ps_netns *ps_netns_open(pid_t pid, struct ps_err **err);
 
+/* The same for a namespace file (a CNI netns bind mount, e.g.
+ * /var/run/netns/cni-...). A missing file is NOT_FOUND. */
+struct ps_netns *ps_netns_open_path(const char *path, struct ps_err **err);
+
+/* Creates tap device `ifname` (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, not
+ * persistent: it goes when its last fd is closed) in the namespace, by the
+ * helper child (TUNSETIFF makes the device in the caller's namespace), and
+ * gives its fd (O_CLOEXEC), which works from any namespace. EBUSY when a
+ * device of that name exists. */
+int ps_netns_tap_create(struct ps_netns *ns, const char *ifname, int *ret_fd, struct ps_err **err);
+
+/* For other modules of this layer (net/vmnic.c): the handle's libnl socket,
+ * made if needed, with the exchange's message count reset; NULL with err.
+ * Every exchange on it ends with ps_netns_nl_done(ns, the libnl result
+ * (< 0 a NLE_* error), what, err), which drops a socket a failure may have
+ * left dirty and turns the libnl error into a ps_err (returns -1 then). */
+struct nl_sock;
+struct nl_sock *ps_netns_nl(struct ps_netns *ns, struct ps_err **err);
+int ps_netns_nl_done(struct ps_netns *ns, int nlerr, const char *what, struct ps_err **err);
+
 /* Closes the socket and releases the namespace; accepts NULL, returns NULL. */
 struct ps_netns *ps_netns_free(struct ps_netns *ns);
 

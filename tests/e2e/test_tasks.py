@@ -136,7 +136,12 @@ def test_detached_lifecycle(rt):
 
         p = rt.ctr("task", "exec", "--exec-id", "ex1", cid,
                    "sh", "-c", "echo from-exec; echo exec-err >&2; exit 5", check=False)
-        assert (p.returncode, p.stdout) == (5, "from-exec\n"), p
+        if rt.runtime == "io.containerd.runc.v2" and (p.returncode, p.stdout) == (5, ""):
+            # the reference, not podshim: 2.1.9's runc-v2 once lost this
+            # fast exec's stdout (its stderr arrived) on a loaded CI host
+            warnings.warn("%s lost an exec's stdout: %r" % (rt.runtime, p))
+        else:
+            assert (p.returncode, p.stdout) == (5, "from-exec\n"), p
         assert "exec-err" in p.stderr
 
         rt.ctr("task", "exec", "-d", "--fifo-dir", rt.fifo_dir, "--exec-id", "bg1", cid, "sleep", "600")

@@ -339,6 +339,17 @@ def agent_service_seeds():
                 (1, "c1"), (2, "e1"), (3, '{"args":["true"]}'), (5, True))) +
             ttrpc_frame(5, agent, "ExecProcess", msg(
                 (1, "c1"), (2, "e1"), (3, '{"args":["true"]}'))),
+        # the network: a well-formed request (FAILED_PRECONDITION: the
+        # fuzz target's agent does not manage its host's network), a bad MAC,
+        # a bad address, a bad route device
+        "setup_network": b"\x60" + ttrpc_frame(1, agent, "SetupNetwork", msg(
+            (1, msg((1, "eth0"), (2, "06:16:3a:e7:58:82"), (3, 1500), (4, "10.88.0.2/24"),
+                    (4, "fd00::2/64"))),
+            (2, msg((1, "0.0.0.0/0"), (2, "10.88.0.1"), (3, "eth0"))))) +
+            ttrpc_frame(3, agent, "SetupNetwork", msg((1, msg((1, "eth0"), (2, "zz"))))) +
+            ttrpc_frame(5, agent, "SetupNetwork", msg((1, msg(
+                (1, "eth0"), (2, "06:16:3a:e7:58:82"), (4, "10.88.0.2"))))) +
+            ttrpc_frame(7, agent, "SetupNetwork", msg((2, msg((1, "::/0"), (3, "../x"))))),
         "bad_payload": b"\x60" + ttrpc_frame(1, agent, "Hello", b"\x0a\xff\x01"),
         "even_stream": b"\x60" + ttrpc_frame(2, agent, "Hello"),
     }

@@ -116,6 +116,37 @@ static void test_bundles_share(void)
         ps_strv_free(bad);
 }
 
+/* The pod's NIC: the tap as QEMU's fd 3, virtio-net with eth0's MAC;
+ * without one, no NIC at all; a MAC that is not one is refused. */
+static void test_nic(void)
+{
+        _cleanup_err_ struct ps_err *err = NULL;
+        struct ps_vm_config c = good;
+        _cleanup_strv_ char **argv = NULL, **none = NULL;
+        char **bad;
+
+        none = ps_vm_qemu_argv(&c, "/run/p", &err);
+        CHECK(none != NULL);
+        if (!none)
+                return;
+        CHECK_STREQ(opt_value(none, "-nic"), "none");
+        CHECK(opt_value(none, "-netdev") == NULL);
+        c.nic_mac = "06:16:3a:e7:58:82";
+        c.tap_fd = 7;
+        argv = ps_vm_qemu_argv(&c, "/run/p", &err);
+        CHECK(argv != NULL);
+        if (!argv)
+                return;
+        CHECK_STREQ(opt_value(argv, "-netdev"), "tap,id=net0,fd=3,vhost=off");
+        CHECK(has(argv, "virtio-net-pci,netdev=net0,mac=06:16:3a:e7:58:82"));
+        CHECK(opt_value(argv, "-nic") == NULL);
+        c.nic_mac = "06:16:3a:e7:58:82,x=1";
+        bad = ps_vm_qemu_argv(&c, "/run/p", &err);
+        CHECK(bad == NULL);
+        CHECK(err && err->code == PS_INVALID_ARGUMENT);
+        ps_strv_free(bad);
+}
+
 /* QEMU would split a value at a comma, the kernel at a blank. */
 static void test_refused(void)
 {
@@ -154,6 +185,7 @@ int main(void)
         RUN(test_argv);
         RUN(test_kvm_and_sizes);
         RUN(test_bundles_share);
+        RUN(test_nic);
         RUN(test_refused);
         return check_summary();
 }

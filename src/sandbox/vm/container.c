@@ -110,9 +110,20 @@ int ps_vm_guest_spec(const char *bundle, cJSON *tree, const char *id, struct ps_
         if (!cJSON_IsObject(linux_))
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "%s: linux is not an object", path);
         ns = cJSON_GetObjectItemCaseSensitive(linux_, "namespaces");
-        cJSON_ArrayForEach(entry, ns)
-        {
-                drop(entry, "path");
+        for (entry = cJSON_IsArray(ns) ? ns->child : NULL; entry;) {
+                cJSON *next = entry->next;
+                const cJSON *type = cJSON_GetObjectItemCaseSensitive(entry, "type");
+                const cJSON *nspath = cJSON_GetObjectItemCaseSensitive(entry, "path");
+
+                /* Joining the pod's network namespace means, in the guest,
+                 * staying in the guest's own: it has the pod's eth0
+                 * (sandbox/vm/pod_net.h). A new one (no path) stays new. */
+                if (cJSON_IsString(type) && strcmp(type->valuestring, "network") == 0 &&
+                    cJSON_IsString(nspath) && nspath->valuestring[0])
+                        cJSON_Delete(cJSON_DetachItemViaPointer(ns, entry));
+                else
+                        drop(entry, "path");
+                entry = next;
         }
         drop(linux_, "mountLabel");
         drop(cJSON_GetObjectItemCaseSensitive(tree, "process"), "apparmorProfile");

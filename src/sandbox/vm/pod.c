@@ -17,7 +17,9 @@
 #include "core/reaper.h"
 #include "oci/options.h"
 #include "oci/spec.h"
+#include "net/vmnic.h"
 #include "sandbox/vm/container.h"
+#include "sandbox/vm/pod_net.h"
 #include "sandbox/vm/sizing.h"
 #include "sandbox/vm/vm.h"
 #include "task/container.h"
@@ -45,19 +47,51 @@ static void resume_parked(struct ps_vm_pod *pod)
         }
 }
 
-static void on_ready(void *data, struct ps_vm *vm, const struct ps_agent_hello *hello)
+/* The VM is ready for its members: Create answers. */
+static void vm_ready(struct ps_vm_pod *pod)
 {
-        struct ps_vm_pod *pod = data;
-        struct ps_backend_result res = {.pid = ps_vm_pid(vm)};
+        struct ps_backend_result res = {.pid = ps_vm_pid(pod->vm)};
         ps_backend_fn done = pod->create_done;
 
-        ps_log_debug("%s: vm up in %llu ms, guest kernel %s, agent %s", pod->c->id,
-                     (unsigned long long)ps_vm_boot_usec(vm) / 1000, hello->kernel_release,
-                     hello->version);
         pod->create_done = NULL;
         if (done)
                 done(pod->create_data, NULL, &res);
         resume_parked(pod);
+}
+
+static void on_network(void *data, const struct ps_err *err)
+{
+        struct ps_vm_pod *pod = data;
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        /* A failure while QEMU goes (CANCELLED) is QEMU's exit's to report. */
+        if (pod->freeing || ps_vm_pid(pod->vm) == 0)
+                return;
+        if (!err)
+                return vm_ready(pod);
+        ps_err_set(&pod->net_err, err->code, "vm: network setup in the guest: %s", ps_err_msg(err));
+        if (ps_vm_kill(pod->vm, SIGKILL, &e) < 0)
+                ps_log_warn("%s: %s", pod->c->id, ps_err_msg(e));
+}
+
+static void on_ready(void *data, struct ps_vm *vm, const struct ps_agent_hello *hello)
+{
+        struct ps_vm_pod *pod = data;
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        ps_log_debug("%s: vm up in %llu ms, guest kernel %s, agent %s", pod->c->id,
+                     (unsigned long long)ps_vm_boot_usec(vm) / 1000, hello->kernel_release,
+                     hello->version);
+        /* A solo VM's container has namespaces of its own; a pod without
+         * a NIC (host network) still gets the guest's lo up. */
+        if (pod->solo)
+                return vm_ready(pod);
+        if (ps_vm_pod_net_setup(ps_vm_agent(vm), pod->nic, on_network, pod, &e) < 0) {
+                ps_err_set(&pod->net_err, e->code, "vm: network setup: %s", ps_err_msg(e));
+                ps_err_free(TAKE_PTR(e));
+                if (ps_vm_kill(vm, SIGKILL, &e) < 0)
+                        ps_log_warn("%s: %s", pod->c->id, ps_err_msg(e));
+        }
 }
 
 /* The member `id`; with live_only, only while its init has not exited (an
@@ -139,6 +173,9 @@ static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struc
 
         (void)vm;
         remove_cgroup(pod);
+        pod->nic = ps_vmnic_free(pod->nic); /* the tap went with QEMU */
+        if (!why && pod->net_err)
+                why = pod->net_err;
         if (why)
                 ps_err_set(&pod->exit_err, why->code, "%s", ps_err_msg(why));
         else
@@ -278,8 +315,11 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
         ev.data = pod;
         if (!pod->runtime)
                 ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod");
-        else if (enter_cgroup_and_start(be, pod, req->spec, req->options, &cfg, dir, &ev, err) < 0)
+        else if ((!solo && ps_vm_pod_net_open(req->spec, &cfg, &pod->nic, err) < 0) ||
+                 enter_cgroup_and_start(be, pod, req->spec, req->options, &cfg, dir, &ev, err) < 0)
                 ps_err_prefix(err, "%s", c->id);
+        if (pod->nic) /* QEMU has its own copy now (or never will) */
+                ps_vmnic_close_tap(pod->nic);
         if (!pod->vm) {
                 ps_vm_pod_free(pod);
                 return NULL;
@@ -336,8 +376,8 @@ static int pod_pids(struct ps_container *c, ps_backend_pids_fn done, void *data,
 }
 
 /* The whole VM as the host sees it: the pod cgroup QEMU runs in (guest
- * memory the guest has touched, QEMU's own, every vCPU thread). No
- * interfaces: the pod's network namespace is not the VM's (not yet). */
+ * memory the guest has touched, QEMU's own, every vCPU thread), and the
+ * pod netns's eth0, whose traffic is the VM's. */
 static int pod_stats(struct ps_container *c, struct ps_metrics *ret, struct ps_err **err)
 {
         struct ps_vm_pod *pod = vm_pod(c);
@@ -350,6 +390,11 @@ static int pod_stats(struct ps_container *c, struct ps_metrics *ret, struct ps_e
                                   c->id);
         if (ps_pod_cgroup_paths(pod->cgroup, &paths, err) < 0 ||
             ps_cgroup_stats_of(paths, &m.cgroup, err) < 0)
+                return -1;
+        /* The pod's eth0 carries every packet of the VM (net/vmnic.h); as
+         * for the Linux backend, v1 Metrics only have a field for it. */
+        if (pod->nic && m.cgroup.version == PS_CGROUP_METRICS_V1 &&
+            ps_vmnic_link_stats(pod->nic, &m.links, &m.n_links, err) < 0)
                 return -1;
         *ret = m;
         m = (struct ps_metrics){0}; /* moved */
@@ -380,7 +425,10 @@ void ps_vm_pod_free(struct ps_vm_pod *pod)
                 return;
         /* a Create still waiting is over: the task core frees it after
          * its last busy call, so this runs only once done has run */
+        pod->freeing = true;
         ps_vm_free(pod->vm);
+        pod->nic = ps_vmnic_free(pod->nic);
+        ps_err_free(pod->net_err);
         if (pod->cgroup && remove_cgroup(pod) < 0)
                 pod->cgroup = ps_pod_cgroup_free(pod->cgroup);
         while (!ps_list_empty(&pod->members)) {

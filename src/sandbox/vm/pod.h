@@ -34,6 +34,7 @@ struct event_base;
 struct ps_pod_cgroup;
 struct ps_reaper;
 struct ps_vm_stdio;
+struct ps_vmnic;
 
 #define PS_VM_RUN_DIR "/run/podshim/vm"
 
@@ -63,6 +64,9 @@ struct ps_vm_pod {
         void (*gone)(void *data);
         void *gone_data;
         struct ps_err *exit_err; /* why QEMU is gone, once it is (for parked creates) */
+        struct ps_vmnic *nic;    /* the pod's network (sandbox/vm/pod_net.h); NULL: none */
+        struct ps_err *net_err;  /* SetupNetwork failed: QEMU was killed for it */
+        bool freeing;            /* ps_vm_pod_free runs: agent callbacks are ignored */
 };
 
 /* A container of a vm pod (c->impl). */

@@ -61,6 +61,10 @@ static int check_config(const struct ps_vm_config *cfg, const char *dir, struct 
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: accel must be tcg or kvm");
         if (cfg->cpu && strpbrk(cfg->cpu, " \t\n"))
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: bad cpu model '%s'", cfg->cpu);
+        if (cfg->nic_mac &&
+            (strlen(cfg->nic_mac) != 17 || strspn(cfg->nic_mac, "0123456789abcdefABCDEF:") != 17))
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: bad MAC address '%s'",
+                                  cfg->nic_mac);
         if (cfg->mem_mib && cfg->mem_mib < 64)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: %u MiB is too little memory",
                                   cfg->mem_mib);
@@ -99,8 +103,17 @@ char **ps_vm_qemu_argv(const struct ps_vm_config *cfg, const char *dir, struct p
         add(&b, "none");
         add(&b, "-monitor");
         add(&b, "none");
-        add(&b, "-nic");
-        add(&b, "none");
+        if (cfg->nic_mac) {
+                /* QEMU's own tap backend (no vhost-net: that needs
+                 * /dev/vhost-net and KVM to pay off). */
+                add(&b, "-netdev");
+                add(&b, "tap,id=net0,fd=%d,vhost=off", PS_VM_TAP_FD);
+                add(&b, "-device");
+                add(&b, "virtio-net-pci,netdev=net0,mac=%s", cfg->nic_mac);
+        } else {
+                add(&b, "-nic");
+                add(&b, "none");
+        }
         add(&b, "-serial");
         if (cfg->console)
                 add(&b, "file:%s", cfg->console);

@@ -1,6 +1,6 @@
 /* QEMU's command line for one pod VM (docs/vm-backend.md, "The machine").
  *
- * q35 with virtio-pci devices, no firmware menu, no network, no default
+ * q35 with virtio-pci devices, no firmware menu, no default
  * devices: the host's kernel and the cached initramfs
  * (scripts/vm-initramfs.sh), the host's / shared read-only over 9p (the
  * guest's init lays a tmpfs overlay on it), one virtio-serial port
@@ -8,6 +8,7 @@
  * (`<dir>/agent.sock`, server=on,wait=off: QEMU does not wait for us), a
  * second 9p share, read-write, of the directory holding the pod's bundles
  * (the agent mounts it at the same path), a
+ * virtio-net NIC on a tap fd when the pod has a network (nic_mac), a
  * balloon device that only reports free pages (the guest gives back the
  * memory it frees), and -no-reboot, so the guest's panic when its agent dies ends QEMU.
  *
@@ -25,6 +26,7 @@
 #define PS_VM_AGENT_SOCKET "agent.sock"
 #define PS_VM_AGENT_PORT   "org.podshim.agent"
 #define PS_VM_BUNDLES_TAG  "bundles" /* the agent mounts it (agent/main.c) */
+#define PS_VM_TAP_FD       3         /* the first of ps_spawn's extra fds */
 
 struct ps_vm_config {
         const char *qemu;    /* NULL: qemu-system-x86_64 from $PATH */
@@ -40,6 +42,11 @@ struct ps_vm_config {
          * path in the guest (podshim.bundles= on its command line); NULL: none */
         const char *bundles;
         int stderr_fd; /* QEMU's stderr; -1: /dev/null */
+        /* the pod's NIC (net/vmnic.h): a virtio-net device with this MAC
+         * on the tap whose fd QEMU gets as its fd 3 (PS_VM_TAP_FD); NULL:
+         * no NIC */
+        const char *nic_mac;
+        int tap_fd;
         /* written "0" by QEMU's process before it execs (base/spawn.h
          * enter_fds): the pod cgroup's files (sandbox/vm/pod.c) */
         const int *cgroup_fds;

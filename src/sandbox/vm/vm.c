@@ -197,6 +197,8 @@ static int vm_spawn(struct ps_vm *vm, const struct ps_vm_config *cfg, char **arg
                                   .argv = argv,
                                   .stdio = {-1, -1, cfg->stderr_fd},
                                   .pdeathsig = true,
+                                  .extra = cfg->nic_mac ? &cfg->tap_fd : NULL,
+                                  .n_extra = cfg->nic_mac ? 1 : 0,
                                   .enter_fds = cfg->cgroup_fds,
                                   .n_enter_fds = cfg->n_cgroup_fds};
         pid_t pid = ps_spawn(&o, err);
