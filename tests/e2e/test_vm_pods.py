@@ -39,6 +39,14 @@ def vm_pods(cri_env):
         yield factory
 
 
+@pytest.fixture
+def vm_type_pods(cri_env):
+    """Pods of the runtime type io.containerd.podshim-vm.v2 with no options:
+    VM pods by the shim's name alone (src/shim/profile.h)."""
+    with cri_pods.factory_for_test(cri_env, "podshim-vm-type") as factory:
+        yield factory
+
+
 def ppid(pid):
     with open("/proc/%d/stat" % pid) as f:
         return int(f.read().rsplit(")", 1)[1].split()[1])
@@ -217,15 +225,25 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
         assert not os.path.exists(os.path.join(cri_env.bundle(c), "rootfs")), c
 
 
-def test_vm_pod_removed_with_a_running_container(vm_pods, cri_env):
-    """A terminal in the VM is UNIMPLEMENTED (slice 3) and the pod goes on;
-    the usual end of a pod: StopPodSandbox with a container still running
-    in the VM stops it through the agent (its exit reported), then QEMU;
-    nothing is left after RemovePodSandbox."""
+def test_vm_pod_removed_with_a_running_container(vm_type_pods, cri_env):
+    """A handler of the runtime type io.containerd.podshim-vm.v2 without
+    options (podsandbox mode) gets a VM pod: containerd runs the shim under
+    its VM name, whose defaults are the VM backend and PODSHIM_VM_CONFIG's
+    settings. A terminal in the VM is UNIMPLEMENTED (slice 3) and the pod
+    goes on; the usual end of a pod: StopPodSandbox with a container still
+    running in the VM stops it through the agent (its exit reported), then
+    QEMU; nothing is left after RemovePodSandbox."""
+    vm_pods = vm_type_pods
     pod = vm_pods.run()
     rem = vm_pods.snapshot(pod)
     run_dir = vm_run_dir(cri_env.bundle(pod.id))
     qemu = pod.pid
+    assert comm(qemu).startswith("qemu-system"), comm(qemu)
+    shims = vm_pods.pod_shims(pod)
+    assert len(shims) == 1 and ppid(qemu) == shims[0], (qemu, shims)
+    with open("/proc/%d/cmdline" % shims[0]) as f:
+        name = os.path.basename(f.read().split("\0")[0])
+    assert name == "containerd-shim-podshim-vm-v2", name
     cfg = vm_pods.container_config(pod, "tty")
     cfg.tty = True
     tty = vm_pods.cri.create_container(pod.id, cfg, pod.config)
