@@ -93,7 +93,7 @@ int ps_sandboxes_create_pod(struct ps_sandboxes *s, const struct ps_pod_request 
         if (ps_pod_spec_build(req->id, netns, userns_fd >= 0 ? userns_path : NULL, req->config,
                               own_oom_score_adj(), &spec, err) < 0)
                 return ps_err_prefix(err, "sandbox %s", req->id);
-        if ((req->options  ? ps_options_copy(&opts, req->options, err)
+        if ((req->options ? ps_options_copy(&opts, req->options, err)
              : s->profile ? ps_options_profile_defaults(s->profile, &opts, err)
                           : ps_options_defaults(&opts, err)) < 0)
                 return -1;
@@ -126,8 +126,7 @@ int ps_sandboxes_create_pod(struct ps_sandboxes *s, const struct ps_pod_request 
                 r = ps_container_create(&s->tasks, &cr, &ps_vm_pod_ops, &s->vm, sb, done, data,
                                         err);
         else
-                r = ps_container_create(&s->tasks, &cr, s->pod_ops, s->be_ctx, sb, done, data,
-                                        err);
+                r = ps_container_create(&s->tasks, &cr, s->pod_ops, s->be_ctx, sb, done, data, err);
         if (r < 0)
                 ps_sandbox_drop_unborn(s, req->id);
         ps_options_clear(&opts);

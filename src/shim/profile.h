@@ -17,10 +17,10 @@
 
 #include "oci/options.h"
 
-#define PS_SHIM_BINARY      "containerd-shim-podshim-v2"
-#define PS_SHIM_VM_BINARY   "containerd-shim-podshim-vm-v2"
-#define PS_RUNTIME_TYPE     "io.containerd.podshim.v2"
-#define PS_RUNTIME_TYPE_VM  "io.containerd.podshim-vm.v2"
+#define PS_SHIM_BINARY     "containerd-shim-podshim-v2"
+#define PS_SHIM_VM_BINARY  "containerd-shim-podshim-vm-v2"
+#define PS_RUNTIME_TYPE    "io.containerd.podshim.v2"
+#define PS_RUNTIME_TYPE_VM "io.containerd.podshim-vm.v2"
 /* Another path for PS_VM_SYSTEM_CONFIG (an operator's, or a test's), read
  * from the environment containerd gives its shims. */
 #define PS_VM_CONFIG_ENV "PODSHIM_VM_CONFIG"

@@ -36,8 +36,8 @@ static int default_binary(const struct ps_options_profile *p, struct ps_options 
 {
         if (ps_options_profile_defaults(p, o, err) < 0)
                 return -1;
-        *ret_from = p->system_config && access(p->system_config, F_OK) == 0 ? p->system_config
-                                                                             : "default";
+        *ret_from =
+            p->system_config && access(p->system_config, F_OK) == 0 ? p->system_config : "default";
         return 0;
 }
 

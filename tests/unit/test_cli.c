@@ -166,10 +166,10 @@ static void test_socket_path(void)
         /* the VM runtime type's salt: another socket for the same group,
          * the same one each time */
         {
-                _cleanup_free_ char *a =
-                    ps_socket_path("/tmp/probe/c.sock", "probe", "probe2", "io.containerd.podshim-vm.v2");
-                _cleanup_free_ char *b =
-                    ps_socket_path("/tmp/probe/c.sock", "probe", "probe2", "io.containerd.podshim-vm.v2");
+                _cleanup_free_ char *a = ps_socket_path("/tmp/probe/c.sock", "probe", "probe2",
+                                                        "io.containerd.podshim-vm.v2");
+                _cleanup_free_ char *b = ps_socket_path("/tmp/probe/c.sock", "probe", "probe2",
+                                                        "io.containerd.podshim-vm.v2");
 
                 CHECK(a && b && strcmp(a, b) == 0 && strcmp(a, p) != 0);
                 CHECK(a && strlen(a) == strlen(p));

@@ -14,6 +14,7 @@
 #include "check.h"
 #include "fake_backend.h"
 #include "sandbox/lifecycle.h"
+#include "sandbox/vm/sizing.h"
 
 static char dir[64];
 static struct fake_backend fb;
@@ -422,6 +423,29 @@ static void test_spec_forms(void)
         CHECK(s->has_oom_score_adj && s->oom_score_adj == PS_POD_OOM_SCORE_ADJ);
         CHECK(s->resources.cpu_shares == PS_POD_CPU_SHARES);
         CHECK(s->n_sysctls == 1 && strcmp(s->sysctls[0].value, "0 1") == 0);
+        CHECK(s->n_annotations == 0); /* no resources, none of their annotations */
+        s = ps_spec_free(s);
+
+        /* the pod's resources: CRI's pause-spec annotations, which size a
+         * VM pod as in podsandbox mode (1.5 CPUs -> 2 more vCPUs at most
+         * the host's, 128 MiB more memory) */
+        cfg.has_resources = true;
+        cfg.cpu_period = 100000;
+        cfg.cpu_quota = 150000;
+        cfg.memory_limit = 128 << 20;
+        CHECK(ps_pod_spec_build("id1", "/run/netns/n", NULL, &cfg, -999, &s, &e) == 0);
+        CHECK_STREQ(ps_spec_annotation(s, "io.kubernetes.cri.sandbox-cpu-period"), "100000");
+        CHECK_STREQ(ps_spec_annotation(s, "io.kubernetes.cri.sandbox-cpu-quota"), "150000");
+        CHECK_STREQ(ps_spec_annotation(s, "io.kubernetes.cri.sandbox-cpu-shares"), "0");
+        CHECK_STREQ(ps_spec_annotation(s, "io.kubernetes.cri.sandbox-memory"), "134217728");
+        {
+                struct ps_vm_size size;
+                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+                CHECK(ps_vm_size_for_pod(s, 1, 256, &size, &e) == 0);
+                CHECK(size.mem_mib == 384);
+                CHECK(size.vcpus == (unsigned)(cpus < 3 ? cpus : 3));
+        }
         s = ps_spec_free(s);
 
         /* host network: no network or uts namespace, so no hostname; the
