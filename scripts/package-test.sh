@@ -79,7 +79,8 @@ echo "lintian: $errors errors, $warnings warnings, $overrides overridden"
 [ "$errors" -eq 0 ] || fail "lintian reports errors"
 
 step "contents"
-contents=$(dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./|/|')
+# a symlink's line ends in " -> target": its own path is before that
+contents=$(dpkg-deb -c "$deb" | sed 's/ -> .*$//' | awk '{print $NF}' | sed 's|^\./|/|')
 want=(/usr/bin/containerd-shim-podshim-v2 /usr/bin/podshim-infra /usr/bin/podshim-agent
 	/usr/bin/containerd-shim-podshim-vm-v2 /usr/sbin/podshim-vm-image /usr/share/podshim/vm-guest-init /etc/podshim/config.toml
 	/usr/share/doc/podshim/copyright /usr/share/doc/podshim/changelog.gz)
