@@ -139,10 +139,14 @@ def test_vm_sandboxer_pod(vm_sb_pods, cri_env, tmp_path):
     assert not os.path.exists(bundle), bundle
 
 
-def test_vm_sandboxer_qemu_killed(vm_sb_pods, cri_env):
-    """SIGKILL of QEMU tears the pod down: WaitSandbox answers and CRI marks
-    the pod NOTREADY, its running container is reported exited (137), the
-    run directory is gone at once; nothing is left after removal."""
+def test_vm_sandboxer_restart_and_qemu_killed(vm_sb_pods, cri_env):
+    """containerd killed and started again while the VM pod runs: it
+    reconnects to the pod's shim (Connect on the sandbox id, on the VM
+    type's socket) and CRI finds the pod READY and its container running
+    and parks WaitSandbox again; then SIGKILL of QEMU tears the pod down
+    through that WaitSandbox: CRI marks the pod NOTREADY, its running
+    container is reported exited (137), the run directory is gone at once;
+    nothing is left after removal."""
     pods = vm_sb_pods
     pod = pods.run()
     qemu = pod.pid
@@ -150,6 +154,13 @@ def test_vm_sandboxer_qemu_killed(vm_sb_pods, cri_env):
     rem = pods.snapshot(pod)
     c = pods.add_container(pod, "victim")
     pods.wait_container_state(c, "CONTAINER_RUNNING", timeout=60)
+    shims = pods.pod_shims(pod)
+    cri_env.restart(crash=True)
+    assert pods.cri.pod_state(pod.id) == "SANDBOX_READY"
+    assert pods.pod_shims(pod) == shims, "the pod's shim was replaced"
+    assert pods.cri.container_state(c) == "CONTAINER_RUNNING"
+    assert pods.cri.container_stats(c).attributes.id == c
+    assert host.alive(qemu) and vmp.ppid(qemu) == shims[0]
     os.kill(qemu, signal.SIGKILL)
     pods.wait_pod_state(pod, "SANDBOX_NOTREADY", timeout=30)
     pods.wait_container_state(c, "CONTAINER_EXITED", timeout=30)
