@@ -273,7 +273,10 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
         if (!req->options || !req->options->vm_kernel || !req->options->vm_initrd)
                 return ps_err_set(err, PS_INVALID_ARGUMENT,
                                   "vm: the runtime options name no VMKernel and VMInitrd "
-                                  "(scripts/vm-initramfs.sh prints both)"),
+                                  "(podshim-vm-image, scripts/vm-initramfs.sh in a build tree, "
+                                  "prints both; the runtime type io.containerd.podshim-vm.v2 "
+                                  "reads them from " PS_VM_SYSTEM_CONFIG
+                                  " or the file PODSHIM_VM_CONFIG names)"),
                        NULL;
         vm_config(req->options, &cfg, agent);
         if (solo)
