@@ -172,12 +172,18 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
     print("VM pod start through CRI: RunPodSandbox %.2f s, CreateContainer %.2f s, "
           "StartContainer %.2f s" % (vm_pods.run_latencies[-1], t1 - t0, t2 - t1))
     assert vm_pods.cri.container_state(long) == "CONTAINER_RUNNING"
-    # the Task API's Pids: the guest's pids of the container's cgroup there
+    # the Task API's Pids: the guest's pids of the container's cgroup there,
+    # once the container's `cat` (a child of its sh, briefly in the cgroup
+    # too: on a loaded host it was seen there) is gone
     guest_pid = vm_pods.container_pid(long)
     with ttrpc_client.Client(cri_env.socket(pod.id), timeout=30) as c:
-        r = c.call("Pids", c.protos.task.PidsRequest(id=long))
-        assert r.code == ttrpc_client.OK, r
-        pids = [p.pid for p in r.decode(c.protos.task.PidsResponse).processes]
+        def guest_pids():
+            r = c.call("Pids", c.protos.task.PidsRequest(id=long))
+            assert r.code == ttrpc_client.OK, r
+            got = [p.pid for p in r.decode(c.protos.task.PidsResponse).processes]
+            return got if got == [guest_pid] else None
+        read_boot_id(str(tmp_path / "long.log"))  # cat has written: it is ending
+        pids = harness.wait_until(guest_pids, 10, 0.2, "Pids of %s = [%d]" % (long, guest_pid))
         # a well-formed exec: UNIMPLEMENTED (slice 3), and saying why
         spec = json.dumps({"args": ["true"], "cwd": "/", "env": ["PATH=/bin"]}).encode()
         r = c.call("Exec", c.protos.task.ExecProcessRequest(
