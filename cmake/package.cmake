@@ -12,6 +12,8 @@
 #
 # Layout (relative to the prefix):
 #   bin/containerd-shim-podshim-v2, bin/podshim-infra, bin/podshim-agent
+#       and bin/containerd-shim-podshim-vm-v2, a symlink to the shim (the
+#       runtime type io.containerd.podshim-vm.v2: src/shim/profile.h),
 #       side by side: the shim runs the podshim-infra beside its own
 #       executable (sandbox/linux/infra_process.h), and a VM pod's guest
 #       runs the podshim-agent beside it unless VMAgent says otherwise
@@ -34,6 +36,8 @@ set(PODSHIM_PKG_DIR ${CMAKE_SOURCE_DIR}/packaging/deb)
 # both.
 install(TARGETS containerd-shim-podshim-v2 podshim-infra podshim-agent
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT shim)
+# a symlink, installed as one: the runtime type io.containerd.podshim-vm.v2
+install(PROGRAMS ${PODSHIM_VM_SHIM_LINK} DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT shim)
 set(CMAKE_INSTALL_DEFAULT_COMPONENT_NAME data)
 install(PROGRAMS ${CMAKE_SOURCE_DIR}/scripts/vm-initramfs.sh DESTINATION ${CMAKE_INSTALL_SBINDIR}
         RENAME podshim-vm-image)

@@ -49,8 +49,9 @@ if installed; then
 	fail "$pkg is already installed or has config files here ($(dpkg-query -W -f '${Status}' $pkg)); not touching it"
 fi
 for f in /usr/bin/containerd-shim-podshim-v2 /usr/bin/podshim-infra /usr/bin/podshim-agent \
-	/usr/sbin/podshim-vm-image /usr/share/podshim /etc/podshim; do
-	[ -e "$f" ] && fail "$f exists (installed by hand?); not overwriting it"
+	/usr/bin/containerd-shim-podshim-vm-v2 /usr/sbin/podshim-vm-image /usr/share/podshim \
+	/etc/podshim; do
+	{ [ -e "$f" ] || [ -L "$f" ]; } && fail "$f exists (installed by hand?); not overwriting it"
 done
 
 step "build ($bdir/, prefix /usr)"
@@ -78,9 +79,10 @@ echo "lintian: $errors errors, $warnings warnings, $overrides overridden"
 [ "$errors" -eq 0 ] || fail "lintian reports errors"
 
 step "contents"
-contents=$(dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./|/|')
+# a symlink's line ends in " -> target": its own path is before that
+contents=$(dpkg-deb -c "$deb" | sed 's/ -> .*$//' | awk '{print $NF}' | sed 's|^\./|/|')
 want=(/usr/bin/containerd-shim-podshim-v2 /usr/bin/podshim-infra /usr/bin/podshim-agent
-	/usr/sbin/podshim-vm-image /usr/share/podshim/vm-guest-init /etc/podshim/config.toml
+	/usr/bin/containerd-shim-podshim-vm-v2 /usr/sbin/podshim-vm-image /usr/share/podshim/vm-guest-init /etc/podshim/config.toml
 	/usr/share/doc/podshim/copyright /usr/share/doc/podshim/changelog.gz)
 for f in "$repo"/docs/man/*.8; do
 	want+=("/usr/share/man/man8/$(basename "$f").gz")
@@ -175,6 +177,16 @@ fi
 grep -q '^  OCI runtime: .*/etc/podshim/config.toml)$' <<<"$v" ||
 	fail "-v: the OCI runtime does not come from /etc/podshim/config.toml"
 
+step "/usr/bin/containerd-shim-podshim-vm-v2 (the runtime type io.containerd.podshim-vm.v2)"
+[ "$(readlink /usr/bin/containerd-shim-podshim-vm-v2)" = containerd-shim-podshim-v2 ] ||
+	fail "containerd-shim-podshim-vm-v2 is not a symlink to containerd-shim-podshim-v2"
+v=$(/usr/bin/containerd-shim-podshim-vm-v2 -v)
+echo "$v"
+[ "${v%%$'\n'*}" = 'containerd-shim-podshim-vm-v2:' ] || fail "-v of the VM name: first line"
+# its defaults are /etc/podshim/vm.toml's, which the package does not install
+grep -q '^  OCI runtime: .*, default)$' <<<"$v" ||
+	fail "-v of the VM name: the OCI runtime is not the default (config.toml read?)"
+
 step "scripts/demo.sh --installed"
 set +e
 timeout "${DEMO_TIMEOUT:-240}" bash scripts/demo.sh --installed 2>&1 | tee "$repo/$bdir/demo.log"
@@ -188,8 +200,9 @@ dpkg -r "$pkg" >/dev/null
 [ "$(dpkg-query -W -f '${Status}' "$pkg")" = "deinstall ok config-files" ] ||
 	fail "after dpkg -r: $(dpkg-query -W -f '${Status}' "$pkg")"
 for f in /usr/bin/containerd-shim-podshim-v2 /usr/bin/podshim-infra /usr/bin/podshim-agent \
-	/usr/sbin/podshim-vm-image /usr/share/podshim/vm-guest-init; do
-	[ -e "$f" ] && fail "dpkg -r left $f"
+	/usr/bin/containerd-shim-podshim-vm-v2 /usr/sbin/podshim-vm-image \
+	/usr/share/podshim/vm-guest-init; do
+	{ [ -e "$f" ] || [ -L "$f" ]; } && fail "dpkg -r left $f"
 done
 [ -f /etc/podshim/config.toml ] || fail "dpkg -r removed the conffile"
 echo "removed; the conffile stays"

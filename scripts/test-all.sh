@@ -229,7 +229,8 @@ note "VM boot (tests/vm/test_vm_boot, then tests/e2e/test_vm_pods.py and test_vm
 # (the release build: the agent runs as the guest's pid 1); then the `vm`
 # e2e tests (marked, and left out of the other e2e stages) run CRI pods on
 # the podshim-vm handler and `ctr run` VM containers under containerd 1.6
-# with the ASan shim.
+# with the ASan shim, and VM pods through the shim sandboxer
+# (test_vm_sandboxer.py) under containerd 2.1.9.
 if [ $release_ok -eq 0 ]; then
 	(
 		set -e
@@ -249,6 +250,16 @@ if [ $asan_ok -eq 0 ]; then
 		"$py" -m pytest tests/e2e/test_vm_pods.py tests/e2e/test_vm_ctr.py -m vm \
 		--junitxml="$out/e2e-vm.xml"
 	count_junit "end-to-end (vm pods)" $? "$out/e2e-vm.xml"
+	# VM pods through containerd 2.x's shim sandboxer (1.x has none): the
+	# runtime type io.containerd.podshim-vm.v2 with `sandboxer = 'shim'`
+	if [ -x "${PODSHIM_CACHE:-/var/cache/podshim}/containerd-2.1.9/usr/bin/containerd" ]; then
+		PODSHIM_CONTAINERD=2.1.9 PODSHIM_BIN_DIR="$repo/$adir" \
+			PODSHIM_ASAN_LOG_DIR="$out/asan-vm-2.1.9" \
+			"$py" -m pytest tests/e2e/test_vm_sandboxer.py -m vm \
+			--junitxml="$out/e2e-vm-2.1.9.xml"
+		count_junit "end-to-end (vm pods, containerd 2.1.9 shim sandboxer)" $? \
+			"$out/e2e-vm-2.1.9.xml"
+	fi
 fi
 
 note "end-to-end under containerd 1.6 (ASan shim; podshim and runc-v2)"

@@ -27,11 +27,15 @@ static int from_runc_v1(const uint8_t *value, size_t len, struct ps_options *o, 
         if (!m)
                 return ps_err_set(err, PS_INVALID_ARGUMENT,
                                   "cannot decode containerd.runc.v1.Options");
-        o->no_pivot_root = m->no_pivot_root;
-        o->no_new_keyring = m->no_new_keyring;
-        o->systemd_cgroup = m->systemd_cgroup;
-        o->io_uid = m->io_uid;
-        o->io_gid = m->io_gid;
+        /* proto3 cannot tell false or 0 from unset: those leave the base
+         * (a profile's defaults, shim/profile.h) as it is */
+        o->no_pivot_root |= m->no_pivot_root;
+        o->no_new_keyring |= m->no_new_keyring;
+        o->systemd_cgroup |= m->systemd_cgroup;
+        if (m->io_uid)
+                o->io_uid = m->io_uid;
+        if (m->io_gid)
+                o->io_gid = m->io_gid;
         /* task_api_address/_version (containerd 2.x, shim sandboxer and
          * user-namespace pods) name the task API endpoint of the pod: the
          * socket this Create already arrived on, so nothing to apply. */
@@ -76,10 +80,12 @@ static int from_legacy(const uint8_t *value, size_t len, struct ps_options *o, s
         if (!m)
                 return ps_err_set(err, PS_INVALID_ARGUMENT,
                                   "cannot decode containerd.linux.runc.CreateOptions");
-        o->no_pivot_root = m->no_pivot_root;
-        o->no_new_keyring = m->no_new_keyring;
-        o->io_uid = m->io_uid;
-        o->io_gid = m->io_gid;
+        o->no_pivot_root |= m->no_pivot_root;
+        o->no_new_keyring |= m->no_new_keyring;
+        if (m->io_uid)
+                o->io_uid = m->io_uid;
+        if (m->io_gid)
+                o->io_gid = m->io_gid;
         bad = legacy_unsupported(m);
         if (bad)
                 r = ps_err_set(
@@ -120,10 +126,19 @@ static int from_runtimeoptions(const uint8_t *value, size_t len, struct ps_optio
 int ps_options_decode(const char *type_url, const uint8_t *value, size_t len,
                       struct ps_options *ret, struct ps_err **err)
 {
-        struct ps_options o = {0};
+        return ps_options_decode_for(NULL, type_url, value, len, ret, err);
+}
+
+int ps_options_decode_for(const struct ps_options_profile *p, const char *type_url,
+                          const uint8_t *value, size_t len, struct ps_options *ret,
+                          struct ps_err **err)
+{
+        struct ps_options o;
         const char *name = type_url ? strrchr(type_url, '/') : NULL;
         int r;
 
+        if (ps_options_profile_base(p, &o, err) < 0)
+                return -1;
         /* Go's typeurl registers bare names, but a "type.googleapis.com/"
          * prefix names the same message. */
         name = name ? name + 1 : type_url;
@@ -154,15 +169,21 @@ int ps_options_decode(const char *type_url, const uint8_t *value, size_t len,
 int ps_options_decode_any(const uint8_t *buf, size_t len, struct ps_options *ret,
                           struct ps_err **err)
 {
+        return ps_options_decode_any_for(NULL, buf, len, ret, err);
+}
+
+int ps_options_decode_any_for(const struct ps_options_profile *p, const uint8_t *buf, size_t len,
+                              struct ps_options *ret, struct ps_err **err)
+{
         Google__Protobuf__Any *any;
         int r;
 
         if (len == 0)
-                return ps_options_defaults(ret, err);
+                return p ? ps_options_profile_defaults(p, ret, err) : ps_options_defaults(ret, err);
         any = google__protobuf__any__unpack(NULL, len, buf);
         if (!any)
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "options are not a protobuf Any");
-        r = ps_options_decode(any->type_url, any->value.data, any->value.len, ret, err);
+        r = ps_options_decode_for(p, any->type_url, any->value.data, any->value.len, ret, err);
         google__protobuf__any__free_unpacked(any, NULL);
         return r;
 }

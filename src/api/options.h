@@ -29,5 +29,13 @@ int ps_options_decode(const char *type_url, const uint8_t *value, size_t len,
 /* A marshalled google.protobuf.Any (len 0: no options). */
 int ps_options_decode_any(const uint8_t *buf, size_t len, struct ps_options *ret,
                           struct ps_err **err);
+/* The same under the profile of the runtime type the shim serves
+ * (oci/options.h): explicit options go on ps_options_profile_base(p), no
+ * options are p's defaults. NULL p is the two above. */
+int ps_options_decode_for(const struct ps_options_profile *p, const char *type_url,
+                          const uint8_t *value, size_t len, struct ps_options *ret,
+                          struct ps_err **err);
+int ps_options_decode_any_for(const struct ps_options_profile *p, const uint8_t *buf, size_t len,
+                              struct ps_options *ret, struct ps_err **err);
 
 #endif

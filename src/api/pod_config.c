@@ -131,6 +131,13 @@ int ps_api_pod_config_decode(const char *type_url, const uint8_t *value, size_t 
                 c.cfg.cgroup_parent = opt_str(lx->cgroup_parent);
                 take_security(&c.cfg, lx->security_context);
         }
+        if (lx && lx->resources) {
+                c.cfg.has_resources = true;
+                c.cfg.cpu_period = lx->resources->cpu_period;
+                c.cfg.cpu_quota = lx->resources->cpu_quota;
+                c.cfg.cpu_shares = lx->resources->cpu_shares;
+                c.cfg.memory_limit = lx->resources->memory_limit_in_bytes;
+        }
         if (take_sysctls(&c, lx, err) < 0 ||
             (lx && lx->security_context && lx->security_context->namespace_options &&
              lx->security_context->namespace_options->userns_options &&

@@ -138,8 +138,11 @@ static int create_task(struct ps_task_service *s,
         if (!mounts)
                 return -1;
         if (req->options)
-                rc = ps_options_decode(req->options->type_url, req->options->value.data,
-                                       req->options->value.len, &opts, err);
+                rc = ps_options_decode_for(s->sandboxes->profile, req->options->type_url,
+                                           req->options->value.data, req->options->value.len, &opts,
+                                           err);
+        else if (s->sandboxes->profile)
+                rc = ps_options_profile_defaults(s->sandboxes->profile, &opts, err);
         else
                 rc = ps_options_defaults(&opts, err);
         if (rc == 0)

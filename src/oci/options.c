@@ -73,12 +73,16 @@ static uint32_t *u32_slot(struct ps_options *o, const struct field *f)
         return (uint32_t *)((char *)o + f->offset);
 }
 
-/* Replaces a string field; "" means unset. */
+/* Replaces a string field; NULL or "" (proto3's unset, or `Key = ""`)
+ * leaves what is there: the base's value (a profile's defaults, or none). */
 int ps_options_set_str(char **slot, const char *v, struct ps_err **err)
 {
-        char *copy = NULL;
+        char *copy;
 
-        if (v && *v && !(copy = strdup(v)))
+        if (!v || !*v)
+                return 0;
+        copy = strdup(v);
+        if (!copy)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "options");
         free(*slot);
         *slot = copy;
@@ -112,6 +116,36 @@ int ps_options_defaults_from(const char *path, struct ps_options *ret, struct ps
 int ps_options_defaults(struct ps_options *ret, struct ps_err **err)
 {
         return ps_options_defaults_from(PS_SYSTEM_CONFIG, ret, err);
+}
+
+int ps_options_profile_defaults(const struct ps_options_profile *p, struct ps_options *ret,
+                                struct ps_err **err)
+{
+        struct ps_options o = {0};
+        const char *path = p->system_config;
+
+        if (ps_options_set_str(&o.backend, p->backend, err) < 0 ||
+            ps_options_fill_defaults(&o, err) < 0)
+                goto fail;
+        if (path && access(path, F_OK) == 0 && ps_options_read_config(path, &o, err) < 0)
+                goto fail;
+        if (ps_options_fill_defaults(&o, err) < 0)
+                goto fail;
+        *ret = o;
+        return 0;
+fail:
+        ps_options_clear(&o);
+        return -1;
+}
+
+int ps_options_profile_base(const struct ps_options_profile *p, struct ps_options *ret,
+                            struct ps_err **err)
+{
+        if (!p || !p->config_under_options) {
+                *ret = (struct ps_options){0};
+                return 0;
+        }
+        return ps_options_profile_defaults(p, ret, err);
 }
 
 int ps_options_copy(struct ps_options *dst, const struct ps_options *src, struct ps_err **err)

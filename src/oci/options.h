@@ -74,6 +74,33 @@ int ps_options_parse_config(const char *text, size_t len, struct ps_options *o,
 int ps_options_defaults(struct ps_options *ret, struct ps_err **err);
 /* The same with the system config at `path` (NULL: none). */
 int ps_options_defaults_from(const char *path, struct ps_options *ret, struct ps_err **err);
+
+/* What the runtime type a shim serves makes of the defaults (shim/profile.h
+ * picks one by the name containerd ran the binary under). It changes
+ * defaults only: whatever a task's options say explicitly wins.
+ *  - io.containerd.podshim.v2: the built-in defaults, PS_SYSTEM_CONFIG on
+ *    top for a task given no options; explicit options start from the
+ *    built-in defaults alone (a handler's ConfigPath is the whole config);
+ *  - io.containerd.podshim-vm.v2: Backend = "vm", PS_VM_SYSTEM_CONFIG on
+ *    top, and that is the base of every task's options, explicit or not:
+ *    containerd 2.x's shim sandboxer sends a VM handler no options of its
+ *    own (only runc's, naming the task API address), so the VM's machine
+ *    (VMKernel, VMInitrd, ...) can only come from there. */
+#define PS_VM_SYSTEM_CONFIG "/etc/podshim/vm.toml"
+struct ps_options_profile {
+        const char *runtime_type;  /* for messages */
+        const char *system_config; /* applied when the file exists; NULL: none */
+        const char *backend;       /* the default Backend; NULL: linux */
+        bool config_under_options; /* the defaults are the base of explicit options too */
+};
+/* The defaults of a task given no options under profile p. */
+int ps_options_profile_defaults(const struct ps_options_profile *p, struct ps_options *ret,
+                                struct ps_err **err);
+/* What a task's explicit options are applied on: all zero (NULL p, or a
+ * profile without config_under_options) or p's defaults. Not yet filled
+ * with the built-in defaults' binary and root when zero. */
+int ps_options_profile_base(const struct ps_options_profile *p, struct ps_options *ret,
+                            struct ps_err **err);
 int ps_options_save(const char *bundle, const struct ps_options *o, struct ps_err **err);
 int ps_options_load(const char *bundle, struct ps_options *ret, struct ps_err **err);
 /* A deep copy; *dst is overwritten (not cleared first). */

@@ -71,6 +71,7 @@ int ps_sandboxes_create_pod(struct ps_sandboxes *s, const struct ps_pod_request 
         const char *netns = req->netns_path && *req->netns_path ? req->netns_path : NULL;
         _cleanup_close_ int userns_fd = -1;
         char userns_path[64] = "";
+        bool vm;
         int r;
 
         if (ps_task_check_bundle(req->id, req->bundle, err) < 0)
@@ -93,16 +94,19 @@ int ps_sandboxes_create_pod(struct ps_sandboxes *s, const struct ps_pod_request 
                               own_oom_score_adj(), &spec, err) < 0)
                 return ps_err_prefix(err, "sandbox %s", req->id);
         if ((req->options ? ps_options_copy(&opts, req->options, err)
+             : s->profile ? ps_options_profile_defaults(s->profile, &opts, err)
                           : ps_options_defaults(&opts, err)) < 0)
                 return -1;
         /* the cgroup driver CRI's cgroups path implies (pod_spec.h) */
         opts.systemd_cgroup = ps_pod_cgroup_parent_is_slice(req->config->cgroup_parent);
+        vm = opts.backend && strcmp(opts.backend, PS_BACKEND_VM) == 0;
         sb = ps_sandbox_new(s, req->id, err);
         if (!sb) {
                 ps_options_clear(&opts);
                 return -1;
         }
         sb->api = true;
+        sb->vm = vm;
         sb->spec = TAKE_PTR(spec); /* read by the backend during the create */
         sb->userns_fd = TAKE_FD(userns_fd);
         if (ps_pod_files_create(&sb->files, req->bundle, req->config, err) < 0) {
@@ -116,7 +120,13 @@ int ps_sandboxes_create_pod(struct ps_sandboxes *s, const struct ps_pod_request 
                                         .n_rootfs = req->n_rootfs,
                                         .options = &opts,
                                         .spec = sb->spec};
-        r = ps_container_create(&s->tasks, &cr, s->pod_ops, s->be_ctx, sb, done, data, err);
+        /* On the vm backend the own task is the VM, booted here: CreateSandbox
+         * answers once its agent said Hello (docs/vm-backend.md) */
+        if (vm)
+                r = ps_container_create(&s->tasks, &cr, &ps_vm_pod_ops, &s->vm, sb, done, data,
+                                        err);
+        else
+                r = ps_container_create(&s->tasks, &cr, s->pod_ops, s->be_ctx, sb, done, data, err);
         if (r < 0)
                 ps_sandbox_drop_unborn(s, req->id);
         ps_options_clear(&opts);

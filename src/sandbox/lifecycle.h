@@ -4,7 +4,10 @@
  *
  * A pod made here is the same ps_sandbox a podsandbox-mode Task Create
  * makes: its own task runs the infra process on the registry's pod
- * backend, its members join it by their io.kubernetes.cri.sandbox-id, and
+ * backend, or is a VM (sandbox/vm/pod.h) when the options say Backend =
+ * "vm" (CreateSandbox brings no options: the registry's profile, i.e. the
+ * runtime type's defaults, decides), its members join it by their
+ * io.kubernetes.cri.sandbox-id, and
  * its end kills and reports every member (sandbox.h). The differences:
  * the own task's spec comes from the pod's CRI config (pod_spec.h), and
  * the pod's own lifecycle is driven from here, not through the Task API.
@@ -44,7 +47,8 @@ struct ps_pod_request {
 };
 
 /* CreateSandbox: the infra process is spawned in the pod's namespaces and
- * cgroup; `done` runs once it is set up (the own task CREATED). An id or
+ * cgroup; `done` runs once it is set up (the own task CREATED). On the vm
+ * backend the VM boots here and `done` runs once its agent said Hello. An id or
  * bundle that is not clean is INVALID_ARGUMENT, an id in use (a sandbox or
  * a task) ALREADY_EXISTS, and what the config asks that a pod cannot do is
  * refused as pod_spec.h says. */

@@ -179,6 +179,38 @@ static int copy_sysctls(struct ps_spec *s, const struct ps_pod_config *cfg)
         return 0;
 }
 
+/* CRI's pause spec annotations of the pod's resources, as decimal text. */
+static int resource_annotations(struct ps_spec *s, const struct ps_pod_config *cfg)
+{
+        const struct {
+                const char *key;
+                int64_t v;
+        } ann[] = {
+            {"io.kubernetes.cri.sandbox-cpu-period", cfg->cpu_period},
+            {"io.kubernetes.cri.sandbox-cpu-quota", cfg->cpu_quota},
+            {"io.kubernetes.cri.sandbox-cpu-shares", cfg->cpu_shares},
+            {"io.kubernetes.cri.sandbox-memory", cfg->memory_limit},
+        };
+        size_t n = sizeof(ann) / sizeof(ann[0]);
+
+        if (!cfg->has_resources)
+                return 0;
+        s->annotations = calloc(n, sizeof(*s->annotations));
+        if (!s->annotations)
+                return -1;
+        for (size_t i = 0; i < n; i++) {
+                struct ps_spec_kv *kv = &s->annotations[s->n_annotations];
+
+                kv->key = strdup(ann[i].key);
+                if (asprintf(&kv->value, "%lld", (long long)ann[i].v) < 0)
+                        kv->value = NULL;
+                s->n_annotations++; /* counted at once: ps_spec_free frees half-built entries */
+                if (!kv->key || !kv->value)
+                        return -1;
+        }
+        return 0;
+}
+
 static void set_namespaces(struct ps_spec *s, const struct ps_pod_config *cfg)
 {
         bool own_net = cfg->network != PS_POD_NS_NODE;
@@ -235,7 +267,7 @@ int ps_pod_spec_build(const char *id, const char *netns_path, const char *userns
         s->oom_score_adj = oom_floor > PS_POD_OOM_SCORE_ADJ ? oom_floor : PS_POD_OOM_SCORE_ADJ;
         if (s->oom_score_adj > 1000)
                 s->oom_score_adj = 1000;
-        if (copy_sysctls(s, cfg) < 0)
+        if (copy_sysctls(s, cfg) < 0 || resource_annotations(s, cfg) < 0)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod spec");
         if (cfg->has_userns && cfg->userns == PS_POD_NS_POD && set_userns(s, userns_path, cfg) < 0)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod spec");

@@ -20,7 +20,11 @@
  *  - oomScoreAdj -998, never below the shim's own (CRI's
  *    restrict_oom_score_adj: lowering it needs a privilege the pod must not
  *    depend on);
- *  - the sysctls.
+ *  - the sysctls;
+ *  - with linux.resources, the annotations io.kubernetes.cri.sandbox-cpu-period,
+ *    -cpu-quota, -cpu-shares and -memory (in bytes) CRI puts on a pause
+ *    spec (podsandbox/sandbox_run_linux.go), which the VM backend sizes
+ *    its VM from exactly as in podsandbox mode.
  *  - a user namespace (userns POD) with the config's uid and gid maps,
  *    joined or new (ps_pod_spec_build); the infra process runs inside it.
  * What the infra process cannot honour is refused, never dropped: a mode
@@ -76,6 +80,10 @@ struct ps_pod_config {
         bool has_dns;
         char *const *dns_servers, *const *dns_searches, *const *dns_options;
         size_t n_dns_servers, n_dns_searches, n_dns_options;
+        /* linux.resources: the sum of the containers' limits (kubelet
+         * 1.23+), which a VM pod is sized from (sandbox/vm/sizing.h) */
+        bool has_resources;
+        int64_t cpu_period, cpu_quota, cpu_shares, memory_limit;
 };
 
 /* The infra task's spec for pod `id` (see above). netns_path: the network

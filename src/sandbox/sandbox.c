@@ -330,6 +330,7 @@ void ps_sandboxes_init(struct ps_sandboxes *s, const struct ps_task_events *even
         s->container_ops = &ps_linux_runc_ops;
         s->be_ctx = &s->lx;
         s->vm = (struct ps_vm_backend){.base = base, .reaper = reaper, .ns = ns};
+        s->profile = NULL;
 }
 
 /* Backend = "vm" in the task's runtime options (oci/options.h). */

@@ -87,6 +87,9 @@ struct ps_sandboxes {
         void *be_ctx;
         /* the vm backend's context: pods whose options say Backend = "vm" */
         struct ps_vm_backend vm;
+        /* the runtime type's defaults (oci/options.h), borrowed from the
+         * shim root; NULL: io.containerd.podshim.v2's */
+        const struct ps_options_profile *profile;
         struct event_base *base; /* StopSandbox's grace timers; NULL: no grace */
         /* The task core reports to `filter`, which passes everything on to
          * `events` except what an api sandbox's own task does: that goes

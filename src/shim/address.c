@@ -76,14 +76,26 @@ char *ps_path_join3(const char *a, const char *b, const char *c)
         return out;
 }
 
-char *ps_socket_path(const char *grpc_address, const char *ns, const char *group_key)
+char *ps_socket_path(const char *grpc_address, const char *ns, const char *group_key,
+                     const char *salt)
 {
         _cleanup_free_ char *joined = ps_path_join3(grpc_address, ns, group_key);
+        size_t n, s = salt ? strlen(salt) : 0;
         char hex[65], *out = NULL;
 
         if (!joined)
                 return NULL;
-        ps_sha256_hex(joined, strlen(joined), hex);
+        n = strlen(joined);
+        if (salt) {
+                char *salted = realloc(joined, n + 1 + s + 1);
+
+                if (!salted)
+                        return NULL;
+                joined = salted;
+                memcpy(joined + n + 1, salt, s + 1);
+                n += 1 + s;
+        }
+        ps_sha256_hex(joined, n, hex);
         if (asprintf(&out, "%s/%s", PS_SOCKET_DIR, hex) < 0)
                 return NULL;
         return out;

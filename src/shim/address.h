@@ -13,7 +13,14 @@
 /* Go's filepath.Join(a, b, c): joined with '/', then Clean()ed. Caller frees. */
 char *ps_path_join3(const char *a, const char *b, const char *c);
 
-/* Socket path (no unix:// prefix) for the triple; caller frees. */
-char *ps_socket_path(const char *grpc_address, const char *ns, const char *group_key);
+/* Socket path (no unix:// prefix) for the triple; caller frees. A salt
+ * (NULL: none, runc-v2's hash exactly) is hashed after the joined path,
+ * behind a NUL: the VM runtime type's shims (shim/profile.h) pass theirs,
+ * so that a VM pod's shim and a Linux pod's never share a socket, even
+ * for one group key (a `ctr run --runtime io.containerd.podshim-vm.v2`
+ * naming a Linux pod's sandbox id must not land in that pod's shim, whose
+ * defaults would run it on the host). */
+char *ps_socket_path(const char *grpc_address, const char *ns, const char *group_key,
+                     const char *salt);
 
 #endif

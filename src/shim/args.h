@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "base/error.h"
+#include "oci/options.h"
 
 enum ps_action {
         PS_ACTION_SERVE = 0,
@@ -34,6 +35,9 @@ struct ps_args {
         char *socket;         /* -socket */
         bool debug;
         bool info; /* -info */
+        /* from the name the binary was run under (shim/profile.h), set by
+         * main after parsing */
+        struct ps_options_profile profile;
 };
 
 /* Fills *ret (owned strings; release with ps_args_clear). Unknown flags,

@@ -149,7 +149,7 @@ static void cleanup_bundle(const char *bundle, const struct ps_args *args, pid_t
         if (ps_options_load(bundle, &o, &e) < 0) {
                 warn("%s; using the default runtime", ps_err_msg(e));
                 e = ps_err_free(e);
-                if (ps_options_defaults(&o, &e) < 0)
+                if (ps_options_profile_defaults(&args->profile, &o, &e) < 0)
                         goto out;
         }
         if (runtime_delete(bundle, args, &o, &e) < 0) {

@@ -18,7 +18,6 @@
 #include "shim/probe.h"
 #include "shim/stdin.h"
 
-#define RUNTIME_TYPE        "io.containerd.podshim.v2"
 #define FEATURES_MAX        (1u << 20)
 #define FEATURES_TIMEOUT_MS 5000
 
@@ -79,7 +78,7 @@ static int fail(struct ps_err *e)
         return 1;
 }
 
-int ps_info_action(void)
+int ps_info_action(const struct ps_options_profile *p)
 {
         _cleanup_free_ char *in = NULL, *binary = NULL;
         _cleanup_free_ uint8_t *out = NULL;
@@ -90,7 +89,7 @@ int ps_info_action(void)
         int r;
 
         if (ps_read_stdin(&in, &in_len, &e) < 0 ||
-            ps_options_decode_any((const uint8_t *)in, in_len, &o, &e) < 0)
+            ps_options_decode_any_for(p, (const uint8_t *)in, in_len, &o, &e) < 0)
                 return fail(e);
         binary = ps_probe_look_path(o.binary_name, &e);
         ps_options_clear(&o);
@@ -102,7 +101,7 @@ int ps_info_action(void)
                         "containerd-shim-podshim-v2 -info: %s features: %s; "
                         "answering without features\n",
                         binary, feat.why ? feat.why : "out of memory");
-        struct ps_runtime_info info = {.name = RUNTIME_TYPE,
+        struct ps_runtime_info info = {.name = p->runtime_type,
                                        .version = ps_build_version,
                                        .revision = ps_build_revision,
                                        .options = (const uint8_t *)in,

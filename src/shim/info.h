@@ -15,7 +15,10 @@
 #ifndef PS_SHIM_INFO_H
 #define PS_SHIM_INFO_H
 
-/* Returns the process exit code. */
-int ps_info_action(void);
+#include "oci/options.h"
+
+/* Returns the process exit code. RuntimeInfo's name is p's runtime type,
+ * the options on stdin are decoded under p. */
+int ps_info_action(const struct ps_options_profile *p);
 
 #endif

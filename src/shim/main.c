@@ -5,6 +5,7 @@
 #include "shim/args.h"
 #include "shim/delete.h"
 #include "shim/info.h"
+#include "shim/profile.h"
 #include "shim/start.h"
 #include "shim/version.h"
 
@@ -18,15 +19,16 @@ int main(int argc, char *argv[])
                 fprintf(stderr, "containerd-shim-podshim-v2: %s\n", ps_err_msg(e));
                 return 2;
         }
+        ps_shim_profile(argv[0], getenv(PS_VM_CONFIG_ENV), &args.profile);
         switch (args.action) {
         case PS_ACTION_VERSION:
-                rc = ps_version_action(argv[0]);
+                rc = ps_version_action(argv[0], &args.profile);
                 break;
         case PS_ACTION_START:
                 rc = ps_start_action(&args);
                 break;
         case PS_ACTION_INFO:
-                rc = ps_info_action();
+                rc = ps_info_action(&args.profile);
                 break;
         case PS_ACTION_DELETE:
                 rc = ps_delete_action(&args);

@@ -158,6 +158,7 @@ static int shim_init(struct ps_shim *s, const struct ps_args *args, int listen_f
         ps_api_sandbox_events_init(&s->sandbox_events, s->pub);
         ps_sandboxes_init(&s->sandboxes, &s->events, &s->sandbox_events, s->base, s->reaper,
                           args->ns, NULL);
+        s->sandboxes.profile = &args->profile;
         s->sandboxes_ready = true;
         /* The daemon's environment is the one its first `start` answered
          * from: its own bootstrap version (start checked the value). */

@@ -17,6 +17,7 @@
 #include "base/fs.h"
 #include "shim/address.h"
 #include "shim/bootstrap.h"
+#include "shim/profile.h"
 #include "shim/stdin.h"
 #include "oci/options.h"
 #include "oci/spec.h"
@@ -48,7 +49,9 @@ static char *socket_for_bundle(const struct ps_args *args, char **ret_key, struc
                         break;
                 }
         }
-        path = ps_socket_path(args->address, args->ns, key);
+        path = ps_socket_path(args->address, args->ns, key,
+                              ps_shim_profile_is_vm(&args->profile) ? args->profile.runtime_type
+                                                                    : NULL);
         *ret_key = path ? strdup(key) : NULL;
         if (!*ret_key) {
                 free(path);
@@ -69,14 +72,15 @@ static int reply_version(const char *group_key, bool reused, int *version, struc
 }
 
 /* stdin carries a marshalled google.protobuf.Any, or nothing. */
-static int read_options(struct ps_options *ret, struct ps_err **err)
+static int read_options(const struct ps_options_profile *p, struct ps_options *ret,
+                        struct ps_err **err)
 {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
 
         if (ps_read_stdin(&buf, &len, err) < 0)
                 return -1;
-        return ps_options_decode_any((const uint8_t *)buf, len, ret, err);
+        return ps_options_decode_any_for(p, (const uint8_t *)buf, len, ret, err);
 }
 
 static int write_address_file(const char *address, struct ps_err **err)
@@ -353,7 +357,7 @@ int ps_start_action(const struct ps_args *args)
                 return fail(e);
         }
         /* Options first: a bad Any must fail before anything is created. */
-        if (read_options(&opts, &e) < 0 ||
+        if (read_options(&args->profile, &opts, &e) < 0 ||
             ps_bootstrap_version_parse(getenv(PS_BOOTSTRAP_ENV), &version, &e) < 0 ||
             !(socket_path = socket_for_bundle(args, &group_key, &e)))
                 goto out;

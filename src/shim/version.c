@@ -31,22 +31,24 @@ static char *runtime_version(const char *binary)
 }
 
 /* Which BinaryName a task without options gets, and from where. */
-static int default_binary(struct ps_options *o, const char **ret_from, struct ps_err **err)
+static int default_binary(const struct ps_options_profile *p, struct ps_options *o,
+                          const char **ret_from, struct ps_err **err)
 {
-        if (ps_options_defaults(o, err) < 0)
+        if (ps_options_profile_defaults(p, o, err) < 0)
                 return -1;
-        *ret_from = access(PS_SYSTEM_CONFIG, F_OK) == 0 ? PS_SYSTEM_CONFIG : "default";
+        *ret_from =
+            p->system_config && access(p->system_config, F_OK) == 0 ? p->system_config : "default";
         return 0;
 }
 
-static void print_runtime(void)
+static void print_runtime(const struct ps_options_profile *p)
 {
         _cleanup_free_ char *path = NULL, *version = NULL;
         struct ps_options o = {0};
         struct ps_err *e = NULL;
         const char *from = NULL;
 
-        if (default_binary(&o, &from, &e) < 0) {
+        if (default_binary(p, &o, &from, &e) < 0) {
                 printf("  OCI runtime: unknown: %s\n", ps_err_msg(e));
                 ps_err_free(e);
                 ps_options_clear(&o);
@@ -64,7 +66,7 @@ static void print_runtime(void)
         ps_options_clear(&o);
 }
 
-int ps_version_action(const char *argv0)
+int ps_version_action(const char *argv0, const struct ps_options_profile *p)
 {
         const char *name = argv0 ? strrchr(argv0, '/') : NULL;
 
@@ -72,7 +74,7 @@ int ps_version_action(const char *argv0)
         printf("%s:\n", name);
         printf("  Version:  %s\n", ps_build_version);
         printf("  Revision: %s\n", ps_build_revision);
-        print_runtime();
+        print_runtime(p);
         printf("\n");
         return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -33,7 +33,11 @@ CRI_PLUGINS_V3 = ("io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime",
 SHIM_BINARIES = {
     "io.containerd.runc.v2": "containerd-shim-runc-v2",
     "io.containerd.podshim.v2": "containerd-shim-podshim-v2",
+    # the same binary under a second name: VM pods by default (src/shim/profile.h)
+    "io.containerd.podshim-vm.v2": "containerd-shim-podshim-vm-v2",
 }
+# runtime types whose shims salt their socket's hash with the type (shim/address.h)
+SALTED_RUNTIMES = ("io.containerd.podshim-vm.v2",)
 
 
 class CommandFailed(AssertionError):
@@ -238,6 +242,7 @@ class Containerd:
         self.dist = dist_ or dist()
         self.cri = cri
         self.extra_config = extra_config  # appended to config.toml (e.g. CRI tables)
+        self.extra_env = {}  # added to the daemon's environment, which its shims inherit
         self.asan_log_dir = asan_log_dir
         self.debug = debug
         # unix socket paths must stay below 108 bytes: keep the prefix short
@@ -335,6 +340,7 @@ class Containerd:
                 path.append(d)
         env["PATH"] = os.pathsep.join(path)
         env.pop("NOTIFY_SOCKET", None)
+        env.update(self.extra_env)
         if self.asan_log_dir:
             os.makedirs(self.asan_log_dir, exist_ok=True)
             # the shim inherits containerd's environment, so it reports here
@@ -710,9 +716,13 @@ class ShimEndpoint:
         return "ShimEndpoint(%s v%d)" % (self.address, self.version)
 
 
-def socket_path(grpc_address, namespace, group_key):
-    """The shim socket containerd's runc-v2 (and podshim) derive for a group."""
+def socket_path(grpc_address, namespace, group_key, runtime=None):
+    """The shim socket containerd's runc-v2 (and podshim) derive for a group;
+    a runtime type of SALTED_RUNTIMES is hashed after the path, behind a NUL
+    (src/shim/address.h)."""
     joined = posixpath.normpath(posixpath.join(grpc_address, namespace, group_key))
+    if runtime in SALTED_RUNTIMES:
+        joined += "\0" + runtime
     return posixpath.join(SOCKET_DIR, hashlib.sha256(joined.encode()).hexdigest())
 
 

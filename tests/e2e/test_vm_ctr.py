@@ -16,6 +16,7 @@ import time
 import pytest
 
 import harness
+import ociimage
 
 pytestmark = pytest.mark.vm
 
@@ -255,3 +256,41 @@ def test_vm_ctr_failed_create_leaves_nothing(vm):
         assert not [e for e in events_of(rt, cid) if e.topic == "/tasks/create"]
     finally:
         rt.remove(cid)
+
+
+def test_vm_ctr_run_by_the_vm_name(bin_dir, asan_log_dir, vm_kernel_initrd):
+    """`ctr run --runtime io.containerd.podshim-vm.v2` with no options: the
+    shim runs as containerd-shim-podshim-vm-v2, whose defaults are the VM
+    backend with the settings of PODSHIM_VM_CONFIG (src/shim/profile.h), so
+    the container gets a VM of its own; nothing is left after `--rm`, its
+    salted socket included. A containerd of its own: the variable is in the
+    daemon's environment, which its shims inherit."""
+    kernel, initrd = vm_kernel_initrd
+    cd = harness.Containerd(bin_dir, asan_log_dir=asan_log_dir)
+    try:
+        cfg = os.path.join(cd.dir, "vm.toml")
+        with open(cfg, "w") as f:
+            f.write('VMKernel = "%s"\nVMInitrd = "%s"\nVMAgent = "%s"\nVMAccel = "%s"\n'
+                    % (kernel, initrd, os.path.join(bin_dir, "podshim-agent"),
+                       os.environ.get("PODSHIM_VM_ACCEL", "tcg")))
+        cd.extra_env["PODSHIM_VM_CONFIG"] = cfg
+        cd.start()
+        ctr = cd.ctr("vmname")
+        tar = os.path.join(cd.dir, "busybox-oci.tar")
+        name = ociimage.build_archive(tar)
+        ctr("images", "import", "--all-platforms", tar, timeout=120)
+        cid = "byname"
+        bundle = os.path.join(cd.state, "io.containerd.runtime.v2.task", "vmname", cid)
+        run_dir = os.path.join(VM_RUN_DIR, hashlib.sha256(bundle.encode()).hexdigest()[:16])
+        p = ctr("run", "--rm", "--runtime", "io.containerd.podshim-vm.v2", name, cid, "sh", "-c",
+                "cat /proc/sys/kernel/random/boot_id; exit 4", timeout=120, check=False)
+        assert p.returncode == 4, p
+        assert p.stdout.strip() != host_boot_id() and len(p.stdout.strip()) == 36, p.stdout
+        assert not os.path.exists(run_dir), run_dir
+        assert not os.path.exists(bundle), bundle
+        assert not harness.shim_processes("containerd-shim-podshim-vm-v2", "vmname")
+        sock = harness.socket_path(cd.address, "vmname", cid, "io.containerd.podshim-vm.v2")
+        assert not os.path.exists(sock), sock
+    finally:
+        cd.stop()
+        cd.remove()

@@ -151,7 +151,7 @@ static void test_path_join(void)
 
 static void test_socket_path(void)
 {
-        _cleanup_free_ char *p = ps_socket_path("/tmp/probe/c.sock", "probe", "probe2");
+        _cleanup_free_ char *p = ps_socket_path("/tmp/probe/c.sock", "probe", "probe2", NULL);
         const char *hex;
 
         CHECK(p != NULL);
@@ -162,6 +162,18 @@ static void test_socket_path(void)
         CHECK_INTEQ(strlen(hex), 64);
         CHECK(strncmp(hex, "6870f158", 8) == 0);
         CHECK_STREQ(hex + 60, "757e");
+
+        /* the VM runtime type's salt: another socket for the same group,
+         * the same one each time */
+        {
+                _cleanup_free_ char *a = ps_socket_path("/tmp/probe/c.sock", "probe", "probe2",
+                                                        "io.containerd.podshim-vm.v2");
+                _cleanup_free_ char *b = ps_socket_path("/tmp/probe/c.sock", "probe", "probe2",
+                                                        "io.containerd.podshim-vm.v2");
+
+                CHECK(a && b && strcmp(a, b) == 0 && strcmp(a, p) != 0);
+                CHECK(a && strlen(a) == strlen(p));
+        }
 }
 
 /* ---- bind or probe ---- */

@@ -23,6 +23,7 @@
 #include "google/protobuf/any.pb-c.h"
 #include "runtimeoptions/options.pb-c.h"
 #include "shim/info.h"
+#include "shim/profile.h"
 
 static char tmpdir[64];
 
@@ -140,7 +141,10 @@ static void run_info(const uint8_t *in, size_t in_len, struct info_run *r)
 
                 if (o < 0 || e < 0 || dup2(pfd[0], 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
                         _exit(121);
-                _exit(ps_info_action());
+                struct ps_options_profile prof;
+
+                ps_shim_profile("containerd-shim-podshim-v2", NULL, &prof);
+                _exit(ps_info_action(&prof));
         }
         close(pfd[0]);
         if (pid < 0 || waitpid(pid, &r->status, 0) != pid)

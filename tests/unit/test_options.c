@@ -21,6 +21,7 @@
 #include "google/protobuf/any.pb-c.h"
 #include "oci/options.h"
 #include "runtimeoptions/options.pb-c.h"
+#include "shim/profile.h"
 
 static char tmpdir[64];
 
@@ -436,6 +437,110 @@ static void test_options_config_body_containerd(void)
         }
 }
 
+/* The runtime type by the binary's name (shim/profile.h), and what it makes
+ * of the defaults: under the VM name Backend = "vm" and vm.toml are the base
+ * of every task's options, and whatever the options say explicitly wins;
+ * under any other name nothing changes. */
+static void test_options_profile(void)
+{
+        Containerd__Runc__V1__Options m = CONTAINERD__RUNC__V1__OPTIONS__INIT;
+        Runtimeoptions__V1__Options ro = RUNTIMEOPTIONS__V1__OPTIONS__INIT;
+        const char body[] = "Backend = 'linux'\n";
+        const char *vm_toml = "BinaryName = 'crun'\nVMKernel = '/k'\nVMInitrd = '/i'\n"
+                              "SystemdCgroup = true\n";
+        struct ps_options_profile vm, lx;
+        _cleanup_free_ char *path = NULL;
+        struct ps_options o = {0};
+        struct ps_err *e = NULL;
+        uint8_t buf[256];
+        size_t len;
+
+        ps_shim_profile("/usr/bin/containerd-shim-podshim-vm-v2", NULL, &vm);
+        CHECK(ps_shim_profile_is_vm(&vm) && vm.config_under_options);
+        CHECK_STREQ(vm.runtime_type, "io.containerd.podshim-vm.v2");
+        CHECK_STREQ(vm.backend, PS_BACKEND_VM);
+        CHECK_STREQ(vm.system_config, "/etc/podshim/vm.toml");
+        ps_shim_profile("containerd-shim-podshim-vm-v2", "", &vm); /* empty: the default */
+        CHECK_STREQ(vm.system_config, "/etc/podshim/vm.toml");
+        ps_shim_profile("./containerd-shim-podshim-v2", NULL, &lx);
+        CHECK(!ps_shim_profile_is_vm(&lx) && !lx.config_under_options && lx.backend == NULL);
+        CHECK_STREQ(lx.runtime_type, "io.containerd.podshim.v2");
+        CHECK_STREQ(lx.system_config, PS_SYSTEM_CONFIG);
+        /* only the exact name: a renamed copy or no name is the Linux type */
+        ps_shim_profile("/x/containerd-shim-podshim-vm-v2.bak", "/y", &lx);
+        CHECK(!ps_shim_profile_is_vm(&lx) && lx.backend == NULL);
+        ps_shim_profile(NULL, NULL, &lx);
+        CHECK(!ps_shim_profile_is_vm(&lx));
+        ps_shim_profile("containerd-shim-podshim-vm-v2/", NULL, &lx);
+        CHECK(!ps_shim_profile_is_vm(&lx));
+
+        CHECK(asprintf(&path, "%s/vm.toml", tmpdir) > 0);
+        ps_shim_profile("containerd-shim-podshim-vm-v2", path, &vm);
+        CHECK_STREQ(vm.system_config, path);
+        /* no vm.toml: the VM backend and the built-in rest */
+        CHECK_INTEQ(ps_options_decode_any_for(&vm, NULL, 0, &o, &e), 0);
+        CHECK_STREQ(o.backend, PS_BACKEND_VM);
+        CHECK_STREQ(o.binary_name, "runc");
+        CHECK(o.vm_kernel == NULL);
+        ps_options_clear(&o);
+
+        CHECK(ps_write_file_atomic(path, vm_toml, strlen(vm_toml), 0644, &e) == 0);
+        /* no options: vm.toml */
+        CHECK_INTEQ(ps_options_profile_defaults(&vm, &o, &e), 0);
+        CHECK_STREQ(o.backend, PS_BACKEND_VM);
+        CHECK_STREQ(o.binary_name, "crun");
+        CHECK_STREQ(o.vm_kernel, "/k");
+        CHECK(o.systemd_cgroup);
+        ps_options_clear(&o);
+        /* the shim sandboxer's runc options naming only the task API: vm.toml
+         * all the same (their zero SystemdCgroup does not undo it) */
+        m.task_api_address = "unix:///run/containerd/s/abc";
+        m.task_api_version = 3;
+        len = containerd__runc__v1__options__pack(&m, buf);
+        CHECK_INTEQ(ps_options_decode_for(&vm, "containerd.runc.v1.Options", buf, len, &o, &e), 0);
+        CHECK_STREQ(o.backend, PS_BACKEND_VM);
+        CHECK_STREQ(o.binary_name, "crun");
+        CHECK_STREQ(o.vm_initrd, "/i");
+        CHECK(o.systemd_cgroup);
+        ps_options_clear(&o);
+        /* an explicit BinaryName wins over vm.toml's */
+        m.binary_name = "runc";
+        len = containerd__runc__v1__options__pack(&m, buf);
+        CHECK_INTEQ(ps_options_decode_for(&vm, "containerd.runc.v1.Options", buf, len, &o, &e), 0);
+        CHECK_STREQ(o.binary_name, "runc");
+        CHECK_STREQ(o.vm_kernel, "/k");
+        ps_options_clear(&o);
+        /* and so does an explicit Backend (a handler's options table) */
+        ro.config_body.data = (uint8_t *)(uintptr_t)body;
+        ro.config_body.len = sizeof(body) - 1;
+        len = runtimeoptions__v1__options__pack(&ro, buf);
+        CHECK_INTEQ(ps_options_decode_for(&vm, "runtimeoptions.v1.Options", buf, len, &o, &e), 0);
+        CHECK_STREQ(o.backend, PS_BACKEND_LINUX);
+        CHECK_STREQ(o.binary_name, "crun");
+        ps_options_clear(&o);
+        /* the Linux type: explicit options do not start from its config */
+        lx = (struct ps_options_profile){.runtime_type = "io.containerd.podshim.v2",
+                                         .system_config = path};
+        CHECK_INTEQ(ps_options_decode_for(&lx, "runtimeoptions.v1.Options", buf, len, &o, &e), 0);
+        CHECK_STREQ(o.binary_name, "runc");
+        CHECK(o.vm_kernel == NULL);
+        ps_options_clear(&o);
+        CHECK_INTEQ(ps_options_decode_any_for(&lx, NULL, 0, &o, &e), 0);
+        CHECK(o.backend == NULL); /* no options: its config, no VM default */
+        CHECK_STREQ(o.binary_name, "crun");
+        ps_options_clear(&o);
+
+        /* a broken vm.toml is an error naming it, never ignored */
+        CHECK(ps_write_file_atomic(path, "VMKernal = '/k'\n", 16, 0644, &e) == 0);
+        CHECK_INTEQ(ps_options_decode_for(&vm, "containerd.runc.v1.Options", buf, 0, &o, &e), -1);
+        CHECK(e && e->code == PS_INVALID_ARGUMENT && msg_has(e, "vm.toml") &&
+              msg_has(e, "VMKernal"));
+        e = ps_err_free(e);
+        CHECK_INTEQ(ps_options_profile_defaults(&vm, &o, &e), -1);
+        CHECK(e && msg_has(e, "vm.toml"));
+        e = ps_err_free(e);
+}
+
 int main(void)
 {
         snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_options.XXXXXX");
@@ -453,6 +558,7 @@ int main(void)
         RUN(test_options_config_body_containerd);
         RUN(test_options_save_load);
         RUN(test_options_vm_backend);
+        RUN(test_options_profile);
         test_rm_rf(tmpdir);
         return check_summary();
 }

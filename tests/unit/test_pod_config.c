@@ -28,6 +28,7 @@ static size_t pack(int network, bool userns, size_t n_sysctls)
         Runtime__V1__LinuxPodSandboxConfig__SysctlsEntry *ep[100];
         char keys[100][32];
         Runtime__V1__DNSConfig dns = RUNTIME__V1__DNSCONFIG__INIT;
+        Runtime__V1__LinuxContainerResources res = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
         char *servers[] = {"10.96.0.10"}, *searches[] = {"default.svc", "svc"};
 
         md.name = "web";
@@ -54,6 +55,12 @@ static size_t pack(int network, bool userns, size_t n_sysctls)
         lx.security_context = &sc;
         lx.sysctls = ep;
         lx.n_sysctls = n_sysctls;
+        if (n_sysctls) { /* the pod's resources with the first form */
+                res.cpu_period = 100000;
+                res.cpu_quota = 150000;
+                res.memory_limit_in_bytes = 128 << 20;
+                lx.resources = &res;
+        }
         c.metadata = &md;
         c.hostname = "web-0";
         dns.servers = servers;
@@ -87,6 +94,8 @@ static void test_decode(void)
         CHECK(pc.cfg.n_dns_options == 0);
         CHECK_STREQ(pc.cfg.dns_servers[0], "10.96.0.10");
         CHECK_STREQ(pc.cfg.dns_searches[1], "svc");
+        CHECK(pc.cfg.has_resources && pc.cfg.cpu_period == 100000 && pc.cfg.cpu_quota == 150000);
+        CHECK(pc.cfg.memory_limit == 128 << 20 && pc.cfg.cpu_shares == 0);
         ps_api_pod_config_clear(&pc);
 
         /* an empty message is a config of defaults: the pod network, no
@@ -94,6 +103,7 @@ static void test_decode(void)
         CHECK(ps_api_pod_config_decode(PS_POD_CONFIG_TYPE_URL, buf, 0, &pc, &e) == 0);
         CHECK(pc.cfg.hostname == NULL && pc.cfg.cgroup_parent == NULL);
         CHECK(!pc.cfg.has_dns); /* the host's resolv.conf */
+        CHECK(!pc.cfg.has_resources);
         CHECK(pc.cfg.network == PS_POD_NS_POD);
         ps_api_pod_config_clear(&pc);
 

@@ -11,9 +11,12 @@
 #include <event2/event.h>
 
 #include "base/cleanup.h"
+#include "base/fs.h"
 #include "check.h"
 #include "fake_backend.h"
 #include "sandbox/lifecycle.h"
+#include "sandbox/vm/sizing.h"
+#include "shim/profile.h"
 
 static char dir[64];
 static struct fake_backend fb;
@@ -399,6 +402,37 @@ static void test_failed_create_leaves_nothing(void)
         teardown();
 }
 
+/* CreateSandbox brings no options: the runtime type's defaults decide the
+ * backend. Under the VM type's profile the pod is a VM (here one that
+ * cannot boot: its vm.toml names no kernel, so the vm backend refuses it
+ * before spawning anything, where the fake pod backend would have
+ * succeeded), and nothing of it is left. */
+static void test_vm_profile_picks_the_vm_backend(void)
+{
+        struct ps_options_profile prof;
+        _cleanup_free_ char *cfg = NULL, *mounts = NULL;
+        struct result r = {0};
+        enum ps_code code;
+
+        setup(false);
+        CHECK(asprintf(&cfg, "%s/vm.toml", dir) > 0);
+        CHECK(ps_write_file_atomic(cfg, "VMAccel = 'tcg'\n", 16, 0644, NULL) == 0);
+        ps_shim_profile("/usr/bin/containerd-shim-podshim-vm-v2", cfg, &prof);
+        sbs.profile = &prof;
+        CHECK(create_pod_with("p1", &default_config, NULL, &r, &code) == -1);
+        CHECK(code == PS_INVALID_ARGUMENT && r.calls == 0);
+        CHECK(ps_sandboxes_find(&sbs, "p1") == NULL && sbs.tasks.n_containers == 0);
+        CHECK(fb.log[0] == '\0'); /* the fake pod backend was not asked */
+        CHECK(ps_read_file("/proc/self/mounts", 1u << 20, &mounts, NULL, NULL) == 0);
+        CHECK(mounts && strstr(mounts, dir) == NULL); /* the pod's shm went */
+
+        /* the Linux type's profile: the registry's pod backend, as before */
+        ps_shim_profile("containerd-shim-podshim-v2", NULL, &prof);
+        CHECK(create_pod_with("p2", &default_config, NULL, &r, &code) == 0);
+        CHECK(r.calls == 1 && r.code == PS_OK && !ps_sandboxes_find(&sbs, "p2")->vm);
+        teardown();
+}
+
 /* ---- the infra spec ----------------------------------------------------- */
 
 static void test_spec_forms(void)
@@ -422,6 +456,29 @@ static void test_spec_forms(void)
         CHECK(s->has_oom_score_adj && s->oom_score_adj == PS_POD_OOM_SCORE_ADJ);
         CHECK(s->resources.cpu_shares == PS_POD_CPU_SHARES);
         CHECK(s->n_sysctls == 1 && strcmp(s->sysctls[0].value, "0 1") == 0);
+        CHECK(s->n_annotations == 0); /* no resources, none of their annotations */
+        s = ps_spec_free(s);
+
+        /* the pod's resources: CRI's pause-spec annotations, which size a
+         * VM pod as in podsandbox mode (1.5 CPUs -> 2 more vCPUs at most
+         * the host's, 128 MiB more memory) */
+        cfg.has_resources = true;
+        cfg.cpu_period = 100000;
+        cfg.cpu_quota = 150000;
+        cfg.memory_limit = 128 << 20;
+        CHECK(ps_pod_spec_build("id1", "/run/netns/n", NULL, &cfg, -999, &s, &e) == 0);
+        CHECK_STREQ(ps_spec_annotation(s, "io.kubernetes.cri.sandbox-cpu-period"), "100000");
+        CHECK_STREQ(ps_spec_annotation(s, "io.kubernetes.cri.sandbox-cpu-quota"), "150000");
+        CHECK_STREQ(ps_spec_annotation(s, "io.kubernetes.cri.sandbox-cpu-shares"), "0");
+        CHECK_STREQ(ps_spec_annotation(s, "io.kubernetes.cri.sandbox-memory"), "134217728");
+        {
+                struct ps_vm_size size;
+                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+                CHECK(ps_vm_size_for_pod(s, 1, 256, &size, &e) == 0);
+                CHECK(size.mem_mib == 384);
+                CHECK(size.vcpus == (unsigned)(cpus < 3 ? cpus : 3));
+        }
         s = ps_spec_free(s);
 
         /* host network: no network or uts namespace, so no hostname; the
@@ -468,6 +525,7 @@ int main(void)
         RUN(test_refusals);
         RUN(test_start_twice_and_while_creating);
         RUN(test_failed_create_leaves_nothing);
+        RUN(test_vm_profile_picks_the_vm_backend);
         RUN(test_spec_forms);
         RUN(test_slice_parent);
         return check_summary();

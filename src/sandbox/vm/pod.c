@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,46 @@ static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struc
                 pod->gone(pod->gone_data); /* last: it may free the pod */
 }
 
+/* containerd's state directories (<state>/<plugin type>.<id>, one
+ * directory per namespace below each): 2.x's shim sandboxer keeps a pod's
+ * bundle in its own (plugins/sandbox/controller.go, core/runtime/v2/
+ * bundle.go), the pod's containers' bundles are the task manager's. */
+#define SANDBOX_STATE "io.containerd.sandbox.controller.v1.shim"
+#define TASK_STATE    "io.containerd.runtime.v2.task"
+
+/* The directory of the bundles the pod's containers will have, which the
+ * guest gets as a share: a task bundle's own directory
+ * (<state>/<TASK_STATE>/<ns>/<id> -> its parent), or, for a pod the shim
+ * sandboxer made (<state>/<SANDBOX_STATE>/<ns>/<id>), the task manager's
+ * directory of that namespace, made if no task of the namespace made it
+ * yet (as containerd makes it, 0711): QEMU shares a directory that exists. */
+static char *bundles_dir(const char *bundle, struct ps_err **err)
+{
+        _cleanup_free_ char *parent = strdup(bundle);
+        char *slash = parent ? strrchr(parent, '/') : NULL, *ns, *out = NULL;
+        size_t n;
+
+        if (!parent)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod"), NULL;
+        if (!slash || slash == parent)
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: bundle %s has no parent", bundle),
+                       NULL;
+        *slash = '\0';
+        ns = strrchr(parent, '/');
+        n = strlen("/" SANDBOX_STATE);
+        if (!ns || (size_t)(ns - parent) < n || strncmp(ns - n, "/" SANDBOX_STATE, n) != 0)
+                return TAKE_PTR(parent); /* a task's bundle */
+        /* <state>/SANDBOX_STATE/<ns> -> <state>/TASK_STATE/<ns> */
+        ns[-(ptrdiff_t)n] = '\0';
+        if (asprintf(&out, "%s/" TASK_STATE "%s", parent, ns) < 0)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod"), NULL;
+        if (ps_mkdir_p(out, 0711, err) < 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
 /* The VM's settings from the runtime options (Backend = "vm" and VM*);
  * the agent defaults to the podshim-agent beside the shim's binary. */
 static void vm_config(const struct ps_options *o, struct ps_vm_config *cfg, char agent[AGENT_MAX])
@@ -270,13 +311,15 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
         char agent[AGENT_MAX], hex[65], dir[4096];
         _cleanup_free_ char *bundles = NULL;
         struct ps_vm_pod *pod;
-        char *slash;
         int r;
 
         if (!req->options || !req->options->vm_kernel || !req->options->vm_initrd)
                 return ps_err_set(err, PS_INVALID_ARGUMENT,
                                   "vm: the runtime options name no VMKernel and VMInitrd "
-                                  "(scripts/vm-initramfs.sh prints both)"),
+                                  "(podshim-vm-image, scripts/vm-initramfs.sh in a build tree, "
+                                  "prints both; the runtime type io.containerd.podshim-vm.v2 "
+                                  "reads them from " PS_VM_SYSTEM_CONFIG
+                                  " or the file PODSHIM_VM_CONFIG names)"),
                        NULL;
         vm_config(req->options, &cfg, agent);
         if (solo)
@@ -289,13 +332,9 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
         cfg.mem_mib = size.mem_mib;
         /* containerd keeps every bundle of a namespace in one directory
          * (<state>/<namespace>/<id>): that directory is the guest's. */
-        bundles = strdup(c->bundle);
-        slash = bundles ? strrchr(bundles, '/') : NULL;
-        if (!slash || slash == bundles)
-                return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: bundle %s has no parent",
-                                  c->bundle),
-                       NULL;
-        *slash = '\0';
+        bundles = bundles_dir(c->bundle, err);
+        if (!bundles)
+                return ps_err_prefix(err, "%s", c->id), NULL;
         cfg.bundles = bundles;
         /* Bundle paths are too long for a socket address: one short
          * directory per pod, named by its bundle. */

@@ -21,6 +21,13 @@ handler under test:
                 initramfs from scripts/vm-initramfs.sh, the agent the
                 podshim-agent beside the shim, the accelerator
                 PODSHIM_VM_ACCEL (default tcg); always through ConfigPath
+  podshim-vm-type io.containerd.podshim-vm.v2 without options: VM pods by
+                the shim's name alone (src/shim/profile.h), the VM settings
+                from the podshim-vm config file, which the daemon's
+                environment names as PODSHIM_VM_CONFIG (the shims inherit it)
+  podshim-vm-sb (containerd 2.x only) io.containerd.podshim-vm.v2 as the
+                pod's sandboxer: the shipped deploy/containerd-v3-vm.toml
+                appended with its handler renamed from podshim-vm
 
 The crun pair is for bench/: with runc, `runc exec` is most of an exec for
 either shim. The pod tests use runc and podshim (under 2.x podshim-sb too),
@@ -60,15 +67,18 @@ NAMESPACE = "k8s.io"
 CNI_BIN_DIR = "/usr/lib/cni"  # dpkg -L containernetworking-plugins
 HANDLERS = {"runc": "io.containerd.runc.v2", "podshim": "io.containerd.podshim.v2",
             "runc-crun": "io.containerd.runc.v2", "podshim-crun": "io.containerd.podshim.v2",
-            "podshim-noopts": "io.containerd.podshim.v2", "podshim-vm": "io.containerd.podshim.v2"}
+            "podshim-noopts": "io.containerd.podshim.v2", "podshim-vm": "io.containerd.podshim.v2",
+            "podshim-vm-type": "io.containerd.podshim-vm.v2"}
 # handlers only a 2.x containerd has (1.x has no sandboxer key)
-HANDLERS_V2 = {"podshim-sb": "io.containerd.podshim.v2"}
+HANDLERS_V2 = {"podshim-sb": "io.containerd.podshim.v2",
+               "podshim-vm-sb": "io.containerd.podshim-vm.v2"}
 # the handlers whose sandboxer is the shim itself (containerd's "shim" mode)
-SHIM_SANDBOXER = ("podshim-sb",)
+SHIM_SANDBOXER = ("podshim-sb", "podshim-vm-sb")
 # the OCI runtime each handler's shim runs (podshim-noopts and podshim-sb:
 # their default, runc)
 OCI_BINARY = {"runc": "runc", "podshim": "runc", "runc-crun": "crun", "podshim-crun": "crun",
-              "podshim-noopts": "runc", "podshim-sb": "runc", "podshim-vm": "runc"}
+              "podshim-noopts": "runc", "podshim-sb": "runc", "podshim-vm": "runc",
+              "podshim-vm-type": "runc", "podshim-vm-sb": "runc"}
 # where containerd 2.x keeps a shim-mode pod's bundle (the sandbox controller's
 # state dir: plugins/sandbox/controller.go, core/runtime/v2/bundle.go)
 SANDBOX_STATE = "io.containerd.sandbox.controller.v1.shim"
@@ -80,6 +90,8 @@ DEPLOY_CONFIG_PATH = "/etc/podshim/config.toml"
 DEPLOY_PODSHIM_CONFIG = os.path.join(DEPLOY_DIR, "podshim.toml")
 # 2.x's shim-sandboxer handler podshim-sb, beside containerd-v3.toml's podshim
 DEPLOY_SANDBOXER_SNIPPET = os.path.join(DEPLOY_DIR, "containerd-v3-sandboxer.toml")
+# 2.x's VM handler podshim-vm with the shim sandboxer (renamed podshim-vm-sb here)
+DEPLOY_VM_SNIPPET = os.path.join(DEPLOY_DIR, "containerd-v3-vm.toml")
 # libcni keeps its result cache here (not configurable through CRI 1.6);
 # entries go away on CNI DEL, the directories stay unless we remove them
 CNI_CACHE_DIR = "/var/lib/cni"
@@ -111,6 +123,16 @@ def deploy_sandboxer_snippet(path=DEPLOY_SANDBOXER_SNIPPET):
         text = f.read()
     assert DEPLOY_CONFIG_PATH not in text, "%s names %s" % (path, DEPLOY_CONFIG_PATH)
     return "\n" + text
+
+
+def deploy_vm_snippet(path=DEPLOY_VM_SNIPPET, name="podshim-vm-sb"):
+    """The text of the VM sandboxer snippet with its handler renamed (this
+    environment's podshim-vm is the ConfigPath handler)."""
+    with open(path) as f:
+        text = f.read()
+    table = ".containerd.runtimes.podshim-vm]"
+    assert text.count(table) == 1, "%s: %s not once" % (path, table)
+    return "\n" + text.replace(table, ".containerd.runtimes.%s]" % name)
 
 
 class CriEnv:
@@ -157,7 +179,11 @@ class CriEnv:
         self.snippets = {"podshim": self.snippet_file}
         if self.cd.dist.v2:
             self.snippets["podshim-sb"] = DEPLOY_SANDBOXER_SNIPPET
+            self.snippets["podshim-vm-sb"] = DEPLOY_VM_SNIPPET
         self.cd.extra_config = self.config_toml()
+        # the VM runtime type's system config (PS_VM_CONFIG_ENV): the
+        # podshim-vm handler's file, so that both ways name the same VM
+        self.cd.extra_env["PODSHIM_VM_CONFIG"] = self.podshim_configs["podshim-vm"]
         self.ctr = self.cd.ctr(NAMESPACE)
         self.cri = None
         self.events = None
@@ -222,6 +248,8 @@ class CriEnv:
         text = "\n".join(lines)
         if "podshim-sb" in self.snippets:
             text += deploy_sandboxer_snippet(self.snippets["podshim-sb"])
+        if "podshim-vm-sb" in self.snippets:
+            text += deploy_vm_snippet(self.snippets["podshim-vm-sb"])
         return text + deploy_snippet(self.snippet_file, self.podshim_config)
 
     def podshim_inline(self):
@@ -526,8 +554,10 @@ class CriEnv:
         return self._ours(p for b in harness.SHIM_BINARIES.values()
                           for p in harness.shim_processes(b, NAMESPACE, task_id))
 
-    def socket(self, group_key):
-        return harness.socket_path(self.cd.address, NAMESPACE, group_key)
+    def socket(self, group_key, handler=None):
+        """The pod's shim socket; a handler of the VM runtime type salts it."""
+        return harness.socket_path(self.cd.address, NAMESPACE, group_key,
+                                   self.handlers.get(handler))
 
     def bundle(self, task_id):
         """A task's bundle, or a shim-mode pod's (which is no task)."""

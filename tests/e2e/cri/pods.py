@@ -185,7 +185,7 @@ class PodFactory:
                 assert f.read() == pod.id, tid
         else:
             with open(os.path.join(bundle, "address")) as f:
-                assert f.read().strip() == "unix://" + self.env.socket(pod.id), tid
+                assert f.read().strip() == "unix://" + self.env.socket(pod.id, self.handler), tid
 
     def own_task_metrics(self, pod):
         """The Stats of the pod's own task (podshim's infra), asked of the
@@ -196,7 +196,7 @@ class PodFactory:
         import ttrpc_client
 
         protos = ttrpc_client.load_protos()
-        with ttrpc_client.Client(self.env.socket(pod.id), timeout=10,
+        with ttrpc_client.Client(self.env.socket(pod.id, self.handler), timeout=10,
                                  service=self.env.endpoint(pod.id).service) as c:
             r = c.call("Stats", protos.task.StatsRequest(id=pod.id))
         assert r.code == ttrpc_client.OK, r
@@ -228,7 +228,7 @@ class PodFactory:
     def snapshot(self, pod):
         """Record what must disappear with the pod (call while it runs)."""
         cpids = [self.container_pid(c) for c in pod.containers]
-        return Remains(pod, self.pod_shims(pod), cpids, self.env.socket(pod.id))
+        return Remains(pod, self.pod_shims(pod), cpids, self.env.socket(pod.id, self.handler))
 
     def leftovers(self, rem, timeout=10):
         """What of a removed pod is still there (empty list when clean)."""
