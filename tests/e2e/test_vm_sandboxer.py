@@ -57,8 +57,9 @@ def test_vm_sandboxer_pod(vm_sb_pods, cri_env, tmp_path):
     of the pod's shim (run under the VM name), sized from the pod's
     resources and in the pod's cgroup; the shim's SandboxStatus, Platform and
     SandboxMetrics are the VM's; two containers run in the VM (the guest's
-    boot id, not the host's) with their output in CRI's logs and their
-    ContainerStats from the guest; StopPodSandbox reports them exited and
+    boot id, not the host's) with their output in CRI's logs, the pod IP
+    on the guest's eth0 (an ExecSync sees it) and their ContainerStats from
+    the guest; StopPodSandbox reports them exited and
     ends QEMU, and after RemovePodSandbox no QEMU, run directory, cgroup,
     socket, shim or bundle is left."""
     pods = vm_sb_pods
@@ -116,6 +117,14 @@ def test_vm_sandboxer_pod(vm_sb_pods, cri_env, tmp_path):
                        b"err-a\n", 30, 0.1, "err-a in a's log")
     harness.wait_until(lambda: bytes(vmp.cri_log(str(tmp_path / "b.log"))[b"stdout"]) ==
                        b"out-b\n", 30, 0.1, "out-b in b's log")
+    # the pod's CNI network (containerd made the netns and ran CNI before
+    # CreateSandbox): a tap for QEMU, the pod IP on the guest's eth0, as an
+    # exec in b sees it
+    ip = pods.cri.pod_status(pod.id).status.network.ip
+    with open("/proc/%d/cmdline" % qemu) as f:
+        assert "-netdev" in f.read().split("\0"), "QEMU without a NIC"
+    out, err, code = pods.cri.exec_sync(b, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"], 60)
+    assert code == 0 and (" %s/" % ip) in out, (ip, out, err)
     # no process of theirs on the host: the containers' pids are the guest's
     assert not [p for p in host.pids_with_argv(["sleep", "1000"])
                 if any(v.startswith(want) for v in host.proc_cgroups(p).values())]
