@@ -4,10 +4,10 @@
 The layers, lowest first (README "Layout"); every include edge points down:
 
     base <- ttrpc <- core
-    base, ttrpc, core, oci, cgroup <- agent  (the guest agent's protocol, both ends:
-                             podshim-agent's service, which reaps and runs the OCI
-                             runtime in the guest and reads its cgroups, and the host
-                             side's typed client)
+    base, ttrpc, core, oci, cgroup, net <- agent  (the guest agent's protocol, both
+                             ends: podshim-agent's service, which reaps and runs the
+                             OCI runtime in the guest, reads its cgroups and sets up
+                             its network, and the host side's typed client)
     base <- cgroup, net, oci
     cgroup, net <- task     (for the plain metrics types only: the task core
                              reaches the rest through task/backend.h)
@@ -31,7 +31,7 @@ ALLOWED = {
     "net": {"base"},
     "oci": {"base"},
     "infra": set(),
-    "agent": {"base", "ttrpc", "core", "oci", "cgroup"},
+    "agent": {"base", "ttrpc", "core", "oci", "cgroup", "net"},
     "task": {"base", "cgroup", "net"},
     "sandbox": {"base", "core", "cgroup", "net", "oci", "infra", "task", "agent"},
     "api": {"base", "ttrpc", "core", "oci", "task", "sandbox"},

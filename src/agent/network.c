@@ -15,30 +15,7 @@
 #include <netlink/socket.h>
 
 #include "base/cleanup.h"
-
-static void sockp(struct nl_sock **s)
-{
-        if (*s)
-                nl_socket_free(*s);
-}
-
-static void addrp(struct nl_addr **a)
-{
-        if (*a)
-                nl_addr_put(*a);
-}
-
-static void linkp(struct rtnl_link **l)
-{
-        if (*l)
-                rtnl_link_put(*l);
-}
-
-static void cachep(struct nl_cache **c)
-{
-        if (*c)
-                nl_cache_free(*c);
-}
+#include "net/nl_cleanup.h"
 
 static int nl_err(struct ps_err **err, int r, const char *what, const char *name)
 {
@@ -91,7 +68,7 @@ int ps_agent_net_check(const Podshim__Agent__V1__SetupNetworkRequest *req, struc
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "too many interfaces or routes");
         for (size_t i = 0; i < req->n_interfaces; i++) {
                 const Podshim__Agent__V1__NetworkInterface *f = req->interfaces[i];
-                _cleanup_(addrp) struct nl_addr *mac = NULL;
+                _cleanup_(ps_nl_addr_putp) struct nl_addr *mac = NULL;
 
                 if (!good_name(f->name))
                         return ps_err_set(err, PS_INVALID_ARGUMENT, "bad interface name '%s'",
@@ -103,7 +80,7 @@ int ps_agent_net_check(const Podshim__Agent__V1__SetupNetworkRequest *req, struc
                 if (f->n_addresses > PS_AGENT_NET_MAX_ADDRS)
                         return ps_err_set(err, PS_INVALID_ARGUMENT, "too many addresses");
                 for (size_t k = 0; k < f->n_addresses; k++) {
-                        _cleanup_(addrp) struct nl_addr *a = NULL;
+                        _cleanup_(ps_nl_addr_putp) struct nl_addr *a = NULL;
 
                         if (parse_ip(f->addresses[k], true, &a, err) < 0)
                                 return -1;
@@ -111,7 +88,7 @@ int ps_agent_net_check(const Podshim__Agent__V1__SetupNetworkRequest *req, struc
         }
         for (size_t i = 0; i < req->n_routes; i++) {
                 const Podshim__Agent__V1__NetworkRoute *r = req->routes[i];
-                _cleanup_(addrp) struct nl_addr *dst = NULL, *gw = NULL;
+                _cleanup_(ps_nl_addr_putp) struct nl_addr *dst = NULL, *gw = NULL;
 
                 if (!good_name(r->device))
                         return ps_err_set(err, PS_INVALID_ARGUMENT, "route: bad device '%s'",
@@ -127,9 +104,9 @@ int ps_agent_net_check(const Podshim__Agent__V1__SetupNetworkRequest *req, struc
 static int setup_link(struct nl_sock *sk, const char *mac_text, const char *name, unsigned mtu,
                       struct ps_err **err)
 {
-        _cleanup_(cachep) struct nl_cache *links = NULL;
-        _cleanup_(addrp) struct nl_addr *mac = NULL;
-        _cleanup_(linkp) struct rtnl_link *change = NULL;
+        _cleanup_(ps_nl_cache_freep) struct nl_cache *links = NULL;
+        _cleanup_(ps_nl_addr_putp) struct nl_addr *mac = NULL;
+        _cleanup_(ps_rtnl_link_putp) struct rtnl_link *change = NULL;
         struct rtnl_link *found = NULL;
         int r;
 
@@ -164,7 +141,7 @@ static int setup_link(struct nl_sock *sk, const char *mac_text, const char *name
 
 static int link_index(struct nl_sock *sk, const char *name, int *ret, struct ps_err **err)
 {
-        _cleanup_(linkp) struct rtnl_link *l = NULL;
+        _cleanup_(ps_rtnl_link_putp) struct rtnl_link *l = NULL;
         int r = rtnl_link_get_kernel(sk, 0, name, &l);
 
         if (r < 0 || !l)
@@ -175,7 +152,7 @@ static int link_index(struct nl_sock *sk, const char *name, int *ret, struct ps_
 
 static int lo_up(struct nl_sock *sk, struct ps_err **err)
 {
-        _cleanup_(linkp) struct rtnl_link *l = NULL, *change = rtnl_link_alloc();
+        _cleanup_(ps_rtnl_link_putp) struct rtnl_link *l = NULL, *change = rtnl_link_alloc();
         int r;
 
         if (!change)
@@ -191,7 +168,7 @@ static int lo_up(struct nl_sock *sk, struct ps_err **err)
 
 static int add_address(struct nl_sock *sk, int ifindex, const char *text, struct ps_err **err)
 {
-        _cleanup_(addrp) struct nl_addr *local = NULL;
+        _cleanup_(ps_nl_addr_putp) struct nl_addr *local = NULL;
         struct rtnl_addr *a;
         int r;
 
@@ -213,7 +190,7 @@ static int add_address(struct nl_sock *sk, int ifindex, const char *text, struct
 static int add_route(struct nl_sock *sk, const Podshim__Agent__V1__NetworkRoute *rt,
                      struct ps_err **err)
 {
-        _cleanup_(addrp) struct nl_addr *dst = NULL, *gw = NULL;
+        _cleanup_(ps_nl_addr_putp) struct nl_addr *dst = NULL, *gw = NULL;
         struct rtnl_route *route = NULL;
         struct rtnl_nexthop *nh = NULL;
         bool has_gw = rt->gateway && *rt->gateway;
@@ -251,7 +228,7 @@ static int add_route(struct nl_sock *sk, const Podshim__Agent__V1__NetworkRoute 
 
 int ps_agent_net_apply(const Podshim__Agent__V1__SetupNetworkRequest *req, struct ps_err **err)
 {
-        _cleanup_(sockp) struct nl_sock *sk = NULL;
+        _cleanup_(ps_nl_sock_freep) struct nl_sock *sk = NULL;
         int r;
 
         if (ps_agent_net_check(req, err) < 0)

@@ -24,6 +24,7 @@
 #include <netlink/route/tc.h>
 
 #include "base/cleanup.h"
+#include "net/nl_cleanup.h"
 #include "net/netns.h"
 
 #define INGRESS_HANDLE 0xffff0000U /* ffff: (libnl's TC_HANDLE shifts an int) */
@@ -35,18 +36,6 @@ struct ps_vmnic {
         bool qdisc_eth; /* eth0's ingress qdisc is ours to remove */
         struct ps_vmnic_info info;
 };
-
-static void linkp(struct rtnl_link **l)
-{
-        if (*l)
-                rtnl_link_put(*l);
-}
-
-static void cachep(struct nl_cache **c)
-{
-        if (*c)
-                nl_cache_free(*c);
-}
 
 /* An address as "addr/len" (len: the given prefix, or the address's). */
 static void cidr(char *buf, size_t len, struct nl_addr *a, int prefix)
@@ -63,7 +52,7 @@ static void cidr(char *buf, size_t len, struct nl_addr *a, int prefix)
 /* ifindex, MAC and MTU of `name`; NOT_FOUND when there is none. */
 static int get_link(struct ps_vmnic *nic, const char *name, int *ret_index, struct ps_err **err)
 {
-        _cleanup_(linkp) struct rtnl_link *l = NULL;
+        _cleanup_(ps_rtnl_link_putp) struct rtnl_link *l = NULL;
         struct nl_sock *sk = ps_netns_nl(nic->ns, err);
         int r;
 
@@ -140,7 +129,7 @@ static void order_routes(struct ps_vmnic_info *i)
 
 static int read_config(struct ps_vmnic *nic, struct ps_err **err)
 {
-        _cleanup_(cachep) struct nl_cache *addrs = NULL, *routes = NULL;
+        _cleanup_(ps_nl_cache_freep) struct nl_cache *addrs = NULL, *routes = NULL;
         struct nl_sock *sk;
         int r;
 
@@ -165,7 +154,7 @@ static int read_config(struct ps_vmnic *nic, struct ps_err **err)
 /* The tap up with eth0's MTU. */
 static int tap_up(struct ps_vmnic *nic, struct ps_err **err)
 {
-        _cleanup_(linkp) struct rtnl_link *l = NULL, *change = rtnl_link_alloc();
+        _cleanup_(ps_rtnl_link_putp) struct rtnl_link *l = NULL, *change = rtnl_link_alloc();
         struct nl_sock *sk;
         int r;
 
