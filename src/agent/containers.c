@@ -28,15 +28,18 @@ static const char *const run_op[] = {"create", "start", "kill", "delete", "exec"
 
 struct ps_agent_containers *
 ps_agent_containers_new(struct event_base *base, struct ps_reaper *reaper, const char *bundles_dir,
-                        const char *runtime_dir, ps_agent_exit_queued_fn on_exit, void *data,
-                        struct ps_err **err)
+                        const char *runtime_dir, const char *runtime_root,
+                        ps_agent_exit_queued_fn on_exit, void *data, struct ps_err **err)
 {
         struct ps_agent_containers *t = calloc(1, sizeof(*t));
 
         if (!t || (runtime_dir && !(t->runtime_dir = strdup(runtime_dir))) ||
-            (bundles_dir && !(t->bundles_dir = strdup(bundles_dir)))) {
-                if (t)
+            (bundles_dir && !(t->bundles_dir = strdup(bundles_dir))) ||
+            !(t->runtime_root = strdup(runtime_root ? runtime_root : PS_AGENT_RUNTIME_ROOT))) {
+                if (t) {
                         free(t->runtime_dir);
+                        free(t->bundles_dir);
+                }
                 free(t);
                 ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "agent containers");
                 return NULL;
@@ -99,6 +102,7 @@ struct ps_agent_containers *ps_agent_containers_free(struct ps_agent_containers 
         }
         free(t->runtime_dir);
         free(t->bundles_dir);
+        free(t->runtime_root);
         free(t);
         return NULL;
 }
@@ -329,7 +333,7 @@ int ps_agent_ct_run(struct container *ct, struct exec *ex, enum run_kind kind, c
 
         if (asprintf(&log, "%s/log.json", ct->bundle) < 0)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "runtime");
-        ps_runtime_argv(&o, (char *)(uintptr_t)PS_AGENT_RUNTIME_ROOT, log, args, argv);
+        ps_runtime_argv(&o, t->runtime_root, log, args, argv);
         if (stdio)
                 memcpy(so.stdio, stdio, sizeof(so.stdio));
         r = calloc(1, sizeof(*r));

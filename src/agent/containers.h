@@ -94,11 +94,14 @@ typedef void (*ps_agent_exit_queued_fn)(void *data);
  * be <bundles_dir>/<id>, so the host names nothing else of the guest (NULL:
  * no container can be made).
  * runtime_dir: where the runtime binary is looked up by its base name
- * (NULL: as named, $PATH for a bare name): tests point it elsewhere. */
+ * (NULL: as named, $PATH for a bare name): tests point it elsewhere.
+ * runtime_root: the runtime's state directory (--root; NULL:
+ * PS_AGENT_RUNTIME_ROOT): a test on the host gives one of its own, so that
+ * runs side by side never share runc's state. */
 struct ps_agent_containers *
 ps_agent_containers_new(struct event_base *base, struct ps_reaper *reaper, const char *bundles_dir,
-                        const char *runtime_dir, ps_agent_exit_queued_fn on_exit, void *data,
-                        struct ps_err **err);
+                        const char *runtime_dir, const char *runtime_root,
+                        ps_agent_exit_queued_fn on_exit, void *data, struct ps_err **err);
 struct ps_agent_containers *ps_agent_containers_free(struct ps_agent_containers *t);
 
 /* `runtime create`, the init's stdio the pipes asked for (agent/streams.h),

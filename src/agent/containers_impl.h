@@ -53,7 +53,7 @@ struct run {
 struct ps_agent_containers {
         struct event_base *base;
         struct ps_reaper *reaper;
-        char *bundles_dir, *runtime_dir;
+        char *bundles_dir, *runtime_dir, *runtime_root;
         ps_agent_exit_queued_fn on_exit;
         void *data;
         struct ps_list containers, runs, exits;

@@ -154,7 +154,7 @@ static int serve(const char *port, struct ps_err **err)
                 return ps_err_set(err, PS_INTERNAL, "cannot create the event loop");
         ps_agent_service_init(&svc, on_shutdown, base);
         if (ready_guest(&bundles, err) < 0 || !(reaper = ps_reaper_new(base, err)) ||
-            !(containers = ps_agent_containers_new(base, reaper, bundles, NULL,
+            !(containers = ps_agent_containers_new(base, reaper, bundles, NULL, NULL,
                                                    ps_agent_service_exit_queued, &svc, err)))
                 goto out;
         ps_agent_service_set_containers(&svc, containers);

@@ -72,6 +72,7 @@ static struct agent_fuzz *fuzz_init(void)
                 abort();
         st.reaper = ps_reaper_new(st.base, NULL);
         st.containers = ps_agent_containers_new(st.base, st.reaper, BUNDLES, "/nonexistent/podshim",
+                                                "/nonexistent/podshim/runc-root",
                                                 ps_agent_service_exit_queued, &st.svc, NULL);
         if (!st.reaper || !st.containers)
                 abort();

@@ -35,7 +35,7 @@
 #define CALL_MS     30000
 
 struct fixture {
-        char dir[64], sock[96], bundles[96];
+        char dir[64], sock[96], bundles[96], runc_root[96];
         struct event_base *base;
         struct ps_reaper *reaper;
         struct ps_agent_service svc;
@@ -162,13 +162,17 @@ static void fx_setup(struct fixture *fx)
         CHECK(mkdtemp(fx->dir) != NULL);
         snprintf(fx->sock, sizeof(fx->sock), "%s/agent.sock", fx->dir);
         snprintf(fx->bundles, sizeof(fx->bundles), "%s/bundles", fx->dir);
+        /* runc's state of its own: runs side by side (CI, another
+         * checkout) must not meet over the same container ids */
+        snprintf(fx->runc_root, sizeof(fx->runc_root), "%s/runc", fx->dir);
         CHECK(mkdir(fx->bundles, 0700) == 0);
         CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0); /* as the agent is */
         fx->base = event_base_new();
         fx->reaper = ps_reaper_new(fx->base, NULL);
         ps_agent_service_init(&fx->svc, NULL, NULL);
-        fx->table = ps_agent_containers_new(fx->base, fx->reaper, fx->bundles, RUNTIME_DIR,
-                                            ps_agent_service_exit_queued, &fx->svc, NULL);
+        fx->table =
+            ps_agent_containers_new(fx->base, fx->reaper, fx->bundles, RUNTIME_DIR, fx->runc_root,
+                                    ps_agent_service_exit_queued, &fx->svc, NULL);
         CHECK(fx->reaper && fx->table);
         ps_agent_service_set_containers(&fx->svc, fx->table);
         fx->srv = ttrpc_server_new(fx->base, test_listen_at(fx->sock), &fx->svc.svc, 1, NULL);
@@ -184,10 +188,6 @@ static void fx_teardown(struct fixture *fx)
         fx->reaper = ps_reaper_free(fx->reaper);
         event_base_free(fx->base);
         test_rm_rf(fx->dir);
-        /* the agent's runc root (a guest path, here on the host): empty
-         * once every container is deleted; its parent is the agent's only */
-        if (rmdir(PS_AGENT_RUNTIME_ROOT) == 0)
-                rmdir("/run/podshim-agent");
 }
 
 static struct reply exec_call(struct fixture *fx, const char *id, const char *exec_id,
