@@ -57,31 +57,37 @@ static int clear(const char *dir, struct ps_err **err)
         return r;
 }
 
-struct ps_vm_share *ps_vm_share_new(const char *dir, struct ps_err **err)
+/* The share's directory: empty, a private mount of itself. */
+static int make_dir(const char *dir, struct ps_err **err)
 {
-        _cleanup_free_ struct ps_vm_share *s = calloc(1, sizeof(*s));
-
-        if (!s || !(s->dir = strdup(dir))) {
-                ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "share");
-                return NULL;
-        }
         /* a shim that died left it: nothing of it is anyone's now */
         if (clear(dir, err) < 0 || detach_and_remove(dir, err) < 0)
-                goto fail;
-        if (mkdir(dir, 0700) < 0) {
-                ps_err_errno(err, errno, PS_INTERNAL, "mkdir %s", dir);
-                goto fail;
-        }
+                return -1;
+        if (mkdir(dir, 0700) < 0)
+                return ps_err_errno(err, errno, PS_INTERNAL, "mkdir %s", dir);
         if (mount(dir, dir, NULL, MS_BIND, NULL) < 0 ||
             mount(NULL, dir, NULL, MS_PRIVATE, NULL) < 0) {
                 ps_err_errno(err, errno, PS_INTERNAL, "make %s a private mount", dir);
                 detach_and_remove(dir, NULL);
-                goto fail;
+                return -1;
         }
-        return TAKE_PTR(s);
-fail:
-        free(s->dir);
-        return NULL;
+        return 0;
+}
+
+struct ps_vm_share *ps_vm_share_new(const char *dir, struct ps_err **err)
+{
+        struct ps_vm_share *s = calloc(1, sizeof(*s));
+
+        if (!s || !(s->dir = strdup(dir))) {
+                free(s);
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "share"), NULL;
+        }
+        if (make_dir(dir, err) < 0) {
+                free(s->dir);
+                free(s);
+                return NULL;
+        }
+        return s;
 }
 
 const char *ps_vm_share_path(const struct ps_vm_share *s)
