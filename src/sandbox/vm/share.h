@@ -5,8 +5,10 @@
  *
  * The directory (0700, root's) is a mount point of its own, a bind of
  * itself made private: the binds below it never propagate to other mount
- * namespaces (where the host's / is shared, as under systemd), and mounts
- * made at containerd's bundle paths later never reach them. QEMU runs in
+ * namespaces (where the host's / is shared, as under systemd: only the
+ * share's own, empty, mount reaches the parent's peers, and its unmount
+ * takes those copies with it), and mounts made at containerd's bundle
+ * paths later never reach them. QEMU runs in
  * the shim's mount namespace, so its 9p server sees a bind made after it
  * started without any propagation.
  *
