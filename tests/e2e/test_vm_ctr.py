@@ -155,6 +155,9 @@ def events_of(rt, cid):
 def assert_nothing_left(rt, cid):
     rt.assert_gone(cid)  # no shim, no shim socket, no mounts
     assert not os.path.exists(run_dir_of(rt, cid)), os.listdir(run_dir_of(rt, cid))
+    share = run_dir_of(rt, cid) + ".bundles"  # the VM's bundle share
+    assert not os.path.exists(share), os.listdir(share)
+    assert not harness.mounts_under(share), harness.mounts_under(share)
     assert not os.path.exists(bundle_of(rt, cid))
     assert not host_cgroups(rt, cid), host_cgroups(rt, cid)
     assert not harness.mounts_under(bundle_of(rt, cid))
@@ -162,20 +165,33 @@ def assert_nothing_left(rt, cid):
 
 def test_vm_ctr_run_output_and_exit_code(vm):
     """`ctr run --rm`: the guest's boot id and both streams arrive, the exit
-    code is ctr's, the events are in order, and nothing is left."""
+    code is ctr's, the events are in order, and nothing is left. Beside a
+    container on the host, whose bundle is in the same task directory, the
+    guest sees its own bundle only: the container mounts that directory (a
+    bind the guest's runc makes from the guest's path, i.e. from the VM's
+    bundle share, sandbox/vm/share.h) and lists it."""
     rt = vm
     cid = rt.new_id("vmrun")
+    other = rt.new_id("vmside")
+    task_dir = os.path.dirname(bundle_of(rt, cid))
     try:
+        rt.ctr("run", "-d", "--runtime", rt.runtime, rt.image, other, "sleep", "600",
+               timeout=60)
+        rt.ctr.wait_status(other, "RUNNING")
+        assert other in os.listdir(task_dir), os.listdir(task_dir)
         t0 = time.monotonic()
-        p = rt.ctr("run", "--rm", *rt.vm_args, rt.image, cid, "sh", "-c",
-                   "cat /proc/sys/kernel/random/boot_id; echo out-line; echo err-line >&2; "
-                   "exit 5", timeout=120, check=False)
+        p = rt.ctr("run", "--rm", *rt.vm_args, "--mount",
+                   "type=bind,src=%s,dst=/bundles,options=rbind:ro" % task_dir,
+                   rt.image, cid, "sh", "-c",
+                   "cat /proc/sys/kernel/random/boot_id; echo out-line; echo $(ls -a /bundles); "
+                   "echo err-line >&2; exit 5", timeout=120, check=False)
         print("ctr run --rm of a VM container: %.2f s (boot, create, run, delete)"
               % (time.monotonic() - t0))
         assert p.returncode == 5, p
-        lines = p.stdout.split()
-        assert len(lines) == 2 and lines[1] == "out-line", p.stdout
+        lines = p.stdout.splitlines()
+        assert len(lines) == 3 and lines[1] == "out-line", p.stdout
         assert len(lines[0]) == 36 and lines[0] != host_boot_id(), (lines[0], host_boot_id())
+        assert lines[2].split() == [".", "..", cid], (lines[2], other)
         assert p.stderr.strip().endswith("err-line"), p.stderr
         rt.events.wait_for(lambda evs: any(e.topic == "/tasks/delete" for e in events_of(rt, cid)),
                            15, what="TaskDelete of %s" % cid)
@@ -187,6 +203,7 @@ def test_vm_ctr_run_output_and_exit_code(vm):
         assert_nothing_left(rt, cid)
     finally:
         rt.remove(cid)
+        rt.remove(other)
 
 
 def test_vm_ctr_qemu_death(vm):
@@ -206,6 +223,15 @@ def test_vm_ctr_qemu_death(vm):
         assert qemu_option(qemu, "-m") == "384", qemu_option(qemu, "-m")  # 256 + 128
         assert os.path.isdir(run_dir_of(rt, cid))
         assert processes_mentioning(run_dir_of(rt, cid)) == [qemu]
+        # QEMU exports the VM's own share: the container's bundle, bound
+        # with its rootfs, and nothing else
+        share = run_dir_of(rt, cid) + ".bundles"
+        assert "path=%s," % share in " ".join(open("/proc/%d/cmdline" % qemu).read()
+                                               .split("\0")), share
+        assert os.listdir(share) == [cid], os.listdir(share)
+        assert sorted(harness.mounts_under(share)) == [
+            share, os.path.join(share, cid), os.path.join(share, cid, "rootfs")], \
+            harness.mounts_under(share)
         assert host_cgroups(rt, cid), "QEMU runs in the container's cgroupsPath"
         lines = rt.ctr("task", "ps", cid).stdout.splitlines()
         pid = rt.ctr.task_list()[cid][0]
@@ -227,6 +253,8 @@ def test_vm_ctr_qemu_death(vm):
                                            for e in events_of(rt, cid)), 10,
                            what="TaskExit 137 of %s" % cid)
         assert not os.path.exists(run_dir_of(rt, cid))
+        assert not os.path.exists(share), "the share outlived QEMU"
+        assert not harness.mounts_under(share), harness.mounts_under(share)
         rt.ctr("task", "rm", cid, timeout=30)
         rt.ctr("containers", "rm", cid)
         assert_nothing_left(rt, cid)
@@ -248,6 +276,8 @@ def test_vm_ctr_failed_create_leaves_nothing(vm):
         print("ctr run with no runtime in the guest: %s" % p.stderr.strip()[-300:])
         assert "exec /nonexistent/runc" in p.stderr, p.stderr
         assert not os.path.exists(run_dir_of(rt, cid))
+        assert not os.path.exists(run_dir_of(rt, cid) + ".bundles")
+        assert not harness.mounts_under(run_dir_of(rt, cid) + ".bundles")
         assert not host_cgroups(rt, cid), host_cgroups(rt, cid)
         assert not harness.mounts_under(bundle_of(rt, cid))
         assert not processes_mentioning(run_dir_of(rt, cid)), "its QEMU is left"
@@ -287,8 +317,13 @@ def test_vm_ctr_run_by_the_vm_name(bin_dir, asan_log_dir, vm_kernel_initrd):
         assert p.returncode == 4, p
         assert p.stdout.strip() != host_boot_id() and len(p.stdout.strip()) == 36, p.stdout
         assert not os.path.exists(run_dir), run_dir
+        assert not os.path.exists(run_dir + ".bundles"), run_dir
         assert not os.path.exists(bundle), bundle
-        assert not harness.shim_processes("containerd-shim-podshim-vm-v2", "vmname")
+        # containerd's Delete returns once the shim closed its connection;
+        # the process (an ASan one's leak check) may take a moment more
+        harness.wait_until(
+            lambda: not harness.shim_processes("containerd-shim-podshim-vm-v2", "vmname"), 10,
+            0.05, "the VM-named shim to exit")
         sock = harness.socket_path(cd.address, "vmname", cid, "io.containerd.podshim-vm.v2")
         assert not os.path.exists(sock), sock
     finally:

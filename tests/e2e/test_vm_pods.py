@@ -106,6 +106,7 @@ def test_vm_pod_is_a_vm_and_qemu_death_ends_it(vm_pods, cri_env):
     os.kill(pod.pid, signal.SIGKILL)
     vm_pods.wait_pod_state(pod, "SANDBOX_NOTREADY", timeout=30)
     assert not os.path.exists(run_dir), "%s outlived QEMU" % run_dir
+    assert not os.path.exists(run_dir + ".bundles"), "%s.bundles outlived QEMU" % run_dir
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []
 
@@ -227,10 +228,12 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
              if e.topic == "/tasks/exit" and e.get("container_id") == victims[0]]
     assert exits == [("doomed", 137), (victims[0], 137)], exits
     assert not os.path.exists(run_dir), "%s outlived QEMU" % run_dir
+    assert not os.path.exists(run_dir + ".bundles"), "%s.bundles outlived QEMU" % run_dir
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []
     # what is the VM's own: its run directory, its agent socket, QEMU
     assert not os.path.exists(run_dir), run_dir
+    assert not os.path.exists(run_dir + ".bundles"), run_dir
     assert not host.alive(qemu), "QEMU %d" % qemu
     for c in pod.containers:
         assert not os.path.exists(os.path.join(cri_env.bundle(c), "rootfs")), c
@@ -279,6 +282,7 @@ def test_vm_pod_removed_with_a_running_container(vm_type_pods, cri_env, tmp_path
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []
     assert not os.path.exists(run_dir), run_dir
+    assert not os.path.exists(run_dir + ".bundles"), run_dir
     assert not host.alive(qemu), "QEMU %d" % qemu
 
 
@@ -438,6 +442,58 @@ def guest_pids(c, tid):
     return sorted(p.pid for p in r.decode(c.protos.task.PidsResponse).processes)
 
 
+def share_dir(bundle):
+    """A VM pod's bundle share on the host, beside its run directory
+    (sandbox/vm/share.h): a private mount holding a bind of each member's
+    bundle."""
+    return vm_run_dir(bundle) + ".bundles"
+
+
+def check_bundle_isolation(vm_pods, cri_env, pod, ctr):
+    """The guest sees only its own pod's bundles: a Linux pod (podshim
+    handler) runs beside it, its bundles in the same task directory on the
+    host, and a container of the VM pod that mounts that directory (a
+    hostPath, which the guest's runc binds from the guest's path, i.e. from
+    the share) lists its own pod's members and nothing else. On the host
+    the share is a mount point of its own with a bind per member; a
+    member's bind goes with its delete."""
+    task_dir = os.path.dirname(cri_env.bundle(ctr))
+    share = share_dir(cri_env.bundle(pod.id))
+    pb = vm_pods.pb
+    with cri_pods.factory_for_test(cri_env, "podshim") as linux_pods:
+        lp = linux_pods.run(containers=1)
+        host_view = set(os.listdir(task_dir))
+        assert {lp.id, lp.containers[0], pod.id, ctr} <= host_view, host_view
+        cfg = vm_pods.container_config(pod, "bundles")
+        cfg.mounts.append(pb.Mount(container_path="/bundles", host_path=task_dir,
+                                   readonly=True))
+        peek = vm_pods.cri.create_container(pod.id, cfg, pod.config)
+        pod.containers.append(peek)
+        vm_pods.cri.start_container(peek)
+        vm_pods.wait_container_state(peek, "CONTAINER_RUNNING", timeout=60)
+        out, err, code = vm_pods.cri.exec_sync(peek, ["ls", "-a", "/bundles"], 60)
+        assert (err, code) == ("", 0), (out, err, code)
+        assert set(out.split()) == {".", "..", ctr, peek}, (out, host_view)
+        # the guest's own bundle is there, whole: its config.json and rootfs
+        out, err, code = vm_pods.cri.exec_sync(
+            peek, ["ls", "/bundles/%s" % peek, "/bundles/%s/rootfs/bin/busybox" % peek], 60)
+        assert code == 0 and "config.json" in out.split(), (out, err, code)
+        # on the host: a private mount, a bind (and its rootfs) per member
+        assert sorted(os.listdir(share)) == sorted([ctr, peek]), os.listdir(share)
+        mps = harness.mounts_under(share)
+        assert share in mps, mps
+        for cid in (ctr, peek):
+            assert os.path.join(share, cid) in mps, (cid, mps)
+            assert os.path.join(share, cid, "rootfs") in mps, (cid, mps)
+        linux_pods.remove(lp)
+    vm_pods.cri.stop_container(peek, grace=0)
+    vm_pods.cri.remove_container(peek)
+    pod.containers.remove(peek)
+    assert os.listdir(share) == [ctr], os.listdir(share)
+    assert harness.mounts_under(share, contains=peek) == [], harness.mounts_under(share)
+    return share
+
+
 def test_vm_pod_exec(vm_pods, cri_env, tmp_path):
     """One boot, execs in the VM's containers (agent ExecProcess, `runc exec`
     in the guest): CRI's ExecSync gets stdout, stderr and the exit code, the
@@ -494,6 +550,7 @@ def test_vm_pod_exec(vm_pods, cri_env, tmp_path):
         assert guest_pids(c, ctr) == [init_pid]
     assert cri.container_state(ctr) == "CONTAINER_RUNNING"
 
+    share = check_bundle_isolation(vm_pods, cri_env, pod, ctr)
     raw_execs(vm_pods, cri_env, pod, ctr, tmp_path)
 
     cri.stop_container(ctr, grace=0)
@@ -503,6 +560,8 @@ def test_vm_pod_exec(vm_pods, cri_env, tmp_path):
     assert "CONTAINER_EXITED" in ei.value.details(), ei.value
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []
+    assert not os.path.exists(share), share
+    assert harness.mounts_under(share) == [], harness.mounts_under(share)
 
 
 def in_netns(path, *argv):

@@ -104,8 +104,14 @@ def test_vm_sandboxer_pod(vm_sb_pods, cri_env, tmp_path):
     pod.containers.append(a)
     pods.cri.start_container(a)
     print("CreateContainer + StartContainer in the VM took %.2f s" % (time.monotonic() - t0))
+    # b mounts the task directory of the namespace, where containerd keeps
+    # its bundles and a Linux pod's beside: in the guest that path is the
+    # VM's bundle share (sandbox/vm/share.h), which holds a and b alone
+    task_dir = os.path.dirname(cri_env.bundle(a))
     b_cfg = pods.container_config(pod, "b", ("sh", "-c", "echo out-b; exec sleep 1000"))
     b_cfg.log_path = "b.log"
+    b_cfg.mounts.append(pods.pb.Mount(container_path="/bundles", host_path=task_dir,
+                                      readonly=True))
     b = pods.cri.create_container(pod.id, b_cfg, pod.config)
     pod.containers.append(b)
     pods.cri.start_container(b)
@@ -125,6 +131,14 @@ def test_vm_sandboxer_pod(vm_sb_pods, cri_env, tmp_path):
         assert "-netdev" in f.read().split("\0"), "QEMU without a NIC"
     out, err, code = pods.cri.exec_sync(b, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"], 60)
     assert code == 0 and (" %s/" % ip) in out, (ip, out, err)
+    share = vmp.vm_run_dir(bundle) + ".bundles"
+    with cri_pods.factory_for_test(cri_env, "podshim") as lf:
+        lp = lf.run(containers=1)
+        assert lp.containers[0] in os.listdir(task_dir), os.listdir(task_dir)
+        out, err, code = pods.cri.exec_sync(b, ["ls", "-a", "/bundles"], 60)
+        assert (err, code) == ("", 0) and set(out.split()) == {".", "..", a, b}, (out, err)
+        assert sorted(os.listdir(share)) == sorted([a, b]), os.listdir(share)
+        lf.remove(lp)
     # no process of theirs on the host: the containers' pids are the guest's
     assert not [p for p in host.pids_with_argv(["sleep", "1000"])
                 if any(v.startswith(want) for v in host.proc_cgroups(p).values())]
@@ -142,6 +156,7 @@ def test_vm_sandboxer_pod(vm_sb_pods, cri_env, tmp_path):
     assert pods.cri.pod_state(pod.id) == "SANDBOX_NOTREADY"
     harness.wait_until(lambda: not host.alive(qemu), 10, 0.05, "QEMU %d gone" % qemu)
     assert not os.path.exists(run_dir), run_dir
+    assert not os.path.exists(share) and not harness.mounts_under(share), share
     pods.remove(pod)
     assert pods.leftovers(rem) == []
     assert not os.path.exists(run_dir), run_dir

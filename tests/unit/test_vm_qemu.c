@@ -109,6 +109,26 @@ static void test_bundles_share(void)
         CHECK(rw_share);
         CHECK(has(argv, "virtio-9p-pci,fsdev=bundles,mount_tag=bundles"));
 
+        /* the pod's own share is exported; the guest's path stays */
+        ps_strv_free(argv);
+        c.bundles_share = "/run/podshim/vm/0123.bundles";
+        argv = ps_vm_qemu_argv(&c, "/run/p", &err);
+        CHECK(argv != NULL);
+        if (!argv)
+                return;
+        CHECK(strstr(opt_value(argv, "-append"),
+                     " podshim.bundles=/run/containerd/io.containerd.runtime.v2.task/k8s.io") !=
+              NULL);
+        CHECK(has(argv, "local,id=bundles,path=/run/podshim/vm/0123.bundles,"
+                        "security_model=passthrough,multidevs=remap"));
+        c.bundles_share = "/run/x y";
+        bad = ps_vm_qemu_argv(&c, "/run/p", &err);
+        CHECK(bad == NULL);
+        CHECK(err && err->code == PS_INVALID_ARGUMENT);
+        ps_strv_free(bad);
+        ps_err_free(TAKE_PTR(err));
+        c.bundles_share = NULL;
+
         c.bundles = "/run/a,b";
         bad = ps_vm_qemu_argv(&c, "/run/p", &err);
         CHECK(bad == NULL);

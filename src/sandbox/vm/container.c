@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "sandbox/linux/mount.h"
 #include "sandbox/vm/pod.h"
+#include "sandbox/vm/share.h"
 #include "sandbox/vm/stdio.h"
 #include "sandbox/vm/vm.h"
 #include "task/container.h"
@@ -170,6 +171,30 @@ static int unmount_rootfs(struct ps_vm_member *m, struct ps_err **err)
         return 0;
 }
 
+/* The member's bundle, its rootfs mounted, is bound in the pod's share,
+ * where the guest finds it at the bundle's own path. */
+static int share_bundle(struct ps_vm_member *m, struct ps_vm_pod *pod, struct ps_err **err)
+{
+        if (!pod->share)
+                return ps_err_set(err, PS_FAILED_PRECONDITION, "the pod's VM is gone");
+        if (ps_vm_share_add(pod->share, m->c->id, m->c->bundle, err) < 0)
+                return ps_err_prefix(err, "share the bundle");
+        m->shared = true;
+        return 0;
+}
+
+/* Before the rootfs goes: the bind holds a copy of its mount. A share
+ * already gone (with QEMU, or the pod) took the bind with it. */
+static int unshare_bundle(struct ps_vm_member *m, struct ps_err **err)
+{
+        if (!m->shared)
+                return 0;
+        if (m->pod && m->pod->share && ps_vm_share_remove(m->pod->share, m->c->id, err) < 0)
+                return ps_err_prefix(err, "%s: unshare the bundle", m->c->id);
+        m->shared = false;
+        return 0;
+}
+
 /* ---- the ops ---------------------------------------------------------------- */
 
 static int same_dir(const char *bundle, const char *dir)
@@ -295,15 +320,16 @@ int ps_vm_member_create(struct ps_vm_pod *pod, struct ps_container *c,
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "%s", c->id);
         }
         m->c = c;
+        m->pod = pod;
         *cc = (struct create_call){.k = {.done = done, .data = data}, .m = m};
-        if (mount_rootfs(m, req, err) < 0 ||
+        if (mount_rootfs(m, req, err) < 0 || share_bundle(m, pod, err) < 0 ||
             !(m->stdio = ps_vm_stdio_new(be->base, be->reaper, &cfg, on_stdio_ready, cc, err))) {
+                unshare_bundle(m, NULL);
                 unmount_rootfs(m, NULL);
                 free(m);
                 free(cc);
                 return ps_err_prefix(err, "%s", c->id);
         }
-        m->pod = pod;
         ps_list_add_tail(&pod->members, &m->link);
         c->impl = m;
         c->private_pid_ns = true; /* its own pid namespace in the guest */
@@ -531,7 +557,7 @@ static void delete_done(struct delete_call *d, const struct ps_err *err)
 {
         _cleanup_err_ struct ps_err *e = NULL;
 
-        if (!err && unmount_rootfs(d->m, &e) < 0)
+        if (!err && (unshare_bundle(d->m, &e) < 0 || unmount_rootfs(d->m, &e) < 0))
                 err = e;
         call_finish(&d->k, err, 0);
 }
@@ -798,7 +824,7 @@ static void member_free(struct ps_container *c)
                 return;
         m->stdio = ps_vm_stdio_free(m->stdio);
         free(m->create_parked); /* the shim is going: nobody waits for it */
-        if (unmount_rootfs(m, &e) < 0)
+        if (unshare_bundle(m, &e) < 0 || unmount_rootfs(m, &e) < 0)
                 ps_log_warn("%s", ps_err_msg(e));
         ps_list_remove(&m->link); /* a node of its own once the pod is gone */
         free(m);

@@ -21,6 +21,7 @@
 #include "net/vmnic.h"
 #include "sandbox/vm/container.h"
 #include "sandbox/vm/pod_net.h"
+#include "sandbox/vm/share.h"
 #include "sandbox/vm/sizing.h"
 #include "sandbox/vm/vm.h"
 #include "task/container.h"
@@ -174,7 +175,8 @@ static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struc
 
         (void)vm;
         remove_cgroup(pod);
-        pod->nic = ps_vmnic_free(pod->nic); /* the tap went with QEMU */
+        pod->nic = ps_vmnic_free(pod->nic);        /* the tap went with QEMU */
+        pod->share = ps_vm_share_free(pod->share); /* nobody reads it any more */
         if (!why && pod->net_err)
                 why = pod->net_err;
         if (why)
@@ -210,12 +212,12 @@ static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struc
 #define SANDBOX_STATE "io.containerd.sandbox.controller.v1.shim"
 #define TASK_STATE    "io.containerd.runtime.v2.task"
 
-/* The directory of the bundles the pod's containers will have, which the
- * guest gets as a share: a task bundle's own directory
+/* The directory of the bundles the pod's containers will have, where the
+ * guest mounts its share: a task bundle's own directory
  * (<state>/<TASK_STATE>/<ns>/<id> -> its parent), or, for a pod the shim
  * sandboxer made (<state>/<SANDBOX_STATE>/<ns>/<id>), the task manager's
- * directory of that namespace, made if no task of the namespace made it
- * yet (as containerd makes it, 0711): QEMU shares a directory that exists. */
+ * directory of that namespace. Only a path: the guest makes it in its own
+ * root, the host's stays as containerd has it. */
 static char *bundles_dir(const char *bundle, struct ps_err **err)
 {
         _cleanup_free_ char *parent = strdup(bundle);
@@ -236,10 +238,6 @@ static char *bundles_dir(const char *bundle, struct ps_err **err)
         ns[-(ptrdiff_t)n] = '\0';
         if (asprintf(&out, "%s/" TASK_STATE "%s", parent, ns) < 0)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod"), NULL;
-        if (ps_mkdir_p(out, 0711, err) < 0) {
-                free(out);
-                return NULL;
-        }
         return out;
 }
 
@@ -308,7 +306,7 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
         const char *run_dir = be->run_dir ? be->run_dir : PS_VM_RUN_DIR;
         struct ps_vm_config cfg;
         struct ps_vm_size size;
-        char agent[AGENT_MAX], hex[65], dir[4096];
+        char agent[AGENT_MAX], hex[65], dir[4096], share[4096 + 8];
         _cleanup_free_ char *bundles = NULL;
         struct ps_vm_pod *pod;
         int r;
@@ -331,7 +329,8 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
         cfg.vcpus = size.vcpus;
         cfg.mem_mib = size.mem_mib;
         /* containerd keeps every bundle of a namespace in one directory
-         * (<state>/<namespace>/<id>): that directory is the guest's. */
+         * (<state>/<namespace>/<id>): the guest mounts its share there, so
+         * a member's bundle path is the same on both sides. */
         bundles = bundles_dir(c->bundle, err);
         if (!bundles)
                 return ps_err_prefix(err, "%s", c->id), NULL;
@@ -340,6 +339,10 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
          * directory per pod, named by its bundle. */
         ps_sha256_hex(c->bundle, strlen(c->bundle), hex);
         snprintf(dir, sizeof(dir), "%s/%.16s", run_dir, hex);
+        /* beside the run directory, which goes with QEMU: the share goes
+         * only when its binds are gone */
+        snprintf(share, sizeof(share), "%s.bundles", dir);
+        cfg.bundles_share = share;
         if (ps_mkdir_p(run_dir, 0700, err) < 0)
                 return NULL;
         pod = calloc(1, sizeof(*pod));
@@ -354,6 +357,8 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
         ev.data = pod;
         if (!pod->runtime)
                 ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod");
+        else if (!(pod->share = ps_vm_share_new(share, err)))
+                ps_err_prefix(err, "%s: bundle share", c->id);
         else if ((!solo && ps_vm_pod_net_open(req->spec, &cfg, &pod->nic, err) < 0) ||
                  enter_cgroup_and_start(be, pod, req->spec, req->options, &cfg, dir, &ev, err) < 0)
                 ps_err_prefix(err, "%s", c->id);
@@ -466,6 +471,7 @@ void ps_vm_pod_free(struct ps_vm_pod *pod)
          * its last busy call, so this runs only once done has run */
         pod->freeing = true;
         ps_vm_free(pod->vm);
+        pod->share = ps_vm_share_free(pod->share); /* QEMU is gone */
         pod->nic = ps_vmnic_free(pod->nic);
         ps_err_free(pod->net_err);
         if (pod->cgroup && remove_cgroup(pod) < 0)

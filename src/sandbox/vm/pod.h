@@ -33,6 +33,7 @@
 struct event_base;
 struct ps_pod_cgroup;
 struct ps_reaper;
+struct ps_vm_share;
 struct ps_vm_stdio;
 struct ps_vmnic;
 
@@ -55,7 +56,9 @@ struct ps_vm_pod {
         struct ps_vm *vm;
         struct ps_pod_cgroup *cgroup; /* QEMU's, the spec's cgroupsPath; NULL: none */
         char *runtime;                /* the OCI runtime the guest runs (BinaryName) */
-        char *bundles;                /* the directory of the bundles, shared with the guest */
+        char *bundles;                /* where the guest sees its share: containerd's directory
+                                       * of the members' bundles */
+        struct ps_vm_share *share;    /* sandbox/vm/share.h; NULL once QEMU is gone */
         struct ps_list members;       /* struct ps_vm_member */
         ps_backend_fn create_done;    /* until the agent's Hello (or QEMU's end) */
         void *create_data;
@@ -76,6 +79,7 @@ struct ps_vm_member {
         struct ps_vm_pod *pod;     /* NULL once the pod's task is freed */
         bool exited;               /* the agent reported its exit (or the VM ended) */
         bool rootfs_mounted;       /* <bundle>/rootfs, by us, on the host */
+        bool shared;               /* its bundle is bound in the pod's share */
         struct ps_vm_stdio *stdio; /* sandbox/vm/stdio.h; NULL once its init is freed */
         unsigned exit_status;      /* held until its output is on the host */
         void *create_parked;       /* its create, waiting for the VM's boot */

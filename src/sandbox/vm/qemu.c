@@ -55,7 +55,8 @@ static int check_config(const struct ps_vm_config *cfg, const char *dir, struct 
             check_path("initrd", cfg->initrd, err) < 0 ||
             check_path("agent", cfg->agent, err) < 0 || check_path("run directory", dir, err) < 0 ||
             (cfg->console && check_path("console", cfg->console, err) < 0) ||
-            (cfg->bundles && check_path("bundle directory", cfg->bundles, err) < 0))
+            (cfg->bundles && check_path("bundle directory", cfg->bundles, err) < 0) ||
+            (cfg->bundles_share && check_path("bundle share", cfg->bundles_share, err) < 0))
                 return -1;
         if (!cfg->accel || (strcmp(cfg->accel, "tcg") != 0 && strcmp(cfg->accel, "kvm") != 0))
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: accel must be tcg or kvm");
@@ -135,7 +136,7 @@ char **ps_vm_qemu_argv(const struct ps_vm_config *cfg, const char *dir, struct p
                  * sees the rootfs's owners and modes as they are. */
                 add(&b, "-fsdev");
                 add(&b, "local,id=%s,path=%s,security_model=passthrough,multidevs=remap",
-                    PS_VM_BUNDLES_TAG, cfg->bundles);
+                    PS_VM_BUNDLES_TAG, cfg->bundles_share ? cfg->bundles_share : cfg->bundles);
                 add(&b, "-device");
                 add(&b, "virtio-9p-pci,fsdev=%s,mount_tag=%s", PS_VM_BUNDLES_TAG,
                     PS_VM_BUNDLES_TAG);

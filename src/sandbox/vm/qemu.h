@@ -6,8 +6,9 @@
  * guest's init lays a tmpfs overlay on it), one virtio-serial port
  * org.podshim.agent whose host end is a unix socket QEMU listens on
  * (`<dir>/agent.sock`, server=on,wait=off: QEMU does not wait for us), a
- * second 9p share, read-write, of the directory holding the pod's bundles
- * (the agent mounts it at the same path), a
+ * second 9p share, read-write, of the pod's own bundle share (a directory
+ * of binds of its members' bundles, sandbox/vm/share.h), which the agent
+ * mounts at the path where containerd keeps those bundles, a
  * virtio-net NIC on a tap fd when the pod has a network (nic_mac), a
  * balloon device that only reports free pages (the guest gives back the
  * memory it frees), and -no-reboot, so the guest's panic when its agent dies ends QEMU.
@@ -38,9 +39,13 @@ struct ps_vm_config {
         unsigned vcpus;      /* 0: 1 */
         unsigned mem_mib;    /* 0: 256 */
         const char *console; /* file for the guest's serial console; NULL: none */
-        /* the directory of the pod's bundles, shared read-write at the same
-         * path in the guest (podshim.bundles= on its command line); NULL: none */
+        /* where the guest mounts the bundle share: the directory containerd
+         * keeps the pod's bundles in, so a bundle path means the same on
+         * both sides (podshim.bundles= on its command line); NULL: none */
         const char *bundles;
+        /* the host directory exported read-write as that share (the pod's
+         * binds of its members' bundles); NULL: `bundles` itself */
+        const char *bundles_share;
         int stderr_fd; /* QEMU's stderr; -1: /dev/null */
         /* the pod's NIC (net/vmnic.h): a virtio-net device with this MAC
          * on the tap whose fd QEMU gets as its fd 3 (PS_VM_TAP_FD); NULL:

@@ -574,7 +574,9 @@ class CriEnv:
 
     def mounts_of(self, ids):
         found = []
-        for d in (self.cd.root, self.cd.state):
+        # a VM pod's bundle share holds binds of its members' bundles
+        # (src/sandbox/vm/share.h), named by their ids
+        for d in (self.cd.root, self.cd.state, "/run/podshim/vm"):
             for i in ids:
                 found += harness.mounts_under(d, contains=i)
         return sorted(set(found))

@@ -1,0 +1,150 @@
+#include "sandbox/vm/share.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+
+struct ps_vm_share {
+        char *dir;
+};
+
+/* Detaches whatever is mounted at path (EINVAL: nothing is) and removes
+ * the directory; 0 when it is gone. */
+static int detach_and_remove(const char *path, struct ps_err **err)
+{
+        /* A mount may be stacked (a stale share bound twice): detach until
+         * nothing is mounted there. */
+        for (int i = 0; i < 16 && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0; i++)
+                ;
+        if (errno != EINVAL && errno != ENOENT)
+                return ps_err_errno(err, errno, PS_INTERNAL, "unmount %s", path);
+        if (rmdir(path) < 0 && errno != ENOENT)
+                return ps_err_errno(err, errno, PS_INTERNAL, "rmdir %s", path);
+        return 0;
+}
+
+/* Every entry of the share, detached and removed; the first failure is
+ * err's, the rest are still tried. */
+static int clear(const char *dir, struct ps_err **err)
+{
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        struct dirent *de;
+        int r = 0;
+
+        if (!d)
+                return errno == ENOENT ? 0 : ps_err_errno(err, errno, PS_INTERNAL, "open %s", dir);
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *path = NULL;
+
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+                        r = ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "share");
+                        continue;
+                }
+                if (detach_and_remove(path, r < 0 ? NULL : err) < 0)
+                        r = -1;
+        }
+        return r;
+}
+
+/* The share's directory: empty, a private mount of itself. */
+static int make_dir(const char *dir, struct ps_err **err)
+{
+        /* a shim that died left it: nothing of it is anyone's now */
+        if (clear(dir, err) < 0 || detach_and_remove(dir, err) < 0)
+                return -1;
+        if (mkdir(dir, 0700) < 0)
+                return ps_err_errno(err, errno, PS_INTERNAL, "mkdir %s", dir);
+        if (mount(dir, dir, NULL, MS_BIND, NULL) < 0 ||
+            mount(NULL, dir, NULL, MS_PRIVATE, NULL) < 0) {
+                ps_err_errno(err, errno, PS_INTERNAL, "make %s a private mount", dir);
+                detach_and_remove(dir, NULL);
+                return -1;
+        }
+        return 0;
+}
+
+struct ps_vm_share *ps_vm_share_new(const char *dir, struct ps_err **err)
+{
+        struct ps_vm_share *s = calloc(1, sizeof(*s));
+
+        if (!s || !(s->dir = strdup(dir))) {
+                free(s);
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "share"), NULL;
+        }
+        if (make_dir(dir, err) < 0) {
+                free(s->dir);
+                free(s);
+                return NULL;
+        }
+        return s;
+}
+
+const char *ps_vm_share_path(const struct ps_vm_share *s)
+{
+        return s->dir;
+}
+
+static char *entry_path(const struct ps_vm_share *s, const char *id, struct ps_err **err)
+{
+        char *path = NULL;
+
+        /* an id is one path component: nothing outside the share */
+        if (!ps_id_valid(id))
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "share: bad id '%s'", id), NULL;
+        if (asprintf(&path, "%s/%s", s->dir, id) < 0)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "share"), NULL;
+        return path;
+}
+
+int ps_vm_share_add(struct ps_vm_share *s, const char *id, const char *bundle, struct ps_err **err)
+{
+        _cleanup_free_ char *path = entry_path(s, id, err);
+
+        if (!path)
+                return -1;
+        if (mkdir(path, 0700) < 0)
+                return ps_err_errno(err, errno, errno == EEXIST ? PS_ALREADY_EXISTS : PS_INTERNAL,
+                                    "mkdir %s", path);
+        /* private: containerd's later mounts at the bundle stay there, ours
+         * here (MS_REC: the rootfs the shim mounted comes along) */
+        if (mount(bundle, path, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+            mount(NULL, path, NULL, MS_PRIVATE | MS_REC, NULL) < 0) {
+                ps_err_errno(err, errno, PS_INTERNAL, "bind %s at %s", bundle, path);
+                detach_and_remove(path, NULL);
+                return -1;
+        }
+        return 0;
+}
+
+int ps_vm_share_remove(struct ps_vm_share *s, const char *id, struct ps_err **err)
+{
+        _cleanup_free_ char *path = entry_path(s, id, err);
+
+        if (!path)
+                return -1;
+        return detach_and_remove(path, err);
+}
+
+struct ps_vm_share *ps_vm_share_free(struct ps_vm_share *s)
+{
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        if (!s)
+                return NULL;
+        if (clear(s->dir, &e) < 0 || detach_and_remove(s->dir, &e) < 0)
+                ps_log_warn("vm: bundle share: %s", ps_err_msg(e));
+        free(s->dir);
+        free(s);
+        return NULL;
+}
