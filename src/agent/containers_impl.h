@@ -9,6 +9,8 @@
 
 #define PS_AGENT_ID_MAX 128
 
+struct ps_oom_watch;
+
 struct container {
         struct ps_list link; /* in t->containers */
         struct ps_agent_containers *t;
@@ -20,6 +22,8 @@ struct container {
         struct ps_console_socket console; /* until runc create handed the master over */
         struct ps_agent_streams *streams; /* NULL for a terminal until created */
         struct ps_list execs;             /* struct exec */
+        struct ps_oom_watch *oom;         /* from its creation until its init's exit */
+        uint64_t oom_kills;               /* memory.events oom_kill reported so far */
 };
 
 /* An exec of a container: from ExecProcess until DeleteExec (or its
