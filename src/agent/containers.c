@@ -254,10 +254,9 @@ static int read_oom_kills(const struct container *ct, uint64_t *ret)
         return ps_cgfile_kv_get(buf, "oom_kill", ret);
 }
 
-/* Queues one OOM record if the count grew since the last one: the watch's
- * wakeups and the init's exit both land here, so a kill is reported once,
- * whichever notices it first. */
-static void oom_check(struct container *ct)
+/* The watch's wakeups and the exits all land here, so a kill is reported
+ * once, whichever notices it first. */
+void ps_agent_ct_oom_check(struct container *ct)
 {
         uint64_t kills;
 
@@ -270,7 +269,7 @@ static void oom_check(struct container *ct)
 
 static void on_oom(void *data)
 {
-        oom_check(data);
+        ps_agent_ct_oom_check(data);
 }
 
 /* Best effort, as on the host: a container without a watch still runs. */
@@ -307,7 +306,7 @@ static void on_init_exit(void *data, pid_t pid, int status)
         /* an OOM kill of the init is counted before it can die, but the
          * watch's wakeup may come after this one: look now, so the host
          * hears of the OOM before the exit */
-        oom_check(ct);
+        ps_agent_ct_oom_check(ct);
         ct->oom = ps_oom_watch_free(ct->oom);
         ps_agent_ct_queue_exit(t, ct->id, NULL, pid, status);
         if (ct->deleted && ct->runs == 0)

@@ -30,9 +30,10 @@
  * (/sys/fs/cgroup/podshim/<id>) is watched (cgroup/oom.h: inotify on its
  * memory.events); when its oom_kill count grows, an OOM record (oom set,
  * no exec id, pid or status) joins the same FIFO. When the init exits, the
- * count is read again before its exit is queued: an OOM kill that ended
- * the init is queued before that exit even if the watch has not fired
- * yet (the kernel counts the kill before the victim can die).
+ * count is read again before its exit (or an exec's) is queued: an OOM
+ * kill that ended the process is queued before that exit even if the
+ * watch has not fired yet (the kernel counts the kill before the victim
+ * can die).
  *
  * Limits: at most PS_AGENT_MAX_CONTAINERS containers and
  * PS_AGENT_MAX_EXITS unacknowledged exits (beyond that the oldest is

@@ -76,6 +76,10 @@ void ps_agent_ct_free(struct ps_agent_containers *t, struct container *ct);
 /* Queues an exit (exec_id NULL for an init) and tells the owner. */
 void ps_agent_ct_queue_exit(struct ps_agent_containers *t, const char *id, const char *exec_id,
                             pid_t pid, int status);
+/* Queues an OOM record for ct if its cgroup's oom_kill count grew since
+ * the last one (before a process's exit is queued, so the OOM that killed
+ * it goes first). */
+void ps_agent_ct_oom_check(struct container *ct);
 /* The runtime's error for op, from <bundle>/log.json or its status. */
 struct ps_err *ps_agent_ct_runtime_error(const struct container *ct, const char *op, int st);
 /* A terminal's master, sent by runc through cs before it exited, as
