@@ -187,7 +187,8 @@ static void deliver_exits(const struct pending *p, const struct ps_err *err,
                                                      .exec_id = e->exec_id,
                                                      .pid = e->pid,
                                                      .exit_status = e->exit_status,
-                                                     .exited_at_ns = e->exited_at_unix_nano};
+                                                     .exited_at_ns = e->exited_at_unix_nano,
+                                                     .oom = e->oom};
         }
         p->fn.exits(p->data, NULL, out, n);
 }

@@ -52,7 +52,9 @@ struct ps_agent_exec_spec {
         bool terminal; /* a pty in the guest: its output is stdout, the pipes are ignored */
 };
 
-/* One exit as the agent reports it; valid during the callback only. */
+/* One exit as the agent reports it, or an OOM kill (oom: in container id,
+ * before its exit if it ended the init; no exec id, pid or status); valid
+ * during the callback only. */
 struct ps_agent_exit_info {
         uint64_t seq;
         const char *id;
@@ -60,6 +62,7 @@ struct ps_agent_exit_info {
         uint32_t pid;
         unsigned exit_status;
         uint64_t exited_at_ns; /* CLOCK_REALTIME of the guest */
+        bool oom;
 };
 
 /* pid is the container's init (a guest pid); 0 when err is set. */

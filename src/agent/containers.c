@@ -16,6 +16,9 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/spawn.h"
+#include "cgroup/cgfile.h"
+#include "cgroup/oom.h"
+#include "cgroup/paths.h"
 #include "cgroup/stats.h"
 #include "core/reaper.h"
 #include "oci/console_socket.h"
@@ -60,6 +63,7 @@ void ps_agent_ct_free(struct ps_agent_containers *t, struct container *ct)
                 ps_agent_exec_free(ps_list_first(&ct->execs, struct exec, link));
         if (ct->pid > 0)
                 ps_reaper_unwatch(t->reaper, ct->pid);
+        ps_oom_watch_free(ct->oom);
         ps_list_remove(&ct->link);
         t->n_containers--;
         ps_agent_streams_free(ct->streams); /* answers the waiting calls */
@@ -172,8 +176,10 @@ static char *runtime_path(const struct ps_agent_containers *t, const char *name,
 
 /* ---- exits ---------------------------------------------------------------- */
 
-void ps_agent_ct_queue_exit(struct ps_agent_containers *t, const char *id, const char *exec_id,
-                            pid_t pid, int status)
+/* Appends a record to the FIFO (the oldest dropped beyond the limit) and
+ * tells the owner. */
+static void queue_record(struct ps_agent_containers *t, const char *id, const char *exec_id,
+                         pid_t pid, int status, bool oom)
 {
         struct ps_agent_exit *e = calloc(1, sizeof(*e));
         struct timespec ts;
@@ -182,7 +188,8 @@ void ps_agent_ct_queue_exit(struct ps_agent_containers *t, const char *id, const
                 if (e)
                         free(e->id);
                 free(e);
-                ps_log_error("agent: out of memory: the exit of %s (pid %d) is lost", id, pid);
+                ps_log_error("agent: out of memory: the %s of %s (pid %d) is lost",
+                             oom ? "OOM kill" : "exit", id, pid);
                 return;
         }
         if (t->n_exits >= PS_AGENT_MAX_EXITS) {
@@ -196,12 +203,19 @@ void ps_agent_ct_queue_exit(struct ps_agent_containers *t, const char *id, const
         clock_gettime(CLOCK_REALTIME, &ts);
         e->seq = ++t->seq;
         e->pid = pid;
-        e->status = ps_exit_code(status);
+        e->status = oom ? 0 : ps_exit_code(status);
+        e->oom = oom;
         e->exited_at_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
         ps_list_add_tail(&t->exits, &e->link);
         t->n_exits++;
         if (t->on_exit)
                 t->on_exit(t->data);
+}
+
+void ps_agent_ct_queue_exit(struct ps_agent_containers *t, const char *id, const char *exec_id,
+                            pid_t pid, int status)
+{
+        queue_record(t, id, exec_id, pid, status, false);
 }
 
 const struct ps_agent_exit *ps_agent_exits_ack(struct ps_agent_containers *t, uint64_t ack)
@@ -222,6 +236,66 @@ const struct ps_agent_exit *ps_agent_exit_next(struct ps_agent_containers *t,
                                          : ps_list_entry(e->link.next, struct ps_agent_exit, link);
 }
 
+/* ---- OOM kills ------------------------------------------------------------ */
+
+/* The oom_kill count of the container's cgroup; -1 if unreadable (gone,
+ * no memory controller, a host without cgroup2 in a test). */
+static int read_oom_kills(const struct container *ct, uint64_t *ret)
+{
+        _cleanup_free_ char *dir = NULL, *buf = NULL;
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        if (asprintf(&dir, CG_ROOT "/%s", ct->id) < 0) {
+                dir = NULL;
+                return -1;
+        }
+        if (ps_cgfile_read(dir, "memory.events", &buf, &e) <= 0)
+                return -1;
+        return ps_cgfile_kv_get(buf, "oom_kill", ret);
+}
+
+/* The watch's wakeups and the exits all land here, so a kill is reported
+ * once, whichever notices it first. */
+void ps_agent_ct_oom_check(struct container *ct)
+{
+        uint64_t kills;
+
+        if (read_oom_kills(ct, &kills) < 0 || kills <= ct->oom_kills)
+                return;
+        ps_log_debug("agent: container %s: oom_kill %llu", ct->id, (unsigned long long)kills);
+        ct->oom_kills = kills;
+        queue_record(ct->t, ct->id, NULL, 0, 0, true);
+}
+
+static void on_oom(void *data)
+{
+        ps_agent_ct_oom_check(data);
+}
+
+/* Best effort, as on the host: a container without a watch still runs. */
+static void oom_watch(struct container *ct)
+{
+        _cleanup_(ps_cgroup_paths_freep) struct ps_cgroup_paths *p = NULL;
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_err_ struct ps_err *e = NULL;
+        const char *ctrls[] = {""};
+
+        if (asprintf(&dir, CG_ROOT "/%s", ct->id) < 0) {
+                dir = NULL;
+                return;
+        }
+        if (ps_cgroup_paths_from(ctrls, (const char *const *)&dir, 1, &p, &e) == 0)
+                ct->oom = ps_oom_watch_new_at(ct->t->base, p, on_oom, ct, &e);
+        if (!ct->oom) {
+                ps_log_debug("agent: container %s: no OOM watch: %s", ct->id, ps_err_msg(e));
+                return;
+        }
+        /* the baseline after the watch: a kill in between is seen by both,
+         * and reported once */
+        if (read_oom_kills(ct, &ct->oom_kills) < 0)
+                ct->oom_kills = 0;
+}
+
 static void on_init_exit(void *data, pid_t pid, int status)
 {
         struct container *ct = data;
@@ -229,6 +303,11 @@ static void on_init_exit(void *data, pid_t pid, int status)
 
         ct->pid = 0;
         ps_log_debug("agent: container %s (pid %d) exited, status %d", ct->id, pid, status);
+        /* an OOM kill of the init is counted before it can die, but the
+         * watch's wakeup may come after this one: look now, so the host
+         * hears of the OOM before the exit */
+        ps_agent_ct_oom_check(ct);
+        ct->oom = ps_oom_watch_free(ct->oom);
         ps_agent_ct_queue_exit(t, ct->id, NULL, pid, status);
         if (ct->deleted && ct->runs == 0)
                 ps_agent_ct_free(t, ct);
@@ -283,6 +362,7 @@ static struct ps_err *created(struct container *ct)
         if (ps_reaper_watch(ct->t->reaper, pid, on_init_exit, ct, &e) < 0)
                 return e;
         ct->pid = pid;
+        oom_watch(ct);
         return NULL;
 }
 

@@ -26,6 +26,15 @@
  * a host that loses an answer asks again from the same ack and gets the
  * same exits, so none is lost and none is reported twice.
  *
+ * OOM kills: each created container's cgroup in the guest
+ * (/sys/fs/cgroup/podshim/<id>) is watched (cgroup/oom.h: inotify on its
+ * memory.events); when its oom_kill count grows, an OOM record (oom set,
+ * no exec id, pid or status) joins the same FIFO. When the init exits, the
+ * count is read again before its exit (or an exec's) is queued: an OOM
+ * kill that ended the process is queued before that exit even if the
+ * watch has not fired yet (the kernel counts the kill before the victim
+ * can die).
+ *
  * Limits: at most PS_AGENT_MAX_CONTAINERS containers and
  * PS_AGENT_MAX_EXITS unacknowledged exits (beyond that the oldest is
  * dropped with an error in the log: a host that never acknowledges must not
@@ -83,6 +92,7 @@ struct ps_agent_exit {
         pid_t pid;
         unsigned status;       /* exit code or 128 + signal */
         uint64_t exited_at_ns; /* CLOCK_REALTIME */
+        bool oom;              /* an OOM kill in container id, not an exit */
 };
 
 /* err is owned by the callee; pid is the init's (create, start), else 0. */

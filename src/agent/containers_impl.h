@@ -9,6 +9,8 @@
 
 #define PS_AGENT_ID_MAX 128
 
+struct ps_oom_watch;
+
 struct container {
         struct ps_list link; /* in t->containers */
         struct ps_agent_containers *t;
@@ -20,6 +22,8 @@ struct container {
         struct ps_console_socket console; /* until runc create handed the master over */
         struct ps_agent_streams *streams; /* NULL for a terminal until created */
         struct ps_list execs;             /* struct exec */
+        struct ps_oom_watch *oom;         /* from its creation until its init's exit */
+        uint64_t oom_kills;               /* memory.events oom_kill reported so far */
 };
 
 /* An exec of a container: from ExecProcess until DeleteExec (or its
@@ -72,6 +76,10 @@ void ps_agent_ct_free(struct ps_agent_containers *t, struct container *ct);
 /* Queues an exit (exec_id NULL for an init) and tells the owner. */
 void ps_agent_ct_queue_exit(struct ps_agent_containers *t, const char *id, const char *exec_id,
                             pid_t pid, int status);
+/* Queues an OOM record for ct if its cgroup's oom_kill count grew since
+ * the last one (before a process's exit is queued, so the OOM that killed
+ * it goes first). */
+void ps_agent_ct_oom_check(struct container *ct);
 /* The runtime's error for op, from <bundle>/log.json or its status. */
 struct ps_err *ps_agent_ct_runtime_error(const struct container *ct, const char *op, int st);
 /* A terminal's master, sent by runc through cs before it exited, as

@@ -68,6 +68,7 @@ static void on_exec_exit(void *data, pid_t pid, int status)
         ex->pid = 0;
         ps_log_debug("agent: exec %s/%s (pid %d) exited, status %d", ex->ct->id, ex->id, pid,
                      status);
+        ps_agent_ct_oom_check(ex->ct); /* an OOM kill of the exec goes first, as an init's */
         ps_agent_ct_queue_exit(ex->ct->t, ex->ct->id, ex->id, pid, status);
         if (ex->deleted)
                 ps_agent_exec_free(ex);

@@ -484,6 +484,7 @@ static void answer_waiter(struct ps_agent_service *s)
                 msgs[n].pid = (uint32_t)e->pid;
                 msgs[n].exit_status = e->status;
                 msgs[n].exited_at_unix_nano = e->exited_at_ns;
+                msgs[n].oom = e->oom;
                 ptrs[n] = &msgs[n];
                 n++;
         }

@@ -143,9 +143,54 @@ def read_boot_id(path, timeout=60):
     return boot_id_of(line())
 
 
+DD_64M = ("dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")
+
+
+def add_limited(vm_pods, pod, name, cmd, limit):
+    cfg = vm_pods.container_config(pod, name, cmd)
+    cfg.linux.resources.memory_limit_in_bytes = limit
+    cid = vm_pods.cri.create_container(pod.id, cfg, pod.config)
+    pod.containers.append(cid)
+    vm_pods.cri.start_container(cid)
+    return cid
+
+
+def check_oom_kills(vm_pods, cri_env, pod):
+    """dd's 64 MiB buffer under a 32 MiB limit in the guest's cgroup2: the
+    guest kernel OOM-kills it; the agent's record of it reaches the host
+    before the exit, so TaskOOM precedes TaskExit and CRI says OOMKilled.
+    A child OOM-killed in a container that lives on (the agent's watch of
+    memory.events, with no exit to look for it) gets its TaskOOM too."""
+    def events_of(cid, seen):
+        return [e.topic for e in cri_env.events.snapshot()[seen:]
+                if e.get("container_id") == cid and e.topic in ("/tasks/oom", "/tasks/exit")]
+
+    seen = len(cri_env.events.snapshot())
+    hog = add_limited(vm_pods, pod, "hog", DD_64M, 32 << 20)
+    vm_pods.wait_container_state(hog, "CONTAINER_EXITED", timeout=60)
+    assert vm_pods.cri.container_status(hog).status.exit_code == 128 + signal.SIGKILL
+    cri_env.events.wait_for(lambda evs: "/tasks/exit" in events_of(hog, seen), 10,
+                            what="/tasks/exit for %s" % hog)
+    assert events_of(hog, seen) == ["/tasks/oom", "/tasks/exit"], events_of(hog, seen)
+    harness.wait_until(lambda: vm_pods.cri.container_status(hog).status.reason == "OOMKilled",
+                       10, 0.05, "reason OOMKilled (is %r)"
+                       % vm_pods.cri.container_status(hog).status.reason)
+
+    seen = len(cri_env.events.snapshot())
+    survivor = add_limited(vm_pods, pod, "survivor",
+                           ("sh", "-c", " ".join(DD_64M) + "; exec sleep 1000"), 32 << 20)
+    cri_env.events.wait_for(lambda evs: "/tasks/oom" in events_of(survivor, seen), 60,
+                            what="/tasks/oom for %s" % survivor)
+    assert vm_pods.cri.container_state(survivor) == "CONTAINER_RUNNING"
+    assert events_of(survivor, seen) == ["/tasks/oom"], events_of(survivor, seen)
+    vm_pods.cri.stop_container(survivor, grace=0)
+    assert vm_pods.cri.container_state(survivor) == "CONTAINER_EXITED"
+
+
 def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
     """One boot: a container that exits 3 ran in the VM and its exit code
-    reaches ContainerStatus; a long-running one reads its boot id under the
+    reaches ContainerStatus; OOM kills in the guest are reported as on the
+    host (check_oom_kills); a long-running one reads its boot id under the
     guest's kernel (not the host's), its ContainerStats are its cgroup's in
     the guest, and StopContainer kills it with its exit reported (exec:
     test_vm_pod_exec); two more are both reported exited when QEMU is
@@ -160,6 +205,8 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
     once = vm_pods.add_container(pod, "once", cmd=("sh", "-c", "exit 3"))
     vm_pods.wait_container_state(once, "CONTAINER_EXITED", timeout=60)
     assert vm_pods.cri.container_status(once).status.exit_code == 3
+
+    check_oom_kills(vm_pods, cri_env, pod)
 
     cfg = vm_pods.container_config(
         pod, "long", ("sh", "-c", "cat /proc/sys/kernel/random/boot_id; exec sleep 1000"))

@@ -24,6 +24,7 @@
 #include "sandbox/vm/share.h"
 #include "sandbox/vm/sizing.h"
 #include "sandbox/vm/vm.h"
+#include "task/backend.h"
 #include "task/container.h"
 #include "task/metrics.h"
 #include "task/process.h"
@@ -119,11 +120,15 @@ static void on_container_exit(void *data, struct ps_vm *vm, const struct ps_agen
 
         (void)vm;
         if (!m) {
-                ps_log_debug("%s: exit of %s/%s (guest pid %u): no such container", pod->c->id,
-                             e->id, exec ? e->exec_id : "", e->pid);
+                ps_log_debug("%s: %s of %s/%s (guest pid %u): no such container", pod->c->id,
+                             e->oom ? "OOM kill" : "exit", e->id, exec ? e->exec_id : "", e->pid);
                 return;
         }
-        if (exec)
+        /* TaskOOM as for a container on the host; the agent queued it before
+         * the init's exit, whose TaskExit waits for the output besides */
+        if (e->oom)
+                ps_task_oom(m->c);
+        else if (exec)
                 ps_vm_member_exec_exited(m, e->exec_id, e->exit_status);
         else
                 ps_vm_member_exited(m, e->exit_status);
