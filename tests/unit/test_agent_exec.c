@@ -108,8 +108,10 @@ static void on_exits(void *data, const struct ps_err *err, const struct ps_agent
         for (size_t i = 0; i < r->n_exits; i++) {
                 r->exits[i] = e[i];
                 snprintf(r->exec_ids[i], sizeof(r->exec_ids[i]), "%s", e[i].exec_id);
-                r->exits[i].exec_id = r->exec_ids[i];
-                r->exits[i].id = NULL; /* not kept */
+                /* not kept: the reply is returned by value, so a pointer
+                 * into it would dangle; exec_ids[i] holds the exec id */
+                r->exits[i].exec_id = NULL;
+                r->exits[i].id = NULL;
         }
 }
 
@@ -360,7 +362,7 @@ static void test_exec_in_a_container(void)
                 for (int round = 0; round < 3 && !seen_e1; round++) {
                         for (size_t i = 0; i < r.n_exits; i++) {
                                 ack = r.exits[i].seq;
-                                if (strcmp(r.exits[i].exec_id, "e1") == 0) {
+                                if (strcmp(r.exec_ids[i], "e1") == 0) {
                                         seen_e1 = true;
                                         CHECK_INTEQ(r.exits[i].exit_status, 4);
                                         CHECK_INTEQ(r.exits[i].pid, x.pid);
@@ -398,7 +400,7 @@ static void test_exec_in_a_container(void)
                         r = wait_exits(&fx, ack);
                         for (size_t i = 0; i < r.n_exits; i++) {
                                 ack = r.exits[i].seq;
-                                if (strcmp(r.exits[i].exec_id, "e2") == 0) {
+                                if (strcmp(r.exec_ids[i], "e2") == 0) {
                                         seen_e1 = true;
                                         CHECK_INTEQ(r.exits[i].exit_status, 128 + SIGKILL);
                                 }

@@ -149,8 +149,8 @@ static void test_share_propagation(void)
 
         if (ps_mkdir_p(parent, 0700, NULL) < 0 || ps_mkdir_p(peer, 0700, NULL) < 0 ||
             mount("tmpfs", parent, "tmpfs", 0, NULL) < 0 ||
-            mount(NULL, parent, NULL, MS_SHARED, NULL) < 0 ||
-            mount(parent, peer, NULL, MS_BIND, NULL) < 0) {
+            mount("none", parent, "none", MS_SHARED, NULL) < 0 ||
+            mount(parent, peer, "none", MS_BIND, NULL) < 0) {
                 CHECK(!"set up a shared parent");
                 return;
         }
@@ -181,8 +181,8 @@ static void test_share_stale_and_bad_ids(void)
         struct ps_vm_share *s;
 
         /* what a shim that died leaves: the share and a bind in it */
-        if (ps_mkdir_p(at_d, 0700, NULL) < 0 || mount(dir, dir, NULL, MS_BIND, NULL) < 0 ||
-            mount(d, at_d, NULL, MS_BIND | MS_REC, NULL) < 0) {
+        if (ps_mkdir_p(at_d, 0700, NULL) < 0 || mount(dir, dir, "none", MS_BIND, NULL) < 0 ||
+            mount(d, at_d, "none", MS_BIND | MS_REC, NULL) < 0) {
                 CHECK(!"set up a stale share");
                 return;
         }
@@ -209,7 +209,7 @@ int main(void)
                 return 77;
         }
         /* Private mount namespace: nothing mounted here reaches the host. */
-        if (unshare(CLONE_NEWNS) < 0 || mount("", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
                 perror("unshare");
                 return 2;
         }
