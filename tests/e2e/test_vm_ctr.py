@@ -17,6 +17,7 @@ import pytest
 
 import harness
 import ociimage
+from cri import host
 
 pytestmark = pytest.mark.vm
 
@@ -73,18 +74,8 @@ def run_dir_of(rt, cid):
 
 
 def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(d))
-    return out
+    """The live (non-zombie) children of pid (cri/host.py's process table)."""
+    return [c for c in host.children_map().get(pid, []) if host.alive(c)]
 
 
 def host_processes(cmdline):
