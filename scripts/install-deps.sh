@@ -41,10 +41,11 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends "${packages[@]}"
 # containerd 1.7.24 (trixie) and 2.1.9 (sid), sid's runc 1.3.6 and crun 1.28,
-# and 2.1's API protos, unpacked under /var/cache/podshim (never installed
-# into the system): the e2e stages under 1.7 and 2.1 (which need an OCI
-# runtime newer than bookworm's for 2.1's spec version, idmapped mounts and
-# user namespaces) and the wire tests' upstream for what only 2.x defines
-# (RuntimeInfo for -info, runc's task_api_* options).
+# and 2.1's API protos and sources, unpacked under /var/cache/podshim (never
+# installed into the system): the e2e stages under 1.7 and 2.1 (which need an
+# OCI runtime newer than bookworm's for 2.1's spec version, idmapped mounts
+# and user namespaces) and the wire tests' upstream for what only 2.x
+# defines (RuntimeInfo for -info, runc's task_api_* options, the Sandbox
+# API; CRI's runtime API, which only 2.1.9's sources carry).
 bash "$(dirname "$0")/fetch-containerd.sh" containerd-1.7.24 containerd-2.1.9 crun-1.28 \
-	runc-1.3.6 containerd-api-src-2.1.9
+	runc-1.3.6 containerd-api-src-2.1.9 containerd-src-2.1.9
