@@ -209,7 +209,8 @@ static void test_vm_needs_its_root(void)
                 req.options = &opts;
                 CHECK(ps_sandboxes_create_task(&sbs, &req, on_done, NULL, &e) < 0);
                 CHECK(e && (int)e->code == codes[i]);
-                CHECK(e && strstr(ps_err_msg(e), want[i]) && strstr(ps_err_msg(e), "podshim-vm-image"));
+                CHECK(e && strstr(ps_err_msg(e), want[i]) &&
+                      strstr(ps_err_msg(e), "podshim-vm-image"));
                 CHECK(ps_tasks_find(&sbs.tasks, id) == NULL);
         }
         teardown();

@@ -218,8 +218,8 @@ static char *source_of(const char *bundle, int i)
             ps_read_file(path, 1u << 20, &buf, NULL, NULL) < 0)
                 return NULL;
         tree = cJSON_Parse(buf);
-        src = cJSON_GetObjectItem(
-            cJSON_GetArrayItem(cJSON_GetObjectItem(tree, "mounts"), i), "source");
+        src = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(tree, "mounts"), i),
+                                  "source");
         return cJSON_IsString(src) ? strdup(src->valuestring) : NULL;
 }
 
@@ -240,7 +240,7 @@ static void test_share_binds(void)
         _cleanup_free_ char *cfg = NULL, *spec = NULL, *src = NULL, *p = NULL;
         _cleanup_free_ char *binds = path_of("%s", "p4.bundles/.e.mounts");
         const char *guest_srcs[] = {GUEST_DIR "/.e.mounts/0", GUEST_DIR "/.e.mounts/1", "proc",
-                                    "/proc/self/ns", GUEST_DIR "/other", "relative",
+                                    "/proc/self/ns",          GUEST_DIR "/other",       "relative",
                                     GUEST_DIR "/.e.mounts/6"};
         struct ps_vm_share *s;
         int fd;
@@ -249,21 +249,22 @@ static void test_share_binds(void)
             ps_write_file_atomic(marker, "m", 1, 0644, NULL) < 0 ||
             ps_write_file_atomic(hosts, "127.0.0.1 x\n", 12, 0644, NULL) < 0)
                 abort();
-        if (asprintf(&spec,
-                     "{\"mounts\":["
-                     "{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"%s/host/hosts\","
-                     "\"options\":[\"rbind\",\"rprivate\",\"ro\"]},"
-                     "{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/host/data\","
-                     "\"options\":[\"rbind\",\"rw\"]},"
-                     "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
-                     "{\"destination\":\"/ns\",\"type\":\"none\",\"source\":\"/proc/self/ns\","
-                     "\"options\":[\"bind\"]},"
-                     "{\"destination\":\"/o\",\"type\":\"bind\",\"source\":\"" GUEST_DIR
-                     "/other\",\"options\":[\"rbind\"]},"
-                     "{\"destination\":\"/r\",\"type\":\"bind\",\"source\":\"relative\"},"
-                     "{\"destination\":\"/d2\",\"type\":\"bind\",\"source\":\"%s/host/data\","
-                     "\"options\":[\"rbind\",\"ro\"]}]}",
-                     tmpdir, tmpdir, tmpdir) < 0 ||
+        if (asprintf(
+                &spec,
+                "{\"mounts\":["
+                "{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"%s/host/hosts\","
+                "\"options\":[\"rbind\",\"rprivate\",\"ro\"]},"
+                "{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/host/data\","
+                "\"options\":[\"rbind\",\"rw\"]},"
+                "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+                "{\"destination\":\"/ns\",\"type\":\"none\",\"source\":\"/proc/self/ns\","
+                "\"options\":[\"bind\"]},"
+                "{\"destination\":\"/o\",\"type\":\"bind\",\"source\":\"" GUEST_DIR
+                "/other\",\"options\":[\"rbind\"]},"
+                "{\"destination\":\"/r\",\"type\":\"bind\",\"source\":\"relative\"},"
+                "{\"destination\":\"/d2\",\"type\":\"bind\",\"source\":\"%s/host/data\","
+                "\"options\":[\"rbind\",\"ro\"]}]}",
+                tmpdir, tmpdir, tmpdir) < 0 ||
             asprintf(&cfg, "%s/config.json", e) < 0 ||
             ps_write_file_atomic(cfg, spec, strlen(spec), 0600, NULL) < 0)
                 abort();
@@ -302,8 +303,9 @@ static void test_share_binds(void)
         /* a missing source: refused, named */
         free(spec);
         free(cfg);
-        if (asprintf(&spec, "{\"mounts\":[{\"destination\":\"/x\",\"type\":\"bind\","
-                            "\"source\":\"%s/host/nothing\"}]}",
+        if (asprintf(&spec,
+                     "{\"mounts\":[{\"destination\":\"/x\",\"type\":\"bind\","
+                     "\"source\":\"%s/host/nothing\"}]}",
                      tmpdir) < 0 ||
             asprintf(&cfg, "%s/config.json", f) < 0 ||
             ps_write_file_atomic(cfg, spec, strlen(spec), 0600, NULL) < 0)
@@ -322,8 +324,9 @@ static void test_share_binds(void)
         CHECK(access(binds, F_OK) < 0 && errno == ENOENT);
         /* the share's free takes the binds of a member still there */
         free(spec);
-        if (asprintf(&spec, "{\"mounts\":[{\"destination\":\"/x\",\"type\":\"bind\","
-                            "\"source\":\"%s\",\"options\":[\"rbind\"]}]}",
+        if (asprintf(&spec,
+                     "{\"mounts\":[{\"destination\":\"/x\",\"type\":\"bind\","
+                     "\"source\":\"%s\",\"options\":[\"rbind\"]}]}",
                      host) < 0 ||
             ps_write_file_atomic(cfg, spec, strlen(spec), 0600, NULL) < 0)
                 abort();

@@ -6,8 +6,8 @@
  * KERNEL, INITRAMFS and ROOT are scripts/vm-initramfs.sh's line, ACCEL tcg
  * (the default) or kvm and CPU the -cpu model (scripts/qemu-accel.sh's
  * choice). The agent is the podshim-agent next to this binary, which the
- * root must hold at the same path (PODSHIM_VM_AGENT=<it> for the script). Not a ctest test (a boot under TCG
- * takes seconds): scripts/test-all.sh runs it as the "vm boot" stage.
+ * root must hold at the same path (PODSHIM_VM_AGENT=<it> for the script). Not a ctest test (a boot
+ * under TCG takes seconds): scripts/test-all.sh runs it as the "vm boot" stage.
  * PODSHIM_VM_CONSOLE=DIR keeps each guest's serial console there.
  *
  *  - boot_hello_sigkill: Hello answers from another kernel (its boot id is

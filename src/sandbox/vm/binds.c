@@ -61,8 +61,8 @@ static const char *host_source(const cJSON *mount, const char *guest_dir)
 
 /* Binds each host source into the share and points the mount at it;
  * *ret_changed says whether config.json must be written. */
-static int share_mounts(struct ps_vm_share *s, const char *id, cJSON *mounts,
-                        const char *guest_dir, bool *ret_changed, struct ps_err **err)
+static int share_mounts(struct ps_vm_share *s, const char *id, cJSON *mounts, const char *guest_dir,
+                        bool *ret_changed, struct ps_err **err)
 {
         unsigned n = 0, shared = 0;
         cJSON *m;
@@ -84,8 +84,7 @@ static int share_mounts(struct ps_vm_share *s, const char *id, cJSON *mounts,
                 if (ps_vm_share_add_bind(s, id, n - 1, src, has_option(m, "rbind"),
                                          has_option(m, "ro"), err) < 0)
                         return ps_err_prefix(err, "mount %u", n - 1);
-                if (!cJSON_ReplaceItemInObjectCaseSensitive(m, "source",
-                                                            cJSON_CreateString(guest)))
+                if (!cJSON_ReplaceItemInObjectCaseSensitive(m, "source", cJSON_CreateString(guest)))
                         return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "binds");
                 *ret_changed = true;
         }

@@ -359,7 +359,8 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
                                   "vm: the runtime options name no VMRoot, the guest's root "
                                   "directory (podshim-vm-image, scripts/vm-initramfs.sh in a "
                                   "build tree, prints it after the kernel and initramfs; the "
-                                  "runtime type io.containerd.podshim-vm.v2 reads it from " PS_VM_SYSTEM_CONFIG
+                                  "runtime type io.containerd.podshim-vm.v2 reads it "
+                                  "from " PS_VM_SYSTEM_CONFIG
                                   " or the file PODSHIM_VM_CONFIG names)"),
                        NULL;
         vm_config(req->options, &cfg, agent);

@@ -30,7 +30,7 @@
 #define PS_VM_AGENT_PORT   "org.podshim.agent"
 #define PS_VM_BUNDLES_TAG  "bundles"   /* the agent mounts it (agent/main.c) */
 #define PS_VM_ROOT_TAG     "guestroot" /* scripts/vm-guest-init mounts it */
-#define PS_VM_TAP_FD       3         /* the first of ps_spawn's extra fds */
+#define PS_VM_TAP_FD       3           /* the first of ps_spawn's extra fds */
 
 struct ps_vm_config {
         const char *qemu;    /* NULL: qemu-system-x86_64 from $PATH */

@@ -186,14 +186,18 @@ static int make_mount_point(const char *path, bool dir, struct ps_err **err)
 {
         int fd;
 
-        if (dir ? mkdir(path, 0700) < 0
-                : (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) <
-                      0)
-                return ps_err_errno(err, errno, errno == EEXIST ? PS_ALREADY_EXISTS : PS_INTERNAL,
-                                    "make %s", path);
-        if (!dir)
-                close(fd);
-        return 0;
+        if (dir) {
+                if (mkdir(path, 0700) == 0)
+                        return 0;
+        } else {
+                fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd >= 0) {
+                        close(fd);
+                        return 0;
+                }
+        }
+        return ps_err_errno(err, errno, errno == EEXIST ? PS_ALREADY_EXISTS : PS_INTERNAL,
+                            "make %s", path);
 }
 
 /* Read-only, the mounts below included when recursive (mount_setattr,
