@@ -167,7 +167,7 @@ if ! cmp -s <(zcat "$vminitrd" | (cd "$vmcache" && cpio -i --quiet --to-stdout i
 	fail "the initramfs's /init is not /usr/share/podshim/vm-guest-init"
 fi
 rm -rf "$vmcache"
-echo "kernel and initramfs made from the installed files"
+echo "kernel, initramfs and guest root made from the installed files"
 
 step "/usr/bin/containerd-shim-podshim-v2 -v"
 v=$(/usr/bin/containerd-shim-podshim-v2 -v)
