@@ -6,8 +6,10 @@
 #      each with its reason); warnings and overrides are printed;
 #   3. its contents: the programs, the conffile, every file of deploy/
 #      among the examples, the man pages, Depends;
-#   4. dpkg -i, then podshim-vm-image (a VM pod's kernel and initramfs,
-#      made from the installed files into a scratch cache), the installed
+#   4. dpkg -i, then podshim-vm-image (a VM pod's kernel, initramfs and
+#      guest root, made from the installed files into a scratch cache: the
+#      root holds the installed agent at /usr/bin/podshim-agent, no host
+#      file beyond programs and libraries), the installed
 #      shim's -v (version, the revision the build recorded, the OCI runtime
 #      from /etc/podshim/config.toml) and `scripts/demo.sh --installed`, the
 #      pod demo on the installed binaries;
@@ -142,15 +144,22 @@ if command -v man >/dev/null; then
 	done
 fi
 
-step "/usr/sbin/podshim-vm-image (a VM pod's kernel and initramfs, from the installed files)"
+step "/usr/sbin/podshim-vm-image (a VM pod's kernel, initramfs and guest root, from the installed files)"
 vmcache=$(mktemp -d)
 vmimg=$(PODSHIM_VM_CACHE=$vmcache /usr/sbin/podshim-vm-image) ||
 	{ rm -rf "$vmcache"; fail "podshim-vm-image failed (busybox-static and a /boot kernel with modules are needed)"; }
 echo "$vmimg"
-read -r vmkernel vminitrd <<<"$vmimg"
+read -r vmkernel vminitrd vmroot <<<"$vmimg"
 for f in "$vmkernel" "$vminitrd"; do
 	[ -s "$f" ] || { rm -rf "$vmcache"; fail "podshim-vm-image printed $f, which is not there"; }
 done
+# the guest's root: the installed agent (the shim's default VMAgent, the
+# one beside it) at its path, its own copy; executables and libraries, the
+# mount points, nothing else of the host
+cmp -s "$vmroot/usr/bin/podshim-agent" /usr/bin/podshim-agent ||
+	{ rm -rf "$vmcache"; fail "the guest root $vmroot has no copy of /usr/bin/podshim-agent"; }
+others=$(cd "$vmroot" && find . -mindepth 1 -not -type d | grep -vE '^\./(usr/s?bin/(podshim-agent|runc|crun)|(usr/)?lib(64|/x86_64-linux-gnu)/[^/]+\.so[.0-9]*)$' || true)
+[ -z "$others" ] || { rm -rf "$vmcache"; fail "the guest root holds more than programs and libraries: $others"; }
 # the image's /init is the installed one
 if ! cmp -s <(zcat "$vminitrd" | (cd "$vmcache" && cpio -i --quiet --to-stdout init)) \
 	/usr/share/podshim/vm-guest-init; then
@@ -158,7 +167,7 @@ if ! cmp -s <(zcat "$vminitrd" | (cd "$vmcache" && cpio -i --quiet --to-stdout i
 	fail "the initramfs's /init is not /usr/share/podshim/vm-guest-init"
 fi
 rm -rf "$vmcache"
-echo "kernel and initramfs made from the installed files"
+echo "kernel, initramfs and guest root made from the installed files"
 
 step "/usr/bin/containerd-shim-podshim-v2 -v"
 v=$(/usr/bin/containerd-shim-podshim-v2 -v)

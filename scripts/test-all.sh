@@ -222,8 +222,8 @@ done
 [ $fuzz_ok -eq 0 ] && echo "fuzzing: $fuzz_total executions in total"
 
 note "VM boot (tests/vm/test_vm_boot, then tests/e2e/test_vm_pods.py and test_vm_ctr.py: pod VMs through CRI, VM containers through ctr run)"
-# One short stage: scripts/vm-initramfs.sh builds the guest's initramfs once
-# (cached), qemu-accel.sh picks KVM or TCG, and the test boots one VM to
+# One short stage: scripts/vm-initramfs.sh builds the guest's initramfs and
+# root once (cached), qemu-accel.sh picks KVM or TCG, and the test boots one VM to
 # SIGKILL, one to stop through the agent's Shutdown and one as a pod's own
 # task through the sandbox layer, printing each boot time and QEMU's PSS
 # (the release build: the agent runs as the guest's pid 1); then the `vm`
@@ -234,11 +234,13 @@ note "VM boot (tests/vm/test_vm_boot, then tests/e2e/test_vm_pods.py and test_vm
 if [ $release_ok -eq 0 ]; then
 	(
 		set -e
-		read -r vm_kernel vm_initrd < <(bash scripts/vm-initramfs.sh)
+		# the guest's root holds this build's agent (at its path here)
+		read -r vm_kernel vm_initrd vm_root < <(PODSHIM_VM_AGENT="$(cd "$bdir" && pwd)/podshim-agent" \
+			bash scripts/vm-initramfs.sh)
 		read -r vm_accel vm_accel_args < <(bash scripts/qemu-accel.sh "$vm_kernel")
 		vm_cpu=$(sed -n 's/.*-cpu \([^ ]*\).*/\1/p' <<<"$vm_accel_args")
 		PODSHIM_VM_CONSOLE="$out" timeout 900 "$bdir/test_vm_boot" "$vm_kernel" "$vm_initrd" \
-			"$vm_accel" "$vm_cpu"
+			"$vm_root" "$vm_accel" "$vm_cpu"
 	) 2>&1 | tee "$out/vm-boot.log"
 	count_stage "vm boot" "${PIPESTATUS[0]}"
 	grep -a 'boot .* PSS' "$out/vm-boot.log" >"$out/vm-boot-summary.txt" || true

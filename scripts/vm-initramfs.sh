@@ -1,11 +1,12 @@
 #!/bin/bash
-# The kernel and initramfs of podshim's pod VMs (docs/vm-backend.md), the
-# initramfs built once and cached.
+# The kernel, initramfs and guest root of podshim's pod VMs
+# (docs/vm-backend.md), the initramfs and the root built once and cached.
 #
 #   scripts/vm-initramfs.sh [KERNEL_RELEASE]
 #   podshim-vm-image [KERNEL_RELEASE]      (the same, as the package has it)
 #
-# Prints one line, "KERNEL INITRAMFS" (absolute paths, no blanks). The
+# Prints one line, "KERNEL INITRAMFS ROOT" (absolute paths, no blanks), for
+# the runtime options VMKernel, VMInitrd and VMRoot. The
 # kernel is /boot/vmlinuz-KERNEL_RELEASE; without the argument the running
 # kernel's when /boot has it, else the newest one /boot and /lib/modules
 # both have (a host that is itself a VM may run a kernel of its own). The
@@ -15,6 +16,21 @@
 # does): virtio_pci, virtio_console, virtio_balloon (free page reporting),
 # virtio_net (the pod's NIC),
 # 9pnet_virtio, 9p, overlay.
+#
+# ROOT is the directory QEMU shares with the guest (read-only, 9p) as its
+# root file system: the only host files a guest can read besides its own
+# pod's bundles. It holds the agent, the OCI runtimes the guest may run and
+# the ELF shared libraries they load (ldd: the dynamic loader included, and
+# libasan and friends for a sanitizer build), each at the same absolute
+# path as on the host, and the empty directories the guest mounts on;
+# nothing else of the host. The agent is PODSHIM_VM_AGENT, by default the
+# podshim-agent installed beside this script (../bin, as the package has
+# it) or on PATH; the runtimes are runc and crun as PATH finds them (those
+# that exist) and the absolute paths PODSHIM_VM_RUNTIMES lists (blanks or
+# colons between them). A runtime the guest should run by name must be in
+# the guest's PATH (the agent's: /usr/local/sbin:/usr/local/bin:/usr/sbin:
+# /usr/bin:/sbin:/bin); one named by an absolute path (BinaryName) at that
+# path.
 #
 # The KERNEL printed is, where it can be, the ELF image inside the bzImage
 # (its payload decompressed once here and cached), which QEMU enters at its
@@ -28,8 +44,9 @@
 #
 # The cache (PODSHIM_VM_CACHE, default /var/cache/podshim/vm) keys each
 # image by the kernel release and a hash of everything in it: the init, the
-# busybox binary and the module files (the kernel image: by its own hash). A
-# new init or kernel makes a new image; an image is written to a temporary
+# busybox binary and the module files (the kernel image: by its own hash);
+# the root by the paths and hashes of the files it holds. A new init, kernel,
+# agent or runtime makes a new image; an image is written to a temporary
 # name and renamed, so concurrent callers never see half of one.
 set -euo pipefail
 
@@ -54,8 +71,12 @@ init=${PODSHIM_VM_INIT:-$here/vm-guest-init}
 [ -r "$init" ] || { echo "${0##*/}: no vm-guest-init beside $0 or in ../share/podshim" >&2; exit 2; }
 cache=${PODSHIM_VM_CACHE:-/var/cache/podshim/vm}
 mkdir -p "$cache"
-tmp='' work=''
-trap 'rm -rf "$work" "$tmp"' EXIT
+tmp='' work='' rwork=''
+trap 'rm -rf "$work" "$tmp" "$rwork"' EXIT
+die() {
+	echo "${0##*/}: $*" >&2
+	exit 2
+}
 
 # The bzImage's payload as an ELF with a PVH entry, in $1 (a path in the
 # cache's work area); fails when there is none (1) or readelf is missing (2).
@@ -136,4 +157,72 @@ if [ ! -s "$out" ]; then
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/image"
 	mv "$work/image" "$out"
 fi
-echo "$boot_kernel $out"
+
+# ---- the guest's root -------------------------------------------------------
+
+# what the agent's PATH finds in the guest (src/agent/main.c DEFAULT_PATH)
+guest_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+agent=${PODSHIM_VM_AGENT:-}
+if [ -z "$agent" ]; then
+	if [ -x "$here/../bin/podshim-agent" ]; then
+		agent=$(cd "$here/../bin" && pwd)/podshim-agent
+	else
+		agent=$(command -v podshim-agent || true)
+	fi
+fi
+[ -n "$agent" ] || die "no podshim-agent beside $0 (../bin) or on PATH: set PODSHIM_VM_AGENT"
+bins=("$agent")
+for r in runc crun; do
+	p=$(PATH=$guest_path command -v "$r" || true)
+	[ -n "$p" ] && bins+=("$p")
+done
+runtimes=${PODSHIM_VM_RUNTIMES:-}
+for p in ${runtimes//:/ }; do
+	bins+=("$p")
+done
+for p in "${bins[@]}"; do
+	# the guest runs each at this path: the kernel command line (the
+	# agent's) and QEMU's options split at blanks and commas
+	case $p in
+	/*[[:space:],]* | [!/]*) die "$p: an absolute path without blanks or commas, please" ;;
+	esac
+	[ -f "$p" ] && [ -x "$p" ] || die "$p: no executable file"
+done
+# Each program and the shared libraries it loads, the dynamic loader
+# included (ldd: a static program has none). A library ldd cannot find
+# would fail in the guest: refused here.
+closure() {
+	local f out
+	for f; do
+		echo "$f"
+		out=$(LC_ALL=C ldd "$f" 2>/dev/null || true)
+		if grep -q '=> not found' <<<"$out"; then
+			die "$f: $(grep '=> not found' <<<"$out" | head -n 3 | tr -s '\t\n' '  ')"
+		fi
+		awk '$2 == "=>" && $3 ~ /^\// { print $3; next } $1 ~ /^\// { print $1 }' <<<"$out"
+	done | sort -u
+}
+files=$(closure "${bins[@]}")
+rkey=$({
+	echo 1 # how the root is made: a change makes a new one
+	# shellcheck disable=SC2086 # one path a line, none with blanks
+	sha256sum $files
+} | sha256sum | cut -c1-16)
+rootdir=$cache/root-$rkey
+if [ ! -d "$rootdir" ]; then
+	rwork=$(mktemp -d "$cache/.root.XXXXXX")
+	for f in $files; do
+		mkdir -p "$rwork${f%/*}"
+		cp -L "$f" "$rwork$f" # a symlink's target, at the symlink's path
+	done
+	# where the guest's init and agent mount: dev, proc, sys (the
+	# cgroup2 mount point is sysfs's own), and the runtimes' state
+	mkdir -p "$rwork"/{dev,proc,sys,run,tmp}
+	chmod -R u=rwX,go=rX "$rwork"
+	chmod 1777 "$rwork/tmp"
+	# Another caller may have finished the same root first: a rename onto
+	# its (non-empty) directory fails, and ours goes.
+	mv -T "$rwork" "$rootdir" 2>/dev/null || rm -rf "$rwork"
+	rwork=''
+fi
+echo "$boot_kernel $out $rootdir"

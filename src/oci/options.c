@@ -48,6 +48,7 @@ static const struct field fields[] = {
     F("Backend", "backend", FIELD_STR, backend),
     F("VMKernel", "vm_kernel", FIELD_STR, vm_kernel),
     F("VMInitrd", "vm_initrd", FIELD_STR, vm_initrd),
+    F("VMRoot", "vm_root", FIELD_STR, vm_root),
     F("VMAgent", "vm_agent", FIELD_STR, vm_agent),
     F("VMAccel", "vm_accel", FIELD_STR, vm_accel),
     F("VMCPU", "vm_cpu", FIELD_STR, vm_cpu),

@@ -6,7 +6,7 @@
  * Root, CriuPath, SystemdCgroup, NoPivotRoot, NoNewKeyring, IoUid, IoGid,
  * ShimCgroup, CriuImagePath, CriuWorkPath; and podshim's own: Backend,
  * "linux" (the default) or "vm" (docs/vm-backend.md), and the VM's
- * VMKernel, VMInitrd, VMAgent, VMAccel, VMCPU, VMDefaultCPUs,
+ * VMKernel, VMInitrd, VMRoot, VMAgent, VMAccel, VMCPU, VMDefaultCPUs,
  * VMDefaultMemoryMiB) and the copy kept in the bundle.
  *
  * Create persists them in <bundle>/options.json (JSON) and <bundle>/runtime
@@ -41,8 +41,9 @@ struct ps_options {
         gid_t io_gid;
         /* which backend runs a pod (its sandbox task); NULL means "linux" */
         char *backend;
-        /* the vm backend's machine (sandbox/vm/qemu.h) */
-        char *vm_kernel, *vm_initrd, *vm_agent, *vm_accel, *vm_cpu;
+        /* the vm backend's machine (sandbox/vm/qemu.h); vm_root is the
+         * guest's root directory, vm_agent the agent's path in it */
+        char *vm_kernel, *vm_initrd, *vm_root, *vm_agent, *vm_accel, *vm_cpu;
         uint32_t vm_cpus, vm_memory_mib;
 };
 

@@ -44,6 +44,32 @@ class CommandFailed(AssertionError):
     pass
 
 
+def vm_image(bin_dir):
+    """scripts/vm-initramfs.sh's kernel, initramfs and guest root for the
+    agent of bin_dir (the root holds that agent at its path here, which is
+    the shim's default VMAgent: the podshim-agent beside it), as a list of
+    three paths, or (None, the script's error) where no guest can be built
+    (no kernel in /boot, no busybox-static)."""
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "scripts", "vm-initramfs.sh")
+    env = dict(os.environ, PODSHIM_VM_AGENT=os.path.join(os.path.abspath(bin_dir),
+                                                         "podshim-agent"))
+    r = run(["bash", script], timeout=300, env=env, check=False)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    return r.stdout.split(), ""
+
+
+def vm_settings(bin_dir, image, agent=True):
+    """The VM keys of a podshim config file for vm_image's paths (VMAgent
+    only when `agent`)."""
+    kernel, initrd, root = image
+    return ('VMKernel = "%s"\nVMInitrd = "%s"\nVMRoot = "%s"\n%sVMAccel = "%s"\n'
+            % (kernel, initrd, root,
+               'VMAgent = "%s"\n' % os.path.join(os.path.abspath(bin_dir), "podshim-agent")
+               if agent else "", os.environ.get("PODSHIM_VM_ACCEL", "tcg")))
+
+
 # Every harness timeout is multiplied by this: an emulated CPU (the cgroup v2
 # guest of scripts/cgroup-v2-vm.sh without KVM) runs everything many times
 # slower, and a timeout there is not a hang.

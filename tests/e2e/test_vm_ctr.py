@@ -10,6 +10,7 @@ everything gone once the task is deleted. Marked `vm`: one boot per test.
 import hashlib
 import json
 import os
+import shutil
 import signal
 import time
 
@@ -26,28 +27,25 @@ VM_RUN_DIR = "/run/podshim/vm"  # src/sandbox/vm/pod.h
 
 
 @pytest.fixture(scope="module")
-def vm_kernel_initrd():
-    r = harness.run(["bash", os.path.join(REPO, "scripts", "vm-initramfs.sh")], timeout=300,
-                    check=False)
-    if r.returncode != 0:
-        pytest.skip("no VM guest can be built here: %s" % r.stderr.strip()[-300:])
-    return r.stdout.split()
+def vm_image(bin_dir):
+    image, why = harness.vm_image(bin_dir)
+    if not image:
+        pytest.skip("no VM guest can be built here: %s" % why[-300:])
+    return image
 
 
 @pytest.fixture
-def vm(request, flavor, bin_dir, vm_kernel_initrd):
+def vm(request, flavor, bin_dir, vm_image):
     """rt, with the arguments of `ctr run` for a VM container."""
     if not flavor.podshim or flavor.oci != "runc":
         pytest.skip("a VM container is podshim's; one OCI runtime is enough for its boots")
     rt = request.getfixturevalue("rt")
-    kernel, initrd = vm_kernel_initrd
     path = os.path.join(rt.containerd.dir, "podshim-vm-ctr.toml")
     with open(path, "w") as f:
         f.write('# written by tests/e2e/test_vm_ctr.py\nBinaryName = "runc"\nBackend = "vm"\n'
-                'VMKernel = "%s"\nVMInitrd = "%s"\nVMAgent = "%s"\nVMAccel = "%s"\n'
-                % (kernel, initrd, os.path.join(bin_dir, "podshim-agent"),
-                   os.environ.get("PODSHIM_VM_ACCEL", "tcg")))
+                + harness.vm_settings(bin_dir, vm_image))
     rt.vm_args = ["--runtime", rt.runtime, "--runtime-config-path", path]
+    rt.vm_agent = os.path.join(os.path.abspath(bin_dir), "podshim-agent")
     # the same VM, whose guest has no such runtime: the container's create
     # fails in the guest, after the boot
     bad = os.path.join(rt.containerd.dir, "podshim-vm-ctr-bad.toml")
@@ -160,11 +158,26 @@ def test_vm_ctr_run_output_and_exit_code(vm):
     container on the host, whose bundle is in the same task directory, the
     guest sees its own bundle only: the container mounts that directory (a
     bind the guest's runc makes from the guest's path, i.e. from the VM's
-    bundle share, sandbox/vm/share.h) and lists it."""
+    bundle share, sandbox/vm/share.h) and lists it.
+
+    The guest's root is the directory podshim-vm-image built for it, not
+    the host's /: the container binds the guest's own root (/proc/self/root of its runc,
+    which the shim leaves to the guest: sandbox/vm/binds.h) and
+    finds the agent at its path there, but neither a marker file the test
+    puts in the host's /etc nor the host's /etc/shadow. A host directory
+    the container binds (as a hostPath) reaches it, read-only, through the
+    VM's bundle share."""
     rt = vm
     cid = rt.new_id("vmrun")
     other = rt.new_id("vmside")
     task_dir = os.path.dirname(bundle_of(rt, cid))
+    marker = "/etc/podshim-e2e-hostonly-%s" % cid
+    hostdir = os.path.join(rt.containerd.dir, "hostpath-" + cid)
+    os.makedirs(hostdir)
+    with open(os.path.join(hostdir, "file"), "w") as f:
+        f.write("from-the-host\n")
+    with open(marker, "w") as f:
+        f.write("the host's, not the guest's\n")
     try:
         rt.ctr("run", "-d", "--runtime", rt.runtime, rt.image, other, "sleep", "600",
                timeout=60)
@@ -173,16 +186,32 @@ def test_vm_ctr_run_output_and_exit_code(vm):
         t0 = time.monotonic()
         p = rt.ctr("run", "--rm", *rt.vm_args, "--mount",
                    "type=bind,src=%s,dst=/bundles,options=rbind:ro" % task_dir,
+                   "--mount", "type=bind,src=/proc/self/root,dst=/guestroot,options=rbind:ro",
+                   "--mount", "type=bind,src=%s,dst=/hostdir,options=rbind:ro" % hostdir,
                    rt.image, cid, "sh", "-c",
                    "cat /proc/sys/kernel/random/boot_id; echo out-line; echo $(ls -a /bundles); "
-                   "echo err-line >&2; exit 5", timeout=120, check=False)
+                   "echo err-line >&2; "
+                   "test -x /guestroot%s && echo agent-in-root; "
+                   "test -e /guestroot%s && echo host-marker-seen; "
+                   "test -e /guestroot/etc/shadow && echo host-shadow-seen; "
+                   "cat /hostdir/file; touch /hostdir/new 2>/dev/null && echo hostdir-writable; "
+                   "echo root: $(ls -A /guestroot); exit 5" % (rt.vm_agent, marker),
+                   timeout=120, check=False)
         print("ctr run --rm of a VM container: %.2f s (boot, create, run, delete)"
               % (time.monotonic() - t0))
         assert p.returncode == 5, p
         lines = p.stdout.splitlines()
-        assert len(lines) == 3 and lines[1] == "out-line", p.stdout
+        assert len(lines) == 6 and lines[1] == "out-line", p.stdout
         assert len(lines[0]) == 36 and lines[0] != host_boot_id(), (lines[0], host_boot_id())
-        assert lines[2].split() == [".", "..", cid], (lines[2], other)
+        # its bundle, and the directory of the host paths it binds
+        # (sandbox/vm/binds.h): /hostdir's
+        assert lines[2].split() == [".", "..", ".%s.mounts" % cid, cid], (lines[2], other)
+        # the guest's root: its agent, nothing of the host's
+        assert lines[3] == "agent-in-root", p.stdout
+        assert lines[4] == "from-the-host", p.stdout
+        top = lines[5].split()
+        assert top[0] == "root:" and "etc" not in top and "root" not in top, lines[5]
+        assert not os.path.exists(os.path.join(hostdir, "new"))
         assert p.stderr.strip().endswith("err-line"), p.stderr
         rt.events.wait_for(lambda evs: any(e.topic == "/tasks/delete" for e in events_of(rt, cid)),
                            15, what="TaskDelete of %s" % cid)
@@ -195,6 +224,8 @@ def test_vm_ctr_run_output_and_exit_code(vm):
     finally:
         rt.remove(cid)
         rt.remove(other)
+        os.unlink(marker)
+        shutil.rmtree(hostdir, ignore_errors=True)
 
 
 def test_vm_ctr_qemu_death(vm):
@@ -279,21 +310,20 @@ def test_vm_ctr_failed_create_leaves_nothing(vm):
         rt.remove(cid)
 
 
-def test_vm_ctr_run_by_the_vm_name(bin_dir, asan_log_dir, vm_kernel_initrd):
+def test_vm_ctr_run_by_the_vm_name(bin_dir, asan_log_dir, vm_image):
     """`ctr run --runtime io.containerd.podshim-vm.v2` with no options: the
     shim runs as containerd-shim-podshim-vm-v2, whose defaults are the VM
     backend with the settings of PODSHIM_VM_CONFIG (src/shim/profile.h), so
     the container gets a VM of its own; nothing is left after `--rm`, its
     salted socket included. A containerd of its own: the variable is in the
     daemon's environment, which its shims inherit."""
-    kernel, initrd = vm_kernel_initrd
     cd = harness.Containerd(bin_dir, asan_log_dir=asan_log_dir)
     try:
         cfg = os.path.join(cd.dir, "vm.toml")
         with open(cfg, "w") as f:
-            f.write('VMKernel = "%s"\nVMInitrd = "%s"\nVMAgent = "%s"\nVMAccel = "%s"\n'
-                    % (kernel, initrd, os.path.join(bin_dir, "podshim-agent"),
-                       os.environ.get("PODSHIM_VM_ACCEL", "tcg")))
+            # no VMAgent: the default, the agent's path beside the shim,
+            # which is where the root holds it
+            f.write(harness.vm_settings(bin_dir, vm_image, agent=False))
         cd.extra_env["PODSHIM_VM_CONFIG"] = cfg
         cd.start()
         ctr = cd.ctr("vmname")

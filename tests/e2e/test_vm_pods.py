@@ -520,13 +520,17 @@ def check_bundle_isolation(vm_pods, cri_env, pod, ctr):
         vm_pods.wait_container_state(peek, "CONTAINER_RUNNING", timeout=60)
         out, err, code = vm_pods.cri.exec_sync(peek, ["ls", "-a", "/bundles"], 60)
         assert (err, code) == ("", 0), (out, err, code)
-        assert set(out.split()) == {".", "..", ctr, peek}, (out, host_view)
+        # each member's bundle and the host files CRI binds into it (hosts,
+        # resolv.conf, hostname, shm: sandbox/vm/binds.h), nothing else
+        assert set(out.split()) == {".", "..", ctr, peek, ".%s.mounts" % ctr,
+                                    ".%s.mounts" % peek}, (out, host_view)
         # the guest's own bundle is there, whole: its config.json and rootfs
         out, err, code = vm_pods.cri.exec_sync(
             peek, ["ls", "/bundles/%s" % peek, "/bundles/%s/rootfs/bin/busybox" % peek], 60)
         assert code == 0 and "config.json" in out.split(), (out, err, code)
         # on the host: a private mount, a bind (and its rootfs) per member
-        assert sorted(os.listdir(share)) == sorted([ctr, peek]), os.listdir(share)
+        assert sorted(os.listdir(share)) == sorted([ctr, peek, ".%s.mounts" % ctr,
+                                                    ".%s.mounts" % peek]), os.listdir(share)
         mps = harness.mounts_under(share)
         assert share in mps, mps
         for cid in (ctr, peek):
@@ -536,7 +540,7 @@ def check_bundle_isolation(vm_pods, cri_env, pod, ctr):
     vm_pods.cri.stop_container(peek, grace=0)
     vm_pods.cri.remove_container(peek)
     pod.containers.remove(peek)
-    assert os.listdir(share) == [ctr], os.listdir(share)
+    assert sorted(os.listdir(share)) == sorted([ctr, ".%s.mounts" % ctr]), os.listdir(share)
     assert harness.mounts_under(share, contains=peek) == [], harness.mounts_under(share)
     return share
 

@@ -181,11 +181,48 @@ static void test_vm_member_outside_a_vm_pod(void)
         teardown();
 }
 
+/* A VM's root is the directory podshim-vm-image built for guests, never
+ * the host's /: options without VMRoot are refused naming the key and the
+ * tool, and a root without the agent the guest would exec is refused
+ * naming both paths, before anything is made or spawned. */
+static void test_vm_needs_its_root(void)
+{
+        static char vm[] = "vm", kernel[] = "/boot/vmlinuz-x", initrd[] = "/i.gz",
+                    agent[] = "/usr/bin/podshim-agent";
+        char root[] = "/tmp/podshim-test-root.XXXXXX";
+        struct ps_options opts = {
+            .backend = vm, .vm_kernel = kernel, .vm_initrd = initrd, .vm_agent = agent};
+        const char *const want[] = {"VMRoot", "holds no agent at /usr/bin/podshim-agent"};
+        const int codes[] = {PS_INVALID_ARGUMENT, PS_FAILED_PRECONDITION};
+
+        CHECK(mkdtemp(root) != NULL);
+        setup();
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_err_ struct ps_err *e = NULL;
+                struct ps_create_request req;
+                char bundle[128], id[16];
+
+                opts.vm_root = i == 0 ? NULL : root;
+                snprintf(id, sizeof(id), "vmroot%zu", i);
+                write_bundle(bundle, sizeof(bundle), id, "container", NULL);
+                req = fake_request(id, bundle);
+                req.options = &opts;
+                CHECK(ps_sandboxes_create_task(&sbs, &req, on_done, NULL, &e) < 0);
+                CHECK(e && (int)e->code == codes[i]);
+                CHECK(e && strstr(ps_err_msg(e), want[i]) &&
+                      strstr(ps_err_msg(e), "podshim-vm-image"));
+                CHECK(ps_tasks_find(&sbs.tasks, id) == NULL);
+        }
+        teardown();
+        rmdir(root);
+}
+
 int main(void)
 {
         RUN(test_membership);
         RUN(test_teardown_touches_only_its_pod);
         RUN(test_sandbox_goes_with_its_task);
         RUN(test_vm_member_outside_a_vm_pod);
+        RUN(test_vm_needs_its_root);
         return check_summary();
 }

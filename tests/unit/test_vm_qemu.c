@@ -10,6 +10,7 @@
 static const struct ps_vm_config good = {
     .kernel = "/boot/vmlinuz-6.1.0-57-amd64",
     .initrd = "/var/cache/podshim/vm/initramfs.cpio.gz",
+    .root = "/var/cache/podshim/vm/root-0123456789abcdef",
     .agent = "/usr/libexec/podshim/podshim-agent",
     .accel = "tcg",
     .stderr_fd = -1,
@@ -57,8 +58,14 @@ static void test_argv(void)
         CHECK_STREQ(opt_value(argv, "-chardev"),
                     "socket,id=agent,path=/run/podshim/vm/p1/agent.sock,server=on,wait=off");
         CHECK(has(argv, "virtserialport,bus=vser.0,chardev=agent,name=org.podshim.agent"));
-        CHECK(strstr(opt_value(argv, "-fsdev"), "path=/,") != NULL);
-        CHECK(strstr(opt_value(argv, "-fsdev"), "readonly=on") != NULL);
+        /* the guest's root is the directory built for it, read-only;
+         * never the host's / */
+        CHECK_STREQ(opt_value(argv, "-fsdev"),
+                    "local,id=guestroot,path=/var/cache/podshim/vm/root-0123456789abcdef,"
+                    "security_model=passthrough,readonly=on,multidevs=remap");
+        CHECK(has(argv, "virtio-9p-pci,fsdev=guestroot,mount_tag=guestroot"));
+        for (size_t i = 1; argv[i]; i++)
+                CHECK(strcmp(argv[i - 1], "-fsdev") != 0 || strstr(argv[i], "path=/,") == NULL);
 }
 
 static void test_kvm_and_sizes(void)
@@ -175,6 +182,7 @@ static void test_refused(void)
         } bad[] = {
             {"kernel", "/boot/a,b"}, {"initrd", "relative.gz"}, {"agent", "/x/my agent"},
             {"accel", "hvf"},        {"dir", "/run/p,q"},       {"kernel", NULL},
+            {"root", NULL},          {"root", "root-1"},        {"root", "/r/a,b"},
         };
 
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -189,6 +197,8 @@ static void test_refused(void)
                         c.initrd = bad[i].value;
                 else if (strcmp(bad[i].field, "agent") == 0)
                         c.agent = bad[i].value;
+                else if (strcmp(bad[i].field, "root") == 0)
+                        c.root = bad[i].value;
                 else if (strcmp(bad[i].field, "accel") == 0)
                         c.accel = bad[i].value;
                 else

@@ -6,6 +6,7 @@
  * parent is shared; a stale share is cleared; an id that is no path
  * component is refused. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -17,7 +18,9 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/json.h"
 #include "check.h"
+#include "sandbox/vm/binds.h"
 #include "sandbox/vm/share.h"
 
 static char tmpdir[64];
@@ -202,6 +205,139 @@ static void test_share_stale_and_bad_ids(void)
         CHECK_INTEQ(count_mounts(dir, NULL), 0);
 }
 
+#define GUEST_DIR "/run/containerd/io.containerd.runtime.v2.task/k8s.io"
+
+/* The source of mounts[i] in the bundle's config.json (the caller frees). */
+static char *source_of(const char *bundle, int i)
+{
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        _cleanup_json_ cJSON *tree = NULL;
+        const cJSON *src;
+
+        if (asprintf(&path, "%s/config.json", bundle) < 0 ||
+            ps_read_file(path, 1u << 20, &buf, NULL, NULL) < 0)
+                return NULL;
+        tree = cJSON_Parse(buf);
+        src = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(tree, "mounts"), i),
+                                  "source");
+        return cJSON_IsString(src) ? strdup(src->valuestring) : NULL;
+}
+
+/* A member's binds of host paths (sandbox/vm/binds.h): those the guest
+ * lacks go into the share, read-only where the spec says ro (submounts
+ * too), and config.json names them at the guest's path; the guest's own
+ * (/proc, its share's path, a relative source) and non-binds stay; a
+ * missing source is INVALID_ARGUMENT; removal and the share's free take
+ * every bind. */
+static void test_share_binds(void)
+{
+        _cleanup_err_ struct ps_err *err = NULL;
+        _cleanup_free_ char *dir = path_of("%s", "p4.bundles");
+        _cleanup_free_ char *e = make_bundle("e"), *f = make_bundle("f");
+        _cleanup_free_ char *host = path_of("%s", "host"), *sub = path_of("%s", "host/data/sub");
+        _cleanup_free_ char *hosts = path_of("%s", "host/hosts");
+        _cleanup_free_ char *marker = path_of("%s", "host/data/sub/marker");
+        _cleanup_free_ char *cfg = NULL, *spec = NULL, *src = NULL, *p = NULL;
+        _cleanup_free_ char *binds = path_of("%s", "p4.bundles/.e.mounts");
+        const char *guest_srcs[] = {GUEST_DIR "/.e.mounts/0", GUEST_DIR "/.e.mounts/1", "proc",
+                                    "/proc/self/ns",          GUEST_DIR "/other",       "relative",
+                                    GUEST_DIR "/.e.mounts/6"};
+        struct ps_vm_share *s;
+        int fd;
+
+        if (ps_mkdir_p(sub, 0755, NULL) < 0 || mount("tmpfs", sub, "tmpfs", 0, NULL) < 0 ||
+            ps_write_file_atomic(marker, "m", 1, 0644, NULL) < 0 ||
+            ps_write_file_atomic(hosts, "127.0.0.1 x\n", 12, 0644, NULL) < 0)
+                abort();
+        if (asprintf(
+                &spec,
+                "{\"mounts\":["
+                "{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"%s/host/hosts\","
+                "\"options\":[\"rbind\",\"rprivate\",\"ro\"]},"
+                "{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/host/data\","
+                "\"options\":[\"rbind\",\"rw\"]},"
+                "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+                "{\"destination\":\"/ns\",\"type\":\"none\",\"source\":\"/proc/self/ns\","
+                "\"options\":[\"bind\"]},"
+                "{\"destination\":\"/o\",\"type\":\"bind\",\"source\":\"" GUEST_DIR
+                "/other\",\"options\":[\"rbind\"]},"
+                "{\"destination\":\"/r\",\"type\":\"bind\",\"source\":\"relative\"},"
+                "{\"destination\":\"/d2\",\"type\":\"bind\",\"source\":\"%s/host/data\","
+                "\"options\":[\"rbind\",\"ro\"]}]}",
+                tmpdir, tmpdir, tmpdir) < 0 ||
+            asprintf(&cfg, "%s/config.json", e) < 0 ||
+            ps_write_file_atomic(cfg, spec, strlen(spec), 0600, NULL) < 0)
+                abort();
+        s = ps_vm_share_new(dir, &err);
+        CHECK(s != NULL);
+        if (!s)
+                return;
+        CHECK_INTEQ(ps_vm_binds_share(s, "e", e, GUEST_DIR, &err), 0);
+        for (int i = 0; i < 7; i++) {
+                free(src);
+                src = source_of(e, i);
+                CHECK_STREQ(src, guest_srcs[i]);
+        }
+        /* 0: a file, read-only; 1: a directory with its submount, writable;
+         * 6: the same directory read-only, the submount too */
+        free(p);
+        p = path_of("%s", "p4.bundles/.e.mounts/0");
+        CHECK(access(p, R_OK) == 0);
+        fd = open(p, O_WRONLY | O_CLOEXEC);
+        CHECK(fd < 0 && errno == EROFS);
+        if (fd >= 0)
+                close(fd);
+        free(p);
+        p = path_of("%s", "p4.bundles/.e.mounts/1/sub/marker");
+        CHECK(access(p, R_OK) == 0);
+        free(p);
+        p = path_of("%s", "p4.bundles/.e.mounts/1/sub/new");
+        CHECK(ps_write_file_atomic(p, "n", 1, 0644, NULL) == 0);
+        free(p);
+        p = path_of("%s", "p4.bundles/.e.mounts/6/sub/new2");
+        CHECK(ps_write_file_atomic(p, "n", 1, 0644, &err) < 0);
+        CHECK(err && err->errnum == EROFS);
+        ps_err_free(TAKE_PTR(err));
+        CHECK_INTEQ(count_mounts(binds, NULL), 5); /* 0, 1 and its sub, 6 and its sub */
+
+        /* a missing source: refused, named */
+        free(spec);
+        free(cfg);
+        if (asprintf(&spec,
+                     "{\"mounts\":[{\"destination\":\"/x\",\"type\":\"bind\","
+                     "\"source\":\"%s/host/nothing\"}]}",
+                     tmpdir) < 0 ||
+            asprintf(&cfg, "%s/config.json", f) < 0 ||
+            ps_write_file_atomic(cfg, spec, strlen(spec), 0600, NULL) < 0)
+                abort();
+        CHECK_INTEQ(ps_vm_binds_share(s, "f", f, GUEST_DIR, &err), -1);
+        CHECK(err && err->code == PS_INVALID_ARGUMENT && strstr(ps_err_msg(err), "host/nothing"));
+        ps_err_free(TAKE_PTR(err));
+        CHECK_INTEQ(ps_vm_share_remove(s, "f", &err), 0);
+
+        CHECK_INTEQ(ps_vm_share_remove(s, "e", &err), 0);
+        CHECK(access(binds, F_OK) < 0 && errno == ENOENT);
+        CHECK_INTEQ(count_mounts(dir, NULL), 1);
+        CHECK(access(marker, F_OK) == 0); /* the host's files are untouched */
+        /* sent again, the rewritten spec names the guest's paths only */
+        CHECK_INTEQ(ps_vm_binds_share(s, "e", e, GUEST_DIR, &err), 0);
+        CHECK(access(binds, F_OK) < 0 && errno == ENOENT);
+        /* the share's free takes the binds of a member still there */
+        free(spec);
+        if (asprintf(&spec,
+                     "{\"mounts\":[{\"destination\":\"/x\",\"type\":\"bind\","
+                     "\"source\":\"%s\",\"options\":[\"rbind\"]}]}",
+                     host) < 0 ||
+            ps_write_file_atomic(cfg, spec, strlen(spec), 0600, NULL) < 0)
+                abort();
+        CHECK_INTEQ(ps_vm_binds_share(s, "f", f, GUEST_DIR, &err), 0);
+        CHECK(count_mounts(dir, NULL) > 1);
+        ps_vm_share_free(s);
+        CHECK_INTEQ(count_mounts(dir, NULL), 0);
+        CHECK(access(dir, F_OK) < 0 && errno == ENOENT);
+        umount2(sub, MNT_DETACH);
+}
+
 int main(void)
 {
         if (geteuid() != 0) {
@@ -221,6 +357,7 @@ int main(void)
         RUN(test_share_lifecycle);
         RUN(test_share_propagation);
         RUN(test_share_stale_and_bad_ids);
+        RUN(test_share_binds);
         umount2(tmpdir, MNT_DETACH);
         rmdir(tmpdir);
         return check_summary();

@@ -1,12 +1,13 @@
 /* Boots real pod VMs through the host side of the vm backend
  * (sandbox/vm/vm.h) and talks to the real podshim-agent inside them.
  *
- *   test_vm_boot KERNEL INITRAMFS [ACCEL [CPU]]
+ *   test_vm_boot KERNEL INITRAMFS ROOT [ACCEL [CPU]]
  *
- * KERNEL and INITRAMFS are scripts/vm-initramfs.sh's line, ACCEL tcg (the
- * default) or kvm and CPU the -cpu model (scripts/qemu-accel.sh's choice). The agent is the
- * podshim-agent next to this binary. Not a ctest test (a boot under TCG
- * takes seconds): scripts/test-all.sh runs it as the "vm boot" stage.
+ * KERNEL, INITRAMFS and ROOT are scripts/vm-initramfs.sh's line, ACCEL tcg
+ * (the default) or kvm and CPU the -cpu model (scripts/qemu-accel.sh's
+ * choice). The agent is the podshim-agent next to this binary, which the
+ * root must hold at the same path (PODSHIM_VM_AGENT=<it> for the script). Not a ctest test (a boot
+ * under TCG takes seconds): scripts/test-all.sh runs it as the "vm boot" stage.
  * PODSHIM_VM_CONSOLE=DIR keeps each guest's serial console there.
  *
  *  - boot_hello_sigkill: Hello answers from another kernel (its boot id is
@@ -278,6 +279,7 @@ static void test_vm_pod_task(void)
         struct ps_options opts = {.backend = (char *)PS_BACKEND_VM,
                                   .vm_kernel = (char *)config.kernel,
                                   .vm_initrd = (char *)config.initrd,
+                                  .vm_root = (char *)config.root,
                                   .vm_agent = agent_path,
                                   .vm_accel = (char *)config.accel,
                                   .vm_cpu = (char *)config.cpu};
@@ -345,8 +347,8 @@ static int setup(int argc, char **argv)
         size_t len;
         ssize_t n;
 
-        if (argc < 3 || argc > 5) {
-                fprintf(stderr, "usage: %s KERNEL INITRAMFS [tcg|kvm [CPU]]\n", argv[0]);
+        if (argc < 4 || argc > 6) {
+                fprintf(stderr, "usage: %s KERNEL INITRAMFS ROOT [tcg|kvm [CPU]]\n", argv[0]);
                 return -1;
         }
         base = strrchr(argv[1], '/');
@@ -370,6 +372,21 @@ static int setup(int argc, char **argv)
                 return -1;
         self[n] = '\0';
         snprintf(agent_path, sizeof(agent_path), "%s/podshim-agent", dirname(self));
+        {
+                struct stat st, in_root;
+                char copy[2 * PATH_MAX];
+
+                /* the guest runs the root's copy: it must be this build's */
+                snprintf(copy, sizeof(copy), "%s%s", argv[3], agent_path);
+                if (stat(agent_path, &st) < 0 || stat(copy, &in_root) < 0 ||
+                    st.st_size != in_root.st_size) {
+                        fprintf(stderr,
+                                "%s: no copy of %s in it: PODSHIM_VM_AGENT=%s "
+                                "scripts/vm-initramfs.sh makes one\n",
+                                argv[3], agent_path, agent_path);
+                        return -1;
+                }
+        }
         if (ps_read_file("/proc/sys/kernel/random/boot_id", 64, &id, NULL, NULL) < 0)
                 return -1;
         id[strcspn(id, "\n")] = '\0';
@@ -378,9 +395,10 @@ static int setup(int argc, char **argv)
                 return -1;
         config = (struct ps_vm_config){.kernel = argv[1],
                                        .initrd = argv[2],
+                                       .root = argv[3],
                                        .agent = agent_path,
-                                       .accel = argc > 3 ? argv[3] : "tcg",
-                                       .cpu = argc > 4 ? argv[4] : NULL,
+                                       .accel = argc > 4 ? argv[4] : "tcg",
+                                       .cpu = argc > 5 ? argv[5] : NULL,
                                        .stderr_fd = 2};
         return 0;
 }

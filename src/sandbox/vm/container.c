@@ -12,6 +12,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "sandbox/linux/mount.h"
+#include "sandbox/vm/binds.h"
 #include "sandbox/vm/pod.h"
 #include "sandbox/vm/share.h"
 #include "sandbox/vm/stdio.h"
@@ -177,8 +178,15 @@ static int share_bundle(struct ps_vm_member *m, struct ps_vm_pod *pod, struct ps
 {
         if (!pod->share)
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "the pod's VM is gone");
-        if (ps_vm_share_add(pod->share, m->c->id, m->c->bundle, err) < 0)
+        /* the host paths it binds first: config.json is read before the
+         * guest can reach the bundle (sandbox/vm/binds.h) */
+        if (ps_vm_binds_share(pod->share, m->c->id, m->c->bundle, pod->bundles, err) < 0 ||
+            ps_vm_share_add(pod->share, m->c->id, m->c->bundle, err) < 0) {
+                /* nothing of another member's (a duplicate id) goes */
+                if (!err || !*err || (*err)->code != PS_ALREADY_EXISTS)
+                        ps_vm_share_remove(pod->share, m->c->id, NULL);
                 return ps_err_prefix(err, "share the bundle");
+        }
         m->shared = true;
         return 0;
 }

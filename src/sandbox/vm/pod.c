@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -246,8 +247,10 @@ static char *bundles_dir(const char *bundle, struct ps_err **err)
         return out;
 }
 
-/* The VM's settings from the runtime options (Backend = "vm" and VM*);
- * the agent defaults to the podshim-agent beside the shim's binary. */
+/* The VM's settings from the runtime options (Backend = "vm" and VM*).
+ * The agent is a path inside the guest's root (VMRoot), by default the
+ * path the podshim-agent beside the shim's binary has on the host, which
+ * is where podshim-vm-image puts the installed agent. */
 static void vm_config(const struct ps_options *o, struct ps_vm_config *cfg, char agent[AGENT_MAX])
 {
         char self[SELF_MAX];
@@ -261,12 +264,38 @@ static void vm_config(const struct ps_options *o, struct ps_vm_config *cfg, char
         snprintf(agent, AGENT_MAX, "%s/podshim-agent", self);
         *cfg = (struct ps_vm_config){.kernel = o->vm_kernel,
                                      .initrd = o->vm_initrd,
+                                     .root = o->vm_root,
                                      .agent = o->vm_agent ? o->vm_agent : agent,
                                      .accel = o->vm_accel ? o->vm_accel : "tcg",
                                      .cpu = o->vm_cpu,
                                      .vcpus = o->vm_cpus,
                                      .mem_mib = o->vm_memory_mib,
                                      .stderr_fd = 2};
+}
+
+/* The guest's root must hold the agent the guest's init will exec: a root
+ * built for another agent path fails here, with the cure, rather than as a
+ * guest that dies before its Hello. A stat or two on the loop. */
+static int check_root(const struct ps_vm_config *cfg, struct ps_err **err)
+{
+        _cleanup_free_ char *agent = NULL;
+        struct stat st;
+
+        if (!cfg->root || cfg->root[0] != '/' || !cfg->agent || cfg->agent[0] != '/')
+                return 0; /* qemu.c refuses them, naming the setting */
+        if (stat(cfg->root, &st) < 0 || !S_ISDIR(st.st_mode))
+                return ps_err_set(err, PS_FAILED_PRECONDITION,
+                                  "vm: VMRoot %s is no directory (podshim-vm-image makes it)",
+                                  cfg->root);
+        if (asprintf(&agent, "%s%s", cfg->root, cfg->agent) < 0)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm root");
+        if (stat(agent, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR))
+                return ps_err_set(err, PS_FAILED_PRECONDITION,
+                                  "vm: VMRoot %s holds no agent at %s (podshim-vm-image puts "
+                                  "PODSHIM_VM_AGENT there, by default the installed "
+                                  "podshim-agent; VMAgent names its path)",
+                                  cfg->root, cfg->agent);
+        return 0;
 }
 
 /* Makes the pod cgroup (when the spec names one) and boots the VM with
@@ -324,7 +353,19 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
                                   "reads them from " PS_VM_SYSTEM_CONFIG
                                   " or the file PODSHIM_VM_CONFIG names)"),
                        NULL;
+        /* never the host's / instead: a guest must not read the host */
+        if (!req->options->vm_root)
+                return ps_err_set(err, PS_INVALID_ARGUMENT,
+                                  "vm: the runtime options name no VMRoot, the guest's root "
+                                  "directory (podshim-vm-image, scripts/vm-initramfs.sh in a "
+                                  "build tree, prints it after the kernel and initramfs; the "
+                                  "runtime type io.containerd.podshim-vm.v2 reads it "
+                                  "from " PS_VM_SYSTEM_CONFIG
+                                  " or the file PODSHIM_VM_CONFIG names)"),
+                       NULL;
         vm_config(req->options, &cfg, agent);
+        if (check_root(&cfg, err) < 0)
+                return ps_err_prefix(err, "%s", c->id), NULL;
         if (solo)
                 r = ps_vm_size_for_container(req->spec, cfg.vcpus, cfg.mem_mib, &size, err);
         else

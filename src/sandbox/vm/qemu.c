@@ -52,7 +52,7 @@ static int check_path(const char *what, const char *p, struct ps_err **err)
 static int check_config(const struct ps_vm_config *cfg, const char *dir, struct ps_err **err)
 {
         if (check_path("kernel", cfg->kernel, err) < 0 ||
-            check_path("initrd", cfg->initrd, err) < 0 ||
+            check_path("initrd", cfg->initrd, err) < 0 || check_path("root", cfg->root, err) < 0 ||
             check_path("agent", cfg->agent, err) < 0 || check_path("run directory", dir, err) < 0 ||
             (cfg->console && check_path("console", cfg->console, err) < 0) ||
             (cfg->bundles && check_path("bundle directory", cfg->bundles, err) < 0) ||
@@ -127,10 +127,13 @@ char **ps_vm_qemu_argv(const struct ps_vm_config *cfg, const char *dir, struct p
         add(&b, "-append");
         add(&b, "console=ttyS0 panic=-1 quiet podshim.agent=%s%s%s", cfg->agent,
             cfg->bundles ? " podshim.bundles=" : "", cfg->bundles ? cfg->bundles : "");
+        /* Only the root built for guests, never the host's /: a guest
+         * reads nothing of the host beyond it and its pod's bundles. */
         add(&b, "-fsdev");
-        add(&b, "local,id=hostroot,path=/,security_model=passthrough,readonly=on,multidevs=remap");
+        add(&b, "local,id=%s,path=%s,security_model=passthrough,readonly=on,multidevs=remap",
+            PS_VM_ROOT_TAG, cfg->root);
         add(&b, "-device");
-        add(&b, "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot");
+        add(&b, "virtio-9p-pci,fsdev=%s,mount_tag=%s", PS_VM_ROOT_TAG, PS_VM_ROOT_TAG);
         if (cfg->bundles) {
                 /* Read-write, and passthrough so that the guest's runtime
                  * sees the rootfs's owners and modes as they are. */

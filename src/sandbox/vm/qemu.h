@@ -2,8 +2,10 @@
  *
  * q35 with virtio-pci devices, no firmware menu, no default
  * devices: the host's kernel and the cached initramfs
- * (scripts/vm-initramfs.sh), the host's / shared read-only over 9p (the
- * guest's init lays a tmpfs overlay on it), one virtio-serial port
+ * (scripts/vm-initramfs.sh), the guest's root directory (built by the same
+ * script: the agent, the OCI runtimes and their libraries, never the host's
+ * /) shared read-only over 9p as "guestroot" (the guest's init lays a tmpfs
+ * overlay on it), one virtio-serial port
  * org.podshim.agent whose host end is a unix socket QEMU listens on
  * (`<dir>/agent.sock`, server=on,wait=off: QEMU does not wait for us), a
  * second 9p share, read-write, of the pod's own bundle share (a directory
@@ -26,14 +28,16 @@
 
 #define PS_VM_AGENT_SOCKET "agent.sock"
 #define PS_VM_AGENT_PORT   "org.podshim.agent"
-#define PS_VM_BUNDLES_TAG  "bundles" /* the agent mounts it (agent/main.c) */
-#define PS_VM_TAP_FD       3         /* the first of ps_spawn's extra fds */
+#define PS_VM_BUNDLES_TAG  "bundles"   /* the agent mounts it (agent/main.c) */
+#define PS_VM_ROOT_TAG     "guestroot" /* scripts/vm-guest-init mounts it */
+#define PS_VM_TAP_FD       3           /* the first of ps_spawn's extra fds */
 
 struct ps_vm_config {
         const char *qemu;    /* NULL: qemu-system-x86_64 from $PATH */
         const char *kernel;  /* e.g. /boot/vmlinuz-6.1.0-57-amd64 */
         const char *initrd;  /* scripts/vm-initramfs.sh's image */
-        const char *agent;   /* podshim-agent's path on the host, which the guest shares */
+        const char *root;    /* the guest's root directory, the same script's */
+        const char *agent;   /* podshim-agent's path inside `root` */
         const char *accel;   /* "tcg" or "kvm" (scripts/qemu-accel.sh decides) */
         const char *cpu;     /* -cpu; NULL: "max" under TCG, "host" under KVM */
         unsigned vcpus;      /* 0: 1 */

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,45 @@ static int detach_and_remove(const char *path, struct ps_err **err)
         return 0;
 }
 
+/* Detaches whatever is mounted at a bind's mount point and removes it (a
+ * file or a directory); 0 when it is gone. */
+static int detach_and_unlink(const char *path, struct ps_err **err)
+{
+        for (int i = 0; i < 16 && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0; i++)
+                ;
+        if (errno != EINVAL && errno != ENOENT)
+                return ps_err_errno(err, errno, PS_INTERNAL, "unmount %s", path);
+        if (unlink(path) < 0 && errno != ENOENT && (errno != EISDIR || rmdir(path) < 0) &&
+            errno != ENOENT)
+                return ps_err_errno(err, errno, PS_INTERNAL, "remove %s", path);
+        return 0;
+}
+
+/* A member's binds (<share>/.<id>.mounts), every one detached and removed,
+ * then the directory; 0 when it is gone. */
+static int remove_binds(const char *dir, struct ps_err **err)
+{
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        struct dirent *de;
+        int r = 0;
+
+        if (!d)
+                return errno == ENOENT ? 0 : ps_err_errno(err, errno, PS_INTERNAL, "open %s", dir);
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *path = NULL;
+
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (asprintf(&path, "%s/%s", dir, de->d_name) < 0)
+                        r = ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "share");
+                else if (detach_and_unlink(path, r < 0 ? NULL : err) < 0)
+                        r = -1;
+        }
+        if (r == 0 && rmdir(dir) < 0 && errno != ENOENT)
+                r = ps_err_errno(err, errno, PS_INTERNAL, "rmdir %s", dir);
+        return r;
+}
+
 /* Every entry of the share, detached and removed; the first failure is
  * err's, the rest are still tried. */
 static int clear(const char *dir, struct ps_err **err)
@@ -51,7 +91,9 @@ static int clear(const char *dir, struct ps_err **err)
                         r = ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "share");
                         continue;
                 }
-                if (detach_and_remove(path, r < 0 ? NULL : err) < 0)
+                /* a member's binds (.<id>.mounts) or its bundle (<id>) */
+                if ((de->d_name[0] == '.' ? remove_binds(path, r < 0 ? NULL : err)
+                                          : detach_and_remove(path, r < 0 ? NULL : err)) < 0)
                         r = -1;
         }
         return r;
@@ -128,13 +170,86 @@ int ps_vm_share_add(struct ps_vm_share *s, const char *id, const char *bundle, s
         return 0;
 }
 
+static char *binds_path(const struct ps_vm_share *s, const char *id, struct ps_err **err)
+{
+        char *path = NULL;
+
+        if (!ps_id_valid(id))
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "share: bad id '%s'", id), NULL;
+        if (asprintf(&path, "%s/.%s.mounts", s->dir, id) < 0)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "share"), NULL;
+        return path;
+}
+
+/* A bind's mount point: a directory for a directory, a file for the rest. */
+static int make_mount_point(const char *path, bool dir, struct ps_err **err)
+{
+        int fd;
+
+        if (dir) {
+                if (mkdir(path, 0700) == 0)
+                        return 0;
+        } else {
+                fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd >= 0) {
+                        close(fd);
+                        return 0;
+                }
+        }
+        return ps_err_errno(err, errno, errno == EEXIST ? PS_ALREADY_EXISTS : PS_INTERNAL,
+                            "make %s", path);
+}
+
+/* Read-only, the mounts below included when recursive (mount_setattr,
+ * Linux 5.12); where the kernel has none, the top mount alone. */
+static int make_readonly(const char *path, bool recursive)
+{
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+
+        if (mount_setattr(AT_FDCWD, path, recursive ? AT_RECURSIVE : 0, &attr, sizeof(attr)) == 0)
+                return 0;
+        if (errno != ENOSYS)
+                return -1;
+        return mount("none", path, "none", MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+}
+
+int ps_vm_share_add_bind(struct ps_vm_share *s, const char *id, unsigned n, const char *source,
+                         bool recursive, bool readonly, struct ps_err **err)
+{
+        _cleanup_free_ char *dir = binds_path(s, id, err), *path = NULL;
+        struct stat st;
+
+        if (!dir)
+                return -1;
+        if (asprintf(&path, "%s/%u", dir, n) < 0)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "share");
+        if (stat(source, &st) < 0)
+                return ps_err_errno(err, errno, errno == ENOENT ? PS_INVALID_ARGUMENT : PS_INTERNAL,
+                                    "bind source %s", source);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return ps_err_errno(err, errno, PS_INTERNAL, "mkdir %s", dir);
+        if (make_mount_point(path, S_ISDIR(st.st_mode), err) < 0)
+                return -1;
+        if (mount(source, path, "none", MS_BIND | (recursive ? MS_REC : 0), NULL) < 0 ||
+            mount("none", path, "none", MS_PRIVATE | (recursive ? MS_REC : 0), NULL) < 0 ||
+            (readonly && make_readonly(path, recursive) < 0)) {
+                ps_err_errno(err, errno, PS_INTERNAL, "bind %s at %s", source, path);
+                detach_and_unlink(path, NULL);
+                return -1;
+        }
+        return 0;
+}
+
 int ps_vm_share_remove(struct ps_vm_share *s, const char *id, struct ps_err **err)
 {
         _cleanup_free_ char *path = entry_path(s, id, err);
+        _cleanup_free_ char *binds = path ? binds_path(s, id, err) : NULL;
 
-        if (!path)
+        if (!binds)
                 return -1;
-        return detach_and_remove(path, err);
+        if (detach_and_remove(path, err) < 0)
+                return -1;
+        return remove_binds(binds, err);
 }
 
 struct ps_vm_share *ps_vm_share_free(struct ps_vm_share *s)

@@ -337,15 +337,10 @@ class CriEnv:
         no guest can be built (no kernel in /boot, no busybox-static) the
         handler has none, and its pods fail to start saying so: only the vm
         tests use it."""
-        script = os.path.join(os.path.dirname(DEPLOY_DIR), "scripts", "vm-initramfs.sh")
-        r = harness.run(["bash", script], timeout=300, check=False)
-        if r.returncode != 0:
-            return "# no VM: %s\n" % r.stderr.strip().replace("\n", " ")
-        kernel, initrd = r.stdout.split()
-        return ('Backend = "vm"\nVMKernel = "%s"\nVMInitrd = "%s"\nVMAgent = "%s"\n'
-                'VMAccel = "%s"\n' % (kernel, initrd,
-                                      os.path.join(self.cd.bin_dir, "podshim-agent"),
-                                      os.environ.get("PODSHIM_VM_ACCEL", "tcg")))
+        image, why = harness.vm_image(self.cd.bin_dir)
+        if not image:
+            return "# no VM: %s\n" % why.replace("\n", " ")
+        return 'Backend = "vm"\n' + harness.vm_settings(self.cd.bin_dir, image)
 
     # ------------------------------------------------------------ network
 
