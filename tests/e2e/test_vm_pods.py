@@ -864,7 +864,11 @@ def raw_execs(vm_pods, cri_env, pod, template, tmp_path):
 def test_vm_pod_host_network(vm_pods, cri_env, tmp_path):
     """A host-network pod on the vm handler: no NIC (the host's network is
     not the VM's to take), QEMU without -netdev, and its containers share
-    the guest's namespace with lo up and nothing else."""
+    the guest's namespace with lo up and nothing else. Then its shim is
+    SIGKILLed (the same boot): QEMU dies with it, containerd reports the
+    pod and its container exited, and its delete action for each task
+    (src/shim/delete.c, src/sandbox/vm/leftovers.h) leaves nothing of the
+    pod: no run directory, share, mount or cgroup, before its removal."""
     pod = vm_pods.run(host_network=True, log_directory=str(tmp_path))
     assert pod.netns_path is None
     with open("/proc/%d/cmdline" % pod.pid) as f:
@@ -887,6 +891,50 @@ def test_vm_pod_host_network(vm_pods, cri_env, tmp_path):
              and "link/" in ln]
     assert links == ["lo"], out
     assert "LOOPBACK,UP" in out and "inet 127.0.0.1/8" in out, out
+    check_shim_killed(vm_pods, cri_env, pod, cid)
     vm_pods.cri.stop_pod(pod.id)
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []
+
+
+def check_shim_killed(vm_pods, cri_env, pod, cid):
+    """SIGKILL of a running VM pod's shim: QEMU goes (its pdeathsig),
+    containerd sees the connection drop, publishes the tasks' exits and
+    runs the shim binary's delete action for each, which removes the VM's
+    run directory, its bundle share with the member's bind, and the pod
+    cgroup QEMU ran in."""
+    run_dir = vm_run_dir(cri_env.bundle(pod.id))
+    share = run_dir + ".bundles"
+    # positive controls for what must go
+    assert os.path.exists(os.path.join(run_dir, "qemu.pid")), run_dir
+    assert harness.mounts_under(os.path.join(share, cid)), share
+    assert host.cgroup_dirs_matching([pod.id]), "QEMU's pod cgroup"
+    shims = vm_pods.pod_shims(pod)
+    assert len(shims) == 1, shims
+    seen = len(cri_env.events.snapshot())
+    os.kill(shims[0], signal.SIGKILL)
+    harness.wait_until(lambda: not host.alive(pod.pid), 10, 0.05, "QEMU to die with its shim")
+    # CRI's own Wait broke with the connection: it says "unknown" (255)
+    vm_pods.wait_container_state(cid, "CONTAINER_EXITED", timeout=30)
+    vm_pods.wait_pod_state(pod, "SANDBOX_NOTREADY", timeout=30)
+
+    # containerd publishes each task's exit with the delete action's answer
+    def exits():
+        return {e.get("container_id"): e for e in cri_env.events.snapshot()[seen:]
+                if e.topic == "/tasks/exit"}
+    cri_env.events.wait_for(lambda evs: len(exits()) == 2, 20,
+                            what="containerd's /tasks/exit for the pod and its container")
+    assert sorted(exits()) == sorted([pod.id, cid]), exits()
+    assert exits()[pod.id].get("pid") == pod.pid, exits()  # QEMU's, from its pid file
+    assert all(e.get("exit_status") == 128 + signal.SIGKILL for e in exits().values()), exits()
+
+    def left():
+        found = [p for p in (run_dir, share, run_dir + ".cgroup") if os.path.exists(p)]
+        found += harness.mounts_under(share) + host.cgroup_dirs_matching([pod.id])
+        return found
+    # containerd's cleanup runs the delete actions (each within 5 s)
+    try:
+        harness.wait_until(lambda: not left(), 15, 0.1, "the killed shim's leftovers to go")
+    except AssertionError:
+        assert left() == []
+        raise

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 
 #include "base/list.h"
+#include "sandbox/vm/leftovers.h"
 #include "task/backend.h"
 
 struct event_base;
@@ -36,8 +37,6 @@ struct ps_reaper;
 struct ps_vm_share;
 struct ps_vm_stdio;
 struct ps_vmnic;
-
-#define PS_VM_RUN_DIR "/run/podshim/vm"
 
 struct ps_vm_backend {
         struct event_base *base;
@@ -55,6 +54,7 @@ struct ps_vm_pod {
         bool solo;
         struct ps_vm *vm;
         struct ps_pod_cgroup *cgroup; /* QEMU's, the spec's cgroupsPath; NULL: none */
+        char *cgroup_record;          /* its record (leftovers.h), while it is ours */
         char *runtime;                /* the OCI runtime the guest runs (BinaryName) */
         char *bundles;                /* where the guest sees its share: containerd's directory
                                        * of the members' bundles */
