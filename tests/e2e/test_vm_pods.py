@@ -291,7 +291,10 @@ def test_vm_pod_removed_with_a_running_container(vm_type_pods, cri_env, tmp_path
     options (podsandbox mode) gets a VM pod: containerd runs the shim under
     its VM name, whose defaults are the VM backend and PODSHIM_VM_CONFIG's
     settings. A container with a terminal (CRI tty) runs on the guest's pty,
-    its output in CRI's log; the usual end of a pod: StopPodSandbox with
+    its output in CRI's log; ResizePty of its init (the Task API on the
+    pod's shim) sizes that pty before it answers, exactly (the container
+    prints `stty size` on SIGWINCH), and the agent's refusal of a size out
+    of range is the answer; the usual end of a pod: StopPodSandbox with
     containers still running in the VM stops them through the agent (their
     exits reported), then QEMU; nothing is left after RemovePodSandbox."""
     vm_pods = vm_type_pods
@@ -305,20 +308,23 @@ def test_vm_pod_removed_with_a_running_container(vm_type_pods, cri_env, tmp_path
     with open("/proc/%d/cmdline" % shims[0]) as f:
         name = os.path.basename(f.read().split("\0")[0])
     assert name == "containerd-shim-podshim-vm-v2", name
-    cfg = vm_pods.container_config(pod, "tty", ("sh", "-c", "tty; echo done; exec sleep 1000"))
+    cfg = vm_pods.container_config(pod, "tty", (
+        "sh", "-c", "trap 'stty size' WINCH; tty; echo done; while :; do sleep 0.1; done"))
     cfg.tty = True
     cfg.log_path = "tty.log"
     tty = vm_pods.cri.create_container(pod.id, cfg, pod.config)
     pod.containers.append(tty)
     vm_pods.cri.start_container(tty)
 
-    def tty_out():
-        out = bytes(cri_log(str(tmp_path / "tty.log"))[b"stdout"])
-        return out if b"done" in out else None
+    def tty_out(want=b"done"):
+        # CRI's log has the pty's lines without their CR
+        out = bytes(cri_log(str(tmp_path / "tty.log"))[b"stdout"]).replace(b"\r", b"")
+        return out if want in out else None
     out = harness.wait_until(tty_out, 60, 0.1, "the terminal's output in CRI's log")
     assert re.match(rb"/dev/pts/\d+\r?\ndone", out), out
     c = vm_pods.add_container(pod, "runner")
     vm_pods.wait_container_state(c, "CONTAINER_RUNNING", timeout=60)
+    check_init_resize(cri_env.socket(pod.id, "podshim-vm-type"), tty, c, tty_out)
     t0 = time.monotonic()
     vm_pods.cri.stop_pod(pod.id)
     print("StopPodSandbox of a VM pod took %.2f s" % (time.monotonic() - t0))
@@ -331,6 +337,38 @@ def test_vm_pod_removed_with_a_running_container(vm_type_pods, cri_env, tmp_path
     assert not os.path.exists(run_dir), run_dir
     assert not os.path.exists(run_dir + ".bundles"), run_dir
     assert not host.alive(qemu), "QEMU %d" % qemu
+
+
+def check_init_resize(sock, tty, plain, tty_out):
+    """ResizePty of a container's init (its guest pty, through the agent):
+    answered once the agent applied it, and its refusals are the answer
+    (as for a container on the host: INVALID_ARGUMENT beyond 65535, an
+    unknown exec NOT_FOUND, a container without a terminal OK)."""
+    with ttrpc_client.Client(sock, timeout=60) as c:
+        pb = c.protos.task
+        for w, h in ((100, 40), (132, 50)):
+            t0 = time.monotonic()
+            r = c.call("ResizePty", pb.ResizePtyRequest(id=tty, width=w, height=h))
+            assert r.code == ttrpc_client.OK, r
+            print("ResizePty %dx%d of a VM container's init: %.3f s"
+                  % (w, h, time.monotonic() - t0))
+            want = b"done\n" + b"".join(b"%d %d\n" % (y, x) for x, y in
+                                         ((100, 40), (132, 50))[:1 + (w == 132)])
+            try:
+                harness.wait_until(lambda: tty_out(want), 30, 0.1,
+                                   "the init's pty at %dx%d (stty size on SIGWINCH)" % (w, h))
+            except AssertionError:
+                assert tty_out(b"").endswith(want)
+                raise
+        r = c.call("ResizePty", pb.ResizePtyRequest(id=tty, width=70000, height=40))
+        assert r.code == ttrpc_client.INVALID_ARGUMENT, r
+        r = c.call("ResizePty", pb.ResizePtyRequest(id=tty, exec_id="nope", width=80, height=24))
+        assert r.code == ttrpc_client.NOT_FOUND, r
+        r = c.call("ResizePty", pb.ResizePtyRequest(id=plain, width=80, height=24))
+        assert r.code == ttrpc_client.OK, r
+    # the refused size changed nothing, and nothing else came
+    time.sleep(0.5)
+    assert tty_out().endswith(b"done\n40 100\n50 132\n"), tty_out()
 
 
 def seq_bytes(n):

@@ -59,12 +59,15 @@ int ps_vm_ct_exec(struct ps_process *p, ps_backend_fn done, void *data, struct p
 void ps_vm_ct_process_free(struct ps_process *p);
 void ps_vm_ct_execs_vm_gone(struct ps_vm_member *m);
 
-/* container_io.c: the backend's resize, close_stdin and drain. A terminal
- * (the guest's pty, a container's or an exec's) is sized by the agent; the
- * call is not waited for (the backend's resize answers at once), a failure
- * is logged. A process without a terminal has nothing to size, as with
- * runc-v2. */
-int ps_vm_ct_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps_err **err);
+/* container_io.c: the backend's resize_async, close_stdin and drain. A
+ * terminal (the guest's pty, a container's or an exec's) is sized by the
+ * agent, and done answers once it did: the agent's refusal is the answer
+ * (INVALID_ARGUMENT for a size beyond 65535, as the Linux backend's; an
+ * exec or container the guest does not know NOT_FOUND). A process without
+ * a terminal has nothing to size: OK at once, as with runc-v2 and the
+ * Linux backend. */
+int ps_vm_ct_resize(struct ps_process *p, uint32_t w, uint32_t h, ps_backend_fn done, void *data,
+                    struct ps_err **err);
 void ps_vm_ct_close_stdin(struct ps_process *p);
 void ps_vm_ct_drain(struct ps_process *p, void (*done)(void *data), void *data);
 

@@ -14,26 +14,27 @@
 #include "task/container.h"
 #include "task/process.h"
 
-static void on_resized(void *data, const struct ps_err *err)
-{
-        if (err)
-                ps_log_warn("vm: resize a terminal: %s", ps_err_msg(err));
-}
-
-int ps_vm_ct_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps_err **err)
+int ps_vm_ct_resize(struct ps_process *p, uint32_t w, uint32_t h, ps_backend_fn done, void *data,
+                    struct ps_err **err)
 {
         const struct ps_vm_exec *x = p->exec_id ? p->impl : NULL;
+        struct ps_backend_result res = {0};
         struct ps_agent_client *a;
+        struct ps_vm_call *k;
 
-        if (!p->terminal)
+        if (!p->terminal) {
+                done(data, NULL, &res);
                 return 0;
+        }
         if (p->exec_id && (!x || !x->in_guest))
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "exec %s: not running", p->exec_id);
         a = ps_vm_ct_agent(p->c, err);
-        if (!a)
+        k = a ? ps_vm_call_new(done, data, err) : NULL;
+        if (!k)
                 return -1;
-        return ps_agent_client_resize(a, p->c->id, p->exec_id, w, h, PS_VM_CALL_MS, on_resized,
-                                      NULL, err);
+        return ps_vm_call_sent(k,
+                               ps_agent_client_resize(a, p->c->id, p->exec_id, w, h, PS_VM_CALL_MS,
+                                                      ps_vm_call_on_done, k, err));
 }
 
 /* The stdio of p: its member's (the init) or its own (an exec). */

@@ -238,9 +238,10 @@ static int solo_stats(struct ps_container *c, ps_backend_stats_fn done, void *da
         return ps_vm_container_ops.stats_async(c, done, data, err);
 }
 
-static int solo_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps_err **err)
+static int solo_resize(struct ps_process *p, uint32_t w, uint32_t h, ps_backend_fn done,
+                       void *data, struct ps_err **err)
 {
-        return ps_vm_container_ops.resize(p, w, h, err);
+        return ps_vm_container_ops.resize_async(p, w, h, done, data, err);
 }
 
 static void solo_close_stdin(struct ps_process *p)
@@ -266,7 +267,7 @@ const struct ps_backend_ops ps_vm_solo_ops = {
     .delete = solo_delete,
     .pids = solo_pids,
     .stats_async = solo_stats,
-    .resize = solo_resize,
+    .resize_async = solo_resize,
     .close_stdin = solo_close_stdin,
     .drain = solo_drain,
     .process_free = solo_process_free,
