@@ -118,7 +118,7 @@ void ps_sandbox_check(struct ps_sandbox *sb)
                 return;
         pending = ps_sandbox_members_pending(sb);
         if (!pending && !ps_list_empty(&sb->stops))
-                ps_sandbox_end_graces(sb);
+                ps_sandbox_members_gone(sb);
         if (!sb->exited || pending)
                 return;
         /* The pod has ended: no member is left to use its files. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <event2/event.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -30,8 +31,11 @@
 
 /* TCG boots in ~6 s here, ASan builds in ~12 s; a loaded CI host more. */
 #define BOOT_TIMEOUT_MS 120000
-#define SELF_MAX        4096
-#define AGENT_MAX       (SELF_MAX + 16) /* SELF_MAX + "/podshim-agent" */
+/* The agent's Shutdown ends the guest in well under a second; a guest that
+ * does not go by then is killed. */
+#define SHUTDOWN_MS 3000
+#define SELF_MAX    4096
+#define AGENT_MAX   (SELF_MAX + 16) /* SELF_MAX + "/podshim-agent" */
 
 static struct ps_vm_pod *vm_pod(const struct ps_container *c)
 {
@@ -180,6 +184,8 @@ static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struc
         ps_backend_fn done = pod->create_done;
 
         (void)vm;
+        if (pod->ev_shutdown)
+                evtimer_del(pod->ev_shutdown);
         remove_cgroup(pod);
         pod->nic = ps_vmnic_free(pod->nic);        /* the tap went with QEMU */
         pod->share = ps_vm_share_free(pod->share); /* nobody reads it any more */
@@ -407,14 +413,45 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
         return 0;
 }
 
+static void on_shutdown_late(evutil_socket_t fd, short what, void *arg)
+{
+        struct ps_vm_pod *pod = arg;
+
+        if (ps_vm_pid(pod->vm) == 0)
+                return;
+        ps_log_warn("%s: vm: still running %d ms after its shutdown: killed", pod->c->id,
+                    SHUTDOWN_MS);
+        ps_vm_kill(pod->vm, SIGKILL, NULL);
+}
+
+int ps_vm_pod_shutdown(struct ps_vm_pod *pod, struct ps_err **err)
+{
+        struct timeval tv = {.tv_sec = SHUTDOWN_MS / 1000, .tv_usec = SHUTDOWN_MS % 1000 * 1000};
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        if (ps_vm_pid(pod->vm) == 0)
+                return ps_err_set(err, PS_FAILED_PRECONDITION, "vm: qemu has exited");
+        if (!pod->ev_shutdown &&
+            !(pod->ev_shutdown = evtimer_new(pod->be->base, on_shutdown_late, pod)))
+                return ps_vm_kill(pod->vm, SIGKILL, err);
+        /* not up (still booting), or the agent gone: nothing to ask */
+        if (ps_vm_shutdown(pod->vm, &e) < 0) {
+                ps_log_debug("%s: vm shutdown: %s", pod->c->id, ps_err_msg(e));
+                return ps_vm_kill(pod->vm, SIGKILL, err);
+        }
+        evtimer_add(pod->ev_shutdown, &tv);
+        return 0;
+}
+
 static int pod_signal(struct ps_process *p, int sig, bool all, ps_backend_fn done, void *data,
                       struct ps_err **err)
 {
         struct ps_backend_result res = {0};
         struct ps_vm_pod *pod = vm_pod(p->c);
 
-        /* QEMU is the task's only process on the host, `all` or not. */
-        if (ps_vm_kill(pod->vm, sig, err) < 0)
+        /* QEMU is the task's only process on the host, `all` or not; a
+         * SIGTERM is the VM's orderly end, through its agent. */
+        if ((sig == SIGTERM ? ps_vm_pod_shutdown(pod, err) : ps_vm_kill(pod->vm, sig, err)) < 0)
                 return -1;
         done(data, NULL, &res);
         return 0;
@@ -492,6 +529,8 @@ void ps_vm_pod_free(struct ps_vm_pod *pod)
         /* a Create still waiting is over: the task core frees it after
          * its last busy call, so this runs only once done has run */
         pod->freeing = true;
+        if (pod->ev_shutdown)
+                event_free(pod->ev_shutdown);
         ps_vm_free(pod->vm);
         pod->share = ps_vm_share_free(pod->share); /* QEMU is gone */
         pod->nic = ps_vmnic_free(pod->nic);
