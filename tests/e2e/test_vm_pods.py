@@ -193,12 +193,17 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
     host (check_oom_kills); a long-running one reads its boot id under the
     guest's kernel (not the host's), its ContainerStats are its cgroup's in
     the guest, and StopContainer kills it with its exit reported (exec:
-    test_vm_pod_exec); two more are both reported exited when QEMU is
-    SIGKILLed, an exec running in one of them too (before its container),
-    and nothing is left."""
+    test_vm_pod_exec); two more are both reported exited when the guest
+    dies from inside (a privileged container crashes the guest's kernel
+    through sysrq: QEMU exits by itself, status 0, as when the agent, the
+    guest's pid 1, dies), an exec running in one of them too (before its
+    container), and nothing is left."""
     with open("/proc/sys/kernel/random/boot_id") as f:
         host_boot = boot_id_of(f.read())
-    pod = vm_pods.run(log_directory=str(tmp_path))
+    # privileged, so that one of its containers may be (CRI's rule)
+    pod_cfg = vm_pods.pod_config(log_directory=str(tmp_path))
+    pod_cfg.linux.security_context.privileged = True
+    pod = vm_pods.run_config(pod_cfg)
     # before any container: a container's pid is a guest pid, meaningless here
     rem = vm_pods.snapshot(pod)
 
@@ -265,9 +270,27 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
         assert r.code == ttrpc_client.OK, r
     run_dir = vm_run_dir(cri_env.bundle(pod.id))
     qemu = pod.pid
-    os.kill(qemu, signal.SIGKILL)
-    vm_pods.wait_pod_state(pod, "SANDBOX_NOTREADY", timeout=30)
-    for v in victims:
+    # The guest ends from inside, with no backdoor: a privileged container
+    # may do to its VM's kernel what root may, and sysrq's crash panics it;
+    # the kernel's panic=-1 reboot is QEMU's exit under -no-reboot, which is
+    # also how the agent's death (the guest's pid 1) ends a VM. The agent
+    # cannot be killed from a container: as its namespace's init it gets no
+    # signal it has no handler for, SIGKILL included.
+    crash_cfg = vm_pods.container_config(
+        pod, "crash", ("sh", "-c", "sleep 1; echo c > /proc/sysrq-trigger; sleep 1000"))
+    crash_cfg.linux.security_context.privileged = True
+    crash = vm_pods.cri.create_container(pod.id, crash_cfg, pod.config)
+    pod.containers.append(crash)
+    vm_pods.cri.start_container(crash)
+    vm_pods.wait_pod_state(pod, "SANDBOX_NOTREADY", timeout=60)
+
+    def own():
+        return [e for e in cri_env.events.snapshot()[seen:]
+                if e.topic == "/tasks/exit" and e.get("container_id") == pod.id]
+    cri_env.events.wait_for(lambda evs: own(), 10, what="the pod task's /tasks/exit")
+    # QEMU ended by itself (0; its SIGKILL would say 137)
+    assert [e.get("exit_status", 0) for e in own()] == [0], own()
+    for v in victims + [crash]:
         vm_pods.wait_container_state(v, "CONTAINER_EXITED", timeout=30)
         assert vm_pods.cri.container_status(v).status.exit_code == 137
     # the exec's TaskExit (137) went out before its container's
