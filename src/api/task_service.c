@@ -461,20 +461,35 @@ static void h_pids(void *data, struct ttrpc_call *call, const ProtobufCMessage *
         }
 }
 
+static void resize_reply(void *data, struct ps_err *e, const struct ps_op_result *res)
+{
+        struct ps_rpc *r = data;
+        struct ttrpc_call *call = r->call;
+
+        (void)res;
+        ps_rpc_free(r);
+        if (call && e)
+                ps_rpc_fail(call, e);
+        else if (call)
+                ttrpc_call_reply(call, NULL);
+        ps_err_free(e);
+}
+
+/* Parked until the terminal has its size (a VM's agent applied it). */
 static void h_resize(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)
 {
         const Containerd__Task__V2__ResizePtyRequest *req = (const void *)m;
         struct ps_process *p = find(data, call, req->id, req->exec_id);
         struct ps_err *e = NULL;
+        struct ps_rpc *r;
 
-        if (!p)
+        if (!p || !(r = ps_rpc_new(call, RPC_EMPTY)))
                 return;
-        if (ps_process_resize(p, req->width, req->height, &e) < 0) {
+        if (ps_process_resize(p, req->width, req->height, resize_reply, r, &e) < 0) {
+                ps_rpc_free(r);
                 ps_rpc_fail(call, e);
                 ps_err_free(e);
-                return;
         }
-        ttrpc_call_reply(call, NULL);
 }
 
 static void h_close_io(void *data, struct ttrpc_call *call, const ProtobufCMessage *m)

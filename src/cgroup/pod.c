@@ -479,6 +479,33 @@ struct ps_pod_cgroup *ps_pod_cgroup_create(const char *cgroups_path, bool system
         return create_all(cg, err);
 }
 
+/* --- a cgroup a shim that died left */
+
+struct ps_pod_cgroup *ps_pod_cgroup_open(const char *cgroups_path, bool systemd,
+                                         struct ps_err **err)
+{
+        struct ps_pod_cgroup *cg = pod_new(cgroups_path, systemd, err);
+        bool any = false;
+        struct stat st;
+
+        if (!cg)
+                return NULL;
+        if (discover(cg, err) < 0)
+                return ps_pod_cgroup_free(cg);
+        /* the leaf alone: whoever made its parents, we cannot tell now */
+        for (size_t k = 0; k < cg->nh; k++) {
+                if (stat(cg->h[k].dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
+                cg->h[k].created |= 1ULL << (cg->depth - 1);
+                any = true;
+        }
+        if (!any) {
+                ps_err_set(err, PS_NOT_FOUND, "cgroup %s: in no hierarchy", cg->path);
+                return ps_pod_cgroup_free(cg);
+        }
+        return cg;
+}
+
 /* --- attach */
 
 static int open_in(const char *dir, const char *file, int flags, struct ps_err **err)

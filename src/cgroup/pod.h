@@ -72,6 +72,14 @@ struct ps_cgroup_paths;
 struct ps_pod_cgroup *ps_pod_cgroup_create(const char *cgroups_path, bool systemd,
                                            struct ps_err **err);
 
+/* A handle on the cgroup `cgroups_path` names as a shim that died left it,
+ * for its removal: nothing is made or written. Only the cgroup itself (the
+ * last component) counts as the handle's, in the hierarchies that have it:
+ * which of its parents that shim made can no longer be told. NOT_FOUND
+ * when no hierarchy has it. */
+struct ps_pod_cgroup *ps_pod_cgroup_open(const char *cgroups_path, bool systemd,
+                                         struct ps_err **err);
+
 /* The most hierarchies a pod cgroup spans. */
 #define PS_POD_CGROUP_MAX_HIER 16
 

@@ -170,25 +170,46 @@ static void kill_done(void *data, struct ps_err *err, const struct ps_op_result 
         ps_err_free(err);
 }
 
-/* SIGKILL to the infra process, if it may still exit; the pod's end
+/* `sig` to the infra process, if it may still exit; the pod's end
  * (sandbox.c's teardown) follows from its exit. */
-static void kill_infra(struct ps_sandbox *sb)
+static void signal_infra(struct ps_sandbox *sb, int sig)
 {
         struct ps_process *p = sb->task ? sb->task->init : NULL;
         _cleanup_err_ struct ps_err *e = NULL;
 
         if (!p || !(p->state == PS_PROC_CREATED || ps_process_live(p)))
                 return;
-        if (ps_process_kill(p, SIGKILL, false, kill_done, NULL, &e) < 0)
-                ps_log_warn("sandbox %s: kill infra process: %s", sb->id, ps_err_msg(e));
+        if (ps_process_kill(p, (unsigned)sig, false, kill_done, NULL, &e) < 0)
+                ps_log_warn("sandbox %s: signal %d to the infra process: %s", sb->id, sig,
+                            ps_err_msg(e));
+}
+
+static void kill_infra(struct ps_sandbox *sb)
+{
+        signal_infra(sb, SIGKILL);
+}
+
+/* The pod's own task, once no member is left to stop: a Linux pod's infra
+ * process is SIGKILLed (it holds nothing worth a clean end); a VM pod's
+ * gets SIGTERM, which its backend makes the VM's orderly end: the agent's
+ * Shutdown, QEMU exiting 0, SIGKILLed if it does not go in time
+ * (sandbox/vm/pod.h). */
+static void stop_infra(struct ps_sandbox *sb)
+{
+        signal_infra(sb, sb->vm ? SIGTERM : SIGKILL);
 }
 
 /* ---- stop ---------------------------------------------------------------- */
+
+/* A VM pod's members SIGKILLed through its agent report their exits in
+ * milliseconds; one whose exit does not come by then gets QEMU killed. */
+#define VM_KILL_MS 3000
 
 struct stop_op {
         struct ps_list link; /* in sb->stops during the grace period */
         struct ps_sandbox *sb;
         struct event *timer;
+        bool killing; /* a VM pod's members were SIGKILLed: the timer is QEMU's */
         ps_op_fn done;
         void *data;
 };
@@ -214,25 +235,61 @@ static void stop_ended(void *data, struct ps_sandbox *sb)
         ps_sandbox_unhold(sb);
 }
 
+static void signal_members(struct ps_sandbox *sb, int sig);
+
+/* A VM pod's members are killed where they run, through the agent, so that
+ * their exits are their own (137 from the guest, as a Linux pod's members
+ * get from their infra's teardown); the VM goes once they are gone
+ * (ps_sandbox_members_gone), QEMU killed if they are not by VM_KILL_MS. */
+static void kill_vm_members(struct stop_op *op)
+{
+        struct timeval tv = {.tv_sec = VM_KILL_MS / 1000, .tv_usec = VM_KILL_MS % 1000 * 1000};
+
+        op->killing = true;
+        if (evtimer_add(op->timer, &tv) < 0) {
+                grace_end(op);
+                kill_infra(op->sb);
+                return;
+        }
+        signal_members(op->sb, SIGKILL);
+}
+
 static void grace_over(evutil_socket_t fd, short what, void *arg)
 {
         struct stop_op *op = arg;
 
-        ps_log_info("sandbox %s: grace period over, killing the pod", op->sb->id);
+        if (op->sb->vm && !op->killing) {
+                ps_log_info("sandbox %s: grace period over, killing its containers", op->sb->id);
+                kill_vm_members(op);
+                return;
+        }
+        ps_log_info("sandbox %s: %s, killing the pod", op->sb->id,
+                    op->killing ? "its containers did not exit" : "grace period over");
         grace_end(op);
         kill_infra(op->sb);
 }
 
-void ps_sandbox_end_graces(struct ps_sandbox *sb)
+static void end_graces(struct ps_sandbox *sb)
 {
         struct stop_op *op;
 
         while ((op = ps_list_first(&sb->stops, struct stop_op, link)))
                 grace_end(op);
+}
+
+void ps_sandbox_end_graces(struct ps_sandbox *sb)
+{
+        end_graces(sb);
         kill_infra(sb);
 }
 
-static void term_members(struct ps_sandbox *sb)
+void ps_sandbox_members_gone(struct ps_sandbox *sb)
+{
+        end_graces(sb);
+        stop_infra(sb);
+}
+
+static void signal_members(struct ps_sandbox *sb, int sig)
 {
         struct ps_tasks *t = &sb->reg->tasks;
         struct ps_list *pos, *tmp;
@@ -244,8 +301,9 @@ static void term_members(struct ps_sandbox *sb)
 
                 if (!ps_sandbox_is_member(sb, c) || !ps_sandbox_member_pending(c))
                         continue;
-                if (ps_process_kill(c->init, SIGTERM, true, kill_done, NULL, &e) < 0)
-                        ps_log_debug("sandbox %s: SIGTERM %s: %s", sb->id, c->id, ps_err_msg(e));
+                if (ps_process_kill(c->init, (unsigned)sig, true, kill_done, NULL, &e) < 0)
+                        ps_log_debug("sandbox %s: signal %d to %s: %s", sb->id, sig, c->id,
+                                     ps_err_msg(e));
         }
 }
 
@@ -253,7 +311,10 @@ int ps_sandbox_stop(struct ps_sandbox *sb, unsigned timeout_secs, ps_op_fn done,
                     struct ps_err **err)
 {
         struct stop_op *op;
-        bool grace = timeout_secs && sb->reg->base && ps_sandbox_members_pending(sb);
+        bool pending = sb->reg->base && ps_sandbox_members_pending(sb);
+        /* a VM pod's members are SIGKILLed through its agent first, as
+         * they are after a grace period (kill_vm_members) */
+        bool grace = pending && (timeout_secs || sb->vm);
 
         if (check_api(sb, "stop", err) < 0)
                 return -1;
@@ -268,7 +329,7 @@ int ps_sandbox_stop(struct ps_sandbox *sb, unsigned timeout_secs, ps_op_fn done,
                 struct timeval tv = {.tv_sec = timeout_secs};
 
                 op->timer = evtimer_new(sb->reg->base, grace_over, op);
-                if (!op->timer || evtimer_add(op->timer, &tv) < 0) {
+                if (!op->timer || (timeout_secs && evtimer_add(op->timer, &tv) < 0)) {
                         if (op->timer)
                                 event_free(op->timer);
                         free(op);
@@ -284,9 +345,12 @@ int ps_sandbox_stop(struct ps_sandbox *sb, unsigned timeout_secs, ps_op_fn done,
         sb->holds++;
         if (grace) {
                 ps_list_add_tail(&sb->stops, &op->link);
-                term_members(sb);
+                if (timeout_secs)
+                        signal_members(sb, SIGTERM);
+                else
+                        kill_vm_members(op);
         } else {
-                kill_infra(sb);
+                stop_infra(sb);
         }
         /* Everything may have ended already (members gone at once). */
         ps_sandbox_check(sb);

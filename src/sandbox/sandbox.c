@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "oci/spec.h"
 #include "sandbox/vm/container.h"
+#include "sandbox/vm/leftovers.h"
 #include "sandbox/vm/solo.h"
 
 struct ps_sandbox *ps_sandboxes_find(struct ps_sandboxes *s, const char *id)
@@ -117,7 +118,7 @@ void ps_sandbox_check(struct ps_sandbox *sb)
                 return;
         pending = ps_sandbox_members_pending(sb);
         if (!pending && !ps_list_empty(&sb->stops))
-                ps_sandbox_end_graces(sb);
+                ps_sandbox_members_gone(sb);
         if (!sb->exited || pending)
                 return;
         /* The pod has ended: no member is left to use its files. */
@@ -387,7 +388,8 @@ static int create_vm_member(struct ps_sandboxes *s, struct ps_sandbox *sb,
         if (sb && (sb->exited || !sb->task || !sb->task->impl))
                 return ps_err_set(err, PS_FAILED_PRECONDITION, "task %s: pod %s has ended", req->id,
                                   sb->id);
-        if (ps_vm_guest_spec(req->bundle, tree, req->id, err) < 0)
+        if (ps_vm_guest_spec(req->bundle, tree, req->id, err) < 0 ||
+            ps_vm_save_options(req->bundle, req->options, err) < 0)
                 return ps_err_prefix(err, "task %s", req->id);
         if (!sb)
                 return ps_container_create(&s->tasks, req, &ps_vm_solo_ops, &s->vm, NULL, done,

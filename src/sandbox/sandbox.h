@@ -150,7 +150,11 @@ struct ps_sandbox *ps_sandbox_new(struct ps_sandboxes *s, const char *id, struct
 /* After a create that failed at once: a task that was registered took its
  * sandbox along when it was freed; one that never was leaves it to this. */
 void ps_sandbox_drop_unborn(struct ps_sandboxes *s, const char *id);
-/* Ends the grace period of every StopSandbox on sb (lifecycle.c). */
+/* Ends the grace period of every StopSandbox on sb and kills its own task
+ * (lifecycle.c). */
 void ps_sandbox_end_graces(struct ps_sandbox *sb);
+/* Every member of a stopping sb has ended: the grace periods end, and its
+ * own task is stopped (a VM pod's VM shut down in order). */
+void ps_sandbox_members_gone(struct ps_sandbox *sb);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,16 +17,20 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/orphan.h"
 #include "base/spawn.h"
 #include "containerd/task/v2/task.pb-c.h"
 #include "sandbox/linux/mount.h"
 #include "oci/options.h"
 #include "sandbox/linux/runtime.h"
 #include "sandbox/pod_files.h"
+#include "sandbox/vm/leftovers.h"
 #include "shim/child.h"
 
 /* containerd kills the whole action after 5 s; keep room for the rest. */
 #define RUNTIME_TIMEOUT_MS 3000
+/* QEMU's end (its pdeathsig or our SIGKILL): a vm task runs no runtime */
+#define VM_TIMEOUT_MS RUNTIME_TIMEOUT_MS
 
 static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void warn(const char *fmt, ...)
@@ -73,51 +78,6 @@ static int runtime_delete(const char *bundle, const struct ps_args *args,
                           why ? ": " : "", why ? why : "");
 }
 
-/* Start of `pid` in seconds since the epoch, from /proc; -1 if unknown. */
-static long long process_start_time(pid_t pid)
-{
-        _cleanup_free_ char *stat = NULL, *path = NULL, *sys = NULL;
-        unsigned long long start = 0;
-        long long btime = -1;
-        long ticks = sysconf(_SC_CLK_TCK);
-        char *p, *b;
-
-        if (asprintf(&path, "/proc/%d/stat", pid) < 0 ||
-            ps_read_file(path, 4096, &stat, NULL, NULL) < 0 ||
-            ps_read_file("/proc/stat", 1u << 20, &sys, NULL, NULL) < 0 || ticks <= 0)
-                return -1;
-        /* comm may hold spaces and ')' : fields resume after the last ')'.
-         * starttime is field 22; the state (field 3) follows the ')'. */
-        p = strrchr(stat, ')');
-        if (!p || sscanf(p + 2,
-                         "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-                         "%*s %*s %*s %llu",
-                         &start) != 1)
-                return -1;
-        b = strstr(sys, "\nbtime ");
-        if (!b || sscanf(b + 7, "%lld", &btime) != 1)
-                return -1;
-        return btime + (long long)(start / (unsigned long long)ticks);
-}
-
-/* A workload the runtime does not know about (the pause-less sandbox's
- * process, when its shim was SIGKILLed) survives `runtime delete`. Kill it
- * only if it is the process the pid file was written for: a process that
- * started after the file was written is a reused pid. */
-static void kill_orphan(pid_t pid, const char *pid_file)
-{
-        struct stat st;
-        long long started;
-
-        if (pid <= 1 || pid == getpid() || kill(pid, 0) < 0 || stat(pid_file, &st) < 0)
-                return;
-        started = process_start_time(pid);
-        if (started < 0 || started > (long long)st.st_mtime + 1)
-                return;
-        if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
-                warn("kill orphaned pid %d: %s", pid, strerror(errno));
-}
-
 static int write_response(uint32_t pid)
 {
         Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
@@ -139,12 +99,19 @@ static int write_response(uint32_t pid)
         return ps_write_all(STDOUT_FILENO, buf, len);
 }
 
+/* A task of the vm backend: the runtime and the init it knows are the
+ * guest's, gone with its VM. */
+static bool is_vm(const struct ps_options *o)
+{
+        return o->backend && strcmp(o->backend, PS_BACKEND_VM) == 0;
+}
+
 static void cleanup_bundle(const char *bundle, const struct ps_args *args, pid_t *ret_pid)
 {
         _cleanup_free_ char *pid_file = NULL, *rootfs = NULL;
         struct ps_options o = {0};
         struct ps_err *e = NULL;
-        pid_t pid = 0;
+        pid_t pid = 0, qemu = 0;
 
         if (ps_options_load(bundle, &o, &e) < 0) {
                 warn("%s; using the default runtime", ps_err_msg(e));
@@ -152,13 +119,32 @@ static void cleanup_bundle(const char *bundle, const struct ps_args *args, pid_t
                 if (ps_options_profile_defaults(&args->profile, &o, &e) < 0)
                         goto out;
         }
-        if (runtime_delete(bundle, args, &o, &e) < 0) {
+        if (asprintf(&pid_file, "%s/init.pid", bundle) < 0)
+                goto out;
+        if (is_vm(&o)) {
+                ps_read_pid_file(pid_file, &pid, NULL); /* a guest pid: reported only */
+        } else {
+                if (runtime_delete(bundle, args, &o, &e) < 0) {
+                        warn("%s", ps_err_msg(e));
+                        e = ps_err_free(e);
+                }
+                /* A workload the runtime does not know about (the
+                 * pause-less sandbox's process, when its shim was
+                 * SIGKILLed) survives `runtime delete`. */
+                if (ps_orphan_kill(pid_file, 0, &pid, &e) < 0) {
+                        warn("kill orphaned process: %s", ps_err_msg(e));
+                        e = ps_err_free(e);
+                }
+        }
+        /* The VM of a pod (or of a container on its own) whose shim died:
+         * its QEMU, run directory, bundle share and cgroup. Whatever the
+         * options say: a bundle that had no VM names nothing. */
+        if (ps_vm_leftovers_clear(NULL, bundle, VM_TIMEOUT_MS, &qemu, &e) < 0) {
                 warn("%s", ps_err_msg(e));
                 e = ps_err_free(e);
         }
-        if (asprintf(&pid_file, "%s/init.pid", bundle) >= 0 &&
-            ps_read_pid_file(pid_file, &pid, NULL) == 0)
-                kill_orphan(pid, pid_file);
+        if (pid == 0)
+                pid = qemu; /* the pod task's pid, as containerd knows it */
         if (asprintf(&rootfs, "%s/rootfs", bundle) >= 0 && ps_unmount_all(rootfs, &e) < 0)
                 warn("unmount rootfs: %s", ps_err_msg(e));
         /* a pod bundle of the shim sandboxer holds the pod's /dev/shm */

@@ -107,6 +107,11 @@ struct ps_backend_ops {
         int (*stats_async)(struct ps_container *c, ps_backend_stats_fn done, void *data,
                            struct ps_err **err);
         int (*resize)(struct ps_process *p, uint32_t width, uint32_t height, struct ps_err **err);
+        /* The same, answered through done once the terminal has its size
+         * (a backend whose terminal is elsewhere: a VM's pty, sized by its
+         * agent); used instead of `resize` when set. */
+        int (*resize_async)(struct ps_process *p, uint32_t width, uint32_t height,
+                            ps_backend_fn done, void *data, struct ps_err **err);
         void (*close_stdin)(struct ps_process *p);
         /* After p exited: relay what it wrote until every writer is gone
          * (bounded), then done(data), from the loop or before returning. */

@@ -135,8 +135,12 @@ int ps_container_stats(struct ps_container *c, struct ps_metrics *ret, struct ps
 int ps_container_stats_async(struct ps_container *c, ps_backend_stats_fn done, void *data,
                              struct ps_err **err);
 
-/* ResizePty and CloseIO(stdin) of a process, checked against its state. */
-int ps_process_resize(struct ps_process *p, uint32_t width, uint32_t height, struct ps_err **err);
+/* ResizePty and CloseIO(stdin) of a process, checked against its state.
+ * A resize answers once the backend applied it (at once for a synchronous
+ * `resize`, before returning); while it runs the process is busy, as for
+ * a Kill. */
+int ps_process_resize(struct ps_process *p, uint32_t width, uint32_t height, ps_op_fn done,
+                      void *data, struct ps_err **err);
 int ps_process_close_io(struct ps_process *p, bool close_stdin, struct ps_err **err);
 
 /* Registers an exec (nothing runs until Start). spec: its OCI process JSON. */

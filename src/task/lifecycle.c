@@ -75,7 +75,8 @@ int ps_process_start(struct ps_process *p, ps_op_fn done, void *data, struct ps_
 
 /* ---- Kill -------------------------------------------------------------- */
 
-static void kill_done(void *data, struct ps_err *e, const struct ps_backend_result *res)
+/* A Kill's or a ResizePty's answer: the process was busy until now. */
+static void busy_op_done(void *data, struct ps_err *e, const struct ps_backend_result *res)
 {
         struct ps_op *op = data;
         struct ps_container *c = op->c;
@@ -105,7 +106,7 @@ int ps_process_kill(struct ps_process *p, unsigned sig, bool all, ps_op_fn done,
                 return -1;
         c->busy++;
         p->busy++;
-        if (c->be->signal(p, (int)sig, all && !p->exec_id, kill_done, op, err) < 0) {
+        if (c->be->signal(p, (int)sig, all && !p->exec_id, busy_op_done, op, err) < 0) {
                 c->busy--;
                 p->busy--;
                 ps_op_free(op);
@@ -206,11 +207,32 @@ int ps_process_delete(struct ps_process *p, ps_op_fn done, void *data, struct ps
 
 /* ---- ResizePty, CloseIO ------------------------------------------------ */
 
-int ps_process_resize(struct ps_process *p, uint32_t width, uint32_t height, struct ps_err **err)
+int ps_process_resize(struct ps_process *p, uint32_t width, uint32_t height, ps_op_fn done,
+                      void *data, struct ps_err **err)
 {
+        struct ps_container *c = p->c;
+        struct ps_op *op;
+
         if (ps_process_check(p, PS_OP_RESIZE, err) < 0)
                 return -1;
-        return p->c->be->resize(p, width, height, err);
+        if (!c->be->resize_async) {
+                if (c->be->resize(p, width, height, err) < 0)
+                        return -1;
+                done(data, NULL, &(struct ps_op_result){0});
+                return 0;
+        }
+        op = ps_op_new(c, p, "resize", done, data, err);
+        if (!op)
+                return -1;
+        c->busy++;
+        p->busy++;
+        if (c->be->resize_async(p, width, height, busy_op_done, op, err) < 0) {
+                c->busy--;
+                p->busy--;
+                ps_op_free(op);
+                return -1;
+        }
+        return 0;
 }
 
 int ps_process_close_io(struct ps_process *p, bool close_stdin, struct ps_err **err)

@@ -17,8 +17,10 @@ import copy
 import importlib
 import json
 import os
+import signal
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -303,6 +305,45 @@ def test_delete_bundle_without_config(shim, containerd, pb):
         pb.task.DeleteResponse.FromString(p.stdout)
     finally:
         harness.run(["umount", "-l", os.path.join(full, "rootfs")], check=False)
+    try:
+        os.rmdir(os.path.join("/run/containerd/runc", ns))
+    except OSError:
+        pass
+
+
+def test_delete_vm_member_leaves_host_pids(shim, containerd, pb):
+    """A container in a VM has its init.pid written by the guest's runc
+    through the VM's bundle share: a guest pid. The delete action of a task
+    whose options.json says Backend = "vm" (the VM backend writes it,
+    src/sandbox/vm/leftovers.h) reports it and kills nothing on the host,
+    where the same number may be anyone's; the same bundle on the Linux
+    backend (a pause-less pod's infra) gets its process killed."""
+    ns = "e2e-delvm-%d" % os.getpid()
+    bundle = os.path.join(containerd.dir, "vm-member-bundles", "m1")
+    os.makedirs(bundle, exist_ok=True)
+    victim = subprocess.Popen(["sleep", "60"])
+    try:
+        time.sleep(0.05)
+        with open(os.path.join(bundle, "init.pid"), "w") as f:
+            f.write(str(victim.pid))  # after its start: it passes the pid-reuse check
+        for backend, killed in (("vm", False), (None, True)):
+            opts = {"binary_name": "runc", "root": "/run/containerd/runc"}
+            if backend:
+                opts["backend"] = backend
+            with open(os.path.join(bundle, "options.json"), "w") as f:
+                json.dump(opts, f)
+            p = _delete(shim, containerd, ns, "m1", bundle)
+            assert p.returncode == 0, p
+            r = pb.task.DeleteResponse.FromString(p.stdout)
+            assert r.pid == victim.pid, r
+            if not killed:
+                time.sleep(0.2)
+                assert victim.poll() is None, "the vm task's delete killed host pid %d" % victim.pid
+            else:
+                assert victim.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        victim.kill()
+        victim.wait()
     try:
         os.rmdir(os.path.join("/run/containerd/runc", ns))
     except OSError:

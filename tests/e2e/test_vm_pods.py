@@ -193,12 +193,17 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
     host (check_oom_kills); a long-running one reads its boot id under the
     guest's kernel (not the host's), its ContainerStats are its cgroup's in
     the guest, and StopContainer kills it with its exit reported (exec:
-    test_vm_pod_exec); two more are both reported exited when QEMU is
-    SIGKILLed, an exec running in one of them too (before its container),
-    and nothing is left."""
+    test_vm_pod_exec); two more are both reported exited when the guest
+    dies from inside (a privileged container crashes the guest's kernel
+    through sysrq: QEMU exits by itself, status 0, as when the agent, the
+    guest's pid 1, dies), an exec running in one of them too (before its
+    container), and nothing is left."""
     with open("/proc/sys/kernel/random/boot_id") as f:
         host_boot = boot_id_of(f.read())
-    pod = vm_pods.run(log_directory=str(tmp_path))
+    # privileged, so that one of its containers may be (CRI's rule)
+    pod_cfg = vm_pods.pod_config(log_directory=str(tmp_path))
+    pod_cfg.linux.security_context.privileged = True
+    pod = vm_pods.run_config(pod_cfg)
     # before any container: a container's pid is a guest pid, meaningless here
     rem = vm_pods.snapshot(pod)
 
@@ -265,9 +270,27 @@ def test_vm_pod_runs_containers_in_the_vm(vm_pods, cri_env, tmp_path):
         assert r.code == ttrpc_client.OK, r
     run_dir = vm_run_dir(cri_env.bundle(pod.id))
     qemu = pod.pid
-    os.kill(qemu, signal.SIGKILL)
-    vm_pods.wait_pod_state(pod, "SANDBOX_NOTREADY", timeout=30)
-    for v in victims:
+    # The guest ends from inside, with no backdoor: a privileged container
+    # may do to its VM's kernel what root may, and sysrq's crash panics it;
+    # the kernel's panic=-1 reboot is QEMU's exit under -no-reboot, which is
+    # also how the agent's death (the guest's pid 1) ends a VM. The agent
+    # cannot be killed from a container: as its namespace's init it gets no
+    # signal it has no handler for, SIGKILL included.
+    crash_cfg = vm_pods.container_config(
+        pod, "crash", ("sh", "-c", "sleep 1; echo c > /proc/sysrq-trigger; sleep 1000"))
+    crash_cfg.linux.security_context.privileged = True
+    crash = vm_pods.cri.create_container(pod.id, crash_cfg, pod.config)
+    pod.containers.append(crash)
+    vm_pods.cri.start_container(crash)
+    vm_pods.wait_pod_state(pod, "SANDBOX_NOTREADY", timeout=60)
+
+    def own():
+        return [e for e in cri_env.events.snapshot()[seen:]
+                if e.topic == "/tasks/exit" and e.get("container_id") == pod.id]
+    cri_env.events.wait_for(lambda evs: own(), 10, what="the pod task's /tasks/exit")
+    # QEMU ended by itself (0; its SIGKILL would say 137)
+    assert [e.get("exit_status", 0) for e in own()] == [0], own()
+    for v in victims + [crash]:
         vm_pods.wait_container_state(v, "CONTAINER_EXITED", timeout=30)
         assert vm_pods.cri.container_status(v).status.exit_code == 137
     # the exec's TaskExit (137) went out before its container's
@@ -291,7 +314,10 @@ def test_vm_pod_removed_with_a_running_container(vm_type_pods, cri_env, tmp_path
     options (podsandbox mode) gets a VM pod: containerd runs the shim under
     its VM name, whose defaults are the VM backend and PODSHIM_VM_CONFIG's
     settings. A container with a terminal (CRI tty) runs on the guest's pty,
-    its output in CRI's log; the usual end of a pod: StopPodSandbox with
+    its output in CRI's log; ResizePty of its init (the Task API on the
+    pod's shim) sizes that pty before it answers, exactly (the container
+    prints `stty size` on SIGWINCH), and the agent's refusal of a size out
+    of range is the answer; the usual end of a pod: StopPodSandbox with
     containers still running in the VM stops them through the agent (their
     exits reported), then QEMU; nothing is left after RemovePodSandbox."""
     vm_pods = vm_type_pods
@@ -305,20 +331,23 @@ def test_vm_pod_removed_with_a_running_container(vm_type_pods, cri_env, tmp_path
     with open("/proc/%d/cmdline" % shims[0]) as f:
         name = os.path.basename(f.read().split("\0")[0])
     assert name == "containerd-shim-podshim-vm-v2", name
-    cfg = vm_pods.container_config(pod, "tty", ("sh", "-c", "tty; echo done; exec sleep 1000"))
+    cfg = vm_pods.container_config(pod, "tty", (
+        "sh", "-c", "trap 'stty size' WINCH; tty; echo done; while :; do sleep 0.1; done"))
     cfg.tty = True
     cfg.log_path = "tty.log"
     tty = vm_pods.cri.create_container(pod.id, cfg, pod.config)
     pod.containers.append(tty)
     vm_pods.cri.start_container(tty)
 
-    def tty_out():
-        out = bytes(cri_log(str(tmp_path / "tty.log"))[b"stdout"])
-        return out if b"done" in out else None
+    def tty_out(want=b"done"):
+        # CRI's log has the pty's lines without their CR
+        out = bytes(cri_log(str(tmp_path / "tty.log"))[b"stdout"]).replace(b"\r", b"")
+        return out if want in out else None
     out = harness.wait_until(tty_out, 60, 0.1, "the terminal's output in CRI's log")
     assert re.match(rb"/dev/pts/\d+\r?\ndone", out), out
     c = vm_pods.add_container(pod, "runner")
     vm_pods.wait_container_state(c, "CONTAINER_RUNNING", timeout=60)
+    check_init_resize(cri_env.socket(pod.id, "podshim-vm-type"), tty, c, tty_out)
     t0 = time.monotonic()
     vm_pods.cri.stop_pod(pod.id)
     print("StopPodSandbox of a VM pod took %.2f s" % (time.monotonic() - t0))
@@ -331,6 +360,38 @@ def test_vm_pod_removed_with_a_running_container(vm_type_pods, cri_env, tmp_path
     assert not os.path.exists(run_dir), run_dir
     assert not os.path.exists(run_dir + ".bundles"), run_dir
     assert not host.alive(qemu), "QEMU %d" % qemu
+
+
+def check_init_resize(sock, tty, plain, tty_out):
+    """ResizePty of a container's init (its guest pty, through the agent):
+    answered once the agent applied it, and its refusals are the answer
+    (as for a container on the host: INVALID_ARGUMENT beyond 65535, an
+    unknown exec NOT_FOUND, a container without a terminal OK)."""
+    with ttrpc_client.Client(sock, timeout=60) as c:
+        pb = c.protos.task
+        for w, h in ((100, 40), (132, 50)):
+            t0 = time.monotonic()
+            r = c.call("ResizePty", pb.ResizePtyRequest(id=tty, width=w, height=h))
+            assert r.code == ttrpc_client.OK, r
+            print("ResizePty %dx%d of a VM container's init: %.3f s"
+                  % (w, h, time.monotonic() - t0))
+            want = b"done\n" + b"".join(b"%d %d\n" % (y, x) for x, y in
+                                         ((100, 40), (132, 50))[:1 + (w == 132)])
+            try:
+                harness.wait_until(lambda: tty_out(want), 30, 0.1,
+                                   "the init's pty at %dx%d (stty size on SIGWINCH)" % (w, h))
+            except AssertionError:
+                assert tty_out(b"").endswith(want)
+                raise
+        r = c.call("ResizePty", pb.ResizePtyRequest(id=tty, width=70000, height=40))
+        assert r.code == ttrpc_client.INVALID_ARGUMENT, r
+        r = c.call("ResizePty", pb.ResizePtyRequest(id=tty, exec_id="nope", width=80, height=24))
+        assert r.code == ttrpc_client.NOT_FOUND, r
+        r = c.call("ResizePty", pb.ResizePtyRequest(id=plain, width=80, height=24))
+        assert r.code == ttrpc_client.OK, r
+    # the refused size changed nothing, and nothing else came
+    time.sleep(0.5)
+    assert tty_out().endswith(b"done\n40 100\n50 132\n"), tty_out()
 
 
 def seq_bytes(n):
@@ -868,7 +929,11 @@ def raw_execs(vm_pods, cri_env, pod, template, tmp_path):
 def test_vm_pod_host_network(vm_pods, cri_env, tmp_path):
     """A host-network pod on the vm handler: no NIC (the host's network is
     not the VM's to take), QEMU without -netdev, and its containers share
-    the guest's namespace with lo up and nothing else."""
+    the guest's namespace with lo up and nothing else. Then its shim is
+    SIGKILLed (the same boot): QEMU dies with it, containerd reports the
+    pod and its container exited, and its delete action for each task
+    (src/shim/delete.c, src/sandbox/vm/leftovers.h) leaves nothing of the
+    pod: no run directory, share, mount or cgroup, before its removal."""
     pod = vm_pods.run(host_network=True, log_directory=str(tmp_path))
     assert pod.netns_path is None
     with open("/proc/%d/cmdline" % pod.pid) as f:
@@ -891,6 +956,50 @@ def test_vm_pod_host_network(vm_pods, cri_env, tmp_path):
              and "link/" in ln]
     assert links == ["lo"], out
     assert "LOOPBACK,UP" in out and "inet 127.0.0.1/8" in out, out
+    check_shim_killed(vm_pods, cri_env, pod, cid)
     vm_pods.cri.stop_pod(pod.id)
     vm_pods.remove(pod)
     assert vm_pods.leftovers(rem) == []
+
+
+def check_shim_killed(vm_pods, cri_env, pod, cid):
+    """SIGKILL of a running VM pod's shim: QEMU goes (its pdeathsig),
+    containerd sees the connection drop, publishes the tasks' exits and
+    runs the shim binary's delete action for each, which removes the VM's
+    run directory, its bundle share with the member's bind, and the pod
+    cgroup QEMU ran in."""
+    run_dir = vm_run_dir(cri_env.bundle(pod.id))
+    share = run_dir + ".bundles"
+    # positive controls for what must go
+    assert os.path.exists(os.path.join(run_dir, "qemu.pid")), run_dir
+    assert harness.mounts_under(os.path.join(share, cid)), share
+    assert host.cgroup_dirs_matching([pod.id]), "QEMU's pod cgroup"
+    shims = vm_pods.pod_shims(pod)
+    assert len(shims) == 1, shims
+    seen = len(cri_env.events.snapshot())
+    os.kill(shims[0], signal.SIGKILL)
+    harness.wait_until(lambda: not host.alive(pod.pid), 10, 0.05, "QEMU to die with its shim")
+    # CRI's own Wait broke with the connection: it says "unknown" (255)
+    vm_pods.wait_container_state(cid, "CONTAINER_EXITED", timeout=30)
+    vm_pods.wait_pod_state(pod, "SANDBOX_NOTREADY", timeout=30)
+
+    # containerd publishes each task's exit with the delete action's answer
+    def exits():
+        return {e.get("container_id"): e for e in cri_env.events.snapshot()[seen:]
+                if e.topic == "/tasks/exit"}
+    cri_env.events.wait_for(lambda evs: len(exits()) == 2, 20,
+                            what="containerd's /tasks/exit for the pod and its container")
+    assert sorted(exits()) == sorted([pod.id, cid]), exits()
+    assert exits()[pod.id].get("pid") == pod.pid, exits()  # QEMU's, from its pid file
+    assert all(e.get("exit_status") == 128 + signal.SIGKILL for e in exits().values()), exits()
+
+    def left():
+        found = [p for p in (run_dir, share, run_dir + ".cgroup") if os.path.exists(p)]
+        found += harness.mounts_under(share) + host.cgroup_dirs_matching([pod.id])
+        return found
+    # containerd's cleanup runs the delete actions (each within 5 s)
+    try:
+        harness.wait_until(lambda: not left(), 15, 0.1, "the killed shim's leftovers to go")
+    except AssertionError:
+        assert left() == []
+        raise

@@ -59,8 +59,11 @@ def test_vm_sandboxer_pod(vm_sb_pods, cri_env, tmp_path):
     SandboxMetrics are the VM's; two containers run in the VM (the guest's
     boot id, not the host's) with their output in CRI's logs, the pod IP
     on the guest's eth0 (an ExecSync sees it) and their ContainerStats from
-    the guest; StopPodSandbox reports them exited and
-    ends QEMU, and after RemovePodSandbox no QEMU, run directory, cgroup,
+    the guest; the shim's StopSandbox with a timeout (as containerd's
+    sandbox API sends it) stops them before the VM: SIGTERM through the
+    agent (a, which traps it, exits 143), SIGKILL at the timeout (b, whose
+    init ignores SIGTERM: 137), their own exits, then the agent's Shutdown:
+    QEMU exits 0; after RemovePodSandbox no QEMU, run directory, cgroup,
     socket, shim or bundle is left."""
     pods = vm_sb_pods
     with open("/proc/sys/kernel/random/boot_id") as f:
@@ -96,7 +99,8 @@ def test_vm_sandboxer_pod(vm_sb_pods, cri_env, tmp_path):
     rem = pods.snapshot(pod)
 
     a_cfg = pods.container_config(pod, "a", (
-        "sh", "-c", "cat /proc/sys/kernel/random/boot_id; echo err-a >&2; exec sleep 1000"))
+        "sh", "-c", "cat /proc/sys/kernel/random/boot_id; echo err-a >&2; "
+        "trap 'exit 143' TERM; while :; do sleep 0.2; done"))
     a_cfg.log_path = "a.log"
     a_cfg.linux.resources.memory_limit_in_bytes = 64 << 20
     t0 = time.monotonic()
@@ -149,12 +153,8 @@ def test_vm_sandboxer_pod(vm_sb_pods, cri_env, tmp_path):
     assert ws > 0 and st.cpu.usage_core_nano_seconds.value > 0, st
     assert 0 < avail and ws + avail == 64 << 20, st
 
-    t0 = time.monotonic()
+    check_stop_with_timeout(pods, pod, qemu, a, b)
     pods.cri.stop_pod(pod.id)
-    print("StopPodSandbox of a VM pod (shim sandboxer) took %.2f s" % (time.monotonic() - t0))
-    for c in (a, b):
-        assert pods.cri.container_state(c) == "CONTAINER_EXITED", c
-        assert pods.cri.container_status(c).status.exit_code == 137, c
     assert pods.cri.pod_state(pod.id) == "SANDBOX_NOTREADY"
     harness.wait_until(lambda: not host.alive(qemu), 10, 0.05, "QEMU %d gone" % qemu)
     assert not os.path.exists(run_dir), run_dir
@@ -163,6 +163,37 @@ def test_vm_sandboxer_pod(vm_sb_pods, cri_env, tmp_path):
     assert pods.leftovers(rem) == []
     assert not os.path.exists(run_dir), run_dir
     assert not os.path.exists(bundle), bundle
+
+
+STOP_TIMEOUT = 3
+
+
+def check_stop_with_timeout(pods, pod, qemu, term, ignores_term):
+    """StopSandbox(timeout) of a VM pod, as the Linux backend stops a pod:
+    SIGTERM to every member, SIGKILL at the timeout, their exits their own
+    (through the agent, not the 137 QEMU's death would make up), then the
+    VM's orderly end (the agent's Shutdown: QEMU exits 0, not 137)."""
+    t0 = time.monotonic()
+    with tc.Client(pods.env.socket(pod.id, HANDLER), timeout=60,
+                   service=tc.SANDBOX_SERVICE) as c:
+        sb = c.protos.sandbox
+        r = c.call("StopSandbox", sb.StopSandboxRequest(sandbox_id=pod.id,
+                                                        timeout_secs=STOP_TIMEOUT))
+        assert r.code == tc.OK, r
+        took = time.monotonic() - t0
+        print("StopSandbox(timeout %d s) of a VM pod with a container ignoring SIGTERM: %.2f s"
+              % (STOP_TIMEOUT, took))
+        assert not host.alive(qemu), "StopSandbox answered with QEMU %d running" % qemu
+        r = c.call("WaitSandbox", sb.WaitSandboxRequest(sandbox_id=pod.id))
+        assert r.code == tc.OK, r
+        assert r.decode(sb.WaitSandboxResponse).exit_status == 0, r.decode(sb.WaitSandboxResponse)
+    # b ignored SIGTERM for the whole timeout; the rest is the agent's
+    # SIGKILL and the VM's shutdown, each a round trip or two
+    assert STOP_TIMEOUT <= took < STOP_TIMEOUT + 5, took
+    for cid, code in ((term, 128 + signal.SIGTERM), (ignores_term, 128 + signal.SIGKILL)):
+        pods.wait_container_state(cid, "CONTAINER_EXITED", timeout=15)
+        assert pods.cri.container_status(cid).status.exit_code == code, cid
+    pods.wait_pod_state(pod, "SANDBOX_NOTREADY", timeout=15)
 
 
 def test_vm_sandboxer_restart_and_qemu_killed(vm_sb_pods, cri_env):

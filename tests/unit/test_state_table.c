@@ -166,7 +166,7 @@ static int call_op(struct ps_process *p, enum ps_proc_op op, struct outcome *o, 
         case PS_OP_DELETE:
                 return ps_process_delete(p, on_done, o, err);
         case PS_OP_RESIZE:
-                return ps_process_resize(p, 80, 24, err) < 0 ? -1 : 1;
+                return ps_process_resize(p, 80, 24, on_done, o, err);
         case PS_OP_CLOSE_IO:
                 return ps_process_close_io(p, true, err) < 0 ? -1 : 1;
         case PS_OP_EXEC:

@@ -235,6 +235,40 @@ static void test_exec_delete_waits_for_its_kill(void)
         teardown();
 }
 
+/* A backend whose terminal is elsewhere (a VM's agent) answers ResizePty
+ * later: the answer waits for it and carries its error, and the exec is
+ * busy meanwhile, as during a Kill (its Delete refused). */
+static void test_resize_waits_for_the_backend(void)
+{
+        struct outcome bad = {0}, good = {0}, del = {0};
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        setup();
+        f.fb.ops.resize_async = fake_resize_async;
+        struct ps_container *c = running("c1");
+        struct ps_process *x = exec_started(c, "x1");
+        f.fb.mode = FAKE_HOLD;
+        CHECK(ps_process_resize(x, 70000, 40, on_done, &bad, &e) == 0);
+        CHECK(ps_process_resize(x, 100, 40, on_done, &good, &e) == 0);
+        CHECK_INTEQ(f.fb.n_held, 2);
+        CHECK(bad.calls == 0 && good.calls == 0); /* not before the backend */
+        CHECK(strstr(f.fb.log, "resize x1 100x40") != NULL);
+        fake_exit(x, 0);
+        CHECK(ps_process_delete(x, on_done, &del, &e) < 0);
+        CHECK(e && e->code == PS_FAILED_PRECONDITION);
+        e = ps_err_free(e);
+        ps_err_set(&e, PS_INVALID_ARGUMENT, "70000x40: too large");
+        fake_release(&f.fb, 0, TAKE_PTR(e));
+        CHECK(bad.calls == 1 && bad.err);
+        fake_release(&f.fb, 0, NULL);
+        CHECK(good.calls == 1 && !good.err);
+        CHECK_INTEQ(c->busy, 0);
+        f.fb.mode = FAKE_OK;
+        CHECK(ps_process_delete(x, on_done, &del, &e) == 0);
+        CHECK(del.calls == 1 && !del.err);
+        teardown();
+}
+
 static void test_shared_pid_ns_kills_the_rest_first(void)
 {
         setup();
@@ -271,6 +305,7 @@ int main(void)
         RUN(test_every_exec_gets_exit_and_delete);
         RUN(test_delete_waits_for_the_drain);
         RUN(test_exec_delete_waits_for_its_kill);
+        RUN(test_resize_waits_for_the_backend);
         RUN(test_shared_pid_ns_kills_the_rest_first);
         RUN(test_backend_without_an_operation);
         return check_summary();

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "sandbox/linux/mount.h"
 #include "sandbox/vm/binds.h"
+#include "sandbox/vm/container_impl.h"
 #include "sandbox/vm/pod.h"
 #include "sandbox/vm/share.h"
 #include "sandbox/vm/stdio.h"
@@ -20,18 +21,15 @@
 #include "task/container.h"
 #include "task/process.h"
 
-/* runc create and start under TCG take a second or two; a loaded host more. */
-#define CALL_MS 60000
-
-static struct ps_vm_member *member_of(const struct ps_container *c)
+struct ps_vm_member *ps_vm_ct_member(const struct ps_container *c)
 {
         return c->impl;
 }
 
 /* The agent of c's pod, or NULL with FAILED_PRECONDITION. */
-static struct ps_agent_client *agent_of(const struct ps_container *c, struct ps_err **err)
+struct ps_agent_client *ps_vm_ct_agent(const struct ps_container *c, struct ps_err **err)
 {
-        const struct ps_vm_member *m = member_of(c);
+        const struct ps_vm_member *m = ps_vm_ct_member(c);
         struct ps_agent_client *a = m && m->pod ? ps_vm_agent(m->pod->vm) : NULL;
 
         if (!a)
@@ -39,15 +37,9 @@ static struct ps_agent_client *agent_of(const struct ps_container *c, struct ps_
         return a;
 }
 
-/* One call to the agent on behalf of the task core's `done`. */
-struct call {
-        ps_backend_fn done;
-        void *data;
-};
-
-static struct call *call_new(ps_backend_fn done, void *data, struct ps_err **err)
+struct ps_vm_call *ps_vm_call_new(ps_backend_fn done, void *data, struct ps_err **err)
 {
-        struct call *k = calloc(1, sizeof(*k));
+        struct ps_vm_call *k = calloc(1, sizeof(*k));
 
         if (!k) {
                 ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm call");
@@ -58,7 +50,7 @@ static struct call *call_new(ps_backend_fn done, void *data, struct ps_err **err
         return k;
 }
 
-static void call_finish(struct call *k, const struct ps_err *err, pid_t pid)
+void ps_vm_call_finish(struct ps_vm_call *k, const struct ps_err *err, pid_t pid)
 {
         struct ps_backend_result res = {.pid = pid};
         struct ps_err *e = NULL;
@@ -69,22 +61,35 @@ static void call_finish(struct call *k, const struct ps_err *err, pid_t pid)
         free(k);
 }
 
-static void on_pid(void *data, const struct ps_err *err, uint32_t pid)
+void ps_vm_call_on_pid(void *data, const struct ps_err *err, uint32_t pid)
 {
-        call_finish(data, err, (pid_t)pid);
+        ps_vm_call_finish(data, err, (pid_t)pid);
 }
 
-static void on_done(void *data, const struct ps_err *err)
+void ps_vm_call_on_done(void *data, const struct ps_err *err)
 {
-        call_finish(data, err, 0);
+        ps_vm_call_finish(data, err, 0);
 }
 
-/* The call is on its way, or k is freed and err set. */
-static int sent(struct call *k, int r)
+int ps_vm_call_sent(struct ps_vm_call *k, int r)
 {
         if (r < 0)
                 free(k);
         return r;
+}
+
+struct ps_agent_client *ps_vm_ct_member_agent(void *data)
+{
+        const struct ps_vm_member *m = data;
+
+        return m->pod ? ps_vm_agent(m->pod->vm) : NULL;
+}
+
+void ps_vm_ct_ignored(void *data, const struct ps_err *err)
+{
+        if (err)
+                ps_log_debug("vm: removing a container after its failed create: %s",
+                             ps_err_msg(err));
 }
 
 /* ---- the spec in the guest ------------------------------------------------ */
@@ -212,25 +217,10 @@ static int same_dir(const char *bundle, const char *dir)
         return strncmp(bundle, dir, n) == 0 && bundle[n] == '/' && !strchr(bundle + n + 1, '/');
 }
 
-/* The agent of m's pod right now (ps_vm_agent_fn), NULL once it is gone. */
-static struct ps_agent_client *member_agent(void *data)
-{
-        const struct ps_vm_member *m = data;
-
-        return m->pod ? ps_vm_agent(m->pod->vm) : NULL;
-}
-
 struct create_call {
-        struct call k; /* first: call_finish frees the whole */
+        struct ps_vm_call k; /* first: call_finish frees the whole */
         struct ps_vm_member *m;
 };
-
-static void on_ignored(void *data, const struct ps_err *err)
-{
-        if (err)
-                ps_log_debug("vm: removing a container after its failed create: %s",
-                             ps_err_msg(err));
-}
 
 static void on_created(void *data, const struct ps_err *err, uint32_t pid)
 {
@@ -239,16 +229,17 @@ static void on_created(void *data, const struct ps_err *err, uint32_t pid)
         _cleanup_err_ struct ps_err *e = NULL;
         struct ps_agent_client *a;
 
-        if (!err && ps_vm_stdio_start(m->stdio, m->c->id, NULL, member_agent, m, &e) < 0) {
+        if (!err && ps_vm_stdio_start(m->stdio, m->c->id, NULL, ps_vm_ct_member_agent, m, &e) < 0) {
                 /* Create fails: nothing may run in the guest that nobody
                  * would ever delete. */
                 ps_err_prefix(&e, "%s: stdio", m->c->id);
-                a = member_agent(m);
+                a = ps_vm_ct_member_agent(m);
                 if (a)
-                        ps_agent_client_delete(a, m->c->id, CALL_MS, on_ignored, NULL, NULL);
+                        ps_agent_client_delete(a, m->c->id, PS_VM_CALL_MS, ps_vm_ct_ignored, NULL,
+                                               NULL);
                 err = e;
         }
-        call_finish(&cc->k, err, (pid_t)pid);
+        ps_vm_call_finish(&cc->k, err, (pid_t)pid);
 }
 
 /* The host's end of the stdio is ready (a binary:// logger has started)
@@ -259,7 +250,7 @@ static void on_stdio_ready(void *data, struct ps_err *e)
 {
         struct create_call *cc = data;
         struct ps_vm_member *m = cc->m;
-        struct ps_agent_client *a = member_agent(m);
+        struct ps_agent_client *a = ps_vm_ct_member_agent(m);
         struct ps_agent_container_spec spec;
         bool want[3];
 
@@ -270,7 +261,7 @@ static void on_stdio_ready(void *data, struct ps_err *e)
         if (!e && !a)
                 ps_err_set(&e, PS_FAILED_PRECONDITION, "%s: the pod's VM is not running", m->c->id);
         if (e) {
-                call_finish(&cc->k, e, 0);
+                ps_vm_call_finish(&cc->k, e, 0);
                 ps_err_free(e);
                 return;
         }
@@ -282,8 +273,8 @@ static void on_stdio_ready(void *data, struct ps_err *e)
                                                 .stdout_pipe = want[1],
                                                 .stderr_pipe = want[2],
                                                 .terminal = m->c->init->terminal};
-        if (ps_agent_client_create(a, &spec, CALL_MS, on_created, cc, &e) < 0) {
-                call_finish(&cc->k, e, 0);
+        if (ps_agent_client_create(a, &spec, PS_VM_CALL_MS, on_created, cc, &e) < 0) {
+                ps_vm_call_finish(&cc->k, e, 0);
                 ps_err_free(e);
         }
 }
@@ -357,195 +348,26 @@ static int member_create(struct ps_container *c, const struct ps_create_request 
 
 static int member_start(struct ps_container *c, ps_backend_fn done, void *data, struct ps_err **err)
 {
-        struct ps_agent_client *a = agent_of(c, err);
-        struct call *k = a ? call_new(done, data, err) : NULL;
+        struct ps_agent_client *a = ps_vm_ct_agent(c, err);
+        struct ps_vm_call *k = a ? ps_vm_call_new(done, data, err) : NULL;
 
         if (!k)
                 return -1;
-        return sent(k, ps_agent_client_start(a, c->id, CALL_MS, on_pid, k, err));
+        return ps_vm_call_sent(
+            k, ps_agent_client_start(a, c->id, PS_VM_CALL_MS, ps_vm_call_on_pid, k, err));
 }
 
 static int member_signal(struct ps_process *p, int sig, bool all, ps_backend_fn done, void *data,
                          struct ps_err **err)
 {
-        struct ps_agent_client *a = agent_of(p->c, err);
-        struct call *k = a ? call_new(done, data, err) : NULL;
+        struct ps_agent_client *a = ps_vm_ct_agent(p->c, err);
+        struct ps_vm_call *k = a ? ps_vm_call_new(done, data, err) : NULL;
 
         if (!k)
                 return -1;
-        return sent(k, ps_agent_client_signal(a, p->c->id, p->exec_id, sig, all && !p->exec_id,
-                                              CALL_MS, on_done, k, err));
-}
-
-/* ---- execs ------------------------------------------------------------------ */
-
-/* An exec of a member (p->impl): its stdio, and its exit while it is held
- * for its output. */
-struct vm_exec {
-        struct ps_process *p;
-        struct ps_vm_member *m;
-        struct ps_vm_stdio *stdio; /* NULL once its start failed */
-        bool in_guest;             /* ExecProcess succeeded: DeleteExec when freed */
-        bool exited;
-        unsigned exit_status;
-};
-
-struct exec_call {
-        struct call k; /* first: call_finish frees the whole */
-        struct vm_exec *x;
-};
-
-/* A failed start leaves nothing open (task/backend.h): the client's FIFO
- * readers see EOF at once. */
-static void exec_finish(struct exec_call *ec, const struct ps_err *err, pid_t pid)
-{
-        if (err)
-                ec->x->stdio = ps_vm_stdio_free(ec->x->stdio);
-        call_finish(&ec->k, err, pid);
-}
-
-static void on_exec_started(void *data, const struct ps_err *err, uint32_t pid)
-{
-        struct exec_call *ec = data;
-        struct vm_exec *x = ec->x;
-        _cleanup_err_ struct ps_err *e = NULL;
-        struct ps_agent_client *a;
-
-        if (!err)
-                x->in_guest = true;
-        if (!err &&
-            ps_vm_stdio_start(x->stdio, x->m->c->id, x->p->exec_id, member_agent, x->m, &e) < 0) {
-                /* nothing may run in the guest that nobody would report */
-                ps_err_prefix(&e, "exec %s: stdio", x->p->exec_id);
-                a = member_agent(x->m);
-                if (a)
-                        ps_agent_client_delete_exec(a, x->m->c->id, x->p->exec_id, CALL_MS,
-                                                    on_ignored, NULL, NULL);
-                x->in_guest = false;
-                err = e;
-        }
-        exec_finish(ec, err, (pid_t)pid);
-}
-
-/* The host's end of the exec's stdio is ready: the exec runs in the guest
- * with the pipes the host needs. */
-static void on_exec_stdio_ready(void *data, struct ps_err *e)
-{
-        struct exec_call *ec = data;
-        struct vm_exec *x = ec->x;
-        struct ps_agent_client *a = member_agent(x->m);
-        struct ps_agent_exec_spec spec;
-        bool want[3];
-
-        if (!e && !a)
-                ps_err_set(&e, PS_FAILED_PRECONDITION, "%s: the pod's VM is not running",
-                           x->m->c->id);
-        if (!e) {
-                ps_vm_stdio_wants(x->stdio, want);
-                spec = (struct ps_agent_exec_spec){.id = x->m->c->id,
-                                                   .exec_id = x->p->exec_id,
-                                                   .process = x->p->spec_json,
-                                                   .stdin_pipe = want[0],
-                                                   .stdout_pipe = want[1],
-                                                   .stderr_pipe = want[2],
-                                                   .terminal = x->p->terminal};
-                if (ps_agent_client_exec(a, &spec, CALL_MS, on_exec_started, ec, &e) == 0)
-                        return;
-        }
-        exec_finish(ec, e, 0);
-        ps_err_free(e);
-}
-
-static int member_exec(struct ps_process *p, ps_backend_fn done, void *data, struct ps_err **err)
-{
-        struct ps_container *c = p->c;
-        struct ps_vm_member *m = member_of(c);
-        const struct ps_vm_backend *be;
-        struct ps_stdio_config cfg = {.stdin_path = p->stdin_path,
-                                      .stdout_path = p->stdout_path,
-                                      .stderr_path = p->stderr_path,
-                                      .container_id = c->id};
-        struct vm_exec *x;
-        struct exec_call *ec;
-
-        /* A terminal's pty is the guest's: the host relays its one output
-         * stream to the stdout FIFO and the stdin FIFO to it, through pipes
-         * as for any exec (cfg.terminal stays false). */
-        if (!agent_of(c, err))
-                return -1;
-        be = m->pod->c->be_ctx;
-        cfg.ns = be->ns;
-        x = calloc(1, sizeof(*x));
-        ec = calloc(1, sizeof(*ec));
-        if (!x || !ec) {
-                free(x);
-                free(ec);
-                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "exec %s", p->exec_id);
-        }
-        *x = (struct vm_exec){.p = p, .m = m};
-        *ec = (struct exec_call){.k = {.done = done, .data = data}, .x = x};
-        x->stdio = ps_vm_stdio_new(be->base, be->reaper, &cfg, on_exec_stdio_ready, ec, err);
-        if (!x->stdio) {
-                free(x);
-                free(ec);
-                return ps_err_prefix(err, "exec %s", p->exec_id);
-        }
-        p->impl = x;
-        return 0;
-}
-
-static void report_exec_exit(void *data)
-{
-        struct vm_exec *x = data;
-
-        ps_task_process_exited(x->p, x->exit_status);
-}
-
-static void exec_exited(struct vm_exec *x, unsigned exit_status)
-{
-        x->exited = true;
-        x->exit_status = exit_status;
-        if (x->stdio)
-                ps_vm_stdio_on_output_end(x->stdio, report_exec_exit, x);
-        else
-                report_exec_exit(x);
-}
-
-void ps_vm_member_exec_exited(struct ps_vm_member *m, const char *exec_id, unsigned exit_status)
-{
-        struct ps_list *pos;
-
-        for (pos = m->c->execs.next; pos != &m->c->execs; pos = pos->next) {
-                struct ps_process *p = ps_list_entry(pos, struct ps_process, link);
-                struct vm_exec *x = p->impl;
-
-                if (x && x->in_guest && !x->exited && strcmp(p->exec_id, exec_id) == 0)
-                        return exec_exited(x, exit_status);
-        }
-        ps_log_debug("%s: exit of exec %s: no such exec", m->c->id, exec_id);
-}
-
-/* The VM is gone: every exec that ran there is reported killed (its held
- * exit first, as it was). */
-static void execs_vm_gone(struct ps_vm_member *m)
-{
-        struct ps_list *pos, *tmp;
-
-        ps_list_for_each_safe(pos, tmp, &m->c->execs)
-        {
-                struct ps_process *p = ps_list_entry(pos, struct ps_process, link);
-                struct vm_exec *x = p->impl;
-
-                if (!x)
-                        continue;
-                if (x->stdio)
-                        ps_vm_stdio_cut(x->stdio);
-                if (x->in_guest && !x->exited && ps_process_live(p) &&
-                    p->state != PS_PROC_STARTING) {
-                        x->exited = true;
-                        ps_task_process_exited(p, 128 + SIGKILL);
-                }
-        }
+        return ps_vm_call_sent(k, ps_agent_client_signal(a, p->c->id, p->exec_id, sig,
+                                                         all && !p->exec_id, PS_VM_CALL_MS,
+                                                         ps_vm_call_on_done, k, err));
 }
 
 /* A Delete whose connection broke is asked again: QEMU may be dying with
@@ -555,7 +377,7 @@ static void execs_vm_gone(struct ps_vm_member *m)
 #define DELETE_TRIES    100
 
 struct delete_call {
-        struct call k; /* first: call_finish frees the whole */
+        struct ps_vm_call k; /* first: call_finish frees the whole */
         struct ps_vm_member *m;
         struct event_base *base;
         unsigned tries;
@@ -567,7 +389,7 @@ static void delete_done(struct delete_call *d, const struct ps_err *err)
 
         if (!err && (unshare_bundle(d->m, &e) < 0 || unmount_rootfs(d->m, &e) < 0))
                 err = e;
-        call_finish(&d->k, err, 0);
+        ps_vm_call_finish(&d->k, err, 0);
 }
 
 static void delete_send(struct delete_call *d);
@@ -594,19 +416,19 @@ static void on_deleted(void *data, const struct ps_err *err)
 
 static void delete_send(struct delete_call *d)
 {
-        struct ps_agent_client *a = member_agent(d->m);
+        struct ps_agent_client *a = ps_vm_ct_member_agent(d->m);
         _cleanup_err_ struct ps_err *e = NULL;
 
         if (!a)
                 return delete_done(d, NULL); /* the VM is gone, and all that ran in it */
-        if (ps_agent_client_delete(a, d->m->c->id, CALL_MS, on_deleted, d, &e) < 0)
+        if (ps_agent_client_delete(a, d->m->c->id, PS_VM_CALL_MS, on_deleted, d, &e) < 0)
                 delete_done(d, e);
 }
 
 static int member_delete(struct ps_container *c, bool force, ps_backend_fn done, void *data,
                          struct ps_err **err)
 {
-        struct ps_vm_member *m = member_of(c);
+        struct ps_vm_member *m = ps_vm_ct_member(c);
         struct ps_backend_result res = {0};
         struct delete_call *d;
 
@@ -649,7 +471,7 @@ static void on_pids(void *data, const struct ps_err *err, const uint32_t *pids, 
 static int member_pids(struct ps_container *c, ps_backend_pids_fn done, void *data,
                        struct ps_err **err)
 {
-        struct ps_agent_client *a = agent_of(c, err);
+        struct ps_agent_client *a = ps_vm_ct_agent(c, err);
         struct pids_call *k;
 
         if (!a)
@@ -658,7 +480,7 @@ static int member_pids(struct ps_container *c, ps_backend_pids_fn done, void *da
         if (!k)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "pids");
         *k = (struct pids_call){.done = done, .data = data};
-        if (ps_agent_client_pids(a, c->id, CALL_MS, on_pids, k, err) < 0) {
+        if (ps_agent_client_pids(a, c->id, PS_VM_CALL_MS, on_pids, k, err) < 0) {
                 free(k);
                 return -1;
         }
@@ -690,7 +512,7 @@ static void on_stats(void *data, const struct ps_err *err, const struct ps_cgrou
 static int member_stats(struct ps_container *c, ps_backend_stats_fn done, void *data,
                         struct ps_err **err)
 {
-        struct ps_agent_client *a = agent_of(c, err);
+        struct ps_agent_client *a = ps_vm_ct_agent(c, err);
         struct stats_call *k;
 
         if (!a)
@@ -699,89 +521,11 @@ static int member_stats(struct ps_container *c, ps_backend_stats_fn done, void *
         if (!k)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "stats");
         *k = (struct stats_call){.done = done, .data = data};
-        if (ps_agent_client_stats(a, c->id, CALL_MS, on_stats, k, err) < 0) {
+        if (ps_agent_client_stats(a, c->id, PS_VM_CALL_MS, on_stats, k, err) < 0) {
                 free(k);
                 return -1;
         }
         return 0;
-}
-
-static void on_resized(void *data, const struct ps_err *err)
-{
-        if (err)
-                ps_log_warn("vm: resize a terminal: %s", ps_err_msg(err));
-}
-
-/* A terminal (the guest's pty, a container's or an exec's) is sized by
- * the agent; the call is not waited for (the backend's resize answers at
- * once), a failure is logged. A process without a terminal has nothing to
- * size, as with runc-v2. */
-static int member_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps_err **err)
-{
-        const struct vm_exec *x = p->exec_id ? p->impl : NULL;
-        struct ps_agent_client *a;
-
-        if (!p->terminal)
-                return 0;
-        if (p->exec_id && (!x || !x->in_guest))
-                return ps_err_set(err, PS_FAILED_PRECONDITION, "exec %s: not running", p->exec_id);
-        a = agent_of(p->c, err);
-        if (!a)
-                return -1;
-        return ps_agent_client_resize(a, p->c->id, p->exec_id, w, h, CALL_MS, on_resized, NULL,
-                                      err);
-}
-
-/* The stdio of p: its member's (the init) or its own (an exec). */
-static struct ps_vm_stdio *stdio_of(const struct ps_process *p)
-{
-        const struct ps_vm_member *m = member_of(p->c);
-        const struct vm_exec *x = p->impl;
-
-        if (p->exec_id)
-                return x ? x->stdio : NULL;
-        return m ? m->stdio : NULL;
-}
-
-static void member_close_stdin(struct ps_process *p)
-{
-        struct ps_vm_stdio *s = stdio_of(p);
-
-        if (s)
-                ps_vm_stdio_close_stdin(s);
-}
-
-static void member_drain(struct ps_process *p, void (*done)(void *data), void *data)
-{
-        struct ps_vm_stdio *s = stdio_of(p);
-
-        if (s)
-                ps_vm_stdio_drain(s, done, data);
-        else
-                done(data);
-}
-
-static void member_process_free(struct ps_process *p)
-{
-        struct ps_vm_member *m = member_of(p->c);
-        struct vm_exec *x = p->impl;
-        struct ps_agent_client *a;
-
-        if (!p->exec_id) {
-                if (m)
-                        m->stdio = ps_vm_stdio_free(m->stdio); /* cancels a drain or a held exit */
-                return;
-        }
-        if (!x)
-                return;
-        /* the exec is deleted: so is all the guest kept of it */
-        a = x->in_guest ? member_agent(x->m) : NULL;
-        if (a)
-                ps_agent_client_delete_exec(a, x->m->c->id, p->exec_id, CALL_MS, on_ignored, NULL,
-                                            NULL);
-        ps_vm_stdio_free(x->stdio);
-        free(x);
-        p->impl = NULL;
 }
 
 static void report_exit(void *data)
@@ -815,17 +559,17 @@ void ps_vm_member_vm_gone(struct ps_vm_member *m)
                         ps_err_set(&e, PS_UNAVAILABLE, "the VM is gone");
                         why = e;
                 }
-                call_finish(&cc->k, why, 0);
+                ps_vm_call_finish(&cc->k, why, 0);
         }
         /* a held exit is reported now, from here: before the pod's own */
-        execs_vm_gone(m);
+        ps_vm_ct_execs_vm_gone(m);
         if (m->stdio)
                 ps_vm_stdio_cut(m->stdio);
 }
 
 static void member_free(struct ps_container *c)
 {
-        struct ps_vm_member *m = member_of(c);
+        struct ps_vm_member *m = ps_vm_ct_member(c);
         _cleanup_err_ struct ps_err *e = NULL;
 
         if (!m)
@@ -843,14 +587,14 @@ const struct ps_backend_ops ps_vm_container_ops = {
     .name = "vm container",
     .create = member_create,
     .start = member_start,
-    .exec = member_exec,
+    .exec = ps_vm_ct_exec,
     .signal = member_signal,
     .delete = member_delete,
     .pids = member_pids,
     .stats_async = member_stats,
-    .resize = member_resize,
-    .close_stdin = member_close_stdin,
-    .drain = member_drain,
-    .process_free = member_process_free,
+    .resize_async = ps_vm_ct_resize,
+    .close_stdin = ps_vm_ct_close_stdin,
+    .drain = ps_vm_ct_drain,
+    .process_free = ps_vm_ct_process_free,
     .container_free = member_free,
 };

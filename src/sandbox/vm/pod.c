@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <event2/event.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
-#include "base/sha256.h"
 #include "cgroup/paths.h"
 #include "cgroup/pod.h"
 #include "cgroup/stats.h"
@@ -32,8 +32,11 @@
 
 /* TCG boots in ~6 s here, ASan builds in ~12 s; a loaded CI host more. */
 #define BOOT_TIMEOUT_MS 120000
-#define SELF_MAX        4096
-#define AGENT_MAX       (SELF_MAX + 16) /* SELF_MAX + "/podshim-agent" */
+/* The agent's Shutdown ends the guest in well under a second; a guest that
+ * does not go by then is killed. */
+#define SHUTDOWN_MS 3000
+#define SELF_MAX    4096
+#define AGENT_MAX   (SELF_MAX + 16) /* SELF_MAX + "/podshim-agent" */
 
 static struct ps_vm_pod *vm_pod(const struct ps_container *c)
 {
@@ -171,6 +174,8 @@ static int remove_cgroup(struct ps_vm_pod *pod)
         if (r != 0)
                 return -1;
         pod->cgroup = ps_pod_cgroup_free(pod->cgroup);
+        if (pod->cgroup_record)
+                unlink(pod->cgroup_record); /* leftovers.h: nothing to clear */
         return 0;
 }
 
@@ -180,6 +185,8 @@ static void on_exited(void *data, struct ps_vm *vm, int wait_status, const struc
         ps_backend_fn done = pod->create_done;
 
         (void)vm;
+        if (pod->ev_shutdown)
+                evtimer_del(pod->ev_shutdown);
         remove_cgroup(pod);
         pod->nic = ps_vmnic_free(pod->nic);        /* the tap went with QEMU */
         pod->share = ps_vm_share_free(pod->share); /* nobody reads it any more */
@@ -305,7 +312,7 @@ static int check_root(const struct ps_vm_config *cfg, struct ps_err **err)
  * milliseconds against a boot of seconds). */
 static int enter_cgroup_and_start(struct ps_vm_backend *be, struct ps_vm_pod *pod,
                                   const struct ps_spec *spec, const struct ps_options *o,
-                                  struct ps_vm_config *cfg, const char *dir,
+                                  struct ps_vm_config *cfg, const struct ps_vm_paths *paths,
                                   const struct ps_vm_events *ev, struct ps_err **err)
 {
         struct ps_pod_cgroup_entry entry;
@@ -314,7 +321,14 @@ static int enter_cgroup_and_start(struct ps_vm_backend *be, struct ps_vm_pod *po
 
         if (spec && spec->cgroups_path) {
                 pod->cgroup = ps_pod_cgroup_create(spec->cgroups_path, o->systemd_cgroup, err);
-                if (!pod->cgroup || ps_pod_cgroup_entry_open(pod->cgroup, &entry, err) < 0)
+                if (!pod->cgroup)
+                        return -1;
+                /* for the delete action, should the shim die (leftovers.h);
+                 * no record, no cleanup by it: the pod does not start */
+                if (!(pod->cgroup_record = strdup(paths->cgroup)))
+                        return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod");
+                if (ps_vm_cgroup_record(paths, ps_pod_cgroup_path(pod->cgroup), err) < 0 ||
+                    ps_pod_cgroup_entry_open(pod->cgroup, &entry, err) < 0)
                         return -1;
                 for (size_t i = 0; i < entry.n_self; i++)
                         fds[n++] = entry.self[i];
@@ -323,7 +337,7 @@ static int enter_cgroup_and_start(struct ps_vm_backend *be, struct ps_vm_pod *po
                 cfg->cgroup_fds = fds;
                 cfg->n_cgroup_fds = n;
         }
-        pod->vm = ps_vm_start(be->base, be->reaper, cfg, dir, BOOT_TIMEOUT_MS, ev, err);
+        pod->vm = ps_vm_start(be->base, be->reaper, cfg, paths->dir, BOOT_TIMEOUT_MS, ev, err);
         if (pod->cgroup)
                 ps_pod_cgroup_entry_close(&entry);
         cfg->cgroup_fds = NULL;
@@ -340,8 +354,10 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
         const char *run_dir = be->run_dir ? be->run_dir : PS_VM_RUN_DIR;
         struct ps_vm_config cfg;
         struct ps_vm_size size;
-        char agent[AGENT_MAX], hex[65], dir[4096], share[4096 + 8];
+        char agent[AGENT_MAX];
+        _cleanup_free_ struct ps_vm_paths *paths = NULL;
         _cleanup_free_ char *bundles = NULL;
+        _cleanup_err_ struct ps_err *stale = NULL;
         struct ps_vm_pod *pod;
         int r;
 
@@ -381,16 +397,22 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
         if (!bundles)
                 return ps_err_prefix(err, "%s", c->id), NULL;
         cfg.bundles = bundles;
-        /* Bundle paths are too long for a socket address: one short
-         * directory per pod, named by its bundle. */
-        ps_sha256_hex(c->bundle, strlen(c->bundle), hex);
-        snprintf(dir, sizeof(dir), "%s/%.16s", run_dir, hex);
-        /* beside the run directory, which goes with QEMU: the share goes
-         * only when its binds are gone */
-        snprintf(share, sizeof(share), "%s.bundles", dir);
-        cfg.bundles_share = share;
-        if (ps_mkdir_p(run_dir, 0700, err) < 0)
+        /* the run directory, and beside it the share (which goes only
+         * when its binds are gone) and the cgroup's record: leftovers.h */
+        paths = calloc(1, sizeof(*paths));
+        if (!paths)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod"), NULL;
+        if (ps_vm_paths_of(run_dir, c->bundle, paths, err) < 0)
+                return ps_err_prefix(err, "%s", c->id), NULL;
+        cfg.bundles_share = paths->share;
+        if (ps_mkdir_p(run_dir, 0700, err) < 0 ||
+            (!solo && ps_vm_save_options(c->bundle, req->options, err) < 0))
                 return NULL;
+        /* A shim of this bundle that died, with no delete action after it,
+         * left them: nothing of it is anyone's now. Not waited for (the
+         * loop): a cgroup its QEMU still holds is made ours again. */
+        if (ps_vm_leftovers_clear(run_dir, c->bundle, 0, NULL, &stale) < 0)
+                ps_log_warn("%s: vm: %s", c->id, ps_err_msg(stale));
         pod = calloc(1, sizeof(*pod));
         if (!pod)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod"), NULL;
@@ -403,10 +425,11 @@ struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *
         ev.data = pod;
         if (!pod->runtime)
                 ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod");
-        else if (!(pod->share = ps_vm_share_new(share, err)))
+        else if (!(pod->share = ps_vm_share_new(paths->share, err)))
                 ps_err_prefix(err, "%s: bundle share", c->id);
         else if ((!solo && ps_vm_pod_net_open(req->spec, &cfg, &pod->nic, err) < 0) ||
-                 enter_cgroup_and_start(be, pod, req->spec, req->options, &cfg, dir, &ev, err) < 0)
+                 enter_cgroup_and_start(be, pod, req->spec, req->options, &cfg, paths, &ev, err) <
+                     0)
                 ps_err_prefix(err, "%s", c->id);
         if (pod->nic) /* QEMU has its own copy now (or never will) */
                 ps_vmnic_close_tap(pod->nic);
@@ -431,14 +454,45 @@ static int pod_create(struct ps_container *c, const struct ps_create_request *re
         return 0;
 }
 
+static void on_shutdown_late(evutil_socket_t fd, short what, void *arg)
+{
+        struct ps_vm_pod *pod = arg;
+
+        if (ps_vm_pid(pod->vm) == 0)
+                return;
+        ps_log_warn("%s: vm: still running %d ms after its shutdown: killed", pod->c->id,
+                    SHUTDOWN_MS);
+        ps_vm_kill(pod->vm, SIGKILL, NULL);
+}
+
+int ps_vm_pod_shutdown(struct ps_vm_pod *pod, struct ps_err **err)
+{
+        struct timeval tv = {.tv_sec = SHUTDOWN_MS / 1000, .tv_usec = SHUTDOWN_MS % 1000 * 1000};
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        if (ps_vm_pid(pod->vm) == 0)
+                return ps_err_set(err, PS_FAILED_PRECONDITION, "vm: qemu has exited");
+        if (!pod->ev_shutdown &&
+            !(pod->ev_shutdown = evtimer_new(pod->be->base, on_shutdown_late, pod)))
+                return ps_vm_kill(pod->vm, SIGKILL, err);
+        /* not up (still booting), or the agent gone: nothing to ask */
+        if (ps_vm_shutdown(pod->vm, &e) < 0) {
+                ps_log_debug("%s: vm shutdown: %s", pod->c->id, ps_err_msg(e));
+                return ps_vm_kill(pod->vm, SIGKILL, err);
+        }
+        evtimer_add(pod->ev_shutdown, &tv);
+        return 0;
+}
+
 static int pod_signal(struct ps_process *p, int sig, bool all, ps_backend_fn done, void *data,
                       struct ps_err **err)
 {
         struct ps_backend_result res = {0};
         struct ps_vm_pod *pod = vm_pod(p->c);
 
-        /* QEMU is the task's only process on the host, `all` or not. */
-        if (ps_vm_kill(pod->vm, sig, err) < 0)
+        /* QEMU is the task's only process on the host, `all` or not; a
+         * SIGTERM is the VM's orderly end, through its agent. */
+        if ((sig == SIGTERM ? ps_vm_pod_shutdown(pod, err) : ps_vm_kill(pod->vm, sig, err)) < 0)
                 return -1;
         done(data, NULL, &res);
         return 0;
@@ -516,6 +570,8 @@ void ps_vm_pod_free(struct ps_vm_pod *pod)
         /* a Create still waiting is over: the task core frees it after
          * its last busy call, so this runs only once done has run */
         pod->freeing = true;
+        if (pod->ev_shutdown)
+                event_free(pod->ev_shutdown);
         ps_vm_free(pod->vm);
         pod->share = ps_vm_share_free(pod->share); /* QEMU is gone */
         pod->nic = ps_vmnic_free(pod->nic);
@@ -530,6 +586,7 @@ void ps_vm_pod_free(struct ps_vm_pod *pod)
                 m->pod = NULL; /* it runs on alone: its calls fail */
         }
         ps_err_free(pod->exit_err);
+        free(pod->cgroup_record);
         free(pod->runtime);
         free(pod->bundles);
         free(pod);

@@ -1,8 +1,9 @@
 /* A pod's sandbox task on the vm backend (docs/vm-backend.md): its init is
  * the VM, i.e. the QEMU process (sandbox/vm/vm.h). Create boots the VM and
  * answers once the agent inside has said Hello; Start reports QEMU's pid;
- * Kill signals QEMU; QEMU's exit, whatever the cause, is the task's exit
- * (ps_task_process_exited with its status), after which the sandbox layer
+ * Kill signals QEMU (SIGTERM is ps_vm_pod_shutdown); QEMU's exit, whatever
+ * the cause, is the task's exit (ps_task_process_exited with its status),
+ * after which the sandbox layer
  * ends the pod's members as for the Linux backend's infra death.
  *
  * Its members (sandbox/vm/container.h) run in the VM through the agent; the
@@ -28,6 +29,7 @@
 #include <stdbool.h>
 
 #include "base/list.h"
+#include "sandbox/vm/leftovers.h"
 #include "task/backend.h"
 
 struct event_base;
@@ -36,8 +38,6 @@ struct ps_reaper;
 struct ps_vm_share;
 struct ps_vm_stdio;
 struct ps_vmnic;
-
-#define PS_VM_RUN_DIR "/run/podshim/vm"
 
 struct ps_vm_backend {
         struct event_base *base;
@@ -55,6 +55,7 @@ struct ps_vm_pod {
         bool solo;
         struct ps_vm *vm;
         struct ps_pod_cgroup *cgroup; /* QEMU's, the spec's cgroupsPath; NULL: none */
+        char *cgroup_record;          /* its record (leftovers.h), while it is ours */
         char *runtime;                /* the OCI runtime the guest runs (BinaryName) */
         char *bundles;                /* where the guest sees its share: containerd's directory
                                        * of the members' bundles */
@@ -66,10 +67,11 @@ struct ps_vm_pod {
          * may free the pod. */
         void (*gone)(void *data);
         void *gone_data;
-        struct ps_err *exit_err; /* why QEMU is gone, once it is (for parked creates) */
-        struct ps_vmnic *nic;    /* the pod's network (sandbox/vm/pod_net.h); NULL: none */
-        struct ps_err *net_err;  /* SetupNetwork failed: QEMU was killed for it */
-        bool freeing;            /* ps_vm_pod_free runs: agent callbacks are ignored */
+        struct ps_err *exit_err;   /* why QEMU is gone, once it is (for parked creates) */
+        struct ps_vmnic *nic;      /* the pod's network (sandbox/vm/pod_net.h); NULL: none */
+        struct ps_err *net_err;    /* SetupNetwork failed: QEMU was killed for it */
+        bool freeing;              /* ps_vm_pod_free runs: agent callbacks are ignored */
+        struct event *ev_shutdown; /* SIGKILL once a shutdown took too long */
 };
 
 /* A container of a vm pod (c->impl). */
@@ -94,6 +96,14 @@ extern const struct ps_backend_ops ps_vm_pod_ops;
 struct ps_vm_pod *ps_vm_pod_boot(struct ps_vm_backend *be, struct ps_container *c,
                                  const struct ps_create_request *req, bool solo,
                                  struct ps_err **err);
+
+/* The VM's orderly end: the agent's Shutdown (everything in the guest ends
+ * with it), QEMU exiting 0 by itself; SIGKILLed if it still runs 3 s
+ * later, or at once when the agent is not up. QEMU's exit is reported as
+ * any. FAILED_PRECONDITION once QEMU has exited. The pod's own task takes
+ * SIGTERM as this (StopSandbox stops a VM pod so, once its members are
+ * gone: sandbox/lifecycle.c). */
+int ps_vm_pod_shutdown(struct ps_vm_pod *pod, struct ps_err **err);
 
 /* SIGKILLs a QEMU still running, removes the cgroup (once QEMU is gone),
  * detaches the members (their calls fail from then on) and frees. Not from

@@ -99,11 +99,18 @@ static int clear(const char *dir, struct ps_err **err)
         return r;
 }
 
+int ps_vm_share_remove_stale(const char *dir, struct ps_err **err)
+{
+        if (clear(dir, err) < 0 || detach_and_remove(dir, err) < 0)
+                return ps_err_prefix(err, "stale bundle share");
+        return 0;
+}
+
 /* The share's directory: empty, a private mount of itself. */
 static int make_dir(const char *dir, struct ps_err **err)
 {
         /* a shim that died left it: nothing of it is anyone's now */
-        if (clear(dir, err) < 0 || detach_and_remove(dir, err) < 0)
+        if (ps_vm_share_remove_stale(dir, err) < 0)
                 return -1;
         if (mkdir(dir, 0700) < 0)
                 return ps_err_errno(err, errno, PS_INTERNAL, "mkdir %s", dir);

@@ -36,6 +36,11 @@ struct ps_vm_share;
  * left. */
 struct ps_vm_share *ps_vm_share_new(const char *dir, struct ps_err **err);
 
+/* Removes what a shim that died left at `dir`: every entry detached and
+ * removed, then the share's own mount and directory; 0 when nothing is
+ * left (or nothing was there). */
+int ps_vm_share_remove_stale(const char *dir, struct ps_err **err);
+
 /* The share's directory on the host. */
 const char *ps_vm_share_path(const struct ps_vm_share *s);
 

@@ -12,15 +12,10 @@
 #include "sandbox/vm/vm.h"
 #include "task/container.h"
 
-/* The agent's Shutdown ends the guest in well under a second; a guest that
- * does not go by then is killed. */
-#define SHUTDOWN_MS 3000
-
 struct solo {
         struct ps_container *c;
         struct ps_vm_pod *pod;
         struct event *ev_finish; /* answers `done` from the loop, never nested */
-        struct event *ev_kill;   /* SIGKILL once a shutdown took too long */
         bool gone;               /* QEMU has been reaped */
         /* The create until it succeeded; once it failed (err set) it is
          * answered when QEMU is gone. */
@@ -40,8 +35,6 @@ static void solo_release(struct solo *s)
                 return;
         if (s->ev_finish)
                 event_free(s->ev_finish);
-        if (s->ev_kill)
-                event_free(s->ev_kill);
         ps_err_free(s->err);
         free(s);
 }
@@ -67,7 +60,6 @@ static void on_gone(void *data)
         struct solo *s = data;
 
         s->gone = true;
-        evtimer_del(s->ev_kill);
         if (s->shutting || (s->create_done && s->err))
                 finish_soon(s);
 }
@@ -96,17 +88,6 @@ static void on_finish(evutil_socket_t fd, short what, void *arg)
         ps_vm_pod_free(s->pod);
         solo_release(s);
         done(data, err, NULL); /* err is done's */
-}
-
-static void on_kill(evutil_socket_t fd, short what, void *arg)
-{
-        struct solo *s = arg;
-
-        if (s->gone)
-                return;
-        ps_log_warn("%s: vm: still running %d ms after its shutdown: killed", s->c->id,
-                    SHUTDOWN_MS);
-        ps_vm_kill(s->pod->vm, SIGKILL, NULL);
 }
 
 /* The create failed (takes err): it is answered once nothing of the VM is
@@ -144,8 +125,7 @@ static int solo_create(struct ps_container *c, const struct ps_create_request *r
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "%s", c->id);
         s->c = c;
         s->ev_finish = evtimer_new(be->base, on_finish, s);
-        s->ev_kill = evtimer_new(be->base, on_kill, s);
-        if (!s->ev_finish || !s->ev_kill) {
+        if (!s->ev_finish) {
                 solo_release(s);
                 return ps_err_set(err, PS_RESOURCE_EXHAUSTED, "%s: timers", c->id);
         }
@@ -167,7 +147,6 @@ static int solo_create(struct ps_container *c, const struct ps_create_request *r
 static void on_member_deleted(void *data, struct ps_err *err, const struct ps_backend_result *res)
 {
         struct solo *s = data;
-        struct timeval tv = {.tv_sec = SHUTDOWN_MS / 1000, .tv_usec = SHUTDOWN_MS % 1000 * 1000};
         _cleanup_err_ struct ps_err *e = NULL;
 
         if (err) {
@@ -180,11 +159,9 @@ static void on_member_deleted(void *data, struct ps_err *err, const struct ps_ba
                 finish_soon(s);
                 return;
         }
-        if (ps_vm_shutdown(s->pod->vm, &e) < 0) {
+        /* QEMU's exit answers (on_gone), killed if it takes too long */
+        if (ps_vm_pod_shutdown(s->pod, &e) < 0)
                 ps_log_debug("%s: vm shutdown: %s", s->c->id, ps_err_msg(e));
-                ps_vm_kill(s->pod->vm, SIGKILL, NULL);
-        }
-        evtimer_add(s->ev_kill, &tv);
 }
 
 static int solo_delete(struct ps_container *c, bool force, ps_backend_fn done, void *data,
@@ -238,9 +215,10 @@ static int solo_stats(struct ps_container *c, ps_backend_stats_fn done, void *da
         return ps_vm_container_ops.stats_async(c, done, data, err);
 }
 
-static int solo_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps_err **err)
+static int solo_resize(struct ps_process *p, uint32_t w, uint32_t h, ps_backend_fn done, void *data,
+                       struct ps_err **err)
 {
-        return ps_vm_container_ops.resize(p, w, h, err);
+        return ps_vm_container_ops.resize_async(p, w, h, done, data, err);
 }
 
 static void solo_close_stdin(struct ps_process *p)
@@ -266,7 +244,7 @@ const struct ps_backend_ops ps_vm_solo_ops = {
     .delete = solo_delete,
     .pids = solo_pids,
     .stats_async = solo_stats,
-    .resize = solo_resize,
+    .resize_async = solo_resize,
     .close_stdin = solo_close_stdin,
     .drain = solo_drain,
     .process_free = solo_process_free,

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "base/cleanup.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/spawn.h"
 #include "core/reaper.h"
@@ -35,7 +36,7 @@ struct ps_vm {
         struct event_base *base;
         struct ps_reaper *reaper;
         struct ps_vm_events ev;
-        char *dir, *sock;
+        char *dir, *sock, *pidfile;
         pid_t pid; /* 0 once reaped */
         enum vm_state state;
         struct ps_agent_client *agent;
@@ -162,11 +163,14 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
                 kill(vm->pid, SIGKILL);
 }
 
-/* The socket QEMU made and the directory: nothing of the VM stays behind. */
+/* The socket QEMU made, QEMU's pid file and the directory: nothing of the
+ * VM stays behind. */
 static void remove_run_dir(struct ps_vm *vm)
 {
         if (unlink(vm->sock) < 0 && errno != ENOENT)
                 ps_log_debug("vm: unlink %s: %m", vm->sock);
+        if (unlink(vm->pidfile) < 0 && errno != ENOENT)
+                ps_log_debug("vm: unlink %s: %m", vm->pidfile);
         if (rmdir(vm->dir) < 0 && errno != ENOENT)
                 ps_log_warn("vm: rmdir %s: %m", vm->dir);
 }
@@ -202,6 +206,8 @@ static int vm_spawn(struct ps_vm *vm, const struct ps_vm_config *cfg, char **arg
                                   .enter_fds = cfg->cgroup_fds,
                                   .n_enter_fds = cfg->n_cgroup_fds};
         pid_t pid = ps_spawn(&o, err);
+        _cleanup_err_ struct ps_err *e = NULL;
+        char buf[32];
 
         if (pid < 0)
                 return ps_err_prefix(err, "vm: start %s", argv[0]);
@@ -212,6 +218,13 @@ static int vm_spawn(struct ps_vm *vm, const struct ps_vm_config *cfg, char **arg
                 return -1;
         }
         vm->pid = pid;
+        /* For the delete action, should the shim die before QEMU
+         * (sandbox/vm/leftovers.h; written after the spawn, so that its
+         * mtime vouches for this QEMU against a reused pid). Without it
+         * QEMU's pdeathsig is all there is. */
+        snprintf(buf, sizeof(buf), "%d", pid);
+        if (ps_write_file_atomic(vm->pidfile, buf, strlen(buf), 0600, &e) < 0)
+                ps_log_warn("vm %s: %s", vm->dir, ps_err_msg(e));
         return 0;
 }
 
@@ -223,10 +236,12 @@ static int vm_init(struct ps_vm *vm, const struct ps_vm_config *cfg, const char 
                              .tv_usec = (vm->boot_timeout_ms % 1000) * 1000};
 
         vm->dir = strdup(dir);
-        if (!vm->dir || asprintf(&vm->sock, "%s/%s", dir, PS_VM_AGENT_SOCKET) < 0) {
+        if (!vm->dir || asprintf(&vm->sock, "%s/%s", dir, PS_VM_AGENT_SOCKET) < 0)
                 vm->sock = NULL;
+        else if (asprintf(&vm->pidfile, "%s/%s", dir, PS_VM_QEMU_PID) < 0)
+                vm->pidfile = NULL;
+        if (!vm->pidfile)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm");
-        }
         if (strlen(vm->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: socket path too long: %s",
                                   vm->sock);
@@ -262,6 +277,7 @@ static void vm_release(struct ps_vm *vm)
         if (vm->ev_exits)
                 event_free(vm->ev_exits);
         ps_err_free(vm->boot_err);
+        free(vm->pidfile);
         free(vm->sock);
         free(vm->dir);
         free(vm);

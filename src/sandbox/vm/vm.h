@@ -9,6 +9,9 @@
  * attempt has a deadline of its own and a failed one is tried again shortly,
  * until the boot deadline. The first answer makes the VM ready.
  *
+ * The run directory holds QEMU's agent socket and its pid file
+ * (PS_VM_QEMU_PID).
+ *
  * QEMU's exit, for any reason (SIGKILL, the agent's death ending the guest,
  * the boot deadline, which kills QEMU), reaches the VM through the reaper
  * like every child's: the agent connection is dropped, the run directory
@@ -34,6 +37,10 @@
 #include "agent/client.h"
 #include "base/error.h"
 #include "sandbox/vm/qemu.h"
+
+/* QEMU's pid in the run directory, for the delete action of a shim that
+ * died (sandbox/vm/leftovers.h) */
+#define PS_VM_QEMU_PID "qemu.pid"
 
 struct event_base;
 struct ps_reaper;

@@ -163,6 +163,13 @@ static int f_resize(struct ps_process *p, uint32_t w, uint32_t h, struct ps_err 
         return 0;
 }
 
+int fake_resize_async(struct ps_process *p, uint32_t w, uint32_t h, ps_backend_fn done, void *data,
+                      struct ps_err **err)
+{
+        logf_(fb_of(p->c)->log, "resize %s %ux%u", ps_process_name(p), w, h);
+        return answer(fb_of(p->c), "resize", p->c, p, done, NULL, data, p->pid);
+}
+
 static void f_close_stdin(struct ps_process *p)
 {
 }

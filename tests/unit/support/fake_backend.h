@@ -53,6 +53,11 @@ void fake_backend_init(struct fake_backend *fb);
 void fake_release(struct fake_backend *fb, size_t i, struct ps_err *err);
 void fake_release_drains(struct fake_backend *fb);
 
+/* A resize_async (not in the table by default: a test sets ops.resize_async
+ * to it), answered or held as the other operations. */
+int fake_resize_async(struct ps_process *p, uint32_t w, uint32_t h, ps_backend_fn done, void *data,
+                      struct ps_err **err);
+
 /* Reports p's exit, as a backend would. */
 void fake_exit(struct ps_process *p, unsigned status);
 

@@ -1,0 +1,143 @@
+#include "sandbox/vm/leftovers.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/orphan.h"
+#include "base/sha256.h"
+#include "cgroup/pod.h"
+#include "oci/options.h"
+#include "sandbox/vm/share.h"
+#include "sandbox/vm/vm.h"
+
+#define CGROUP_RECORD_MAX 4096
+#define BUSY_SLEEP_MAX_MS 64
+
+int ps_vm_paths_of(const char *run_root, const char *bundle, struct ps_vm_paths *ret,
+                   struct ps_err **err)
+{
+        char hex[65];
+        int n;
+
+        if (!run_root)
+                run_root = PS_VM_RUN_DIR;
+        /* Bundle paths are too long for a socket address: one short
+         * directory per pod, named by its bundle. */
+        ps_sha256_hex(bundle, strlen(bundle), hex);
+        n = snprintf(ret->dir, sizeof(ret->dir), "%s/%.16s", run_root, hex);
+        if (n < 0 || (size_t)n + strlen(".bundles") >= sizeof(ret->dir))
+                return ps_err_set(err, PS_INVALID_ARGUMENT, "vm: run directory %s too long",
+                                  run_root);
+        snprintf(ret->share, sizeof(ret->share), "%s.bundles", ret->dir);
+        snprintf(ret->cgroup, sizeof(ret->cgroup), "%s.cgroup", ret->dir);
+        return 0;
+}
+
+int ps_vm_cgroup_record(const struct ps_vm_paths *p, const char *cgroup_path, struct ps_err **err)
+{
+        return ps_write_file_atomic(p->cgroup, cgroup_path, strlen(cgroup_path), 0600, err);
+}
+
+void ps_vm_cgroup_record_drop(const struct ps_vm_paths *p)
+{
+        unlink(p->cgroup);
+}
+
+int ps_vm_save_options(const char *bundle, const struct ps_options *o, struct ps_err **err)
+{
+        struct ps_options vm = o ? *o : (struct ps_options){0};
+        char backend[] = PS_BACKEND_VM;
+
+        vm.backend = backend; /* a shallow copy: nothing of it is freed */
+        return ps_options_save(bundle, &vm, err);
+}
+
+/* The run directory with what is in it: QEMU's socket, its pid file (and
+ * a temporary file of its atomic write). Nothing in it is a directory. */
+static int remove_run_dir(const char *dir, struct ps_err **err)
+{
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return errno == ENOENT ? 0 : ps_err_errno(err, errno, PS_INTERNAL, "open %s", dir);
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+                    unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+                        return ps_err_errno(err, errno, PS_INTERNAL, "remove %s/%s", dir,
+                                            de->d_name);
+        if (rmdir(dir) < 0 && errno != ENOENT)
+                return ps_err_errno(err, errno, PS_INTERNAL, "rmdir %s", dir);
+        return 0;
+}
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The recorded cgroup, once nothing runs in it. A cgroup stays busy for a
+ * moment after its last process left (cgroup/pod.h), so a removal is tried
+ * again, backing off, until wait_ms have passed. */
+static int remove_cgroup(const struct ps_vm_paths *p, unsigned wait_ms, struct ps_err **err)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
+        _cleanup_err_ struct ps_err *e = NULL;
+        long long deadline = now_ms() + wait_ms;
+        unsigned sleep_ms = 1;
+        int r;
+
+        if (ps_read_file(p->cgroup, CGROUP_RECORD_MAX, &path, NULL, &e) < 0)
+                return e->errnum == ENOENT ? 0 : ps_err_move(err, &e);
+        cg = ps_pod_cgroup_open(path, false, &e);
+        if (!cg && e->code != PS_NOT_FOUND)
+                return ps_err_move(err, &e);
+        while (cg && (r = ps_pod_cgroup_remove(cg, err)) != 0) {
+                if (r < 0 || now_ms() >= deadline)
+                        return r < 0
+                                   ? -1
+                                   : ps_err_set(err, PS_DEADLINE_EXCEEDED, "cgroup %s: busy", path);
+                usleep(sleep_ms * 1000);
+                sleep_ms = sleep_ms < BUSY_SLEEP_MAX_MS ? sleep_ms * 2 : sleep_ms;
+        }
+        ps_vm_cgroup_record_drop(p);
+        return 0;
+}
+
+int ps_vm_leftovers_clear(const char *run_root, const char *bundle, unsigned wait_ms,
+                          pid_t *ret_qemu, struct ps_err **err)
+{
+        _cleanup_free_ char *pidfile = NULL;
+        struct ps_vm_paths p = {0};
+        pid_t qemu = 0;
+        int r = 0;
+
+        if (ret_qemu)
+                *ret_qemu = 0;
+        if (ps_vm_paths_of(run_root, bundle, &p, err) < 0)
+                return -1;
+        if (asprintf(&pidfile, "%s/%s", p.dir, PS_VM_QEMU_PID) < 0)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm leftovers");
+        /* QEMU first: it holds the share's files and is in the cgroup */
+        if (ps_orphan_kill(pidfile, wait_ms, &qemu, err) < 0)
+                r = ps_err_prefix(err, "vm: QEMU");
+        if (remove_run_dir(p.dir, r < 0 ? NULL : err) < 0)
+                r = -1;
+        if (ps_vm_share_remove_stale(p.share, r < 0 ? NULL : err) < 0)
+                r = -1;
+        if (remove_cgroup(&p, wait_ms, r < 0 ? NULL : err) < 0)
+                r = -1;
+        if (ret_qemu)
+                *ret_qemu = qemu;
+        return r;
+}
