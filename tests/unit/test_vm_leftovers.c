@@ -25,6 +25,7 @@
 #include "cgroup/pod.h"
 #include "cgroup/paths.h"
 #include "check.h"
+#include "scratch.h"
 #include "sandbox/vm/leftovers.h"
 #include "sandbox/vm/vm.h"
 
@@ -200,22 +201,13 @@ static void test_open_missing_cgroup(void)
 
 int main(void)
 {
-        if (geteuid() != 0) {
-                fprintf(stderr, "test_vm_leftovers needs root\n");
-                return 77;
-        }
-        /* Private mount namespace: nothing mounted here reaches the host. */
-        if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
-                perror("unshare");
-                return 2;
-        }
-        snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_vm_leftovers.XXXXXX");
-        if (!mkdtemp(tmpdir) || mount("tmpfs", tmpdir, "tmpfs", 0, NULL) < 0)
-                return 2;
+        int r = test_private_tmpfs("test_vm_leftovers", tmpdir, sizeof(tmpdir));
+
+        if (r != 0)
+                return r;
         RUN(test_orphan_kill);
         RUN(test_dead_pod_cleared);
         RUN(test_open_missing_cgroup);
-        umount2(tmpdir, MNT_DETACH);
-        rmdir(tmpdir);
+        test_private_tmpfs_end(tmpdir);
         return check_summary();
 }

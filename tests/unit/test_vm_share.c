@@ -20,6 +20,7 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "check.h"
+#include "scratch.h"
 #include "sandbox/vm/binds.h"
 #include "sandbox/vm/share.h"
 
@@ -340,25 +341,14 @@ static void test_share_binds(void)
 
 int main(void)
 {
-        if (geteuid() != 0) {
-                fprintf(stderr, "test_vm_share needs root\n");
-                return 77;
-        }
-        /* Private mount namespace: nothing mounted here reaches the host. */
-        if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
-                perror("unshare");
-                return 2;
-        }
-        snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_vm_share.XXXXXX");
-        /* everything below on a tmpfs of this namespace: the host keeps
-         * no directory that was a mount point here */
-        if (!mkdtemp(tmpdir) || mount("tmpfs", tmpdir, "tmpfs", 0, NULL) < 0)
-                return 2;
+        int r = test_private_tmpfs("test_vm_share", tmpdir, sizeof(tmpdir));
+
+        if (r != 0)
+                return r;
         RUN(test_share_lifecycle);
         RUN(test_share_propagation);
         RUN(test_share_stale_and_bad_ids);
         RUN(test_share_binds);
-        umount2(tmpdir, MNT_DETACH);
-        rmdir(tmpdir);
+        test_private_tmpfs_end(tmpdir);
         return check_summary();
 }
