@@ -47,9 +47,11 @@ static int detach_and_unlink(const char *path, struct ps_err **err)
         return 0;
 }
 
-/* A member's binds (<share>/.<id>.mounts), every one detached and removed,
- * then the directory; 0 when it is gone. */
-static int remove_binds(const char *dir, struct ps_err **err)
+/* Runs fn on every entry of dir (its path and name); the first failure is
+ * err's, the rest are still tried. A dir that is gone has no entries. */
+static int each_entry(const char *dir,
+                      int (*fn)(const char *path, const char *name, struct ps_err **err),
+                      struct ps_err **err)
 {
         _cleanup_closedir_ DIR *d = opendir(dir);
         struct dirent *de;
@@ -63,40 +65,41 @@ static int remove_binds(const char *dir, struct ps_err **err)
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
                 if (asprintf(&path, "%s/%s", dir, de->d_name) < 0)
-                        r = ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "share");
-                else if (detach_and_unlink(path, r < 0 ? NULL : err) < 0)
+                        r = ps_err_errno(r < 0 ? NULL : err, ENOMEM, PS_RESOURCE_EXHAUSTED,
+                                         "share");
+                else if (fn(path, de->d_name, r < 0 ? NULL : err) < 0)
                         r = -1;
         }
-        if (r == 0 && rmdir(dir) < 0 && errno != ENOENT)
-                r = ps_err_errno(err, errno, PS_INTERNAL, "rmdir %s", dir);
         return r;
 }
 
-/* Every entry of the share, detached and removed; the first failure is
- * err's, the rest are still tried. */
+static int unlink_bind(const char *path, const char *name, struct ps_err **err)
+{
+        (void)name;
+        return detach_and_unlink(path, err);
+}
+
+/* A member's binds (<share>/.<id>.mounts), every one detached and removed,
+ * then the directory; 0 when it is gone. */
+static int remove_binds(const char *dir, struct ps_err **err)
+{
+        if (each_entry(dir, unlink_bind, err) < 0)
+                return -1;
+        if (rmdir(dir) < 0 && errno != ENOENT)
+                return ps_err_errno(err, errno, PS_INTERNAL, "rmdir %s", dir);
+        return 0;
+}
+
+/* A member's binds (.<id>.mounts) or its bundle (<id>). */
+static int clear_entry(const char *path, const char *name, struct ps_err **err)
+{
+        return name[0] == '.' ? remove_binds(path, err) : detach_and_remove(path, err);
+}
+
+/* Every entry of the share, detached and removed. */
 static int clear(const char *dir, struct ps_err **err)
 {
-        _cleanup_closedir_ DIR *d = opendir(dir);
-        struct dirent *de;
-        int r = 0;
-
-        if (!d)
-                return errno == ENOENT ? 0 : ps_err_errno(err, errno, PS_INTERNAL, "open %s", dir);
-        while ((de = readdir(d))) {
-                _cleanup_free_ char *path = NULL;
-
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
-                        r = ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "share");
-                        continue;
-                }
-                /* a member's binds (.<id>.mounts) or its bundle (<id>) */
-                if ((de->d_name[0] == '.' ? remove_binds(path, r < 0 ? NULL : err)
-                                          : detach_and_remove(path, r < 0 ? NULL : err)) < 0)
-                        r = -1;
-        }
-        return r;
+        return each_entry(dir, clear_entry, err);
 }
 
 int ps_vm_share_remove_stale(const char *dir, struct ps_err **err)
