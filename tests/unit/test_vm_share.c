@@ -9,11 +9,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -25,6 +27,13 @@
 #include "sandbox/vm/share.h"
 
 static char tmpdir[64];
+
+/* mount_setattr(2) (Linux 5.12): ENOSYS on older kernels and under
+ * valgrind, which does not know the call; a real kernel says EBADF here. */
+static bool have_mount_setattr(void)
+{
+        return syscall(SYS_mount_setattr, -1, "", 0, NULL, 0) == 0 || errno != ENOSYS;
+}
 
 static char *path_of(const char *fmt, const char *a)
 {
@@ -296,9 +305,15 @@ static void test_share_binds(void)
         CHECK(ps_write_file_atomic(p, "n", 1, 0644, NULL) == 0);
         free(p);
         p = path_of("%s", "p4.bundles/.e.mounts/6/sub/new2");
-        CHECK(ps_write_file_atomic(p, "n", 1, 0644, &err) < 0);
-        CHECK(err && err->errnum == EROFS);
-        ps_err_free(TAKE_PTR(err));
+        if (have_mount_setattr()) {
+                CHECK(ps_write_file_atomic(p, "n", 1, 0644, &err) < 0);
+                CHECK(err && err->errnum == EROFS);
+                ps_err_free(TAKE_PTR(err));
+        } else {
+                /* the documented fallback: the top mount alone read-only,
+                 * as runc's "ro" on an rbind */
+                CHECK(ps_write_file_atomic(p, "n", 1, 0644, NULL) == 0);
+        }
         CHECK_INTEQ(count_mounts(binds, NULL), 5); /* 0, 1 and its sub, 6 and its sub */
 
         /* a missing source: refused, named */
