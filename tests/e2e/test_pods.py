@@ -257,6 +257,23 @@ def test_killing_infra_process_tears_pod_down(pods, pid_mode):
     assert not left, "pod %s left behind:\n  %s" % (pod.id, "\n  ".join(left))
 
 
+def _members_orphaned_by_dead_shim(pods):
+    """Why containerd leaves the pod's containers to their killed shim, or
+    None. containerd 2.x creates the containers of a pod whose shim speaks
+    bootstrap version 3 on the pod's socket without the shim binary's
+    `start`, and so with no dead-shim cleanup either (core/runtime/v2/
+    shim_manager.go Start of 2.1.9: loadShim with an empty onClose): no
+    `delete` action runs for them, and a container with a pid namespace of
+    its own outlives its shim. runc-v2 is such a shim under 2.x; podshim
+    is one only when asked (PODSHIM_E2E_BOOTSTRAP_VERSION=3)."""
+    grouped = pods.env.cd.dist.v2 if not _podshim(pods) else pods.env.bootstrap_version >= 3
+    if grouped:
+        return ("containerd %s runs no delete action for containers grouped on a version 3 "
+                "shim when it dies (shim_manager.go Start: loadShim, no cleanup)"
+                % pods.env.cd.dist.version_text)
+    return None
+
+
 @pytest.mark.cgroup
 def test_killed_shim_leaves_nothing(pods):
     """SIGKILL of a running pod's shim: containerd sees the connection drop
@@ -267,6 +284,9 @@ def test_killed_shim_leaves_nothing(pods):
     or bundle. runc-v2 passes by `runc delete --force` of its pause
     container; podshim's infra process is no runtime's container, so its
     pod cgroup is the delete action's to remove."""
+    why = _members_orphaned_by_dead_shim(pods)
+    if why:
+        pytest.skip(why)
     pod = pods.run(containers=1)
     cid = pod.containers[0]
     _assert_running(pods, pod)
