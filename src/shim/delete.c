@@ -19,7 +19,9 @@
 #include "base/fs.h"
 #include "base/orphan.h"
 #include "base/spawn.h"
+#include "cgroup/record.h"
 #include "containerd/task/v2/task.pb-c.h"
+#include "sandbox/linux/linux.h"
 #include "sandbox/linux/mount.h"
 #include "oci/options.h"
 #include "sandbox/linux/runtime.h"
@@ -31,6 +33,11 @@
 #define RUNTIME_TIMEOUT_MS 3000
 /* QEMU's end (its pdeathsig or our SIGKILL): a vm task runs no runtime */
 #define VM_TIMEOUT_MS RUNTIME_TIMEOUT_MS
+/* The infra process's end, then its pod cgroup's (busy for milliseconds
+ * after its last process left): each normally takes a few ms. The pod's
+ * own task has no runtime container, so its `runtime delete` fails at
+ * once and leaves these the rest of containerd's 5 s. */
+#define POD_TIMEOUT_MS 1000
 
 static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void warn(const char *fmt, ...)
@@ -106,6 +113,19 @@ static bool is_vm(const struct ps_options *o)
         return o->backend && strcmp(o->backend, PS_BACKEND_VM) == 0;
 }
 
+/* The Linux pod's cgroup, named by its record (sandbox/linux/linux.h);
+ * a bundle of any other task has none. */
+static void clear_pod_cgroup(const char *bundle)
+{
+        _cleanup_free_ char *record = NULL;
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        if (asprintf(&record, "%s/%s", bundle, PS_LINUX_POD_CGROUP_RECORD) < 0)
+                return;
+        if (ps_cgroup_record_clear(record, POD_TIMEOUT_MS, &e) < 0)
+                warn("pod cgroup: %s", ps_err_msg(e));
+}
+
 static void cleanup_bundle(const char *bundle, const struct ps_args *args, pid_t *ret_pid)
 {
         _cleanup_free_ char *pid_file = NULL, *rootfs = NULL;
@@ -130,11 +150,13 @@ static void cleanup_bundle(const char *bundle, const struct ps_args *args, pid_t
                 }
                 /* A workload the runtime does not know about (the
                  * pause-less sandbox's process, when its shim was
-                 * SIGKILLed) survives `runtime delete`. */
-                if (ps_orphan_kill(pid_file, 0, &pid, &e) < 0) {
+                 * SIGKILLed) survives `runtime delete`, and so does its
+                 * pod cgroup, once that process is gone. */
+                if (ps_orphan_kill(pid_file, POD_TIMEOUT_MS, &pid, &e) < 0) {
                         warn("kill orphaned process: %s", ps_err_msg(e));
                         e = ps_err_free(e);
                 }
+                clear_pod_cgroup(bundle);
         }
         /* The VM of a pod (or of a container on its own) whose shim died:
          * its QEMU, run directory, bundle share and cgroup. Whatever the

@@ -20,6 +20,7 @@ import os
 import signal
 import socket
 
+import harness
 import pytest
 
 from cri import env as cri_env
@@ -253,6 +254,63 @@ def test_killing_infra_process_tears_pod_down(pods, pid_mode):
 
     pods.remove(pod)
     left = pods.leftovers(rem)
+    assert not left, "pod %s left behind:\n  %s" % (pod.id, "\n  ".join(left))
+
+
+def _members_orphaned_by_dead_shim(pods):
+    """Why containerd leaves the pod's containers to their killed shim, or
+    None. containerd 2.x creates the containers of a pod whose shim speaks
+    bootstrap version 3 on the pod's socket without the shim binary's
+    `start`, and so with no dead-shim cleanup either (core/runtime/v2/
+    shim_manager.go Start of 2.1.9: loadShim with an empty onClose): no
+    `delete` action runs for them, and a container with a pid namespace of
+    its own outlives its shim. runc-v2 is such a shim under 2.x; podshim
+    is one only when asked (PODSHIM_E2E_BOOTSTRAP_VERSION=3)."""
+    grouped = pods.env.cd.dist.v2 if not _podshim(pods) else pods.env.bootstrap_version >= 3
+    if grouped:
+        return ("containerd %s runs no delete action for containers grouped on a version 3 "
+                "shim when it dies (shim_manager.go Start: loadShim, no cleanup)"
+                % pods.env.cd.dist.version_text)
+    return None
+
+
+@pytest.mark.cgroup
+def test_killed_shim_leaves_nothing(pods):
+    """SIGKILL of a running pod's shim: containerd sees the connection drop
+    and runs the shim binary's `delete` action for each of its tasks
+    (cleanupAfterDeadShim); once CRI has stopped and removed the pod,
+    nothing of it is left: no infra/pause or container process, no cgroup
+    named after the pod or its container in any hierarchy, no mount, socket
+    or bundle. runc-v2 passes by `runc delete --force` of its pause
+    container; podshim's infra process is no runtime's container, so its
+    pod cgroup is the delete action's to remove."""
+    why = _members_orphaned_by_dead_shim(pods)
+    if why:
+        pytest.skip(why)
+    pod = pods.run(containers=1)
+    cid = pod.containers[0]
+    _assert_running(pods, pod)
+    shim = _assert_one_shim(pods, pod)
+    rem = pods.snapshot(pod)
+    # positive controls: what must go is there to begin with
+    assert host.cgroup_dirs_matching([pod.id]), "no cgroup named after the pod"
+    assert host.cgroup_dirs_matching([cid]), "no cgroup named after the container"
+    assert all(host.alive(p) for p in rem.pids), rem.pids
+
+    os.kill(shim, signal.SIGKILL)
+    harness.wait_until(lambda: not host.alive(shim), 10, 0.05, "the shim to die")
+    pods.wait_pod_state(pod, "SANDBOX_NOTREADY", timeout=30)
+    pods.wait_container_state(cid, "CONTAINER_EXITED", timeout=30)
+
+    pods.remove(pod)
+    left = pods.leftovers(rem)
+    sock = "shim socket %s" % rem.socket
+    if not _podshim(pods) and sock in left and not host.listening_socket_pids(rem.socket):
+        # runc-v2's delete action leaves its dead shim's socket file (as in
+        # test_faults.py's test_shim_sigkill); podshim's removes it
+        print("%s left the socket of its killed shim: %s (removed)" % (pods.handler, rem.socket))
+        os.unlink(rem.socket)
+        left.remove(sock)
     assert not left, "pod %s left behind:\n  %s" % (pod.id, "\n  ".join(left))
 
 

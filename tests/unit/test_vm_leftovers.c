@@ -24,6 +24,7 @@
 #include "base/orphan.h"
 #include "cgroup/pod.h"
 #include "cgroup/paths.h"
+#include "cgroup/record.h"
 #include "check.h"
 #include "scratch.h"
 #include "sandbox/vm/leftovers.h"
@@ -153,7 +154,7 @@ static void test_dead_pod_cleared(void)
                 return;
         }
         CHECK_INTEQ(ps_pod_cgroup_attach(cg, qemu, &err), 0);
-        CHECK_INTEQ(ps_vm_cgroup_record(&p, ps_pod_cgroup_path(cg), &err), 0);
+        CHECK_INTEQ(ps_cgroup_record_write(p.cgroup, ps_pod_cgroup_path(cg), &err), 0);
         if (asprintf(&sock, "%s/agent.sock", p.dir) < 0 ||
             asprintf(&pidfile, "%s/%s", p.dir, PS_VM_QEMU_PID) < 0 ||
             asprintf(&bind, "%s/m1", p.share) < 0)

@@ -105,7 +105,16 @@ int ps_linux_resize(struct ps_process *p, uint32_t width, uint32_t height, struc
 void ps_linux_close_stdin(struct ps_process *p);
 void ps_linux_drain(struct ps_process *p, void (*done)(void *data), void *data);
 
-/* The pod cgroup's removal, retried from a timer (pod.c). Takes cg. */
-void ps_linux_remove_pod_cgroup(struct ps_linux *lx, struct ps_pod_cgroup *cg);
+/* The pod cgroup's record (cgroup/record.h) in the bundle of a pod's own
+ * task: written once the pod cgroup is made, dropped once it is removed.
+ * Should the shim die, the `delete` action (shim/delete.c) removes the
+ * cgroup it names: the infra process is no runtime's container, so no
+ * `runc delete` does. */
+#define PS_LINUX_POD_CGROUP_RECORD "pod-cgroup"
+
+/* The pod cgroup's removal, retried from a timer (pod.c). Takes cg, and
+ * `record` (may be NULL), the path of cg's record, dropped once cg is
+ * gone. */
+void ps_linux_remove_pod_cgroup(struct ps_linux *lx, struct ps_pod_cgroup *cg, char *record);
 
 #endif

@@ -14,6 +14,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "cgroup/pod.h"
+#include "cgroup/record.h"
 #include "cgroup/stats.h"
 #include "net/netns.h"
 #include "oci/spec.h"
@@ -29,8 +30,17 @@ static int place_in_cgroup(void *data, pid_t pid, struct ps_err **err)
 
 static void claim_pending_removal(struct ps_linux *lx, struct ps_pod_cgroup *cg);
 
+/* linux.h PS_LINUX_POD_CGROUP_RECORD; NULL: out of memory */
+static char *record_path(const struct ps_container *c)
+{
+        char *p;
+
+        return asprintf(&p, "%s/%s", c->bundle, PS_LINUX_POD_CGROUP_RECORD) < 0 ? NULL : p;
+}
+
 static int make_cgroup(struct ps_container *c, const struct ps_spec *spec, struct ps_err **err)
 {
+        _cleanup_free_ char *record = NULL;
         struct ps_linux_container *lc = lx_container(c);
         const struct ps_spec_resources *res = &spec->resources;
 
@@ -40,6 +50,13 @@ static int make_cgroup(struct ps_container *c, const struct ps_spec *spec, struc
         if (!lc->pod_cgroup)
                 return ps_err_prefix(err, "pod cgroup %s", spec->cgroups_path);
         claim_pending_removal(c->be_ctx, lc->pod_cgroup);
+        /* before any process is in it: a shim killed from here on leaves
+         * the delete action a record of what to remove */
+        record = record_path(c);
+        if (!record)
+                return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod cgroup record");
+        if (ps_cgroup_record_write(record, ps_pod_cgroup_path(lc->pod_cgroup), err) < 0)
+                return ps_err_prefix(err, "pod cgroup record");
         return ps_pod_cgroup_set_resources(lc->pod_cgroup, res->cpu_shares, res->cpu_quota,
                                            res->cpu_period, res->memory_limit, err);
 }
@@ -271,7 +288,7 @@ static void pod_free(struct ps_container *c)
                 launch_free(lc->launch);
         }
         if (lc->pod_cgroup)
-                ps_linux_remove_pod_cgroup(lc->lx, TAKE_PTR(lc->pod_cgroup));
+                ps_linux_remove_pod_cgroup(lc->lx, TAKE_PTR(lc->pod_cgroup), record_path(c));
         lc->netns = ps_netns_free(lc->netns);
         ps_linux_container_free(c);
 }
@@ -299,6 +316,7 @@ const struct ps_backend_ops ps_linux_pod_ops = {
 struct cgroup_removal {
         struct ps_list link; /* in lx->cgroup_removals */
         struct ps_pod_cgroup *cg;
+        char *record; /* cg's record, dropped once cg is gone; may be NULL */
         struct event *timer;
         struct ps_backoff backoff; /* 1, 2, 4 ... 512 ms */
 };
@@ -313,6 +331,7 @@ static void removal_free(struct cgroup_removal *r)
         if (r->timer)
                 event_free(r->timer);
         ps_pod_cgroup_free(r->cg);
+        free(r->record);
         free(r);
 }
 
@@ -325,10 +344,14 @@ static int removal_try(struct cgroup_removal *r)
         _cleanup_err_ struct ps_err *e = NULL;
         int rc = ps_pod_cgroup_remove(r->cg, &e);
 
-        if (rc == 0)
+        if (rc == 0) {
+                if (r->record)
+                        ps_cgroup_record_drop(r->record);
                 return 0;
+        }
         if (r->backoff.tries + 1 < REMOVAL_TRIES)
                 return 1;
+        /* the record stays: a delete action may still remove it */
         ps_log_warn("pod cgroup %s: left in place after %u tries: %s", ps_pod_cgroup_path(r->cg),
                     r->backoff.tries + 1, rc < 0 ? ps_err_msg(e) : "still busy");
         return 0;
@@ -351,16 +374,18 @@ static void removal_retry(evutil_socket_t fd, short what, void *data)
                 removal_free(r);
 }
 
-void ps_linux_remove_pod_cgroup(struct ps_linux *lx, struct ps_pod_cgroup *cg)
+void ps_linux_remove_pod_cgroup(struct ps_linux *lx, struct ps_pod_cgroup *cg, char *record)
 {
         struct cgroup_removal *r = calloc(1, sizeof(*r));
 
         if (!r) {
                 ps_log_warn("pod cgroup %s: out of memory, left in place", ps_pod_cgroup_path(cg));
                 ps_pod_cgroup_free(cg);
+                free(record);
                 return;
         }
         r->cg = cg;
+        r->record = record;
         r->backoff = (struct ps_backoff){.min_ms = 1, .max_ms = REMOVAL_MAX_MS};
         ps_list_add_tail(&lx->cgroup_removals, &r->link);
         if (!removal_try(r)) {

@@ -4,20 +4,16 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/orphan.h"
 #include "base/sha256.h"
-#include "cgroup/pod.h"
+#include "cgroup/record.h"
 #include "oci/options.h"
 #include "sandbox/vm/share.h"
 #include "sandbox/vm/vm.h"
-
-#define CGROUP_RECORD_MAX 4096
-#define BUSY_SLEEP_MAX_MS 64
 
 int ps_vm_paths_of(const char *run_root, const char *bundle, struct ps_vm_paths *ret,
                    struct ps_err **err)
@@ -37,16 +33,6 @@ int ps_vm_paths_of(const char *run_root, const char *bundle, struct ps_vm_paths 
         snprintf(ret->share, sizeof(ret->share), "%s.bundles", ret->dir);
         snprintf(ret->cgroup, sizeof(ret->cgroup), "%s.cgroup", ret->dir);
         return 0;
-}
-
-int ps_vm_cgroup_record(const struct ps_vm_paths *p, const char *cgroup_path, struct ps_err **err)
-{
-        return ps_write_file_atomic(p->cgroup, cgroup_path, strlen(cgroup_path), 0600, err);
-}
-
-void ps_vm_cgroup_record_drop(const struct ps_vm_paths *p)
-{
-        unlink(p->cgroup);
 }
 
 int ps_vm_save_options(const char *bundle, const struct ps_options *o, struct ps_err **err)
@@ -77,43 +63,6 @@ static int remove_run_dir(const char *dir, struct ps_err **err)
         return 0;
 }
 
-static long long now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The recorded cgroup, once nothing runs in it. A cgroup stays busy for a
- * moment after its last process left (cgroup/pod.h), so a removal is tried
- * again, backing off, until wait_ms have passed. */
-static int remove_cgroup(const struct ps_vm_paths *p, unsigned wait_ms, struct ps_err **err)
-{
-        _cleanup_free_ char *path = NULL;
-        _cleanup_(ps_pod_cgroup_freep) struct ps_pod_cgroup *cg = NULL;
-        _cleanup_err_ struct ps_err *e = NULL;
-        long long deadline = now_ms() + wait_ms;
-        unsigned sleep_ms = 1;
-        int r;
-
-        if (ps_read_file(p->cgroup, CGROUP_RECORD_MAX, &path, NULL, &e) < 0)
-                return e->errnum == ENOENT ? 0 : ps_err_move(err, &e);
-        cg = ps_pod_cgroup_open(path, false, &e);
-        if (!cg && e->code != PS_NOT_FOUND)
-                return ps_err_move(err, &e);
-        while (cg && (r = ps_pod_cgroup_remove(cg, err)) != 0) {
-                if (r < 0 || now_ms() >= deadline)
-                        return r < 0
-                                   ? -1
-                                   : ps_err_set(err, PS_DEADLINE_EXCEEDED, "cgroup %s: busy", path);
-                usleep(sleep_ms * 1000);
-                sleep_ms = sleep_ms < BUSY_SLEEP_MAX_MS ? sleep_ms * 2 : sleep_ms;
-        }
-        ps_vm_cgroup_record_drop(p);
-        return 0;
-}
-
 int ps_vm_leftovers_clear(const char *run_root, const char *bundle, unsigned wait_ms,
                           pid_t *ret_qemu, struct ps_err **err)
 {
@@ -135,7 +84,7 @@ int ps_vm_leftovers_clear(const char *run_root, const char *bundle, unsigned wai
                 r = -1;
         if (ps_vm_share_remove_stale(p.share, r < 0 ? NULL : err) < 0)
                 r = -1;
-        if (remove_cgroup(&p, wait_ms, r < 0 ? NULL : err) < 0)
+        if (ps_cgroup_record_clear(p.cgroup, wait_ms, r < 0 ? NULL : err) < 0)
                 r = -1;
         if (ret_qemu)
                 *ret_qemu = qemu;

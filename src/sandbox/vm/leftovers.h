@@ -9,8 +9,8 @@
  *   <hex>/         the VM's run directory (vm.h): QEMU's agent socket and
  *                  its pid file
  *   <hex>.bundles  the bundle share (share.h), with a bind per member
- *   <hex>.cgroup   the pod cgroup's path (cgroup/pod.h), written once the
- *                  cgroup is made, removed with the cgroup
+ *   <hex>.cgroup   the pod cgroup's record (cgroup/record.h), written once
+ *                  the cgroup is made, dropped with the cgroup
  * so containerd's `delete` action for that task (shim/delete.c), which
  * knows only the bundle, finds them all; a member's own bundle names no
  * VM. The next boot of the same bundle clears them as well.
@@ -37,12 +37,6 @@ struct ps_vm_paths {
  * INVALID_ARGUMENT when they would not fit. */
 int ps_vm_paths_of(const char *run_root, const char *bundle, struct ps_vm_paths *ret,
                    struct ps_err **err);
-
-/* Records the path of the pod cgroup (cgroup/pod.h ps_pod_cgroup_path). */
-int ps_vm_cgroup_record(const struct ps_vm_paths *p, const char *cgroup_path, struct ps_err **err);
-
-/* The cgroup is gone: so goes its record. */
-void ps_vm_cgroup_record_drop(const struct ps_vm_paths *p);
 
 /* Saves a vm task's options in its bundle (oci/options.h ps_options_save)
  * with Backend = "vm" whatever `o` (NULL: the defaults) says: the delete

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "cgroup/paths.h"
 #include "cgroup/pod.h"
+#include "cgroup/record.h"
 #include "cgroup/stats.h"
 #include "core/reaper.h"
 #include "oci/options.h"
@@ -175,7 +176,7 @@ static int remove_cgroup(struct ps_vm_pod *pod)
                 return -1;
         pod->cgroup = ps_pod_cgroup_free(pod->cgroup);
         if (pod->cgroup_record)
-                unlink(pod->cgroup_record); /* leftovers.h: nothing to clear */
+                ps_cgroup_record_drop(pod->cgroup_record); /* nothing to clear */
         return 0;
 }
 
@@ -327,7 +328,8 @@ static int enter_cgroup_and_start(struct ps_vm_backend *be, struct ps_vm_pod *po
                  * no record, no cleanup by it: the pod does not start */
                 if (!(pod->cgroup_record = strdup(paths->cgroup)))
                         return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "vm pod");
-                if (ps_vm_cgroup_record(paths, ps_pod_cgroup_path(pod->cgroup), err) < 0 ||
+                if (ps_cgroup_record_write(paths->cgroup, ps_pod_cgroup_path(pod->cgroup), err) <
+                        0 ||
                     ps_pod_cgroup_entry_open(pod->cgroup, &entry, err) < 0)
                         return -1;
                 for (size_t i = 0; i < entry.n_self; i++)
