@@ -17,7 +17,8 @@ Environment:
   PODSHIM_E2E_OCI        OCI runtime binaries to test under each runtime
   PODSHIM_ASAN_LOG_DIR   if set, sanitizer reports of the shim go there and any
                          report fails the test during which it appeared
-  PODSHIM_E2E_TIMEOUT    per-test limit in seconds (default 120)
+  PODSHIM_E2E_TIMEOUT    per-test limit in seconds (default 120; a test marked
+                         time_limit(N) gets N if that is longer)
   PODSHIM_E2E_KEEP       keep the temp dir (for debugging)
 """
 
@@ -344,6 +345,9 @@ class E2ETimeout(Exception):
 def _guard(request, asan_log_dir):
     """Per-test time limit (SIGALRM) and per-test sanitizer report check."""
     limit = int(os.environ.get("PODSHIM_E2E_TIMEOUT", "120"))
+    marker = request.node.get_closest_marker("time_limit")
+    if marker:
+        limit = max(limit, int(marker.args[0]))
 
     def on_alarm(signum, frame):
         raise E2ETimeout("test exceeded %ss (PODSHIM_E2E_TIMEOUT)" % limit)

@@ -141,6 +141,7 @@ def test_pods_survive_containerd_restart(pods):
         assert not pods.leftovers(rem), p.id
 
 
+@pytest.mark.time_limit(900)  # a hang's bound: 200 pods take minutes on a slow box
 def test_pod_churn_leaves_nothing(pods, record_property):
     """200 pods (40 under 1.x; PODSHIM_E2E_CHURN_PODS overrides) of
     CHURN_CONTAINERS containers each, created and removed three at a time:

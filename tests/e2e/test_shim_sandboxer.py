@@ -484,6 +484,7 @@ def test_host_network_pod(sb_pods):
 # ------------------------------------------------------------------ churn
 
 
+@pytest.mark.time_limit(900)  # a hang's bound: 200 pods take minutes on a slow box
 def test_churn_leaves_nothing(sb_pods, record_property):
     """CHURN_PODS pods (PODSHIM_E2E_CHURN_PODS, default 200) of three
     containers each, made and removed three at a time through the shim
