@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +19,23 @@ struct ps_vm_share {
         char *dir;
 };
 
-/* Detaches whatever is mounted at path (EINVAL: nothing is) and removes
- * the directory; 0 when it is gone. */
-static int detach_and_remove(const char *path, struct ps_err **err)
+/* Detaches whatever is mounted at path (EINVAL: nothing is). A mount may
+ * be stacked (a stale share bound twice): detach until nothing is there. */
+static int detach_all(const char *path, struct ps_err **err)
 {
-        /* A mount may be stacked (a stale share bound twice): detach until
-         * nothing is mounted there. */
         for (int i = 0; i < 16 && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0; i++)
                 ;
         if (errno != EINVAL && errno != ENOENT)
                 return ps_err_errno(err, errno, PS_INTERNAL, "unmount %s", path);
+        return 0;
+}
+
+/* Detaches whatever is mounted at path and removes the directory; 0 when
+ * it is gone. */
+static int detach_and_remove(const char *path, struct ps_err **err)
+{
+        if (detach_all(path, err) < 0)
+                return -1;
         if (rmdir(path) < 0 && errno != ENOENT)
                 return ps_err_errno(err, errno, PS_INTERNAL, "rmdir %s", path);
         return 0;
@@ -37,10 +45,8 @@ static int detach_and_remove(const char *path, struct ps_err **err)
  * file or a directory); 0 when it is gone. */
 static int detach_and_unlink(const char *path, struct ps_err **err)
 {
-        for (int i = 0; i < 16 && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0; i++)
-                ;
-        if (errno != EINVAL && errno != ENOENT)
-                return ps_err_errno(err, errno, PS_INTERNAL, "unmount %s", path);
+        if (detach_all(path, err) < 0)
+                return -1;
         if (unlink(path) < 0 && errno != ENOENT && (errno != EISDIR || rmdir(path) < 0) &&
             errno != ENOENT)
                 return ps_err_errno(err, errno, PS_INTERNAL, "remove %s", path);
@@ -148,21 +154,24 @@ const char *ps_vm_share_path(const struct ps_vm_share *s)
         return s->dir;
 }
 
-static char *entry_path(const struct ps_vm_share *s, const char *id, struct ps_err **err)
+/* A member's entry in the share: its bundle (<id>) or, with `binds`, the
+ * directory of its host binds (.<id>.mounts; an id never starts with '.'). */
+static char *member_path(const struct ps_vm_share *s, const char *id, bool binds,
+                         struct ps_err **err)
 {
         char *path = NULL;
 
         /* an id is one path component: nothing outside the share */
         if (!ps_id_valid(id))
                 return ps_err_set(err, PS_INVALID_ARGUMENT, "share: bad id '%s'", id), NULL;
-        if (asprintf(&path, "%s/%s", s->dir, id) < 0)
+        if (asprintf(&path, binds ? "%s/.%s.mounts" : "%s/%s", s->dir, id) < 0)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "share"), NULL;
         return path;
 }
 
 int ps_vm_share_add(struct ps_vm_share *s, const char *id, const char *bundle, struct ps_err **err)
 {
-        _cleanup_free_ char *path = entry_path(s, id, err);
+        _cleanup_free_ char *path = member_path(s, id, false, err);
 
         if (!path)
                 return -1;
@@ -178,17 +187,6 @@ int ps_vm_share_add(struct ps_vm_share *s, const char *id, const char *bundle, s
                 return -1;
         }
         return 0;
-}
-
-static char *binds_path(const struct ps_vm_share *s, const char *id, struct ps_err **err)
-{
-        char *path = NULL;
-
-        if (!ps_id_valid(id))
-                return ps_err_set(err, PS_INVALID_ARGUMENT, "share: bad id '%s'", id), NULL;
-        if (asprintf(&path, "%s/.%s.mounts", s->dir, id) < 0)
-                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "share"), NULL;
-        return path;
 }
 
 /* A bind's mount point: a directory for a directory, a file for the rest. */
@@ -226,7 +224,7 @@ static int make_readonly(const char *path, bool recursive)
 int ps_vm_share_add_bind(struct ps_vm_share *s, const char *id, unsigned n, const char *source,
                          bool recursive, bool readonly, struct ps_err **err)
 {
-        _cleanup_free_ char *dir = binds_path(s, id, err), *path = NULL;
+        _cleanup_free_ char *dir = member_path(s, id, true, err), *path = NULL;
         struct stat st;
 
         if (!dir)
@@ -252,8 +250,8 @@ int ps_vm_share_add_bind(struct ps_vm_share *s, const char *id, unsigned n, cons
 
 int ps_vm_share_remove(struct ps_vm_share *s, const char *id, struct ps_err **err)
 {
-        _cleanup_free_ char *path = entry_path(s, id, err);
-        _cleanup_free_ char *binds = path ? binds_path(s, id, err) : NULL;
+        _cleanup_free_ char *path = member_path(s, id, false, err);
+        _cleanup_free_ char *binds = path ? member_path(s, id, true, err) : NULL;
 
         if (!binds)
                 return -1;
