@@ -433,6 +433,7 @@ int ps_sandboxes_create_task(struct ps_sandboxes *s, struct ps_create_request *r
                         return ps_err_prefix(err, "task %s", req->id);
                 if (wants_vm(req) || (sb && sb->vm))
                         return create_vm_member(s, sb, req, tree, done, data, err);
+                req->pod_bundle = sb && sb->task ? sb->task->bundle : NULL;
                 return ps_container_create(&s->tasks, req, s->container_ops, s->be_ctx, sb, done,
                                            data, err);
         }

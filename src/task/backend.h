@@ -51,6 +51,9 @@ struct ps_create_request {
         const char *checkpoint;           /* restore from this image; NULL: plain create */
         const struct ps_options *options; /* decoded runtime options */
         const struct ps_spec *spec;       /* <bundle>/config.json, parsed */
+        /* The bundle of the pod's own task this container joins as a
+         * member; NULL for none (and for a pod's own task). */
+        const char *pod_bundle;
 };
 
 struct ps_checkpoint_request {

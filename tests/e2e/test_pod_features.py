@@ -418,6 +418,14 @@ def _assert_container_gone(pods, pod, cid, pid):
                        "bundle of %s to be removed" % cid)
     assert pods.env.mounts_of([cid]) == []
     assert host.cgroup_dirs_matching([cid]) == []
+    if _podshim(pods):
+        assert not os.path.exists(_member_record(pods, pod, cid)), "record of %s kept" % cid
+
+
+def _member_record(pods, pod, cid):
+    """Where podshim's pod records a member for its `delete` action should
+    the shim die (sandbox/linux/members.h)."""
+    return os.path.join(pods.env.bundle(pod.id), "members", cid)
 
 
 def _restart(pods, pod, old, attempt, remove_first):
@@ -425,6 +433,10 @@ def _restart(pods, pod, old, attempt, remove_first):
     one with the same name and attempt + 1 is created and started; the old
     is removed (first, or after the new one runs, as kubelet's GC does)."""
     pid = pods.container_pid(old)
+    if _podshim(pods):
+        # kept while the runtime knows the container (until CRI deletes
+        # its task once it has exited)
+        assert os.path.isfile(os.path.join(_member_record(pods, pod, old), "options.json")), old
     pods.cri.stop_container(old, grace=0)
     pods.wait_container_state(old, "CONTAINER_EXITED")
     name = pods.cri.container_status(old).status.metadata.name

@@ -16,6 +16,7 @@
 #include "cgroup/oom.h"
 #include "cgroup/paths.h"
 #include "core/reaper.h"
+#include "sandbox/linux/members.h"
 #include "sandbox/linux/mount.h"
 #include "sandbox/linux/stdio.h"
 
@@ -139,7 +140,7 @@ void ps_linux_process_free(struct ps_process *p)
 void ps_linux_container_free(struct ps_container *c)
 {
         struct ps_linux_container *lc = lx_container(c);
-        _cleanup_err_ struct ps_err *e = NULL;
+        _cleanup_err_ struct ps_err *e = NULL, *forget = NULL;
 
         if (!lc)
                 return;
@@ -151,6 +152,12 @@ void ps_linux_container_free(struct ps_container *c)
                         ps_log_warn("%s: %s", c->id, ps_err_msg(e));
         }
         ps_cgroup_paths_free(lc->cgroup);
+        /* A container the runtime may still hold (a failed delete, the
+         * shim exiting under it) keeps its record for the pod's action. */
+        if (lc->pod_bundle && !lc->runtime_has_it &&
+            ps_members_forget(lc->pod_bundle, c->id, &forget) < 0)
+                ps_log_warn("%s: %s", c->id, ps_err_msg(forget));
+        free(lc->pod_bundle);
         ps_options_clear(&lc->opts);
         free(lc);
         c->impl = NULL;

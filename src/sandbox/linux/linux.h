@@ -53,6 +53,10 @@ struct ps_linux_container {
         bool rootfs_mounted;
         struct ps_oom_watch *oom;
         struct ps_cgroup_paths *cgroup; /* the init's cgroups, from create on (Stats) */
+        /* a pod's member: the pod's bundle holding its record (members.h),
+         * NULL if none was written; owned */
+        char *pod_bundle;
+        bool runtime_has_it; /* the runtime may hold state of it: keep the record */
         /* a pod's sandbox task only */
         struct ps_pod_cgroup *pod_cgroup;
         struct ps_infra_launch *launch; /* while the infra process sets up */

@@ -15,6 +15,7 @@
 #include "cgroup/stats.h"
 #include "oci/spec.h"
 #include "sandbox/linux/linux.h"
+#include "sandbox/linux/members.h"
 #include "sandbox/linux/mount.h"
 #include "sandbox/linux/stdio.h"
 
@@ -95,6 +96,8 @@ static void create_undo_done(void *data, struct ps_err *e, const char *out, size
 
         if (e)
                 ps_log_warn("%s: deleting it after the failed create: %s", r->c->id, ps_err_msg(e));
+        else
+                lx_container(r->c)->runtime_has_it = false;
         ps_err_free(e);
         run_finish(r, failure, 0, false);
 }
@@ -123,8 +126,11 @@ static void create_done(void *data, struct ps_err *e, const char *out, size_t le
         struct ps_linux_process *lp = lx_process(c->init);
         pid_t pid;
 
-        if (e)
+        if (e) {
+                /* runc and crun undo a create that failed */
+                lx_container(c)->runtime_has_it = false;
                 return run_finish(r, e, 0, false);
+        }
         if (ps_read_pid_file(r->pidfile, &pid, &e) < 0 || ps_stdio_started(lp->stdio, &e) < 0 ||
             /* last: nothing may fail once the reaper points at the init */
             ps_linux_supervise(c->init, pid, &e) < 0) {
@@ -180,6 +186,7 @@ static void create_stdio_ready(void *data, struct ps_err *e)
         ps_stdio_runtime_fds(lx_process(c->init)->stdio, req.stdio);
         if (ps_runtime_run(&lc->rt, &req, create_done, r, &e) < 0)
                 return run_finish(r, e, 0, false);
+        lc->runtime_has_it = true;
 }
 
 static int mount_rootfs(struct ps_container *c, const struct ps_create_request *req,
@@ -197,6 +204,26 @@ static int mount_rootfs(struct ps_container *c, const struct ps_create_request *
         return 0;
 }
 
+/* Before the runtime may know the container: its pod's `delete` action
+ * must find it should the shim die (members.h). */
+static int record_member(struct ps_container *c, const struct ps_create_request *req,
+                         struct ps_err **err)
+{
+        struct ps_linux_container *lc = lx_container(c);
+
+        if (!req->pod_bundle)
+                return 0;
+        lc->pod_bundle = strdup(req->pod_bundle);
+        if (!lc->pod_bundle)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "create %s", c->id);
+        if (ps_members_record(lc->pod_bundle, c->id, &lc->opts, err) < 0) {
+                free(lc->pod_bundle);
+                lc->pod_bundle = NULL;
+                return -1;
+        }
+        return 0;
+}
+
 static int runc_create(struct ps_container *c, const struct ps_create_request *req,
                        ps_backend_fn done, void *data, struct ps_err **err)
 {
@@ -209,7 +236,8 @@ static int runc_create(struct ps_container *c, const struct ps_create_request *r
                 return -1;
         lc = lx_container(c);
         c->private_pid_ns = ps_spec_new_ns(req->spec, PS_SPEC_NS_PID);
-        if (mount_rootfs(c, req, err) < 0 || ps_options_save(c->bundle, &lc->opts, err) < 0)
+        if (mount_rootfs(c, req, err) < 0 || ps_options_save(c->bundle, &lc->opts, err) < 0 ||
+            record_member(c, req, err) < 0)
                 return -1;
         r = run_new(c, c->init, done, data, err);
         if (!r)
@@ -413,6 +441,8 @@ static void delete_done(void *data, struct ps_err *e, const char *out, size_t le
 
         if (e && runtime_says_gone(e))
                 e = ps_err_free(e);
+        if (!e)
+                lx_container(r->c)->runtime_has_it = false;
         run_finish(r, e, 0, false);
 }
 
