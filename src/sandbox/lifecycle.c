@@ -189,27 +189,35 @@ static void kill_infra(struct ps_sandbox *sb)
         signal_infra(sb, SIGKILL);
 }
 
-/* The pod's own task, once no member is left to stop: a Linux pod's infra
- * process is SIGKILLed (it holds nothing worth a clean end); a VM pod's
- * gets SIGTERM, which its backend makes the VM's orderly end: the agent's
- * Shutdown, QEMU exiting 0, SIGKILLed if it does not go in time
- * (sandbox/vm/pod.h). */
+/* The pod's own task, once no member is left to stop, with its backend's
+ * signal for that (task/backend.h pod_stop_signal): a Linux pod's infra
+ * process is SIGKILLed; a VM pod's SIGTERM is the VM's orderly end. */
 static void stop_infra(struct ps_sandbox *sb)
 {
-        signal_infra(sb, sb->vm ? SIGTERM : SIGKILL);
+        int sig = sb->task && sb->task->be ? sb->task->be->pod_stop_signal : 0;
+
+        signal_infra(sb, sig ? sig : SIGKILL);
+}
+
+/* The backend of sb's own task has its members killed before it (task/
+ * backend.h pod_kills_members_first). */
+static bool kills_members_first(const struct ps_sandbox *sb)
+{
+        return sb->task && sb->task->be && sb->task->be->pod_kills_members_first;
 }
 
 /* ---- stop ---------------------------------------------------------------- */
 
-/* A VM pod's members SIGKILLed through its agent report their exits in
- * milliseconds; one whose exit does not come by then gets QEMU killed. */
-#define VM_KILL_MS 3000
+/* Members SIGKILLed through their backend (a VM pod's, through its agent)
+ * report their exits in milliseconds; when one does not by then, the own
+ * task (QEMU) is killed. */
+#define MEMBERS_KILL_MS 3000
 
 struct stop_op {
         struct ps_list link; /* in sb->stops during the grace period */
         struct ps_sandbox *sb;
         struct event *timer;
-        bool killing; /* a VM pod's members were SIGKILLed: the timer is QEMU's */
+        bool killing; /* the members were SIGKILLed first: the timer is the own task's */
         ps_op_fn done;
         void *data;
 };
@@ -237,13 +245,15 @@ static void stop_ended(void *data, struct ps_sandbox *sb)
 
 static void signal_members(struct ps_sandbox *sb, int sig);
 
-/* A VM pod's members are killed where they run, through the agent, so that
- * their exits are their own (137 from the guest, as a Linux pod's members
- * get from their infra's teardown); the VM goes once they are gone
- * (ps_sandbox_members_gone), QEMU killed if they are not by VM_KILL_MS. */
-static void kill_vm_members(struct stop_op *op)
+/* Members killed first are killed where they run (a VM pod's through its
+ * agent), so that their exits are their own (137 from the guest, as a Linux
+ * pod's members get from their infra's teardown); the own task goes once
+ * they are gone (ps_sandbox_members_gone), killed if they are not by
+ * MEMBERS_KILL_MS. */
+static void kill_members_first(struct stop_op *op)
 {
-        struct timeval tv = {.tv_sec = VM_KILL_MS / 1000, .tv_usec = VM_KILL_MS % 1000 * 1000};
+        struct timeval tv = {.tv_sec = MEMBERS_KILL_MS / 1000,
+                             .tv_usec = MEMBERS_KILL_MS % 1000 * 1000};
 
         op->killing = true;
         if (evtimer_add(op->timer, &tv) < 0) {
@@ -258,9 +268,9 @@ static void grace_over(evutil_socket_t fd, short what, void *arg)
 {
         struct stop_op *op = arg;
 
-        if (op->sb->vm && !op->killing) {
+        if (kills_members_first(op->sb) && !op->killing) {
                 ps_log_info("sandbox %s: grace period over, killing its containers", op->sb->id);
-                kill_vm_members(op);
+                kill_members_first(op);
                 return;
         }
         ps_log_info("sandbox %s: %s, killing the pod", op->sb->id,
@@ -312,9 +322,8 @@ int ps_sandbox_stop(struct ps_sandbox *sb, unsigned timeout_secs, ps_op_fn done,
 {
         struct stop_op *op;
         bool pending = sb->reg->base && ps_sandbox_members_pending(sb);
-        /* a VM pod's members are SIGKILLed through its agent first, as
-         * they are after a grace period (kill_vm_members) */
-        bool grace = pending && (timeout_secs || sb->vm);
+        /* members killed first are, without a grace period too */
+        bool grace = pending && (timeout_secs || kills_members_first(sb));
 
         if (check_api(sb, "stop", err) < 0)
                 return -1;
@@ -348,7 +357,7 @@ int ps_sandbox_stop(struct ps_sandbox *sb, unsigned timeout_secs, ps_op_fn done,
                 if (timeout_secs)
                         signal_members(sb, SIGTERM);
                 else
-                        kill_vm_members(op);
+                        kill_members_first(op);
         } else {
                 stop_infra(sb);
         }

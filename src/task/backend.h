@@ -78,6 +78,15 @@ typedef void (*ps_backend_stats_fn)(void *data, struct ps_err *err, struct ps_me
 
 struct ps_backend_ops {
         const char *name;
+        /* For a pod's own task (sandbox/lifecycle.c), how a pod on this
+         * backend is stopped: the signal that ends the own task once no
+         * member is left (0: SIGKILL, for a task that holds nothing worth
+         * a clean end), and whether a StopSandbox past its grace period
+         * kills the members through the backend before the own task (so
+         * that their exits are their own, not made up when the own task's
+         * end takes them along). */
+        int pod_stop_signal;
+        bool pod_kills_members_first;
         /* Creates (or restores) the container's init, not started. The
          * backend sets c->private_pid_ns before done. */
         int (*create)(struct ps_container *c, const struct ps_create_request *req,

@@ -602,6 +602,10 @@ static void pod_free(struct ps_container *c)
 
 const struct ps_backend_ops ps_vm_pod_ops = {
     .name = "vm pod",
+    /* the VM's orderly end: the agent's Shutdown, QEMU exiting 0 (pod.h) */
+    .pod_stop_signal = SIGTERM,
+    /* QEMU's end would take the guest's containers with it, unreported */
+    .pod_kills_members_first = true,
     .create = pod_create,
     .start = ps_backend_start_running_init, /* it runs from Create on */
     .signal = pod_signal,
