@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 
+CGROUP_FS = "/sys/fs/cgroup"
 SOCKET_DIR = "/run/containerd/s"  # fixed in 1.6, 1.7 and 2.1 (defaults.DefaultStateDir + "/s")
 # containerd 2.x's CRI: images, runtime (handlers, CNI) and the gRPC server.
 # Disabled, they leave the podsandbox controller and the sandbox-controllers
@@ -517,6 +518,20 @@ class Ctr:
         if imgs:
             self("images", "rm", "--sync", *imgs, check=False, timeout=30)
         self("namespaces", "rm", self.namespace, check=False)
+        remove_namespace_cgroups(self.namespace)
+
+
+def remove_namespace_cgroups(namespace):
+    """The runtime makes a task's cgroup /<namespace>/<id> (ctr's default
+    cgroups path) and removes the leaf only, as runc-v2's does: the parent
+    stays, empty, in every hierarchy. Removed here where it is empty, so
+    that test sessions do not pile them up on the host."""
+    roots = [os.path.join(CGROUP_FS, d) for d in sorted(os.listdir(CGROUP_FS))]
+    for top in [CGROUP_FS] + [r for r in roots if os.path.isdir(r) and not os.path.islink(r)]:
+        try:
+            os.rmdir(os.path.join(top, namespace))
+        except OSError:
+            pass
 
 
 # ------------------------------------------------------------------- events
