@@ -132,6 +132,16 @@ static void test_hostile_entries(void)
         e = ps_err_free(e);
         CHECK(access(canary, F_OK) == 0);
 
+        /* a pod bundle containerd removed is not made again */
+        {
+                _cleanup_free_ char *gone = NULL;
+                CHECK(asprintf(&gone, "%s/removed-pod", pod) > 0);
+                CHECK(ps_members_record(gone, "c1", &o, &e) < 0);
+                CHECK(e && e->code == PS_FAILED_PRECONDITION);
+                e = ps_err_free(e);
+                CHECK(access(gone, F_OK) < 0);
+        }
+
         ps_options_clear(&o);
         CHECK(nftw(pod, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0);
 }

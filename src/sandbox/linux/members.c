@@ -26,14 +26,27 @@ char *ps_members_record_dir(const char *pod_bundle, const char *id, struct ps_er
         return dir;
 }
 
+/* mkdir that takes an existing directory; never makes a parent: a pod
+ * bundle containerd removed is not made again here. */
+static int make_dir(const char *path, struct ps_err **err)
+{
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return ps_err_errno(err, errno, PS_FAILED_PRECONDITION, "mkdir %s", path);
+        return 0;
+}
+
 int ps_members_record(const char *pod_bundle, const char *id, const struct ps_options *o,
                       struct ps_err **err)
 {
         _cleanup_free_ char *dir = ps_members_record_dir(pod_bundle, id, err);
+        _cleanup_free_ char *members = NULL;
 
         if (!dir)
                 return -1;
-        if (ps_mkdir_p(dir, 0700, err) < 0 || ps_options_save(dir, o, err) < 0)
+        if (asprintf(&members, "%s/" PS_LINUX_MEMBERS_DIR, pod_bundle) < 0)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "member record");
+        if (make_dir(members, err) < 0 || make_dir(dir, err) < 0 ||
+            ps_options_save(dir, o, err) < 0)
                 return ps_err_prefix(err, "record member %s", id);
         return 0;
 }
