@@ -124,8 +124,13 @@ static int ready_guest(char **bundles, struct ps_err **err)
                 return 0;
         if (ps_mkdir_p(*bundles, 0711, err) < 0)
                 return -1;
+        /* cache=mmap: nothing is cached but what a writable shared mapping
+         * needs (cache=none refuses one with EINVAL: POSIX shm on CRI's
+         * /dev/shm, SQLite's WAL index, any MAP_SHARED file of a rootfs);
+         * lookups stay uncached as with none, so binds the host adds to
+         * the share later are seen at once. */
         if (mount(BUNDLES_TAG, *bundles, "9p", MS_NOSUID | MS_NODEV,
-                  "trans=virtio,version=9p2000.L,msize=262144,cache=none,access=client") < 0)
+                  "trans=virtio,version=9p2000.L,msize=262144,cache=mmap,access=client") < 0)
                 return ps_err_errno(err, errno, PS_INTERNAL, "mount the bundles on %s", *bundles);
         ps_log_info("podshim-agent: bundles at %s", *bundles);
         return 0;

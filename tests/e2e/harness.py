@@ -61,6 +61,19 @@ def vm_image(bin_dir):
     return r.stdout.split(), ""
 
 
+PROBES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "probes")
+
+
+def build_probe(name, out_dir):
+    """Compiles tests/e2e/probes/<name>.c, static, into out_dir (a test
+    binds it into a container: the images hold no compiler, and a static
+    binary needs nothing of the guest's or image's libraries)."""
+    out = os.path.join(out_dir, name)
+    subprocess.run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out,
+                    os.path.join(PROBES, name + ".c")], check=True, timeout=120)
+    return out
+
+
 def vm_settings(bin_dir, image, agent=True):
     """The VM keys of a podshim config file for vm_image's paths (VMAgent
     only when `agent`)."""

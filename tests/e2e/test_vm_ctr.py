@@ -166,7 +166,11 @@ def test_vm_ctr_run_output_and_exit_code(vm):
     finds the agent at its path there, but neither a marker file the test
     puts in the host's /etc nor the host's /etc/shadow. A host directory
     the container binds (as a hostPath) reaches it, read-only, through the
-    VM's bundle share."""
+    VM's bundle share.
+
+    A writable shared mapping works on a file of the container's rootfs
+    (which the guest reads over 9p: the share is mounted cache=mmap, as
+    cache=none refuses such a mapping with EINVAL) and on its /dev/shm."""
     rt = vm
     cid = rt.new_id("vmrun")
     other = rt.new_id("vmside")
@@ -176,6 +180,7 @@ def test_vm_ctr_run_output_and_exit_code(vm):
     os.makedirs(hostdir)
     with open(os.path.join(hostdir, "file"), "w") as f:
         f.write("from-the-host\n")
+    harness.build_probe("mmap_shared", hostdir)
     with open(marker, "w") as f:
         f.write("the host's, not the guest's\n")
     try:
@@ -195,13 +200,16 @@ def test_vm_ctr_run_output_and_exit_code(vm):
                    "test -e /guestroot%s && echo host-marker-seen; "
                    "test -e /guestroot/etc/shadow && echo host-shadow-seen; "
                    "cat /hostdir/file; touch /hostdir/new 2>/dev/null && echo hostdir-writable; "
-                   "echo root: $(ls -A /guestroot); exit 5" % (rt.vm_agent, marker),
+                   "echo root: $(ls -A /guestroot); "
+                   "/hostdir/mmap_shared /tmp/probe /dev/shm/probe; exit 5"
+                   % (rt.vm_agent, marker),
                    timeout=120, check=False)
         print("ctr run --rm of a VM container: %.2f s (boot, create, run, delete)"
               % (time.monotonic() - t0))
         assert p.returncode == 5, p
         lines = p.stdout.splitlines()
-        assert len(lines) == 6 and lines[1] == "out-line", p.stdout
+        assert len(lines) == 8 and lines[1] == "out-line", p.stdout
+        assert lines[6:] == ["/tmp/probe: mmap-ok", "/dev/shm/probe: mmap-ok"], p.stdout
         assert len(lines[0]) == 36 and lines[0] != host_boot_id(), (lines[0], host_boot_id())
         # its bundle, and the directory of the host paths it binds
         # (sandbox/vm/binds.h): /hostdir's

@@ -564,8 +564,16 @@ def check_bundle_isolation(vm_pods, cri_env, pod, ctr):
     hostPath, which the guest's runc binds from the guest's path, i.e. from
     the share) lists its own pod's members and nothing else. On the host
     the share is a mount point of its own with a bind per member; a
-    member's bind goes with its delete."""
+    member's bind goes with its delete.
+
+    The same container maps a file of its rootfs and one of its /dev/shm
+    (CRI's pod shm on the host, seen over the share) shared and writable,
+    as POSIX shared memory does: the guest mounts the share cache=mmap,
+    since cache=none refuses such a mapping (EINVAL)."""
     task_dir = os.path.dirname(cri_env.bundle(ctr))
+    probe_dir = os.path.join(cri_env.cd.dir, "probe-%s" % pod.id[:12])
+    os.makedirs(probe_dir, exist_ok=True)
+    harness.build_probe("mmap_shared", probe_dir)
     share = share_dir(cri_env.bundle(pod.id))
     pb = vm_pods.pb
     with cri_pods.factory_for_test(cri_env, "podshim") as linux_pods:
@@ -575,10 +583,16 @@ def check_bundle_isolation(vm_pods, cri_env, pod, ctr):
         cfg = vm_pods.container_config(pod, "bundles")
         cfg.mounts.append(pb.Mount(container_path="/bundles", host_path=task_dir,
                                    readonly=True))
+        cfg.mounts.append(pb.Mount(container_path="/probe", host_path=probe_dir,
+                                   readonly=True))
         peek = vm_pods.cri.create_container(pod.id, cfg, pod.config)
         pod.containers.append(peek)
         vm_pods.cri.start_container(peek)
         vm_pods.wait_container_state(peek, "CONTAINER_RUNNING", timeout=60)
+        out, err, code = vm_pods.cri.exec_sync(
+            peek, ["/probe/mmap_shared", "/tmp/probe", "/dev/shm/probe"], 60)
+        assert out.splitlines() == ["/tmp/probe: mmap-ok", "/dev/shm/probe: mmap-ok"], \
+            (out, err, code)
         out, err, code = vm_pods.cri.exec_sync(peek, ["ls", "-a", "/bundles"], 60)
         assert (err, code) == ("", 0), (out, err, code)
         # each member's bundle and the host files CRI binds into it (hosts,
