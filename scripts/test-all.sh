@@ -91,7 +91,7 @@ count_junit() {
 }
 
 note "clang-format"
-mapfile -t cfiles < <(find src tests/unit tests/fuzz tests/vm -name '*.[ch]' 2>/dev/null | sort)
+mapfile -t cfiles < <(find src tests/unit tests/fuzz tests/vm tests/e2e/probes -name '*.[ch]' 2>/dev/null | sort)
 clang-format --dry-run --Werror "${cfiles[@]}"
 count_stage clang-format $?
 
