@@ -1,5 +1,6 @@
 #include "base/fs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -157,6 +158,33 @@ int ps_read_pid_file(const char *path, pid_t *ret_pid, struct ps_err **err)
         if (errno || end == buf || *end || v <= 0 || v > INT_MAX)
                 return ps_err_set(err, PS_UNKNOWN, "pid file %s holds '%s', not a pid", path, buf);
         *ret_pid = (pid_t)v;
+        return 0;
+}
+
+int ps_remove_flat_dir(const char *dir, struct ps_err **err)
+{
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd < 0 && errno == ENOENT)
+                return 0;
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                int e = errno;
+
+                if (fd >= 0)
+                        close(fd);
+                return ps_err_errno(err, e, PS_INTERNAL, "open %s", dir);
+        }
+        while ((errno = 0, de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+                    unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+                        return ps_err_errno(err, errno, PS_INTERNAL, "remove %s/%s", dir,
+                                            de->d_name);
+        if (errno)
+                return ps_err_errno(err, errno, PS_INTERNAL, "read %s", dir);
+        if (rmdir(dir) < 0 && errno != ENOENT)
+                return ps_err_errno(err, errno, PS_INTERNAL, "rmdir %s", dir);
         return 0;
 }
 

@@ -25,6 +25,11 @@ int ps_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 /* mkdir -p with `mode` for each created component. */
 int ps_mkdir_p(const char *path, mode_t mode, struct ps_err **err);
 
+/* Removes a directory of files (no subdirectory): each entry, then the
+ * directory; one that does not exist is no error. A link is not followed
+ * (ELOOP): nothing outside the directory is removed. Errors are INTERNAL. */
+int ps_remove_flat_dir(const char *dir, struct ps_err **err);
+
 /* Reads a decimal pid written by runc --pid-file. */
 int ps_read_pid_file(const char *path, pid_t *ret_pid, struct ps_err **err);
 

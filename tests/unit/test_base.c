@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -93,6 +94,38 @@ static void test_files(void)
         CHECK(c > 0);
         CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
         CHECK(access(dir, F_OK) < 0);
+}
+
+/* A directory of files goes whole; a link to one is refused and its target
+ * left as it was; a subdirectory is an error, not a recursion. */
+static void test_remove_flat_dir(void)
+{
+        char dir[] = "/tmp/ps-test-XXXXXX", flat[64], file[128], link[64], sub[128];
+        _cleanup_err_ struct ps_err *e = NULL;
+
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(flat, sizeof(flat), "%s/flat", dir);
+        CHECK(mkdir(flat, 0700) == 0);
+        for (int i = 0; i < 3; i++) {
+                snprintf(file, sizeof(file), "%s/f%d", flat, i);
+                CHECK(ps_write_file_atomic(file, "x", 1, 0600, NULL) == 0);
+        }
+        snprintf(link, sizeof(link), "%s/link", dir);
+        CHECK(symlink(flat, link) == 0);
+        CHECK(ps_remove_flat_dir(link, &e) < 0);
+        CHECK(e && e->code == PS_INTERNAL);
+        e = ps_err_free(e);
+        CHECK(access(file, F_OK) == 0);
+        CHECK(ps_remove_flat_dir(flat, &e) == 0);
+        CHECK(access(flat, F_OK) < 0);
+        CHECK(ps_remove_flat_dir(flat, &e) == 0); /* gone is no error */
+        CHECK(unlink(link) == 0);
+
+        snprintf(sub, sizeof(sub), "%s/flat/sub", dir);
+        CHECK(ps_mkdir_p(sub, 0700, NULL) == 0);
+        CHECK(ps_remove_flat_dir(flat, &e) < 0);
+        e = ps_err_free(e);
+        CHECK(rmdir(sub) == 0 && rmdir(flat) == 0 && rmdir(dir) == 0);
 }
 
 static void test_spawn_fds(void)
@@ -242,6 +275,7 @@ int main(void)
         RUN(test_ids);
         RUN(test_errors);
         RUN(test_files);
+        RUN(test_remove_flat_dir);
         RUN(test_spawn_fds);
         RUN(test_spawn_enter_fds);
         RUN(test_spawn_signals);

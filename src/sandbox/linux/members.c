@@ -8,10 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+
+/* <pod_bundle>/members; NULL with err: out of memory */
+static char *members_dir(const char *pod_bundle, struct ps_err **err)
+{
+        char *dir;
+
+        if (asprintf(&dir, "%s/" PS_LINUX_MEMBERS_DIR, pod_bundle) < 0)
+                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "members"), NULL;
+        return dir;
+}
 
 char *ps_members_record_dir(const char *pod_bundle, const char *id, struct ps_err **err)
 {
@@ -39,12 +48,10 @@ int ps_members_record(const char *pod_bundle, const char *id, const struct ps_op
                       struct ps_err **err)
 {
         _cleanup_free_ char *dir = ps_members_record_dir(pod_bundle, id, err);
-        _cleanup_free_ char *members = NULL;
+        _cleanup_free_ char *members = dir ? members_dir(pod_bundle, err) : NULL;
 
-        if (!dir)
+        if (!members)
                 return -1;
-        if (asprintf(&members, "%s/" PS_LINUX_MEMBERS_DIR, pod_bundle) < 0)
-                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "member record");
         if (make_dir(members, err) < 0 || make_dir(dir, err) < 0 ||
             ps_options_save(dir, o, err) < 0)
                 return ps_err_prefix(err, "record member %s", id);
@@ -54,31 +61,11 @@ int ps_members_record(const char *pod_bundle, const char *id, const struct ps_op
 int ps_members_forget(const char *pod_bundle, const char *id, struct ps_err **err)
 {
         _cleanup_free_ char *dir = ps_members_record_dir(pod_bundle, id, err);
-        _cleanup_closedir_ DIR *d = NULL;
-        struct dirent *de;
-        int fd;
 
-        if (!dir)
-                return -1;
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT)
-                return 0;
-        if (fd < 0 || !(d = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
-                return ps_err_errno(err, errno, PS_UNKNOWN, "forget member %s", id);
-        }
         /* The record's files, a temporary one of an interrupted save
          * included; nothing in it is a directory. */
-        while ((errno = 0, de = readdir(d)))
-                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
-                    unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
-                        return ps_err_errno(err, errno, PS_UNKNOWN, "forget member %s: %s", id,
-                                            de->d_name);
-        if (errno)
-                return ps_err_errno(err, errno, PS_UNKNOWN, "forget member %s", id);
-        if (rmdir(dir) < 0 && errno != ENOENT)
-                return ps_err_errno(err, errno, PS_UNKNOWN, "forget member %s", id);
+        if (!dir || ps_remove_flat_dir(dir, err) < 0)
+                return ps_err_prefix(err, "forget member %s", id);
         return 0;
 }
 
@@ -98,8 +85,9 @@ int ps_members_list(const char *pod_bundle, char ***ret_ids, size_t *ret_n, stru
         struct dirent *de;
         size_t n = 0;
 
-        if (asprintf(&dir, "%s/" PS_LINUX_MEMBERS_DIR, pod_bundle) < 0)
-                return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "members");
+        dir = members_dir(pod_bundle, err);
+        if (!dir)
+                return -1;
         ids = calloc(1, sizeof(*ids));
         if (!ids)
                 return ps_err_errno(err, ENOMEM, PS_RESOURCE_EXHAUSTED, "members");

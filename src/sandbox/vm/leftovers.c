@@ -1,6 +1,5 @@
 #include "sandbox/vm/leftovers.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,25 +43,6 @@ int ps_vm_save_options(const char *bundle, const struct ps_options *o, struct ps
         return ps_options_save(bundle, &vm, err);
 }
 
-/* The run directory with what is in it: QEMU's socket, its pid file (and
- * a temporary file of its atomic write). Nothing in it is a directory. */
-static int remove_run_dir(const char *dir, struct ps_err **err)
-{
-        _cleanup_closedir_ DIR *d = opendir(dir);
-        struct dirent *de;
-
-        if (!d)
-                return errno == ENOENT ? 0 : ps_err_errno(err, errno, PS_INTERNAL, "open %s", dir);
-        while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
-                    unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
-                        return ps_err_errno(err, errno, PS_INTERNAL, "remove %s/%s", dir,
-                                            de->d_name);
-        if (rmdir(dir) < 0 && errno != ENOENT)
-                return ps_err_errno(err, errno, PS_INTERNAL, "rmdir %s", dir);
-        return 0;
-}
-
 int ps_vm_leftovers_clear(const char *run_root, const char *bundle, unsigned wait_ms,
                           pid_t *ret_qemu, struct ps_err **err)
 {
@@ -80,7 +60,7 @@ int ps_vm_leftovers_clear(const char *run_root, const char *bundle, unsigned wai
         /* QEMU first: it holds the share's files and is in the cgroup */
         if (ps_orphan_kill(pidfile, wait_ms, &qemu, err) < 0)
                 r = ps_err_prefix(err, "vm: QEMU");
-        if (remove_run_dir(p.dir, r < 0 ? NULL : err) < 0)
+        if (ps_remove_flat_dir(p.dir, r < 0 ? NULL : err) < 0)
                 r = -1;
         if (ps_vm_share_remove_stale(p.share, r < 0 ? NULL : err) < 0)
                 r = -1;
