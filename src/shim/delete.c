@@ -142,10 +142,10 @@ static bool is_vm(const struct ps_options *o)
  * a bundle of any other task has none. */
 static void clear_pod_cgroup(const char *bundle, int timeout_ms)
 {
-        _cleanup_free_ char *record = NULL;
+        _cleanup_free_ char *record = ps_linux_pod_cgroup_record(bundle);
         _cleanup_err_ struct ps_err *e = NULL;
 
-        if (asprintf(&record, "%s/%s", bundle, PS_LINUX_POD_CGROUP_RECORD) < 0)
+        if (!record)
                 return;
         if (ps_cgroup_record_clear(record, (unsigned)timeout_ms, &e) < 0)
                 warn("pod cgroup: %s", ps_err_msg(e));

@@ -115,6 +115,8 @@ void ps_linux_drain(struct ps_process *p, void (*done)(void *data), void *data);
  * cgroup it names: the infra process is no runtime's container, so no
  * `runc delete` does. */
 #define PS_LINUX_POD_CGROUP_RECORD "pod-cgroup"
+/* That record's path in `bundle`; caller frees. NULL: out of memory. */
+char *ps_linux_pod_cgroup_record(const char *bundle);
 
 /* The pod cgroup's removal, retried from a timer (pod.c). Takes cg, and
  * `record` (may be NULL), the path of cg's record, dropped once cg is

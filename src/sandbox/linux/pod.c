@@ -30,12 +30,11 @@ static int place_in_cgroup(void *data, pid_t pid, struct ps_err **err)
 
 static void claim_pending_removal(struct ps_linux *lx, struct ps_pod_cgroup *cg);
 
-/* linux.h PS_LINUX_POD_CGROUP_RECORD; NULL: out of memory */
-static char *record_path(const struct ps_container *c)
+char *ps_linux_pod_cgroup_record(const char *bundle)
 {
         char *p;
 
-        return asprintf(&p, "%s/%s", c->bundle, PS_LINUX_POD_CGROUP_RECORD) < 0 ? NULL : p;
+        return asprintf(&p, "%s/%s", bundle, PS_LINUX_POD_CGROUP_RECORD) < 0 ? NULL : p;
 }
 
 static int make_cgroup(struct ps_container *c, const struct ps_spec *spec, struct ps_err **err)
@@ -52,7 +51,7 @@ static int make_cgroup(struct ps_container *c, const struct ps_spec *spec, struc
         claim_pending_removal(c->be_ctx, lc->pod_cgroup);
         /* before any process is in it: a shim killed from here on leaves
          * the delete action a record of what to remove */
-        record = record_path(c);
+        record = ps_linux_pod_cgroup_record(c->bundle);
         if (!record)
                 return ps_err_errno(err, ENOMEM, PS_UNKNOWN, "pod cgroup record");
         if (ps_cgroup_record_write(record, ps_pod_cgroup_path(lc->pod_cgroup), err) < 0)
@@ -288,7 +287,8 @@ static void pod_free(struct ps_container *c)
                 launch_free(lc->launch);
         }
         if (lc->pod_cgroup)
-                ps_linux_remove_pod_cgroup(lc->lx, TAKE_PTR(lc->pod_cgroup), record_path(c));
+                ps_linux_remove_pod_cgroup(lc->lx, TAKE_PTR(lc->pod_cgroup),
+                                           ps_linux_pod_cgroup_record(c->bundle));
         lc->netns = ps_netns_free(lc->netns);
         ps_linux_container_free(c);
 }
