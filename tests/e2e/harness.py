@@ -24,7 +24,6 @@ import tempfile
 import threading
 import time
 
-CGROUP_FS = "/sys/fs/cgroup"
 SOCKET_DIR = "/run/containerd/s"  # fixed in 1.6, 1.7 and 2.1 (defaults.DefaultStateDir + "/s")
 # containerd 2.x's CRI: images, runtime (handlers, CNI) and the gRPC server.
 # Disabled, they leave the podsandbox controller and the sandbox-controllers
@@ -539,8 +538,9 @@ def remove_namespace_cgroups(namespace):
     cgroups path) and removes the leaf only, as runc-v2's does: the parent
     stays, empty, in every hierarchy. Removed here where it is empty, so
     that test sessions do not pile them up on the host."""
-    roots = [os.path.join(CGROUP_FS, d) for d in sorted(os.listdir(CGROUP_FS))]
-    for top in [CGROUP_FS] + [r for r in roots if os.path.isdir(r) and not os.path.islink(r)]:
+    from cri import host
+
+    for top in host.cgroup_hierarchies():
         try:
             os.rmdir(os.path.join(top, namespace))
         except OSError:
