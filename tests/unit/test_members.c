@@ -1,5 +1,4 @@
 /* sandbox/linux/members.h: a pod's record of its members in its bundle. */
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "check.h"
 #include "oci/options.h"
 #include "sandbox/linux/members.h"
+#include "scratch.h"
 
 static bool has(char **ids, const char *id)
 {
@@ -19,12 +19,6 @@ static bool has(char **ids, const char *id)
                 if (strcmp(*p, id) == 0)
                         return true;
         return false;
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st, (void)flag, (void)ftw;
-        return remove(path);
 }
 
 static void put_options(struct ps_options *o, const char *binary, const char *root)
@@ -87,7 +81,8 @@ static void test_record_and_read_back(void)
 
         ps_options_clear(&o);
         ps_options_clear(&back);
-        CHECK(nftw(pod, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0);
+        test_rm_rf(pod);
+        CHECK(access(pod, F_OK) < 0);
 }
 
 /* Only directories named by valid ids are records: no path climbs out of
@@ -143,7 +138,8 @@ static void test_hostile_entries(void)
         }
 
         ps_options_clear(&o);
-        CHECK(nftw(pod, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0);
+        test_rm_rf(pod);
+        CHECK(access(pod, F_OK) < 0);
 }
 
 int main(void)
